@@ -1,0 +1,3 @@
+"""Concord: coordinated border management hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Agencies, their users and the coordination config that declares them."""

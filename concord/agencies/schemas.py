@@ -1,0 +1,171 @@
+"""The coordination config: agencies, users, routing rules and risk profiles, validated on load."""
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from concord.reference.codes import country_problem, currency_problem
+
+ROLES = ("trader", "officer", "supervisor", "liaison", "auditor", "administrator")
+TASK_TYPES = ("document_check", "permit_check", "inspection")
+TRANSPORT_MODES = ("sea", "air", "road", "rail", "post", "inland_waterway", "pipeline")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Contact(Strict):
+    name: str
+    email: str
+    phone: str | None = None
+
+
+class AgencyConfig(Strict):
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,15}$", description="short upper-case code, e.g. CUS, NPPO")
+    name: str = Field(min_length=2)
+    role: Literal["lead", "partner"]
+    contacts: list[Contact] = []
+
+
+class TraderRef(Strict):
+    id: str = Field(min_length=2, max_length=40, description="the trader's party id, e.g. an EORI number")
+    name: str
+
+
+class UserConfig(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
+    name: str
+    agency: str | None = None
+    trader: TraderRef | None = None
+    roles: list[Literal[ROLES]] = Field(min_length=1)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def one_affiliation(self):
+        if (self.agency is None) == (self.trader is None):
+            raise ValueError("a user belongs to exactly one agency or is a trader: give 'agency' or 'trader'")
+        if self.trader is not None and self.roles != ["trader"]:
+            raise ValueError("a trader user has the single role 'trader'")
+        if self.agency is not None and "trader" in self.roles:
+            raise ValueError("agency users cannot have the role 'trader'")
+        return self
+
+
+class Money(Strict):
+    amount: Decimal = Field(ge=0)
+    currency: str
+
+    @field_validator("currency")
+    @classmethod
+    def iso4217(cls, v):
+        if problem := currency_problem(v):
+            raise ValueError(problem)
+        return v
+
+
+def _countries(values: list[str]) -> list[str]:
+    for v in values:
+        if problem := country_problem(v):
+            raise ValueError(problem)
+    return values
+
+
+class Criteria(Strict):
+    """When a rule applies. Item criteria must hold for one same item; all given criteria must hold."""
+
+    hs_prefixes: list[str] = []
+    origins: list[str] = []
+    not_origins: list[str] = []
+    destinations: list[str] = []
+    declaration_types: list[Literal["IM", "EX", "TR"]] = []
+    transport_modes: list[Literal[TRANSPORT_MODES]] = []  # type: ignore[valid-type]
+    item_value_over: Money | None = None
+    documents_present: list[str] = []
+    documents_absent: list[str] = []
+
+    @field_validator("hs_prefixes")
+    @classmethod
+    def hs_digits(cls, v):
+        for p in v:
+            if not (p.isdigit() and 2 <= len(p) <= 10):
+                raise ValueError(f"HS prefix '{p}' must be 2 to 10 digits (chapter, heading or subheading)")
+        return v
+
+    _origins = field_validator("origins", "not_origins", "destinations")(classmethod(lambda cls, v: _countries(v)))
+
+
+class RoutingRuleConfig(Strict):
+    id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
+    agency: str
+    description: str
+    legal_basis: str = Field(min_length=5, description="the citation that engages the agency")
+    task_type: Literal[TASK_TYPES]  # type: ignore[valid-type]
+    sla_hours: int = Field(gt=0, le=24 * 30)
+    fields: list[str] = Field(min_length=1, description="JSON pointers of the data the agency needs")
+    when: Criteria
+
+    @field_validator("fields")
+    @classmethod
+    def pointers(cls, v):
+        for p in v:
+            if not p.startswith("/"):
+                raise ValueError(f"field '{p}' must be a JSON pointer such as /items/*/hs_code")
+        return v
+
+
+class RiskProfileConfig(Strict):
+    id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
+    reason: str
+    lane: Literal["yellow", "red", "blue"]
+    when: Criteria
+
+
+class RiskConfig(Strict):
+    random_inspection_rate: float = Field(0.0, ge=0, le=1)
+    profiles: list[RiskProfileConfig] = []
+
+
+class CoordinationConfig(Strict):
+    version: Literal[1] = 1
+    base_currency: str = "EUR"
+    exchange_rates: dict[str, Decimal] = {}  # units of base currency per unit of the keyed currency
+    agencies: list[AgencyConfig] = Field(min_length=1)
+    users: list[UserConfig] = []
+    routing_rules: list[RoutingRuleConfig] = []
+    risk: RiskConfig = RiskConfig()
+    agreements: list[dict] = []  # validated by the agreements package
+
+    def lead_agency(self) -> str:
+        return next(a.code for a in self.agencies if a.role == "lead")
+
+
+def reference_problems(cfg: CoordinationConfig) -> list[tuple[str, str]]:
+    """Cross-references that a schema cannot check: unique ids, one lead, known agencies, known rates."""
+    problems: list[tuple[str, str]] = []
+    codes = [a.code for a in cfg.agencies]
+    _unique(codes, "agencies", "code", problems)
+    _unique([u.id for u in cfg.users], "users", "id", problems)
+    _unique([r.id for r in cfg.routing_rules], "routing_rules", "id", problems)
+    leads = [a for a in cfg.agencies if a.role == "lead"]
+    if len(leads) != 1:
+        problems.append(("agencies", f"exactly one agency must have role 'lead' (customs); found {len(leads)}"))
+    for i, u in enumerate(cfg.users):
+        if u.agency is not None and u.agency not in codes:
+            problems.append((f"users.{i}.agency", f"unknown agency '{u.agency}'; declared: {', '.join(codes)}"))
+    for i, r in enumerate(cfg.routing_rules):
+        if r.agency not in codes:
+            problems.append((f"routing_rules.{i}.agency", f"unknown agency '{r.agency}'; declared: {', '.join(codes)}"))
+        money = r.when.item_value_over
+        if money and money.currency != cfg.base_currency and money.currency not in cfg.exchange_rates:
+            problems.append((f"routing_rules.{i}.when.item_value_over.currency",
+                             f"no exchange rate for {money.currency}; add it under exchange_rates"))
+    return problems
+
+
+def _unique(values, section, key, problems):
+    seen = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            problems.append((f"{section}.{i}.{key}", f"duplicate {key} '{v}'"))
+        seen.add(v)

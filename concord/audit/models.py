@@ -1,0 +1,39 @@
+"""Stored audit entries; the canonical JSON body is what the Merkle leaf hash covers."""
+
+from datetime import datetime
+
+from sqlalchemy import Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from concord.db import Base
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # leaf index, from 0
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(64))
+    agency: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(80))
+    resource: Mapped[str] = mapped_column(String(120))
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    agreement: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON of the entry
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    __table_args__ = (
+        Index("ix_audit_entries_resource", "resource"),
+        Index("ix_audit_entries_agency_at", "agency", "at"),
+    )
+
+
+class AuditHead(Base):
+    """One row: the log size. Updating it first serializes appenders, so seq order is commit order."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int]

@@ -1,0 +1,35 @@
+"""Settings: the one place that reads the environment (prefix CONCORD_)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONCORD_", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite at {var_dir}/concord.db
+    audit_key_file: Path | None = None  # empty: {var_dir}/audit-ed25519.key
+    audit_origin: str = "concord.local/audit"
+    checkpoint_interval_s: float = 1.0
+    bus_transport: str = "inprocess"  # or "nats"
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = "CONCORD"
+    risk_random_rate: float = 0.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'concord.db'}"
+
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.var_dir / "audit-ed25519.key"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Declarations: one submission by the trader, versioned, with its timeline."""

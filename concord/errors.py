@@ -1,0 +1,74 @@
+"""One error tree: every error a user can cause says what to fix, with a JSON pointer where a document is at fault."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    pointer: str  # RFC 6901 JSON pointer into the submitted document ("" for the whole)
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"pointer": self.pointer, "message": self.message}
+
+
+class ConcordError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or []
+
+    def as_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.problems:
+            body["problems"] = [p.as_dict() for p in self.problems]
+        return {"error": body}
+
+
+class InvalidDocument(ConcordError):
+    """A submitted document (declaration, config, rule) has faults; nothing was stored."""
+
+    status = 422
+    code = "invalid"
+
+
+class NotFound(ConcordError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ConcordError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthenticated(ConcordError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(ConcordError):
+    status = 403
+    code = "forbidden"
+
+
+def pointer(*parts) -> str:
+    """Build an RFC 6901 pointer from path parts."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+@dataclass
+class ProblemList:
+    """Collects problems while validating so that every fault is reported at once."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, ptr: str, message: str) -> None:
+        self.items.append(Problem(ptr, message))
+
+    def raise_if_any(self, message: str) -> None:
+        if self.items:
+            raise InvalidDocument(message, self.items)

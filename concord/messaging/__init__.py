@@ -1,0 +1,1 @@
+"""Commands, events, the message bus, the unit of work and the transactional outbox."""

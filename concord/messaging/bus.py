@@ -1,0 +1,52 @@
+"""The message bus: one handler per command, event handlers after commit, then the outbox relay."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import defaultdict
+from typing import Any, Callable
+
+from concord.messaging.messages import Command, Event
+
+log = logging.getLogger(__name__)
+
+
+class MessageBus:
+    def __init__(self, uow_factory: Callable[..., Any], deps: dict[str, Any], relay=None):
+        self.uow_factory = uow_factory
+        self.deps = deps
+        self.relay = relay
+        self.command_handlers: dict[type, Callable] = {}
+        self.event_handlers: dict[type, list[Callable]] = defaultdict(list)
+
+    def register(self, command: type[Command], handler: Callable) -> None:
+        self.command_handlers[command] = handler
+
+    def subscribe(self, event: type[Event], handler: Callable) -> None:
+        self.event_handlers[event].append(handler)
+
+    def _call(self, handler: Callable, message, uow):
+        wanted = [p.name for p in inspect.signature(handler).parameters.values() if p.kind is p.KEYWORD_ONLY]
+        return handler(message, uow, **{name: self.deps[name] for name in wanted})
+
+    def handle(self, command: Command, *, subject=None, request_id: str | None = None):
+        """Run the command's handler in a fresh unit of work; then its events' handlers; then relay."""
+        uow = self.uow_factory(subject=subject, request_id=request_id)
+        result = self._call(self.command_handlers[type(command)], command, uow)
+        self.dispatch(uow.committed_events)
+        if self.relay is not None and uow.committed_events:
+            self.relay.flush()
+        return result
+
+    def dispatch(self, events: list[Event]) -> None:
+        queue = list(events)
+        while queue:
+            event = queue.pop(0)
+            for handler in self.event_handlers.get(type(event), []):
+                uow = self.uow_factory(subject=None)
+                try:
+                    self._call(handler, event, uow)
+                except Exception:  # one consumer failing must not undo a committed command
+                    log.exception("event handler %s failed for %s", handler.__name__, event.id)
+                queue.extend(uow.committed_events)

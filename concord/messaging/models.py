@@ -1,0 +1,36 @@
+"""The outbox is also the event log: one row per event, written with the state it describes."""
+
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from concord.db import Base
+
+
+class EventRecord(Base):
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    declaration_id: Mapped[str | None] = mapped_column(String(32))
+    agency: Mapped[str | None] = mapped_column(String(16))
+    occurred_at: Mapped[datetime]
+    payload: Mapped[dict]
+    published_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_events_declaration", "declaration_id", "seq"),
+        Index("ix_events_unpublished", "published_at", "seq"),
+    )
+
+    def as_message(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "declaration_id": self.declaration_id,
+            "agency": self.agency,
+            "occurred_at": self.occurred_at.isoformat(),
+            "payload": self.payload,
+        }

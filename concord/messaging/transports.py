@@ -1,0 +1,63 @@
+"""Transports the outbox relay publishes to: in-process (default) and NATS JetStream (production)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Callable
+
+
+class InProcessTransport:
+    """Delivers to in-process subscribers; consumers dedupe by event id (delivery is at least once)."""
+
+    def __init__(self):
+        self.subscribers: list[Callable[[dict], None]] = []
+
+    def subscribe(self, callback: Callable[[dict], None]) -> None:
+        self.subscribers.append(callback)
+
+    def publish_many(self, messages: list[dict]) -> None:
+        for message in messages:
+            for callback in self.subscribers:
+                callback(message)
+
+
+def subject_for(message: dict, prefix: str = "concord") -> str:
+    """NATS subject: concord.<event name>.<agency or 'all'>, so agencies can subscribe narrowly."""
+    return f"{prefix}.{message['name']}.{message.get('agency') or 'all'}"
+
+
+class NatsTransport:
+    """Publishes to a JetStream stream; Nats-Msg-Id = event id lets the server drop redeliveries."""
+
+    def __init__(self, url: str, stream: str, prefix: str = "concord"):
+        self.url, self.stream, self.prefix = url, stream, prefix
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._nc = self._js = None
+        self._run(self._connect())
+
+    def _run(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    async def _connect(self):
+        import nats
+
+        self._nc = await nats.connect(self.url)
+        self._js = self._nc.jetstream()
+        await self._js.add_stream(name=self.stream, subjects=[f"{self.prefix}.>"])
+
+    async def _publish(self, messages: list[dict]):
+        for m in messages:
+            await self._js.publish(subject_for(m, self.prefix), json.dumps(m).encode(),
+                                   headers={"Nats-Msg-Id": m["id"]})
+
+    def publish_many(self, messages: list[dict]) -> None:
+        self._run(self._publish(messages))
+
+    def close(self) -> None:
+        if self._nc is not None:
+            self._run(self._nc.drain())
+        self._loop.call_soon_threadsafe(self._loop.stop)

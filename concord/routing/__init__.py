@@ -1,0 +1,1 @@
+"""Routing rules: which agencies the law engages for a declaration, and why."""
