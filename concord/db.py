@@ -1,6 +1,9 @@
 """Engine, sessions and the declarative base (with a naming convention Alembic relies on)."""
 
-from sqlalchemy import JSON, MetaData, create_engine, event
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
@@ -13,9 +16,25 @@ NAMING = {
 }
 
 
+class UTCDateTime(TypeDecorator):
+    """Stored as naive UTC on every backend; always read back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict: JSON, list: JSON}
+    type_annotation_map = {dict: JSON().with_variant(JSONB(), "postgresql"),
+                           list: JSON().with_variant(JSONB(), "postgresql"), datetime: UTCDateTime}
 
 
 def make_engine(url: str, **kwargs) -> Engine:

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -72,3 +74,20 @@ class ProblemList:
     def raise_if_any(self, message: str) -> None:
         if self.items:
             raise InvalidDocument(message, self.items)
+
+
+def problem_of(e: dict, loc: tuple) -> Problem:
+    """One pydantic error as a problem: a JSON pointer to the field and what to fix."""
+    message = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "missing":
+        message = f"'{loc[-1]}' is required" if loc else "a JSON body is required"
+    elif e["type"] == "extra_forbidden":
+        message = f"unknown field '{loc[-1]}'; remove it or check its spelling"
+    elif e["type"] == "json_invalid":
+        message = f"the body is not valid JSON: {e.get('ctx', {}).get('error', message)}"
+    return Problem(pointer(*loc), message)
+
+
+def problems_from(error: ValidationError, prefix: tuple = ()) -> list[Problem]:
+    """One problem per fault, each with a JSON pointer to the field and what to fix."""
+    return [problem_of(e, prefix + tuple(e["loc"])) for e in error.errors(include_url=False)]

@@ -37,3 +37,28 @@ class AuditHead(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     size: Mapped[int]
+
+
+class AuditNode(Base):
+    """Hash of a complete subtree of 2**level leaves starting at leaf index * 2**level (level >= 1).
+
+    Written by the checkpointer, never changed: proofs read O(log n) of these instead of rehashing leaves.
+    Level 0 is not copied here; it is audit_entries.leaf_hash.
+    """
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpoint(Base):
+    """A signed tree head: the C2SP signed note over (origin, size, root), as issued."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    issued_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text)

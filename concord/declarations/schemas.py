@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo,
                       field_validator)
 
-from concord.errors import InvalidDocument, Problem, pointer
+from concord.errors import InvalidDocument, problems_from
 from concord.reference import codes
 
 TRANSPORT_MODES = ("sea", "air", "road", "rail", "post", "inland_waterway", "pipeline")
@@ -101,20 +101,6 @@ class DeclarationIn(Doc):
         if v.tzinfo is None:
             raise ValueError("give the arrival time with its UTC offset, e.g. 2026-03-01T08:00:00+01:00")
         return v
-
-
-def problems_from(error: ValidationError, prefix: tuple = ()) -> list[Problem]:
-    """One problem per fault, each with a JSON pointer to the field and what to fix."""
-    problems = []
-    for e in error.errors(include_url=False):
-        loc = prefix + tuple(e["loc"])
-        message = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "missing":
-            message = f"'{loc[-1]}' is required"
-        elif e["type"] == "extra_forbidden":
-            message = f"unknown field '{loc[-1]}'; remove it or check its spelling"
-        problems.append(Problem(pointer(*loc), message))
-    return problems
 
 
 def parse_declaration(data) -> DeclarationIn:

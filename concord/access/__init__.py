@@ -1,0 +1,1 @@
+"""Identities, tokens, roles, and the one policy decision point."""

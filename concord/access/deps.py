@@ -1,0 +1,25 @@
+"""FastAPI dependencies: the wired application and the authenticated subject."""
+
+from fastapi import Request
+
+from concord.access.handlers import authenticate
+from concord.access.identity import Subject
+
+
+def concord_app(request: Request):
+    return request.app.state.concord
+
+
+def current_subject(request: Request) -> Subject:
+    """Authenticate the bearer token on every request; revocation takes effect on the next request."""
+    app = request.app.state.concord
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    subject = authenticate(app.uow(request_id=request.state.request_id), token, app.lead_agency)
+    request.state.subject = subject
+    return subject
+
+
+def purpose(request: Request) -> str | None:
+    """The purpose a cross-agency read states (Concord-Purpose header or ?purpose=)."""
+    return request.headers.get("concord-purpose") or request.query_params.get("purpose")

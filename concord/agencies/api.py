@@ -1,0 +1,28 @@
+"""The coordination config through the API: read the agencies, load a new config version."""
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+
+from concord.access.deps import concord_app, current_subject
+from concord.agencies.messages import LoadConfig
+from concord.agencies.models import Agency
+from concord.errors import Forbidden
+
+router = APIRouter(prefix="/api/v1", tags=["agencies"])
+
+
+@router.get("/agencies")
+def list_agencies(subject=Depends(current_subject), app=Depends(concord_app)):
+    with app.sessions() as s:
+        return [{"code": a.code, "name": a.name, "role": a.role, "contacts": a.contacts}
+                for a in s.scalars(select(Agency).where(Agency.active).order_by(Agency.code))]
+
+
+@router.put("/config", openapi_extra={"requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
+async def load_config(request: Request, subject=Depends(current_subject), app=Depends(concord_app)):
+    if not subject.has("administrator"):
+        raise Forbidden("only administrators load the coordination config")
+    text = (await request.body()).decode()
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(app.bus.handle, LoadConfig(text=text, source="request body"), subject=subject)

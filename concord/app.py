@@ -1,0 +1,93 @@
+"""create_app(): routers, one error handler, lifespan."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from concord import __version__
+from concord.clearance.messages import CheckDeadlines
+from concord.errors import ConcordError, InvalidDocument, Problem, problem_of
+from concord.ids import new_id
+
+log = logging.getLogger(__name__)
+
+
+def _periodic(stop: threading.Event, seconds: float, job, name: str) -> threading.Thread:
+    def loop():
+        while not stop.wait(seconds):
+            try:
+                job()
+            except Exception:  # a failed round is retried on the next tick
+                log.exception("%s failed", name)
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def create_app(concord=None, *, background: bool = True) -> FastAPI:
+    """The HTTP API over a wired Concord (bootstrapped from settings when not given)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if getattr(app.state, "concord", None) is None:
+            from concord.bootstrap import bootstrap
+
+            app.state.concord = bootstrap()
+        c = app.state.concord
+        stop = threading.Event()
+        if background:
+            _periodic(stop, 60, lambda: c.bus.handle(CheckDeadlines()), "sla-deadlines")
+            _periodic(stop, 1, c.bus.relay.flush, "outbox-relay")
+            for name, job in c.extras.get("periodic", {}).items():
+                _periodic(stop, job[0], job[1], name)
+        yield
+        stop.set()
+
+    app = FastAPI(title="Concord", version=__version__, lifespan=lifespan,
+                  description="Coordinated border management hub: one declaration, every agency, one release.")
+    app.state.concord = concord
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        request.state.request_id = request.headers.get("x-request-id") or new_id("req_")
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = request.state.request_id
+        return response
+
+    @app.exception_handler(ConcordError)
+    async def concord_error(request: Request, exc: ConcordError):
+        return JSONResponse(exc.as_dict(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        problems = []
+        for e in exc.errors():
+            loc = tuple(e["loc"])
+            where, loc = (loc[0], loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else ("body", loc)
+            problem = problem_of(e, loc)
+            if where != "body":
+                problem = Problem(problem.pointer, f"{where} parameter: {problem.message}")
+            problems.append(problem)
+        return JSONResponse(InvalidDocument("the request has faults; nothing was stored", problems).as_dict(),
+                            status_code=422)
+
+    from concord.access.api import router as access_router
+    from concord.agencies.api import router as agencies_router
+    from concord.clearance.api import router as clearance_router
+    from concord.declarations.api import router as declarations_router
+
+    for router in (access_router, agencies_router, declarations_router, clearance_router):
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,142 @@
+"""The hub's signing key and the checkpointer that signs a new tree head whenever the log has grown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+from contextlib import nullcontext
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat,
+                                                          load_pem_private_key)
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from concord.audit.models import AuditCheckpoint, AuditHead
+from concord.audit.note import Checkpoint, CheckpointError, parse_checkpoint, sign_note, verifier_key
+from concord.audit.tree import covered_size, extend_tree, load_tree
+from concord.clock import Clock
+from concord.errors import ConcordError
+
+log = logging.getLogger(__name__)
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """Load the Ed25519 key from `path`, creating it (mode 0600) on first start."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        try:  # O_EXCL: two processes starting together must not each write their own key
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return load_or_create_key(path)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        log.info("created audit signing key %s", path)
+        return key
+    if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise ConcordError(f"audit key {path} is readable by others; run `chmod 600 {path}`")
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConcordError(f"audit key {path} is not an Ed25519 private key")
+    return key
+
+
+class NoteSigner:
+    """Signs checkpoints as `origin`; the origin is also the signed-note key name."""
+
+    def __init__(self, origin: str, key: Ed25519PrivateKey):
+        self.origin, self._key = origin, key
+        self.public_key = key.public_key()
+        self.vkey = verifier_key(origin, self.public_key)
+
+    def sign(self, cp: Checkpoint) -> str:
+        """The signed note for a checkpoint."""
+        return sign_note(cp.body(), self.origin, self._key)
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    """The most recent stored checkpoint row, if any."""
+    return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1)).first()
+
+
+class Checkpointer:
+    """Extends the stored tree to the log head and signs a checkpoint for it, in one transaction."""
+
+    def __init__(self, session_factory: sessionmaker, signer: NoteSigner, clock: Clock, *,
+                 write_lock: threading.Lock | None = None):
+        self._factory, self.signer, self.clock = session_factory, signer, clock
+        self._lock = write_lock or nullcontext()
+        self._issuing = threading.Lock()  # one issuer per process; other processes lose on the primary key
+
+    def issue(self) -> Checkpoint | None:
+        """Sign a checkpoint for the current log size; None when the log has not grown."""
+        with self._issuing, self._lock, self._factory() as session:
+            last = covered_size(session)
+            head = session.scalar(select(AuditHead.size).where(AuditHead.id == 1)) or 0
+            if head <= last:
+                return None
+            tree = load_tree(session, last)
+            extend_tree(session, tree, head)
+            cp = Checkpoint(self.signer.origin, head, tree.root())
+            session.add(AuditCheckpoint(size=head, root=cp.root, issued_at=self.clock.now(), note=self.signer.sign(cp)))
+            try:
+                session.commit()
+            except (IntegrityError, OperationalError) as exc:
+                # Another process checkpointed the same stretch first (or held the lock): its checkpoint stands.
+                log.info("checkpoint at %d not written: %s", head, exc.__class__.__name__)
+                return None
+            return cp
+
+    def run_every(self, seconds: float) -> Ticker:
+        """Start a daemon thread that issues a checkpoint every `seconds` while entries arrive."""
+        return Ticker(self.issue, seconds).start()
+
+
+class Ticker:
+    """A background thread calling `fn` every `seconds` until stop(); failures are logged, not fatal."""
+
+    def __init__(self, fn, seconds: float):
+        self._fn, self._seconds = fn, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-checkpointer", daemon=True)
+
+    def start(self) -> Ticker:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._seconds):
+            try:
+                self._fn()
+            except Exception:  # a failed tick must not end checkpointing; the next tick retries
+                log.exception("audit checkpoint failed")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread, then issue one last checkpoint so nothing appended before shutdown is left unsigned."""
+        self._stop.set()
+        self._thread.join(timeout)
+        try:
+            self._fn()
+        except Exception:
+            log.exception("final audit checkpoint failed")
+
+
+def stored_checkpoint(row: AuditCheckpoint) -> Checkpoint:
+    """The checkpoint a stored row's signed note states."""
+    text, _, _ = row.note.rpartition("\n\n")
+    cp = parse_checkpoint(text + "\n")
+    if cp.size != row.size or cp.root != row.root:
+        raise CheckpointError(f"checkpoint row {row.size}: note and columns disagree")
+    return cp
+
+
+def signer_from_settings(settings) -> NoteSigner:
+    """The hub's signer: origin and key file from the settings (the key is created on first start)."""
+    return NoteSigner(settings.audit_origin, load_or_create_key(settings.resolved_audit_key_file()))

@@ -1,0 +1,95 @@
+"""The only place that picks implementations: database, bus transport, clock."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from concord.access import handlers as access
+from concord.access.messages import IssueToken, RevokeToken
+from concord.agencies import handlers as agencies
+from concord.agencies.directory import Directory
+from concord.agencies.messages import LoadConfig
+from concord.agencies.models import Agency
+from concord.audit.log import AuditLog
+from concord.clearance import handlers as clearance
+from concord.clearance.messages import CheckDeadlines, DecideTask, SupplyDocuments
+from concord.clock import Clock
+from concord.config import Settings, get_settings
+from concord.db import make_engine, make_session_factory
+from concord.declarations import handlers as declarations
+from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival, SubmitDeclaration
+from concord.messaging.bus import MessageBus
+from concord.messaging.outbox import OutboxRelay
+from concord.messaging.transports import InProcessTransport, NatsTransport
+from concord.messaging.uow import UnitOfWork
+from concord.risk.step import RiskStep
+
+COMMANDS = {
+    LoadConfig: agencies.load_config,
+    IssueToken: access.issue_token,
+    RevokeToken: access.revoke_token,
+    SubmitDeclaration: declarations.submit_declaration,
+    AmendDeclaration: declarations.amend_declaration,
+    CancelDeclaration: declarations.cancel_declaration,
+    RecordArrival: declarations.record_arrival,
+    DecideTask: clearance.decide_task,
+    SupplyDocuments: clearance.supply_documents,
+    CheckDeadlines: clearance.check_deadlines,
+}
+
+
+@dataclass
+class Concord:
+    """The wired application: what the API, the CLI and the tests all run on."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker
+    clock: Clock
+    directory: Directory
+    audit_log: AuditLog
+    transport: object
+    bus: MessageBus = None
+    write_lock: threading.Lock | None = None
+    extras: dict = field(default_factory=dict)
+
+    def uow(self, subject=None, request_id=None) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.clock, self.audit_log, subject=subject, request_id=request_id,
+                          write_lock=self.write_lock)
+
+    def lead_agency(self, session) -> str | None:
+        return session.scalar(select(Agency.code).where(Agency.role == "lead", Agency.active))
+
+    def close(self) -> None:
+        if hasattr(self.transport, "close"):
+            self.transport.close()
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, create_schema: bool = True,
+              transport=None) -> Concord:
+    """Wire Concord for the configured database and transport."""
+    settings = settings or get_settings()
+    url = settings.resolved_database_url()
+    engine = make_engine(url)
+    if create_schema:
+        from concord.migrations import upgrade
+
+        upgrade(engine)
+    sessions = make_session_factory(engine)
+    clock = clock or Clock()
+    if transport is None:
+        transport = (NatsTransport(settings.nats_url, settings.nats_stream) if settings.bus_transport == "nats"
+                     else InProcessTransport())
+    app = Concord(settings, engine, sessions, clock, Directory(), AuditLog(), transport,
+                  write_lock=threading.RLock() if url.startswith("sqlite") else None)
+    deps = {"directory": app.directory, "risk": RiskStep(), "clock": clock, "app": app}
+    app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock))
+    for command, handler in COMMANDS.items():
+        app.bus.register(command, handler)
+    return app

@@ -1,0 +1,1 @@
+"""Agency tasks, officers' decisions, and the one release."""

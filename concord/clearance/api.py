@@ -1,0 +1,34 @@
+"""Agency task queues and decisions; the trader's answer to a request for documents."""
+
+from fastapi import APIRouter, Depends, Query
+
+from concord.access.deps import concord_app, current_subject
+from concord.clearance.messages import DecideTask, SupplyDocuments
+from concord.clearance.queries import task_queue
+from concord.clearance.schemas import DecisionIn, SupplyIn
+
+router = APIRouter(prefix="/api/v1", tags=["clearance"])
+
+
+@router.get("/tasks")
+def tasks(status: str | None = Query(None, description="open (default), all, or one status"),
+          overdue: bool | None = None, limit: int = 50, offset: int = Query(0, ge=0),
+          subject=Depends(current_subject), app=Depends(concord_app)):
+    """The caller's agency's queue, earliest deadline first."""
+    with app.sessions() as s:
+        return task_queue(s, subject, app.clock.now(), status=status, overdue=overdue, limit=limit, offset=offset)
+
+
+@router.post("/tasks/{task_id}/decisions")
+def decide(task_id: str, body: DecisionIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    return app.bus.handle(DecideTask(task_id=task_id, decision=body.decision, reason=body.reason,
+                                     conditions=body.conditions, documents=body.documents,
+                                     inspection=body.inspection.model_dump() if body.inspection else None,
+                                     decision_id=body.decision_id), subject=subject)
+
+
+@router.post("/declarations/{declaration_id}/documents")
+def supply(declaration_id: str, body: SupplyIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    """The trader supplies requested documents; the task returns to the agency."""
+    return app.bus.handle(SupplyDocuments(declaration_id=declaration_id, task_id=body.task_id,
+                                          documents=[d.model_dump() for d in body.documents]), subject=subject)

@@ -1,0 +1,162 @@
+"""Agency tasks: created from engagements, decided by officers, settled into one release."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from concord.clearance.messages import (CheckDeadlines, DecideTask, DocumentsRequested, DocumentsSupplied,
+                                        GoodsInspected, SupplyDocuments, TaskCreated, TaskDecided, TaskOverdue)
+from concord.clearance.models import AgencyTask, SuppliedDocument, TaskDecision
+from concord.declarations.messages import DeclarationRefused, GoodsCleared, GoodsReleased
+from concord.declarations.models import TERMINAL as DECLARATION_TERMINAL
+from concord.declarations.models import Declaration
+from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
+from concord.ids import new_id
+
+# What customs itself does in each lane: green and blue release without control (blue is audited later).
+CUSTOMS_LANE_TASKS = {"yellow": ("document_check", 4), "red": ("inspection", 24)}
+
+
+def open_tasks(uow, declaration: Declaration, engagements, lane: str, lead: str) -> list[AgencyTask]:
+    """Create the customs task for the lane and one task per engaged agency."""
+    now = uow.clock.now()
+    tasks = []
+    task_type, sla = CUSTOMS_LANE_TASKS.get(lane, ("document_check", 0))
+    customs_reason = {"rule": f"LANE-{lane.upper()}", "description": f"customs risk lane {lane}",
+                      "legal_basis": "customs control on the basis of risk analysis", "items": []}
+    customs = AgencyTask(id=new_id("TSK"), declaration_id=declaration.id, declaration_version=declaration.version,
+                         agency=lead, task_type=task_type, status="open", created_at=now,
+                         due_at=now + timedelta(hours=sla), reasons=[customs_reason], fields=["/"], last_decision=None)
+    if lane not in CUSTOMS_LANE_TASKS:
+        customs.status, customs.decided_at = "approved", now
+        customs.last_decision = {"decision": "approve", "reason": f"lane {lane}: released without control",
+                                 "officer": "system", "at": now.isoformat()}
+    tasks.append(customs)
+    for e in engagements:
+        tasks.append(AgencyTask(id=new_id("TSK"), declaration_id=declaration.id,
+                                declaration_version=declaration.version, agency=e.agency, task_type=e.task_type,
+                                status="open", created_at=now, due_at=now + timedelta(hours=e.sla_hours),
+                                reasons=e.reasons, fields=e.fields, last_decision=None))
+    uow.session.add_all(tasks)
+    for t in tasks:
+        uow.record(TaskCreated(declaration_id=declaration.id, agency=t.agency, task_id=t.id, task_type=t.task_type,
+                               due_at=t.due_at.isoformat(), rules=[r["rule"] for r in t.reasons]))
+    return tasks
+
+
+def settle(uow, declaration: Declaration, tasks: list[AgencyTask]) -> None:
+    """Move the declaration to the status its current tasks imply; release only when all cleared and arrived."""
+    if declaration.status in DECLARATION_TERMINAL:
+        return
+    now = uow.clock.now()
+    current = [t for t in tasks if t.declaration_version == declaration.version]
+    refused = next((t for t in current if t.status == "refused"), None)
+    if refused is not None:
+        reason = (refused.last_decision or {}).get("reason", "")
+        declaration.status, declaration.outcome_reason = "refused", f"{refused.agency}: {reason}"
+        for t in current:
+            if t.open:
+                t.status = "withdrawn"
+        uow.record(DeclarationRefused(declaration_id=declaration.id, reason=reason, by_agency=refused.agency))
+    elif all(t.cleared for t in current):
+        if declaration.arrived_at is not None:
+            declaration.status, declaration.released_at = "released", now
+            uow.record(GoodsReleased(declaration_id=declaration.id, version=declaration.version))
+        elif declaration.status != "cleared":
+            declaration.status = "cleared"
+            uow.record(GoodsCleared(declaration_id=declaration.id, version=declaration.version,
+                                    awaiting=["goods arrival"]))
+    elif any(t.status == "documents_requested" for t in current):
+        declaration.status = "documents_requested"
+    else:
+        declaration.status = "under_control"
+    declaration.updated_at = now
+
+
+def tasks_of(session, declaration_id: str) -> list[AgencyTask]:
+    return list(session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == declaration_id)))
+
+
+def decide_task(cmd: DecideTask, uow) -> dict:
+    """Record an officer's decision on their agency's task, then settle the declaration."""
+    subject = uow.subject
+    with uow:
+        s = uow.session
+        if cmd.decision_id and (done := s.get(TaskDecision, cmd.decision_id)) is not None:
+            return {"task_id": done.task_id, "decision_id": done.id, "status": s.get(AgencyTask, done.task_id).status,
+                    "replayed": True}
+        task = s.get(AgencyTask, cmd.task_id, with_for_update=True)
+        if task is None or subject.agency != task.agency:
+            raise NotFound(f"task {cmd.task_id} not found in your agency's queue")
+        if not subject.has("officer", "supervisor"):
+            raise Forbidden("only an officer or supervisor of the agency can decide its tasks")
+        if not cmd.reason.strip():
+            raise InvalidDocument("a decision needs a reason", [Problem("/reason", "say why, e.g. the certificate checked")])
+        if cmd.decision == "request_documents" and not cmd.documents:
+            raise InvalidDocument("say which documents", [Problem("/documents", "list the document types, e.g. N851")])
+        now = uow.clock.now()
+        status = task.decide(cmd.decision, cmd.reason, now)
+        decision = TaskDecision(id=cmd.decision_id or new_id("DEC"), task_id=task.id, kind=cmd.decision,
+                                reason=cmd.reason, conditions=cmd.conditions, documents=cmd.documents,
+                                inspection=cmd.inspection, officer=subject.user_id, decided_at=now)
+        s.add(decision)
+        task.last_decision = {"decision": cmd.decision, "reason": cmd.reason, "conditions": cmd.conditions,
+                              "documents": cmd.documents, "officer": subject.user_id, "at": now.isoformat()}
+        d = s.get(Declaration, task.declaration_id, with_for_update=True)
+        ref = dict(declaration_id=d.id, agency=task.agency, task_id=task.id)
+        if cmd.inspection:
+            uow.record(GoodsInspected(**ref, result=str(cmd.inspection.get("result", "done"))))
+        if cmd.decision == "request_documents":
+            uow.record(DocumentsRequested(**ref, documents=cmd.documents))
+        uow.record(TaskDecided(**ref, decision=cmd.decision, status=status, reason=cmd.reason))
+        settle(uow, d, tasks_of(s, d.id))
+        uow.audit("declaration:decision:recorded", f"task/{task.id}", detail={"decision": cmd.decision})
+        uow.commit()
+        return {"task_id": task.id, "decision_id": decision.id, "status": status, "declaration_status": d.status,
+                "replayed": False}
+
+
+def supply_documents(cmd: SupplyDocuments, uow) -> dict:
+    """The trader answers an agency's request; the task returns to the agency's queue."""
+    from concord.access.policy import authorize
+
+    with uow:
+        s = uow.session
+        d = s.get(Declaration, cmd.declaration_id, with_for_update=True)
+        if d is None or not authorize(uow.subject, "supply_documents", d, session=s).allowed:
+            raise NotFound(f"declaration {cmd.declaration_id} not found")
+        task = s.get(AgencyTask, cmd.task_id)
+        if task is None or task.declaration_id != d.id:
+            raise NotFound(f"task {cmd.task_id} not found on declaration {d.id}")
+        if task.status != "documents_requested":
+            raise Conflict(f"task {task.id} is {task.status}; it is not waiting for documents")
+        now = uow.clock.now()
+        for doc in cmd.documents:
+            s.add(SuppliedDocument(id=new_id("SDC"), declaration_id=d.id, task_id=task.id, type=doc["type"],
+                                   reference=doc["reference"], item=doc.get("item"), supplied_at=now))
+        task.status = "open"
+        uow.record(DocumentsSupplied(declaration_id=d.id, agency=task.agency, task_id=task.id,
+                                     documents=[x["type"] for x in cmd.documents]))
+        settle(uow, d, tasks_of(s, d.id))
+        uow.audit("declaration:documents:supplied", f"task/{task.id}")
+        uow.commit()
+        return {"task_id": task.id, "status": task.status, "declaration_status": d.status}
+
+
+def check_deadlines(cmd: CheckDeadlines, uow) -> int:
+    """Raise TaskOverdue once for each open task whose SLA has passed."""
+    with uow:
+        now = uow.clock.now()
+        late = uow.session.scalars(select(AgencyTask).where(
+            AgencyTask.status.in_(("open", "held", "inspection_required")), AgencyTask.due_at < now,
+            AgencyTask.overdue_raised.is_(False))).all()
+        for t in late:
+            t.overdue_raised = True
+            uow.record(TaskOverdue(declaration_id=t.declaration_id, agency=t.agency, task_id=t.id,
+                                   due_at=t.due_at.isoformat()))
+        if late:
+            uow.audit("task:overdue:raised", "tasks", detail={"count": len(late)})
+        uow.commit()
+        return len(late)

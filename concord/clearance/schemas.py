@@ -1,0 +1,35 @@
+"""Request bodies of officers' decisions and traders' supplied documents."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class InspectionResult(Strict):
+    result: Literal["compliant", "irregular"]
+    findings: str = ""
+    revenue_recovered: float | None = None
+
+
+class DecisionIn(Strict):
+    decision: Literal["approve", "approve_with_conditions", "request_documents", "hold", "require_inspection", "refuse"]
+    reason: str = Field(min_length=1, max_length=2000)
+    conditions: list[str] = []
+    documents: list[str] = Field([], description="document types requested from the trader, e.g. N851")
+    inspection: InspectionResult | None = None
+    decision_id: str | None = Field(None, max_length=32, description="client id; a retried request is recorded once")
+
+
+class SuppliedDocumentIn(Strict):
+    type: str = Field(pattern=r"^[A-Z0-9]{3,8}$")
+    reference: str = Field(min_length=1, max_length=70)
+    item: int | None = Field(None, ge=0)
+
+
+class SupplyIn(Strict):
+    task_id: str
+    documents: list[SuppliedDocumentIn] = Field(min_length=1)

@@ -1,0 +1,68 @@
+"""Declaration routes: parse, build a command, hand it to the bus, return what the caller may see."""
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from concord.access.deps import concord_app, current_subject
+from concord.declarations import queries
+from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival, SubmitDeclaration
+from concord.declarations.schemas import DeclarationIn
+from concord.errors import InvalidDocument, Problem
+
+router = APIRouter(prefix="/api/v1/declarations", tags=["declarations"])
+
+
+def _names(app, session) -> dict:
+    return {code: a.name for code, a in app.directory.current(session).agencies.items()}
+
+
+@router.post("", status_code=201)
+def submit(body: DeclarationIn, response: Response, idempotency_key: str | None = Header(None),
+           subject=Depends(current_subject), app=Depends(concord_app)):
+    """Lodge a declaration; the same Idempotency-Key or LRN returns the first declaration (200)."""
+    result = app.bus.handle(SubmitDeclaration(document=body.model_dump(mode="json"), idempotency_key=idempotency_key),
+                            subject=subject)
+    if result["replayed"]:
+        response.status_code = 200
+    response.headers["Location"] = f"/api/v1/declarations/{result['id']}"
+    return result
+
+
+@router.get("")
+def list_(status: str | None = None, limit: int = Query(50), offset: int = Query(0, ge=0),
+          subject=Depends(current_subject), app=Depends(concord_app)):
+    with app.sessions() as s:
+        return queries.list_declarations(s, subject, status=status, limit=limit, offset=offset)
+
+
+@router.get("/{declaration_id}")
+def get(declaration_id: str, subject=Depends(current_subject), app=Depends(concord_app)):
+    with app.sessions() as s:
+        return queries.get_declaration(s, subject, declaration_id, _names(app, s))
+
+
+@router.get("/{declaration_id}/timeline")
+def timeline(declaration_id: str, subject=Depends(current_subject), app=Depends(concord_app)):
+    with app.sessions() as s:
+        return {"declaration_id": declaration_id, "events": queries.timeline(s, subject, declaration_id)}
+
+
+@router.put("/{declaration_id}")
+def amend(declaration_id: str, body: DeclarationIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    """Amend: a new version of the whole declaration; risk and routing run again."""
+    return app.bus.handle(AmendDeclaration(declaration_id=declaration_id, document=body.model_dump(mode="json")),
+                          subject=subject)
+
+
+@router.post("/{declaration_id}/cancel")
+def cancel(declaration_id: str, body: dict, subject=Depends(current_subject), app=Depends(concord_app)):
+    reason = str(body.get("reason") or "").strip()
+    if not reason:
+        raise InvalidDocument("say why the declaration is cancelled", [Problem("/reason", "give a reason")])
+    return app.bus.handle(CancelDeclaration(declaration_id=declaration_id, reason=reason), subject=subject)
+
+
+@router.post("/{declaration_id}/arrival")
+def arrival(declaration_id: str, body: dict | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
+    """Customs or the terminal records that the goods are presented."""
+    location = (body or {}).get("location")
+    return app.bus.handle(RecordArrival(declaration_id=declaration_id, location=location), subject=subject)

@@ -1,0 +1,158 @@
+"""Lodging, amending and cancelling declarations; recording the goods' arrival."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from concord.clearance.handlers import open_tasks, settle, tasks_of
+from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationAccepted,
+                                           DeclarationAmended, DeclarationCancelled, DeclarationLodged,
+                                           GoodsArrived, RecordArrival, RiskAssessed, SubmitDeclaration)
+from concord.declarations.models import Declaration, DeclarationVersion
+from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
+from concord.ids import new_id
+
+
+def body_hash(document: dict) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _existing(session, trader_id: str, lrn: str, key: str | None) -> Declaration | None:
+    q = select(Declaration).where(Declaration.trader_id == trader_id)
+    found = session.scalars(q.where(Declaration.lrn == lrn)).first()
+    if found is None and key:
+        found = session.scalars(q.where(Declaration.idempotency_key == key)).first()
+    return found
+
+
+def _replay(found: Declaration, document: dict, key: str | None) -> dict:
+    """A repeated submission returns the first declaration; a different body under the same key is refused."""
+    if found.body_sha256 != body_hash(document) and found.version == 1:
+        if key and found.idempotency_key == key:
+            raise Conflict(f"Idempotency-Key '{key}' was used for declaration {found.id} with a different body")
+        raise Conflict(f"LRN '{document['lrn']}' is already declaration {found.id}; amend that declaration instead")
+    return {"id": found.id, "status": found.status, "version": found.version, "replayed": True}
+
+
+def lodge(uow, snapshot, risk, document: dict, key: str | None) -> Declaration:
+    """Store a validated declaration, assess its risk, engage the agencies; the caller commits."""
+    subject = uow.subject
+    if document["declarant"]["id"] != subject.trader_id:
+        raise InvalidDocument("the declarant must be you", [Problem(
+            "/declarant/id", f"declarant id must be your trader id {subject.trader_id}")])
+    now = uow.clock.now()
+    d = Declaration(id=new_id("DCL"), trader_id=subject.trader_id, lrn=document["lrn"], idempotency_key=key,
+                    body_sha256=body_hash(document), type=document["type"],
+                    office_of_entry=document["office_of_entry"], status="accepted", lane=None, version=1,
+                    lodged_at=now, updated_at=now, arrived_at=None, released_at=None, outcome_reason=None)
+    uow.session.add(d)
+    uow.session.flush()  # the tasks and the version reference it; no ORM relationship orders the inserts
+    uow.record(DeclarationLodged(declaration_id=d.id, version=1, trader_id=d.trader_id, lrn=d.lrn))
+    uow.record(DeclarationAccepted(declaration_id=d.id, version=1))
+    _assess_and_route(uow, snapshot, risk, d, document, [])
+    uow.audit("declaration:lodged", f"declaration/{d.id}")
+    return d
+
+
+def _assess_and_route(uow, snapshot, risk, d: Declaration, document: dict, previous_tasks) -> None:
+    assessment = risk.assess(uow.session, snapshot, document, declaration_id=f"{d.id}/{d.version}")
+    engagements = snapshot.routing.route(document)
+    d.lane = assessment.lane
+    uow.session.add(DeclarationVersion(
+        declaration_id=d.id, version=d.version, document=document, submitted_at=uow.clock.now(),
+        submitted_by=uow.subject.user_id, risk=assessment.as_dict(),
+        engagements=[{"agency": e.agency, "task_type": e.task_type, "reasons": e.reasons} for e in engagements]))
+    uow.record(RiskAssessed(declaration_id=d.id, version=d.version, lane=assessment.lane))
+    tasks = open_tasks(uow, d, engagements, assessment.lane, snapshot.lead)
+    settle(uow, d, previous_tasks + tasks)
+
+
+def submit_declaration(cmd: SubmitDeclaration, uow, *, directory, risk) -> dict:
+    """Lodge one declaration; a repeated submission (same key or LRN) returns the first one."""
+    if not uow.subject.is_trader:
+        raise Forbidden("only traders and brokers lodge declarations")
+    doc, key = cmd.document, cmd.idempotency_key
+    with uow:
+        found = _existing(uow.session, uow.subject.trader_id, doc["lrn"], key)
+        if found is not None:
+            return _replay(found, doc, key)
+        d = lodge(uow, directory.current(uow.session), risk, doc, key)
+        try:
+            uow.commit()
+        except IntegrityError:  # a concurrent identical submission won the race
+            uow.rollback()
+            found = _existing(uow.session, uow.subject.trader_id, doc["lrn"], key)
+            if found is None:
+                raise
+            return _replay(found, doc, key)
+        return {"id": d.id, "status": d.status, "version": d.version, "replayed": False}
+
+
+def _own_open(uow, declaration_id: str, action: str) -> Declaration:
+    from concord.access.policy import authorize
+
+    d = uow.session.get(Declaration, declaration_id, with_for_update=True)
+    if d is None or not authorize(uow.subject, action, d, session=uow.session).allowed:
+        raise NotFound(f"declaration {declaration_id} not found")
+    d.ensure_open(action.replace("amend", "amended").replace("cancel", "cancelled"))
+    return d
+
+
+def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk) -> dict:
+    """A new version: risk and routing run again, open tasks of the old version are superseded."""
+    with uow:
+        d = _own_open(uow, cmd.declaration_id, "amend")
+        if cmd.document["lrn"] != d.lrn:
+            raise InvalidDocument("an amendment keeps the LRN", [Problem("/lrn", f"must stay '{d.lrn}'")])
+        if cmd.document["declarant"]["id"] != d.trader_id:
+            raise InvalidDocument("an amendment keeps the declarant", [Problem("/declarant/id", f"must stay '{d.trader_id}'")])
+        previous = tasks_of(uow.session, d.id)
+        for t in previous:
+            if t.open:
+                t.status = "superseded"
+        d.version += 1
+        d.body_sha256 = body_hash(cmd.document)
+        d.type, d.office_of_entry = cmd.document["type"], cmd.document["office_of_entry"]
+        uow.record(DeclarationAmended(declaration_id=d.id, version=d.version))
+        _assess_and_route(uow, directory.current(uow.session), risk, d, cmd.document, previous)
+        uow.audit("declaration:amended", f"declaration/{d.id}", detail={"version": d.version})
+        uow.commit()
+        return {"id": d.id, "status": d.status, "version": d.version}
+
+
+def cancel_declaration(cmd: CancelDeclaration, uow) -> dict:
+    """The trader withdraws a declaration before release; open tasks are withdrawn."""
+    with uow:
+        d = _own_open(uow, cmd.declaration_id, "cancel")
+        for t in tasks_of(uow.session, d.id):
+            if t.open:
+                t.status = "withdrawn"
+        d.status, d.outcome_reason, d.updated_at = "cancelled", cmd.reason, uow.clock.now()
+        uow.record(DeclarationCancelled(declaration_id=d.id, reason=cmd.reason))
+        uow.audit("declaration:cancelled", f"declaration/{d.id}")
+        uow.commit()
+        return {"id": d.id, "status": d.status, "version": d.version}
+
+
+def record_arrival(cmd: RecordArrival, uow) -> dict:
+    """Customs (or the terminal) records that the goods are presented; cleared goods are released."""
+    subject = uow.subject
+    if not (subject.lead and subject.has("officer", "supervisor")):
+        raise Forbidden("goods arrival is recorded by customs officers")
+    with uow:
+        d = uow.session.get(Declaration, cmd.declaration_id, with_for_update=True)
+        if d is None:
+            raise NotFound(f"declaration {cmd.declaration_id} not found")
+        if d.arrived_at is not None:
+            return {"id": d.id, "status": d.status, "arrived_at": d.arrived_at.isoformat(), "replayed": True}
+        d.ensure_open("presented")
+        d.arrived_at = uow.clock.now()
+        uow.record(GoodsArrived(declaration_id=d.id, location=cmd.location or d.office_of_entry))
+        settle(uow, d, tasks_of(uow.session, d.id))
+        uow.audit("declaration:arrival:recorded", f"declaration/{d.id}")
+        uow.commit()
+        return {"id": d.id, "status": d.status, "arrived_at": d.arrived_at.isoformat(), "replayed": False}

@@ -1,0 +1,53 @@
+"""A declaration, its versions, and the status the trader sees."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from concord.db import Base
+from concord.errors import Conflict
+
+TERMINAL = ("released", "refused", "cancelled")
+
+
+class Declaration(Base):
+    __tablename__ = "declarations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    trader_id: Mapped[str] = mapped_column(String(40))
+    lrn: Mapped[str] = mapped_column(String(35))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    body_sha256: Mapped[str] = mapped_column(String(64))  # of the latest submitted body, to tell replays
+    type: Mapped[str] = mapped_column(String(2))
+    office_of_entry: Mapped[str] = mapped_column(String(6))
+    status: Mapped[str] = mapped_column(String(24))
+    lane: Mapped[str | None] = mapped_column(String(8))
+    version: Mapped[int]
+    lodged_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    arrived_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+    outcome_reason: Mapped[str | None] = mapped_column(Text)  # the refusing agency's reason, or why cancelled
+
+    __table_args__ = (
+        UniqueConstraint("trader_id", "lrn"),
+        UniqueConstraint("trader_id", "idempotency_key"),
+        Index("ix_declarations_status", "status", "lodged_at"),
+    )
+
+    def ensure_open(self, action: str) -> None:
+        if self.status in TERMINAL:
+            raise Conflict(f"declaration {self.id} is {self.status}; it can no longer be {action}")
+
+
+class DeclarationVersion(Base):
+    __tablename__ = "declaration_versions"
+
+    declaration_id: Mapped[str] = mapped_column(ForeignKey("declarations.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    document: Mapped[dict]
+    submitted_at: Mapped[datetime]
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    risk: Mapped[dict]  # the assessment: lane, score, reasons, versions (officers only)
+    engagements: Mapped[list]  # agencies engaged, with rule, items and legal basis

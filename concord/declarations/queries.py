@@ -1,0 +1,98 @@
+"""Read side: what each subject may see of declarations, filtered in the query and redacted by the view."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from concord.access.policy import authorize, declaration_scope
+from concord.access.redaction import redact
+from concord.clearance.models import AgencyTask, SuppliedDocument
+from concord.declarations.models import Declaration, DeclarationVersion
+from concord.errors import InvalidDocument, NotFound, Problem
+from concord.messaging.models import EventRecord
+
+HIDDEN_FROM_TRADERS = ("declaration.risk_assessed",)
+
+
+def _visible(session, subject, declaration_id: str, action: str = "read"):
+    d = session.get(Declaration, declaration_id)
+    if d is None:
+        raise NotFound(f"declaration {declaration_id} not found")
+    return d, authorize(subject, action, d, session=session).require(f"declaration {declaration_id}")
+
+
+def _task_view(t: AgencyTask, agency_names: dict, full: bool) -> dict:
+    view = {"task_id": t.id, "agency": t.agency, "agency_name": agency_names.get(t.agency, t.agency),
+            "task_type": t.task_type, "status": t.status, "due_at": t.due_at.isoformat(),
+            "decided_at": t.decided_at.isoformat() if t.decided_at else None}
+    last = t.last_decision or {}
+    if t.status == "documents_requested":
+        view["requested_documents"] = last.get("documents", [])
+    if last.get("reason") and t.status != "open":
+        view["reason"] = last.get("reason")
+        view["conditions"] = last.get("conditions", [])
+    if full:
+        view["reasons"] = t.reasons
+        view["overdue"] = t.overdue_raised
+    return view
+
+
+def get_declaration(session, subject, declaration_id: str, agency_names: dict) -> dict:
+    """The declaration as the subject may see it: one status, every pending step, the allowed fields."""
+    d, decision = _visible(session, subject, declaration_id)
+    version = session.get(DeclarationVersion, (d.id, d.version))
+    tasks = session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == d.id,
+                                                     AgencyTask.declaration_version == d.version)).all()
+    whole = decision.view == ("/",)
+    officer = whole and not subject.is_trader
+    if not whole:  # a partner agency sees its own tasks only
+        tasks = [t for t in tasks if t.agency == subject.agency]
+    out = {"id": d.id, "lrn": d.lrn, "type": d.type, "status": d.status, "version": d.version,
+           "office_of_entry": d.office_of_entry, "lodged_at": d.lodged_at.isoformat(),
+           "arrived_at": d.arrived_at.isoformat() if d.arrived_at else None,
+           "released_at": d.released_at.isoformat() if d.released_at else None,
+           "outcome_reason": d.outcome_reason,
+           "steps": [_task_view(t, agency_names, officer or not whole) for t in tasks],
+           "pending": [f"{agency_names.get(t.agency, t.agency)}: {t.task_type.replace('_', ' ')} ({t.status.replace('_', ' ')})"
+                       for t in tasks if t.open],
+           "document": redact(version.document, decision.view), "access_basis": decision.basis}
+    if d.status == "cleared":
+        out["pending"].append("goods arrival at " + d.office_of_entry)
+    if officer:
+        out["lane"] = d.lane
+        out["risk"] = version.risk
+        out["engagements"] = version.engagements
+    if whole:
+        out["supplied_documents"] = [{"task_id": s.task_id, "type": s.type, "reference": s.reference, "item": s.item}
+                                     for s in session.scalars(select(SuppliedDocument).where(
+                                         SuppliedDocument.declaration_id == d.id))]
+    return out
+
+
+def list_declarations(session, subject, *, status: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+    """Declarations the subject may see; the scope is part of the query, so totals reveal nothing hidden."""
+    if not 1 <= limit <= 500:
+        raise InvalidDocument("bad page size", [Problem("/limit", "limit must be between 1 and 500")])
+    where = [declaration_scope(subject)]
+    if status:
+        where.append(Declaration.status == status)
+    total = session.scalar(select(func.count()).select_from(Declaration).where(*where))
+    rows = session.scalars(select(Declaration).where(*where).order_by(Declaration.lodged_at.desc(), Declaration.id)
+                           .limit(limit).offset(offset)).all()
+    return {"total": total, "limit": limit, "offset": offset,
+            "items": [{"id": d.id, "lrn": d.lrn, "type": d.type, "status": d.status, "version": d.version,
+                       "lodged_at": d.lodged_at.isoformat(),
+                       "released_at": d.released_at.isoformat() if d.released_at else None} for d in rows]}
+
+
+def timeline(session, subject, declaration_id: str) -> list[dict]:
+    """Every milestone with its time; an agency sees the shared milestones and its own tasks'."""
+    d, decision = _visible(session, subject, declaration_id)
+    q = select(EventRecord).where(EventRecord.declaration_id == d.id).order_by(EventRecord.seq)
+    if subject.is_trader:
+        q = q.where(EventRecord.name.not_in(HIDDEN_FROM_TRADERS))
+    elif decision.view != ("/",):
+        q = q.where((EventRecord.agency.is_(None)) | (EventRecord.agency == subject.agency),
+                    EventRecord.name.not_in(HIDDEN_FROM_TRADERS))
+    return [{"event": e.name, "at": e.occurred_at.isoformat(), "agency": e.agency, **e.payload}
+            for e in session.scalars(q)]

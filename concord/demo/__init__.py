@@ -1,0 +1,1 @@
+"""The demo: a realistic fortnight at a sea port with customs and seven partner agencies."""

@@ -1,0 +1,131 @@
+"""Sanctions lists and agency watchlists: loaded from CSV or from agency records into entries."""
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from concord.errors import InvalidDocument, ProblemList, pointer
+from concord.screening.qualifiers import country_code
+
+Kind = Literal["person", "company", "unknown"]
+Sharing = Literal["full", "hit_no_hit"]
+KINDS = {"person": "person", "individual": "person", "company": "company", "organization": "company",
+         "organisation": "company", "legalentity": "company", "entity": "company", "vessel": "unknown",
+         "": "unknown", "unknown": "unknown"}
+SEPARATOR = ";"  # between aliases, identifiers or dates in one CSV cell
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistEntry:
+    """One listed person or company, with its aliases, qualifiers and identifiers."""
+
+    id: str
+    list_id: str
+    owner_agency: str
+    names: tuple[str, ...]  # the primary name first, then aliases
+    kind: Kind = "unknown"
+    birth_dates: tuple[str, ...] = ()
+    nationalities: tuple[str, ...] = ()  # ISO 3166-1 alpha-2
+    identifiers: tuple[tuple[str, str], ...] = ()  # (scheme, value), e.g. ("EORI", "DE123")
+    gender: str = ""
+    place_of_birth: str = ""
+    sharing: Sharing = "full"
+    row: int | None = None  # position in the source file, from 0
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    @property
+    def version(self) -> str:
+        """Content hash: changes whenever anything a match depends on changes."""
+        body = [self.names, self.kind, self.birth_dates, self.nationalities, self.identifiers]
+        return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    """A sanctions list or a watchlist an agency shares: owner and sharing rule apply to every entry."""
+
+    id: str
+    owner_agency: str
+    entries: tuple[WatchlistEntry, ...] = field(default=())
+    sharing: Sharing = "full"
+
+
+def split_values(value) -> tuple[str, ...]:
+    """Values of a list, or of a CSV cell separated by semicolons, stripped and non-empty."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, (list, tuple)) else str(value).split(SEPARATOR)
+    return tuple(s for s in (str(i).strip() for i in items) if s)
+
+
+def parse_identifiers(value) -> tuple[tuple[str, str], ...]:
+    """(scheme, value) pairs from a mapping, a list of {scheme, value}, or 'EORI:DE123; LEI:...'."""
+    if isinstance(value, Mapping):
+        return tuple((str(k).upper(), str(v).strip()) for k, v in value.items() if str(v).strip())
+    out = []
+    for item in value if isinstance(value, (list, tuple)) else split_values(value):
+        if isinstance(item, Mapping):
+            out.append((str(item.get("scheme", "ID")).upper(), str(item.get("value", "")).strip()))
+        else:
+            scheme, _, number = str(item).rpartition(":")
+            out.append(((scheme or "ID").upper(), number.strip()))
+    return tuple(p for p in out if p[1])
+
+
+def record_name(rec: Mapping) -> str:
+    """full_name, else name, else first, middle and last name joined."""
+    name = (rec.get("full_name") or rec.get("name") or "").strip()
+    if not name:
+        name = " ".join(p for p in (rec.get(k, "").strip() for k in ("first_name", "middle_name", "last_name")) if p)
+    return name
+
+
+def entry_from_record(rec: Mapping, *, list_id: str, owner_agency: str, sharing: Sharing = "full",
+                      row: int | None = None) -> WatchlistEntry:
+    """Build an entry from a CSV row or an agency's watchlist record (dict)."""
+    name = record_name(rec)
+    countries = split_values(rec.get("nationality") or rec.get("nationalities")) + split_values(rec.get("country"))
+    codes = tuple(dict.fromkeys(c for c in (country_code(v) for v in countries) if c))
+    kind = KINDS.get(str(rec.get("kind") or rec.get("schema") or "").strip().lower(), "unknown")
+    return WatchlistEntry(
+        id=str(rec.get("id") or f"{list_id}:{row}"), list_id=list_id, owner_agency=owner_agency,
+        names=(name, *(a for a in split_values(rec.get("aliases")) if a != name)), kind=kind,
+        birth_dates=split_values(rec.get("date_of_birth") or rec.get("birth_dates")), nationalities=codes,
+        identifiers=parse_identifiers(rec.get("identifiers") or ()), gender=str(rec.get("gender") or ""),
+        place_of_birth=str(rec.get("place_of_birth") or ""), sharing=sharing, row=row)
+
+
+def watchlist_from_records(records: Iterable[Mapping], *, list_id: str, owner_agency: str,
+                           sharing: Sharing = "full") -> Watchlist:
+    """A watchlist from records; every record needs a name, and all faults are reported at once."""
+    problems, entries = ProblemList(), []
+    for row, rec in enumerate(records):
+        if not record_name(rec):
+            problems.add(pointer(row, "name"), "give the entry a name (full_name, or first_name and last_name)")
+            continue
+        entries.append(entry_from_record(rec, list_id=list_id, owner_agency=owner_agency, sharing=sharing, row=row))
+    problems.raise_if_any(f"watchlist {list_id} has faults; nothing was loaded")
+    return Watchlist(list_id, owner_agency, tuple(entries), sharing)
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of a CSV file as dicts (UTF-8, a BOM tolerated)."""
+    with Path(path).open(newline="", encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
+
+
+def load_csv(path: Path, *, list_id: str | None = None, owner_agency: str = "unknown",
+             sharing: Sharing = "full") -> Watchlist:
+    """Load a sanctions list or watchlist CSV (full_name, first/middle/last_name, date_of_birth...)."""
+    path = Path(path)
+    rows = read_rows(path)
+    if rows and not ({"full_name", "name", "last_name"} & set(rows[0])):
+        raise InvalidDocument(f"{path.name} needs a full_name (or name, or first_name and last_name) column")
+    return watchlist_from_records(rows, list_id=list_id or path.stem, owner_agency=owner_agency, sharing=sharing)
