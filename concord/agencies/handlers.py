@@ -28,12 +28,12 @@ def parse_config(text: str, source: str = "<config>") -> CoordinationConfig:
         raise InvalidDocument(f"{source} is not valid YAML", [Problem("", f"{where}{getattr(e, 'problem', e)}")]) from None
     if not isinstance(data, dict):
         raise InvalidDocument(f"{source} must be a mapping with agencies, users and routing_rules", [Problem("", "expected a mapping")])
+    problems = [Problem(pointer(*_split(path)), msg) for path, msg in reference_problems(data)]
     try:
         cfg = CoordinationConfig.model_validate(data)
     except ValidationError as e:
-        raise InvalidDocument(f"{source} has faults; nothing was loaded",
-                              [_with_line(p, lines) for p in problems_from(e)]) from None
-    problems = [Problem(pointer(*_split(path)), msg) for path, msg in reference_problems(cfg)]
+        problems = problems_from(e) + problems
+        cfg = None
     for name, (validate, _) in EXTRA_SECTIONS.items():
         problems += validate(cfg, data.get(name) or [])
     if problems:

@@ -140,32 +140,42 @@ class CoordinationConfig(Strict):
         return next(a.code for a in self.agencies if a.role == "lead")
 
 
-def reference_problems(cfg: CoordinationConfig) -> list[tuple[str, str]]:
-    """Cross-references that a schema cannot check: unique ids, one lead, known agencies, known rates."""
+def reference_problems(data: dict) -> list[tuple[str, str]]:
+    """Cross-references a schema cannot check (unique ids, one lead, known agencies and rates).
+
+    Works on the raw document, so these faults are reported together with the schema's own."""
     problems: list[tuple[str, str]] = []
-    codes = [a.code for a in cfg.agencies]
+
+    def rows(section):
+        value = data.get(section)
+        return [r if isinstance(r, dict) else {} for r in value] if isinstance(value, list) else []
+
+    agencies, users, rules = rows("agencies"), rows("users"), rows("routing_rules")
+    codes = [a.get("code") for a in agencies]
     _unique(codes, "agencies", "code", problems)
-    _unique([u.id for u in cfg.users], "users", "id", problems)
-    _unique([r.id for r in cfg.routing_rules], "routing_rules", "id", problems)
-    leads = [a for a in cfg.agencies if a.role == "lead"]
-    if len(leads) != 1:
+    _unique([u.get("id") for u in users], "users", "id", problems)
+    _unique([r.get("id") for r in rules], "routing_rules", "id", problems)
+    leads = [a for a in agencies if a.get("role") == "lead"]
+    if agencies and len(leads) != 1:
         problems.append(("agencies", f"exactly one agency must have role 'lead' (customs); found {len(leads)}"))
-    for i, u in enumerate(cfg.users):
-        if u.agency is not None and u.agency not in codes:
-            problems.append((f"users.{i}.agency", f"unknown agency '{u.agency}'; declared: {', '.join(codes)}"))
-    for i, r in enumerate(cfg.routing_rules):
-        if r.agency not in codes:
-            problems.append((f"routing_rules.{i}.agency", f"unknown agency '{r.agency}'; declared: {', '.join(codes)}"))
-        money = r.when.item_value_over
-        if money and money.currency != cfg.base_currency and money.currency not in cfg.exchange_rates:
+    known = ", ".join(str(c) for c in codes)
+    for section, items in (("users", users), ("routing_rules", rules)):
+        for i, row in enumerate(items):
+            if row.get("agency") is not None and row["agency"] not in codes:
+                problems.append((f"{section}.{i}.agency", f"unknown agency '{row['agency']}'; declared: {known}"))
+    base, rates = data.get("base_currency", "EUR"), data.get("exchange_rates") or {}
+    for i, r in enumerate(rules):
+        money = (r.get("when") or {}).get("item_value_over") or {}
+        currency = money.get("currency") if isinstance(money, dict) else None
+        if currency and currency != base and currency not in rates:
             problems.append((f"routing_rules.{i}.when.item_value_over.currency",
-                             f"no exchange rate for {money.currency}; add it under exchange_rates"))
+                             f"no exchange rate for {currency}; add it under exchange_rates"))
     return problems
 
 
 def _unique(values, section, key, problems):
     seen = set()
     for i, v in enumerate(values):
-        if v in seen:
+        if v is not None and v in seen:
             problems.append((f"{section}.{i}.{key}", f"duplicate {key} '{v}'"))
         seen.add(v)

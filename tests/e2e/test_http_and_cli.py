@@ -1,0 +1,98 @@
+"""The five-minute tour of the README, for real: the CLI loads config and issues tokens, uvicorn serves."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support import declaration, item
+
+CONCORD = str(Path(sys.executable).parent / "concord")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": ""}
+    run = lambda *args: subprocess.run([CONCORD, *args], env=env, capture_output=True, text=True, timeout=120)
+    config = Path(__file__).resolve().parents[2] / "concord" / "demo" / "coordination.yaml"
+    assert run("db", "upgrade").returncode == 0
+    loaded = run("config", "load", str(config))
+    assert loaded.returncode == 0, loaded.stderr
+    tokens = {}
+    for user in ("hollandfoods", "eurotech", "nppo-officer", "cus-officer", "pol-officer"):
+        out = run("tokens", "issue", user)
+        assert out.returncode == 0, out.stderr
+        tokens[user] = out.stdout.strip()
+        tokens[user + ":id"] = out.stderr.split("token id ")[1].split()[0]
+    port = free_port()
+    proc = subprocess.Popen([CONCORD, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield base, tokens, run
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_tour(server):
+    base, tokens, run = server
+    h = {u: {"Authorization": f"Bearer {t}"} for u, t in tokens.items() if ":" not in u}
+    c = httpx.Client(base_url=base, timeout=10)
+
+    assert c.get("/api/v1/me").status_code == 401
+    doc = declaration(items=[item("080390", "Fresh bananas", "EC", documents=["N851"])])
+    r = c.post("/api/v1/declarations", json=doc, headers=h["hollandfoods"] | {"Idempotency-Key": "tour-1"})
+    assert r.status_code == 201, r.text
+    did = r.json()["id"]
+    assert c.post("/api/v1/declarations", json=doc, headers=h["hollandfoods"] | {"Idempotency-Key": "tour-1"}).status_code == 200
+
+    bad = declaration(lrn="bad", items=[item("12", "x", "ZZ")])
+    bad["transport"]["containers"] = ["MSCU1234567"]
+    r = c.post("/api/v1/declarations", json=bad, headers=h["hollandfoods"])
+    assert r.status_code == 422
+    pointers = {p["pointer"] for p in r.json()["error"]["problems"]}
+    assert {"/items/0/hs_code", "/items/0/origin", "/transport/containers/0"} <= pointers
+    r = c.post("/api/v1/declarations", content=b"{not json", headers=h["hollandfoods"] | {"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["problems"]
+
+    assert c.get(f"/api/v1/declarations/{did}", headers=h["eurotech"]).status_code == 404
+    assert c.get(f"/api/v1/declarations/{did}", headers=h["pol-officer"]).status_code == 404
+    mine = c.get(f"/api/v1/declarations/{did}", headers=h["hollandfoods"]).json()
+    assert mine["status"] == "under_control" and "lane" not in mine
+    assert any("Plant Protection" in p for p in mine["pending"])
+
+    queue = c.get("/api/v1/tasks", headers=h["nppo-officer"]).json()
+    (task,) = [t for t in queue["items"] if t["declaration_id"] == did]
+    assert task["reasons"][0]["legal_basis"].startswith("Regulation (EU) 2016/2031")
+    r = c.post(f"/api/v1/tasks/{task['task_id']}/decisions", json={"decision": "approve", "reason": "certificate valid"},
+               headers=h["nppo-officer"])
+    assert r.status_code == 200, r.text
+    r = c.post(f"/api/v1/tasks/{task['task_id']}/decisions", json={"decision": "refuse", "reason": "late"},
+               headers=h["nppo-officer"])
+    assert r.status_code == 409
+    r = c.post(f"/api/v1/declarations/{did}/arrival", json={}, headers=h["cus-officer"])
+    assert r.json()["status"] == "released"
+
+    events = [e["event"] for e in c.get(f"/api/v1/declarations/{did}/timeline", headers=h["hollandfoods"]).json()["events"]]
+    assert events[0] == "declaration.lodged" and events[-1] == "declaration.released"
+    assert "/api/v1/declarations" in c.get("/openapi.json").json()["paths"]
+
+    assert c.get("/api/v1/me", headers=h["eurotech"]).json()["trader_id"] == "DE345678912"
+    assert run("tokens", "revoke", tokens["eurotech:id"]).returncode == 0
+    assert c.get("/api/v1/me", headers=h["eurotech"]).status_code == 401  # refused from the next request on

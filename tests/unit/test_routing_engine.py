@@ -1,0 +1,60 @@
+from decimal import Decimal
+from types import SimpleNamespace
+
+from concord.routing.criteria import Rates
+from concord.routing.engine import RoutingEngine
+from support import declaration, item
+
+RATES = Rates("EUR", {"USD": Decimal("0.9")})
+
+
+def rule(id, agency, when, task_type="document_check", sla=24, fields=("/lrn",)):
+    return SimpleNamespace(id=id, agency=agency, description=id, legal_basis=f"law of {id}", task_type=task_type,
+                           sla_hours=sla, fields=list(fields), criteria=when)
+
+
+def route(rules, doc):
+    return {e.agency: e for e in RoutingEngine.from_rows(rules, RATES).route(doc)}
+
+
+def test_hs_prefix_origin_and_documents():
+    rules = [rule("PLANTS", "NPPO", {"hs_prefixes": ["08"], "documents_present": ["N851"]}),
+             rule("NO-CERT", "NPPO", {"hs_prefixes": ["08"], "documents_absent": ["N851"]}, "inspection", 8),
+             rule("AFLA", "FDA", {"hs_prefixes": ["0802"], "origins": ["US"]})]
+    doc = declaration(items=[item("080211", "Almonds", "US", documents=["N851"]), item("080390", "Bananas", "EC")])
+    engaged = route(rules, doc)
+    assert set(engaged) == {"NPPO", "FDA"}
+    nppo = engaged["NPPO"]
+    assert nppo.task_type == "inspection" and nppo.sla_hours == 8  # the most demanding rule wins
+    assert [(r["rule"], r["items"]) for r in nppo.reasons] == [("PLANTS", [0]), ("NO-CERT", [1])]
+    assert engaged["FDA"].reasons[0]["legal_basis"] == "law of AFLA"
+
+
+def test_criteria_must_hold_on_the_same_item():
+    rules = [rule("AFLA", "FDA", {"hs_prefixes": ["0802"], "origins": ["US"]})]
+    doc = declaration(items=[item("080211", "Almonds", "ES"), item("610910", "T-shirts", "US")])
+    assert route(rules, doc) == {}
+
+
+def test_value_threshold_converts_currencies_and_engages_when_unknown():
+    rules = [rule("HIGH", "MAR", {"item_value_over": {"amount": "50000", "currency": "EUR"}})]
+    usd = item("852691", "Radar", "US", amount="60000")
+    usd["value"]["currency"] = "USD"  # 54,000 EUR
+    assert "MAR" in route(rules, declaration(items=[usd]))
+    usd["value"]["amount"] = "50000"  # 45,000 EUR
+    assert route(rules, declaration(items=[usd])) == {}
+    usd["value"]["currency"] = "CHF"  # no rate: engage rather than miss a control
+    assert "MAR" in route(rules, declaration(items=[usd]))
+
+
+def test_declaration_level_criteria():
+    rules = [rule("SEA", "MAR", {"transport_modes": ["sea"], "declaration_types": ["IM"], "destinations": ["NL"]})]
+    assert "MAR" in route(rules, declaration())
+    assert route(rules, declaration(type="EX")) == {}
+    assert route(rules, declaration(office_of_entry="DEHAM")) == {}
+
+
+def test_fields_are_the_union_of_the_matching_rules():
+    rules = [rule("A", "POL", {"hs_prefixes": ["93"]}, fields=("/lrn", "/importer")),
+             rule("B", "POL", {"hs_prefixes": ["9302"]}, fields=("/exporter",))]
+    assert route(rules, declaration(items=[item("930200", "Pistols", "US")]))["POL"].fields == ["/exporter", "/importer", "/lrn"]
