@@ -13,11 +13,11 @@ from itertools import combinations
 
 from concord.screening.lists import Watchlist, WatchlistEntry
 from concord.screening.normalize import PARTICLES, NameForm, normalize_name, phonetic
-from concord.screening.qualifiers import QualifierResult, compare_birth_dates, compare_countries
+from concord.screening.qualifiers import MAX_RAISE, QualifierResult, compare_birth_dates, compare_countries
 from concord.screening.results import Match, ScreeningQuery, fingerprint
 from concord.screening.scoring import compare_names
 
-DEFAULT_THRESHOLD = 0.85  # a match at or above this is reported (a risk reason)
+DEFAULT_THRESHOLD = 0.82  # a match at or above this is reported (a risk reason); chosen on name_pairs F1
 STRONG_THRESHOLD = 0.95  # a match at or above this is strong enough to force a lane
 IDENTIFIER_AGREE, IDENTIFIER_CONFLICT = 1.0, -0.10
 
@@ -45,7 +45,7 @@ class WatchlistIndex:
     """Screens queries against the entries of one or more watchlists."""
 
     def __init__(self, entries: Iterable[WatchlistEntry] = (), *, threshold: float = DEFAULT_THRESHOLD,
-                 max_candidates: int = 40, read_budget: int = 3000):
+                 max_candidates: int = 20, read_budget: int = 2000):
         self.threshold = threshold
         self.max_candidates = max_candidates  # scored per query, the best blocking votes first
         self.read_budget = read_budget  # posting entries read per query before the common keys are skipped
@@ -117,6 +117,8 @@ class WatchlistIndex:
         matches = []
         for position, (scored, form) in best.items():
             entry = self.entries[position]
+            if scored.score + MAX_RAISE < threshold and not (query.identifiers and entry.identifiers):
+                continue  # no qualifier could lift it to the threshold
             qualifiers = self._qualify(query, entry)
             score = max(0.0, min(1.0, scored.score + sum(q.adjustment for q in qualifiers)))
             if score >= threshold:

@@ -99,11 +99,9 @@ class NameForm:
     original: str
     tokens: tuple[str, ...]
     legal_forms: tuple[str, ...] = ()
-    dropped: tuple[str, ...] = ()
-
-    @property
-    def phonetics(self) -> tuple[str, ...]:
-        return tuple(phonetic(t) for t in self.tokens)
+    dropped: tuple[str, ...] = ()  # honorifics and titles
+    phonetics: tuple[str, ...] = ()  # computed once here: every comparison needs them
+    weights: tuple[float, ...] = ()
 
     @property
     def key(self) -> str:
@@ -144,7 +142,8 @@ def normalize_name(name: str, kind: str = "unknown") -> NameForm:
     forms: list[str] = []
     if kind != "person":
         tokens, forms = _strip_legal_forms(tokens, company=kind == "company")
-    return NameForm(original=name, tokens=tuple(tokens), legal_forms=tuple(forms), dropped=tuple(dropped))
+    return NameForm(original=name, tokens=tuple(tokens), legal_forms=tuple(forms), dropped=tuple(dropped),
+                    phonetics=tuple(phonetic(t) for t in tokens), weights=tuple(token_weight(t) for t in tokens))
 
 
 def token_weight(token: str) -> float:

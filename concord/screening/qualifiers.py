@@ -10,6 +10,7 @@ import pycountry
 # a day and month swapped), so a conflict lowers the score rather than vetoing the match.
 DOB_EXACT, DOB_YEAR, DOB_CLOSE, DOB_NEAR, DOB_CONFLICT = 0.06, 0.03, 0.0, -0.05, -0.10
 COUNTRY_AGREE, COUNTRY_CONFLICT = 0.03, -0.06
+MAX_RAISE = DOB_EXACT + COUNTRY_AGREE  # the most that birth date and country can add to a name score
 
 # Common English names that pycountry does not know (it knows "Korea, Republic of").
 _COUNTRY_ALIASES = {
@@ -38,6 +39,7 @@ def country_code(value: str | None) -> str | None:
         return None
 
 
+@lru_cache(maxsize=100_000)
 def parse_date(value: str | None) -> tuple[int, int | None, int | None] | None:
     """(year, month, day) from 'YYYY', 'YYYY-MM' or 'YYYY-M-D'; month and day may be None."""
     m = _DATE_RE.match(value or "")

@@ -9,13 +9,11 @@ agreement from metaphone keys (jellyfish).
 
 from dataclasses import dataclass
 
-from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from concord.screening.normalize import PARTICLES, NameForm, phonetic, token_weight
+from concord.screening.normalize import PARTICLES, NameForm
 
 MIN_TOKEN_SIM = 0.6  # below this two tokens are different words, not spellings of one
-PHONETIC_FLOOR = 0.88  # same metaphone key: as good as a one-letter slip
 INITIAL_SIM = 0.85  # "J" for "Joachim"
 EXTRA_PENALTY = 0.12  # share of the longer name left unexplained when the shorter is covered
 LONE_TOKEN_PENALTY = 0.35  # a single-word name inside a longer one says little ("Walijan")
@@ -51,35 +49,38 @@ class NameScore:
                 "query_only": list(self.query_only), "entry_only": list(self.entry_only)}
 
 
-def _pair(a: str, b: str, sim: float) -> TokenPair | None:
+def _pair(a: str, b: str, pa: str, pb: str) -> tuple[float, str] | None:
     if a == b:
-        return TokenPair(a, b, 1.0, "exact")
+        return 1.0, "exact"
     if len(a) == 1 or len(b) == 1:
         short, long_ = (a, b) if len(a) == 1 else (b, a)
-        return TokenPair(a, b, INITIAL_SIM, "initial") if long_.startswith(short) and len(long_) > 1 else None
+        return (INITIAL_SIM, "initial") if long_.startswith(short) and len(long_) > 1 else None
     if a.isdigit() or b.isdigit():
         return None  # numbers (fund series, brigade numbers) must agree exactly
-    if len(a) > 2 and len(b) > 2 and phonetic(a) == phonetic(b) and sim < PHONETIC_FLOOR:
-        return TokenPair(a, b, PHONETIC_FLOOR, "phonetic")
-    return TokenPair(a, b, sim, "fuzzy") if sim >= MIN_TOKEN_SIM else None
+    sim = OSA.normalized_similarity(a, b)
+    if pa == pb and len(a) > 2 and len(b) > 2:
+        # Same metaphone key: half the remaining distance is forgiven (Jonson / Johnson), not all,
+        # since short keys are shared by unrelated names (Stella / Saidullah are both STL).
+        return (1 + sim) / 2, "phonetic"
+    return (sim, "fuzzy") if sim >= MIN_TOKEN_SIM else None
 
 
-def align(q: tuple[str, ...], e: tuple[str, ...]) -> list[tuple[int, int, TokenPair]]:
-    """Greedy one-to-one alignment of tokens, best pairs first."""
-    matrix = process.cdist(q, e, scorer=OSA.normalized_similarity).tolist()
+def align(q: NameForm, e: NameForm) -> list[tuple[int, int, float, str]]:
+    """Greedy one-to-one alignment of tokens, best pairs first: (i, j, similarity, how)."""
     candidates = []
-    for i, row in enumerate(matrix):
-        for j, sim in enumerate(row):
-            if (pair := _pair(q[i], e[j], sim)) is not None:
+    for i, (a, pa) in enumerate(zip(q.tokens, q.phonetics)):
+        for j, (b, pb) in enumerate(zip(e.tokens, e.phonetics)):
+            if (found := _pair(a, b, pa, pb)) is not None:
                 # Ties go to the longer tokens, which say more about identity.
-                candidates.append((pair.similarity, len(q[i]) + len(e[j]), i, j, pair))
-    candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
+                candidates.append((found[0], len(a) + len(b), i, j, found[1]))
+    if len(candidates) > 1:
+        candidates.sort(reverse=True)
     used_q, used_e, out = set(), set(), []
-    for _, _, i, j, pair in candidates:
+    for sim, _, i, j, how in candidates:
         if i not in used_q and j not in used_e:
             used_q.add(i)
             used_e.add(j)
-            out.append((i, j, pair))
+            out.append((i, j, sim, how))
     return out
 
 
@@ -87,39 +88,40 @@ def _content(tokens) -> int:
     return sum(1 for t in tokens if t not in PARTICLES and len(t) > 1)
 
 
-def token_score(q: tuple[str, ...], e: tuple[str, ...]) -> NameScore:
+def token_score(q: NameForm, e: NameForm) -> NameScore:
     """Score from the token alignment alone."""
     aligned = align(q, e)
-    wq = [token_weight(t) for t in q]
-    we = [token_weight(t) for t in e]
-    matched_q = {i for i, _, _ in aligned}
-    matched_e = {j for _, j, _ in aligned}
-    pair_weight = sum((wq[i] + we[j]) / 2 for i, j, _ in aligned)
-    pair_score = sum(p.similarity * (wq[i] + we[j]) / 2 for i, j, p in aligned)
-    q_only = [k for k in range(len(q)) if k not in matched_q]
-    e_only = [k for k in range(len(e)) if k not in matched_e]
-    uq, ue = sum(wq[k] for k in q_only), sum(we[k] for k in e_only)
     if not aligned:
-        score = 0.0
-    elif _content(q[k] for k in q_only) and _content(e[k] for k in e_only):
+        return NameScore(0.0, (), q.tokens, e.tokens)
+    wq, we = q.weights, e.weights
+    matched_q = {a[0] for a in aligned}
+    matched_e = {a[1] for a in aligned}
+    pair_weight = sum((wq[i] + we[j]) / 2 for i, j, _, _ in aligned)
+    pair_score = sum(sim * (wq[i] + we[j]) / 2 for i, j, sim, _ in aligned)
+    q_only = [q.tokens[k] for k in range(len(wq)) if k not in matched_q]
+    e_only = [e.tokens[k] for k in range(len(we)) if k not in matched_e]
+    uq = sum(wq[k] for k in range(len(wq)) if k not in matched_q)
+    ue = sum(we[k] for k in range(len(we)) if k not in matched_e)
+    q_conflict, e_conflict = _content(q_only), _content(e_only)
+    if q_conflict and e_conflict:
         # Each side keeps a word the other cannot explain: most likely another person.
         score = pair_score / (pair_weight + max(uq, ue)) - CONFLICT_PENALTY
     else:
         # Unmatched particles (bin / ibn, al / el) on both sides are spelling, not identity.
         extra = uq + ue
         score = pair_score / pair_weight - EXTRA_PENALTY * extra / max(sum(wq), sum(we))
-        covered = e if _content(q[k] for k in q_only) else q
+        covered = e.tokens if q_conflict else q.tokens
         if extra and _content(covered) < 2:
             score -= LONE_TOKEN_PENALTY
-    return NameScore(max(0.0, min(1.0, score)), tuple(p for _, _, p in aligned),
-                     tuple(q[k] for k in q_only), tuple(e[k] for k in e_only))
+    pairs = tuple(TokenPair(q.tokens[i], e.tokens[j], sim, how) for i, j, sim, how in aligned)
+    return NameScore(max(0.0, min(1.0, score)), pairs, tuple(q_only), tuple(e_only))
 
 
 def compare_names(query: NameForm, entry: NameForm) -> NameScore:
     """Similarity of two normalized names, with the explanation of which parts matched how."""
     if not query.tokens or not entry.tokens:
         return NameScore(0.0)
-    result = token_score(query.tokens, entry.tokens)
+    result = token_score(query, entry)
     # Only a differing word count hints at merged or split words.
     if len(query.tokens) + len(query.legal_forms) != len(entry.tokens) + len(entry.legal_forms) and result.score < 1:
         # Legal forms take part here so that "SiemensAG" still meets "Siemens AG".

@@ -1,0 +1,1 @@
+"""Party screening: names checked against sanctions lists and the watchlists agencies share."""
