@@ -1,21 +1,43 @@
 """Appending entries inside the caller's transaction."""
 
-import hashlib
+import json
 from datetime import datetime
 
 import rfc8785
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
+from concord.audit.merkle import leaf_hash
 from concord.audit.models import AuditEntry, AuditHead
 
+_SAFE_INT = 2**53  # RFC 8785 numbers are IEEE doubles: larger integers have no exact form
 
-def leaf_hash(body: bytes) -> bytes:
-    """RFC 6962 leaf hash: SHA-256(0x00 || entry)."""
-    return hashlib.sha256(b"\x00" + body).digest()
+
+def _plain(value) -> bool:
+    """True when json.dumps renders value byte for byte as RFC 8785 does: no floats, ASCII keys, safe ints."""
+    if value is None or isinstance(value, (str, bool)):
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT < value < _SAFE_INT
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def canonical_json(value) -> bytes:
+    """RFC 8785 canonical JSON; the C json encoder where it provably agrees (ten times faster), else rfc8785."""
+    if _plain(value):
+        try:
+            return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+        except UnicodeEncodeError:  # a lone surrogate: leave the verdict to rfc8785
+            pass
+    return rfc8785.dumps(value)
 
 
 def canonical_entry(seq: int, at: datetime, note, request_id: str | None) -> bytes:
+    """The entry as the leaf hash covers it: RFC 8785 JSON of the note, its position, time and request."""
     entry = {
         "seq": seq,
         "at": at.isoformat(),
@@ -30,7 +52,7 @@ def canonical_entry(seq: int, at: datetime, note, request_id: str | None) -> byt
     }
     if note.detail:
         entry["detail"] = note.detail
-    return rfc8785.dumps(entry)
+    return canonical_json(entry)
 
 
 class AuditLog:

@@ -37,31 +37,27 @@ class TreeHasher:
         self.size = 0
         self._stack: list[bytes] = []  # roots of the maximal complete subtrees, largest first
 
-    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
-        """Add one leaf hash; returns the complete interior nodes it closed, as (level, index, hash)."""
-        stack, n, level, closed = self._stack, self.size, 0, []
-        stack.append(leaf)
-        while n & 1:
-            right = stack.pop()
-            stack[-1] = node_hash(stack[-1], right)
-            level += 1
-            n >>= 1
-            closed.append((level, self.size >> level, stack[-1]))
-        self.size += 1
-        return closed
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash."""
+        self.extend((leaf,))
 
-    def extend(self, leaves: Iterable[bytes]) -> None:
-        """Add many leaf hashes without reporting the nodes they close (fast path for verification)."""
-        stack, n, h = self._stack, self.size, hashlib.sha256
-        for leaf in leaves:
-            stack.append(leaf)
-            m = n
-            while m & 1:
-                right = stack.pop()
-                stack[-1] = h(b"\x01" + stack[-1] + right).digest()
-                m >>= 1
-            n += 1
-        self.size = n
+    def extend(self, leaves: Iterable[bytes], *, nodes: list | None = None) -> None:
+        """Add many leaf hashes, a level at a time; if `nodes` is a list, the closed subtrees are added to it."""
+        size, h = self.size, hashlib.sha256
+        waiting = {lv: x for (lv, _), x in zip(frontier_ranges(size), self._stack)}
+        row, level, kept = list(leaves), 0, {}
+        self.size = size + len(row)
+        while row:
+            if level in waiting:  # bit `level` of the old size: a left node waits here for its right sibling
+                row.insert(0, waiting.pop(level))
+            if len(row) & 1:
+                kept[level] = row.pop()
+            row = [h(b"\x01" + a + b).digest() for a, b in zip(row[0::2], row[1::2])]
+            level += 1
+            if nodes is not None and row:
+                nodes.append((level, size >> level, row[:]))  # copied: the next level edits `row`
+        waiting.update(kept)
+        self._stack = [waiting[lv] for lv, _ in frontier_ranges(self.size)]
 
     def root(self) -> bytes:
         """MTH of the leaves appended so far."""

@@ -86,12 +86,10 @@ def extend_tree(session: Session, tree: TreeHasher, upto: int) -> None:
         rows = session.execute(select(AuditEntry.seq, AuditEntry.leaf_hash)
                                .where(AuditEntry.seq >= tree.size, AuditEntry.seq < stop)
                                .order_by(AuditEntry.seq)).all()
-        nodes = []
-        for seq, h in rows:
-            if seq != tree.size:  # a gap would silently shift every later leaf
-                raise ProofError(f"audit entry {tree.size} is missing; run `concord audit verify`")
-            nodes.extend(tree.append(h))
-        if tree.size != stop:
-            raise ProofError(f"audit entries end at {tree.size}, expected {upto}")
-        if nodes:
-            session.execute(insert(AuditNode), [dict(level=lv, idx=ix, hash=h) for lv, ix, h in nodes])
+        if [seq for seq, _ in rows] != list(range(tree.size, stop)):  # a gap would shift every later leaf
+            raise ProofError(f"audit entries [{tree.size}, {stop}) are not all there; run `concord audit verify`")
+        closed: list = []
+        tree.extend([h for _, h in rows], nodes=closed)
+        values = [dict(level=lv, idx=first + k, hash=h) for lv, first, hashes in closed for k, h in enumerate(hashes)]
+        if values:
+            session.connection().execute(insert(AuditNode.__table__), values)
