@@ -44,11 +44,13 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         stop = threading.Event()
         if background:
             _periodic(stop, 60, lambda: c.bus.handle(CheckDeadlines()), "sla-deadlines")
-            _periodic(stop, 1, c.bus.relay.flush, "outbox-relay")
+            c.bus.relay.start()
             for name, job in c.extras.get("periodic", {}).items():
                 _periodic(stop, job[0], job[1], name)
         yield
         stop.set()
+        if background:
+            c.bus.relay.stop()
 
     app = FastAPI(title="Concord", version=__version__, lifespan=lifespan,
                   description="Coordinated border management hub: one declaration, every agency, one release.")

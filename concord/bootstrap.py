@@ -22,7 +22,8 @@ from concord.clock import Clock
 from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
 from concord.declarations import handlers as declarations
-from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival, SubmitDeclaration
+from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, RecordArrival, SubmitDeclaration,
+                                           SubmitDeclarations)
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
@@ -34,6 +35,7 @@ COMMANDS = {
     IssueToken: access.issue_token,
     RevokeToken: access.revoke_token,
     SubmitDeclaration: declarations.submit_declaration,
+    SubmitDeclarations: declarations.submit_declarations,
     AmendDeclaration: declarations.amend_declaration,
     CancelDeclaration: declarations.cancel_declaration,
     RecordArrival: declarations.record_arrival,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
 from concord.clearance.messages import (CheckDeadlines, DecideTask, DocumentsRequested, DocumentsSupplied,
                                         GoodsInspected, SupplyDocuments, TaskCreated, TaskDecided, TaskOverdue)
-from concord.clearance.models import AgencyTask, SuppliedDocument, TaskDecision
+from concord.clearance.models import CLEARED, TERMINAL, AgencyTask, SuppliedDocument, TaskDecision
 from concord.declarations.messages import DeclarationRefused, GoodsCleared, GoodsReleased
 from concord.declarations.models import TERMINAL as DECLARATION_TERMINAL
 from concord.declarations.models import Declaration
@@ -19,60 +20,64 @@ from concord.ids import new_id
 CUSTOMS_LANE_TASKS = {"yellow": ("document_check", 4), "red": ("inspection", 24)}
 
 
-def open_tasks(uow, declaration: Declaration, engagements, lane: str, lead: str) -> list[AgencyTask]:
-    """Create the customs task for the lane and one task per engaged agency."""
+def open_tasks(uow, declaration, engagements, lane: str, lead: str) -> list[SimpleNamespace]:
+    """Stage the customs task for the lane and one task per engaged agency."""
     now = uow.clock.now()
-    tasks = []
     task_type, sla = CUSTOMS_LANE_TASKS.get(lane, ("document_check", 0))
     customs_reason = {"rule": f"LANE-{lane.upper()}", "description": f"customs risk lane {lane}",
                       "legal_basis": "customs control on the basis of risk analysis", "items": []}
-    customs = AgencyTask(id=new_id("TSK"), declaration_id=declaration.id, declaration_version=declaration.version,
-                         agency=lead, task_type=task_type, status="open", created_at=now,
-                         due_at=now + timedelta(hours=sla), reasons=[customs_reason], fields=["/"], last_decision=None)
-    if lane not in CUSTOMS_LANE_TASKS:
+    wanted = [(lead, task_type, sla, [customs_reason], ["/"])]
+    wanted += [(e.agency, e.task_type, e.sla_hours, e.reasons, e.fields) for e in engagements]
+    tasks = []
+    for agency, kind, hours, reasons, fields in wanted:
+        t = SimpleNamespace(id=new_id("TSK"), declaration_id=declaration.id, declaration_version=declaration.version,
+                            agency=agency, task_type=kind, status="open", created_at=now,
+                            due_at=now + timedelta(hours=hours), decided_at=None, overdue_raised=False,
+                            reasons=reasons, fields=fields, last_decision=None)
+        tasks.append(t)
+        uow.stage(AgencyTask, t.__dict__)  # the same dict: later changes before commit are written
+        uow.record(TaskCreated(declaration_id=declaration.id, agency=agency, task_id=t.id, task_type=kind,
+                               due_at=t.due_at.isoformat(), rules=[r["rule"] for r in reasons]))
+    if lane not in CUSTOMS_LANE_TASKS:  # green and blue: customs releases without control
+        customs = tasks[0]
         customs.status, customs.decided_at = "approved", now
         customs.last_decision = {"decision": "approve", "reason": f"lane {lane}: released without control",
                                  "officer": "system", "at": now.isoformat()}
-    tasks.append(customs)
-    for e in engagements:
-        tasks.append(AgencyTask(id=new_id("TSK"), declaration_id=declaration.id,
-                                declaration_version=declaration.version, agency=e.agency, task_type=e.task_type,
-                                status="open", created_at=now, due_at=now + timedelta(hours=e.sla_hours),
-                                reasons=e.reasons, fields=e.fields, last_decision=None))
-    uow.session.add_all(tasks)
-    for t in tasks:
-        uow.record(TaskCreated(declaration_id=declaration.id, agency=t.agency, task_id=t.id, task_type=t.task_type,
-                               due_at=t.due_at.isoformat(), rules=[r["rule"] for r in t.reasons]))
     return tasks
 
 
-def settle(uow, declaration: Declaration, tasks: list[AgencyTask]) -> None:
+def next_status(arrived: bool, tasks) -> tuple[str, object | None]:
+    """The declaration status its current tasks imply, and the refusing task if any."""
+    refused = next((t for t in tasks if t.status == "refused"), None)
+    if refused is not None:
+        return "refused", refused
+    if all(t.status in CLEARED for t in tasks):
+        return ("released" if arrived else "cleared"), None
+    if any(t.status == "documents_requested" for t in tasks):
+        return "documents_requested", None
+    return "under_control", None
+
+
+def settle(uow, declaration, tasks) -> None:
     """Move the declaration to the status its current tasks imply; release only when all cleared and arrived."""
     if declaration.status in DECLARATION_TERMINAL:
         return
     now = uow.clock.now()
     current = [t for t in tasks if t.declaration_version == declaration.version]
-    refused = next((t for t in current if t.status == "refused"), None)
-    if refused is not None:
+    status, refused = next_status(declaration.arrived_at is not None, current)
+    if status == "refused":
         reason = (refused.last_decision or {}).get("reason", "")
-        declaration.status, declaration.outcome_reason = "refused", f"{refused.agency}: {reason}"
+        declaration.outcome_reason = f"{refused.agency}: {reason}"
         for t in current:
-            if t.open:
+            if t.status not in TERMINAL:
                 t.status = "withdrawn"
         uow.record(DeclarationRefused(declaration_id=declaration.id, reason=reason, by_agency=refused.agency))
-    elif all(t.cleared for t in current):
-        if declaration.arrived_at is not None:
-            declaration.status, declaration.released_at = "released", now
-            uow.record(GoodsReleased(declaration_id=declaration.id, version=declaration.version))
-        elif declaration.status != "cleared":
-            declaration.status = "cleared"
-            uow.record(GoodsCleared(declaration_id=declaration.id, version=declaration.version,
-                                    awaiting=["goods arrival"]))
-    elif any(t.status == "documents_requested" for t in current):
-        declaration.status = "documents_requested"
-    else:
-        declaration.status = "under_control"
-    declaration.updated_at = now
+    elif status == "released":
+        declaration.released_at = now
+        uow.record(GoodsReleased(declaration_id=declaration.id, version=declaration.version))
+    elif status == "cleared" and declaration.status != "cleared":
+        uow.record(GoodsCleared(declaration_id=declaration.id, version=declaration.version, awaiting=["goods arrival"]))
+    declaration.status, declaration.updated_at = status, now
 
 
 def tasks_of(session, declaration_id: str) -> list[AgencyTask]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from concord.clearance.handlers import open_tasks, settle, tasks_of
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationAccepted,
                                            DeclarationAmended, DeclarationCancelled, DeclarationLodged,
-                                           GoodsArrived, RecordArrival, RiskAssessed, SubmitDeclaration)
+                                           GoodsArrived, RecordArrival, RiskAssessed, SubmitDeclaration,
+                                           SubmitDeclarations)
 from concord.declarations.models import Declaration, DeclarationVersion
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
@@ -38,19 +40,18 @@ def _replay(found: Declaration, document: dict, key: str | None) -> dict:
     return {"id": found.id, "status": found.status, "version": found.version, "replayed": True}
 
 
-def lodge(uow, snapshot, risk, document: dict, key: str | None) -> Declaration:
-    """Store a validated declaration, assess its risk, engage the agencies; the caller commits."""
+def lodge(uow, snapshot, risk, document: dict, key: str | None):
+    """Stage a validated declaration, assess its risk, engage the agencies; the caller commits."""
     subject = uow.subject
     if document["declarant"]["id"] != subject.trader_id:
         raise InvalidDocument("the declarant must be you", [Problem(
             "/declarant/id", f"declarant id must be your trader id {subject.trader_id}")])
     now = uow.clock.now()
-    d = Declaration(id=new_id("DCL"), trader_id=subject.trader_id, lrn=document["lrn"], idempotency_key=key,
-                    body_sha256=body_hash(document), type=document["type"],
-                    office_of_entry=document["office_of_entry"], status="accepted", lane=None, version=1,
-                    lodged_at=now, updated_at=now, arrived_at=None, released_at=None, outcome_reason=None)
-    uow.session.add(d)
-    uow.session.flush()  # the tasks and the version reference it; no ORM relationship orders the inserts
+    d = SimpleNamespace(id=new_id("DCL"), trader_id=subject.trader_id, lrn=document["lrn"], idempotency_key=key,
+                        body_sha256=body_hash(document), type=document["type"],
+                        office_of_entry=document["office_of_entry"], status="accepted", lane=None, version=1,
+                        lodged_at=now, updated_at=now, arrived_at=None, released_at=None, outcome_reason=None)
+    uow.stage(Declaration, d.__dict__)  # the same dict: the status settled below is what gets written
     uow.record(DeclarationLodged(declaration_id=d.id, version=1, trader_id=d.trader_id, lrn=d.lrn))
     uow.record(DeclarationAccepted(declaration_id=d.id, version=1))
     _assess_and_route(uow, snapshot, risk, d, document, [])
@@ -58,11 +59,11 @@ def lodge(uow, snapshot, risk, document: dict, key: str | None) -> Declaration:
     return d
 
 
-def _assess_and_route(uow, snapshot, risk, d: Declaration, document: dict, previous_tasks) -> None:
+def _assess_and_route(uow, snapshot, risk, d, document: dict, previous_tasks) -> None:
     assessment = risk.assess(uow.session, snapshot, document, declaration_id=f"{d.id}/{d.version}")
     engagements = snapshot.routing.route(document)
     d.lane = assessment.lane
-    uow.session.add(DeclarationVersion(
+    uow.stage(DeclarationVersion, dict(
         declaration_id=d.id, version=d.version, document=document, submitted_at=uow.clock.now(),
         submitted_by=uow.subject.user_id, risk=assessment.as_dict(),
         engagements=[{"agency": e.agency, "task_type": e.task_type, "reasons": e.reasons} for e in engagements]))
@@ -90,6 +91,26 @@ def submit_declaration(cmd: SubmitDeclaration, uow, *, directory, risk) -> dict:
                 raise
             return _replay(found, doc, key)
         return {"id": d.id, "status": d.status, "version": d.version, "replayed": False}
+
+
+def submit_declarations(cmd: SubmitDeclarations, uow, *, directory, risk) -> list[dict]:
+    """Lodge a batch in one transaction; declarations already lodged (same LRN) are returned, not repeated."""
+    if not uow.subject.is_trader:
+        raise Forbidden("only traders and brokers lodge declarations")
+    trader = uow.subject.trader_id
+    with uow:
+        lrns = [doc["lrn"] for doc in cmd.documents]
+        known = {d.lrn: d for d in uow.session.scalars(select(Declaration).where(
+            Declaration.trader_id == trader, Declaration.lrn.in_(lrns)))}
+        snapshot, results = directory.current(uow.session), []
+        for doc in cmd.documents:
+            if doc["lrn"] in known:
+                results.append(_replay(known[doc["lrn"]], doc, None))
+                continue
+            d = known[doc["lrn"]] = lodge(uow, snapshot, risk, doc, None)
+            results.append({"id": d.id, "status": d.status, "version": d.version, "replayed": False})
+        uow.commit()
+        return results
 
 
 def _own_open(uow, declaration_id: str, action: str) -> Declaration:

@@ -12,6 +12,13 @@ class SubmitDeclaration(Command):
 
 
 @dataclass(kw_only=True)
+class SubmitDeclarations(Command):
+    """Bulk lodging (a trader's batch upload): one transaction, one group commit, same rules as one by one."""
+
+    documents: list[dict]
+
+
+@dataclass(kw_only=True)
 class AmendDeclaration(Command):
     declaration_id: str
     document: dict

@@ -1,6 +1,6 @@
 """Base classes: commands are imperative requests, events are facts in the past tense."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import ClassVar
 
@@ -19,7 +19,8 @@ class Event:
     occurred_at: datetime | None = field(default=None, compare=False)
 
     def payload(self) -> dict:
-        data = asdict(self)
-        for key in ("id", "occurred_at", "declaration_id", "agency"):
-            data.pop(key)
-        return data
+        """The event's own fields (JSON-compatible values by construction), without the envelope."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ENVELOPE}
+
+
+_ENVELOPE = frozenset(("id", "occurred_at", "declaration_id", "agency"))

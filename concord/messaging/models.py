@@ -24,13 +24,3 @@ class EventRecord(Base):
         Index("ix_events_declaration", "declaration_id", "seq"),
         Index("ix_events_unpublished", "published_at", "seq"),
     )
-
-    def as_message(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "declaration_id": self.declaration_id,
-            "agency": self.agency,
-            "occurred_at": self.occurred_at.isoformat(),
-            "payload": self.payload,
-        }

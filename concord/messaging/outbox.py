@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from sqlalchemy import select, update
@@ -9,6 +10,8 @@ from sqlalchemy.orm import sessionmaker
 
 from concord.clock import Clock
 from concord.messaging.models import EventRecord
+
+log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
@@ -18,20 +21,53 @@ class OutboxRelay:
         self.clock = clock
         self.batch = batch
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self, interval: float = 1.0) -> None:
+        """Publish in the background: on every wake-up, and every interval for anything left behind."""
+        def loop():
+            while not self._stop.is_set():
+                self._wake.wait(interval)
+                self._wake.clear()
+                try:
+                    self.flush()
+                except Exception:  # the transport is down: the rows stay unpublished and are retried
+                    log.exception("outbox relay failed; retrying")
+                    self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
+    def wake(self) -> None:
+        """A commit wrote outbox rows; the relay thread (if started) publishes them without blocking the caller."""
+        self._wake.set()
 
     def flush(self) -> int:
-        """Publish every unpublished event; returns how many were published."""
+        """Publish every unpublished event, oldest first; returns how many were published."""
+        t = EventRecord.__table__
         total = 0
         with self._lock, self._factory() as session:
             while True:
-                rows = session.scalars(
-                    select(EventRecord).where(EventRecord.published_at.is_(None))
-                    .order_by(EventRecord.seq).limit(self.batch)
-                ).all()
+                rows = session.execute(select(t).where(t.c.published_at.is_(None))
+                                       .order_by(t.c.seq).limit(self.batch)).mappings().all()
                 if not rows:
                     return total
-                self.transport.publish_many([r.as_message() for r in rows])
-                session.execute(update(EventRecord).where(EventRecord.seq.in_([r.seq for r in rows]))
-                                .values(published_at=self.clock.now()))
+                self.transport.publish_many([as_message(r) for r in rows])
+                session.execute(update(t).where(t.c.seq.in_([r["seq"] for r in rows])).values(published_at=self.clock.now()))
                 session.commit()
                 total += len(rows)
+
+
+def as_message(row) -> dict:
+    """The wire form of an outbox row."""
+    return {"id": row["id"], "name": row["name"], "declaration_id": row["declaration_id"], "agency": row["agency"],
+            "occurred_at": row["occurred_at"].isoformat(), "payload": row["payload"]}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from contextlib import nullcontext
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from concord.clock import Clock
+from concord.db import bulk_insert
 from concord.ids import new_id
 from concord.messaging.messages import Event
 from concord.messaging.models import EventRecord
@@ -40,12 +42,13 @@ class UnitOfWork:
         self.session: Session | None = None
         self.events: list[Event] = []
         self.audit_notes: list[AuditNote] = []
+        self.staged: dict = {}
         self.committed_events: list[Event] = []
 
     def __enter__(self) -> UnitOfWork:
         self._lock.__enter__()
         self.session = self._factory()
-        self.events, self.audit_notes = [], []
+        self.events, self.audit_notes, self.staged = [], [], {}
         return self
 
     def __exit__(self, *exc) -> None:
@@ -62,6 +65,11 @@ class UnitOfWork:
         self.events.append(event)
         return event
 
+    def stage(self, model, row: dict) -> dict:
+        """Queue a new row for a batched insert at commit (the hot path; no ORM identity to track)."""
+        self.staged.setdefault(model.__table__, []).append(row)
+        return row
+
     def audit(self, action: str, resource: str, **kwargs) -> None:
         """Record an audit entry for what this unit of work does or reads."""
         note = AuditNote(action, resource, **kwargs)
@@ -71,32 +79,26 @@ class UnitOfWork:
         self.audit_notes.append(note)
 
     def commit(self) -> None:
-        self.session.add_all([
-            EventRecord(id=e.id, name=e.name, declaration_id=e.declaration_id, agency=e.agency,
-                        occurred_at=e.occurred_at, payload=_jsonable(e.payload()))
-            for e in self.events
-        ])
+        """Write ORM changes, staged rows, outbox rows and audit entries in one transaction."""
+        self.session.flush()
+        for event in self.events:
+            self.stage(EventRecord, {"id": event.id, "name": event.name, "declaration_id": event.declaration_id,
+                                     "agency": event.agency, "occurred_at": event.occurred_at,
+                                     "payload": event.payload(), "published_at": None})
+        for table in _insert_order(len(EventRecord.metadata.tables)):  # parents before children
+            if rows := self.staged.get(table):
+                bulk_insert(self.session, table, rows)
         if self.audit_notes:
             self._audit_log.append(self.session, self.audit_notes, self.clock.now(), self.request_id)
         self.session.commit()
         self.committed_events.extend(self.events)
-        self.events, self.audit_notes = [], []
+        self.events, self.audit_notes, self.staged = [], [], {}
 
     def rollback(self) -> None:
         self.session.rollback()
-        self.events, self.audit_notes = [], []
+        self.events, self.audit_notes, self.staged = [], [], {}
 
 
-def _jsonable(value):
-    from datetime import datetime
-    from decimal import Decimal
-
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+@lru_cache
+def _insert_order(_table_count: int):
+    return EventRecord.metadata.sorted_tables

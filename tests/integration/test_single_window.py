@@ -192,6 +192,7 @@ def test_commands_audit_and_publish_in_one_transaction(concord):
     seen = []
     concord.transport.subscribe(seen.append)
     r = submit(concord, declaration())
+    concord.bus.relay.flush()
     with concord.sessions() as s:
         actions = s.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
         assert actions[-1] == "declaration:lodged"
