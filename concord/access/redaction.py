@@ -34,6 +34,11 @@ def _copy_child(value, dst, key, rest):
     if not rest:
         dst[key] = value
         return
-    if isinstance(dst, dict) and key not in dst:
-        dst[key] = [{} for _ in value] if isinstance(value, list) else {}
+    if isinstance(dst, dict) and key not in dst or isinstance(dst, list) and dst[key] is None:
+        dst[key] = [_shell(v) for v in value] if isinstance(value, list) else {}
     _copy(value, dst[key], rest)
+
+
+def _shell(value):
+    """An empty stand-in that keeps array positions; it reveals nothing but the array's length."""
+    return {} if isinstance(value, dict) else [_shell(v) for v in value] if isinstance(value, list) else None

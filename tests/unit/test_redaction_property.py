@@ -20,7 +20,7 @@ def leaves(doc, path=()):
     elif isinstance(doc, list):
         for i, v in enumerate(doc):
             yield from leaves(v, path + (str(i),))
-    else:
+    elif doc is not None:  # None only stands in for an element outside the view
         yield path
 
 
