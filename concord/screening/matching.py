@@ -36,8 +36,9 @@ def name_keys(form: NameForm) -> set[str]:
     keys.update(f"q:{min(a, b)}|{max(a, b)}" for a, b in pairs if a != b)
     if form.tokens:
         joined = "".join(form.tokens)
-        # The whole name without spaces finds merged and split words; its sorted letters, transposed ones.
-        keys.update((f"j:{joined}", "a:" + "".join(sorted(joined))))
+        # The whole name without spaces (as written and with its words sorted) finds merged and split
+        # words; its sorted letters find transposed ones.
+        keys.update((f"j:{joined}", "j:" + "".join(sorted(form.tokens)), "a:" + "".join(sorted(joined))))
     return keys
 
 

@@ -119,6 +119,10 @@ def token_score(q: NameForm, e: NameForm) -> NameScore:
     return NameScore(max(0.0, min(1.0, score)), pairs, tuple(q_only), tuple(e_only))
 
 
+def _sorted(form: NameForm) -> NameForm:
+    return NameForm(form.original, tuple(sorted(form.tokens)), tuple(sorted(form.legal_forms)))
+
+
 def compare_names(query: NameForm, entry: NameForm) -> NameScore:
     """Similarity of two normalized names, with the explanation of which parts matched how."""
     if not query.tokens or not entry.tokens:
@@ -126,9 +130,10 @@ def compare_names(query: NameForm, entry: NameForm) -> NameScore:
     result = token_score(query, entry)
     # Only a differing word count hints at merged or split words.
     if len(query.tokens) + len(query.legal_forms) != len(entry.tokens) + len(entry.legal_forms) and result.score < 1:
-        # Legal forms take part here so that "SiemensAG" still meets "Siemens AG".
-        joined = OSA.normalized_similarity("".join(query.tokens + query.legal_forms),
-                                                   "".join(entry.tokens + entry.legal_forms))
+        # Legal forms take part here so that "SiemensAG" still meets "Siemens AG"; both the written
+        # and the sorted word order are tried, since merging changes the word count and so the order.
+        joined = max(OSA.normalized_similarity("".join(a.tokens + a.legal_forms), "".join(b.tokens + b.legal_forms))
+                     for a, b in ((query, entry), (_sorted(query), _sorted(entry))))
         if joined >= JOINED_MIN and joined > result.score:
             result = NameScore(joined, (TokenPair(" ".join(query.tokens), " ".join(entry.tokens), joined, "joined"),),
                                method="joined")
