@@ -15,6 +15,10 @@ from concord.agencies import handlers as agencies
 from concord.agencies.directory import Directory
 from concord.agencies.messages import LoadConfig
 from concord.agencies.models import Agency
+from concord.agreements import handlers as agreements
+from concord.agreements.book import AgreementBook
+from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, DecideAccessRequest, DraftAgreement,
+                                         RequestAccess, SignAgreement)
 from concord.audit.log import AuditLog
 from concord.clearance import handlers as clearance
 from concord.clearance.messages import CheckDeadlines, DecideTask, SupplyDocuments
@@ -42,7 +46,14 @@ COMMANDS = {
     DecideTask: clearance.decide_task,
     SupplyDocuments: clearance.supply_documents,
     CheckDeadlines: clearance.check_deadlines,
+    DraftAgreement: agreements.draft_agreement,
+    SignAgreement: agreements.sign_agreement,
+    ChangeAgreementStatus: agreements.change_agreement_status,
+    RequestAccess: agreements.request_access,
+    DecideAccessRequest: agreements.decide_access_request,
+    BreakGlass: agreements.break_glass,
 }
+agencies.EXTRA_SECTIONS["agreements"] = (agreements.validate_config_section, agreements.store_config_section)
 
 
 @dataclass
@@ -83,14 +94,17 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
         from concord.migrations import upgrade
 
         upgrade(engine)
-    sessions = make_session_factory(engine)
     clock = clock or Clock()
+    info: dict = {"clock": clock}
+    sessions = make_session_factory(engine, info)
     if transport is None:
         transport = (NatsTransport(settings.nats_url, settings.nats_stream) if settings.bus_transport == "nats"
                      else InProcessTransport())
     app = Concord(settings, engine, sessions, clock, Directory(), AuditLog(), transport,
                   write_lock=threading.RLock() if url.startswith("sqlite") else None)
-    deps = {"directory": app.directory, "risk": RiskStep(), "clock": clock, "app": app}
+    info["book"] = AgreementBook(sessions)
+    info["lead"] = lambda session: app.directory.current(session).lead
+    deps = {"directory": app.directory, "risk": RiskStep(), "clock": clock, "app": app, "book": info["book"]}
     app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock))
     for command, handler in COMMANDS.items():
         app.bus.register(command, handler)

@@ -66,8 +66,9 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, info: dict | None = None) -> sessionmaker:
+    """Sessions carry `info` (the clock, the agreement book) so the access check needs no globals."""
+    return sessionmaker(engine, expire_on_commit=False, info=info or {})
 
 
 def bulk_insert(session, table, rows: list[dict]) -> None:

@@ -2,6 +2,7 @@
 
 import concord.access.models  # noqa: F401
 import concord.agencies.models  # noqa: F401
+import concord.agreements.models  # noqa: F401
 import concord.audit.models  # noqa: F401
 import concord.clearance.models  # noqa: F401
 import concord.declarations.models  # noqa: F401

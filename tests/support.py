@@ -15,8 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def demo_config_text() -> str:
-    return resources.files("concord.demo").joinpath("coordination.yaml").read_text()
+def demo_config_text(random_rate: float = 0.0) -> str:
+    """The demo config; tests switch random selection off so lanes are deterministic."""
+    text = resources.files("concord.demo").joinpath("coordination.yaml").read_text()
+    assert "random_inspection_rate: 0.03" in text
+    return text.replace("random_inspection_rate: 0.03", f"random_inspection_rate: {random_rate}")
 
 
 def subjects(app) -> dict:

@@ -21,5 +21,18 @@ def current_subject(request: Request) -> Subject:
 
 
 def purpose(request: Request) -> str | None:
-    """The purpose a cross-agency read states (Concord-Purpose header or ?purpose=)."""
-    return request.headers.get("concord-purpose") or request.query_params.get("purpose")
+    """The purpose a cross-agency read states (Concord-Purpose header or ?purpose=), from the controlled list."""
+    from concord.agreements.models import PURPOSES
+    from concord.errors import InvalidDocument, Problem
+
+    value = request.headers.get("concord-purpose") or request.query_params.get("purpose")
+    if value is not None and value not in PURPOSES:
+        raise InvalidDocument("unknown purpose", [Problem("/purpose", f"use one of: {', '.join(PURPOSES)}")])
+    return value
+
+
+def log_request_reads(request: Request, subject: Subject, reads: list, declared_purpose: str | None) -> None:
+    """Write the request's cross-agency reads to the audit log before the response leaves."""
+    from concord.access.handlers import log_reads
+
+    log_reads(request.app.state.concord.uow(subject, request.state.request_id), reads, declared_purpose)

@@ -61,3 +61,16 @@ def authenticate(uow, token: str | None, lead_agency_of) -> Subject:
             uow.commit()
             raise Unauthenticated("the token is unknown, revoked, or its user is inactive")
         return subject_for(row.User, lead_agency_of(uow.session))
+
+
+def log_reads(uow, reads: list, purpose: str | None) -> None:
+    """Write one audit entry per cross-agency read: who read whose record, why, under which agreement."""
+    if not reads:
+        return
+    with uow:
+        for resource, decision in reads:
+            kind = resource.split("/", 1)[0]
+            outcome = "break-glass" if decision.basis and "break-glass:" in decision.basis else "ok"
+            uow.audit(f"{kind}:read", resource, purpose=purpose, agreement=decision.agreement, outcome=outcome,
+                      owner=decision.provider, detail={"basis": decision.basis})
+        uow.commit()

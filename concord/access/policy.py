@@ -1,23 +1,31 @@
-"""The policy decision point: one function decides who may see what, for every exit path."""
+"""The policy decision point: one function decides who may see what, for every exit path.
+
+Bases, in order: the owner (trader); the lead agency's roles; an agency's engagement on a declaration
+(the fields its routing rules list); an active sharing agreement for the stated purpose (its scope's
+fields); a granted access request or an open break-glass (the whole record, until it expires)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import and_, exists, select, true
+from sqlalchemy import and_, exists, false, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from concord.access.identity import Subject
 from concord.errors import NotFound
 
 WHOLE = ("/",)
+READERS = ("officer", "supervisor", "auditor")
 
 
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
     view: tuple[str, ...] = ()  # JSON pointers the subject may see; ("/",) is the whole record
-    basis: str | None = None  # the role, engagement or agreement that allowed it
+    basis: str | None = None  # the role, engagement, agreement or grant that allowed it
+    agreement: str | None = None  # the agreement that allowed a cross-agency read, for the audit entry
+    provider: str | None = None  # whose data it is
 
     def require(self, what: str) -> Decision:
         if not self.allowed:
@@ -28,16 +36,44 @@ class Decision:
 DENY = Decision(False)
 
 
+@dataclass(frozen=True)
+class Ref:
+    """A resource known by type, id and owning agency (watchlist entries, inspection results, ...)."""
+
+    type: str
+    id: str
+    provider: str
+    facets: tuple[str, str, str] = (",", ",", "")  # hs chapters, origins, office of the declaration concerned
+
+
+def _now(session: Session) -> datetime:
+    return session.info["clock"].now()
+
+
+def _book(session: Session):
+    return session.info["book"]
+
+
 def authorize(subject: Subject, action: str, resource, purpose: str | None = None, *, session: Session) -> Decision:
-    """Decide whether subject may do action on resource, with the view it may see and why."""
+    """Decide whether subject may do action on resource for purpose, with the view it may see and why."""
     from concord.declarations.models import Declaration
 
     if isinstance(resource, Declaration):
-        return _declaration(subject, action, resource, session)
+        return _declaration(subject, action, resource, purpose, session)
+    if isinstance(resource, Ref):
+        return _ref(subject, action, resource, purpose, session)
     return DENY
 
 
-def _declaration(subject: Subject, action: str, d, session: Session) -> Decision:
+def _combine(parts: list[tuple[tuple[str, ...], str, str | None]], provider: str | None) -> Decision:
+    if not parts:
+        return DENY
+    fields = WHOLE if any(view == WHOLE for view, _, _ in parts) else tuple(sorted({f for v, _, _ in parts for f in v}))
+    agreements = [a for _, _, a in parts if a]
+    return Decision(True, fields, "+".join(b for _, b, _ in parts), ",".join(agreements) or None, provider)
+
+
+def _declaration(subject: Subject, action: str, d, purpose, session: Session) -> Decision:
     from concord.clearance.models import AgencyTask
 
     if subject.is_trader:
@@ -46,29 +82,76 @@ def _declaration(subject: Subject, action: str, d, session: Session) -> Decision
         return DENY
     if subject.lead and subject.has("officer", "supervisor", "auditor", "administrator"):
         return Decision(True, WHOLE, "role:lead-agency")
-    if action != "read" or not subject.has("officer", "supervisor", "auditor"):
+    if action != "read" or not subject.has(*READERS):
         return DENY
+    lead = session.info["lead"](session)
+    parts = []
     tasks = session.scalars(select(AgencyTask).where(
         AgencyTask.declaration_id == d.id, AgencyTask.agency == subject.agency,
         AgencyTask.declaration_version == d.version)).all()
-    if not tasks:
+    if tasks:
+        rules = sorted({r["rule"] for t in tasks for r in t.reasons})
+        parts.append((tuple(sorted({f for t in tasks for f in t.fields})), "engagement:" + ",".join(rules), None))
+    for scope in _book(session).matching(subject.agency, "declaration", purpose, _now(session), provider=lead):
+        if scope.covers(d.hs_chapters, d.origins, d.office_of_entry):
+            parts.append((scope.fields, f"agreement:{scope.agreement}", scope.agreement))
+    parts += _grants(subject, f"declaration/{d.id}", session)
+    return _combine(parts, lead)
+
+
+def _ref(subject: Subject, action: str, ref: Ref, purpose, session: Session) -> Decision:
+    if subject.agency == ref.provider:
+        return Decision(True, WHOLE, "own-agency", provider=ref.provider)
+    if action != "read" or subject.is_trader or not subject.has(*READERS):
         return DENY
-    fields = sorted({f for t in tasks for f in t.fields})
-    rules = sorted({r["rule"] for t in tasks for r in t.reasons})
-    return Decision(True, tuple(fields), "engagement:" + ",".join(rules))
+    parts = [(s.fields, f"agreement:{s.agreement}", s.agreement)
+             for s in _book(session).matching(subject.agency, ref.type, purpose, _now(session), provider=ref.provider)
+             if s.covers(*ref.facets)]
+    parts += _grants(subject, f"{ref.type}/{ref.id}", session)
+    return _combine(parts, ref.provider)
 
 
-def declaration_scope(subject: Subject):
+def _grants(subject: Subject, resource: str, session: Session) -> list:
+    from concord.agreements.models import AccessGrant
+
+    rows = session.scalars(select(AccessGrant).where(
+        AccessGrant.resource == resource, AccessGrant.requester_agency == subject.agency,
+        AccessGrant.status.in_(("granted", "open")), AccessGrant.expires_at > _now(session))).all()
+    return [(WHOLE, f"{'break-glass' if g.kind == 'break_glass' else 'grant'}:{g.id}", None) for g in rows
+            if g.kind != "break_glass" or g.requester == subject.user_id]
+
+
+def declaration_scope(subject: Subject, purpose: str | None = None, *, session: Session):
     """The WHERE clause of the declarations a subject may list; applied in the query, before paging."""
+    from concord.agreements.models import AccessGrant
     from concord.clearance.models import AgencyTask
-    from concord.declarations.models import Declaration
+    from concord.declarations.models import Declaration as D
 
     if subject.is_trader:
-        return Declaration.trader_id == subject.trader_id
+        return D.trader_id == subject.trader_id
     if subject.lead and subject.has("officer", "supervisor", "auditor", "administrator"):
         return true()
-    if not subject.has("officer", "supervisor", "auditor"):
-        return Declaration.id.is_(None)
-    return exists(select(AgencyTask.id).where(and_(
-        AgencyTask.declaration_id == Declaration.id, AgencyTask.agency == subject.agency,
-        AgencyTask.declaration_version == Declaration.version)))
+    if not subject.has(*READERS):
+        return false()
+    now = _now(session)
+    engaged = exists(select(AgencyTask.id).where(and_(
+        AgencyTask.declaration_id == D.id, AgencyTask.agency == subject.agency,
+        AgencyTask.declaration_version == D.version)))
+    granted = exists(select(AccessGrant.id).where(and_(
+        AccessGrant.resource == literal("declaration/") + D.id, AccessGrant.requester_agency == subject.agency,
+        AccessGrant.status.in_(("granted", "open")), AccessGrant.expires_at > now,
+        or_(AccessGrant.kind != "break_glass", AccessGrant.requester == subject.user_id))))
+    lead = session.info["lead"](session)
+    agreed = [_condition(s, D) for s in _book(session).matching(subject.agency, "declaration", purpose, now, provider=lead)]
+    return or_(engaged, granted, *agreed)
+
+
+def _condition(scope, D):
+    clauses = []
+    if scope.hs_chapters:
+        clauses.append(or_(*[D.hs_chapters.contains(f",{c},") for c in sorted(scope.hs_chapters)]))
+    if scope.origins:
+        clauses.append(or_(*[D.origins.contains(f",{o},") for o in sorted(scope.origins)]))
+    if scope.offices:
+        clauses.append(D.office_of_entry.in_(sorted(scope.offices)))
+    return and_(true(), *clauses)

@@ -51,7 +51,7 @@ def _with_line(problem: Problem, lines: dict) -> Problem:
     return Problem(problem.pointer, f"line {line}: {problem.message}" if line else problem.message)
 
 
-def load_config(cmd: LoadConfig, uow, *, directory) -> dict:
+def load_config(cmd: LoadConfig, uow, *, directory, book) -> dict:
     """Replace the coordination config in force by a new version."""
     cfg = parse_config(cmd.text, cmd.source)
     document = cfg.model_dump(mode="json")
@@ -83,5 +83,6 @@ def load_config(cmd: LoadConfig, uow, *, directory) -> dict:
         uow.audit("config:loaded", f"config/{version}", detail={"sha256": digest})
         uow.commit()
     directory.invalidate()
+    book.invalidate()
     return {"version": version, "sha256": digest, "agencies": len(cfg.agencies), "users": len(cfg.users),
             "routing_rules": len(cfg.routing_rules)}

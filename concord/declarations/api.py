@@ -1,8 +1,8 @@
 """Declaration routes: parse, build a command, hand it to the bus, return what the caller may see."""
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from concord.access.deps import concord_app, current_subject
+from concord.access.deps import concord_app, current_subject, log_request_reads, purpose
 from concord.declarations import queries
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival, SubmitDeclaration
 from concord.declarations.schemas import DeclarationIn
@@ -28,22 +28,34 @@ def submit(body: DeclarationIn, response: Response, idempotency_key: str | None 
 
 
 @router.get("")
-def list_(status: str | None = None, limit: int = Query(50), offset: int = Query(0, ge=0),
-          subject=Depends(current_subject), app=Depends(concord_app)):
+def list_(request: Request, status: str | None = None, limit: int = Query(50), offset: int = Query(0, ge=0),
+          why: str | None = Depends(purpose), subject=Depends(current_subject), app=Depends(concord_app)):
+    """Declarations the caller may see (agencies: engaged ones, and those an agreement shares for the purpose)."""
+    reads: list = []
     with app.sessions() as s:
-        return queries.list_declarations(s, subject, status=status, limit=limit, offset=offset)
+        out = queries.list_declarations(s, subject, status=status, limit=limit, offset=offset, purpose=why, reads=reads)
+    log_request_reads(request, subject, reads, why)
+    return out
 
 
 @router.get("/{declaration_id}")
-def get(declaration_id: str, subject=Depends(current_subject), app=Depends(concord_app)):
+def get(declaration_id: str, request: Request, why: str | None = Depends(purpose), subject=Depends(current_subject),
+        app=Depends(concord_app)):
+    reads: list = []
     with app.sessions() as s:
-        return queries.get_declaration(s, subject, declaration_id, _names(app, s))
+        out = queries.get_declaration(s, subject, declaration_id, _names(app, s), why, reads)
+    log_request_reads(request, subject, reads, why)
+    return out
 
 
 @router.get("/{declaration_id}/timeline")
-def timeline(declaration_id: str, subject=Depends(current_subject), app=Depends(concord_app)):
+def timeline(declaration_id: str, request: Request, why: str | None = Depends(purpose),
+             subject=Depends(current_subject), app=Depends(concord_app)):
+    reads: list = []
     with app.sessions() as s:
-        return {"declaration_id": declaration_id, "events": queries.timeline(s, subject, declaration_id)}
+        events = queries.timeline(s, subject, declaration_id, why, reads)
+    log_request_reads(request, subject, reads, why)
+    return {"declaration_id": declaration_id, "events": events}
 
 
 @router.put("/{declaration_id}")

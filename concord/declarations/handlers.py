@@ -14,7 +14,7 @@ from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, 
                                            DeclarationAmended, DeclarationCancelled, DeclarationLodged,
                                            GoodsArrived, RecordArrival, RiskAssessed, SubmitDeclaration,
                                            SubmitDeclarations)
-from concord.declarations.models import Declaration, DeclarationVersion
+from concord.declarations.models import Declaration, DeclarationVersion, facets
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
 
@@ -47,9 +47,11 @@ def lodge(uow, snapshot, risk, document: dict, key: str | None):
         raise InvalidDocument("the declarant must be you", [Problem(
             "/declarant/id", f"declarant id must be your trader id {subject.trader_id}")])
     now = uow.clock.now()
+    chapters, origins = facets(document)
     d = SimpleNamespace(id=new_id("DCL"), trader_id=subject.trader_id, lrn=document["lrn"], idempotency_key=key,
                         body_sha256=body_hash(document), type=document["type"],
-                        office_of_entry=document["office_of_entry"], status="accepted", lane=None, version=1,
+                        office_of_entry=document["office_of_entry"], hs_chapters=chapters, origins=origins,
+                        status="accepted", lane=None, version=1,
                         lodged_at=now, updated_at=now, arrived_at=None, released_at=None, outcome_reason=None)
     uow.stage(Declaration, d.__dict__)  # the same dict: the status settled below is what gets written
     uow.record(DeclarationLodged(declaration_id=d.id, version=1, trader_id=d.trader_id, lrn=d.lrn))
@@ -113,20 +115,20 @@ def submit_declarations(cmd: SubmitDeclarations, uow, *, directory, risk) -> lis
         return results
 
 
-def _own_open(uow, declaration_id: str, action: str) -> Declaration:
+def _own_open(uow, declaration_id: str, action: str, done: str) -> Declaration:
     from concord.access.policy import authorize
 
     d = uow.session.get(Declaration, declaration_id, with_for_update=True)
     if d is None or not authorize(uow.subject, action, d, session=uow.session).allowed:
         raise NotFound(f"declaration {declaration_id} not found")
-    d.ensure_open(action.replace("amend", "amended").replace("cancel", "cancelled"))
+    d.ensure_open(done)
     return d
 
 
 def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk) -> dict:
     """A new version: risk and routing run again, open tasks of the old version are superseded."""
     with uow:
-        d = _own_open(uow, cmd.declaration_id, "amend")
+        d = _own_open(uow, cmd.declaration_id, "amend", "amended")
         if cmd.document["lrn"] != d.lrn:
             raise InvalidDocument("an amendment keeps the LRN", [Problem("/lrn", f"must stay '{d.lrn}'")])
         if cmd.document["declarant"]["id"] != d.trader_id:
@@ -138,6 +140,7 @@ def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk) -> dict:
         d.version += 1
         d.body_sha256 = body_hash(cmd.document)
         d.type, d.office_of_entry = cmd.document["type"], cmd.document["office_of_entry"]
+        d.hs_chapters, d.origins = facets(cmd.document)
         uow.record(DeclarationAmended(declaration_id=d.id, version=d.version))
         _assess_and_route(uow, directory.current(uow.session), risk, d, cmd.document, previous)
         uow.audit("declaration:amended", f"declaration/{d.id}", detail={"version": d.version})
@@ -148,7 +151,7 @@ def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk) -> dict:
 def cancel_declaration(cmd: CancelDeclaration, uow) -> dict:
     """The trader withdraws a declaration before release; open tasks are withdrawn."""
     with uow:
-        d = _own_open(uow, cmd.declaration_id, "cancel")
+        d = _own_open(uow, cmd.declaration_id, "cancel", "cancelled")
         for t in tasks_of(uow.session, d.id):
             if t.open:
                 t.status = "withdrawn"

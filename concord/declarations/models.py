@@ -21,6 +21,9 @@ class Declaration(Base):
     body_sha256: Mapped[str] = mapped_column(String(64))  # of the latest submitted body, to tell replays
     type: Mapped[str] = mapped_column(String(2))
     office_of_entry: Mapped[str] = mapped_column(String(6))
+    # Facets of the current version (",08,03,"), so agreement conditions filter in the query, not after it.
+    hs_chapters: Mapped[str] = mapped_column(String(400))
+    origins: Mapped[str] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(24))
     lane: Mapped[str | None] = mapped_column(String(8))
     version: Mapped[int]
@@ -39,6 +42,14 @@ class Declaration(Base):
     def ensure_open(self, action: str) -> None:
         if self.status in TERMINAL:
             raise Conflict(f"declaration {self.id} is {self.status}; it can no longer be {action}")
+
+
+def facets(document: dict) -> tuple[str, str]:
+    """The HS chapters and origins of a declaration, as ",a,b," strings for LIKE conditions."""
+    items = document["items"]
+    chapters = sorted({i["hs_code"][:2] for i in items})
+    origins = sorted({i["origin"] for i in items})
+    return "," + ",".join(chapters) + ",", "," + ",".join(origins) + ","
 
 
 class DeclarationVersion(Base):

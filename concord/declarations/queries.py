@@ -14,11 +14,19 @@ from concord.messaging.models import EventRecord
 HIDDEN_FROM_TRADERS = ("declaration.risk_assessed",)
 
 
-def _visible(session, subject, declaration_id: str, action: str = "read"):
+def _visible(session, subject, declaration_id: str, purpose: str | None, reads: list | None):
     d = session.get(Declaration, declaration_id)
     if d is None:
         raise NotFound(f"declaration {declaration_id} not found")
-    return d, authorize(subject, action, d, session=session).require(f"declaration {declaration_id}")
+    decision = authorize(subject, "read", d, purpose, session=session).require(f"declaration {declaration_id}")
+    note_read(reads, f"declaration/{d.id}", decision)
+    return d, decision
+
+
+def note_read(reads: list | None, resource: str, decision) -> None:
+    """Collect cross-agency reads; the API writes them to the audit log (own data and traders' own are not)."""
+    if reads is not None and decision.basis not in ("owner", "role:lead-agency", "own-agency"):
+        reads.append((resource, decision))
 
 
 def _task_view(t: AgencyTask, agency_names: dict, full: bool) -> dict:
@@ -37,9 +45,10 @@ def _task_view(t: AgencyTask, agency_names: dict, full: bool) -> dict:
     return view
 
 
-def get_declaration(session, subject, declaration_id: str, agency_names: dict) -> dict:
+def get_declaration(session, subject, declaration_id: str, agency_names: dict, purpose: str | None = None,
+                    reads: list | None = None) -> dict:
     """The declaration as the subject may see it: one status, every pending step, the allowed fields."""
-    d, decision = _visible(session, subject, declaration_id)
+    d, decision = _visible(session, subject, declaration_id, purpose, reads)
     version = session.get(DeclarationVersion, (d.id, d.version))
     tasks = session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == d.id,
                                                      AgencyTask.declaration_version == d.version)).all()
@@ -69,25 +78,29 @@ def get_declaration(session, subject, declaration_id: str, agency_names: dict) -
     return out
 
 
-def list_declarations(session, subject, *, status: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+def list_declarations(session, subject, *, status: str | None = None, limit: int = 50, offset: int = 0,
+                      purpose: str | None = None, reads: list | None = None) -> dict:
     """Declarations the subject may see; the scope is part of the query, so totals reveal nothing hidden."""
     if not 1 <= limit <= 500:
         raise InvalidDocument("bad page size", [Problem("/limit", "limit must be between 1 and 500")])
-    where = [declaration_scope(subject)]
+    where = [declaration_scope(subject, purpose, session=session)]
     if status:
         where.append(Declaration.status == status)
     total = session.scalar(select(func.count()).select_from(Declaration).where(*where))
     rows = session.scalars(select(Declaration).where(*where).order_by(Declaration.lodged_at.desc(), Declaration.id)
                            .limit(limit).offset(offset)).all()
+    if reads is not None and not subject.is_trader and not subject.lead:
+        for d in rows:
+            note_read(reads, f"declaration/{d.id}", authorize(subject, "read", d, purpose, session=session))
     return {"total": total, "limit": limit, "offset": offset,
             "items": [{"id": d.id, "lrn": d.lrn, "type": d.type, "status": d.status, "version": d.version,
                        "lodged_at": d.lodged_at.isoformat(),
                        "released_at": d.released_at.isoformat() if d.released_at else None} for d in rows]}
 
 
-def timeline(session, subject, declaration_id: str) -> list[dict]:
+def timeline(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None) -> list[dict]:
     """Every milestone with its time; an agency sees the shared milestones and its own tasks'."""
-    d, decision = _visible(session, subject, declaration_id)
+    d, decision = _visible(session, subject, declaration_id, purpose, reads)
     q = select(EventRecord).where(EventRecord.declaration_id == d.id).order_by(EventRecord.seq)
     if subject.is_trader:
         q = q.where(EventRecord.name.not_in(HIDDEN_FROM_TRADERS))

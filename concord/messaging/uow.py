@@ -28,6 +28,7 @@ class AuditNote:
     detail: dict = field(default_factory=dict)
     actor: str | None = None
     agency: str | None = None
+    owner: str | None = None  # the agency whose data was read or changed, for its access reports
 
 
 class UnitOfWork:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support import declaration, item
+from support import declaration, demo_config_text, item
 
 CONCORD = str(Path(sys.executable).parent / "concord")
 
@@ -25,7 +25,8 @@ def free_port() -> int:
 def server(tmp_path):
     env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": ""}
     run = lambda *args: subprocess.run([CONCORD, *args], env=env, capture_output=True, text=True, timeout=120)
-    config = Path(__file__).resolve().parents[2] / "concord" / "demo" / "coordination.yaml"
+    config = tmp_path / "coordination.yaml"
+    config.write_text(demo_config_text())  # random selection off: the tour's lanes are deterministic
     assert run("db", "upgrade").returncode == 0
     loaded = run("config", "load", str(config))
     assert loaded.returncode == 0, loaded.stderr

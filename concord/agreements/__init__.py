@@ -1,0 +1,1 @@
+"""Sharing agreements between agencies, access requests (hit/no-hit) and break-glass access."""

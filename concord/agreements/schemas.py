@@ -1,0 +1,86 @@
+"""Agreement documents as drafted through the API, the CLI or the coordination config."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from concord.agreements.models import PURPOSES, RESOURCES
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Condition(Strict):
+    hs_chapters: list[str] = []
+    origins: list[str] = []
+    offices: list[str] = []
+
+    @field_validator("hs_chapters")
+    @classmethod
+    def chapters(cls, v):
+        for c in v:
+            if not (len(c) == 2 and c.isdigit()):
+                raise ValueError(f"HS chapter '{c}' must be 2 digits, e.g. 08")
+        return v
+
+
+class ScopeIn(Strict):
+    resource: Literal[RESOURCES]  # type: ignore[valid-type]
+    fields: list[str] = Field(min_length=1, description="JSON pointers the recipients may see, e.g. /importer/name")
+    condition: Condition = Condition()
+
+    @field_validator("fields")
+    @classmethod
+    def pointers(cls, v):
+        for p in v:
+            if not p.startswith("/"):
+                raise ValueError(f"field '{p}' must be a JSON pointer such as /items/*/hs_code")
+        return v
+
+
+Use = Literal["forbidden", "with_permission", "allowed"]
+
+
+class Handling(Strict):
+    onward_sharing: Use = "forbidden"
+    court_use: Use = "with_permission"
+    retention_days: int = Field(365, gt=0, le=3650)
+
+
+class AgreementIn(Strict):
+    key: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{2,39}$", description="stable reference, e.g. MOU-CUS-POL-2026")
+    title: str = Field(min_length=5, max_length=200)
+    provider: str
+    recipients: list[str] = Field(min_length=1)
+    purposes: list[str] = Field(min_length=1)
+    legal_basis: str = Field(min_length=5)
+    scopes: list[ScopeIn] = Field(min_length=1)
+    handling: Handling = Handling()
+    valid_from: datetime
+    valid_until: datetime
+
+    @field_validator("purposes")
+    @classmethod
+    def known_purposes(cls, v):
+        for p in v:
+            if p not in PURPOSES:
+                raise ValueError(f"unknown purpose '{p}'; use one of: {', '.join(PURPOSES)}")
+        return v
+
+    @model_validator(mode="after")
+    def coherent(self):
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        if self.provider in self.recipients:
+            raise ValueError("the provider cannot also be a recipient")
+        if self.valid_from.tzinfo is None or self.valid_until.tzinfo is None:
+            raise ValueError("give validity times with their UTC offset")
+        return self
+
+
+class ConfigAgreement(AgreementIn):
+    """In the coordination config: an agreement already signed on paper by the agencies listed."""
+
+    signed_by: list[str] = Field(default_factory=list, description="agencies that signed; all parties make it active")
