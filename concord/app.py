@@ -82,10 +82,11 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
     from concord.access.api import router as access_router
     from concord.agencies.api import router as agencies_router
+    from concord.agreements.api import router as agreements_router
     from concord.clearance.api import router as clearance_router
     from concord.declarations.api import router as declarations_router
 
-    for router in (access_router, agencies_router, declarations_router, clearance_router):
+    for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

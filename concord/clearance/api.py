@@ -1,10 +1,10 @@
 """Agency task queues and decisions; the trader's answer to a request for documents."""
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
-from concord.access.deps import concord_app, current_subject
+from concord.access.deps import concord_app, current_subject, log_request_reads, purpose
 from concord.clearance.messages import DecideTask, SupplyDocuments
-from concord.clearance.queries import task_queue
+from concord.clearance.queries import inspection_results, task_queue
 from concord.clearance.schemas import DecisionIn, SupplyIn
 
 router = APIRouter(prefix="/api/v1", tags=["clearance"])
@@ -32,3 +32,15 @@ def supply(declaration_id: str, body: SupplyIn, subject=Depends(current_subject)
     """The trader supplies requested documents; the task returns to the agency."""
     return app.bus.handle(SupplyDocuments(declaration_id=declaration_id, task_id=body.task_id,
                                           documents=[d.model_dump() for d in body.documents]), subject=subject)
+
+
+@router.get("/inspection-results")
+def list_inspection_results(request: Request, limit: int = 50, offset: int = Query(0, ge=0),
+                            why: str | None = Depends(purpose), subject=Depends(current_subject),
+                            app=Depends(concord_app)):
+    """Inspection results the caller's agency may see: its own, and those an agreement shares for the purpose."""
+    reads: list = []
+    with app.sessions() as s:
+        out = inspection_results(s, subject, purpose=why, limit=limit, offset=offset, reads=reads)
+    log_request_reads(request, subject, reads, why)
+    return out

@@ -1,0 +1,98 @@
+"""Agreements, access requests, break-glass and access reports through the API."""
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+
+from concord.access.deps import concord_app, current_subject
+from concord.agreements import handlers
+from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, DecideAccessRequest, DraftAgreement,
+                                         RequestAccess, SignAgreement)
+from concord.agreements.models import AccessGrant, SharingAgreement
+from concord.agreements.schemas import AgreementIn
+from concord.errors import InvalidDocument, Problem
+
+router = APIRouter(prefix="/api/v1", tags=["agreements"])
+
+
+class StatusIn(BaseModel):
+    status: str = Field(description="suspended, active (resume) or revoked")
+    reason: str = Field(min_length=3)
+
+
+class AccessRequestIn(BaseModel):
+    resource: str = Field(examples=["watchlist_entry/WLE0123"])
+    purpose: str
+    justification: str
+
+
+class AccessDecisionIn(BaseModel):
+    grant: bool
+    reason: str = Field(min_length=3)
+    hours: int = 72
+
+
+@router.get("/agreements")
+def list_agreements(status: str | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
+    """Agreements the caller's agency is party to (auditors: all), newest version first."""
+    with app.sessions() as s:
+        q = select(SharingAgreement).order_by(SharingAgreement.key, SharingAgreement.version.desc())
+        if status:
+            q = q.where(SharingAgreement.status == status)
+        rows = [a for a in s.scalars(q) if subject.has("auditor") or subject.agency in a.parties()]
+        return [handlers.view(a, handlers._signatures(s, a)) for a in rows]
+
+
+@router.post("/agreements", status_code=201)
+def draft(body: AgreementIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    return app.bus.handle(DraftAgreement(document=body.model_dump(mode="json")), subject=subject)
+
+
+@router.put("/agreements/{key}")
+def amend(key: str, body: AgreementIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    """A new version of agreement `key`; it replaces the active one once every party has signed it."""
+    if body.key != key:
+        raise InvalidDocument("the key is the agreement's identity", [Problem("/key", f"must be '{key}'")])
+    return app.bus.handle(DraftAgreement(document=body.model_dump(mode="json"), amend=True), subject=subject)
+
+
+@router.post("/agreements/{agreement_id}/signatures")
+def sign(agreement_id: str, subject=Depends(current_subject), app=Depends(concord_app)):
+    return app.bus.handle(SignAgreement(agreement_id=agreement_id), subject=subject)
+
+
+@router.post("/agreements/{agreement_id}/status")
+def change_status(agreement_id: str, body: StatusIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    return app.bus.handle(ChangeAgreementStatus(agreement_id=agreement_id, status=body.status, reason=body.reason),
+                          subject=subject)
+
+
+@router.post("/access-requests", status_code=201)
+def request_access(body: AccessRequestIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    """Ask the owning agency for a record a hit revealed (hit / no-hit)."""
+    return app.bus.handle(RequestAccess(resource=body.resource, purpose=body.purpose,
+                                        justification=body.justification), subject=subject)
+
+
+@router.get("/access-requests")
+def list_requests(status: str | None = Query(None), subject=Depends(current_subject), app=Depends(concord_app)):
+    """Requests and break-glass grants concerning the caller's agency, as provider or requester."""
+    with app.sessions() as s:
+        q = select(AccessGrant).where(or_(AccessGrant.provider == subject.agency,
+                                          AccessGrant.requester_agency == subject.agency))
+        if status:
+            q = q.where(AccessGrant.status == status)
+        return [handlers.grant_view(g) for g in s.scalars(q.order_by(AccessGrant.requested_at.desc()).limit(500))]
+
+
+@router.post("/access-requests/{request_id}/decision")
+def decide(request_id: str, body: AccessDecisionIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    return app.bus.handle(DecideAccessRequest(request_id=request_id, grant=body.grant, reason=body.reason,
+                                              hours=body.hours), subject=subject)
+
+
+@router.post("/break-glass", status_code=201)
+def break_glass(body: AccessRequestIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    """Open one record in an emergency: time-limited, flagged in the log, the owner's liaison notified."""
+    return app.bus.handle(BreakGlass(resource=body.resource, purpose=body.purpose,
+                                     justification=body.justification), subject=subject)
