@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH of the empty tree
@@ -92,35 +92,40 @@ def root_of(leaves: Iterable[bytes]) -> bytes:
 
 def frontier_ranges(size: int) -> list[tuple[int, int]]:
     """(level, index) of the maximal complete subtrees covering [0, size), largest first."""
-    out, start = [], 0
+    return complete_nodes(0, size)
+
+
+def complete_nodes(start: int, end: int) -> list[tuple[int, int]]:
+    """(level, index) of the complete subtrees whose hashes make up MTH(D[start:end]), largest first.
+
+    For the aligned ranges that proofs use these are the set bits of end - start, from the top.
+    """
+    size = end - start
+    if size <= 0:
+        return []
+    if size & (size - 1) == 0:  # nearly every range in a proof is one complete subtree
+        level = size.bit_length() - 1
+        return [(level, start >> level)]
+    out = []
     for level in range(size.bit_length() - 1, -1, -1):
-        if size >> level & 1:
+        if (end - start) >> level & 1:
             out.append((level, start >> level))
             start += 1 << level
     return out
 
 
-def complete_nodes(start: int, end: int) -> Iterator[tuple[int, int]]:
-    """(level, index) of the complete subtrees whose hashes make up MTH(D[start:end]), left to right."""
-    while end - start > 0:
-        size = end - start
-        if size & (size - 1) == 0:
-            level = size.bit_length() - 1
-            yield level, start >> level
-            return
-        k = split_point(size)
-        yield from complete_nodes(start, start + k)
-        start += k
+def fold_nodes(parts: list[bytes]) -> bytes:
+    """MTH of a range from the hashes of its complete subtrees, largest first (see complete_nodes)."""
+    parts = list(parts)
+    r = parts.pop()
+    while parts:  # RFC 9162 splits at the largest power of two: the tree leans left, so fold from the right
+        r = node_hash(parts.pop(), r)
+    return r
 
 
 def subtree_from_nodes(start: int, end: int, nodes: dict[tuple[int, int], bytes]) -> bytes:
     """MTH(D[start:end]) from the hashes of its complete subtrees (see complete_nodes)."""
-    size = end - start
-    if size & (size - 1) == 0:
-        level = size.bit_length() - 1
-        return nodes[(level, start >> level)]
-    k = split_point(size)
-    return node_hash(subtree_from_nodes(start, start + k, nodes), subtree_from_nodes(start + k, end, nodes))
+    return fold_nodes([nodes[k] for k in complete_nodes(start, end)])
 
 
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:

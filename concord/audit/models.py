@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from concord.db import Base
@@ -40,16 +40,17 @@ class AuditHead(Base):
 
 
 class AuditNode(Base):
-    """Hash of a complete subtree of 2**level leaves starting at leaf index * 2**level (level >= 1).
+    """Hash of a complete subtree of 2**level leaves, the index-th at its level (level >= 1).
 
     Written by the checkpointer, never changed: proofs read O(log n) of these instead of rehashing leaves.
-    Level 0 is not copied here; it is audit_entries.leaf_hash.
+    One integer key (level << 40 | index) so a proof's nodes come back from one IN query. Level 0 is not
+    copied here; it is audit_entries.leaf_hash.
     """
 
     __tablename__ = "audit_nodes"
 
-    level: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    idx: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # INTEGER on SQLite makes the key the rowid itself: one B-tree, no separate index to search.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 

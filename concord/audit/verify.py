@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from json.encoder import encode_basestring
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from concord.audit.canonical import entry_frame
 from concord.audit.merkle import TreeHasher
 from concord.audit.models import AuditCheckpoint, AuditHead
 from concord.audit.note import CheckpointError, verify_checkpoint
@@ -49,12 +49,8 @@ class VerifyReport:
 # Columns in the order their keys take in the canonical body, so the body can be rebuilt around them.
 SCAN = ("SELECT seq, body, leaf_hash, action, actor, agency, agreement, outcome, purpose, request_id, resource, at"
         " FROM audit_entries ORDER BY seq")
-TAIL_KEYS = ("outcome", "purpose", "request_id", "resource")
+SCAN_COLUMNS = ("action", "actor", "agency", "agreement", "outcome", "purpose", "request_id", "resource")
 _decode = json.JSONDecoder().decode
-
-
-def _enc(value) -> str:
-    return "null" if value is None else encode_basestring(value)
 
 
 def _naive_utc(value) -> datetime:
@@ -68,12 +64,8 @@ def _signed_at(i: int, r) -> str | None:
 
     Rebuilding the JSON around the columns costs a third of parsing it, which keeps a full verify fast.
     """
-    e, b = encode_basestring, r[1]
-    head = '{"action":%s,"actor":%s,"agency":%s,"agreement":%s,"at":"' % (
-        e(r[3]), "null" if r[4] is None else e(r[4]), "null" if r[5] is None else e(r[5]),
-        "null" if r[6] is None else e(r[6]))
-    tail = ',"outcome":%s,"purpose":%s,"request_id":%s,"resource":%s,"seq":%d}' % (
-        e(r[7]), "null" if r[8] is None else e(r[8]), "null" if r[9] is None else e(r[9]), e(r[10]), i)
+    b = r[1]
+    head, tail = entry_frame(i, *r[3:11])
     if not (b.startswith(head) and b.endswith(tail)):
         return None
     end = b.find('"', len(head))
@@ -113,7 +105,7 @@ def _diagnose(report: VerifyReport, i: int, row, leaf: bytes) -> int | None:
         # The body was hashed at position `claimed`: something was inserted, deleted or moved before here.
         report.add(i, f"entry stored at {i} says it is entry {claimed}: entries inserted, deleted or moved")
         return min(i, claimed) if isinstance(claimed, int) and claimed >= 0 else i
-    for name, value in zip(("action", "actor", "agency", "agreement", *TAIL_KEYS), row[3:11]):
+    for name, value in zip(SCAN_COLUMNS, row[3:11]):
         if body.get(name) != value:
             report.add(i, f"column {name} was changed: the signed entry says {body.get(name)!r}")
             return i

@@ -17,10 +17,9 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "audit_nodes",
-        sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("idx", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_audit_nodes")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_nodes")),
     )
     op.create_table(
         "audit_checkpoints",
