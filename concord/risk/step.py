@@ -1,10 +1,107 @@
-"""The risk step the declaration pipeline calls; the full engine plugs in behind the same method."""
+"""The risk step the declaration pipeline calls: profiles, rules, watchlists and the model, within the lane budget."""
 
-from concord.risk.engine import Assessment
+from __future__ import annotations
+
+from sqlalchemy import and_, select
+
+from concord.clock import Clock
+from concord.declarations.models import Declaration, DeclarationVersion
+from concord.risk.catalog import Catalog, ModelSource, Policies
+from concord.risk.engine import LANE_RANK, Assessment
+from concord.risk.lanes import LaneBudget, floor_of
+from concord.risk.models import SEVERITY_RANK, RuleHit
+from concord.risk.watchlists import ExactNames
+
+WATCHLIST_LANES = {"critical": "red", "high": "red", "medium": "yellow", "low": "yellow"}
+STRONG_NAME_MATCH = 0.95  # a fuzzy party-name match below this is reported but never forces a lane
+TOP_CONTRIBUTIONS = 5
 
 
 class RiskStep:
-    """Assesses with the config's risk profiles; the risk engine issue extends this with rules and a model."""
+    """Assesses one declaration version; everything it reads is compiled and cached, so it stays within a few ms."""
+
+    def __init__(self, *, clock: Clock | None = None, rng=None, budget: LaneBudget | None = None,
+                 models: ModelSource | None = None, names=ExactNames, ttl: float = 1.0):
+        self.clock = clock
+        self.budget = budget or LaneBudget(rng)
+        self.catalog = Catalog(ttl, names)
+        self.models = models or ModelSource(ttl)
+        self.policies = Policies()
+
+    def invalidate(self) -> None:
+        """Recheck rules, watchlists and the model on the next assessment (a catalogue changed here)."""
+        self.catalog.invalidate()
+        self.models.invalidate()
+
+    def _now(self, session):
+        clock = self.clock or session.info.get("clock") or Clock()
+        return clock.now()
 
     def assess(self, session, snapshot, doc: dict, *, declaration_id: str) -> Assessment:
-        return snapshot.profiles.assess(doc, declaration_id=declaration_id)
+        """Lane, score, reasons and versions for one declaration version; rule hits are added to the session."""
+        now = self._now(session)
+        rules, watchlists = self.catalog.current(session, now)
+        model = self.models.current(session)
+        office = doc["office_of_entry"]
+        policy = self.policies.of(snapshot, office)
+        force_rank = SEVERITY_RANK[policy.force_severity]
+        reasons: list[dict] = []
+        forced = None
+
+        def add(reason: dict, lane: str, forcing: bool) -> None:
+            nonlocal forced
+            reason.update(lane=lane, forced=forcing)
+            reasons.append(reason)
+            if forcing and (forced is None or LANE_RANK[lane] > LANE_RANK[forced]):
+                forced = lane
+
+        for p in snapshot.profiles.profiles:
+            if items := p.criteria.matching_items(doc, snapshot.rates):
+                add({"kind": "profile", "id": p.id, "reason": p.reason, "items": items}, p.lane, True)
+        rule_hits = rules.evaluate(doc, snapshot.rates, now)
+        for r in rule_hits:
+            add({"kind": "rule", "id": r.id, "version": r.version, "name": r.name, "severity": r.severity},
+                r.lane, SEVERITY_RANK[r.severity] >= force_rank)
+        for h in watchlists.match(doc, now):
+            e = h.entry
+            strong = h.score >= STRONG_NAME_MATCH
+            add({"kind": "watchlist", "entry_id": e.id, "entry_version": e.version, "agency": e.agency,
+                 "list": e.kind, "pointer": h.pointer, "matched": h.matched, "score": round(h.score, 4),
+                 "severity": e.severity, "reason": e.reason}, WATCHLIST_LANES[e.severity],
+                strong and SEVERITY_RANK[e.severity] >= force_rank)
+        score, contributions = self.models.score(model, doc)
+        scale = getattr(model, "version", None)
+        if not self.budget.has_window(office, scale):
+            self._seed(session, office, policy, scale)
+        decision = self.budget.decide(office, score, forced, policy, scale)
+        if model is not None:
+            reasons.append({"kind": "model", "score": round(score, 6), "lane": decision.by_score, "forced": False,
+                            "threshold": decision.thresholds.get(decision.by_score), "contributions": contributions})
+        if decision.random:
+            reasons.append({"kind": "random", "lane": policy.exploration_lane, "forced": False,
+                            "reason": "selected at random for control, so the model also learns from trade it would "
+                                      "not select"})
+        self._record_hits(session, rule_hits, declaration_id, now)
+        versions = {"rules": rules.version, "watchlists": watchlists.version, "model": scale,
+                    "profiles": snapshot.profiles.version}
+        return Assessment(decision.lane, round(score, 6), reasons, versions, random=decision.random)
+
+    def _record_hits(self, session, hits, declaration_id: str, now) -> None:
+        if not hits:
+            return
+        did, _, version = declaration_id.rpartition("/")
+        if not did or not version.isdigit():
+            return  # an assessment outside the pipeline (a bench, a what-if): nothing to count
+        session.add_all([RuleHit(rule_id=r.id, rule_version=r.version, declaration_id=did,
+                                 declaration_version=int(version), hit_at=now) for r in hits])
+
+    def _seed(self, session, office: str, policy, scale) -> None:
+        """Start the office's window from its latest stored assessments under the same model."""
+        window = self.budget.window(office, policy, scale)
+        q = (select(DeclarationVersion.risk)
+             .join(Declaration, and_(Declaration.id == DeclarationVersion.declaration_id,
+                                     Declaration.version == DeclarationVersion.version))
+             .where(Declaration.office_of_entry == office).order_by(Declaration.id.desc()).limit(policy.window))
+        rows = [r for r in session.scalars(q) if (r.get("versions") or {}).get("model") == scale]
+        for risk in reversed(rows):
+            window.add(float(risk.get("score") or 0.0), floor_of(risk))

@@ -1,0 +1,136 @@
+"""What the risk step reads, compiled once per version: rules, watchlists, the active model, lane policies."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import inspect, select
+
+from concord.risk.lanes import LanePolicy
+from concord.risk.models import RiskCatalog, RiskRule, WatchlistEntry
+from concord.risk.rules import RuleSet
+from concord.risk.schemas import LaneConfig
+from concord.risk.watchlists import ExactNames, WatchlistIndex
+
+log = logging.getLogger(__name__)
+
+
+class Catalog:
+    """Compiled rules and watchlists; their versions are rechecked at most once per `ttl` seconds."""
+
+    def __init__(self, ttl: float = 1.0, names=ExactNames):
+        self.ttl, self.names = ttl, names
+        self.rules = RuleSet([], 0)
+        self.watchlists = WatchlistIndex([], 0, names)
+        self._checked = -float("inf")
+        self._present: bool | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._checked = -float("inf")
+
+    def current(self, session, now) -> tuple[RuleSet, WatchlistIndex]:
+        if time.monotonic() - self._checked < self.ttl:
+            return self.rules, self.watchlists
+        with self._lock:
+            if self._present is None:
+                # A database not yet upgraded to the risk tables assesses with profiles and the model only.
+                self._present = inspect(session.connection()).has_table(RiskCatalog.__tablename__)
+            if self._present:
+                versions = dict(session.execute(select(RiskCatalog.name, RiskCatalog.version)).all())
+                if versions.get("rules", 0) != self.rules.version:
+                    rows = session.scalars(select(RiskRule).where(RiskRule.active).order_by(RiskRule.id))
+                    self.rules = RuleSet.from_rows(rows, versions.get("rules", 0))
+                if versions.get("watchlists", 0) != self.watchlists.version:
+                    rows = session.scalars(select(WatchlistEntry).where(
+                        WatchlistEntry.removed_at.is_(None),
+                        WatchlistEntry.expires_at.is_(None) | (WatchlistEntry.expires_at > now)))
+                    self.watchlists = WatchlistIndex.from_rows(rows, versions.get("watchlists", 0), self.names)
+            self._checked = time.monotonic()
+            return self.rules, self.watchlists
+
+
+def _registry_model(session):
+    """The registry's active model, or None while there is no registry or no model in it."""
+    try:
+        from concord.risk import registry
+    except ImportError:
+        return None
+    for name in ("active_model", "load_active", "active"):
+        if callable(loader := getattr(registry, name, None)):
+            return loader(session)
+    return None
+
+
+class ModelSource:
+    """The active learned model, rechecked at most once per `ttl`; `load(session)` returns it or None."""
+
+    def __init__(self, ttl: float = 1.0, load=None, top: int = 5):
+        self.ttl, self.top = ttl, top
+        self.load = load or _registry_model
+        self.model = None
+        self._checked = -float("inf")
+        self._failed = False
+
+    def invalidate(self) -> None:
+        self._checked = -float("inf")
+
+    def current(self, session):
+        if time.monotonic() - self._checked < self.ttl:
+            return self.model
+        try:
+            self.model = self.load(session)
+            self._failed = False
+        except Exception:  # noqa: BLE001 - a broken registry must not stop lodging: assess without the model
+            if not self._failed:
+                log.exception("the active risk model could not be loaded; assessing without it")
+            self._failed, self.model = True, None
+        self._checked = time.monotonic()
+        return self.model
+
+    def score(self, model, doc: dict) -> tuple[float, list]:
+        """The declaration's score (its riskiest item's) and that item's top feature contributions."""
+        if model is None:
+            return 0.0, []
+        from concord.risk.datasets import record_from_declaration
+
+        records = [record_from_declaration(doc, i) for i in range(len(doc["items"]))]
+        scores = [float(s) for s in model.score_records(records)]
+        worst = max(range(len(scores)), key=scores.__getitem__)
+        return scores[worst], [dict(c, item=worst) for c in _contributions(model.explain(records[worst], self.top))]
+
+
+def _contributions(explained) -> list[dict]:
+    """Contributions as dicts whatever shape the model returns: dicts, (feature, value) pairs, or a mapping."""
+    if isinstance(explained, dict):
+        explained = list(explained.items())
+    out = []
+    for c in explained or ():
+        if isinstance(c, dict):
+            out.append(dict(c))
+        else:
+            feature, value = c[0], c[1]
+            out.append({"feature": str(feature), "contribution": round(float(value), 6)})
+    return out
+
+
+class Policies:
+    """Lane policies per office from the config's `risk` section, rebuilt when the config version changes."""
+
+    def __init__(self):
+        self._version = None
+        self._default = LanePolicy()
+        self._offices: dict[str, LanePolicy] = {}
+
+    def of(self, snapshot, office: str) -> LanePolicy:
+        if self._version != snapshot.version:
+            risk = (snapshot.document or {}).get("risk") or {}
+            cfg = LaneConfig.model_validate(risk.get("lanes") or {})
+            common = dict(exploration=float(risk.get("random_inspection_rate", 0.0)),
+                          exploration_lane=cfg.exploration_lane, window=cfg.window, force_severity=cfg.force_severity)
+            self._default = LanePolicy(targets=cfg.targets.model_dump(), **common)
+            self._offices = {o: LanePolicy(targets=t.model_dump(), **common) for o, t in cfg.offices.items()}
+            self._version = snapshot.version
+        return self._offices.get(office, self._default)

@@ -1,0 +1,100 @@
+"""Reads of the risk catalogues: rules, watchlist entries, per-rule hit statistics, rules tried on history."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import and_, case, func, select
+
+from concord.declarations.models import Declaration, DeclarationVersion
+from concord.risk.handlers import require_agency_officer, require_analyst
+from concord.risk.messages import TryRule
+from concord.risk.models import InspectionOutcome, RiskRule, RuleHit, WatchlistEntry
+from concord.risk.rules import CompiledRule, RuleSet, compile_rule
+
+SAMPLE_HITS = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def list_rules(session, subject, *, include_inactive: bool = False) -> list[RiskRule]:
+    """The rules in force (or every version), newest first."""
+    require_analyst(subject)
+    q = select(RiskRule).order_by(RiskRule.id, RiskRule.version.desc())
+    return list(session.scalars(q if include_inactive else q.where(RiskRule.active)))
+
+
+def list_entries(session, subject, now: datetime, *, include_lapsed: bool = False) -> list[WatchlistEntry]:
+    """The subject's agency's own entries: other agencies' entries are only ever seen as hits."""
+    require_agency_officer(subject)
+    q = select(WatchlistEntry).where(WatchlistEntry.agency == subject.agency).order_by(WatchlistEntry.created_at)
+    if not include_lapsed:
+        q = q.where(WatchlistEntry.removed_at.is_(None),
+                    (WatchlistEntry.expires_at.is_(None)) | (WatchlistEntry.expires_at > now))
+    return list(session.scalars(q))
+
+
+def rule_statistics(session, subject) -> list[dict]:
+    """Per rule version: hits, how many of those were inspected, how many found irregular, the last hit."""
+    require_analyst(subject)
+    o = InspectionOutcome
+    labels = (select(o.declaration_id, o.version,
+                     func.max(case((o.result == "irregular", 1), else_=0)).label("irregular"))
+              .group_by(o.declaration_id, o.version).subquery())
+    hits = (select(RuleHit.rule_id, RuleHit.rule_version, func.count().label("hits"),
+                   func.max(RuleHit.hit_at).label("last_hit_at"), func.count(labels.c.declaration_id).label("inspected"),
+                   func.coalesce(func.sum(labels.c.irregular), 0).label("irregular"))
+            .outerjoin(labels, and_(labels.c.declaration_id == RuleHit.declaration_id,
+                                    labels.c.version == RuleHit.declaration_version))
+            .group_by(RuleHit.rule_id, RuleHit.rule_version))
+    counted = {(r.rule_id, r.rule_version): r for r in session.execute(hits)}
+    out = []
+    for rule in session.scalars(select(RiskRule).order_by(RiskRule.id, RiskRule.version)):
+        c = counted.get((rule.id, rule.version))
+        inspected, irregular = (c.inspected, int(c.irregular)) if c else (0, 0)
+        out.append({"id": rule.id, "version": rule.version, "name": rule.name, "active": rule.active,
+                    "hits": c.hits if c else 0, "inspected": inspected, "irregular": irregular,
+                    "hit_rate": round(irregular / inspected, 4) if inspected else None,
+                    "last_hit_at": c.last_hit_at.isoformat() if c and c.last_hit_at else None})
+    return out
+
+
+def try_rule(cmd: TryRule, uow, *, directory) -> dict:
+    """How many past declarations the expression would have hit, and how many of those were found irregular."""
+    if uow.subject is not None:  # the console (no subject) has the database anyway
+        require_analyst(uow.subject)
+    program = compile_rule(cmd.expression)
+    rules = RuleSet([CompiledRule("TRY", 0, "tried", "", "low", "green", EPOCH, None, program,
+                                  cmd.expression)], 0)
+    with uow:
+        s = uow.session
+        rates = directory.current(s).rates
+        labels = {}
+        for row in s.execute(select(InspectionOutcome.declaration_id, InspectionOutcome.result)):
+            if labels.get(row.declaration_id) != "irregular":  # one irregular finding by any agency labels it
+                labels[row.declaration_id] = row.result
+        q = (select(DeclarationVersion.declaration_id, DeclarationVersion.document)
+             .join(Declaration, and_(Declaration.id == DeclarationVersion.declaration_id,
+                                     Declaration.version == DeclarationVersion.version)))
+        if cmd.since is not None:
+            q = q.where(DeclarationVersion.submitted_at >= cmd.since)
+        scanned = hits = inspected = irregular = base_inspected = base_irregular = 0
+        sample = []
+        for row in s.execute(q.execution_options(yield_per=1000)):
+            scanned += 1
+            label = labels.get(row.declaration_id)
+            base_inspected += label is not None
+            base_irregular += label == "irregular"
+            if rules.evaluate(row.document, rates):
+                hits += 1
+                inspected += label is not None
+                irregular += label == "irregular"
+                if len(sample) < SAMPLE_HITS:
+                    sample.append(row.declaration_id)
+        result = {"scanned": scanned, "hits": hits, "inspected": inspected, "irregular": irregular,
+                  "hit_rate": round(irregular / inspected, 4) if inspected else None,
+                  "base_rate": round(base_irregular / base_inspected, 4) if base_inspected else None,
+                  "errors": sum(rules.errors.values()), "sample": sample,
+                  "since": cmd.since.isoformat() if cmd.since else None}
+        uow.audit("risk:rule:tried", "declarations", detail={k: result[k] for k in ("scanned", "hits", "since")})
+        uow.commit()
+        return result

@@ -1,0 +1,204 @@
+"""Officer-written rules in CEL: compiled and checked with error positions, evaluated over a declaration."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+import cel
+
+from concord.errors import InvalidDocument, Problem
+from concord.routing.criteria import Rates
+
+log = logging.getLogger(__name__)
+
+VARIABLES = ("declaration", "items", "importer", "exporter", "declarant", "transport", "route")
+
+
+def _item(item: dict, rates) -> dict:
+    value = item["value"]
+    base = rates.to_base(value["amount"], value["currency"]) if rates is not None else None
+    # CEL does not compare strings with numbers: amounts become doubles, and the base-currency value is added.
+    return {**item, "quantity": float(item["quantity"]), "net_mass_kg": float(item["net_mass_kg"]),
+            "value": {"amount": float(value["amount"]), "currency": value["currency"]},
+            "value_base": None if base is None else float(base),
+            "document_types": [d["type"] for d in item.get("documents") or ()]}
+
+
+def _prune(value, keys: frozenset):
+    if isinstance(value, dict):
+        return {k: _prune(v, keys) for k, v in value.items() if k in keys}
+    if isinstance(value, list):
+        return [_prune(v, keys) for v in value]
+    return value
+
+
+def activation(doc: dict, rates=None, variables=VARIABLES, keys: frozenset | None = None) -> dict:
+    """The names a rule sees; only `variables`, and only the fields named in `keys` (None: all)."""
+    items = [_item(i, rates) for i in doc["items"]]
+    arrival = doc.get("arrival")
+    view = {
+        "declaration": {**doc, "items": items,
+                        "arrival": datetime.fromisoformat(arrival) if isinstance(arrival, str) else arrival},
+        "items": items, "importer": doc["importer"], "exporter": doc["exporter"], "declarant": doc["declarant"],
+        "transport": doc["transport"],
+        "route": {"from": doc["exporter"]["country"], "entry": doc["office_of_entry"],
+                  "entry_country": doc["office_of_entry"][:2], "destination": doc.get("destination_country"),
+                  "origins": sorted({i["origin"] for i in doc["items"]}), "mode": doc["transport"]["mode"]},
+    }
+    if keys is None:
+        return {v: view[v] for v in variables}
+    return {v: _prune(view[v], keys) for v in variables}
+
+
+def sample_declaration() -> dict:
+    """A declaration with every field filled, to check rules against before they are stored."""
+    party = {"id": "NL000000001", "name": "Sample Trading BV", "country": "NL", "address": "Sample Street 1, Rotterdam"}
+    return {"lrn": "SAMPLE", "type": "IM", "declarant": party, "importer": party,
+            "exporter": {**party, "country": "CN"}, "office_of_entry": "NLRTM", "destination_country": "NL",
+            "transport": {"mode": "sea", "conveyance": "IMO9074729", "containers": ["MSCU1234566"]},
+            "arrival": "2026-01-07T08:00:00+00:00",
+            "items": [{"hs_code": "610910", "description": "T-shirts", "origin": "CN", "quantity": "10", "unit": "NAR",
+                       "net_mass_kg": "2", "value": {"amount": "100.00", "currency": "EUR"},
+                       "documents": [{"type": "N935", "reference": "INV-1"}]}]}
+
+MAX_LENGTH = 4000
+_PARSE_ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): ([^\n]*)")
+_MACRO_VARIABLE = re.compile(r"\b(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+_WORD = re.compile(r"[A-Za-z_]\w*")
+# An index that is not a literal could compute a key, which would defeat pruning the activation.
+_INDEX = re.compile(r"\[([^\[\]]*)\]")
+_LITERAL_INDEX = re.compile(r"""^\s*(\d+|"[^"]*"|'[^']*')\s*$""")
+
+
+def _invalid(source: str, message: str, offset: int | None = None) -> InvalidDocument:
+    where = ""
+    if offset is not None:
+        line = source.count("\n", 0, offset) + 1
+        column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+        where = f"line {line}, column {column}: "
+    return InvalidDocument("the rule expression is not valid; nothing was stored",
+                           [Problem("/expression", where + message)])
+
+
+def _offset_of(source: str, name: str, *, field: bool) -> int | None:
+    """Where a name first appears as a field (after a dot) or as a free identifier (not after a dot)."""
+    pattern = rf"\.\s*{re.escape(name)}\b" if field else rf"(?<![.\w]){re.escape(name)}\b"
+    m = re.search(pattern, source)
+    return None if m is None else m.start() + (1 if field else 0)
+
+
+def compile_rule(source: str) -> cel.Program:
+    """Compile and check a rule expression; InvalidDocument with line and column when it is not a valid rule."""
+    if not source or not source.strip():
+        raise _invalid(source, "the expression is empty; write a condition such as transport.mode == \"sea\"")
+    if len(source) > MAX_LENGTH:
+        raise _invalid(source, f"the expression is longer than {MAX_LENGTH} characters; split it into several rules")
+    try:
+        program = cel.compile(source)
+    except ValueError as e:
+        m = _PARSE_ERROR.search(str(e))
+        if m is None:
+            raise _invalid(source, str(e)) from None
+        line, column, message = int(m.group(1)), int(m.group(2)), m.group(3)
+        offset = sum(len(x) + 1 for x in source.split("\n")[:line - 1]) + column - 1
+        raise _invalid(source, message, offset) from None
+    bound = set(_MACRO_VARIABLE.findall(source))
+    for name in program.variables():
+        if name not in VARIABLES and name not in bound:
+            raise _invalid(source, f"unknown name '{name}'; a rule can use {', '.join(VARIABLES)}",
+                           _offset_of(source, name, field=False))
+    _check_on_sample(source, program)
+    return program
+
+
+def _check_on_sample(source: str, program: cel.Program) -> None:
+    """Run the rule on a complete sample declaration: unknown fields, unknown functions and type errors show here."""
+    try:
+        result = program.execute(cel.Context(activation(sample_declaration(), Rates("EUR", {}))))
+    except KeyError as e:
+        name = str(e.args[0]) if e.args else "?"
+        raise _invalid(source, f"unknown field '{name}'", _offset_of(source, name, field=True)) from None
+    except RuntimeError as e:
+        m = re.search(r"Undefined variable or function: '([^']+)'", str(e))
+        name = m.group(1) if m else None
+        message = f"unknown function '{name}' or a function applied to the wrong type" if name else str(e)
+        offset = None
+        if name:
+            offset = _offset_of(source, name, field=False)
+            offset = _offset_of(source, name, field=True) if offset is None else offset
+        raise _invalid(source, message, offset) from None
+    except (TypeError, ValueError) as e:
+        raise _invalid(source, f"type error: {str(e).split('. ')[0]}; convert explicitly, e.g. double(x)") from None
+    if not isinstance(result, bool):
+        raise _invalid(source, f"a rule must be a condition (true or false), this one gives {type(result).__name__}")
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: str
+    version: int
+    name: str
+    agency: str
+    severity: str
+    lane: str
+    valid_from: datetime
+    valid_until: datetime | None
+    program: cel.Program
+    source: str
+
+    def valid_at(self, now: datetime) -> bool:
+        return self.valid_from <= now and (self.valid_until is None or now < self.valid_until)
+
+
+def _prunable_keys(sources: list[str]) -> frozenset | None:
+    """Every word the rules mention: activation keys outside it cannot be read, so they need not be converted."""
+    words: set[str] = set()
+    for source in sources:
+        if any(not _LITERAL_INDEX.match(i) for i in _INDEX.findall(source)):
+            return None
+        words.update(_WORD.findall(source))
+        words.update(re.findall(r"""["']([^"']*)["']""", source))
+    return frozenset(words)
+
+
+class RuleSet:
+    """The active rules of one rules version, compiled once; evaluation shares one activation per declaration."""
+
+    def __init__(self, rules: list[CompiledRule], version: int):
+        self.rules, self.version = rules, version
+        self.variables = frozenset(v for r in rules for v in r.program.variables() if v in VARIABLES)
+        self.keys = _prunable_keys([r.source for r in rules])
+        self.errors: Counter = Counter()  # (rule id, version) -> evaluations that failed at run time
+
+    @classmethod
+    def from_rows(cls, rows, version: int) -> RuleSet:
+        """Compile stored rule rows (already checked when they were created)."""
+        rules = []
+        for r in rows:
+            try:
+                program = cel.compile(r.expression)
+            except ValueError:  # stored before a library change tightened the grammar: skip, do not stop lodging
+                log.error("risk rule %s v%s no longer compiles; skipped", r.id, r.version)
+                continue
+            rules.append(CompiledRule(r.id, r.version, r.name, r.agency, r.severity, r.lane, r.valid_from,
+                                      r.valid_until, program, r.expression))
+        return cls(rules, version)
+
+    def evaluate(self, doc: dict, rates=None, now: datetime | None = None) -> list[CompiledRule]:
+        """The rules valid at `now` that hold for the declaration."""
+        live = [r for r in self.rules if now is None or r.valid_at(now)]
+        if not live:
+            return []
+        context = cel.Context(activation(doc, rates, self.variables, self.keys))
+        hits = []
+        for rule in live:
+            try:
+                if rule.program.execute(context) is True:
+                    hits.append(rule)
+            except Exception:  # noqa: BLE001 - a field absent from this declaration: the rule does not hit
+                self.errors[(rule.id, rule.version)] += 1
+        return hits
