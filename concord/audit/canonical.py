@@ -12,7 +12,7 @@ _SAFE_INT = 2**53  # RFC 8785 numbers are IEEE doubles: larger integers have no 
 _STR_OR_NONE = frozenset({str, type(None)})
 # The entry's keys in RFC 8785 order: four columns, the time, the optional detail, four columns, the position.
 _HEAD = '{"action":%s,"actor":%s,"agency":%s,"agreement":%s,"at":"'
-_TAIL = ',"outcome":%s,"purpose":%s,"request_id":%s,"resource":%s,"seq":%d}'
+_TAIL = ',"outcome":%s,"owner":%s,"purpose":%s,"request_id":%s,"resource":%s,"seq":%d}'
 
 
 def _plain(value) -> bool:
@@ -44,15 +44,17 @@ def _q(value: str | None) -> str:
     return "null" if value is None else encode_basestring(value)
 
 
-def entry_frame(seq: int, action, actor, agency, agreement, outcome, purpose, request_id, resource) -> tuple[str, str]:
+def entry_frame(seq: int, action, actor, agency, agreement, outcome, owner, purpose, request_id,
+                resource) -> tuple[str, str]:
     """The canonical text up to the time value, and after it (and any detail): the columns in RFC 8785 key order."""
     return (_HEAD % (_q(action), _q(actor), _q(agency), _q(agreement)),
-            _TAIL % (_q(outcome), _q(purpose), _q(request_id), _q(resource), seq))
+            _TAIL % (_q(outcome), _q(owner), _q(purpose), _q(request_id), _q(resource), seq))
 
 
 def canonical_entry(seq: int, at: datetime, note, request_id: str | None) -> bytes:
     """The entry as the leaf hash covers it: RFC 8785 JSON of the note, its position, time and request."""
-    values = (note.action, note.actor, note.agency, note.agreement, note.outcome, note.purpose, request_id,
+    owner = getattr(note, "owner", None)
+    values = (note.action, note.actor, note.agency, note.agreement, note.outcome, owner, note.purpose, request_id,
               note.resource)
     at_text = at.isoformat()
     if {type(v) for v in values} <= _STR_OR_NONE and type(seq) is int and 0 <= seq < _SAFE_INT \
@@ -65,7 +67,7 @@ def canonical_entry(seq: int, at: datetime, note, request_id: str | None) -> byt
             pass
     entry = {"seq": seq, "at": at_text, "actor": note.actor, "agency": note.agency, "action": note.action,
              "resource": note.resource, "purpose": note.purpose, "agreement": note.agreement,
-             "outcome": note.outcome, "request_id": request_id}
+             "outcome": note.outcome, "owner": owner, "request_id": request_id}
     if note.detail:
         entry["detail"] = note.detail
     return rfc8785.dumps(entry)

@@ -137,6 +137,14 @@ def stored_checkpoint(row: AuditCheckpoint) -> Checkpoint:
     return cp
 
 
+def hub_vkey(settings) -> str:
+    """The hub's verifier key, from its key file; never creates one (a verifier must not mint keys)."""
+    path = settings.resolved_audit_key_file()
+    if not path.exists():
+        raise ConcordError(f"no audit key at {path}; pass the hub's verifier key with --key")
+    return verifier_key(settings.audit_origin, load_or_create_key(path).public_key())
+
+
 def signer_from_settings(settings) -> NoteSigner:
     """The hub's signer: origin and key file from the settings (the key is created on first start)."""
     return NoteSigner(settings.audit_origin, load_or_create_key(settings.resolved_audit_key_file()))

@@ -10,8 +10,8 @@ from concord.audit.merkle import leaf_hash
 from concord.audit.models import AuditEntry, AuditHead
 from concord.clock import as_utc
 
-COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome", "request_id",
-           "body", "leaf_hash")
+COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome", "owner",
+           "request_id", "body", "leaf_hash")
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
@@ -48,7 +48,8 @@ class AuditLog:
             for note in notes:
                 body = canonical_entry(seq, at, note, request_id)
                 rows.append((seq, stored_at, note.actor, note.agency, note.action, note.resource, note.purpose,
-                             note.agreement, note.outcome, request_id, body.decode(), leaf_hash(body)))
+                             note.agreement, note.outcome, getattr(note, "owner", None), request_id, body.decode(),
+                             leaf_hash(body)))
                 seq += 1
         # Straight to the driver: SQLAlchemy's per-row parameter processing cost three times the insert itself.
         conn.exec_driver_sql(_insert_sql(conn.dialect), rows)

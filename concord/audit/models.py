@@ -20,6 +20,7 @@ class AuditEntry(Base):
     purpose: Mapped[str | None] = mapped_column(String(64))
     agreement: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str | None] = mapped_column(String(16))  # the agency whose data was read or changed
     request_id: Mapped[str | None] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON of the entry
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
@@ -27,6 +28,7 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_entries_resource", "resource"),
         Index("ix_audit_entries_agency_at", "agency", "at"),
+        Index("ix_audit_entries_owner_at", "owner", "at"),
     )
 
 

@@ -55,7 +55,7 @@ def verifier_key(name: str, public: Ed25519PublicKey) -> str:
 def parse_verifier_key(vkey: str) -> tuple[str, Ed25519PublicKey]:
     """Parse a vkey string into its name and public key; the embedded key id must match."""
     try:
-        name, kid, material = vkey.strip().split("+")
+        name, kid, material = vkey.strip().split("+", 2)  # base64 may itself hold "+"
         raw = base64.b64decode(material, validate=True)
         if raw[:1] != ED25519 or len(raw) != 33:
             raise ValueError("not an Ed25519 key")

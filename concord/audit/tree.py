@@ -85,9 +85,9 @@ def _resolve(session: Session, ranges: list[tuple[int, int]], cache: NodeCache |
     return [nodes[p[0]] if len(p) == 1 else fold_nodes([nodes[k] for k in p]) for p in parts]
 
 
-def root_at(session: Session, size: int) -> bytes:
+def root_at(session: Session, size: int, cache: NodeCache | None = None) -> bytes:
     """MTH of the first `size` entries, from stored nodes."""
-    return _resolve(session, [(0, size)])[0] if size else EMPTY_ROOT
+    return _resolve(session, [(0, size)], cache)[0] if size else EMPTY_ROOT
 
 
 def inclusion_proof(session: Session, index: int, size: int, cache: NodeCache | None = None) -> list[bytes]:

@@ -1,4 +1,4 @@
-"""audit tree nodes and signed checkpoints
+"""audit: entry owner column, tree nodes and signed checkpoints
 
 Revision ID: 0002_audit
 Revises: 0001
@@ -15,6 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("audit_entries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owner", sa.String(length=16), nullable=True))
+        batch_op.create_index("ix_audit_entries_owner_at", ["owner", "at"], unique=False)
     op.create_table(
         "audit_nodes",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
@@ -34,3 +37,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("audit_checkpoints")
     op.drop_table("audit_nodes")
+    with op.batch_alter_table("audit_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_entries_owner_at")
+        batch_op.drop_column("owner")
