@@ -50,7 +50,8 @@ class WatchlistIndex:
         self.threshold = threshold
         self.max_candidates = max_candidates  # scored per query, the best blocking votes first
         self.read_budget = read_budget  # posting entries read per query before the common keys are skipped
-        self.entries: list[WatchlistEntry] = []
+        self.entries: list[WatchlistEntry] = []  # every version ever added; _live says which count
+        self._live: dict[str, int] = {}  # entry id -> position of its current version
         self._names: list[tuple[int, NameForm]] = []  # (entry position, one of its names)
         self._postings: dict[str, list[int]] = defaultdict(list)
         self.add(entries)
@@ -61,13 +62,14 @@ class WatchlistIndex:
         return cls((e for wl in lists for e in wl.entries), **kwargs)
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._live)
 
     def add(self, entries: Iterable[WatchlistEntry]) -> None:
-        """Index more entries (an updated entry is added as a new version under the same id)."""
+        """Index entries; an entry whose id is already indexed replaces the older version."""
         for entry in entries:
             position = len(self.entries)
             self.entries.append(entry)
+            self._live[entry.id] = position
             for scheme, value in entry.identifiers:
                 self._postings[f"i:{scheme}:{value}"].append(len(self._names))
             for name in entry.names:
@@ -75,6 +77,10 @@ class WatchlistIndex:
                 for key in name_keys(form):
                     self._postings[key].append(len(self._names))
                 self._names.append((position, form))
+
+    def remove(self, entry_id: str) -> None:
+        """Stop matching an entry (delisted); its postings stay until the index is rebuilt."""
+        self._live.pop(entry_id, None)
 
     def _candidates(self, query: ScreeningQuery) -> list[int]:
         keys = name_keys(query.form) | {f"i:{s}:{v}" for s, v in query.identifiers}
@@ -112,6 +118,8 @@ class WatchlistIndex:
         best: dict[int, tuple] = {}
         for name_idx in self._candidates(query):
             position, form = self._names[name_idx]
+            if self._live.get(self.entries[position].id) != position:
+                continue  # an older version of an updated entry, or a removed one
             scored = compare_names(query.form, form)
             if position not in best or scored.score > best[position][0].score:
                 best[position] = (scored, form)

@@ -73,6 +73,10 @@ class Match:
             "qualifiers": [q.as_dict() for q in self.qualifiers],
         }
 
+    def view_for(self, agency: str | None) -> str:
+        """'full' for the owner or a fully shared list, 'hit' where the list shares only hit / no-hit."""
+        return "full" if self.entry.sharing == "full" or agency == self.entry.owner_agency else "hit"
+
     def as_dict(self, view: str = "full") -> dict:
         """The match for a screener: 'full', or 'hit' when the list shares only hit / no-hit."""
         head = {"list_id": self.entry.list_id, "owner_agency": self.entry.owner_agency,

@@ -19,6 +19,8 @@ EXTRA_PENALTY = 0.12  # share of the longer name left unexplained when the short
 LONE_TOKEN_PENALTY = 0.35  # a single-word name inside a longer one says little ("Walijan")
 CONFLICT_PENALTY = 0.10  # tokens unexplained on both sides
 JOINED_MIN = 0.9  # merged or split words ("AlisherUsmanov") compared as one string
+# A looser cutoff for rapidfuzz's early exit: its cutoff rounds to whole edits and drops 0.6 for 3 of 5 letters.
+_CUTOFF = MIN_TOKEN_SIM - 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +52,19 @@ class NameScore:
 
 
 def _pair(a: str, b: str, pa: str, pb: str) -> tuple[float, str] | None:
+    """How two tokens agree, or None when they are different words."""
     if a == b:
         return 1.0, "exact"
     if len(a) == 1 or len(b) == 1:
         short, long_ = (a, b) if len(a) == 1 else (b, a)
         return (INITIAL_SIM, "initial") if long_.startswith(short) and len(long_) > 1 else None
-    if a.isdigit() or b.isdigit():
-        return None  # numbers (fund series, brigade numbers) must agree exactly
-    sim = OSA.normalized_similarity(a, b)
     if pa == pb and len(a) > 2 and len(b) > 2:
         # Same metaphone key: half the remaining distance is forgiven (Jonson / Johnson), not all,
         # since short keys are shared by unrelated names (Stella / Saidullah are both STL).
-        return (1 + sim) / 2, "phonetic"
+        return (1 + OSA.normalized_similarity(a, b)) / 2, "phonetic"
+    if a.isdigit() or b.isdigit():
+        return None  # numbers (fund series, brigade numbers) must agree exactly
+    sim = OSA.normalized_similarity(a, b)
     return (sim, "fuzzy") if sim >= MIN_TOKEN_SIM else None
 
 
@@ -70,6 +73,9 @@ def align(q: NameForm, e: NameForm) -> list[tuple[int, int, float, str]]:
     candidates = []
     for i, (a, pa) in enumerate(zip(q.tokens, q.phonetics)):
         for j, (b, pb) in enumerate(zip(e.tokens, e.phonetics)):
+            if a != b and pa != pb and len(a) > 1 and len(b) > 1 and \
+                    not OSA.normalized_similarity(a, b, score_cutoff=_CUTOFF):
+                continue  # the common case, decided without building anything
             if (found := _pair(a, b, pa, pb)) is not None:
                 # Ties go to the longer tokens, which say more about identity.
                 candidates.append((found[0], len(a) + len(b), i, j, found[1]))

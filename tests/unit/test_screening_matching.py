@@ -124,3 +124,21 @@ def test_blocking_reads_few_entries_per_query():
     assert len(index._candidates(ScreeningQuery("Person7 Family7"))) <= 20
     assert screen_name(index, "Person7 Family7")[0].entry.row == 7
     assert "t:person7" in name_keys(normalize_name("Person7 Family7"))
+
+
+def test_an_updated_entry_replaces_its_older_version_and_a_removed_one_stops_matching():
+    index = _index()
+    updated = watchlist_from_records([{"full_name": "ABDULHAI SALEK", "date_of_birth": "1966"}], list_id="un",
+                                     owner_agency="UN").entries
+    index.add(updated)
+    matches = screen_name(index, "Abdulhai Salek")
+    assert len(index) == 1 and len(matches) == 1 and matches[0].entry.birth_dates == ("1966",)
+    index.remove("un:0")
+    assert screen_name(index, "Abdulhai Salek") == [] and len(index) == 0
+
+
+def test_hit_no_hit_lists_show_the_entry_to_the_owner_only():
+    entries = watchlist_from_records([{"full_name": "ABDULHAI SALEK"}], list_id="pol", owner_agency="POLICE",
+                                     sharing="hit_no_hit").entries
+    match = screen_name(WatchlistIndex(entries), "Abdulhai Salek")[0]
+    assert match.view_for("CUSTOMS") == "hit" and match.view_for("POLICE") == "full"
