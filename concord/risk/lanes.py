@@ -18,6 +18,7 @@ from concord.risk.engine import LANE_RANK, LANES
 
 SELECTED = ("red", "yellow", "blue")  # the lanes a score can earn, most severe first
 GREEN = 0
+FEEDBACK = 4.0  # chosen on drifting and shifted streams (tests/unit/test_risk_lanes.py): no oscillation up to 8
 
 
 @dataclass(frozen=True)
@@ -53,19 +54,22 @@ class Window:
         # Per selectable lane: sorted scores of the entries whose floor was below it (the ones a score could lift).
         self.below = {lane: [] for lane in SELECTED}
         self.bound = {lane: 0 for lane in SELECTED}  # entries whose floor was that lane or above
+        self.selected = {lane: 0 for lane in SELECTED}  # entries that ended in that lane or above
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, score: float, floor: int) -> None:
+    def add(self, score: float, floor: int, final: int | None = None) -> None:
         if len(self.entries) >= self.size:
-            old_score, old_floor = self.entries.popleft()
-            self._update(old_score, old_floor, remove=True)
-        self.entries.append((score, floor))
-        self._update(score, floor, remove=False)
+            self._update(*self.entries.popleft(), remove=True)
+        entry = (score, floor, floor if final is None else final)
+        self.entries.append(entry)
+        self._update(*entry, remove=False)
 
-    def _update(self, score: float, floor: int, *, remove: bool) -> None:
+    def _update(self, score: float, floor: int, final: int, *, remove: bool) -> None:
         for lane in SELECTED:
+            if final >= LANE_RANK[lane]:
+                self.selected[lane] += -1 if remove else 1
             if floor >= LANE_RANK[lane]:
                 self.bound[lane] += -1 if remove else 1
             elif remove:
@@ -79,7 +83,9 @@ class Window:
         n = len(self.entries)
         if n == 0:
             return None
-        wanted = round(share * n - self.bound[lane])
+        target = share * n
+        # The quantile alone lags a drifting stream by half a window; what the window actually selected corrects it.
+        wanted = round(target - self.bound[lane] + FEEDBACK * (target - self.selected[lane]))
         scores = self.below[lane]
         if wanted <= 0:
             return math.inf
@@ -115,8 +121,9 @@ class LaneBudget:
         thresholds = {lane: window.threshold(lane, policy.at_least(lane)) for lane in SELECTED}
         by_score = next((lane for lane in SELECTED if thresholds[lane] is not None and score > thresholds[lane]),
                         "green")
-        window.add(score, floor)
-        lane = LANES[max(floor, LANE_RANK[by_score])]
+        final = max(floor, LANE_RANK[by_score])
+        window.add(score, floor, final)
+        lane = LANES[final]
         # Only finite thresholds are reported: an infinite one means the lane's budget is spent (or open to all).
         shown = {k: v for k, v in thresholds.items() if v is not None and math.isfinite(v)}
         return LaneDecision(lane, drawn, by_score, shown)

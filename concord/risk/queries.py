@@ -17,8 +17,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def list_rules(session, subject, *, include_inactive: bool = False) -> list[RiskRule]:
-    """The rules in force (or every version), newest first."""
-    require_analyst(subject)
+    """The rules in force (or every version), newest first; no subject is the console."""
+    if subject is not None:
+        require_analyst(subject)
     q = select(RiskRule).order_by(RiskRule.id, RiskRule.version.desc())
     return list(session.scalars(q if include_inactive else q.where(RiskRule.active)))
 
@@ -35,7 +36,8 @@ def list_entries(session, subject, now: datetime, *, include_lapsed: bool = Fals
 
 def rule_statistics(session, subject) -> list[dict]:
     """Per rule version: hits, how many of those were inspected, how many found irregular, the last hit."""
-    require_analyst(subject)
+    if subject is not None:  # the console, which has the database anyway
+        require_analyst(subject)
     o = InspectionOutcome
     labels = (select(o.declaration_id, o.version,
                      func.max(case((o.result == "irregular", 1), else_=0)).label("irregular"))
@@ -74,7 +76,8 @@ def try_rule(cmd: TryRule, uow, *, directory) -> dict:
                 labels[row.declaration_id] = row.result
         q = (select(DeclarationVersion.declaration_id, DeclarationVersion.document)
              .join(Declaration, and_(Declaration.id == DeclarationVersion.declaration_id,
-                                     Declaration.version == DeclarationVersion.version)))
+                                     Declaration.version == DeclarationVersion.version))
+             .order_by(DeclarationVersion.declaration_id))
         if cmd.since is not None:
             q = q.where(DeclarationVersion.submitted_at >= cmd.since)
         scanned = hits = inspected = irregular = base_inspected = base_irregular = 0

@@ -72,6 +72,12 @@ _WORD = re.compile(r"[A-Za-z_]\w*")
 # An index that is not a literal could compute a key, which would defeat pruning the activation.
 _INDEX = re.compile(r"\[([^\[\]]*)\]")
 _LITERAL_INDEX = re.compile(r"""^\s*(\d+|"[^"]*"|'[^']*')\s*$""")
+_STRING = re.compile(r""""(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'""")
+_SELECT = re.compile(r"\.\s*([A-Za-z_]\w*)\b(?!\s*\()")
+FUNCTIONS = frozenset((
+    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string", "bytes", "timestamp",
+    "duration", "type", "dyn", "getFullYear", "getMonth", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getDate",
+    "getHours", "getMinutes", "getSeconds", "getMilliseconds"))
 
 
 def _invalid(source: str, message: str, offset: int | None = None) -> InvalidDocument:
@@ -111,8 +117,30 @@ def compile_rule(source: str) -> cel.Program:
         if name not in VARIABLES and name not in bound:
             raise _invalid(source, f"unknown name '{name}'; a rule can use {', '.join(VARIABLES)}",
                            _offset_of(source, name, field=False))
+    _check_names(source, program)
     _check_on_sample(source, program)
     return program
+
+
+def _fields(value) -> set[str]:
+    if isinstance(value, dict):
+        return set(value).union(*(_fields(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_fields(v) for v in value))
+    return set()
+
+
+def _check_names(source: str, program: cel.Program) -> None:
+    """Every function and field a rule names must exist, even in a branch the sample would not reach."""
+    blank = _STRING.sub(lambda m: " " * len(m.group()), source)  # keep offsets, hide the literals' contents
+    for name in program.functions():
+        if name[0] not in "_@!" and name not in FUNCTIONS:
+            m = re.search(rf"\b{re.escape(name)}\s*\(", blank)
+            raise _invalid(source, f"unknown function '{name}'", m.start() if m else None)
+    known = _fields(activation(sample_declaration(), Rates("EUR", {})))
+    for m in _SELECT.finditer(blank):
+        if m.group(1) not in known:
+            raise _invalid(source, f"unknown field '{m.group(1)}'", m.start(1))
 
 
 def _check_on_sample(source: str, program: cel.Program) -> None:

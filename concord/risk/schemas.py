@@ -39,6 +39,8 @@ class RuleIn(Body):
 
 
 class RuleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     version: int
     name: str
@@ -116,6 +118,8 @@ class WatchlistEntryIn(Body):
 
 
 class WatchlistEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     version: int
     agency: str

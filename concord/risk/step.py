@@ -104,4 +104,4 @@ class RiskStep:
              .where(Declaration.office_of_entry == office).order_by(Declaration.id.desc()).limit(policy.window))
         rows = [r for r in session.scalars(q) if (r.get("versions") or {}).get("model") == scale]
         for risk in reversed(rows):
-            window.add(float(risk.get("score") or 0.0), floor_of(risk))
+            window.add(float(risk.get("score") or 0.0), floor_of(risk), LANE_RANK.get(risk.get("lane"), 0))
