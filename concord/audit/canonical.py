@@ -12,7 +12,8 @@ _SAFE_INT = 2**53  # RFC 8785 numbers are IEEE doubles: larger integers have no 
 _STR_OR_NONE = frozenset({str, type(None)})
 # The entry's keys in RFC 8785 order: four columns, the time, the optional detail, four columns, the position.
 _HEAD = '{"action":%s,"actor":%s,"agency":%s,"agreement":%s,"at":"'
-_TAIL = ',"outcome":%s,"owner":%s,"purpose":%s,"request_id":%s,"resource":%s,"seq":%d}'
+_MID = ',"outcome":%s,"owner":%s,"purpose":%s,"request_id":'
+_END = '%s,"resource":%s,"seq":%d}'
 
 
 def _plain(value) -> bool:
@@ -44,11 +45,26 @@ def _q(value: str | None) -> str:
     return "null" if value is None else encode_basestring(value)
 
 
+def frame_head(action, actor, agency, agreement) -> str:
+    """The canonical text before the time value."""
+    return _HEAD % (_q(action), _q(actor), _q(agency), _q(agreement))
+
+
+def frame_mid(outcome, owner, purpose) -> str:
+    """The canonical text after the time (and any detail), up to the request id value."""
+    return _MID % (_q(outcome), _q(owner), _q(purpose))
+
+
+def frame_end(request_id, resource, seq: int) -> str:
+    """The canonical text from the request id value to the end."""
+    return _END % (_q(request_id), _q(resource), seq)
+
+
 def entry_frame(seq: int, action, actor, agency, agreement, outcome, owner, purpose, request_id,
                 resource) -> tuple[str, str]:
     """The canonical text up to the time value, and after it (and any detail): the columns in RFC 8785 key order."""
-    return (_HEAD % (_q(action), _q(actor), _q(agency), _q(agreement)),
-            _TAIL % (_q(outcome), _q(owner), _q(purpose), _q(request_id), _q(resource), seq))
+    return (frame_head(action, actor, agency, agreement),
+            frame_mid(outcome, owner, purpose) + frame_end(request_id, resource, seq))
 
 
 def canonical_entry(seq: int, at: datetime, note, request_id: str | None) -> bytes:

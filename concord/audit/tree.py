@@ -26,17 +26,6 @@ def node_id(level: int, index: int) -> int:
     return level << LEVEL_SHIFT | index
 
 
-def _rows(session: Session, sql: str, ids: list[int]) -> list:
-    # Through the driver: SQLAlchemy's statement handling cost more than the lookups (proofs serve thousands a second).
-    conn = session.connection()
-    cur = conn.connection.cursor()
-    try:
-        cur.execute(sql % ", ".join([_MARK[conn.dialect.paramstyle]] * len(ids)), ids)
-        return cur.fetchall()
-    finally:
-        cur.close()
-
-
 class NodeCache:
     """Upper-level nodes kept in memory: stored subtrees never change, and the top of the tree is in every proof.
 
@@ -45,44 +34,68 @@ class NodeCache:
     """
 
     def __init__(self, min_level: int = 8, max_items: int = 200_000):
-        self.min_level, self.max_items = min_level, max_items
-        self.nodes: dict[tuple[int, int], bytes] = {}
+        self.floor, self.max_items = min_level << LEVEL_SHIFT, max_items
+        self.nodes: dict[int, bytes] = {}
 
-    def keep(self, found: dict[tuple[int, int], bytes]) -> None:
+    def keep(self, found: dict[int, bytes]) -> None:
         if len(self.nodes) > self.max_items:
             self.nodes.clear()
-        self.nodes.update((k, h) for k, h in found.items() if k[0] >= self.min_level)
+        self.nodes.update((k, h) for k, h in found.items() if k >= self.floor)
+
+
+def _fetch(session: Session, ids: list[int]) -> dict[int, bytes]:
+    """Node hashes by id in one query: leaves (id = seq) from the entries, the rest from audit_nodes."""
+    leaves = [i for i in ids if i < 1 << LEVEL_SHIFT]
+    inner = [i for i in ids if i >= 1 << LEVEL_SHIFT]
+    conn = session.connection()
+    mark = _MARK[conn.dialect.paramstyle]
+    parts = []
+    if leaves:
+        parts.append(f"SELECT seq, leaf_hash FROM audit_entries WHERE seq IN ({', '.join([mark] * len(leaves))})")
+    if inner:
+        parts.append(f"SELECT id, hash FROM audit_nodes WHERE id IN ({', '.join([mark] * len(inner))})")
+    # Through the driver: SQLAlchemy's statement handling cost more than the lookups (thousands of proofs a second).
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(" UNION ALL ".join(parts), leaves + inner)
+        return {i: bytes(h) for i, h in cur.fetchall()}
+    finally:
+        cur.close()
 
 
 def read_nodes(session: Session, keys, cache: NodeCache | None = None) -> dict[tuple[int, int], bytes]:
     """Fetch node hashes by (level, index); level 0 comes from the entries' leaf hashes."""
-    keys = set(keys)
-    found: dict[tuple[int, int], bytes] = {}
-    if cache is not None:
-        found.update((k, cache.nodes[k]) for k in keys if k in cache.nodes)
-    leaves = [ix for lv, ix in keys if lv == 0]
-    inner = [node_id(lv, ix) for lv, ix in keys if lv and (lv, ix) not in found]
-    if leaves:
-        found.update(((0, seq), bytes(h)) for seq, h in _rows(
-            session, "SELECT seq, leaf_hash FROM audit_entries WHERE seq IN (%s)", leaves))
-    if inner:
-        mask = (1 << LEVEL_SHIFT) - 1
-        fetched = {(i >> LEVEL_SHIFT, i & mask): bytes(h) for i, h in _rows(
-            session, "SELECT id, hash FROM audit_nodes WHERE id IN (%s)", inner)}
+    ids = {node_id(lv, ix): (lv, ix) for lv, ix in keys}
+    return {ids[i]: h for i, h in _read(session, list(ids), cache).items()}
+
+
+def _read(session: Session, ids: list[int], cache: NodeCache | None) -> dict[int, bytes]:
+    found = {i: cache.nodes[i] for i in ids if i in cache.nodes} if cache is not None else {}
+    wanted = [i for i in ids if i not in found] if found else ids
+    if wanted:
+        fetched = _fetch(session, wanted)
         found.update(fetched)
         if cache is not None:
             cache.keep(fetched)
-    if len(found) != len(keys):
-        missing = sorted(keys - set(found))[:3]
+    if len(found) != len(set(ids)):
+        mask = (1 << LEVEL_SHIFT) - 1
+        missing = sorted((i >> LEVEL_SHIFT, i & mask) for i in set(ids) - set(found))[:3]
         raise ProofError(f"tree nodes {missing} are not stored yet: ask for a size no larger than the latest checkpoint")
     return found
 
 
 def _resolve(session: Session, ranges: list[tuple[int, int]], cache: NodeCache | None = None) -> list[bytes]:
     """Hashes of subtrees [start, end), fetched in one round of reads."""
-    parts = [complete_nodes(start, end) for start, end in ranges]
-    nodes = read_nodes(session, {k for p in parts for k in p}, cache)
-    return [nodes[p[0]] if len(p) == 1 else fold_nodes([nodes[k] for k in p]) for p in parts]
+    parts = []
+    for start, end in ranges:
+        size = end - start
+        if size & (size - 1) == 0:  # a complete subtree: one node (nearly every range in a proof)
+            level = size.bit_length() - 1
+            parts.append((level << LEVEL_SHIFT | start >> level,))
+        else:
+            parts.append(tuple(lv << LEVEL_SHIFT | ix for lv, ix in complete_nodes(start, end)))
+    nodes = _read(session, list({i for p in parts for i in p}), cache)
+    return [nodes[p[0]] if len(p) == 1 else fold_nodes([nodes[i] for i in p]) for p in parts]
 
 
 def root_at(session: Session, size: int, cache: NodeCache | None = None) -> bytes:
