@@ -122,7 +122,7 @@ def goals(f: dict) -> dict:
         "negatives_vs_100k_list_cpu_s": (large["build"]["cpu_s"] + large["negatives"]["time"]["cpu_s"], "< 300"),
     }
     ops = {">=": float.__ge__, "<=": float.__le__, "<": float.__lt__}
-    return {k: {"value": round(v, 4), "goal": g, "met": ops[g.split()[0]](float(v), float(g.split()[1]))}
+    return {k: {"value": round(v, 6), "goal": g, "met": ops[g.split()[0]](float(v), float(g.split()[1]))}
             for k, (v, g) in checks.items()}
 
 
