@@ -1,6 +1,10 @@
 """Agreements, access requests, break-glass and access reports through the API."""
 
-from fastapi import APIRouter, Depends, Query
+import csv
+import io
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
@@ -10,7 +14,7 @@ from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, Deci
                                          RequestAccess, SignAgreement)
 from concord.agreements.models import AccessGrant, SharingAgreement
 from concord.agreements.schemas import AgreementIn
-from concord.errors import InvalidDocument, Problem
+from concord.errors import Forbidden, InvalidDocument, Problem
 
 router = APIRouter(prefix="/api/v1", tags=["agreements"])
 
@@ -96,3 +100,34 @@ def break_glass(body: AccessRequestIn, subject=Depends(current_subject), app=Dep
     """Open one record in an emergency: time-limited, flagged in the log, the owner's liaison notified."""
     return app.bus.handle(BreakGlass(resource=body.resource, purpose=body.purpose,
                                      justification=body.justification), subject=subject)
+
+
+REPORT_COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome")
+
+
+@router.get("/access-reports")
+def access_report(agency: str, since: datetime | None = None, until: datetime | None = None,
+                  format: str = Query("json", pattern="^(json|csv)$"), limit: int = Query(1000, ge=1, le=100000),
+                  subject=Depends(current_subject), app=Depends(concord_app)):
+    """Who read or requested which of an agency's data, when, under which agreement, for which purpose."""
+    from concord.audit.models import AuditEntry
+
+    if not (subject.has("auditor") or (subject.has("liaison") and subject.agency == agency)):
+        raise Forbidden(f"access reports of {agency} are for its liaison officer and auditors")
+    with app.sessions() as s:
+        q = select(AuditEntry).where(AuditEntry.owner == agency, AuditEntry.agency != agency,
+                                     or_(AuditEntry.action.like("%:read"), AuditEntry.action.like("access:%")))
+        if since:
+            q = q.where(AuditEntry.at >= since)
+        if until:
+            q = q.where(AuditEntry.at < until)
+        rows = [{c: (getattr(e, c).isoformat() if c == "at" else getattr(e, c)) for c in REPORT_COLUMNS}
+                for e in s.scalars(q.order_by(AuditEntry.seq).limit(limit))]
+    if format == "json":
+        return {"agency": agency, "entries": rows}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="access-report-{agency}.csv"'})

@@ -31,7 +31,7 @@ def server(tmp_path):
     loaded = run("config", "load", str(config))
     assert loaded.returncode == 0, loaded.stderr
     tokens = {}
-    for user in ("hollandfoods", "eurotech", "nppo-officer", "cus-officer", "pol-officer"):
+    for user in ("hollandfoods", "eurotech", "nppo-officer", "cus-officer", "pol-officer", "cus-liaison"):
         out = run("tokens", "issue", user)
         assert out.returncode == 0, out.stderr
         tokens[user] = out.stdout.strip()
@@ -97,3 +97,26 @@ def test_tour(server):
     assert c.get("/api/v1/me", headers=h["eurotech"]).json()["trader_id"] == "DE345678912"
     assert run("tokens", "revoke", tokens["eurotech:id"]).returncode == 0
     assert c.get("/api/v1/me", headers=h["eurotech"]).status_code == 401  # refused from the next request on
+
+
+def test_sharing_under_an_agreement_is_reported_to_the_provider(server):
+    base, tokens, run = server
+    h = {u: {"Authorization": f"Bearer {t}"} for u, t in tokens.items() if ":" not in u}
+    c = httpx.Client(base_url=base, timeout=10)
+    doc = declaration(items=[item("080390", "Fresh bananas", "EC", documents=["N851"])])
+    did = c.post("/api/v1/declarations", json=doc, headers=h["hollandfoods"]).json()["id"]
+
+    assert c.get(f"/api/v1/declarations/{did}", headers=h["pol-officer"]).status_code == 404  # no purpose
+    r = c.get(f"/api/v1/declarations/{did}", headers=h["pol-officer"] | {"Concord-Purpose": "curiosity"})
+    assert r.status_code == 422 and r.json()["error"]["problems"][0]["pointer"] == "/purpose"
+    r = c.get(f"/api/v1/declarations/{did}", headers=h["pol-officer"] | {"Concord-Purpose": "criminal_investigation"})
+    assert r.status_code == 200 and r.json()["access_basis"] == "agreement:MOU-CUS-POL-2026/v1"
+    listed = c.get("/api/v1/declarations", params={"purpose": "criminal_investigation"}, headers=h["pol-officer"]).json()
+    assert listed["total"] == 1
+
+    assert c.get("/api/v1/access-reports", params={"agency": "CUS"}, headers=h["pol-officer"]).status_code == 403
+    report = c.get("/api/v1/access-reports", params={"agency": "CUS", "format": "csv"}, headers=h["cus-liaison"])
+    lines = report.text.strip().splitlines()
+    assert lines[0].startswith("seq,at,actor,agency,action,resource,purpose,agreement")
+    reads = [line for line in lines[1:] if "declaration:read" in line]
+    assert len(reads) == 2 and all("pol-officer" in r and "MOU-CUS-POL-2026/v1" in r for r in reads)
