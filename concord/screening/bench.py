@@ -45,6 +45,7 @@ class _Timer:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
     def as_dict(self, n: int | None = None) -> dict:
+        """Wall and CPU seconds, and CPU milliseconds per query when n is given."""
         out = {"wall_s": round(self.wall, 2), "cpu_s": round(self.cpu, 2)}
         return out | ({"ms_per_query": round(1000 * self.cpu / n, 3)} if n else {})
 

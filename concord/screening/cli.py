@@ -31,7 +31,8 @@ def result_line(number: int, matches) -> dict:
 
 @app.command()
 def screen(
-    watchlist: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: full_name (or first/middle/last_name), date_of_birth, nationality..."),
+    watchlist: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                     help="CSV: full_name (or first/middle/last_name), date_of_birth, nationality..."),
     queries: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV of the names to screen, same columns"),
     threshold: float = typer.Option(DEFAULT_THRESHOLD, "--threshold", "-t", min=0.0, max=1.0,
                                     help="report matches scoring at or above this"),

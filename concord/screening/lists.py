@@ -38,6 +38,7 @@ class WatchlistEntry:
 
     @property
     def name(self) -> str:
+        """The primary name."""
         return self.names[0]
 
     @property

@@ -105,9 +105,9 @@ class WatchlistIndex:
         for scheme in sorted(shared):
             ours = {v for s, v in query.identifiers if s == scheme}
             theirs = {v for s, v in entry.identifiers if s == scheme}
-            agreed = bool(ours & theirs)
-            results.append(QualifierResult("identifier", "agreed" if agreed else "conflicted", ",".join(sorted(ours)),
-                                           ",".join(sorted(theirs)), IDENTIFIER_AGREE if agreed else IDENTIFIER_CONFLICT))
+            outcome, adjustment = ("agreed", IDENTIFIER_AGREE) if ours & theirs else ("conflicted", IDENTIFIER_CONFLICT)
+            results.append(QualifierResult("identifier", outcome, ",".join(sorted(ours)), ",".join(sorted(theirs)),
+                                           adjustment))
         return [r for r in results if r is not None]
 
     def screen(self, query: ScreeningQuery | str, threshold: float | None = None, limit: int = 10) -> list[Match]:

@@ -30,6 +30,7 @@ def metrics(scored: list[tuple[float, bool]], threshold: float) -> dict:
 
 
 def best_threshold(scored: list[tuple[float, bool]], grid=GRID) -> float:
+    """The grid threshold with the best F1 (the higher one on a tie)."""
     return max(grid, key=lambda t: (metrics(scored, t)["f1"], t))
 
 

@@ -60,6 +60,7 @@ class QualifierResult:
     adjustment: float
 
     def as_dict(self) -> dict:
+        """JSON form for the explanation."""
         return {"qualifier": self.qualifier, "outcome": self.outcome, "query": self.query_value,
                 "entry": self.entry_value, "adjustment": self.adjustment}
 

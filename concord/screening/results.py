@@ -24,7 +24,7 @@ class ScreeningQuery:
     @classmethod
     def from_record(cls, rec: Mapping) -> "ScreeningQuery":
         """A query from a CSV row or a declaration party (name, country, date_of_birth...)."""
-        raw = split_values(rec.get("nationality")) + split_values(rec.get("country")) + split_values(rec.get("countries"))
+        raw = [v for k in ("nationality", "country", "countries") for v in split_values(rec.get(k))]
         kind = KINDS.get(str(rec.get("kind") or rec.get("schema") or "").strip().lower(), "unknown")
         return cls(name=record_name(rec), kind=kind, birth_dates=split_values(rec.get("date_of_birth")),
                    countries=tuple(dict.fromkeys(c for c in map(country_code, raw) if c)),
@@ -32,6 +32,7 @@ class ScreeningQuery:
 
     @cached_property
     def form(self) -> NameForm:
+        """The normalized name, computed once."""
         return normalize_name(self.name, self.kind)
 
     @property
@@ -61,6 +62,7 @@ class Match:
 
     @property
     def entry_id(self) -> str:
+        """Id of the matched entry: what a decision on the match refers to."""
         return self.entry.id
 
     def explanation(self) -> dict:

@@ -33,6 +33,7 @@ class TokenPair:
     how: str  # exact, fuzzy, phonetic, initial
 
     def as_dict(self) -> dict:
+        """JSON form for the explanation."""
         return {"query": self.query, "entry": self.entry, "similarity": round(self.similarity, 3), "how": self.how}
 
 
@@ -47,6 +48,7 @@ class NameScore:
     method: str = "tokens"  # or "joined" when words were merged or split
 
     def as_dict(self) -> dict:
+        """JSON form for the explanation."""
         return {"score": round(self.score, 4), "method": self.method, "pairs": [p.as_dict() for p in self.pairs],
                 "query_only": list(self.query_only), "entry_only": list(self.entry_only)}
 
