@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Protocol
 
@@ -22,6 +23,7 @@ def normalize_imo(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
+@lru_cache(maxsize=65536)  # the same traders and exporters come back all day
 def normalize_name(name: str) -> str:
     """Accents, case, punctuation and spacing do not tell names apart; everything else does."""
     decomposed = unicodedata.normalize("NFKD", name)

@@ -158,3 +158,43 @@ def test_a_rule_is_tried_on_history_before_it_is_activated(app):
     assert later["scanned"] == 0
     with pytest.raises(InvalidDocument):
         as_(app, "cus-analyst", TryRule(expression="items.exists(i,"))
+
+
+def client(app, user):
+    from fastapi.testclient import TestClient
+
+    from concord.access.deps import current_subject
+    from concord.app import create_app
+    from concord.risk.api import router
+
+    web = create_app(app, background=False)
+    if not any(getattr(r, "path", "").startswith("/api/v1/risk") for r in web.routes):
+        web.include_router(router)
+    web.dependency_overrides[current_subject] = lambda: subjects(app)[user]
+    return TestClient(web)
+
+
+def test_the_http_api_keeps_rules_watchlists_and_outcomes(app):
+    analyst, police, customs = client(app, "cus-analyst"), client(app, "pol-officer"), client(app, "cus-officer")
+    created = analyst.post("/api/v1/risk/rules", json=textiles_rule())
+    assert created.status_code == 201 and created.headers["location"] == "/api/v1/risk/rules/TEXTILES-EC"
+    bad = analyst.post("/api/v1/risk/rules", json=textiles_rule(expression="items.exists(i, i.nope)"))
+    assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["pointer"] == "/expression"
+    assert [r["id"] for r in analyst.get("/api/v1/risk/rules").json()] == ["TEXTILES-EC"]
+    assert police.get("/api/v1/risk/rules").status_code == 403
+    later = (app.clock.now() + timedelta(days=30)).isoformat()
+    entry = police.post("/api/v1/risk/watchlist", json={"kind": "vessel", "value": {"imo": "IMO 9074729"},
+                                                        "reason": "sanctions evasion", "expires_at": later})
+    assert entry.status_code == 201
+    assert [e["value"] for e in police.get("/api/v1/risk/watchlist").json()] == [{"imo": "IMO9074729"}]
+    did = submit(app, declaration())["id"]
+    assert {r["kind"] for r in risk_of(app, did)["reasons"]} == {"rule", "watchlist"}
+    recorded = customs.post("/api/v1/risk/outcomes", json={"declaration_id": did, "result": "irregular"})
+    assert recorded.status_code == 201
+    assert customs.post("/api/v1/risk/outcomes", json={"declaration_id": did, "result": "irregular"}).status_code == 200
+    stats = analyst.get("/api/v1/risk/rules/stats").json()
+    assert (stats[0]["hits"], stats[0]["irregular"]) == (1, 1)
+    tried = analyst.post("/api/v1/risk/rules/try", json={"expression": 'transport.mode == "sea"'}).json()
+    assert (tried["hits"], tried["irregular"]) == (1, 1)
+    assert police.delete(f"/api/v1/risk/watchlist/{entry.json()['id']}", params={"reason": "lifted"}).status_code == 200
+    assert analyst.post("/api/v1/risk/rules/TEXTILES-EC/retire", json={"reason": "done"}).status_code == 200
