@@ -61,7 +61,8 @@ def _catalogues(app, rules: int, entries: int, seed: int) -> None:
                                                   v=rng.choice((20000, 50000)), x=rng.choice((1, 2, 5)))
             compile_rule(source)
             s.add(RiskRule(id=f"BENCH-{n:03d}", version=1, name=f"bench rule {n}", expression=source,
-                           rationale="bench", author="bench", agency="CUS", severity=rng.choice(("low", "medium", "high")),
+                           rationale="bench", author="bench", agency="CUS",
+                           severity=rng.choice(("low", "medium", "high")),
                            lane=rng.choice(("yellow", "red")), valid_from=now - timedelta(days=1), active=True,
                            created_at=now))
         # Mostly exact identifiers; a handful of broad entries (routes, goods from an origin), as agencies keep them.

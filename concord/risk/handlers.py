@@ -132,14 +132,16 @@ def record_outcome(cmd: RecordOutcome, uow) -> dict:
             raise NotFound(f"declaration {body.declaration_id} not found")
         version = body.version or d.version
         if version > d.version:
-            raise InvalidDocument("no such version", [Problem("/version", f"declaration {d.id} has {d.version} version(s)")])
+            raise InvalidDocument("no such version", [
+                Problem("/version", f"declaration {d.id} has {d.version} version(s)")])
         found = s.scalars(select(InspectionOutcome).where(
             InspectionOutcome.declaration_id == d.id, InspectionOutcome.version == version,
             InspectionOutcome.agency == agency)).first()
         if found is not None:
             if found.result != body.result:
                 raise Conflict(f"{agency} already recorded '{found.result}' for {d.id} version {version}")
-            return {"id": found.id, "declaration_id": d.id, "version": version, "result": found.result, "replayed": True}
+            return {"id": found.id, "declaration_id": d.id, "version": version, "result": found.result,
+                    "replayed": True}
         money = body.revenue_recovered
         row = InspectionOutcome(id=new_id("OUT"), declaration_id=d.id, version=version, agency=agency,
                                 result=body.result, revenue_recovered=money.amount if money else None,

@@ -47,7 +47,9 @@ class WatchlistEntry(Base):
     version: Mapped[int] = mapped_column(default=1)
     agency: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(12))
-    value: Mapped[dict]  # kind-specific: {"identifier", "name"} | {"number"} | {"imo"} | {"from", "to"} | {"hs_prefix", "origin"}
+    # kind-specific: party {identifier, name, country}, container {number}, vessel {imo}, route {from, to},
+    # hs_origin {hs_prefix, origin}
+    value: Mapped[dict]
     reason: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(8))
     expires_at: Mapped[datetime | None]

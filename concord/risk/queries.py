@@ -43,7 +43,8 @@ def rule_statistics(session, subject) -> list[dict]:
                      func.max(case((o.result == "irregular", 1), else_=0)).label("irregular"))
               .group_by(o.declaration_id, o.version).subquery())
     hits = (select(RuleHit.rule_id, RuleHit.rule_version, func.count().label("hits"),
-                   func.max(RuleHit.hit_at).label("last_hit_at"), func.count(labels.c.declaration_id).label("inspected"),
+                   func.max(RuleHit.hit_at).label("last_hit_at"),
+                   func.count(labels.c.declaration_id).label("inspected"),
                    func.coalesce(func.sum(labels.c.irregular), 0).label("irregular"))
             .outerjoin(labels, and_(labels.c.declaration_id == RuleHit.declaration_id,
                                     labels.c.version == RuleHit.declaration_version))

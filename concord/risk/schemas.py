@@ -65,7 +65,7 @@ class TryIn(Body):
 def _country(v, part: str) -> str:
     v = str(v or "").strip().upper()
     if problem := codes.country_problem(v):
-        raise InvalidDocument("the watchlist entry has faults; nothing was stored", [Problem(f"/value/{part}", problem)])
+        raise _fault(part, problem)
     return v
 
 

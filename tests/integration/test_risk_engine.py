@@ -198,3 +198,36 @@ def test_the_http_api_keeps_rules_watchlists_and_outcomes(app):
     assert (tried["hits"], tried["irregular"]) == (1, 1)
     assert police.delete(f"/api/v1/risk/watchlist/{entry.json()['id']}", params={"reason": "lifted"}).status_code == 200
     assert analyst.post("/api/v1/risk/rules/TEXTILES-EC/retire", json={"reason": "done"}).status_code == 200
+
+
+class ValueModel:
+    """A fake learned model: the higher the declared value, the riskier."""
+
+    version = "fake-1"
+
+    def score_records(self, records):
+        return [min(1.0, r.value / 100000) for r in records]
+
+    def explain(self, record, top):
+        return [("log_value", 0.8), ("origin", -0.1)][:top]
+
+
+def test_the_model_scores_explain_and_the_budget_holds_its_rate(app):
+    from concord.risk.catalog import ModelSource
+
+    step = RiskStep(clock=app.clock, rng=NeverDraws(), models=ModelSource(load=lambda _: ValueModel()))
+    docs = [parse_declaration(declaration(lrn=f"L{n}", items=[item("090111", "Green coffee", "BR",
+                                                                   amount=f"{1000 + (n * 7919) % 90000}.00")]))
+            .model_dump(mode="json") for n in range(400)]
+    with app.sessions() as s:
+        snapshot = app.directory.current(s)
+        out = [step.assess(s, snapshot, d, declaration_id=f"D{n}/1") for n, d in enumerate(docs)]
+    assert out[0].versions["model"] == "fake-1"
+    model = next(r for r in out[-1].reasons if r["kind"] == "model")
+    assert model["contributions"] == [{"feature": "log_value", "contribution": 0.8, "item": 0},
+                                      {"feature": "origin", "contribution": -0.1, "item": 0}]
+    late = out[100:]  # once the window has history
+    assert abs(sum(a.lane == "red" for a in late) / len(late) - 0.05) < 0.02
+    assert abs(sum(a.lane == "yellow" for a in late) / len(late) - 0.10) < 0.03
+    red = [a for a in late if a.lane == "red"]
+    assert all(a.score >= max(b.score for b in late if b.lane == "green") for a in red)

@@ -41,7 +41,8 @@ def test_syntax_errors_give_line_and_column():
 
 
 def test_unknown_names_fields_and_functions_are_refused_where_they_are():
-    assert problem('transport.mode == "sea" && shipper.name == "X"').startswith("line 1, column 28: unknown name 'shipper'")
+    assert problem('transport.mode == "sea" && shipper.name == "X"').startswith(
+        "line 1, column 28: unknown name 'shipper'")
     assert problem('importer.vat == "NL1"') == "line 1, column 10: unknown field 'vat'"
     assert problem("items.exists(i,\n i.origin.frobnicate())").startswith("line 2, column 11: unknown function")
     # Found even where a sample declaration would never get to: behind a condition that is false on it.

@@ -61,3 +61,11 @@ def test_a_name_matcher_plugs_in():
     hits = index.match(doc(), NOW)
     assert [(h.pointer, h.score) for h in hits] == [("/declarant/name", 0.9), ("/importer/name", 0.9),
                                                     ("/exporter/name", 0.9)]
+
+
+def test_party_screening_plugs_in_for_names_with_a_score():
+    from concord.risk.watchlists import ScreeningNames
+
+    listed = entry("party", {"name": "Guayaquil Bananna Exporter S.A."})
+    hits = WatchlistIndex([listed], 1, names=ScreeningNames).match(doc(), NOW)
+    assert [h.pointer for h in hits] == ["/exporter/name"] and 0.82 <= hits[0].score < 0.95  # reported, not forcing
