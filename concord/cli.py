@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from concord.agreements.cli import agreements_app, declarations_app
 from concord.errors import ConcordError
 
 app = typer.Typer(help="Concord: coordinated border management hub.", no_args_is_help=True)
@@ -19,6 +20,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(bench_app, name="bench")
+app.add_typer(agreements_app, name="agreements")
+app.add_typer(declarations_app, name="declarations")
 console = Console(stderr=True)
 
 
@@ -28,7 +31,8 @@ def _concord():
     return bootstrap()
 
 
-def _fail(error: ConcordError) -> None:
+def fail(error: ConcordError) -> None:
+    """Print what to fix, one line per problem with its pointer, and exit 2."""
     console.print(f"[red]error:[/red] {error.message}")
     for p in error.problems:
         console.print(f"  {p.pointer or '/'}: {p.message}")
@@ -68,7 +72,7 @@ def config_load(file: Path = typer.Argument(..., exists=True, dir_okay=False)):
     try:
         result = c.bus.handle(LoadConfig(text=file.read_text(), source=str(file)))
     except ConcordError as e:
-        _fail(e)
+        fail(e)
     typer.echo(json.dumps(result))
 
 
@@ -80,7 +84,7 @@ def config_check(file: Path = typer.Argument(..., exists=True, dir_okay=False)):
     try:
         cfg = parse_config(file.read_text(), str(file))
     except ConcordError as e:
-        _fail(e)
+        fail(e)
     typer.echo(f"{file}: valid ({len(cfg.agencies)} agencies, {len(cfg.users)} users, "
                f"{len(cfg.routing_rules)} routing rules)")
 
@@ -93,7 +97,7 @@ def tokens_issue(user: str):
     try:
         result = _concord().bus.handle(IssueToken(user_id=user))
     except ConcordError as e:
-        _fail(e)
+        fail(e)
     typer.echo(result["token"])
     console.print(f"token id {result['token_id']} (revoke with `concord tokens revoke {result['token_id']}`)")
 
@@ -106,7 +110,7 @@ def tokens_revoke(token_id: str):
     try:
         typer.echo(json.dumps(_concord().bus.handle(RevokeToken(token_id=token_id))))
     except ConcordError as e:
-        _fail(e)
+        fail(e)
 
 
 @app.command()

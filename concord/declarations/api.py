@@ -1,6 +1,8 @@
 """Declaration routes: parse, build a command, hand it to the bus, return what the caller may see."""
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from concord.access.deps import concord_app, current_subject, log_request_reads, purpose
 from concord.declarations import queries
@@ -36,6 +38,18 @@ def list_(request: Request, status: str | None = None, limit: int = Query(50), o
         out = queries.list_declarations(s, subject, status=status, limit=limit, offset=offset, purpose=why, reads=reads)
     log_request_reads(request, subject, reads, why)
     return out
+
+
+@router.get("/export", response_class=StreamingResponse,
+            responses={200: {"content": {"application/x-ndjson": {}}}})
+def export(request: Request, why: str | None = Depends(purpose), subject=Depends(current_subject),
+           app=Depends(concord_app)):
+    """Every declaration the caller may see, one JSON object per line, each cut to the caller's view."""
+    reads: list = []
+    with app.sessions() as s:
+        lines = [orjson.dumps(row) + b"\n" for row in queries.export_declarations(s, subject, purpose=why, reads=reads)]
+    log_request_reads(request, subject, reads, why)
+    return StreamingResponse(iter(lines), media_type="application/x-ndjson")
 
 
 @router.get("/{declaration_id}")

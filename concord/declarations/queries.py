@@ -109,3 +109,23 @@ def timeline(session, subject, declaration_id: str, purpose: str | None = None, 
                     EventRecord.name.not_in(HIDDEN_FROM_TRADERS))
     return [{"event": e.name, "at": e.occurred_at.isoformat(), "agency": e.agency, **e.payload}
             for e in session.scalars(q)]
+
+
+def export_declarations(session, subject, *, purpose: str | None, reads: list | None = None, batch: int = 500):
+    """Every declaration the subject may see, each cut to its view: the bulk exit path, same rule as a read."""
+    where = declaration_scope(subject, purpose, session=session)
+    last = ""
+    while True:
+        rows = session.execute(select(Declaration, DeclarationVersion.document)
+                               .join(DeclarationVersion, (DeclarationVersion.declaration_id == Declaration.id)
+                                     & (DeclarationVersion.version == Declaration.version))
+                               .where(where, Declaration.id > last).order_by(Declaration.id).limit(batch)).all()
+        if not rows:
+            return
+        for d, document in rows:
+            decision = authorize(subject, "read", d, purpose, session=session)
+            if not decision.allowed:  # the scope and the rule agree; this guards against any drift between them
+                continue
+            note_read(reads, f"declaration/{d.id}", decision)
+            yield {"id": d.id, "status": d.status, "version": d.version, "document": redact(document, decision.view)}
+        last = rows[-1][0].id

@@ -1,5 +1,6 @@
 """The five-minute tour of the README, for real: the CLI loads config and issues tokens, uvicorn serves."""
 
+import json
 import os
 import socket
 import subprocess
@@ -120,3 +121,9 @@ def test_sharing_under_an_agreement_is_reported_to_the_provider(server):
     assert lines[0].startswith("seq,at,actor,agency,action,resource,purpose,agreement")
     reads = [line for line in lines[1:] if "declaration:read" in line]
     assert len(reads) == 2 and all("pol-officer" in r and "MOU-CUS-POL-2026/v1" in r for r in reads)
+
+    shown = run("declarations", "show", did, "--as", "pol-officer", "--purpose", "criminal_investigation")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["document"]["items"] == [{"hs_code": "080390", "origin": "EC"}]
+    hidden = run("declarations", "show", did, "--as", "std-officer", "--purpose", "product_safety")
+    assert hidden.returncode == 2 and "not found" in hidden.stderr

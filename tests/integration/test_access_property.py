@@ -1,5 +1,5 @@
 """Property: under generated agreements, subjects and purposes, no field outside the allowed view leaves by any
-path, and counts never reveal hidden records. The oracle below restates the access rule on plain data."""
+path (read, timeline, list, export), and counts never reveal hidden records. The oracle below restates the access rule on plain data."""
 
 from datetime import datetime, timezone
 
@@ -133,6 +133,11 @@ def test_no_field_leaves_outside_the_view(tmp_path):
                 assert allowed(leaf, fields), (leaf, fields)
         listed = queries.list_declarations(s, subject, purpose=purpose, limit=500)
         assert listed["total"] == len(expected) and {d["id"] for d in listed["items"]} == set(expected)
+        exported = list(queries.export_declarations(s, subject, purpose=purpose, batch=3))
+        assert {row["id"] for row in exported} == set(expected)
+        for row in exported:
+            for leaf in leaves(row["document"]):
+                assert allowed(leaf, expected[row["id"]]), (leaf, expected[row["id"]])
         page = queries.list_declarations(s, subject, purpose=purpose, limit=1)
         assert page["total"] == len(expected) and len(page["items"]) == min(1, len(expected))
         s.close()
