@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import tempfile
@@ -109,10 +110,14 @@ def build_log(path: Path, entries: int, signer: NoteSigner, chunk: int = 20000) 
 
 def bench_verify(engine, signer: NoteSigner) -> dict:
     """Seconds for a full verify: every leaf rehashed, every column checked, every checkpoint compared."""
+    before = os.times()
     with engine.connect() as conn:
         report = verify_log(conn, signer.vkey)
-    return {"entries": report.entries, "checkpoints": report.checkpoints, "ok": report.ok,
-            "seconds": report.seconds}
+    after = os.times()
+    cpu = sum(after[k] - before[k] for k in range(4))  # this process and the worker processes it waited for
+    return {"entries": report.entries, "checkpoints": report.checkpoints, "ok": report.ok, "workers": report.workers,
+            "seconds": report.seconds, "cpu_seconds": round(cpu, 2)}
+
 
 def bench_proofs(engine, size: int, count: int, cache: NodeCache | None = None) -> dict:
     """Inclusion proofs/s built from the stored tree nodes, for random entries of a tree of `size` entries."""
@@ -132,7 +137,8 @@ def run(appends: int = 50000, producers: int = 8, in_flight: int = 64, entries: 
     """All three figures, each beside what it is measured against, from one run."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
-        result = {"database": "sqlite (WAL)", "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        result = {"database": "sqlite (WAL)", "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
         full = bench_appends(tmp, appends, producers, in_flight, "FULL")
         result["appends_group_commit"] = full
         result["appends_group_commit_normal_sync"] = bench_appends(tmp, appends, producers, in_flight, "NORMAL")

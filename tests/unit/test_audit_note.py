@@ -8,8 +8,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from concord.audit.checkpoints import NoteSigner, load_or_create_key
-from concord.audit.note import (Checkpoint, CheckpointError, key_id, parse_checkpoint, parse_verifier_key,
-                                verifier_key, verify_checkpoint)
+from concord.audit.note import (Checkpoint, CheckpointError, key_id, open_note, parse_checkpoint, parse_verifier_key,
+                                sign_note, verifier_key, verify_checkpoint)
 from concord.errors import ConcordError
 
 ORIGIN = "example.org/audit"
@@ -61,3 +61,17 @@ def test_the_key_file_is_created_once_with_owner_only_permissions(tmp_path):
     os.chmod(path, 0o644)
     with pytest.raises(ConcordError, match="chmod 600"):
         load_or_create_key(path)
+
+
+def test_signatures_match_the_go_note_package_example():
+    # The example key, vkey and signed note from the documentation of golang.org/x/mod/sumdb/note.
+    seed = base64.b64decode("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz")[1:]
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    vkey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+    assert verifier_key("PeterNeumann", key.public_key()) == vkey
+    text = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+    note = sign_note(text, "PeterNeumann", key)
+    assert note.endswith("\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqd"
+                         "ngotpRZb6KE6RyyBwJnAM=\n")
+    name, public = parse_verifier_key(vkey)
+    assert open_note(note, name, public) == text
