@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
-import queue
 import threading
-from concurrent.futures import Future
 from contextlib import nullcontext
 
 from sqlalchemy.orm import sessionmaker
 
 from concord.audit.log import AuditLog
 from concord.clock import Clock
+
+
+class _Batch:
+    """The requests committed together; one event wakes all their callers."""
+
+    __slots__ = ("groups", "done", "seqs", "error")
+
+    def __init__(self) -> None:
+        self.groups: list = []
+        self.done = threading.Event()
+        self.seqs: list[list[int]] = []
+        self.error: BaseException | None = None
+
+
+class Ticket:
+    """A caller's claim on its entries' sequence numbers, redeemed once their batch has committed."""
+
+    __slots__ = ("_batch", "_index")
+
+    def __init__(self, batch: _Batch, index: int):
+        self._batch, self._index = batch, index
+
+    def result(self, timeout: float | None = None) -> list[int]:
+        """Wait for the commit; the entries' sequence numbers, or the error that kept them from being written."""
+        if not self._batch.done.wait(timeout):
+            raise TimeoutError("audit entries not committed in time")
+        if self._batch.error is not None:
+            raise self._batch.error
+        return self._batch.seqs[self._index]
 
 
 class GroupCommitter:
@@ -20,23 +47,27 @@ class GroupCommitter:
     batch grows by itself and throughput follows; when idle a lone entry is committed at once.
     """
 
-    def __init__(self, session_factory: sessionmaker, log: AuditLog, clock: Clock, *, max_batch: int = 2000,
+    def __init__(self, session_factory: sessionmaker, log: AuditLog, clock: Clock, *,
                  write_lock: threading.Lock | None = None):
         self._factory, self._log, self._clock = session_factory, log, clock
-        self._max = max_batch
         self._lock = write_lock or nullcontext()
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="audit-group-commit", daemon=True)
+        self._work = threading.Condition()
+        self._batch = _Batch()
         self._closed = False
+        self._thread = threading.Thread(target=self._run, name="audit-group-commit", daemon=True)
         self._thread.start()
 
-    def submit(self, notes: list, request_id: str | None = None) -> Future:
-        """Queue entries for the next commit; the future resolves to their sequence numbers."""
-        if self._closed:
-            raise RuntimeError("group committer is closed")
-        fut: Future = Future()
-        self._queue.put((notes, self._clock.now(), request_id, fut))
-        return fut
+    def submit(self, notes: list, request_id: str | None = None) -> Ticket:
+        """Queue entries for the next commit; the ticket's result() is their sequence numbers."""
+        item = (notes, self._clock.now(), request_id)
+        with self._work:
+            if self._closed:
+                raise RuntimeError("group committer is closed")
+            batch = self._batch
+            batch.groups.append(item)
+            if len(batch.groups) == 1:  # the writer sleeps only on an empty batch
+                self._work.notify()
+            return Ticket(batch, len(batch.groups) - 1)
 
     def record(self, notes: list, request_id: str | None = None, timeout: float | None = 30) -> list[int]:
         """Append entries durably and return their sequence numbers once committed."""
@@ -44,35 +75,28 @@ class GroupCommitter:
 
     def close(self) -> None:
         """Commit what is queued and stop the writer thread."""
-        self._closed = True
-        self._queue.put(None)
+        with self._work:
+            self._closed = True
+            self._work.notify()
         self._thread.join()
 
     def _run(self) -> None:
-        stop = False
-        while not stop:
-            item = self._queue.get()
-            batch = []
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= self._max:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            stop = item is None
-            if batch:
+        while True:
+            with self._work:
+                while not self._batch.groups and not self._closed:
+                    self._work.wait()
+                batch, self._batch = self._batch, _Batch()
+                last = self._closed
+            if batch.groups:
                 self._commit(batch)
+            if last:
+                return
 
-    def _commit(self, batch: list) -> None:
+    def _commit(self, batch: _Batch) -> None:
         try:
             with self._lock, self._factory() as session:
-                seqs = self._log.append_groups(session, [(notes, at, rid) for notes, at, rid, _ in batch])
+                batch.seqs = self._log.append_groups(session, batch.groups)
                 session.commit()
         except Exception as exc:  # every waiter learns that its entries were not written
-            for *_, fut in batch:
-                fut.set_exception(exc)
-            return
-        for (*_, fut), s in zip(batch, seqs):
-            fut.set_result(s)
+            batch.error = exc
+        batch.done.set()
