@@ -136,6 +136,14 @@ def bench_ingest(json_output: bool = typer.Option(False, "--json"), count: int =
     typer.echo(json.dumps(result, indent=None if json_output else 2))
 
 
+@bench_app.command("access")
+def bench_access(json_output: bool = typer.Option(False, "--json"), declarations: int = 2000, reads: int = 5000):
+    """The access check's cost on a single read (authorize + redaction), beside the plain read."""
+    from concord.access.bench import run
+
+    typer.echo(json.dumps(run(declarations, reads), indent=None if json_output else 2))
+
+
 def _mount_optional() -> None:
     """Mount the command groups of packages that provide one."""
     import importlib

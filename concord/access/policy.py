@@ -74,8 +74,6 @@ def _combine(parts: list[tuple[tuple[str, ...], str, str | None]], provider: str
 
 
 def _declaration(subject: Subject, action: str, d, purpose, session: Session) -> Decision:
-    from concord.clearance.models import AgencyTask
-
     if subject.is_trader:
         if d.trader_id == subject.trader_id and action in ("read", "amend", "cancel", "supply_documents"):
             return Decision(True, WHOLE, "owner")
@@ -86,12 +84,8 @@ def _declaration(subject: Subject, action: str, d, purpose, session: Session) ->
         return DENY
     lead = session.info["lead"](session)
     parts = []
-    tasks = session.scalars(select(AgencyTask).where(
-        AgencyTask.declaration_id == d.id, AgencyTask.agency == subject.agency,
-        AgencyTask.declaration_version == d.version)).all()
-    if tasks:
-        rules = sorted({r["rule"] for t in tasks for r in t.reasons})
-        parts.append((tuple(sorted({f for t in tasks for f in t.fields})), "engagement:" + ",".join(rules), None))
+    if engagement := d.engaged.get(subject.agency):  # kept on the row: no query on the hot path
+        parts.append((tuple(engagement["fields"]), "engagement:" + ",".join(engagement["rules"]), None))
     for scope in _book(session).matching(subject.agency, "declaration", purpose, _now(session), provider=lead):
         if scope.covers(d.hs_chapters, d.origins, d.office_of_entry):
             parts.append((scope.fields, f"agreement:{scope.agreement}", scope.agreement))
@@ -114,6 +108,8 @@ def _ref(subject: Subject, action: str, ref: Ref, purpose, session: Session) -> 
 def _grants(subject: Subject, resource: str, session: Session) -> list:
     from concord.agreements.models import AccessGrant
 
+    if not _book(session).may_hold_grants(subject.agency):
+        return []
     rows = session.scalars(select(AccessGrant).where(
         AccessGrant.resource == resource, AccessGrant.requester_agency == subject.agency,
         AccessGrant.status.in_(("granted", "open")), AccessGrant.expires_at > _now(session))).all()

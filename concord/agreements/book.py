@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from concord.agreements.models import LIVE, SharingAgreement
+from concord.agreements.models import LIVE, AccessGrant, SharingAgreement
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class AgreementBook:
         self.session_factory = session_factory
         self.ttl = ttl
         self._scopes: list[Scope] | None = None
+        self._grant_holders: frozenset = frozenset()
         self._loaded = 0.0
         self._lock = threading.Lock()
 
@@ -57,9 +58,16 @@ class AgreementBook:
             return scopes
         with self._lock, self.session_factory() as s:
             rows = s.scalars(select(SharingAgreement).where(SharingAgreement.status == LIVE)).all()
+            self._grant_holders = frozenset(s.scalars(select(AccessGrant.requester_agency).distinct().where(
+                AccessGrant.status.in_(("granted", "open")))))
             self._scopes = [scope_of(a, sc) for a in rows for sc in a.scopes]
             self._loaded = time.monotonic()
             return self._scopes
+
+    def may_hold_grants(self, agency: str | None) -> bool:
+        """False when the agency holds no granted request or open break-glass: the grant query is skipped."""
+        self.scopes()
+        return agency in self._grant_holders
 
     def matching(self, agency: str | None, resource: str, purpose: str | None, at: datetime,
                  provider: str | None = None) -> list[Scope]:

@@ -171,7 +171,7 @@ def request_access(cmd: RequestAccess, uow, *, directory) -> dict:
         return grant_view(g)
 
 
-def decide_access_request(cmd: DecideAccessRequest, uow) -> dict:
+def decide_access_request(cmd: DecideAccessRequest, uow, *, book) -> dict:
     """The provider's liaison grants (for a limited time) or refuses an access request."""
     with uow:
         g = uow.session.get(AccessGrant, cmd.request_id, with_for_update=True)
@@ -189,10 +189,11 @@ def decide_access_request(cmd: DecideAccessRequest, uow) -> dict:
         uow.record(AccessDecided(agency=g.requester_agency, request_id=g.id, granted=cmd.grant))
         uow.audit(f"access:{g.status}", g.resource, purpose=g.purpose, owner=g.provider, detail={"request": g.id})
         uow.commit()
-        return grant_view(g)
+    book.invalidate()
+    return grant_view(g)
 
 
-def break_glass(cmd: BreakGlass, uow, *, directory) -> dict:
+def break_glass(cmd: BreakGlass, uow, *, directory, book) -> dict:
     """Emergency access to one record: time-limited, flagged in the log, the owner's liaison told at once."""
     subject = uow.subject
     if subject.agency is None or not subject.has("officer", "supervisor"):
@@ -207,7 +208,8 @@ def break_glass(cmd: BreakGlass, uow, *, directory) -> dict:
         uow.audit("access:break_glass", cmd.resource, purpose=cmd.purpose, owner=provider, outcome="break-glass",
                   detail={"grant": g.id, "expires_at": g.expires_at.isoformat()})
         uow.commit()
-        return grant_view(g)
+    book.invalidate()
+    return grant_view(g)
 
 
 def _check_request(purpose: str, justification: str, minimum: int = 10) -> None:

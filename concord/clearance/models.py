@@ -41,7 +41,7 @@ class AgencyTask(Base):
 
     __table_args__ = (
         Index("ix_agency_tasks_queue", "agency", "status", "due_at"),
-        Index("ix_agency_tasks_declaration", "declaration_id"),
+        Index("ix_agency_tasks_declaration", "declaration_id", "agency"),
     )
 
     @property

@@ -51,7 +51,7 @@ def lodge(uow, snapshot, risk, document: dict, key: str | None):
     d = SimpleNamespace(id=new_id("DCL"), trader_id=subject.trader_id, lrn=document["lrn"], idempotency_key=key,
                         body_sha256=body_hash(document), type=document["type"],
                         office_of_entry=document["office_of_entry"], hs_chapters=chapters, origins=origins,
-                        status="accepted", lane=None, version=1,
+                        engaged={}, status="accepted", lane=None, version=1,
                         lodged_at=now, updated_at=now, arrived_at=None, released_at=None, outcome_reason=None)
     uow.stage(Declaration, d.__dict__)  # the same dict: the status settled below is what gets written
     uow.record(DeclarationLodged(declaration_id=d.id, version=1, trader_id=d.trader_id, lrn=d.lrn))
@@ -65,6 +65,7 @@ def _assess_and_route(uow, snapshot, risk, d, document: dict, previous_tasks) ->
     assessment = risk.assess(uow.session, snapshot, document, declaration_id=f"{d.id}/{d.version}")
     engagements = snapshot.routing.route(document)
     d.lane = assessment.lane
+    d.engaged = {e.agency: {"fields": e.fields, "rules": sorted({r["rule"] for r in e.reasons})} for e in engagements}
     uow.stage(DeclarationVersion, dict(
         declaration_id=d.id, version=d.version, document=document, submitted_at=uow.clock.now(),
         submitted_by=uow.subject.user_id, risk=assessment.as_dict(),

@@ -24,6 +24,8 @@ class Declaration(Base):
     # Facets of the current version (",08,03,"), so agreement conditions filter in the query, not after it.
     hs_chapters: Mapped[str] = mapped_column(String(400))
     origins: Mapped[str] = mapped_column(String(400))
+    # {agency: {"fields": [...], "rules": [...]}} of the current version: the access check reads it from the row
+    engaged: Mapped[dict]
     status: Mapped[str] = mapped_column(String(24))
     lane: Mapped[str | None] = mapped_column(String(8))
     version: Mapped[int]
