@@ -15,6 +15,7 @@ from concord.screening.matching import DEFAULT_THRESHOLD, WatchlistIndex
 from concord.screening.results import ScreeningQuery
 
 app = typer.Typer(help="Party screening against sanctions lists and watchlists.")
+lists_app = typer.Typer(help="Screening lists loaded into the hub.", no_args_is_help=True)
 
 
 def screen_rows(index: WatchlistIndex, rows: list[dict], threshold: float, limit: int | None = None):
@@ -63,6 +64,41 @@ def screen(
                              m.matched_name, f"{m.score:.3f}")
     Console().print(hits)
     err.print(f"{len(rows)} screened against {len(index)} entries; {flagged} with a match")
+
+
+@lists_app.command("load-list")
+def load_list(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: id, full_name (or first/last_name), "
+                                "aliases, date_of_birth, nationality, identifiers"),
+    name: str = typer.Option(..., "--name", help="the list's stable name; loading it again makes a new version"),
+    owner: str = typer.Option(..., "--owner", help="the agency that owns the list"),
+    sharing: str = typer.Option("full", help="full, or hit_no_hit: other agencies learn only that an entry matched"),
+    user: str = typer.Option(None, "--as", help="the administrator loading it (default: the hub itself)"),
+):
+    """Load a sanctions list or watchlist CSV into the hub (a new version when the name exists)."""
+    from concord.access.handlers import subject_for
+    from concord.access.identity import SYSTEM
+    from concord.access.models import User
+    from concord.bootstrap import bootstrap
+    from concord.cli import fail
+    from concord.screening.messages import LoadScreeningList
+
+    hub = bootstrap()
+    try:
+        subject = SYSTEM
+        if user:
+            with hub.sessions() as s:
+                row = s.get(User, user)
+                if row is None or not row.active:
+                    raise ConcordError(f"no active user '{user}'")
+                subject = subject_for(row, hub.lead_agency(s))
+        result = hub.bus.handle(LoadScreeningList(name=name, owner_agency=owner, sharing=sharing, source=file.name,
+                                                  records=read_rows(file)), subject=subject)
+    except ConcordError as e:
+        fail(e)
+    finally:
+        hub.close()
+    typer.echo(json.dumps(result))
 
 
 if __name__ == "__main__":

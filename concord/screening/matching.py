@@ -78,6 +78,15 @@ class WatchlistIndex:
                     self._postings[key].append(len(self._names))
                 self._names.append((position, form))
 
+    def get(self, entry_id: str) -> WatchlistEntry | None:
+        """The current version of an indexed entry, or None when it is not (or no longer) indexed."""
+        position = self._live.get(entry_id)
+        return None if position is None else self.entries[position]
+
+    def live(self) -> list[WatchlistEntry]:
+        """The current version of every indexed entry."""
+        return [self.entries[p] for p in self._live.values()]
+
     def remove(self, entry_id: str) -> None:
         """Stop matching an entry (delisted); its postings stay until the index is rebuilt."""
         self._live.pop(entry_id, None)
