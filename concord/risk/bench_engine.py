@@ -27,7 +27,7 @@ from concord.db import Base
 from concord.declarations.schemas import parse_declaration
 from concord.demo.run import Simulation
 from concord.ids import new_id
-from concord.risk.catalog import ModelSource
+from concord.risk.catalog import ModelSource, registry_model
 from concord.risk.handlers import bump
 from concord.risk.models import RiskRule, WatchlistEntry
 from concord.risk.rules import compile_rule
@@ -136,8 +136,10 @@ def _figures(times: list[float]) -> dict:
             "max_ms": round(max(times), 3), "declarations_per_s": round(len(times) / (sum(times) / 1000))}
 
 
-def run(count: int = 3000, rules: int = 50, entries: int = 10000, seed: int = 1) -> dict:
-    """Measure the engine (with and without the model) and the profiles baseline on the same declarations."""
+def run(count: int = 3000, rules: int = 50, entries: int = 10000, seed: int = 1, models: Path | None = None) -> dict:
+    """Measure the engine (with and without the model) and the profiles baseline on the same declarations.
+
+    `models` is a model registry directory (default {var_dir}/models); its active model is used if it has one."""
     docs = _documents(count, seed)
     with tempfile.TemporaryDirectory() as tmp:
         app = bootstrap(Settings(database_url=f"sqlite:///{Path(tmp) / 'bench.db'}", var_dir=Path(tmp)),
@@ -148,7 +150,7 @@ def run(count: int = 3000, rules: int = 50, entries: int = 10000, seed: int = 1)
         app.bus.handle(LoadConfig(text=resources.files("concord.demo").joinpath("coordination.yaml").read_text()))
         _catalogues(app, rules, entries, seed)
         with app.sessions() as s:
-            active = ModelSource().load(s)
+            active = registry_model(s, models)
         model = active or StandInModel(seed)
         with_model = RiskStep(clock=app.clock, rng=random.Random(seed), models=ModelSource(load=lambda _: model))
         without = RiskStep(clock=app.clock, rng=random.Random(seed), models=ModelSource(load=lambda _: None))
@@ -175,4 +177,6 @@ def run(count: int = 3000, rules: int = 50, entries: int = 10000, seed: int = 1)
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    import sys
+
+    print(json.dumps(run(models=Path(sys.argv[1]) if len(sys.argv) > 1 else None), indent=2))

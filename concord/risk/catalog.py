@@ -52,24 +52,21 @@ class Catalog:
             return self.rules, self.watchlists
 
 
-def _registry_model(session):
-    """The registry's active model, or None while there is no registry or no model in it."""
+def registry_model(session, root):
+    """The active model of the registry under `root`, or None while there is none."""
     try:
-        from concord.risk import registry
-    except ImportError:
+        from concord.risk.registry import active_model
+    except ImportError:  # the learned model is an optional part
         return None
-    for name in ("active_model", "load_active", "active"):
-        if callable(loader := getattr(registry, name, None)):
-            return loader(session)
-    return None
+    return active_model(session, root)
 
 
 class ModelSource:
     """The active learned model, rechecked at most once per `ttl`; `load(session)` returns it or None."""
 
-    def __init__(self, ttl: float = 1.0, load=None, top: int = 5):
+    def __init__(self, ttl: float = 1.0, load=None, top: int = 5, root=None):
         self.ttl, self.top = ttl, top
-        self.load = load or _registry_model
+        self.load = load or (lambda session: registry_model(session, root))
         self.model = None
         self._checked = -float("inf")
         self._failed = False

@@ -21,11 +21,12 @@ class RiskStep:
     """Assesses one declaration version; everything it reads is compiled and cached, so it stays within a few ms."""
 
     def __init__(self, *, clock: Clock | None = None, rng=None, budget: LaneBudget | None = None,
-                 models: ModelSource | None = None, names=ExactNames, ttl: float = 1.0):
+                 models: ModelSource | None = None, model_root=None, names=ExactNames, ttl: float = 1.0):
         self.clock = clock
         self.budget = budget or LaneBudget(rng)
         self.catalog = Catalog(ttl, names)
-        self.models = models or ModelSource(ttl)
+        # No registry directory, no model: a test or a tool never picks up whatever model the host has active.
+        self.models = models or ModelSource(ttl, load=None if model_root else (lambda _: None), root=model_root)
         self.policies = Policies()
 
     def invalidate(self) -> None:
