@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from concord.audit.models import AuditCheckpoint, AuditHead
-from concord.audit.note import Checkpoint, CheckpointError, parse_checkpoint, sign_note, verifier_key
+from concord.audit.note import Checkpoint, sign_note, verifier_key
 from concord.audit.tree import covered_size, extend_tree, load_tree
 from concord.clock import Clock
 from concord.errors import ConcordError
@@ -126,15 +126,6 @@ class Ticker:
             self._fn()
         except Exception:
             log.exception("final audit checkpoint failed")
-
-
-def stored_checkpoint(row: AuditCheckpoint) -> Checkpoint:
-    """The checkpoint a stored row's signed note states."""
-    text, _, _ = row.note.rpartition("\n\n")
-    cp = parse_checkpoint(text + "\n")
-    if cp.size != row.size or cp.root != row.root:
-        raise CheckpointError(f"checkpoint row {row.size}: note and columns disagree")
-    return cp
 
 
 def hub_vkey(settings) -> str:

@@ -6,19 +6,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from concord.audit.merkle import (EMPTY_ROOT, ProofError, TreeHasher, complete_nodes, consistency_ranges, fold_nodes,
-                                  frontier_ranges, inclusion_ranges, subtree_from_nodes)
+                                  frontier_ranges, inclusion_ranges)
 from concord.audit.models import AuditCheckpoint, AuditEntry
 
 NODE_BATCH = 5000
+LEVEL_SHIFT = 40  # node id = level << 40 | index: room for 2**40 leaves
+_MARK = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def covered_size(session: Session) -> int:
     """How many leaves audit_nodes covers: the size of the latest checkpoint (nodes and checkpoint commit together)."""
     return session.scalar(select(func.max(AuditCheckpoint.size))) or 0
-
-
-LEVEL_SHIFT = 40  # node id = level << 40 | index: room for 2**40 leaves
-_MARK = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def node_id(level: int, index: int) -> int:
@@ -80,7 +78,7 @@ def _read(session: Session, ids: list[int], cache: NodeCache | None) -> dict[int
     if len(found) != len(set(ids)):
         mask = (1 << LEVEL_SHIFT) - 1
         missing = sorted((i >> LEVEL_SHIFT, i & mask) for i in set(ids) - set(found))[:3]
-        raise ProofError(f"tree nodes {missing} are not stored yet: ask for a size no larger than the latest checkpoint")
+        raise ProofError(f"tree nodes {missing} are not stored yet: ask for a size up to the latest checkpoint")
     return found
 
 

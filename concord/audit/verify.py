@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from concord.audit.merkle import TreeHasher
 from concord.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from concord.audit.note import CheckpointError, verify_checkpoint
-from concord.audit.scan import MAX_FINDINGS, Scan, scan_range, scan_range_at
+from concord.audit.scan import MAX_FINDINGS, scan_range, scan_range_at
 
 CHUNK = 1 << 17  # entries per scan task
 PARALLEL_FROM = 4 * CHUNK  # below this, worker processes cost more than they save
@@ -90,7 +90,8 @@ def verify_log(conn: Connection, vkey: str, *, workers: int | None = None) -> Ve
                 report.verified_size = size if cp_fail is None else report.verified_size
             elif cp_fail is None:
                 cp_fail = (prev_ok, size)
-                report.add(prev_ok, f"checkpoint {size} does not match the entries: one in [{prev_ok}, {size}) was rewritten")
+                report.add(prev_ok, f"checkpoint {size} does not match the entries: "
+                                    f"one in [{prev_ok}, {size}) was rewritten")
         if scan.gap:
             break  # every later position is shifted; nothing past here can match
     i = report.entries = tree.size
@@ -141,5 +142,3 @@ def _signed_roots(conn: Connection, vkey: str, report: VerifyReport) -> tuple[di
 def _head(conn: Connection) -> int:
     return conn.scalar(select(AuditHead.size).where(AuditHead.id == 1)) or 0
 
-
-__all__ = ["Finding", "Scan", "VerifyReport", "verify_log"]
