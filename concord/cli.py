@@ -136,6 +136,14 @@ def bench_ingest(json_output: bool = typer.Option(False, "--json"), count: int =
     typer.echo(json.dumps(result, indent=None if json_output else 2))
 
 
+@bench_app.command("http")
+def bench_http(json_output: bool = typer.Option(False, "--json"), seconds: float = 8.0, connections: int = 32):
+    """Declarations/s over HTTP with one worker, and p99 latency at 70 % of that rate (loopback)."""
+    from concord.declarations.http_bench import run
+
+    typer.echo(json.dumps(run(seconds, connections), indent=None if json_output else 2))
+
+
 @bench_app.command("access")
 def bench_access(json_output: bool = typer.Option(False, "--json"), declarations: int = 2000, reads: int = 5000):
     """The access check's cost on a single read (authorize + redaction), beside the plain read."""

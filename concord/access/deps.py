@@ -15,7 +15,8 @@ def current_subject(request: Request) -> Subject:
     app = request.app.state.concord
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
-    subject = authenticate(app.uow(request_id=request.state.request_id), token, app.lead_agency)
+    subject = authenticate(app.uow(request_id=request.state.request_id), token,
+                           lambda session: app.directory.current(session).lead)
     request.state.subject = subject
     return subject
 

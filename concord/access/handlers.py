@@ -52,15 +52,15 @@ def authenticate(uow, token: str | None, lead_agency_of) -> Subject:
     """The subject a bearer token stands for; a refused token is logged and answered 401."""
     if not token:
         raise Unauthenticated("send 'Authorization: Bearer TOKEN'; `concord tokens issue USER` prints one")
+    with uow.read() as session:  # most requests: one indexed read, no write lock
+        row = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                              .where(ApiToken.token_hash == token_hash(token))).first()
+        if row is not None and row.ApiToken.revoked_at is None and row.User.active:
+            return subject_for(row.User, lead_agency_of(session))
     with uow:
-        row = uow.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                                  .where(ApiToken.token_hash == token_hash(token))).first()
-        if row is None or row.ApiToken.revoked_at is not None or not row.User.active:
-            uow.audit("auth:token:refused", "token", outcome="refused",
-                      detail={"token_id": row.ApiToken.id} if row else {})
-            uow.commit()
-            raise Unauthenticated("the token is unknown, revoked, or its user is inactive")
-        return subject_for(row.User, lead_agency_of(uow.session))
+        uow.audit("auth:token:refused", "token", outcome="refused", detail={"token_id": row.ApiToken.id} if row else {})
+        uow.commit()
+    raise Unauthenticated("the token is unknown, revoked, or its user is inactive")
 
 
 def log_reads(uow, reads: list, purpose: str | None) -> None:

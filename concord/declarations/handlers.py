@@ -6,7 +6,7 @@ import hashlib
 import json
 from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from concord.clearance.handlers import open_tasks, settle, tasks_of
@@ -24,11 +24,10 @@ def body_hash(document: dict) -> str:
 
 
 def _existing(session, trader_id: str, lrn: str, key: str | None) -> Declaration | None:
-    q = select(Declaration).where(Declaration.trader_id == trader_id)
-    found = session.scalars(q.where(Declaration.lrn == lrn)).first()
-    if found is None and key:
-        found = session.scalars(q.where(Declaration.idempotency_key == key)).first()
-    return found
+    """The declaration a resubmission repeats: same trader and LRN, or same Idempotency-Key (LRN first)."""
+    same = Declaration.lrn == lrn if not key else or_(Declaration.lrn == lrn, Declaration.idempotency_key == key)
+    found = session.scalars(select(Declaration).where(Declaration.trader_id == trader_id, same)).all()
+    return next((d for d in found if d.lrn == lrn), found[0] if found else None)
 
 
 def _replay(found: Declaration, document: dict, key: str | None) -> dict:

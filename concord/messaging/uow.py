@@ -59,6 +59,10 @@ class UnitOfWork:
         finally:
             self._lock.__exit__(None, None, None)
 
+    def read(self) -> Session:
+        """A plain session for reads that write nothing (no write lock, no outbox, no audit)."""
+        return self._factory()
+
     def record(self, event: Event) -> Event:
         """Record an event to be written to the outbox on commit."""
         event.id = event.id or new_id("ev_")
