@@ -143,7 +143,8 @@ def register(app=None) -> None:
     from concord.agreements.handlers import PROVIDERS
 
     PROVIDERS["watchlist_entry"] = owner_of
-    if app is not None and (screening := app.bus.deps.get("screening")) is not None:
+    bus = getattr(app, "bus", None)
+    if bus is not None and (screening := bus.deps.get("screening")) is not None:
         def refresh():
             with app.sessions() as s:
                 screening.refresh(s)

@@ -131,6 +131,7 @@ def _number(token: str) -> str:
     return m.group(1) if m else _NUMBER_WORDS.get(token, token)
 
 
+@lru_cache(maxsize=65536)  # the same traders and exporters are screened again and again
 def normalize_name(name: str, kind: str = "unknown") -> NameForm:
     """Normalize a person or company name (kind: person, company or unknown)."""
     tokens = [_number(t) for t in fold(name).split()]

@@ -134,6 +134,11 @@ class PartyScreening:
 
     # --- screening -----------------------------------------------------------------------------------------
 
+    def versions(self) -> dict:
+        """The version of every list screened against, for the assessment's record."""
+        out = {i.name: i.version for i in self.lists.values() if not i.id.startswith("watchlist-")}
+        return out | {"watchlists": self.watchlists_version or 0}
+
     def entry(self, entry_id: str) -> WatchlistEntry | None:
         """The indexed (current) version of an entry, or None when it is not listed."""
         return self.index.get(entry_id)
@@ -182,7 +187,10 @@ class PartyScreening:
             if self.extras.get(m.entry_id) and any(q.qualifier == "identifier" and q.outcome == "agreed"
                                                    for q in m.qualifiers):
                 continue  # the risk step's identifier index reports this entry already
-            reasons.append(self.reason(role, m, full=m.view_for(lead) == "full", decision=decided.get(m.fingerprint)))
+            # Agency watchlist entries are shared with the lead's risk assessment (the risk step shows their
+            # identifier hits in full); stored lists follow their sharing rule.
+            full = m.view_for(lead) == "full" or m.entry_id in self.extras
+            reasons.append(self.reason(role, m, full=full, decision=decided.get(m.fingerprint)))
         return reasons
 
     def reason(self, role: str, m: Match, *, full: bool, decision: str | None = None) -> dict:

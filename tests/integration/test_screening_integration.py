@@ -175,6 +175,7 @@ def test_agency_watchlist_party_entries_are_screened_by_name(hub):
     assert [(r["entry_id"], r["list"], r["owner_agency"]) for r in found] == [
         (entry["id"], "MAR watchlist", "MAR")]
     assert found[0]["force_lane"] == "yellow"  # a medium-severity entry does not force red
+    assert found[0]["reason"] == "ship-to-ship transfers of sanctioned oil"  # shared with the lead's assessment
     [seen] = screen(hub, "mar-officer", "Blue Horizon Maritime")
     assert seen["reason"] == "ship-to-ship transfers of sanctioned oil" and seen["severity"] == "medium"
     assert screen(hub, "cus-officer", "Blue Horizon Maritime")[0]["view"] == "hit"
