@@ -18,6 +18,7 @@ from concord.risk.engine import LANE_RANK, LANES
 
 SELECTED = ("red", "yellow", "blue")  # the lanes a score can earn, most severe first
 GREEN = 0
+MIN_HISTORY = 50  # scores in an office's window before its score thresholds apply
 FEEDBACK = 4.0  # chosen on drifting and shifted streams (tests/unit/test_risk_lanes.py): no oscillation up to 8
 
 
@@ -79,13 +80,15 @@ class Window:
                 bisect.insort(self.below[lane], score)
 
     def threshold(self, lane: str, share: float) -> float | None:
-        """The score to exceed so that `share` of the window sits in `lane` or above; None on an empty window."""
+        """The score to exceed so that `share` of the window sits in `lane` or above; None below MIN_HISTORY."""
         n = len(self.entries)
-        if n == 0:
-            return None
+        if n < min(MIN_HISTORY, self.size):
+            return None  # a few scores say nothing about a quantile, and the correction below would swing wildly
         target = share * n
-        # The quantile alone lags a drifting stream by half a window; what the window actually selected corrects it.
-        wanted = round(target - self.bound[lane] + FEEDBACK * (target - self.selected[lane]))
+        # The quantile alone lags a drifting stream by half a window; what the window actually selected corrects it,
+        # never asking for more than twice the target.
+        correction = FEEDBACK * (target - self.selected[lane])
+        wanted = round(min(target - self.bound[lane] + correction, 2 * target))
         scores = self.below[lane]
         if wanted <= 0:
             return math.inf
@@ -111,13 +114,18 @@ class LaneBudget:
     def has_window(self, office: str, scale=None) -> bool:
         return office in self.windows and self.windows[office][0] == scale
 
-    def decide(self, office: str, score: float, forced: str | None, policy: LanePolicy, scale=None) -> LaneDecision:
-        """The lane for one declaration: the most severe of its forced lane, a random draw, and its score's lane."""
-        window = self.window(office, policy, scale)
+    def decide(self, office: str, score: float | None, forced: str | None, policy: LanePolicy,
+               scale=None) -> LaneDecision:
+        """The lane for one declaration: the most severe of its forced lane, a random draw, and its score's lane.
+
+        Without a score (no model) only forced hits and the random draw select."""
         floor = LANE_RANK[forced] if forced else GREEN
         drawn = policy.exploration > 0 and self.rng.random() < policy.exploration
         if drawn:
             floor = max(floor, LANE_RANK[policy.exploration_lane])
+        if score is None:
+            return LaneDecision(LANES[floor], drawn, "green", {})
+        window = self.window(office, policy, scale)
         thresholds = {lane: window.threshold(lane, policy.at_least(lane)) for lane in SELECTED}
         by_score = next((lane for lane in SELECTED if thresholds[lane] is not None and score > thresholds[lane]),
                         "green")

@@ -72,9 +72,9 @@ class RiskStep:
                 strong and SEVERITY_RANK[e.severity] >= force_rank)
         score, contributions = self.models.score(model, doc)
         scale = getattr(model, "version", None)
-        if not self.budget.has_window(office, scale):
+        if model is not None and not self.budget.has_window(office, scale):
             self._seed(session, office, policy, scale)
-        decision = self.budget.decide(office, score, forced, policy, scale)
+        decision = self.budget.decide(office, None if model is None else score, forced, policy, scale)
         if model is not None:
             reasons.append({"kind": "model", "score": round(score, 6), "lane": decision.by_score, "forced": False,
                             "threshold": decision.thresholds.get(decision.by_score), "contributions": contributions})
