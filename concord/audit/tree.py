@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from concord.audit.merkle import (EMPTY_ROOT, ProofError, TreeHasher, complete_nodes, consistency_ranges, fold_nodes,
-                                  frontier_ranges, inclusion_ranges)
+                                  frontier_ranges)
 from concord.audit.models import AuditCheckpoint, AuditEntry
 
 NODE_BATCH = 5000
@@ -34,10 +34,13 @@ class NodeCache:
     def __init__(self, min_level: int = 8, max_items: int = 200_000):
         self.floor, self.max_items = min_level << LEVEL_SHIFT, max_items
         self.nodes: dict[int, bytes] = {}
+        # Right-edge subtrees [start, size): every proof against one checkpoint size shares them.
+        self.partial: dict[tuple[int, int], bytes] = {}
 
     def keep(self, found: dict[int, bytes]) -> None:
-        if len(self.nodes) > self.max_items:
+        if len(self.nodes) > self.max_items or len(self.partial) > 1000:
             self.nodes.clear()
+            self.partial.clear()
         self.nodes.update((k, h) for k, h in found.items() if k >= self.floor)
 
 
@@ -84,16 +87,29 @@ def _read(session: Session, ids: list[int], cache: NodeCache | None) -> dict[int
 
 def _resolve(session: Session, ranges: list[tuple[int, int]], cache: NodeCache | None = None) -> list[bytes]:
     """Hashes of subtrees [start, end), fetched in one round of reads."""
+    partial = cache.partial if cache is not None else {}
     parts = []
     for start, end in ranges:
         size = end - start
         if size & (size - 1) == 0:  # a complete subtree: one node (nearly every range in a proof)
             level = size.bit_length() - 1
             parts.append((level << LEVEL_SHIFT | start >> level,))
-        else:
+        elif (start, end) not in partial:
             parts.append(tuple(lv << LEVEL_SHIFT | ix for lv, ix in complete_nodes(start, end)))
-    nodes = _read(session, list({i for p in parts for i in p}), cache)
-    return [nodes[p[0]] if len(p) == 1 else fold_nodes([nodes[i] for i in p]) for p in parts]
+        else:
+            parts.append(None)
+    nodes = _read(session, list({i for p in parts if p for i in p}), cache)
+    out = []
+    for (start, end), p in zip(ranges, parts):
+        if p is None:
+            out.append(partial[(start, end)])
+        elif len(p) == 1:
+            out.append(nodes[p[0]])
+        else:
+            out.append(fold_nodes([nodes[i] for i in p]))
+            if cache is not None:
+                partial[(start, end)] = out[-1]
+    return out
 
 
 def root_at(session: Session, size: int, cache: NodeCache | None = None) -> bytes:
@@ -102,8 +118,26 @@ def root_at(session: Session, size: int, cache: NodeCache | None = None) -> byte
 
 
 def inclusion_proof(session: Session, index: int, size: int, cache: NodeCache | None = None) -> list[bytes]:
-    """Inclusion proof of entry `index` in the tree of `size` entries."""
-    return _resolve(session, inclusion_ranges(index, size), cache)
+    """Inclusion proof of entry `index` in the tree of `size` entries (RFC 9162 PATH, leaf first)."""
+    if not 0 <= index < size:
+        raise ProofError(f"entry {index} is not in a tree of size {size}")
+    # The sibling at each level, straight from the bits of index (same result as merkle.inclusion_ranges):
+    # a complete subtree, or once at most, the right edge [lo, size) still growing.
+    path: list = []
+    for level in range((size - 1).bit_length()):
+        sib = (index >> level) ^ 1
+        lo = sib << level
+        if lo < size:
+            path.append(level << LEVEL_SHIFT | sib if lo + (1 << level) <= size else (lo, size))
+    edge = next((p for p in path if type(p) is tuple), None)
+    known = cache.partial.get(edge) if cache is not None and edge else None
+    edge_ids = [lv << LEVEL_SHIFT | ix for lv, ix in complete_nodes(*edge)] if edge and known is None else []
+    nodes = _read(session, [p for p in path if type(p) is int] + edge_ids, cache)
+    if edge and known is None:
+        known = fold_nodes([nodes[i] for i in edge_ids])
+        if cache is not None:
+            cache.partial[edge] = known
+    return [known if type(p) is tuple else nodes[p] for p in path]
 
 
 def consistency_proof(session: Session, size1: int, size2: int, cache: NodeCache | None = None) -> list[bytes]:
