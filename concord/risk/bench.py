@@ -1,0 +1,98 @@
+"""`concord bench risk`: declarations scored per second in batch and p99 latency of one assessment.
+
+Each figure stands beside a baseline measured in the same run: raw LightGBM Booster.predict on
+a prebuilt numpy matrix of the same rows, i.e. the model alone without features or history.
+"""
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+GOALS = {"declarations_per_s": 20_000, "p99_ms": 5.0}
+
+
+def _load(data: Path | None):
+    from concord.risk.datasets import load_kcs
+    from concord.risk.synthetic import synthetic_records
+
+    if data is not None and (data / "train.csv").exists():
+        return "kcs", load_kcs(data / "train.csv"), load_kcs(data / "valid.csv"), load_kcs(data / "test.csv")
+    records = synthetic_records(30_000, seed=7, days=180)  # the KCS files are absent: same shape, planted risk
+    a, b = int(len(records) * 0.7), int(len(records) * 0.85)
+    return "synthetic", records[:a], records[a:b], records[b:]
+
+
+def _model(models: Path | None, train, valid):
+    from concord.risk.history import HistoryProfiles
+    from concord.risk.learning import RiskModel, fit
+
+    if models is not None:
+        return RiskModel.from_registry(models)
+    return fit(train, valid, HistoryProfiles().observe(train + valid))
+
+
+def _best_rate(fn, n: int, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return n / best
+
+
+def _latencies_ms(fn, items) -> np.ndarray:
+    out = np.empty(len(items))
+    for i, item in enumerate(items):
+        started = time.perf_counter()
+        fn(item)
+        out[i] = (time.perf_counter() - started) * 1000
+    return out
+
+
+def run(models: Path | None = None, data: Path | None = Path("../shared/data/kcs"), singles: int = 2000) -> dict:
+    """Measure the batch scoring rate and single-assessment latency, with the raw-predict baseline."""
+    source, train, valid, test = _load(data)
+    model = _model(models, train, valid)
+    batch = [replace(r, fraud=None, critical=None, revenue=None) for r in test]
+    x = model.features(batch)  # the baseline's prebuilt matrix
+    booster = model.booster
+
+    scored = _best_rate(lambda: model.score_records(batch), len(batch))
+    raw = _best_rate(lambda: booster.predict(x, num_threads=1), len(batch))
+
+    rng = np.random.default_rng(0)
+    picks = rng.integers(len(batch), size=singles)
+    model.score_records([batch[0]])  # warm-up: first-call allocations are not what we measure
+    one = _latencies_ms(lambda i: model.score_records([batch[i]]), picks)
+    explained = _latencies_ms(lambda i: (model.score_records([batch[i]]), model.explain(batch[i])), picks[:500])
+    raw_one = _latencies_ms(lambda i: booster.predict(x[i:i + 1], num_threads=1), picks)
+    result = {
+        "data": source, "model": {"version": model.version, "trees": booster.num_trees(),
+                                  "features": booster.num_feature()},
+        "batch": {"declarations": len(batch), "declarations_per_s": round(scored),
+                  "baseline_raw_predict_per_s": round(raw), "goal": GOALS["declarations_per_s"],
+                  "meets_goal": scored >= GOALS["declarations_per_s"]},
+        "single": {"p50_ms": round(float(np.percentile(one, 50)), 3), "p99_ms": round(float(np.percentile(one, 99)), 3),
+                   "p99_ms_with_explanation": round(float(np.percentile(explained, 99)), 3),
+                   "baseline_raw_predict_p99_ms": round(float(np.percentile(raw_one, 99)), 3),
+                   "goal_p99_ms": GOALS["p99_ms"], "meets_goal": float(np.percentile(one, 99)) < GOALS["p99_ms"]},
+        "threads": 1,
+    }
+    return result
+
+
+def bench_risk(as_json: bool = False, models: Path | None = None, data: Path | None = Path("../shared/data/kcs")):
+    """Print the figures: one JSON object with --json, a short summary otherwise."""
+    result = run(models, data)
+    if as_json:
+        print(json.dumps(result))
+        return result
+    b, s = result["batch"], result["single"]
+    print(f"batch: {b['declarations_per_s']:,} declarations/s (goal {b['goal']:,}; raw predict "
+          f"{b['baseline_raw_predict_per_s']:,}/s)")
+    print(f"single: p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms (goal < {s['goal_p99_ms']} ms; "
+          f"with explanation {s['p99_ms_with_explanation']} ms; raw predict p99 {s['baseline_raw_predict_p99_ms']} ms)")
+    return result

@@ -1,0 +1,185 @@
+"""`concord risk ...`: train, evaluate, simulate, and manage model versions of the learned risk model."""
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from concord.errors import ConcordError
+from concord.risk.datasets import load_dataset
+
+app = typer.Typer(help="The learned risk model: train, evaluate, simulate, versions, drift.", no_args_is_help=True)
+console = Console(stderr=True)  # progress and tables on stderr, so --json output stays clean on stdout
+
+MODELS = typer.Option(Path("var/models"), "--models", help="model registry directory")
+DATASET = typer.Option("kcs", "--dataset", help="adapter for the historical files")
+PARAMS = typer.Option("{}", "--params", help='LightGBM parameters over the defaults, as JSON: {"learning_rate": 0.1}')
+
+
+def _params(text: str) -> dict:
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise typer.BadParameter(f"--params must be a JSON object: {e}") from None
+    if not isinstance(params, dict):
+        raise typer.BadParameter('--params must be a JSON object, e.g. {"learning_rate": 0.1}')
+    return params
+
+
+def _emit(payload: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(payload, default=str))
+    else:
+        console.print_json(json.dumps(payload, default=str))
+
+
+def _fail(error: ConcordError) -> None:
+    console.print(f"[red]{error.message}[/red]")
+    raise typer.Exit(1)
+
+
+@app.command()
+def train(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False),
+          valid: Path = typer.Option(..., "--valid", exists=True, dir_okay=False),
+          dataset: str = DATASET, models: Path = MODELS, params: str = PARAMS,
+          activate: bool = typer.Option(False, "--activate", help="make the new version active"),
+          as_json: bool = typer.Option(False, "--json")):
+    """Train on --train, stop early on --valid, and register the model version with its metrics."""
+    from concord.risk.learning import fit
+    from concord.risk.registry import ModelRegistry
+
+    try:
+        model = fit(load_dataset(dataset, train), load_dataset(dataset, valid), params=_params(params))
+        metrics = {**model.info, "dataset": dataset, "files": {"train": str(train), "valid": str(valid)}}
+        registry = ModelRegistry(models)
+        version = registry.register(model.to_bytes(), metrics, activate=activate)
+    except ConcordError as e:
+        _fail(e)
+    _emit({"version": version, "active": registry.active_version() == version, **metrics["valid"]}, as_json)
+
+
+@app.command()
+def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False),
+             valid: Path = typer.Option(..., "--valid", exists=True, dir_okay=False),
+             test: Path = typer.Option(..., "--test", exists=True, dir_okay=False),
+             dataset: str = DATASET, params: str = PARAMS, as_json: bool = typer.Option(False, "--json")):
+    """Train on --train, stop early on --valid, and report the selection metrics on --test once."""
+    from concord.risk.learning import evaluate as run
+
+    started = time.perf_counter()
+    try:
+        result, _ = run(load_dataset(dataset, train), load_dataset(dataset, valid), load_dataset(dataset, test),
+                        _params(params))
+    except ConcordError as e:
+        _fail(e)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    _emit(result, as_json)
+
+
+@app.command()
+def simulate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False, help="labelled history"),
+             stream: list[Path] = typer.Option(..., "--stream", exists=True, dir_okay=False,
+                                               help="declarations arriving week by week (repeatable)"),
+             dataset: str = DATASET, rate: float = typer.Option(0.1, help="share of declarations inspected"),
+             explore: float = typer.Option(0.1, help="share of the inspections drawn at random"),
+             rounds: int = typer.Option(150, help="boosting rounds of each weekly retraining"),
+             png: Path = typer.Option(Path("var/risk-simulation.png"), "--png"),
+             as_json: bool = typer.Option(False, "--json")):
+    """Weekly human-in-the-loop selection: pure exploitation against model plus random exploration."""
+    from concord.risk.simulate import chart, simulate as run
+
+    try:
+        history = load_dataset(dataset, train)
+        arriving = [r for path in stream for r in load_dataset(dataset, path)]
+    except ConcordError as e:
+        _fail(e)
+
+    def progress(policy, week):
+        console.print(f"{policy:>28}  {week['week']}  precision {week['precision']:.3f}  "
+                      f"caught {week['share_caught']:.3f}")
+
+    result = run(history, arriving, rate, explore, rounds=rounds, progress=progress)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    chart(result, png)
+    result["chart"] = str(png)
+    if as_json:
+        _emit(result, True)
+        return
+    for name, p in result["policies"].items():
+        console.print(f"{name}: precision {p['precision']:.3f}, share of frauds caught {p['share_caught']:.3f}")
+    console.print(f"chart: {png}")
+
+
+@app.command()
+def models(models: Path = MODELS, as_json: bool = typer.Option(False, "--json")):
+    """List model versions with their validation metrics; the active one is marked."""
+    from concord.risk.registry import ModelRegistry
+
+    versions = ModelRegistry(models).versions()
+    if as_json:
+        _emit({"versions": versions}, True)
+        return
+    table = Table("version", "active", "created", "best iter", "AUC", "P@5", "P@10", title=str(models))
+    for v in versions:
+        m = v.get("valid", {})
+        table.add_row(v["version"], "*" if v["active"] else "", str(v.get("created", "")),
+                      str(v.get("best_iteration", "")), _pct(m.get("auc")), _pct(m.get("precision@5")),
+                      _pct(m.get("precision@10")))
+    Console().print(table)
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{x:.3f}"
+
+
+@app.command()
+def activate(version: str, models: Path = MODELS):
+    """Make a model version the one that scores live declarations."""
+    from concord.risk.registry import ModelRegistry
+
+    try:
+        console.print(f"active: {ModelRegistry(models).activate(version)}")
+    except ConcordError as e:
+        _fail(e)
+
+
+@app.command()
+def rollback(models: Path = MODELS):
+    """Return to the version that was active before the current one."""
+    from concord.risk.registry import ModelRegistry
+
+    try:
+        console.print(f"active: {ModelRegistry(models).rollback()}")
+    except ConcordError as e:
+        _fail(e)
+
+
+@app.command()
+def drift(recent: Path = typer.Option(..., "--recent", exists=True, dir_okay=False),
+          dataset: str = DATASET, models: Path = MODELS, version: str = typer.Option(None, "--version"),
+          as_json: bool = typer.Option(False, "--json")):
+    """Compare the score and feature distributions of recent declarations with the training period."""
+    from concord.risk.learning import RiskModel
+
+    try:
+        model = RiskModel.from_registry(models, version)
+        report = model.drift(load_dataset(dataset, recent))
+    except ConcordError as e:
+        _fail(e)
+    _emit({"version": model.version, **report}, as_json)
+
+
+@app.command("bench")
+def bench(as_json: bool = typer.Option(False, "--json"), models: Path = typer.Option(None, "--models"),
+          data: Path = typer.Option(Path("../shared/data/kcs"), "--data")):
+    """Scoring rate in batch and p99 latency of one assessment, beside raw LightGBM on a prebuilt matrix."""
+    from concord.risk.bench import bench_risk
+
+    bench_risk(as_json=as_json, models=models, data=data)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,138 @@
+"""Dataset adapters: historical files and live declarations -> canonical risk records with outcomes."""
+
+import csv
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from concord.errors import ConcordError
+
+
+@dataclass(slots=True)
+class RiskRecord:
+    """One goods item of one declaration, as the risk model sees it, with its outcome if known."""
+
+    declaration_id: str
+    when: datetime  # declaration time, UTC; history is queried strictly before it
+    office: str | None = None
+    declarant: str | None = None
+    importer: str | None = None
+    seller: str | None = None
+    courier: str | None = None
+    hs6: str = ""
+    origin: str | None = None
+    departure: str | None = None
+    mode: str | None = None
+    net_mass: float = 0.0
+    value: float = 0.0
+    tax_rate: float | None = None
+    # categorical fields that only some administrations declare (KCS has all of them)
+    process_type: str | None = None
+    import_type: str | None = None
+    import_use: str | None = None
+    payment_type: str | None = None
+    tax_type: str | None = None
+    origin_indicator: str | None = None
+    # outcome of an inspection: None until known
+    fraud: int | None = None
+    critical: int | None = None
+    revenue: float | None = None
+    ts: int = field(init=False, repr=False)  # seconds since the epoch: the unit of history queries
+
+    def __post_init__(self):
+        self.ts = int(self.when.timestamp())
+
+    def with_outcome(self, fraud: int, critical: int = 0, revenue: float | None = None) -> "RiskRecord":
+        """A copy carrying the outcome an inspection found."""
+        return replace(self, fraud=int(fraud), critical=int(critical), revenue=revenue)
+
+
+class UnknownDataset(ConcordError):
+    status = 400
+
+
+# KCS mode-of-transport codes (UNI-PASS) mapped to Concord's transport modes, so that
+# live declarations and KCS rows share one vocabulary; unknown codes stay visible as kcs:<code>.
+KCS_MODES = {"10": "sea", "20": "rail", "30": "road", "40": "air", "50": "post", "90": "other"}
+
+
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _number(value: str | None) -> float:
+    try:
+        return float(value) if value not in (None, "") else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _kcs_record(row: dict) -> RiskRecord:
+    mode = _text(row["Mode of Transport"])
+    critical = _text(row.get("Critical Fraud"))
+    fraud = _text(row.get("Fraud"))
+    return RiskRecord(
+        declaration_id=row["Declaration ID"],
+        when=datetime.strptime(row["Date"], "%Y-%m-%d").replace(tzinfo=timezone.utc),
+        office=_text(row["Office ID"]), declarant=_text(row["Declarant ID"]),
+        importer=_text(row["Importer ID"]), seller=_text(row["Seller ID"]), courier=_text(row["Courier ID"]),
+        hs6=(row["HS6 Code"] or "").strip().zfill(6)[:6],
+        origin=_text(row["Country of Origin"]), departure=_text(row["Country of Departure"]),
+        mode=KCS_MODES.get(mode, f"kcs:{mode}") if mode else None,
+        net_mass=_number(row["Net Mass"]), value=_number(row["Item Price"]),
+        tax_rate=_number(row["Tax Rate"]),
+        process_type=_text(row["Process Type"]), import_type=_text(row["Import Type"]),
+        import_use=_text(row["Import Use"]), payment_type=_text(row["Payment Type"]),
+        tax_type=_text(row["Tax Type"]), origin_indicator=_text(row["Country of Origin Indicator"]),
+        fraud=int(fraud) if fraud is not None else None,
+        # KCS codes Critical Fraud 0/1/2; 2 is the critical case the metrics count
+        critical=int(int(critical) == 2) if critical is not None else None,
+    )
+
+
+def load_kcs(path: str | Path) -> list[RiskRecord]:
+    """Read a KCS customs declaration CSV (Seondong/Customs-Declaration-Datasets) into records."""
+    with open(path, newline="", encoding="utf-8") as f:
+        records = [_kcs_record(row) for row in csv.DictReader(f)]
+    records.sort(key=lambda r: r.when)  # stable: keeps file order within a day
+    return records
+
+
+ADAPTERS = {"kcs": load_kcs}
+
+
+def load_dataset(name: str, path: str | Path) -> list[RiskRecord]:
+    """Load a historical file with the adapter registered under `name`."""
+    if name not in ADAPTERS:
+        raise UnknownDataset(f"unknown dataset '{name}'; choose one of: {', '.join(sorted(ADAPTERS))}")
+    return ADAPTERS[name](path)
+
+
+def _party_id(doc: dict, role: str) -> str | None:
+    party = doc.get(role) or {}
+    return _text(str(party["id"])) if party.get("id") is not None else None
+
+
+def record_from_declaration(doc: dict, item_index: int) -> RiskRecord:
+    """Map one goods item of a live Concord declaration document to a risk record (no outcome yet)."""
+    item = doc["items"][item_index]
+    when = doc.get("submitted_at") or doc.get("arrival")
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    when = (when or datetime.now(timezone.utc))
+    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    value = item.get("value") or {}
+    exporter = doc.get("exporter") or {}
+    return RiskRecord(
+        declaration_id=f"{doc.get('id') or doc.get('lrn', '')}#{item_index}",
+        when=when,
+        office=_text(doc.get("office_of_entry")),
+        declarant=_party_id(doc, "declarant"), importer=_party_id(doc, "importer"),
+        seller=_party_id(doc, "exporter"),
+        hs6=str(item["hs_code"]).strip()[:6],
+        origin=_text(item.get("origin")),
+        departure=_text(exporter.get("country")),  # the country the goods are consigned from
+        mode=_text((doc.get("transport") or {}).get("mode")),
+        net_mass=float(item.get("net_mass_kg") or 0), value=float(value.get("amount") or 0),
+    )

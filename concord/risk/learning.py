@@ -1,0 +1,165 @@
+"""The learned risk model: training with early stopping, scoring, explanations, serialization."""
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+import lightgbm as lgb
+import numpy as np
+
+from concord.risk.drift import drift_report, reference_profile
+from concord.risk.features import FeatureSpec, featurize, fit_spec
+from concord.risk.history import HistoryProfiles
+from concord.risk.metrics import selection_metrics
+
+__all__ = ["DEFAULT_PARAMS", "RiskModel", "evaluate", "fit", "selection_metrics", "drift_report"]
+
+# Chosen on valid.csv only (see docs/risk-model.md); two threads at most: the machine is shared.
+DEFAULT_PARAMS = {
+    "objective": "binary", "metric": "auc", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 40,
+    "feature_fraction": 0.7, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0, "cat_smooth": 10,
+    "num_threads": 2, "seed": 1, "verbose": -1,
+}
+
+
+@dataclass
+class RiskModel:
+    """A trained booster with its feature spec and the history profiles it reads at scoring time."""
+
+    booster: lgb.Booster
+    spec: FeatureSpec
+    profiles: HistoryProfiles
+    info: dict = field(default_factory=dict)
+    reference: dict = field(default_factory=dict)  # training-period distributions, for drift reports
+    version: str = "unregistered"
+
+    def features(self, records, as_of: float | None = None) -> np.ndarray:
+        """The feature matrix, from the one feature function."""
+        return featurize(records, self.profiles, self.spec, as_of)
+
+    def score_records(self, records, as_of: float | None = None) -> np.ndarray:
+        """Probability of an irregularity, one per record."""
+        records = list(records)
+        if not records:
+            return np.zeros(0)
+        # one thread: a single assessment gains nothing from more, and the host is shared
+        return self.booster.predict(self.features(records, as_of), num_threads=1)
+
+    def explain(self, record, top: int = 5) -> list[dict]:
+        """The features that pushed this record's score most, with their value and log-odds contribution."""
+        x = self.features([record])
+        contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]  # last column: bias
+        names = self.spec.names()
+        order = np.argsort(-np.abs(contrib))[:top]
+        return [{"feature": names[i], "value": self._readable(names[i], x[0, i]),
+                 "contribution": round(float(contrib[i]), 6)} for i in order]
+
+    def _readable(self, name: str, value: float):
+        if name.startswith("cat.") and not np.isnan(value):
+            vocab = self.spec.vocab.get(name[4:], [])
+            return vocab[int(value)] if int(value) < len(vocab) else "other"
+        return None if np.isnan(value) else round(float(value), 6)
+
+    def record_outcome(self, record, known_at: float | None = None) -> None:
+        """An inspection outcome becomes history at once (and a label at the next training)."""
+        self.profiles.add_outcome(record, known_at)
+
+    def record_declaration(self, record) -> None:
+        """A declaration's values join the unit-value statistics."""
+        self.profiles.add_declarations([record])
+
+    def drift(self, records, as_of: float | None = None, top: int | None = 20) -> dict:
+        """Compare recent score and feature distributions with the training period."""
+        x = self.features(records, as_of)
+        return drift_report(self.reference, x, self.booster.predict(x, num_threads=1), self.spec.names(), top)
+
+    def to_bytes(self) -> bytes:
+        """One zip: booster text, feature spec, history profiles (npz), training info and drift reference."""
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("model.txt", self.booster.model_to_string())
+            z.writestr("spec.json", json.dumps(self.spec.to_dict()))
+            z.writestr("profiles.npz", self.profiles.to_bytes())
+            z.writestr("info.json", json.dumps({"info": self.info, "reference": self.reference}))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, version: str = "unregistered") -> "RiskModel":
+        """Inverse of to_bytes."""
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            booster = lgb.Booster(model_str=z.read("model.txt").decode())
+            spec = FeatureSpec.from_dict(json.loads(z.read("spec.json")))
+            profiles = HistoryProfiles.from_bytes(z.read("profiles.npz"))
+            meta = json.loads(z.read("info.json"))
+        return cls(booster, spec, profiles, meta["info"], meta["reference"], version)
+
+    @classmethod
+    def from_registry(cls, root, version: str | None = None) -> "RiskModel":
+        """Load a version (default: the active one) from a model registry directory."""
+        from concord.risk.registry import ModelRegistry
+
+        registry = ModelRegistry(root)
+        version = version or registry.active_version()
+        return cls.from_bytes(registry.model_bytes(version), version)
+
+
+def _labels(records) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([r.fraud for r in records], dtype=np.int64),
+            np.array([r.critical or 0 for r in records], dtype=np.int64))
+
+
+def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | None = None,
+        rounds: int = 3000, patience: int = 200, spec: FeatureSpec | None = None) -> RiskModel:
+    """Train on `train`, stop early on `valid`; history features read outcomes strictly before each row.
+
+    `profiles` defaults to the history of train and valid themselves; give it to add earlier history.
+    """
+    train, valid = list(train), list(valid)
+    if profiles is None:
+        profiles = HistoryProfiles().observe(train + valid)
+    spec = spec or fit_spec(train)
+    params = {**DEFAULT_PARAMS, **(params or {})}
+    patience = int(params.pop("early_stopping_round", patience))  # LightGBM's own name for it, if given
+    names, cats = spec.names(), spec.categorical_names()
+    x_train, x_valid = featurize(train, profiles, spec), featurize(valid, profiles, spec)
+    (y_train, _), (y_valid, c_valid) = _labels(train), _labels(valid)
+    d_train = lgb.Dataset(x_train, y_train, feature_name=names, categorical_feature=cats, free_raw_data=False)
+    d_valid = lgb.Dataset(x_valid, y_valid, reference=d_train)
+    callbacks = [lgb.early_stopping(patience, first_metric_only=True, verbose=False)] if valid else []
+    booster = lgb.train(params, d_train, rounds, valid_sets=[d_valid] if valid else [], callbacks=callbacks)
+    best = booster.best_iteration or rounds
+    # keep only the trees early stopping chose, so that scoring and explanations use exactly them
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    scores_valid = booster.predict(x_valid, num_threads=1) if valid else np.zeros(0)
+    info = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "best_iteration": best, "params": params, "rows": {"train": len(train), "valid": len(valid)},
+        "periods": {"train": _period(train), "valid": _period(valid)},
+        "valid": selection_metrics(y_valid, c_valid, scores_valid) if valid else {},
+    }
+    reference = reference_profile(x_train, booster.predict(x_train, num_threads=1), names)
+    return RiskModel(booster, spec, profiles, info, reference)
+
+
+def evaluate(train, valid, test, params: dict | None = None) -> tuple[dict, RiskModel]:
+    """Train on train, stop early on valid, report the selection metrics on test once.
+
+    When test is scored, the outcomes of train and valid are known and no outcome of test is:
+    test records lose their labels before anything else sees them.
+    """
+    test = list(test)
+    fraud, critical = _labels(test)
+    unlabelled = [replace(r, fraud=None, critical=None, revenue=None) for r in test]
+    profiles = HistoryProfiles().observe(list(train) + list(valid))
+    profiles.add_declarations(unlabelled)  # lodged declarations: values known, outcomes not
+    model = fit(train, valid, profiles, params)
+    result = selection_metrics(fraud, critical, model.score_records(unlabelled))
+    return {**result, "best_iteration": model.info["best_iteration"], "valid": model.info["valid"]}, model
+
+
+def _period(records) -> list[str] | None:
+    if not records:
+        return None
+    return [min(r.when for r in records).date().isoformat(), max(r.when for r in records).date().isoformat()]
