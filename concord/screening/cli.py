@@ -72,7 +72,8 @@ def load_list(
                                 "aliases, date_of_birth, nationality, identifiers"),
     name: str = typer.Option(..., "--name", help="the list's stable name; loading it again makes a new version"),
     owner: str = typer.Option(..., "--owner", help="the agency that owns the list"),
-    sharing: str = typer.Option("full", help="full, or hit_no_hit: other agencies learn only that an entry matched"),
+    sharing: str = typer.Option(None, help="hit_no_hit (other agencies learn only that an entry matched; the default "
+                                "for a new list) or full; a reload keeps the list's rule unless given"),
     user: str = typer.Option(None, "--as", help="the administrator loading it (default: the hub itself)"),
 ):
     """Load a sanctions list or watchlist CSV into the hub (a new version when the name exists)."""
@@ -99,6 +100,28 @@ def load_list(
     finally:
         hub.close()
     typer.echo(json.dumps(result))
+
+
+@lists_app.command("lists")
+def show_lists():
+    """The loaded lists: name, owner, sharing rule, version and size."""
+    from sqlalchemy import select
+
+    from concord.bootstrap import bootstrap
+    from concord.screening.handlers import list_view
+    from concord.screening.models import ScreeningList
+
+    hub = bootstrap()
+    try:
+        with hub.sessions() as s:
+            rows = [list_view(x) for x in s.scalars(select(ScreeningList).order_by(ScreeningList.name))]
+    finally:
+        hub.close()
+    table = Table("name", "owner", "sharing", "version", "entries", "loaded at", "source")
+    for r in rows:
+        table.add_row(r["name"], r["owner_agency"], r["sharing"], str(r["version"]), str(r["entries"]),
+                      r["loaded_at"], r["source"])
+    Console().print(table)
 
 
 if __name__ == "__main__":

@@ -91,9 +91,11 @@ def load_screening_list(cmd: LoadScreeningList, uow, *, directory, screening) ->
         raise Forbidden("only administrators load screening lists")
     doc: ListIn = parse(ListIn, {"name": cmd.name, "owner_agency": cmd.owner_agency, "sharing": cmd.sharing,
                                  "source": cmd.source, "records": cmd.records}, "screening list")
-    watchlist = watchlist_from_records(doc.records, list_id=doc.name, owner_agency=doc.owner_agency,
-                                       sharing=doc.sharing)
-    refs = refs_of(doc.records, watchlist)
+    try:
+        watchlist = watchlist_from_records(doc.records, list_id=doc.name, owner_agency=doc.owner_agency)
+        refs = refs_of(doc.records, watchlist)
+    except InvalidDocument as e:  # the rows are the body's records
+        raise InvalidDocument(e.message, [Problem("/records" + p.pointer, p.message) for p in e.problems]) from None
     with uow:
         s = uow.session
         if doc.owner_agency not in directory.current(s).agencies:

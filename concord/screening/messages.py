@@ -26,7 +26,7 @@ class LoadScreeningList(Command):
     name: str
     owner_agency: str
     records: list[dict] = field(default_factory=list)  # rows: id, full_name or name parts, aliases, date_of_birth...
-    sharing: str = "full"  # full | hit_no_hit
+    sharing: str | None = None  # full | hit_no_hit; a new list hit_no_hit, a reload keeps the list's
     source: str = "<api>"
 
 

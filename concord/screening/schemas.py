@@ -47,7 +47,7 @@ class DecisionIn(Body):
 class ListIn(Body):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{1,79}$", description="stable name; a reload replaces it")
     owner_agency: str = Field(min_length=2, max_length=16)
-    sharing: Literal[SHARING] = "full"  # type: ignore[valid-type]
+    sharing: Literal[SHARING] | None = None  # type: ignore[valid-type]
     source: str = Field("<api>", max_length=300)
     records: list[dict] = Field(description="rows: id, full_name (or first/last_name), aliases, date_of_birth, ...")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import select, update
 
-from concord.errors import ProblemList, pointer
+from concord.errors import Conflict, ProblemList, pointer
 from concord.ids import new_id
 from concord.screening.lists import Watchlist
 from concord.screening.models import ScreeningEntry, ScreeningList
@@ -15,6 +15,8 @@ from concord.screening.sources import default_ref, entry_id, record_of
 
 @dataclass
 class Counts:
+    """How a reload changed the list."""
+
     added: int = 0
     changed: int = 0
     removed: int = 0
@@ -38,16 +40,19 @@ def refs_of(records: list[dict], watchlist: Watchlist) -> list[str]:
     return refs
 
 
-def store_list(uow, *, name: str, owner: str, sharing: str, source: str, watchlist: Watchlist,
+def store_list(uow, *, name: str, owner: str, sharing: str | None, source: str, watchlist: Watchlist,
                refs: list[str]) -> tuple[ScreeningList, Counts]:
     """Create the list or its next version; add, change and remove entries by their stable ids."""
     s, now, who = uow.session, uow.clock.now(), uow.subject.user_id if uow.subject else "system"
     lst = s.scalars(select(ScreeningList).where(ScreeningList.name == name).with_for_update()).first()
     if lst is None:
-        lst = ScreeningList(id=new_id("SCL"), name=name, version=0, entry_count=0)
+        lst = ScreeningList(id=new_id("SCL"), name=name, version=0, entry_count=0, sharing=sharing or "hit_no_hit")
         s.add(lst)
+    elif lst.owner_agency != owner:
+        raise Conflict(f"list '{name}' belongs to {lst.owner_agency}; load {owner}'s list under another name")
     lst.version += 1
-    lst.owner_agency, lst.sharing, lst.source, lst.loaded_by, lst.loaded_at = owner, sharing, source, who, now
+    lst.owner_agency, lst.sharing = owner, sharing or lst.sharing  # deny by default: a new list shares hit / no-hit
+    lst.source, lst.loaded_by, lst.loaded_at = source, who, now
     lst.entry_count = len(refs)
     s.flush()
     version, counts = lst.version, Counts()

@@ -46,7 +46,7 @@ def as_(app, user, command):
     return app.bus.handle(command, subject=subjects(app)[user])
 
 
-def load(app, tmp_path, text, name="POL organised crime", owner="POL", sharing="hit_no_hit", user="admin"):
+def load(app, tmp_path, text, name="POL organised crime", owner="POL", sharing=None, user="admin"):
     path = tmp_path / f"{name.replace(' ', '-')}.csv"
     path.write_text(text)
     return as_(app, user, LoadScreeningList(name=name, owner_agency=owner, sharing=sharing, source=path.name,
@@ -63,6 +63,11 @@ def test_lists_load_as_versions_and_keep_entry_ids(hub, tmp_path):
     changed = POLICE_LIST.replace("1979-04-02", "1979-04-03").replace("POL-2,Oceanic Shadow Shipping Ltd,,,PA\n", "")
     again = load(hub, tmp_path, changed + "POL-4,Jan de Smokkelaar,,,NL\n")
     assert (again["version"], again["added"], again["changed"], again["removed"], again["unchanged"]) == (2, 1, 1, 1, 1)
+    assert again["sharing"] == "hit_no_hit"  # a new list shares hit / no-hit, and a reload keeps the list's rule
+    assert load(hub, tmp_path, changed, sharing="full")["sharing"] == "full"
+    assert load(hub, tmp_path, changed)["sharing"] == "full"
+    with pytest.raises(Conflict):  # another agency's list is not taken over by loading under its name
+        load(hub, tmp_path, POLICE_LIST, owner="CUS")
     with pytest.raises(Forbidden):
         load(hub, tmp_path, POLICE_LIST, user="pol-officer")
     with pytest.raises(InvalidDocument) as e:
@@ -70,10 +75,10 @@ def test_lists_load_as_versions_and_keep_entry_ids(hub, tmp_path):
     assert e.value.problems[0].pointer == "/owner_agency"
     with pytest.raises(InvalidDocument) as e:
         load(hub, tmp_path, "id,full_name\nA,Some Name\nB,\nA,Other Name\n", name="broken")
-    assert [p.pointer for p in e.value.problems] == ["/1/name"]
+    assert [p.pointer for p in e.value.problems] == ["/records/1/name"]
     with pytest.raises(InvalidDocument) as e:
         load(hub, tmp_path, "id,full_name\nA,Some Name\nA,Other Name\n", name="broken")
-    assert [p.pointer for p in e.value.problems] == ["/1/id"]
+    assert [p.pointer for p in e.value.problems] == ["/records/1/id"]
     with hub.sessions() as s:
         assert s.scalar(select(AuditEntry.action).where(AuditEntry.action == "screening:list:loaded")) is not None
 
