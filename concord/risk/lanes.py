@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -103,6 +104,7 @@ class LaneBudget:
     def __init__(self, rng: random.Random | None = None):
         self.rng = rng or random.Random()
         self.windows: dict[str, tuple[object, Window]] = {}  # office -> (score scale, window)
+        self.lock = threading.Lock()  # API threads lodge concurrently on PostgreSQL (SQLite has its write lock)
 
     def window(self, office: str, policy: LanePolicy, scale=None) -> Window:
         """The office's window for scores of one scale (a model version); a new scale starts a new window."""
@@ -125,12 +127,13 @@ class LaneBudget:
             floor = max(floor, LANE_RANK[policy.exploration_lane])
         if score is None:
             return LaneDecision(LANES[floor], drawn, "green", {})
-        window = self.window(office, policy, scale)
-        thresholds = {lane: window.threshold(lane, policy.at_least(lane)) for lane in SELECTED}
-        by_score = next((lane for lane in SELECTED if thresholds[lane] is not None and score > thresholds[lane]),
-                        "green")
-        final = max(floor, LANE_RANK[by_score])
-        window.add(score, floor, final)
+        with self.lock:
+            window = self.window(office, policy, scale)
+            thresholds = {lane: window.threshold(lane, policy.at_least(lane)) for lane in SELECTED}
+            by_score = next((lane for lane in SELECTED if thresholds[lane] is not None and score > thresholds[lane]),
+                            "green")
+            final = max(floor, LANE_RANK[by_score])
+            window.add(score, floor, final)
         lane = LANES[final]
         # Only finite thresholds are reported: an infinite one means the lane's budget is spent (or open to all).
         shown = {k: v for k, v in thresholds.items() if v is not None and math.isfinite(v)}

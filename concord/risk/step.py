@@ -98,11 +98,14 @@ class RiskStep:
 
     def _seed(self, session, office: str, policy, scale) -> None:
         """Start the office's window from its latest stored assessments under the same model."""
-        window = self.budget.window(office, policy, scale)
         q = (select(DeclarationVersion.risk)
              .join(Declaration, and_(Declaration.id == DeclarationVersion.declaration_id,
                                      Declaration.version == DeclarationVersion.version))
              .where(Declaration.office_of_entry == office).order_by(Declaration.id.desc()).limit(policy.window))
         rows = [r for r in session.scalars(q) if (r.get("versions") or {}).get("model") == scale]
-        for risk in reversed(rows):
-            window.add(float(risk.get("score") or 0.0), floor_of(risk), LANE_RANK.get(risk.get("lane"), 0))
+        with self.budget.lock:
+            if self.budget.has_window(office, scale):
+                return  # another thread seeded it meanwhile
+            window = self.budget.window(office, policy, scale)
+            for risk in reversed(rows):
+                window.add(float(risk.get("score") or 0.0), floor_of(risk), LANE_RANK.get(risk.get("lane"), 0))

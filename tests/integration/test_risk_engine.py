@@ -231,3 +231,18 @@ def test_the_model_scores_explain_and_the_budget_holds_its_rate(app):
     assert abs(sum(a.lane == "yellow" for a in late) / len(late) - 0.10) < 0.03
     red = [a for a in late if a.lane == "red"]
     assert all(a.score >= max(b.score for b in late if b.lane == "green") for a in red)
+
+
+def test_a_restarted_step_seeds_its_window_from_stored_assessments_of_the_same_model(app):
+    from concord.risk.catalog import ModelSource
+
+    app.bus.deps["risk"] = RiskStep(clock=app.clock, rng=NeverDraws(), models=ModelSource(load=lambda _: ValueModel()))
+    for n in range(5):
+        submit(app, declaration(lrn=f"LRN-{n}"))
+    restarted = RiskStep(clock=app.clock, rng=NeverDraws(), models=ModelSource(load=lambda _: ValueModel()))
+    doc = parse_declaration(declaration(lrn="X")).model_dump(mode="json")
+    with app.sessions() as s:
+        snapshot = app.directory.current(s)
+        restarted.assess(s, snapshot, doc, declaration_id="X/1")
+    window = restarted.budget.window("NLRTM", restarted.policies.of(snapshot, "NLRTM"), "fake-1")
+    assert len(window) == 6 and all(score == 0.028 for score, _, _ in window.entries)
