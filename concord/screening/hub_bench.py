@@ -98,8 +98,9 @@ def run(data: Path = DATA, synthetic: int = 0, declarations: int = 2000) -> dict
         un = [r | {"id": f"UN{i}"} for i, r in enumerate(untreated)]
         out["load_un"] = _load(hub, admin, "UN consolidated", "CUS", "full", un)
         if synthetic:
+            people = synthetic_list(negatives, synthetic)
             rows = [{"id": f"S{i}", "full_name": e.name, "date_of_birth": ";".join(e.birth_dates),
-                     "nationality": ";".join(e.nationalities)} for i, e in enumerate(synthetic_list(negatives, synthetic))]
+                     "nationality": ";".join(e.nationalities)} for i, e in enumerate(people)]
             out["load_synthetic"] = _load(hub, admin, "Synthetic", "POL", "hit_no_hit", rows)
         docs = _declarations(negatives[-20000:], treated, declarations)
         with hub.sessions() as s:
