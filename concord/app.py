@@ -42,14 +42,19 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             app.state.concord = bootstrap()
         c = app.state.concord
         stop = threading.Event()
+        ticker = None
         if background:
+            from concord.audit.checkpoints import Checkpointer, signer_from_settings
+
             _periodic(stop, 60, lambda: c.bus.handle(CheckDeadlines()), "sla-deadlines")
             c.bus.relay.start()
-            for name, job in c.extras.get("periodic", {}).items():
-                _periodic(stop, job[0], job[1], name)
+            # A signed checkpoint at least every second while entries arrive (none when the log did not grow).
+            checkpointer = Checkpointer(c.sessions, signer_from_settings(c.settings), c.clock, write_lock=c.write_lock)
+            ticker = checkpointer.run_every(c.settings.checkpoint_interval_s)
         yield
         stop.set()
         if background:
+            ticker.stop()
             c.bus.relay.stop()
 
     app = FastAPI(title="Concord", version=__version__, lifespan=lifespan,
@@ -83,10 +88,12 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     from concord.access.api import router as access_router
     from concord.agencies.api import router as agencies_router
     from concord.agreements.api import router as agreements_router
+    from concord.audit.api import router as audit_router
     from concord.clearance.api import router as clearance_router
     from concord.declarations.api import router as declarations_router
 
-    for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router):
+    for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router,
+                   audit_router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -144,6 +144,15 @@ def bench_http(json_output: bool = typer.Option(False, "--json"), seconds: float
     typer.echo(json.dumps(run(seconds, connections), indent=None if json_output else 2))
 
 
+@bench_app.command("audit")
+def bench_audit(json_output: bool = typer.Option(False, "--json"), appends: int = 50000, entries: int = 1_000_000,
+                proofs: int = 20000):
+    """Durable audit appends/s with group commit beside raw inserts; full verify; inclusion proofs/s."""
+    from concord.audit.bench import run
+
+    typer.echo(json.dumps(run(appends=appends, entries=entries, proofs=proofs), indent=None if json_output else 2))
+
+
 @bench_app.command("access")
 def bench_access(json_output: bool = typer.Option(False, "--json"), declarations: int = 2000, reads: int = 5000):
     """The access check's cost on a single read (authorize + redaction), beside the plain read."""

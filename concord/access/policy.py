@@ -56,10 +56,13 @@ def _book(session: Session):
 
 def authorize(subject: Subject, action: str, resource, purpose: str | None = None, *, session: Session) -> Decision:
     """Decide whether subject may do action on resource for purpose, with the view it may see and why."""
+    from concord.audit.models import AuditEntry
     from concord.declarations.models import Declaration
 
     if isinstance(resource, Declaration):
         return _declaration(subject, action, resource, purpose, session)
+    if isinstance(resource, AuditEntry):
+        return _audit_entry(subject, action, resource)
     if isinstance(resource, Ref):
         return _ref(subject, action, resource, purpose, session)
     return DENY
@@ -91,6 +94,20 @@ def _declaration(subject: Subject, action: str, d, purpose, session: Session) ->
             parts.append((scope.fields, f"agreement:{scope.agreement}", scope.agreement))
     parts += _grants(subject, f"declaration/{d.id}", session)
     return _combine(parts, lead)
+
+
+def _audit_entry(subject: Subject, action: str, entry) -> Decision:
+    """Auditors and administrators read every entry; officers their agency's or those about its data;
+    traders what they did themselves."""
+    if action != "read":
+        return DENY
+    if subject.is_trader:
+        return Decision(True, WHOLE, "own-action") if entry.actor == subject.user_id else DENY
+    if subject.has("auditor", "administrator"):
+        return Decision(True, WHOLE, "role:auditor", provider=entry.agency)
+    if subject.agency is not None and subject.agency in (entry.agency, entry.owner):
+        return Decision(True, WHOLE, "own-agency", provider=entry.agency)
+    return DENY
 
 
 def _ref(subject: Subject, action: str, ref: Ref, purpose, session: Session) -> Decision:

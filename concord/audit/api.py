@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
 from concord.access.deps import concord_app, current_subject
+from concord.access.policy import authorize
 from concord.audit import proofs
 from concord.audit.checkpoints import hub_vkey, latest_checkpoint
 from concord.audit.models import AuditEntry
@@ -21,16 +22,6 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 def _cache(app) -> NodeCache:
     # One cache per wired application: stored subtrees never change, so it needs no invalidation.
     return app.extras.setdefault("audit_node_cache", NodeCache())
-
-
-def may_read_entry(subject, entry: AuditEntry) -> bool:
-    """Auditors and administrators read every entry; officers their own agency's or what was done to its data;
-    traders what they did themselves. (A candidate for the policy decision point.)"""
-    if subject.has("auditor", "administrator") and not subject.is_trader:
-        return True
-    if subject.is_trader:
-        return entry.actor == subject.user_id
-    return subject.agency is not None and subject.agency in (entry.agency, entry.owner)
 
 
 @router.get("/checkpoint")
@@ -55,8 +46,8 @@ def entry(seq: int, request: Request, subject=Depends(current_subject), app=Depe
     """One entry as signed (canonical JSON) with its leaf hash; entries outside the caller's scope answer 404."""
     with app.sessions() as session:
         row = session.scalar(select(AuditEntry).where(AuditEntry.seq == seq))
-    if row is None or not may_read_entry(subject, row):
-        raise NotFound(f"audit entry {seq} not found")
+        if row is None or not authorize(subject, "read", row, session=session).allowed:
+            raise NotFound(f"audit entry {seq} not found")
     if row.agency != subject.agency:  # reading another agency's activity is itself a cross-agency read
         with app.uow(subject, request.state.request_id) as uow:
             uow.audit("audit:entry:read", f"audit/{seq}", owner=row.agency)
