@@ -10,7 +10,7 @@ from concord.risk.catalog import Catalog, ModelSource, Policies
 from concord.risk.engine import LANE_RANK, Assessment
 from concord.risk.lanes import LaneBudget, floor_of
 from concord.risk.models import SEVERITY_RANK, RuleHit
-from concord.risk.watchlists import ExactNames
+from concord.risk.watchlists import ExactNames, NoNames
 
 WATCHLIST_LANES = {"critical": "red", "high": "red", "medium": "yellow", "low": "yellow"}
 STRONG_NAME_MATCH = 0.95  # a fuzzy party-name match below this is reported but never forces a lane
@@ -21,10 +21,13 @@ class RiskStep:
     """Assesses one declaration version; everything it reads is compiled and cached, so it stays within a few ms."""
 
     def __init__(self, *, clock: Clock | None = None, rng=None, budget: LaneBudget | None = None,
-                 models: ModelSource | None = None, model_root=None, names=ExactNames, ttl: float = 1.0):
+                 models: ModelSource | None = None, model_root=None, screening=None, names=None, ttl: float = 1.0):
         self.clock = clock
         self.budget = budget or LaneBudget(rng)
-        self.catalog = Catalog(ttl, names)
+        # With party screening plugged in, it matches the names (fuzzy, with decisions on false positives);
+        # the step keeps the exact identifier index, so no entry is reported twice.
+        self.screening = screening
+        self.catalog = Catalog(ttl, names or (NoNames if screening is not None else ExactNames))
         # No registry directory, no model: a test or a tool never picks up whatever model the host has active.
         self.models = models or ModelSource(ttl, load=None if model_root else (lambda _: None), root=model_root)
         self.policies = Policies()
@@ -70,6 +73,9 @@ class RiskStep:
                  "list": e.kind, "pointer": h.pointer, "matched": h.matched, "score": round(h.score, 4),
                  "severity": e.severity, "reason": e.reason}, WATCHLIST_LANES[e.severity],
                 strong and SEVERITY_RANK[e.severity] >= force_rank)
+        if self.screening is not None:
+            for r in self.screening.screen_parties(session, doc):
+                add(dict(r), r.get("force_lane") or r.get("lane") or "yellow", r.get("force_lane") is not None)
         score, contributions = self.models.score(model, doc)
         scale = getattr(model, "version", None)
         if model is not None and not self.budget.has_window(office, scale):

@@ -76,6 +76,16 @@ class ExactNames:
                 if not e.value.get("country") or e.value["country"] == country]
 
 
+class NoNames:
+    """No name matching here: the party-screening capability screens the names."""
+
+    def __init__(self, entries: list[Listed]):
+        pass
+
+    def match(self, name: str, country: str | None) -> list[tuple[Listed, float]]:
+        return []
+
+
 class WatchlistIndex:
     """The live entries of one watchlists version, indexed by exact key."""
 

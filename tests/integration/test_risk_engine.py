@@ -246,3 +246,16 @@ def test_a_restarted_step_seeds_its_window_from_stored_assessments_of_the_same_m
         restarted.assess(s, snapshot, doc, declaration_id="X/1")
     window = restarted.budget.window("NLRTM", restarted.policies.of(snapshot, "NLRTM"), "fake-1")
     assert len(window) == 6 and all(score == 0.028 for score, _, _ in window.entries)
+
+
+def test_with_party_screening_plugged_in_names_are_screened_once(app):
+    from concord.screening.service import PartyScreening
+
+    app.bus.deps["risk"] = RiskStep(clock=app.clock, rng=NeverDraws(),
+                                    screening=PartyScreening.from_settings(app.settings))
+    later = (app.clock.now() + timedelta(days=30)).isoformat()
+    entry = as_(app, "pol-officer", AddWatchlistEntry(entry={
+        "kind": "party", "value": {"name": "Guayaquil Bananna Exporters S.A."}, "reason": "front company",
+        "severity": "high", "expires_at": later}))
+    reasons = risk_of(app, submit(app, declaration())["id"])["reasons"]
+    assert [(r["kind"], r["entry_id"]) for r in reasons] == [("screening", entry["id"])]
