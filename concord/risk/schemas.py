@@ -13,6 +13,13 @@ from concord.errors import InvalidDocument, Problem, problems_from
 from concord.reference import codes
 from concord.risk.models import RESULTS, SEVERITIES, WATCHLIST_KINDS
 
+RULE_LANGUAGE = (
+    "A CEL condition (true/false) over the declaration. Names: declaration (the whole document), items (each with "
+    "hs_code, description, origin, quantity, unit, net_mass_kg, value {amount, currency}, value_base (in the base "
+    "currency), documents, document_types), importer, exporter, declarant (id, name, country, address), transport "
+    "(mode, conveyance, containers), route (from: the exporter's country, entry: office of entry, entry_country, "
+    "destination, origins, mode). Amounts and masses are doubles: in arithmetic write 2.0, not 2. Example: "
+    'items.exists(i, i.hs_code.startsWith("2402") && i.value_base / i.net_mass_kg < 2.0) && route.from == "AE"')
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 SelectedLane = Literal["yellow", "red", "blue"]
 
@@ -24,7 +31,7 @@ class Body(BaseModel):
 class RuleIn(Body):
     id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$", description="stable id; the same id again is a new version")
     name: str = Field(min_length=3, max_length=200)
-    expression: str = Field(min_length=1, max_length=4000, description="a CEL condition over the declaration")
+    expression: str = Field(min_length=1, max_length=4000, description=RULE_LANGUAGE)
     rationale: str = Field(min_length=3, description="why the rule exists: the intelligence or pattern behind it")
     severity: Severity = "high"
     lane: SelectedLane = "red"
