@@ -2,6 +2,7 @@
 
 import json
 import time
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -83,6 +84,8 @@ def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
 def simulate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False, help="labelled history"),
              stream: list[Path] = typer.Option(..., "--stream", exists=True, dir_okay=False,
                                                help="declarations arriving week by week (repeatable)"),
+             split_at: str = typer.Option(None, "--split-at", help="YYYY-MM-DD: --train records from this day "
+                                          "on join the stream instead of the history"),
              dataset: str = DATASET, rate: float = typer.Option(0.1, help="share of declarations inspected"),
              explore: float = typer.Option(0.1, help="share of the inspections drawn at random"),
              rounds: int = typer.Option(150, help="boosting rounds of each weekly retraining"),
@@ -96,12 +99,17 @@ def simulate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
         arriving = [r for path in stream for r in load_dataset(dataset, path)]
     except ConcordError as e:
         _fail(e)
+    if split_at:
+        day = date.fromisoformat(split_at)
+        arriving = [r for r in history if r.when.date() >= day] + arriving
+        history = [r for r in history if r.when.date() < day]
 
     def progress(policy, week):
         console.print(f"{policy:>28}  {week['week']}  precision {week['precision']:.3f}  "
                       f"caught {week['share_caught']:.3f}")
 
     result = run(history, arriving, rate, explore, rounds=rounds, progress=progress)
+    result["history"], result["stream"] = _span(history), _span(arriving)
     png.parent.mkdir(parents=True, exist_ok=True)
     chart(result, png)
     result["chart"] = str(png)
@@ -111,6 +119,11 @@ def simulate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
     for name, p in result["policies"].items():
         console.print(f"{name}: precision {p['precision']:.3f}, share of frauds caught {p['share_caught']:.3f}")
     console.print(f"chart: {png}")
+
+
+def _span(records) -> dict:
+    return {"declarations": len(records), "from": min(r.when for r in records).date().isoformat(),
+            "to": max(r.when for r in records).date().isoformat()} if records else {"declarations": 0}
 
 
 @app.command()

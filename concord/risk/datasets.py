@@ -1,6 +1,7 @@
 """Dataset adapters: historical files and live declarations -> canonical risk records with outcomes."""
 
 import csv
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -99,7 +100,30 @@ def load_kcs(path: str | Path) -> list[RiskRecord]:
     return records
 
 
-ADAPTERS = {"kcs": load_kcs}
+_FIELDS = [f for f in RiskRecord.__dataclass_fields__ if f != "ts"]
+
+
+def record_to_dict(r: RiskRecord) -> dict:
+    """JSON-ready form of a record (time as ISO 8601), one line of a JSON-lines export."""
+    return {f: (r.when.isoformat() if f == "when" else getattr(r, f)) for f in _FIELDS}
+
+
+def record_from_dict(d: dict) -> RiskRecord:
+    """Inverse of record_to_dict."""
+    when = datetime.fromisoformat(d["when"])
+    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    return RiskRecord(**{**{f: d.get(f) for f in _FIELDS if f in d}, "when": when})
+
+
+def load_jsonl(path: str | Path) -> list[RiskRecord]:
+    """Canonical records with outcomes, one JSON object a line: Concord's own recorded outcomes, exported."""
+    with open(path, encoding="utf-8") as f:
+        records = [record_from_dict(json.loads(line)) for line in f if line.strip()]
+    records.sort(key=lambda r: r.ts)
+    return records
+
+
+ADAPTERS = {"kcs": load_kcs, "jsonl": load_jsonl}
 
 
 def load_dataset(name: str, path: str | Path) -> list[RiskRecord]:
@@ -136,3 +160,11 @@ def record_from_declaration(doc: dict, item_index: int) -> RiskRecord:
         mode=_text((doc.get("transport") or {}).get("mode")),
         net_mass=float(item.get("net_mass_kg") or 0), value=float(value.get("amount") or 0),
     )
+
+
+def labelled_records(doc: dict, fraud: bool, critical: bool = False, revenue: float | None = None) -> list[RiskRecord]:
+    """An inspection outcome on a live declaration as labels: every item labelled, revenue shared by value."""
+    records = [record_from_declaration(doc, i) for i in range(len(doc["items"]))]
+    total = sum(r.value for r in records) or 1.0
+    return [r.with_outcome(int(fraud), int(critical), None if revenue is None else float(revenue) * r.value / total)
+            for r in records]

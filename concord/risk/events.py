@@ -7,7 +7,7 @@ COMPACT_AT = 2048  # pending events answered by brute force below this; merged i
 
 def _clip(ts: np.ndarray) -> np.ndarray:
     """Seconds since the epoch into 32 bits (1970-2106), the low half of the composite order."""
-    return np.clip(ts, 0, 0xFFFFFFFF).astype(np.int64)
+    return np.minimum(np.maximum(ts, 0), 0xFFFFFFFF)  # np.clip costs more on the one-record path
 
 
 class EventStore:

@@ -61,23 +61,24 @@ def fit_spec(records, min_count: int = 20, **options) -> FeatureSpec:
     return FeatureSpec(vocab=vocab, **options)
 
 
-def _rate(hits: np.ndarray, n: np.ndarray, prior: np.ndarray, m: float) -> np.ndarray:
-    return (hits + m * prior) / (n + m)
-
-
-def _z(x: np.ndarray, moments: np.ndarray, n: np.ndarray, k: int) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = moments[:, k] / n
-        var = np.maximum(moments[:, k + 1] / n - mean * mean, 0.0)
-        z = (x - mean) / np.sqrt(var + 0.01)  # floor: identical past values must not explode
-    return np.where(n >= 2, z, np.nan)
-
-
-def _codes(spec: FeatureSpec) -> list[tuple[str, dict, float]]:
-    if getattr(spec, "_codes", None) is None:  # built once per spec; not a dataclass field, so not saved
-        spec._codes = [(c, {None: float("nan"), **{v: float(i) for i, v in enumerate(spec.vocab.get(c, []))}},
-                        float(len(spec.vocab.get(c, [])))) for c in CATEGORICAL_FIELDS]
-    return spec._codes
+def _layout(spec: FeatureSpec) -> dict:
+    """Column positions of each feature group, derived from spec.names() so that order has one source."""
+    if getattr(spec, "_layout", None) is None:  # built once per spec; not a dataclass field, so not saved
+        col = {name: i for i, name in enumerate(spec.names())}
+        ops, vps = spec.outcome_profiles, spec.value_profiles
+        crit = [i for i, p in enumerate(ops) if p in CRITICAL_PROFILES]
+        rev = [i for i, p in enumerate(ops) if p in REVENUE_PROFILES]
+        ix = lambda names: np.array([col[name] for name in names], dtype=np.intp)  # noqa: E731
+        spec._layout = {
+            "width": len(col), "n": ix(f"{p}.n" for p in ops), "rate": ix(f"{p}.rate" for p in ops),
+            "crit_rows": np.array(crit, dtype=np.intp), "crit": ix(f"{ops[i]}.critical" for i in crit),
+            "rev_rows": np.array(rev, dtype=np.intp), "rev": ix(f"{ops[i]}.revenue" for i in rev),
+            "declared": ix(f"{p}.n_declared" for p in vps),
+            "z": [ix(f"{p}.{z}" for p in vps) for z in ("value_per_kg_z", "mass_z", "value_z")],
+            "cats": [(col[f"cat.{c}"], c, {None: np.nan, **{v: float(i) for i, v in enumerate(spec.vocab.get(c, []))}},
+                      float(len(spec.vocab.get(c, [])))) for c in CATEGORICAL_FIELDS],
+        }
+    return spec._layout
 
 
 def featurize(records, profiles: HistoryProfiles, spec: FeatureSpec, as_of: float | None = None) -> np.ndarray:
@@ -86,32 +87,38 @@ def featurize(records, profiles: HistoryProfiles, spec: FeatureSpec, as_of: floa
     `as_of`, if given, caps the history at that time too (e.g. the moment of a live assessment).
     """
     records = list(records)
-    if not records:
-        return np.zeros((0, len(spec.names())))
+    n, lay = len(records), _layout(spec)
+    x = np.empty((n, lay["width"]))
+    if not n:
+        return x
     cols = Columns(records, profiles.vocab)
     at = cols.ts if as_of is None else np.minimum(cols.ts, int(as_of))
     (n0, s0), (on, osums), (vn, vsums) = profiles.query(cols, at, spec.outcome_profiles, spec.value_profiles)
     m = spec.smoothing
     prior = (s0[:, 0] + 1.0) / (n0 + 5.0)  # a weak prior, before any outcome is known
     lm, lv = log_mass_value(records)
-    nan = float("nan")
-    out = [lm, lv, lv - lm,
-           np.fromiter((nan if r.tax_rate is None else r.tax_rate for r in records), np.float64, len(records)),
-           np.fromiter((float(r.origin == r.departure) if r.origin and r.departure else nan for r in records),
-                       np.float64, len(records)),
-           np.fromiter((r.courier is not None for r in records), np.float64, len(records)),
-           np.fromiter((r.seller is not None for r in records), np.float64, len(records)), prior, np.log1p(n0)]
-    for i, p in enumerate(spec.outcome_profiles):
-        n, sums = on[i], osums[i]
-        out += [n, _rate(sums[:, 0], n, prior, m)]
-        if p in CRITICAL_PROFILES:
-            out.append(_rate(sums[:, 1], n, prior * 0.05, m))  # critical cases are ~5% of frauds
-        if p in REVENUE_PROFILES:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out.append(np.where(sums[:, 3] > 0, sums[:, 2] / sums[:, 3], nan))
-    for i, p in enumerate(spec.value_profiles):
-        n, moments = vn[i], vsums[i]
-        out += [n, _z(lv - lm, moments, n, 0), _z(lm, moments, n, 2), _z(lv, moments, n, 4)]
-    for c, code, other in _codes(spec):
-        out.append(np.fromiter(map(code.get, cols.values(c), repeat(other)), np.float64, len(records)))
-    return np.column_stack(out)
+    nan = np.nan
+    x[:, 0], x[:, 1], x[:, 2] = lm, lv, lv - lm
+    x[:, 3] = np.fromiter((nan if r.tax_rate is None else r.tax_rate for r in records), np.float64, n)
+    x[:, 4] = np.fromiter((float(r.origin == r.departure) if r.origin and r.departure else nan for r in records),
+                          np.float64, n)
+    x[:, 5] = np.fromiter((r.courier is not None for r in records), np.float64, n)
+    x[:, 6] = np.fromiter((r.seller is not None for r in records), np.float64, n)
+    x[:, 7], x[:, 8] = prior, np.log1p(n0)
+    # all profiles at once, (profiles, records) arrays: smoothed rates shrink to the prior when n is small
+    x[:, lay["n"]] = on.T
+    x[:, lay["rate"]] = ((osums[:, :, 0] + m * prior) / (on + m)).T
+    # critical cases are ~5% of frauds, hence the smaller prior
+    x[:, lay["crit"]] = ((osums[lay["crit_rows"], :, 1] + m * prior * 0.05) / (on[lay["crit_rows"]] + m)).T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rev = osums[lay["rev_rows"]]
+        x[:, lay["rev"]] = np.where(rev[:, :, 3] > 0, rev[:, :, 2] / rev[:, :, 3], nan).T
+        x[:, lay["declared"]] = vn.T
+        for k, values in enumerate((lv - lm, lm, lv)):
+            mean = vsums[:, :, 2 * k] / vn
+            var = np.maximum(vsums[:, :, 2 * k + 1] / vn - mean * mean, 0.0)
+            z = (values - mean) / np.sqrt(var + 0.01)  # floor: identical past values must not explode
+            x[:, lay["z"][k]] = np.where(vn >= 2, z, nan).T
+    for column, field, code, other in lay["cats"]:
+        x[:, column] = np.fromiter(map(code.get, cols.values(field), repeat(other)), np.float64, n)
+    return x

@@ -2,6 +2,7 @@
 
 import io
 import json
+import threading
 import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -34,6 +35,8 @@ class RiskModel:
     info: dict = field(default_factory=dict)
     reference: dict = field(default_factory=dict)  # training-period distributions, for drift reports
     version: str = "unregistered"
+    # scoring reads the history that recorded outcomes rewrite: one at a time (uncontended: ~100 ns)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def features(self, records, as_of: float | None = None) -> np.ndarray:
         """The feature matrix, from the one feature function."""
@@ -44,12 +47,15 @@ class RiskModel:
         records = list(records)
         if not records:
             return np.zeros(0)
+        with self._lock:
+            x = self.features(records, as_of)
         # one thread: a single assessment gains nothing from more, and the host is shared
-        return self.booster.predict(self.features(records, as_of), num_threads=1)
+        return self.booster.predict(x, num_threads=1)
 
     def explain(self, record, top: int = 5) -> list[dict]:
         """The features that pushed this record's score most, with their value and log-odds contribution."""
-        x = self.features([record])
+        with self._lock:
+            x = self.features([record])
         contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]  # last column: bias
         names = self.spec.names()
         order = np.argsort(-np.abs(contrib))[:top]
@@ -64,15 +70,18 @@ class RiskModel:
 
     def record_outcome(self, record, known_at: float | None = None) -> None:
         """An inspection outcome becomes history at once (and a label at the next training)."""
-        self.profiles.add_outcome(record, known_at)
+        with self._lock:
+            self.profiles.add_outcome(record, known_at)
 
     def record_declaration(self, record) -> None:
         """A declaration's values join the unit-value statistics."""
-        self.profiles.add_declarations([record])
+        with self._lock:
+            self.profiles.add_declarations([record])
 
     def drift(self, records, as_of: float | None = None, top: int | None = 20) -> dict:
         """Compare recent score and feature distributions with the training period."""
-        x = self.features(records, as_of)
+        with self._lock:
+            x = self.features(records, as_of)
         return drift_report(self.reference, x, self.booster.predict(x, num_threads=1), self.spec.names(), top)
 
     def to_bytes(self) -> bytes:

@@ -1,12 +1,13 @@
 """Metrics on a hand-made example, train/score round trip, explanations, drift, live declaration mapping."""
 
+import json
 import math
 from datetime import datetime, timezone
 
 import numpy as np
 import pytest
 
-from concord.risk.datasets import record_from_declaration
+from concord.risk.datasets import labelled_records, load_dataset, record_from_declaration, record_to_dict
 from concord.risk.learning import RiskModel, evaluate, fit
 from concord.risk.metrics import selection_metrics
 from concord.risk.synthetic import synthetic_records
@@ -110,3 +111,16 @@ def test_a_live_declaration_maps_to_the_canonical_record():
     assert (r.importer, r.declarant, r.seller) == ("NL456", "NL123", "CN789")
     assert (r.net_mass, r.value, r.fraud) == (1200.5, 5400.0, None)
     assert r.when == datetime(2026, 3, 1, 7, 0, tzinfo=timezone.utc)
+
+
+def test_recorded_outcomes_become_labelled_records_that_round_trip_through_jsonl(tmp_path):
+    doc = {"id": "D1", "office_of_entry": "NLRTM", "arrival": "2026-03-01T08:00:00+00:00",
+           "declarant": {"id": "NL1"}, "importer": {"id": "NL2"}, "exporter": {"id": "CN3", "country": "CN"},
+           "transport": {"mode": "air"},
+           "items": [{"hs_code": "851712", "origin": "CN", "net_mass_kg": 2, "value": {"amount": "300"}},
+                     {"hs_code": "851713", "origin": "CN", "net_mass_kg": 1, "value": {"amount": "100"}}]}
+    labelled = labelled_records(doc, fraud=True, revenue=80.0)
+    assert [(r.fraud, r.revenue) for r in labelled] == [(1, 60.0), (1, 20.0)]
+    path = tmp_path / "outcomes.jsonl"
+    path.write_text("\n".join(json.dumps(record_to_dict(r)) for r in labelled))
+    assert load_dataset("jsonl", path) == labelled
