@@ -14,7 +14,6 @@ from concord.risk.watchlists import ExactNames, NoNames
 
 WATCHLIST_LANES = {"critical": "red", "high": "red", "medium": "yellow", "low": "yellow"}
 STRONG_NAME_MATCH = 0.95  # a fuzzy party-name match below this is reported but never forces a lane
-TOP_CONTRIBUTIONS = 5
 
 
 class RiskStep:
@@ -91,6 +90,8 @@ class RiskStep:
         self._record_hits(session, rule_hits, declaration_id, now)
         versions = {"rules": rules.version, "watchlists": watchlists.version, "model": scale,
                     "profiles": snapshot.profiles.version}
+        if self.screening is not None:
+            versions["screening"] = self.screening.versions()
         return Assessment(decision.lane, round(score, 6), reasons, versions, random=decision.random)
 
     def _record_hits(self, session, hits, declaration_id: str, now) -> None:
