@@ -47,6 +47,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             from concord.audit.checkpoints import Checkpointer, signer_from_settings
 
             _periodic(stop, 60, lambda: c.bus.handle(CheckDeadlines()), "sla-deadlines")
+            for name, (seconds, job) in c.extras.get("periodic", {}).items():  # jobs packages registered
+                _periodic(stop, seconds, job, name)
             c.bus.relay.start()
             # A signed checkpoint at least every second while entries arrive (none when the log did not grow).
             checkpointer = Checkpointer(c.sessions, signer_from_settings(c.settings), c.clock, write_lock=c.write_lock)
@@ -89,11 +91,13 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     from concord.agencies.api import router as agencies_router
     from concord.agreements.api import router as agreements_router
     from concord.audit.api import router as audit_router
+    from concord.risk.api import router as risk_router
+    from concord.screening.api import router as screening_router
     from concord.clearance.api import router as clearance_router
     from concord.declarations.api import router as declarations_router
 
     for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router,
-                   audit_router):
+                   audit_router, risk_router, screening_router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

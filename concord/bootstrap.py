@@ -32,7 +32,13 @@ from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
 from concord.messaging.uow import UnitOfWork
+from concord.risk import handlers as risk_handlers
+from concord.risk import queries as risk_queries
+from concord.risk.messages import AddWatchlistEntry, CreateRule, RecordOutcome, RemoveWatchlistEntry, RetireRule, TryRule
 from concord.risk.step import RiskStep
+from concord.screening import handlers as screening
+from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
+from concord.screening.service import PartyScreening
 
 COMMANDS = {
     LoadConfig: agencies.load_config,
@@ -52,6 +58,15 @@ COMMANDS = {
     RequestAccess: agreements.request_access,
     DecideAccessRequest: agreements.decide_access_request,
     BreakGlass: agreements.break_glass,
+    CreateRule: risk_handlers.create_rule,
+    RetireRule: risk_handlers.retire_rule,
+    AddWatchlistEntry: risk_handlers.add_watchlist_entry,
+    RemoveWatchlistEntry: risk_handlers.remove_watchlist_entry,
+    RecordOutcome: risk_handlers.record_outcome,
+    TryRule: risk_queries.try_rule,
+    ScreenName: screening.screen_name,
+    RecordMatchDecision: screening.record_match_decision,
+    LoadScreeningList: screening.load_screening_list,
 }
 agencies.EXTRA_SECTIONS["agreements"] = (agreements.validate_config_section, agreements.store_config_section)
 
@@ -104,8 +119,13 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
                   write_lock=threading.RLock() if url.startswith("sqlite") else None)
     info["book"] = AgreementBook(sessions)
     info["lead"] = lambda session: app.directory.current(session).lead
-    deps = {"directory": app.directory, "risk": RiskStep(), "clock": clock, "app": app, "book": info["book"]}
+    parties = PartyScreening.from_settings(settings)
+    # The model registry is the deployment's var/models; a bootstrap for a test or a tool passes its own var_dir.
+    risk = RiskStep(clock=clock, model_root=settings.var_dir / "models", screening=parties)
+    deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": info["book"],
+            "screening": parties}
     app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock))
     for command, handler in COMMANDS.items():
         app.bus.register(command, handler)
+    screening.register(app)
     return app

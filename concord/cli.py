@@ -9,6 +9,10 @@ import typer
 from rich.console import Console
 
 from concord.agreements.cli import agreements_app, declarations_app
+from concord.audit import cli as audit_cli
+from concord.risk import cli as risk_cli
+from concord.risk import rules_cli as risk_rules_cli
+from concord.screening import cli as screening_cli
 from concord.errors import ConcordError
 
 app = typer.Typer(help="Concord: coordinated border management hub.", no_args_is_help=True)
@@ -161,23 +165,27 @@ def bench_access(json_output: bool = typer.Option(False, "--json"), declarations
     typer.echo(json.dumps(run(declarations, reads), indent=None if json_output else 2))
 
 
-def _mount_optional() -> None:
-    """Mount the command groups of packages that provide one."""
-    import importlib
+@bench_app.command("risk")
+def bench_risk(json_output: bool = typer.Option(False, "--json"), models: Path = typer.Option(None, "--models")):
+    """Declarations scored per second in batch, and p99 of one assessment inside the pipeline."""
+    from concord.risk.bench import bench_risk as run
 
-    for module, name, kind in (("concord.screening.cli", "screen", "command"), ("concord.risk.cli", "risk", "group"),
-                               ("concord.audit.cli", "audit", "group")):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError:
-            continue
-        if kind == "group":
-            app.add_typer(mod.app, name=name)
-        else:
-            app.command(name)(getattr(mod, name))
+    run(as_json=json_output, models=models)
 
 
-_mount_optional()
+@bench_app.command("risk-engine")
+def bench_risk_engine(json_output: bool = typer.Option(False, "--json"), models: Path = typer.Option(None, "--models")):
+    """The whole risk step (profiles, CEL rules, watchlists, screening, model) per assessment, beside profiles only."""
+    from concord.risk.bench_engine import run
+
+    typer.echo(json.dumps(run(models=models), indent=None if json_output else 2))
+
+
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(risk_cli.app, name="risk")
+risk_rules_cli.mount(risk_cli.app)
+app.add_typer(screening_cli.lists_app, name="screening")
+app.command("screen")(screening_cli.screen)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from concord.reference.codes import country_problem, currency_problem
+from concord.risk.schemas import LaneConfig
 
 ROLES = ("trader", "officer", "supervisor", "liaison", "auditor", "administrator")
 TASK_TYPES = ("document_check", "permit_check", "inspection")
@@ -122,8 +123,9 @@ class RiskProfileConfig(Strict):
 
 
 class RiskConfig(Strict):
-    random_inspection_rate: float = Field(0.0, ge=0, le=1)
+    random_inspection_rate: float = Field(0.0, ge=0, le=1, description="share drawn at random for control")
     profiles: list[RiskProfileConfig] = []
+    lanes: LaneConfig = LaneConfig()  # target rates per lane (and per office), validated here with the rest
 
 
 class CoordinationConfig(Strict):

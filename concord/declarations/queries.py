@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from concord.access.policy import authorize, declaration_scope
+from concord.access.policy import Ref, authorize, declaration_scope
 from concord.access.redaction import redact
 from concord.clearance.models import AgencyTask, SuppliedDocument
 from concord.declarations.models import Declaration, DeclarationVersion
@@ -69,13 +69,33 @@ def get_declaration(session, subject, declaration_id: str, agency_names: dict, p
         out["pending"].append("goods arrival at " + d.office_of_entry)
     if officer:
         out["lane"] = d.lane
-        out["risk"] = version.risk
+        out["risk"] = version.risk | {"reasons": [_reason_view(session, subject, r, purpose, reads)
+                                                  for r in version.risk.get("reasons", [])]}
         out["engagements"] = version.engagements
     if whole:
         out["supplied_documents"] = [{"task_id": s.task_id, "type": s.type, "reference": s.reference, "item": s.item}
                                      for s in session.scalars(select(SuppliedDocument).where(
                                          SuppliedDocument.declaration_id == d.id))]
     return out
+
+
+HIT_ONLY = ("kind", "entry_id", "agency", "lane", "forced")
+
+
+def _reason_view(session, subject, reason: dict, purpose: str | None, reads: list | None) -> dict:
+    """Hit / no-hit: another agency's watchlist entry shows only that it matched and whom to ask, unless an
+    agreement or a granted request lets the officer see it."""
+    if reason.get("kind") != "watchlist" or reason.get("agency") in (None, subject.agency):
+        return reason
+    ref = Ref("watchlist_entry", reason["entry_id"], reason["agency"])
+    decision = authorize(subject, "read", ref, purpose, session=session)
+    if decision.allowed:
+        note_read(reads, f"watchlist_entry/{reason['entry_id']}", decision)
+        return reason if decision.view == ("/",) else redact(reason, decision.view) | {k: reason[k] for k in HIT_ONLY
+                                                                                      if k in reason}
+    return {k: reason[k] for k in HIT_ONLY if k in reason} | {
+        "hit": True, "ask_agency": reason["agency"],
+        "how": f"POST /api/v1/access-requests with resource watchlist_entry/{reason['entry_id']}"}
 
 
 def list_declarations(session, subject, *, status: str | None = None, limit: int = 50, offset: int = 0,

@@ -1,4 +1,4 @@
-"""risk engine tables, task lookup index, engagement summary
+"""risk engine and screening tables, task lookup index, engagement summary on declarations
 
 Revision ID: 0004
 Revises: 0003
@@ -137,6 +137,13 @@ def upgrade() -> None:
     with op.batch_alter_table('declarations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('engaged', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False))
 
+    # Seed the catalogue counters: two first writers on PostgreSQL would otherwise race to insert them.
+    catalogs = sa.table("risk_catalogs", sa.column("name", sa.String), sa.column("version", sa.Integer),
+                        sa.column("changed_at", concord.db.UTCDateTime()))
+    from datetime import datetime, timezone
+
+    op.bulk_insert(catalogs, [{"name": n, "version": 0, "changed_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+                              for n in ("rules", "watchlists")])
     # ### end Alembic commands ###
 
 
