@@ -7,9 +7,15 @@ BINS = 10
 WATCH, ALERT = 0.1, 0.25
 
 
+def _snap(values) -> np.ndarray:
+    # differences below 0.01 are not drift: without this, a profile rate that equals the prior
+    # (no history) "moves" whenever the overall fraud rate moves by a tenth of a point
+    return np.round(np.asarray(values, dtype=np.float64), 2)
+
+
 def _histogram(values: np.ndarray, edges: list[float]) -> list[float]:
     """Shares per bin (edges are inner cut points), with missing values as a last bin."""
-    values = np.asarray(values, dtype=np.float64)
+    values = _snap(values)
     missing = np.isnan(values)
     counts = np.bincount(np.searchsorted(edges, values[~missing], side="right"), minlength=len(edges) + 1)
     shares = np.append(counts, missing.sum()) / max(len(values), 1)
@@ -17,6 +23,7 @@ def _histogram(values: np.ndarray, edges: list[float]) -> list[float]:
 
 
 def _describe(values: np.ndarray) -> dict:
+    values = _snap(values)
     present = values[~np.isnan(values)]
     # quantile cut points of the training period; duplicates collapse for discrete features
     edges = sorted(set(np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1]).tolist())) if len(present) else []
@@ -24,7 +31,7 @@ def _describe(values: np.ndarray) -> dict:
 
 
 def reference_profile(x: np.ndarray, scores: np.ndarray, names: list[str]) -> dict:
-    """Binned distributions of every feature and of the score over the training rows."""
+    """Binned distributions of every feature and of the score over the reference rows."""
     return {"score": _describe(np.asarray(scores, dtype=np.float64)),
             "features": {n: _describe(x[:, i]) for i, n in enumerate(names)}}
 

@@ -148,7 +148,10 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
         "periods": {"train": _period(train), "valid": _period(valid)},
         "valid": selection_metrics(y_valid, c_valid, scores_valid) if valid else {},
     }
-    reference = reference_profile(x_train, booster.predict(x_train, num_threads=1), names)
+    # drift reference: the validation period when there is one, the latest the model was fitted on and
+    # the first with a full year of history behind it; early training rows have almost none
+    x_ref, s_ref = (x_valid, scores_valid) if valid else (x_train, booster.predict(x_train, num_threads=1))
+    reference = reference_profile(x_ref, s_ref, names)
     return RiskModel(booster, spec, profiles, info, reference)
 
 

@@ -85,7 +85,7 @@ def test_recorded_outcomes_change_the_next_scores(trained):
 
 def test_drift_report_flags_a_shifted_population(trained):
     records, _, model = trained
-    same = model.drift(records[:1500])
+    same = model.drift(records[1500:2000])  # the validation period: the reference itself
     shifted = [r.__class__(**{**{f: getattr(r, f) for f in r.__dataclass_fields__ if f != "ts"},
                               "value": r.value * 50, "net_mass": r.net_mass / 20}) for r in records[2000:]]
     moved = {f["feature"]: f for f in model.drift(shifted, top=None)["features"]}
