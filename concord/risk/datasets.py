@@ -49,7 +49,10 @@ class RiskRecord:
 
 
 class UnknownDataset(ConcordError):
+    """A dataset name no adapter is registered under."""
+
     status = 400
+    code = "unknown_dataset"
 
 
 # KCS mode-of-transport codes (UNI-PASS) mapped to Concord's transport modes, so that
