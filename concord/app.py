@@ -31,6 +31,29 @@ def _periodic(stop: threading.Event, seconds: float, job, name: str) -> threadin
     return thread
 
 
+class RequestId:
+    """Gives every request an id (the caller's X-Request-Id or a new one) for the audit log and the response.
+
+    A plain ASGI middleware: Starlette's BaseHTTPMiddleware costs about a millisecond per request."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        given = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None)
+        request_id = given[:40] if given else new_id("req_")
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 def create_app(concord=None, *, background: bool = True) -> FastAPI:
     """The HTTP API over a wired Concord (bootstrapped from settings when not given)."""
 
@@ -42,6 +65,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             app.state.concord = bootstrap()
         c = app.state.concord
         stop = threading.Event()
+        # Import the model stack (LightGBM, scikit-learn) now, not inside the first trader's request.
+        import concord.risk.learning  # noqa: F401
         ticker = None
         if background:
             from concord.audit.checkpoints import Checkpointer, signer_from_settings
@@ -63,12 +88,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                   description="Coordinated border management hub: one declaration, every agency, one release.")
     app.state.concord = concord
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):
-        request.state.request_id = request.headers.get("x-request-id") or new_id("req_")
-        response = await call_next(request)
-        response.headers["X-Request-Id"] = request.state.request_id
-        return response
+    app.add_middleware(RequestId)
 
     @app.exception_handler(ConcordError)
     async def concord_error(request: Request, exc: ConcordError):

@@ -124,7 +124,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     risk = RiskStep(clock=clock, model_root=settings.var_dir / "models", screening=parties)
     deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": info["book"],
             "screening": parties}
-    app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock))
+    app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock))
     for command, handler in COMMANDS.items():
         app.bus.register(command, handler)
     screening.register(app)

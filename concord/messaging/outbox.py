@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
@@ -15,8 +16,12 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, session_factory: sessionmaker, transport, clock: Clock, batch: int = 500):
+    def __init__(self, session_factory: sessionmaker, transport, clock: Clock, batch: int = 500,
+                 write_lock: threading.RLock | None = None):
         self._factory = session_factory
+        # SQLite: marking rows published must queue behind request transactions in-process; a second
+        # connection contending at the database level would sleep in SQLite's busy handler instead.
+        self._write_lock = write_lock or contextlib.nullcontext()
         self.transport = transport
         self.clock = clock
         self.batch = batch
@@ -61,9 +66,12 @@ class OutboxRelay:
                                        .order_by(t.c.seq).limit(self.batch)).mappings().all()
                 if not rows:
                     return total
+                session.rollback()  # end the read transaction before waiting for the write lock
                 self.transport.publish_many([as_message(r) for r in rows])
-                session.execute(update(t).where(t.c.seq.in_([r["seq"] for r in rows])).values(published_at=self.clock.now()))
-                session.commit()
+                with self._write_lock:
+                    session.execute(update(t).where(t.c.seq.in_([r["seq"] for r in rows]))
+                                    .values(published_at=self.clock.now()))
+                    session.commit()
                 total += len(rows)
 
 
