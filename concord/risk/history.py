@@ -124,7 +124,9 @@ class HistoryProfiles:
         self.vocab: dict[str, dict] = {}
         self._plans: dict = {}
         # outcome events carry (fraud, critical, revenue, has revenue); value events the moments
-        self.outcomes, self.values, self.overall = EventStore(4), EventStore(6), EventStore(4)
+        # fixed point: cents for revenue (and counts), about a millionth for the log moments
+        self.outcomes, self.overall = EventStore(4, scale=100.0), EventStore(4, scale=100.0)
+        self.values = EventStore(6, scale=2.0 ** 20)
 
     def _keys(self, cols: Columns, profiles: dict, names) -> tuple[np.ndarray, np.ndarray]:
         """Keys of the named profiles, profile-major (all records of the first, then the next...)."""
@@ -206,7 +208,7 @@ class HistoryProfiles:
             profiles = cls(meta["outcome"], meta["value"])
             profiles.vocab = {f: {None: MISSING, **{v: i for i, v in enumerate(values)}}
                               for f, values in meta["vocab"].items()}
-            for name in ("outcomes", "values", "overall"):
+            for name in ("outcomes", "values", "overall"):  # the stores' scales are fixed by the constructor
                 getattr(profiles, name).load_state({k: z[f"{name}/{k}"] for k in ("keys", "start", "times", "totals")})
         return profiles
 

@@ -32,6 +32,8 @@ def test_features_never_depend_on_outcomes_at_or_after_the_declaration(seed, pic
                if r.ts >= target.ts else r for r in records]
     future = [replace(target, declaration_id=f"F{i}", when=target.when + timedelta(hours=i), fraud=1)
               for i in range(3)]
+    # and unrelated declarations later on: exact totals mean not even the last bit may move
+    future += synthetic_records(200, seed=seed + 1, days=10, start=target.when)
     after = featurize([target], HistoryProfiles().observe(changed + future), spec)
     assert _same(before, after)
 
