@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import select
 
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
@@ -41,7 +43,8 @@ def screen_name(cmd: ScreenName, uow, *, screening) -> dict:
                           owner=m.entry.owner_agency, outcome="ok" if decision.allowed else "hit",
                           detail={"basis": decision.basis, "fingerprint": m.fingerprint})
         uow.audit("screening:name:screened", "screening/name", purpose=cmd.purpose,
-                  detail={"name": body.name, "country": body.country, "matches": len(shown),
+                  # The log keeps a digest, not the name: an auditor holding the name can still match it.
+                  detail={"query_sha256": hashlib.sha256(str(query.key).encode()).hexdigest(), "matches": len(shown),
                           "entries": [v["entry_ref"] for v in shown]})
         uow.commit()
     return {"query": body.model_dump(exclude={"limit"}), "threshold": screening.threshold, "matches": shown}
