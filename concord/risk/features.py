@@ -1,8 +1,8 @@
 """The one feature function, used alike for training, evaluation and live scoring (no skew)."""
 
 from collections import Counter
-from itertools import repeat
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 
 import numpy as np
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import lightgbm as lgb
 import numpy as np
 
+from concord.errors import ConcordError
 from concord.risk.drift import drift_report, reference_profile
 from concord.risk.features import FeatureSpec, featurize, fit_spec
 from concord.risk.history import HistoryProfiles
@@ -114,6 +115,13 @@ class RiskModel:
         return cls.from_bytes(registry.model_bytes(version), version)
 
 
+class UnlabelledData(ConcordError):
+    """Training data without outcomes."""
+
+    status = 422
+    code = "unlabelled_data"
+
+
 def _labels(records) -> tuple[np.ndarray, np.ndarray]:
     return (np.array([r.fraud for r in records], dtype=np.int64),
             np.array([r.critical or 0 for r in records], dtype=np.int64))
@@ -126,6 +134,9 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
     `profiles` defaults to the history of train and valid themselves; give it to add earlier history.
     """
     train, valid = list(train), list(valid)
+    if not train or any(r.fraud is None for r in train + valid):
+        raise UnlabelledData("training needs declarations with outcomes: every record of train and valid "
+                             "must have `fraud` 0 or 1, and train must not be empty")
     if profiles is None:
         profiles = HistoryProfiles().observe(train + valid)
     spec = spec or fit_spec(train)
