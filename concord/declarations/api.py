@@ -72,6 +72,17 @@ def timeline(declaration_id: str, request: Request, why: str | None = Depends(pu
     return {"declaration_id": declaration_id, "events": events}
 
 
+@router.get("/{declaration_id}/versions")
+def versions(declaration_id: str, request: Request, why: str | None = Depends(purpose),
+             subject=Depends(current_subject), app=Depends(concord_app)):
+    """The declaration's versions, oldest first: an amendment never overwrites what was declared."""
+    reads: list = []
+    with app.sessions() as s:
+        out = queries.versions(s, subject, declaration_id, why, reads)
+    log_request_reads(request, subject, reads, why)
+    return {"declaration_id": declaration_id, "versions": out}
+
+
 @router.put("/{declaration_id}")
 def amend(declaration_id: str, body: DeclarationIn, subject=Depends(current_subject), app=Depends(concord_app)):
     """Amend: a new version of the whole declaration; risk and routing run again."""

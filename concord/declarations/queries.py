@@ -149,3 +149,14 @@ def export_declarations(session, subject, *, purpose: str | None, reads: list | 
             note_read(reads, f"declaration/{d.id}", decision)
             yield {"id": d.id, "status": d.status, "version": d.version, "document": redact(document, decision.view)}
         last = rows[-1][0].id
+
+
+def versions(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None) -> list:
+    """Every version of a declaration (amendments keep the history), each cut to the subject's view."""
+    d, decision = _visible(session, subject, declaration_id, purpose, reads)
+    officer = decision.view == ("/",) and not subject.is_trader
+    rows = session.scalars(select(DeclarationVersion).where(DeclarationVersion.declaration_id == d.id)
+                           .order_by(DeclarationVersion.version)).all()
+    return [{"version": v.version, "submitted_at": v.submitted_at.isoformat(), "submitted_by": v.submitted_by,
+             "document": redact(v.document, decision.view),
+             **({"lane": v.risk.get("lane"), "engagements": v.engagements} if officer else {})} for v in rows]

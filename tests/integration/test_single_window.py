@@ -8,7 +8,7 @@ from concord.clearance.messages import CheckDeadlines, DecideTask, SupplyDocumen
 from concord.clearance.models import AgencyTask
 from concord.declarations import queries
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival, SubmitDeclaration
-from concord.declarations.models import Declaration, DeclarationVersion
+from concord.declarations.models import Declaration
 from concord.declarations.schemas import parse_declaration
 from concord.errors import Conflict, InvalidDocument, NotFound
 from concord.messaging.models import EventRecord
@@ -127,8 +127,9 @@ def test_amendment_creates_a_version_and_reroutes(concord):
     assert out["version"] == 2
     assert set(tasks(concord, r["id"])) == {"CUS", "NPPO"}
     with concord.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(DeclarationVersion)
-                        .where(DeclarationVersion.declaration_id == r["id"])) == 2
+        history = queries.versions(s, subjects(concord)["hollandfoods"], r["id"])
+    assert [v["version"] for v in history] == [1, 2] and "lane" not in history[0]
+    assert [i["hs_code"] for v in history for i in v["document"]["items"]] == ["610910", "080390"]
 
 
 def test_cancel_before_release_only(concord):
