@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
+
+import orjson
 from types import SimpleNamespace
 
 from sqlalchemy import or_, select
@@ -20,7 +21,8 @@ from concord.ids import new_id
 
 
 def body_hash(document: dict) -> str:
-    return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """Digest of a submitted body, key order ignored: tells a replay from a different declaration."""
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _existing(session, trader_id: str, lrn: str, key: str | None) -> Declaration | None:
