@@ -231,12 +231,25 @@ def _median(values) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
+def audit_summary(app) -> dict:
+    """Sign a checkpoint over the demo's log and verify the whole log against it, as an auditor would."""
+    from concord.audit.checkpoints import Checkpointer, signer_from_settings
+    from concord.audit.verify import verify_log
+
+    signer = signer_from_settings(app.settings)
+    checkpoint = Checkpointer(app.sessions, signer, app.clock, write_lock=app.write_lock).issue()
+    with app.engine.connect() as conn:
+        report = verify_log(conn, signer.vkey, workers=1)
+    return {"entries": report.entries, "checkpoint_size": checkpoint.size if checkpoint else None,
+            "verified": report.ok, "first_bad_seq": report.first_bad_seq}
+
+
 def run_demo(database: Path, count: int, seed: int) -> dict:
     """Run the demo into a fresh database and return its summary."""
     sim = Simulation(database, seed)
     try:
         sim.run(count)
-        return summarize(sim.app) | {"database": str(database)}
+        return summarize(sim.app) | {"audit_log": audit_summary(sim.app), "database": str(database)}
     finally:
         sim.app.close()
 
@@ -267,3 +280,6 @@ def print_summary(summary: dict) -> None:
     console.print(t)
     console.print(f"released: {summary['released']}; median lodgement to release "
                   f"{summary['median_hours_lodgement_to_release']} h (p90 {summary['p90_hours_lodgement_to_release']} h)")
+    log = summary["audit_log"]
+    console.print(f"audit log: {log['entries']} entries, checkpoint signed at size {log['checkpoint_size']}, "
+                  f"verified: {'yes' if log['verified'] else 'NO, first bad seq ' + str(log['first_bad_seq'])}")
