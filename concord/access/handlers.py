@@ -43,7 +43,8 @@ def revoke_token(cmd: RevokeToken, uow) -> dict:
         return {"token_id": row.id, "revoked_at": row.revoked_at.isoformat()}
 
 
-def subject_for(user: User, lead_agency: str | None) -> Subject:
+def subject_for(user, lead_agency: str | None) -> Subject:
+    """The subject of a user row (or of any object with its id, agency, trader_id and roles)."""
     return Subject(user.id, user.agency, user.trader_id, frozenset(user.roles),
                    lead=user.agency is not None and user.agency == lead_agency)
 
@@ -52,13 +53,15 @@ def authenticate(uow, token: str | None, lead_agency_of) -> Subject:
     """The subject a bearer token stands for; a refused token is logged and answered 401."""
     if not token:
         raise Unauthenticated("send 'Authorization: Bearer TOKEN'; `concord tokens issue USER` prints one")
-    with uow.read() as session:  # most requests: one indexed read, no write lock
-        row = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+    with uow.read() as session:  # most requests: one indexed read of a few columns, no write lock
+        row = session.execute(select(ApiToken.id.label("token_id"), ApiToken.revoked_at, User.id, User.agency,
+                                     User.trader_id, User.roles, User.active)
+                              .join(User, User.id == ApiToken.user_id)
                               .where(ApiToken.token_hash == token_hash(token))).first()
-        if row is not None and row.ApiToken.revoked_at is None and row.User.active:
-            return subject_for(row.User, lead_agency_of(session))
+        if row is not None and row.revoked_at is None and row.active:
+            return subject_for(row, lead_agency_of(session))
     with uow:
-        uow.audit("auth:token:refused", "token", outcome="refused", detail={"token_id": row.ApiToken.id} if row else {})
+        uow.audit("auth:token:refused", "token", outcome="refused", detail={"token_id": row.token_id} if row else {})
         uow.commit()
     raise Unauthenticated("the token is unknown, revoked, or its user is inactive")
 
