@@ -37,3 +37,12 @@ def log_request_reads(request: Request, subject: Subject, reads: list, declared_
     from concord.access.handlers import log_reads
 
     log_reads(request.app.state.concord.uow(subject, request.state.request_id), reads, declared_purpose)
+
+
+def audited_read(request: Request, subject: Subject, declared_purpose: str | None, read):
+    """Run read(session, reads) and write the cross-agency reads it collected to the audit log."""
+    reads: list = []
+    with request.app.state.concord.sessions() as session:
+        result = read(session, reads)
+    log_request_reads(request, subject, reads, declared_purpose)
+    return result

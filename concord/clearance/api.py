@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from concord.access.deps import concord_app, current_subject, log_request_reads, purpose
+from concord.access.deps import audited_read, concord_app, current_subject, purpose
 from concord.clearance.messages import DecideTask, SupplyDocuments
 from concord.clearance.queries import inspection_results, task_queue
 from concord.clearance.schemas import DecisionIn, SupplyIn
@@ -36,11 +36,7 @@ def supply(declaration_id: str, body: SupplyIn, subject=Depends(current_subject)
 
 @router.get("/inspection-results")
 def list_inspection_results(request: Request, limit: int = 50, offset: int = Query(0, ge=0),
-                            why: str | None = Depends(purpose), subject=Depends(current_subject),
-                            app=Depends(concord_app)):
+                            why: str | None = Depends(purpose), subject=Depends(current_subject)):
     """Inspection results the caller's agency may see: its own, and those an agreement shares for the purpose."""
-    reads: list = []
-    with app.sessions() as s:
-        out = inspection_results(s, subject, purpose=why, limit=limit, offset=offset, reads=reads)
-    log_request_reads(request, subject, reads, why)
-    return out
+    return audited_read(request, subject, why, lambda s, reads: inspection_results(
+        s, subject, purpose=why, limit=limit, offset=offset, reads=reads))

@@ -4,7 +4,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from concord.access.deps import concord_app, current_subject, log_request_reads, purpose
+from concord.access.deps import audited_read, concord_app, current_subject, purpose
 from concord.declarations import queries
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival, SubmitDeclaration
 from concord.declarations.schemas import DeclarationIn
@@ -31,55 +31,40 @@ def submit(body: DeclarationIn, response: Response, idempotency_key: str | None 
 
 @router.get("")
 def list_(request: Request, status: str | None = None, limit: int = Query(50), offset: int = Query(0, ge=0),
-          why: str | None = Depends(purpose), subject=Depends(current_subject), app=Depends(concord_app)):
+          why: str | None = Depends(purpose), subject=Depends(current_subject)):
     """Declarations the caller may see (agencies: engaged ones, and those an agreement shares for the purpose)."""
-    reads: list = []
-    with app.sessions() as s:
-        out = queries.list_declarations(s, subject, status=status, limit=limit, offset=offset, purpose=why, reads=reads)
-    log_request_reads(request, subject, reads, why)
-    return out
+    return audited_read(request, subject, why, lambda s, reads: queries.list_declarations(
+        s, subject, status=status, limit=limit, offset=offset, purpose=why, reads=reads))
 
 
 @router.get("/export", response_class=StreamingResponse,
             responses={200: {"content": {"application/x-ndjson": {}}}})
-def export(request: Request, why: str | None = Depends(purpose), subject=Depends(current_subject),
-           app=Depends(concord_app)):
+def export(request: Request, why: str | None = Depends(purpose), subject=Depends(current_subject)):
     """Every declaration the caller may see, one JSON object per line, each cut to the caller's view."""
-    reads: list = []
-    with app.sessions() as s:
-        lines = [orjson.dumps(row) + b"\n" for row in queries.export_declarations(s, subject, purpose=why, reads=reads)]
-    log_request_reads(request, subject, reads, why)
+    lines = audited_read(request, subject, why, lambda s, reads: [
+        orjson.dumps(row) + b"\n" for row in queries.export_declarations(s, subject, purpose=why, reads=reads)])
     return StreamingResponse(iter(lines), media_type="application/x-ndjson")
 
 
 @router.get("/{declaration_id}")
 def get(declaration_id: str, request: Request, why: str | None = Depends(purpose), subject=Depends(current_subject),
         app=Depends(concord_app)):
-    reads: list = []
-    with app.sessions() as s:
-        out = queries.get_declaration(s, subject, declaration_id, _names(app, s), why, reads)
-    log_request_reads(request, subject, reads, why)
-    return out
+    return audited_read(request, subject, why, lambda s, reads: queries.get_declaration(
+        s, subject, declaration_id, _names(app, s), why, reads))
 
 
 @router.get("/{declaration_id}/timeline")
 def timeline(declaration_id: str, request: Request, why: str | None = Depends(purpose),
-             subject=Depends(current_subject), app=Depends(concord_app)):
-    reads: list = []
-    with app.sessions() as s:
-        events = queries.timeline(s, subject, declaration_id, why, reads)
-    log_request_reads(request, subject, reads, why)
+             subject=Depends(current_subject)):
+    events = audited_read(request, subject, why, lambda s, reads: queries.timeline(s, subject, declaration_id, why, reads))
     return {"declaration_id": declaration_id, "events": events}
 
 
 @router.get("/{declaration_id}/versions")
 def versions(declaration_id: str, request: Request, why: str | None = Depends(purpose),
-             subject=Depends(current_subject), app=Depends(concord_app)):
+             subject=Depends(current_subject)):
     """The declaration's versions, oldest first: an amendment never overwrites what was declared."""
-    reads: list = []
-    with app.sessions() as s:
-        out = queries.versions(s, subject, declaration_id, why, reads)
-    log_request_reads(request, subject, reads, why)
+    out = audited_read(request, subject, why, lambda s, reads: queries.versions(s, subject, declaration_id, why, reads))
     return {"declaration_id": declaration_id, "versions": out}
 
 
