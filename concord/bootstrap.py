@@ -21,7 +21,7 @@ from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, Deci
                                          RequestAccess, SignAgreement)
 from concord.audit.log import AuditLog
 from concord.clearance import handlers as clearance
-from concord.clearance.messages import CheckDeadlines, DecideTask, SupplyDocuments
+from concord.clearance.messages import CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments
 from concord.clock import Clock
 from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
@@ -34,7 +34,8 @@ from concord.messaging.transports import InProcessTransport, NatsTransport
 from concord.messaging.uow import UnitOfWork
 from concord.risk import handlers as risk_handlers
 from concord.risk import queries as risk_queries
-from concord.risk.messages import AddWatchlistEntry, CreateRule, RecordOutcome, RemoveWatchlistEntry, RetireRule, TryRule
+from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
+                                   RetireRule, TryRule)
 from concord.risk.step import RiskStep
 from concord.screening import handlers as screening
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
@@ -127,5 +128,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock))
     for command, handler in COMMANDS.items():
         app.bus.register(command, handler)
+    app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
+    app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
     screening.register(app)
     return app

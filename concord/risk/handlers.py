@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from concord.declarations.models import Declaration
+from concord.declarations.models import Declaration, DeclarationVersion
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
@@ -152,3 +152,41 @@ def record_outcome(cmd: RecordOutcome, uow) -> dict:
         uow.audit("risk:outcome:recorded", f"declaration/{d.id}", detail={"version": version, "result": body.result})
         uow.commit()
         return {"id": row.id, "declaration_id": d.id, "version": version, "result": row.result, "replayed": False}
+
+
+def outcome_from_inspection(event, uow) -> None:
+    """An agency's decision after inspecting the goods is an outcome too: it becomes a label like any other."""
+    from concord.clearance.models import AgencyTask
+
+    if event.result not in ("compliant", "irregular"):
+        return
+    with uow:
+        s = uow.session
+        task = s.get(AgencyTask, event.task_id)
+        if task is None or s.scalars(select(InspectionOutcome.id).where(
+                InspectionOutcome.declaration_id == task.declaration_id,
+                InspectionOutcome.version == task.declaration_version,
+                InspectionOutcome.agency == task.agency)).first() is not None:
+            return  # already recorded through the outcomes API: that one stands
+        s.add(InspectionOutcome(id=new_id("OUT"), declaration_id=task.declaration_id, version=task.declaration_version,
+                                agency=task.agency, result=event.result, revenue_recovered=None, currency=None,
+                                notes="from the inspection decision on task " + task.id, recorded_by="system",
+                                recorded_at=uow.clock.now()))
+        uow.record(OutcomeRecorded(declaration_id=task.declaration_id, agency=task.agency,
+                                   version=task.declaration_version, result=event.result))
+        uow.audit("risk:outcome:recorded", f"declaration/{task.declaration_id}", actor="system", agency=task.agency,
+                  detail={"version": task.declaration_version, "result": event.result, "task": task.id})
+        uow.commit()
+
+
+def feed_model(event: OutcomeRecorded, uow, *, risk) -> None:
+    """A recorded outcome becomes history for the active model at once (and a label at its next training)."""
+    from concord.risk.datasets import labelled_records
+
+    with uow.read() as s:
+        model = risk.models.current(s)
+        if model is None:
+            return
+        version = s.get(DeclarationVersion, (event.declaration_id, event.version))
+        for record in labelled_records(version.document, event.result == "irregular"):
+            model.record_outcome(record)

@@ -139,6 +139,10 @@ def test_inspection_results_follow_the_agreement(concord):
                                   inspection={"result": "irregular", "findings": "lab: chloramphenicol 0.4 ug/kg"}),
                        subject=as_(concord, "vet-officer"))
     with concord.sessions() as s:
+        from concord.risk.models import InspectionOutcome  # the inspection decision became a label
+
+        (label,) = s.scalars(select(InspectionOutcome).where(InspectionOutcome.declaration_id == did)).all()
+        assert (label.agency, label.result) == ("VET", "irregular")
         assert inspection_results(s, as_(concord, "vet-officer"), purpose=None)["total"] == 1
         assert inspection_results(s, as_(concord, "fda-officer"), purpose=None)["total"] == 0
         shared = inspection_results(s, as_(concord, "fda-officer"), purpose="public_health")
