@@ -36,3 +36,17 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def child_environment(**overrides: str) -> dict:
+    """The environment for a child process (a server under benchmark, a worker), with overrides."""
+    import os
+
+    return {**os.environ, **overrides}
+
+
+def set_process_environment(**values: str) -> None:
+    """Set variables that native libraries read at load time (OpenMP threads); before they load."""
+    import os
+
+    os.environ.update(values)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -16,6 +15,8 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
+
+from concord.config import child_environment
 
 
 def _free_port() -> int:
@@ -99,7 +100,7 @@ def _wrk_maximum(base: str, token: str, bodies: list[bytes], seconds: float, con
 def run(seconds: float = 8.0, connections: int = 32) -> dict:
     """Start the server, measure the maximum rate, then latency at 70 % of it."""
     tmp = Path(tempfile.mkdtemp())
-    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp), "CONCORD_DATABASE_URL": ""}
+    env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL="")
     concord = str(Path(sys.executable).parent / "concord")
     config = tmp / "coordination.yaml"
     config.write_text(resources.files("concord.demo").joinpath("coordination.yaml").read_text())

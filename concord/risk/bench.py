@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from concord.config import set_process_environment
+
 
 def _one_core() -> str:
     """Pin this process to one CPU and OpenMP to one thread: the goal is stated for one core.
@@ -21,7 +23,7 @@ def _one_core() -> str:
     with two OpenMP threads on a shared host, single predictions wait for the second thread.
     """
     if "lightgbm" not in sys.modules:
-        os.environ["OMP_NUM_THREADS"] = "1"
+        set_process_environment(OMP_NUM_THREADS="1")
     if hasattr(os, "sched_setaffinity"):
         cpu = min(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cpu})
