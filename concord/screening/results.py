@@ -35,7 +35,7 @@ class ScreeningQuery:
         """The normalized name, computed once."""
         return normalize_name(self.name, self.kind)
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Normalized query: the same for every spelling that screens alike."""
         return "|".join([self.form.key, ",".join(sorted(self.birth_dates)), ",".join(sorted(self.countries)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import threading
 import time
 from collections import OrderedDict
@@ -214,10 +216,16 @@ class PartyScreening:
 
 def party_query(party: dict) -> ScreeningQuery:
     """The query for a declaration party: its name, country and identifier (normalized like the watchlists)."""
+    return _party_query(party["name"], party.get("country"), party.get("id"))
+
+
+@lru_cache(maxsize=50_000)
+def _party_query(name: str, country: str | None, ident: str | None) -> ScreeningQuery:
+    # The same traders declare again and again: normalize each party once, not on every declaration.
     from concord.risk.watchlists import normalize_identifier
 
-    ident = {"ID": normalize_identifier(party["id"])} if party.get("id") else {}
-    return ScreeningQuery.from_record({"name": party["name"], "country": party.get("country"), "identifiers": ident})
+    ids = {"ID": normalize_identifier(ident)} if ident else {}
+    return ScreeningQuery.from_record({"name": name, "country": country, "identifiers": ids})
 
 
 def decisions(session, fingerprints: list[str]) -> dict[str, str]:
