@@ -88,6 +88,6 @@ def bulk_insert(session, table, rows: list[dict]) -> None:
             row[c] = _json_dumps(row[c])
         for c in time_cols:
             if (v := row[c]) is not None and v.tzinfo is not None:
-                row[c] = v.astimezone(timezone.utc).replace(tzinfo=None)
+                row[c] = (v if v.tzinfo is timezone.utc else v.astimezone(timezone.utc)).replace(tzinfo=None)
         out.append(row)
     conn.exec_driver_sql(sql, out)

@@ -1,6 +1,7 @@
 """Base classes: commands are imperative requests, events are facts in the past tense."""
 
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from datetime import datetime
 from typing import ClassVar
 
@@ -20,7 +21,12 @@ class Event:
 
     def payload(self) -> dict:
         """The event's own fields (JSON-compatible values by construction), without the envelope."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ENVELOPE}
+        return {name: getattr(self, name) for name in _payload_fields(type(self))}
 
 
 _ENVELOPE = frozenset(("id", "occurred_at", "declaration_id", "agency"))
+
+
+@lru_cache(maxsize=None)
+def _payload_fields(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name not in _ENVELOPE)
