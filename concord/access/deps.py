@@ -10,7 +10,7 @@ def concord_app(request: Request):
     return request.app.state.concord
 
 
-def current_subject(request: Request) -> Subject:
+async def current_subject(request: Request) -> Subject:
     """Authenticate the bearer token on every request; revocation takes effect on the next request."""
     app = request.app.state.concord
     header = request.headers.get("authorization", "")

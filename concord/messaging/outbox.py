@@ -30,11 +30,15 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def start(self, interval: float = 1.0) -> None:
-        """Publish in the background: on every wake-up, and every interval for anything left behind."""
+    def start(self, interval: float = 1.0, gather: float = 0.05) -> None:
+        """Publish in the background: shortly after a wake-up, and every interval for anything left behind.
+
+        Waiting `gather` seconds after a wake-up lets one flush carry the events of many commits, instead of
+        one flush (and one write transaction) per request competing with the requests themselves."""
         def loop():
             while not self._stop.is_set():
-                self._wake.wait(interval)
+                if self._wake.wait(interval):
+                    self._stop.wait(gather)
                 self._wake.clear()
                 try:
                     self.flush()
