@@ -18,16 +18,16 @@ from concord.bootstrap import bootstrap
 from concord.config import Settings
 from concord.declarations.messages import SubmitDeclarations
 from concord.declarations.schemas import parse_declaration
-from concord.demo.run import Simulation
+from concord.clock import FixedClock
+from concord.demo.run import make_document
 
 TABLES = ("declarations", "declaration_versions", "agency_tasks", "events", "audit_entries")
 
 
 def _bodies(count: int, trader, seed: int = 1) -> list[bytes]:
     """Realistic declaration bodies as a trader's system would send them (JSON bytes)."""
-    sim = Simulation.__new__(Simulation)  # only its document generator is used
-    sim.rng, sim.clock = random.Random(seed), __import__("concord.clock", fromlist=["FixedClock"]).FixedClock()
-    return [json.dumps(sim.document(i, trader)).encode() for i in range(count)]
+    rng, now = random.Random(seed), FixedClock().now()
+    return [json.dumps(make_document(rng, now, i, trader)).encode() for i in range(count)]
 
 
 def _raw_insert(source: Path, target: Path, batch: int) -> tuple[float, int]:

@@ -35,6 +35,36 @@ FIRST_DECISION = {
 HOURS_TO_DECIDE = {"document_check": (1, 20), "permit_check": (2, 30), "inspection": (1, 6)}
 
 
+def make_document(rng: random.Random, now: datetime, i: int, trader) -> dict:
+    """A realistic declaration of goods from the catalogue, as the trader's system would send it."""
+    lines = rng.choice((1, 1, 1, 2, 2, 3))
+    goods = rng.sample(CATALOG, lines)
+    mode = rng.choice(goods[0].modes)
+    items = []
+    for g in goods:
+        quantity = rng.choice((10, 50, 100, 500, 1000, 5000, 20000)) if g.unit in ("KGM", "NAR", "PR") else rng.randint(5, 60)
+        if g.eur_per_unit > 10000:
+            quantity = rng.randint(1, 12)
+        docs = [{"type": t, "reference": f"{t}-{rng.randrange(10**7):07d}"} for t in g.documents
+                if rng.random() > 0.08]  # a few traders forget a certificate
+        items.append({"hs_code": g.hs_code, "description": g.description, "origin": rng.choice(g.origins),
+                      "quantity": str(quantity), "unit": g.unit,
+                      "net_mass_kg": str(round(quantity * g.kg_per_unit * rng.uniform(0.9, 1.1), 2) or 1),
+                      "value": {"amount": str(round(quantity * g.eur_per_unit * rng.uniform(0.7, 1.3), 2)),
+                                "currency": "EUR"}, "documents": docs})
+    party = {"id": trader.trader_id, "name": trader.user_id.replace("-", " ").title(), "country": trader.trader_id[:2],
+             "address": "Waalhaven Zuidzijde 21, 3089 JH Rotterdam"}
+    transport = {"mode": mode}
+    if mode == "sea":
+        transport |= {"conveyance": imo_number(rng), "containers": [container_number(rng) for _ in range(rng.randint(1, 3))]}
+    elif mode == "air":
+        transport |= {"conveyance": f"KL{rng.randint(100, 999)}"}
+    return {"lrn": f"{trader.trader_id[-4:]}-{i:05d}", "type": "IM", "declarant": party, "importer": party,
+            "exporter": exporter(items[0]["origin"], goods[0]), "office_of_entry": OFFICES[mode],
+            "transport": transport, "arrival": (now + timedelta(hours=rng.randint(6, 72))).isoformat(),
+            "items": items}
+
+
 class Simulation:
     def __init__(self, database: Path, seed: int):
         if database.exists():
@@ -69,38 +99,9 @@ class Simulation:
         self.clock.set(end)
         self.app.bus.handle(CheckDeadlines())
 
-    def document(self, i: int, trader) -> dict:
-        rng = self.rng
-        lines = rng.choice((1, 1, 1, 2, 2, 3))
-        goods = rng.sample(CATALOG, lines)
-        mode = rng.choice(goods[0].modes)
-        items = []
-        for g in goods:
-            quantity = rng.choice((10, 50, 100, 500, 1000, 5000, 20000)) if g.unit in ("KGM", "NAR", "PR") else rng.randint(5, 60)
-            if g.eur_per_unit > 10000:
-                quantity = rng.randint(1, 12)
-            docs = [{"type": t, "reference": f"{t}-{rng.randrange(10**7):07d}"} for t in g.documents
-                    if rng.random() > 0.08]  # a few traders forget a certificate
-            items.append({"hs_code": g.hs_code, "description": g.description, "origin": rng.choice(g.origins),
-                          "quantity": str(quantity), "unit": g.unit,
-                          "net_mass_kg": str(round(quantity * g.kg_per_unit * rng.uniform(0.9, 1.1), 2) or 1),
-                          "value": {"amount": str(round(quantity * g.eur_per_unit * rng.uniform(0.7, 1.3), 2)),
-                                    "currency": "EUR"}, "documents": docs})
-        party = {"id": trader.trader_id, "name": trader.user_id.replace("-", " ").title(), "country": trader.trader_id[:2],
-                 "address": "Waalhaven Zuidzijde 21, 3089 JH Rotterdam"}
-        transport = {"mode": mode}
-        if mode == "sea":
-            transport |= {"conveyance": imo_number(rng), "containers": [container_number(rng) for _ in range(rng.randint(1, 3))]}
-        elif mode == "air":
-            transport |= {"conveyance": f"KL{rng.randint(100, 999)}"}
-        return {"lrn": f"{trader.trader_id[-4:]}-{i:05d}", "type": "IM", "declarant": party, "importer": party,
-                "exporter": exporter(items[0]["origin"], goods[0]), "office_of_entry": OFFICES[mode],
-                "transport": transport, "arrival": (self.clock.now() + timedelta(hours=rng.randint(6, 72))).isoformat(),
-                "items": items}
-
     def lodge(self, i: int) -> None:
         trader = self.rng.choice(self.traders)
-        doc = self.document(i, trader)
+        doc = make_document(self.rng, self.clock.now(), i, trader)
         from concord.declarations.schemas import parse_declaration
 
         doc = parse_declaration(doc).model_dump(mode="json")
