@@ -114,7 +114,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     info: dict = {"clock": clock}
     sessions = make_session_factory(engine, info)
     if transport is None:
-        transport = (NatsTransport(settings.nats_url, settings.nats_stream) if settings.bus_transport == "nats"
+        transport = (NatsTransport(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix) if settings.bus_transport == "nats"
                      else InProcessTransport())
     app = Concord(settings, engine, sessions, clock, Directory(), AuditLog(), transport,
                   write_lock=threading.RLock() if url.startswith("sqlite") else None)

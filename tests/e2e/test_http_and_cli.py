@@ -22,9 +22,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": ""}
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(request, tmp_path):
+    """The server as deployed: SQLite by default, PostgreSQL (the production path) where it answers."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": url}
     run = lambda *args: subprocess.run([CONCORD, *args], env=env, capture_output=True, text=True, timeout=120)
     config = tmp_path / "coordination.yaml"
     config.write_text(demo_config_text())  # random selection off: the tour's lanes are deterministic

@@ -1,6 +1,7 @@
 """The outbox relay publishes to a real NATS JetStream, at least once, deduplicated by event id."""
 
 import asyncio
+import json
 import socket
 import uuid
 
@@ -52,3 +53,27 @@ def test_relay_messages_reach_jetstream_once():
     got = asyncio.run(_read_all(stream, prefix))
     assert sorted(m.headers["Nats-Msg-Id"] for m in got) == [f"ev_{i}" for i in range(5)]
     assert {m.subject for m in got} == {subject_for(messages[0], prefix)}
+
+
+def test_lodged_declarations_reach_jetstream_through_the_outbox(tmp_path):
+    from concord.agencies.messages import LoadConfig
+    from concord.bootstrap import bootstrap
+    from concord.config import Settings
+    from concord.declarations.messages import SubmitDeclaration
+    from concord.declarations.schemas import parse_declaration
+    from support import declaration, demo_config_text, subjects
+
+    stream = f"CONCORD_TEST_{uuid.uuid4().hex[:8].upper()}"
+    prefix = f"concordtest{uuid.uuid4().hex[:6]}"
+    app = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'n.db'}", var_dir=tmp_path, bus_transport="nats",
+                             nats_stream=stream, nats_subject_prefix=prefix))
+    app.bus.handle(LoadConfig(text=demo_config_text()))
+    doc = parse_declaration(declaration()).model_dump(mode="json")
+    did = app.bus.handle(SubmitDeclaration(document=doc), subject=subjects(app)["hollandfoods"])["id"]
+    app.bus.relay.flush()
+    app.close()
+    got = asyncio.run(_read_all(stream, prefix))
+    mine = [json.loads(m.data) for m in got if json.loads(m.data)["declaration_id"] == did]
+    assert [m["name"] for m in mine][:3] == ["declaration.lodged", "declaration.accepted", "declaration.risk_assessed"]
+    assert {m.subject for m in got} >= {f"{prefix}.declaration.lodged.all", f"{prefix}.task.created.CUS"}
+    assert len({m.headers["Nats-Msg-Id"] for m in got}) == len(got)  # one message per event
