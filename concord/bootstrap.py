@@ -26,8 +26,8 @@ from concord.clock import Clock
 from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
 from concord.declarations import handlers as declarations
-from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, RecordArrival, SubmitDeclaration,
-                                           SubmitDeclarations)
+from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, LodgeGroup, RecordArrival,
+                                           SubmitDeclaration, SubmitDeclarations)
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
@@ -47,6 +47,7 @@ COMMANDS = {
     RevokeToken: access.revoke_token,
     SubmitDeclaration: declarations.submit_declaration,
     SubmitDeclarations: declarations.submit_declarations,
+    LodgeGroup: declarations.lodge_group,
     AmendDeclaration: declarations.amend_declaration,
     CancelDeclaration: declarations.cancel_declaration,
     RecordArrival: declarations.record_arrival,

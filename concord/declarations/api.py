@@ -6,7 +6,8 @@ from fastapi.responses import StreamingResponse
 
 from concord.access.deps import audited_read, concord_app, current_subject, purpose
 from concord.declarations import queries
-from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival, SubmitDeclaration
+from concord.declarations.grouping import LodgingQueue
+from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival
 from concord.declarations.schemas import DeclarationIn
 from concord.errors import InvalidDocument, Problem
 
@@ -19,13 +20,15 @@ def _names(app, session) -> dict:
 
 @router.post("", status_code=201)
 async def submit(body: DeclarationIn, response: Response, idempotency_key: str | None = Header(None),
-           subject=Depends(current_subject), app=Depends(concord_app)):
+                 subject=Depends(current_subject), app=Depends(concord_app)):
     """Lodge a declaration; the same Idempotency-Key or LRN returns the first declaration (200).
 
     Runs on the event loop, not in the thread pool: the work is a few milliseconds of CPU under the write
-    lock, and handing it to a thread only adds GIL hand-offs between the loop and the worker."""
-    result = app.bus.handle(SubmitDeclaration(document=body.model_dump(mode="json"), idempotency_key=idempotency_key),
-                            subject=subject)
+    lock, and handing it to a thread only adds GIL hand-offs. Lodgings ready on the same loop turn are
+    committed together (group commit); each still succeeds or fails on its own."""
+    if (queue := app.extras.get("lodging_queue")) is None:
+        queue = app.extras["lodging_queue"] = LodgingQueue(app.bus)
+    result = await queue.lodge(subject, body.model_dump(mode="json"), idempotency_key)
     if result["replayed"]:
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/declarations/{result['id']}"

@@ -13,10 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from concord.clearance.handlers import open_tasks, settle, tasks_of
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationAccepted,
                                            DeclarationAmended, DeclarationCancelled, DeclarationLodged,
-                                           GoodsArrived, RecordArrival, RiskAssessed, SubmitDeclaration,
-                                           SubmitDeclarations)
+                                           GoodsArrived, LodgeGroup, RecordArrival, RiskAssessed,
+                                           SubmitDeclaration, SubmitDeclarations)
 from concord.declarations.models import Declaration, DeclarationVersion, facets
-from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
+from concord.errors import ConcordError, Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
 
 
@@ -115,6 +115,29 @@ def submit_declarations(cmd: SubmitDeclarations, uow, *, directory, risk) -> lis
             results.append({"id": d.id, "status": d.status, "version": d.version, "replayed": False})
         uow.commit()
         return results
+
+
+def lodge_group(cmd: LodgeGroup, uow, *, directory, risk) -> list:
+    """Group commit: concurrent lodgings share one transaction; a faulty one fails alone, with its own error."""
+    results: list = []
+    with uow:
+        snapshot, seen = directory.current(uow.session), {}
+        for subject, doc, key in cmd.items:
+            uow.subject = subject  # each item's audit entry names its own trader
+            try:
+                if not subject.is_trader:
+                    raise Forbidden("only traders and brokers lodge declarations")
+                mark = (subject.trader_id, doc["lrn"])
+                found = seen.get(mark) or _existing(uow.session, subject.trader_id, doc["lrn"], key)
+                if found is not None:
+                    results.append(_replay(found, doc, key))
+                    continue
+                d = seen[mark] = lodge(uow, snapshot, risk, doc, key)  # checks before it stages anything
+                results.append({"id": d.id, "status": d.status, "version": d.version, "replayed": False})
+            except ConcordError as e:
+                results.append(e)
+        uow.commit()
+    return results
 
 
 def _own_open(uow, declaration_id: str, action: str, done: str) -> Declaration:

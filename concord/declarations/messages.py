@@ -19,6 +19,13 @@ class SubmitDeclarations(Command):
 
 
 @dataclass(kw_only=True)
+class LodgeGroup(Command):
+    """Lodgings that arrived together from several traders: one transaction, each item succeeding or failing alone."""
+
+    items: list  # (subject, document, idempotency key)
+
+
+@dataclass(kw_only=True)
 class AmendDeclaration(Command):
     declaration_id: str
     document: dict

@@ -199,3 +199,22 @@ def test_commands_audit_and_publish_in_one_transaction(concord):
         assert actions[-1] == "declaration:lodged"
         assert s.scalar(select(func.count()).select_from(EventRecord).where(EventRecord.published_at.is_(None))) == 0
     assert [m["name"] for m in seen if m["declaration_id"] == r["id"]][:2] == ["declaration.lodged", "declaration.accepted"]
+
+
+def test_a_lodging_group_commits_together_and_fails_item_by_item(concord):
+    from concord.declarations.messages import LodgeGroup
+
+    who = subjects(concord)
+    good = parse_declaration(declaration()).model_dump(mode="json")
+    other = parse_declaration(declaration(lrn="EU-1", declarant=declaration()["declarant"] | {"id": "DE345678912"})).model_dump(mode="json")
+    foreign = parse_declaration(declaration(lrn="X-1")).model_dump(mode="json")  # declarant is Holland Foods
+    results = concord.bus.handle(LodgeGroup(items=[(who["hollandfoods"], good, None), (who["eurotech"], other, None),
+                                                   (who["eurotech"], foreign, None), (who["hollandfoods"], good, None)]))
+    assert not results[0]["replayed"] and not results[1]["replayed"]
+    assert isinstance(results[2], InvalidDocument) and results[2].problems[0].pointer == "/declarant/id"
+    assert results[3] == results[0] | {"replayed": True}  # the same lodging twice in one group: once
+    with concord.sessions() as s:
+        rows = s.execute(select(Declaration.trader_id, Declaration.lrn)).all()
+        actors = s.scalars(select(AuditEntry.actor).where(AuditEntry.action == "declaration:lodged")).all()
+    assert sorted(rows) == [("DE345678912", "EU-1"), ("NL823456781", "LRN-0001")]
+    assert sorted(actors) == ["eurotech", "hollandfoods"]  # each item audited under its own trader

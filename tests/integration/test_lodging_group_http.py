@@ -1,0 +1,27 @@
+"""Concurrent lodgings over the API share a transaction, yet each gets its own answer."""
+
+import asyncio
+
+import httpx
+
+from concord.access.messages import IssueToken
+from concord.app import create_app
+from support import declaration
+
+
+def test_concurrent_lodgings_each_get_their_own_answer(sqlite_concord):
+    token = sqlite_concord.bus.handle(IssueToken(user_id="hollandfoods"))["token"]
+    app = create_app(sqlite_concord, background=False)
+    headers = {"Authorization": f"Bearer {token}"}
+    bodies = [declaration(lrn=f"G-{i}") for i in range(12)] + [declaration(lrn="G-0")]
+    bodies[5]["declarant"] = bodies[5]["declarant"] | {"id": "DE345678912"}  # not this trader's own
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            return await asyncio.gather(*[client.post("/api/v1/declarations", json=b, headers=headers) for b in bodies])
+
+    answers = asyncio.run(run())
+    assert [r.status_code for r in answers] == [201] * 5 + [422] + [201] * 6 + [200]
+    assert answers[5].json()["error"]["problems"][0]["pointer"] == "/declarant/id"
+    assert answers[-1].json()["id"] == answers[0].json()["id"]
+    assert len({r.json()["id"] for r in answers if r.status_code == 201}) == 11
