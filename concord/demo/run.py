@@ -259,7 +259,7 @@ def print_summary(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(Console().width, 110))  # agency names and outcomes need the room
     t = Table(title=f"{summary['declarations']} declarations")
     t.add_column("status")
     t.add_column("count", justify="right")
