@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -14,7 +13,6 @@ from concord.access.messages import IssueToken, RevokeToken
 from concord.agencies import handlers as agencies
 from concord.agencies.directory import Directory
 from concord.agencies.messages import LoadConfig
-from concord.agencies.models import Agency
 from concord.agreements import handlers as agreements
 from concord.agreements.book import AgreementBook
 from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, DecideAccessRequest, DraftAgreement,
@@ -27,7 +25,7 @@ from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
 from concord.declarations import handlers as declarations
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, LodgeGroup, RecordArrival,
-                                           SubmitDeclaration, SubmitDeclarations)
+                                           SubmitDeclaration)
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
@@ -46,7 +44,6 @@ COMMANDS = {
     IssueToken: access.issue_token,
     RevokeToken: access.revoke_token,
     SubmitDeclaration: declarations.submit_declaration,
-    SubmitDeclarations: declarations.submit_declarations,
     LodgeGroup: declarations.lodge_group,
     AmendDeclaration: declarations.amend_declaration,
     CancelDeclaration: declarations.cancel_declaration,
@@ -92,8 +89,9 @@ class Concord:
         return UnitOfWork(self.sessions, self.clock, self.audit_log, subject=subject, request_id=request_id,
                           write_lock=self.write_lock)
 
-    def lead_agency(self, session) -> str | None:
-        return session.scalar(select(Agency.code).where(Agency.role == "lead", Agency.active))
+    def lead_agency(self, session) -> str:
+        """The lead (customs) agency of the config in force."""
+        return self.directory.current(session).lead
 
     def close(self) -> None:
         if hasattr(self.transport, "close"):
@@ -120,7 +118,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app = Concord(settings, engine, sessions, clock, Directory(), AuditLog(), transport,
                   write_lock=threading.RLock() if url.startswith("sqlite") else None)
     info["book"] = AgreementBook(sessions)
-    info["lead"] = lambda session: app.directory.current(session).lead
+    info["lead"] = app.lead_agency
     parties = PartyScreening.from_settings(settings)
     # The model registry is the deployment's var/models; a bootstrap for a test or a tool passes its own var_dir.
     risk = RiskStep(clock=clock, model_root=settings.var_dir / "models", screening=parties)

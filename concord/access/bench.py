@@ -17,7 +17,7 @@ from concord.agencies.messages import LoadConfig
 from concord.bootstrap import bootstrap
 from concord.config import Settings
 from concord.declarations.bench import _bodies
-from concord.declarations.messages import SubmitDeclarations
+from concord.declarations.messages import LodgeGroup
 from concord.declarations.models import Declaration, DeclarationVersion
 from concord.declarations.schemas import parse_declaration
 
@@ -46,8 +46,8 @@ def run(declarations: int = 2000, reads: int = 5000) -> dict:
         trader = users["rotterdam-freight"]
         bodies = _bodies(declarations, trader)
         for i in range(0, declarations, 500):
-            app.bus.handle(SubmitDeclarations(documents=[parse_declaration(b).model_dump(mode="json")
-                                                         for b in bodies[i:i + 500]]), subject=trader)
+            app.bus.handle(LodgeGroup(items=[(trader, parse_declaration(b).model_dump(mode="json"), None)
+                                             for b in bodies[i:i + 500]]))
         with app.sessions() as s:
             ids = s.scalars(select(Declaration.id)).all()
             results = {}

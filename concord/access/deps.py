@@ -15,8 +15,7 @@ async def current_subject(request: Request) -> Subject:
     app = request.app.state.concord
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
-    subject = authenticate(app.uow(request_id=request.state.request_id), token,
-                           lambda session: app.directory.current(session).lead)
+    subject = authenticate(app.uow(request_id=request.state.request_id), token, app.lead_agency)
     request.state.subject = subject
     return subject
 

@@ -15,10 +15,10 @@ from concord.access.handlers import subject_for
 from concord.access.models import User
 from concord.agencies.messages import LoadConfig
 from concord.bootstrap import bootstrap
-from concord.config import Settings
-from concord.declarations.messages import SubmitDeclarations
-from concord.declarations.schemas import parse_declaration
 from concord.clock import FixedClock
+from concord.config import Settings
+from concord.declarations.messages import LodgeGroup
+from concord.declarations.schemas import parse_declaration
 from concord.demo.run import make_document
 
 TABLES = ("declarations", "declaration_versions", "agency_tasks", "events", "audit_entries")
@@ -71,7 +71,7 @@ def run(count: int = 20000, batch: int = 500) -> dict:
         start = time.perf_counter()
         for i in range(0, count, batch):
             docs = [parse_declaration(b).model_dump(mode="json") for b in bodies[i:i + batch]]
-            app.bus.handle(SubmitDeclarations(documents=docs), subject=trader)
+            app.bus.handle(LodgeGroup(items=[(trader, doc, None) for doc in docs]))
         pipeline = time.perf_counter() - start
         app.close()
         raw, rows = _raw_insert(db, Path(tmp) / "raw.db", batch)

@@ -14,7 +14,7 @@ from concord.clearance.handlers import open_tasks, settle, tasks_of
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationAccepted,
                                            DeclarationAmended, DeclarationCancelled, DeclarationLodged,
                                            GoodsArrived, LodgeGroup, RecordArrival, RiskAssessed,
-                                           SubmitDeclaration, SubmitDeclarations)
+                                           SubmitDeclaration)
 from concord.declarations.models import Declaration, DeclarationVersion, facets
 from concord.errors import ConcordError, Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
@@ -97,47 +97,44 @@ def submit_declaration(cmd: SubmitDeclaration, uow, *, directory, risk) -> dict:
         return {"id": d.id, "status": d.status, "version": d.version, "replayed": False}
 
 
-def submit_declarations(cmd: SubmitDeclarations, uow, *, directory, risk) -> list[dict]:
-    """Lodge a batch in one transaction; declarations already lodged (same LRN) are returned, not repeated."""
-    if not uow.subject.is_trader:
-        raise Forbidden("only traders and brokers lodge declarations")
-    trader = uow.subject.trader_id
-    with uow:
-        lrns = [doc["lrn"] for doc in cmd.documents]
-        known = {d.lrn: d for d in uow.session.scalars(select(Declaration).where(
-            Declaration.trader_id == trader, Declaration.lrn.in_(lrns)))}
-        snapshot, results = directory.current(uow.session), []
-        for doc in cmd.documents:
-            if doc["lrn"] in known:
-                results.append(_replay(known[doc["lrn"]], doc, None))
-                continue
-            d = known[doc["lrn"]] = lodge(uow, snapshot, risk, doc, None)
-            results.append({"id": d.id, "status": d.status, "version": d.version, "replayed": False})
-        uow.commit()
-        return results
-
-
 def lodge_group(cmd: LodgeGroup, uow, *, directory, risk) -> list:
-    """Group commit: concurrent lodgings share one transaction; a faulty one fails alone, with its own error."""
+    """Group commit: lodgings share one transaction; a faulty one fails alone, with its own error.
+
+    Bulk uploads and concurrent API requests both come here; earlier lodgings are found with one query."""
     results: list = []
     with uow:
-        snapshot, seen = directory.current(uow.session), {}
+        snapshot, known = directory.current(uow.session), _known(uow.session, cmd.items)
         for subject, doc, key in cmd.items:
             uow.subject = subject  # each item's audit entry names its own trader
             try:
                 if not subject.is_trader:
                     raise Forbidden("only traders and brokers lodge declarations")
-                mark = (subject.trader_id, doc["lrn"])
-                found = seen.get(mark) or _existing(uow.session, subject.trader_id, doc["lrn"], key)
-                if found is not None:
+                trader = subject.trader_id
+                found = known.get((trader, "lrn", doc["lrn"])) or (key and known.get((trader, "key", key)))
+                if found:
                     results.append(_replay(found, doc, key))
                     continue
-                d = seen[mark] = lodge(uow, snapshot, risk, doc, key)  # checks before it stages anything
+                d = lodge(uow, snapshot, risk, doc, key)  # checks before it stages anything
+                known[(trader, "lrn", d.lrn)] = d
+                if key:
+                    known[(trader, "key", key)] = d
                 results.append({"id": d.id, "status": d.status, "version": d.version, "replayed": False})
             except ConcordError as e:
                 results.append(e)
         uow.commit()
     return results
+
+
+def _known(session, items) -> dict:
+    """Declarations already lodged under the group's LRNs or keys: (trader, "lrn"|"key", value) -> row."""
+    wanted = [or_(Declaration.lrn == doc["lrn"], Declaration.idempotency_key == key) if key else Declaration.lrn == doc["lrn"]
+              for _, doc, key in items]
+    traders = sorted({s.trader_id for s, _, _ in items if s.trader_id})
+    if not traders:
+        return {}
+    rows = session.scalars(select(Declaration).where(Declaration.trader_id.in_(traders), or_(*wanted))).all()
+    known = {(d.trader_id, "key", d.idempotency_key): d for d in rows if d.idempotency_key}
+    return known | {(d.trader_id, "lrn", d.lrn): d for d in rows}
 
 
 def _own_open(uow, declaration_id: str, action: str, done: str) -> Declaration:

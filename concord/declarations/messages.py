@@ -12,13 +12,6 @@ class SubmitDeclaration(Command):
 
 
 @dataclass(kw_only=True)
-class SubmitDeclarations(Command):
-    """Bulk lodging (a trader's batch upload): one transaction, one group commit, same rules as one by one."""
-
-    documents: list[dict]
-
-
-@dataclass(kw_only=True)
 class LodgeGroup(Command):
     """Lodgings that arrived together from several traders: one transaction, each item succeeding or failing alone."""
 
