@@ -67,6 +67,9 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         stop = threading.Event()
         # Import the model stack (LightGBM, scikit-learn) now, not inside the first trader's request.
         import concord.risk.learning  # noqa: F401
+        from concord.bootstrap import settle_heap
+
+        settle_heap()
         ticker = None
         if background:
             from concord.audit.checkpoints import Checkpointer, signer_from_settings

@@ -131,3 +131,14 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
     screening.register(app)
     return app
+
+
+def settle_heap() -> None:
+    """After start-up: move what is loaded so far (code, caches, reference data) out of the garbage collector's
+    sight, and collect young objects less often. A lodging allocates thousands of short-lived objects, and
+    full collections that walked the whole heap cost about a fifth of the ingest time (bench/ingest)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)

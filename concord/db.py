@@ -71,23 +71,40 @@ def make_session_factory(engine: Engine, info: dict | None = None) -> sessionmak
     return sessionmaker(engine, expire_on_commit=False, info=info or {})
 
 
-def bulk_insert(session, table, rows: list[dict]) -> None:
-    """Insert rows with one DBAPI executemany: the ingest hot path, skipping per-value type processing.
+PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
-    Values are converted here exactly as the column types would: JSON via orjson, datetimes to naive UTC."""
+
+def bulk_insert(session, table, rows: list[dict]) -> None:
+    """Insert rows with one DBAPI executemany: the ingest hot path, skipping SQLAlchemy's per-row processing.
+
+    Values are converted here exactly as the column types would (JSON via orjson; datetimes through the
+    column's own bind processor, so SQLite stores them in SQLAlchemy's format and range queries compare).
+    Rows of one call usually share a few timestamps, so each distinct one is converted once."""
     conn = session.connection()
     cols = list(rows[0])
-    json_cols = [c for c in cols if isinstance(table.c[c].type, JSON)]
-    time_cols = [c for c in cols if isinstance(table.c[c].type, UTCDateTime)]
-    mark = (lambda c: f":{c}") if conn.dialect.name == "sqlite" else (lambda c: f"%({c})s")
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(mark(c) for c in cols)})"
+    converters = [(i, _converter(table.c[c].type, conn.dialect)) for i, c in enumerate(cols)]
+    converters = [(i, f) for i, f in converters if f is not None]
+    mark = PLACEHOLDER[conn.dialect.paramstyle]
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
     out = []
     for row in rows:
-        row = dict(row)
-        for c in json_cols:
-            row[c] = _json_dumps(row[c])
-        for c in time_cols:
-            if (v := row[c]) is not None and v.tzinfo is not None:
-                row[c] = (v if v.tzinfo is timezone.utc else v.astimezone(timezone.utc)).replace(tzinfo=None)
-        out.append(row)
+        values = [row[c] for c in cols]
+        for i, convert in converters:
+            if (v := values[i]) is not None:
+                values[i] = convert(v)
+        out.append(tuple(values))
     conn.exec_driver_sql(sql, out)
+
+
+def _converter(type_, dialect):
+    if isinstance(type_, JSON):
+        return _json_dumps
+    if isinstance(type_, UTCDateTime):
+        bind, seen = type_.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v), {}
+
+        def convert(v):
+            if (out := seen.get(v)) is None:
+                out = seen[v] = bind(v)
+            return out
+        return convert
+    return None

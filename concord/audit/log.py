@@ -9,14 +9,14 @@ from concord.audit.canonical import canonical_entry, canonical_json  # noqa: F40
 from concord.audit.merkle import leaf_hash
 from concord.audit.models import AuditEntry, AuditHead
 from concord.clock import as_utc
+from concord.db import PLACEHOLDER
 
 COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome", "owner",
            "request_id", "body", "leaf_hash")
-_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def _insert_sql(dialect) -> str:
-    mark = _PLACEHOLDER[dialect.paramstyle]
+    mark = PLACEHOLDER[dialect.paramstyle]
     return f"INSERT INTO audit_entries ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"
 
 
@@ -39,7 +39,7 @@ class AuditLog:
             session.flush()
             size = n
         conn = session.connection()
-        bind_at = AuditEntry.__table__.c.at.type.bind_processor(conn.dialect) or (lambda v: v)
+        bind_at = AuditEntry.__table__.c.at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) or (lambda v: v)
         seq, rows, out = size - n, [], []
         for notes, at, request_id in groups:
             at = as_utc(at)  # one form of time in every body, so verify can compare it with the column

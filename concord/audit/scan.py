@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 from sqlalchemy.engine import Connection
 
 from concord.audit.canonical import frame_end, frame_head, frame_mid
+from concord.db import PLACEHOLDER
 
 MAX_FINDINGS = 20
-_MARK = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 @dataclass
@@ -150,7 +150,7 @@ def _check_rows(scan: Scan, first: int, rows, leaves: list[bytes], frames: _Fram
 
 def _batches(conn: Connection, start: int, stop: int, batch: int):
     """Entries [start, stop) in seq order, in lists of rows; SQLite reads through its driver to skip row processing."""
-    sql = SCAN % ((_MARK[conn.dialect.paramstyle],) * 2)
+    sql = SCAN % ((PLACEHOLDER[conn.dialect.paramstyle],) * 2)
     if conn.dialect.name == "sqlite":
         cur = conn.connection.driver_connection.execute(sql, (start, stop))
         try:

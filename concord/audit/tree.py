@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 from concord.audit.merkle import (EMPTY_ROOT, ProofError, TreeHasher, complete_nodes, consistency_ranges, fold_nodes,
                                   frontier_ranges)
 from concord.audit.models import AuditCheckpoint, AuditEntry
+from concord.db import PLACEHOLDER
 
 NODE_BATCH = 5000
 LEVEL_SHIFT = 40  # node id = level << 40 | index: room for 2**40 leaves
-_MARK = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def covered_size(session: Session) -> int:
@@ -49,7 +49,7 @@ def _fetch(session: Session, ids: list[int]) -> dict[int, bytes]:
     leaves = [i for i in ids if i < 1 << LEVEL_SHIFT]
     inner = [i for i in ids if i >= 1 << LEVEL_SHIFT]
     conn = session.connection()
-    mark = _MARK[conn.dialect.paramstyle]
+    mark = PLACEHOLDER[conn.dialect.paramstyle]
     parts = []
     if leaves:
         parts.append(f"SELECT seq, leaf_hash FROM audit_entries WHERE seq IN ({', '.join([mark] * len(leaves))})")
@@ -166,5 +166,5 @@ def extend_tree(session: Session, tree: TreeHasher, upto: int) -> None:
         values = [(node_id(lv, first + k), h) for lv, first, hashes in closed for k, h in enumerate(hashes)]
         if values:
             conn = session.connection()
-            mark = _MARK[conn.dialect.paramstyle]
+            mark = PLACEHOLDER[conn.dialect.paramstyle]
             conn.exec_driver_sql(f"INSERT INTO audit_nodes (id, hash) VALUES ({mark}, {mark})", values)

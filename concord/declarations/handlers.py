@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from concord.clock import FixedClock
 from concord.clearance.handlers import open_tasks, settle, tasks_of
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationAccepted,
                                            DeclarationAmended, DeclarationCancelled, DeclarationLodged,
@@ -102,37 +103,50 @@ def lodge_group(cmd: LodgeGroup, uow, *, directory, risk) -> list:
 
     Bulk uploads and concurrent API requests both come here; earlier lodgings are found with one query."""
     results: list = []
+    clock = uow.clock
     with uow:
         snapshot, known = directory.current(uow.session), _known(uow.session, cmd.items)
-        for subject, doc, key in cmd.items:
-            uow.subject = subject  # each item's audit entry names its own trader
-            try:
-                if not subject.is_trader:
-                    raise Forbidden("only traders and brokers lodge declarations")
-                trader = subject.trader_id
-                found = known.get((trader, "lrn", doc["lrn"])) or (key and known.get((trader, "key", key)))
-                if found:
-                    results.append(_replay(found, doc, key))
-                    continue
-                d = lodge(uow, snapshot, risk, doc, key)  # checks before it stages anything
-                known[(trader, "lrn", d.lrn)] = d
-                if key:
-                    known[(trader, "key", key)] = d
-                results.append({"id": d.id, "status": d.status, "version": d.version, "replayed": False})
-            except ConcordError as e:
-                results.append(e)
-        uow.commit()
+        # One transaction, one time (as PostgreSQL's now()): every row of the group carries the same instant.
+        uow.clock = FixedClock(clock.now())
+        try:
+            for subject, doc, key in cmd.items:
+                uow.subject = subject  # each item's audit entry names its own trader
+                try:
+                    results.append(_lodge_one(uow, snapshot, risk, known, subject, doc, key))
+                except ConcordError as e:
+                    results.append(e)
+            uow.commit()
+        finally:
+            uow.clock = clock
     return results
 
 
+def _lodge_one(uow, snapshot, risk, known: dict, subject, doc: dict, key: str | None) -> dict:
+    if not subject.is_trader:
+        raise Forbidden("only traders and brokers lodge declarations")
+    trader = subject.trader_id
+    found = known.get((trader, "lrn", doc["lrn"])) or (key and known.get((trader, "key", key)))
+    if found:
+        return _replay(found, doc, key)
+    d = lodge(uow, snapshot, risk, doc, key)  # checks before it stages anything
+    known[(trader, "lrn", d.lrn)] = d
+    if key:
+        known[(trader, "key", key)] = d
+    return {"id": d.id, "status": d.status, "version": d.version, "replayed": False}
+
+
 def _known(session, items) -> dict:
-    """Declarations already lodged under the group's LRNs or keys: (trader, "lrn"|"key", value) -> row."""
-    wanted = [or_(Declaration.lrn == doc["lrn"], Declaration.idempotency_key == key) if key else Declaration.lrn == doc["lrn"]
-              for _, doc, key in items]
+    """Declarations already lodged under the group's LRNs or keys: (trader, "lrn"|"key", value) -> row.
+
+    Two IN lists over the unique (trader, LRN) and (trader, key) indexes: the query costs the same whatever
+    the size of the table."""
     traders = sorted({s.trader_id for s, _, _ in items if s.trader_id})
     if not traders:
         return {}
-    rows = session.scalars(select(Declaration).where(Declaration.trader_id.in_(traders), or_(*wanted))).all()
+    lrns = sorted({doc["lrn"] for _, doc, _ in items})
+    keys = sorted({key for _, _, key in items if key})
+    same = Declaration.lrn.in_(lrns) if not keys else or_(Declaration.lrn.in_(lrns), Declaration.idempotency_key.in_(keys))
+    rows = session.scalars(select(Declaration).where(Declaration.trader_id.in_(traders), same)).all()
     known = {(d.trader_id, "key", d.idempotency_key): d for d in rows if d.idempotency_key}
     return known | {(d.trader_id, "lrn", d.lrn): d for d in rows}
 

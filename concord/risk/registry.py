@@ -116,12 +116,12 @@ _cache: dict = {}
 def active_model(session=None, root=None):
     """The active RiskModel of the registry under root (default {var_dir}/models), or None; cached per version."""
     from concord.config import get_settings
-    from concord.risk.learning import RiskModel
 
     registry = ModelRegistry(root or get_settings().var_dir / "models")
     version = registry.active_version(missing_ok=True)
     if version is None:
         return None
+    from concord.risk.learning import RiskModel  # LightGBM loads (seconds) only once a model is active
     key = (str(registry.root.resolve()), version)
     if key not in _cache:
         _cache.clear()  # keep one model in memory: an activation replaces it

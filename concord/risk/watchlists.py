@@ -14,13 +14,18 @@ PARTIES = ("declarant", "importer", "exporter")
 HS_PREFIX_LENGTHS = (2, 4, 6, 8, 10)
 
 
+_SEPARATORS = re.compile(r"[\s.\-/]")
+_NOT_DIGIT = re.compile(r"\D")
+
+
+@lru_cache(maxsize=65536)  # every declaration looks up its three parties
 def normalize_identifier(value: str) -> str:
     """Party identifiers and container numbers compare without case, spaces, dots or dashes."""
-    return re.sub(r"[\s.\-/]", "", value).upper()
+    return _SEPARATORS.sub("", value).upper()
 
 
 def normalize_imo(value: str) -> str:
-    return re.sub(r"\D", "", value)
+    return _NOT_DIGIT.sub("", value)
 
 
 @lru_cache(maxsize=65536)  # the same traders and exporters come back all day

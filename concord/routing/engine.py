@@ -45,6 +45,13 @@ class RoutingEngine:
         self.rules = rules
         self.rates = rates
         self.version = version
+        # Most rules name HS prefixes, so a declaration need only be tried against the rules of its chapters
+        # (and those without HS criteria); positions keep the rule order of the config.
+        self._any_chapter = [i for i, r in enumerate(rules) if not r.criteria.hs_prefixes]
+        self._by_chapter: dict[str, list[int]] = {}
+        for i, r in enumerate(rules):
+            for chapter in {p[:2] for p in r.criteria.hs_prefixes}:
+                self._by_chapter.setdefault(chapter, []).append(i)
 
     @classmethod
     def from_rows(cls, rows, rates: Rates, version: int = 0) -> RoutingEngine:
@@ -55,7 +62,11 @@ class RoutingEngine:
     def route(self, doc: dict) -> list[Engagement]:
         """The agencies the rules engage for this declaration, in rule order."""
         engaged: dict[str, Engagement] = {}
-        for rule in self.rules:
+        candidates = set(self._any_chapter)
+        for item in doc["items"]:
+            candidates.update(self._by_chapter.get(item["hs_code"][:2], ()))
+        for i in sorted(candidates):
+            rule = self.rules[i]
             items = rule.criteria.matching_items(doc, self.rates)
             if not items:
                 continue
