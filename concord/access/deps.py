@@ -2,11 +2,11 @@
 
 from fastapi import Request
 
-from concord.access.handlers import authenticate
+from concord.access.handlers import TokenReader, authenticate
 from concord.access.identity import Subject
 
 
-def concord_app(request: Request):
+async def concord_app(request: Request):  # async: a plain def would hop to the thread pool
     return request.app.state.concord
 
 
@@ -15,7 +15,9 @@ async def current_subject(request: Request) -> Subject:
     app = request.app.state.concord
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
-    subject = authenticate(app.uow(request_id=request.state.request_id), token, app.lead_agency)
+    if (tokens := app.extras.get("tokens")) is None:
+        tokens = app.extras["tokens"] = TokenReader(app.engine)
+    subject = authenticate(app.uow(request_id=request.state.request_id), token, tokens)
     request.state.subject = subject
     return subject
 

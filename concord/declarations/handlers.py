@@ -145,8 +145,11 @@ def _known(session, items) -> dict:
         return {}
     lrns = sorted({doc["lrn"] for _, doc, _ in items})
     keys = sorted({key for _, _, key in items if key})
-    same = Declaration.lrn.in_(lrns) if not keys else or_(Declaration.lrn.in_(lrns), Declaration.idempotency_key.in_(keys))
-    rows = session.scalars(select(Declaration).where(Declaration.trader_id.in_(traders), same)).all()
+    t = Declaration.__table__
+    same = t.c.lrn.in_(lrns) if not keys else or_(t.c.lrn.in_(lrns), t.c.idempotency_key.in_(keys))
+    # Core columns, not ORM objects: a replay needs only these, and loading entities cost more than the query.
+    rows = session.execute(select(t.c.id, t.c.trader_id, t.c.lrn, t.c.idempotency_key, t.c.body_sha256, t.c.version,
+                                  t.c.status).where(t.c.trader_id.in_(traders), same)).all()
     known = {(d.trader_id, "key", d.idempotency_key): d for d in rows if d.idempotency_key}
     return known | {(d.trader_id, "lrn", d.lrn): d for d in rows}
 

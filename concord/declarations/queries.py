@@ -107,7 +107,7 @@ def list_declarations(session, subject, *, status: str | None = None, limit: int
     if status:
         where.append(Declaration.status == status)
     total = session.scalar(select(func.count()).select_from(Declaration).where(*where))
-    rows = session.scalars(select(Declaration).where(*where).order_by(Declaration.lodged_at.desc(), Declaration.id)
+    rows = session.scalars(select(Declaration).where(*where).order_by(Declaration.lodged_at.desc(), Declaration.id.desc())
                            .limit(limit).offset(offset)).all()
     if reads is not None and not subject.is_trader and not subject.lead:
         for d in rows:

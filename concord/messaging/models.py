@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from concord.db import Base
@@ -22,5 +22,8 @@ class EventRecord(Base):
 
     __table_args__ = (
         Index("ix_events_declaration", "declaration_id", "seq"),
-        Index("ix_events_unpublished", "published_at", "seq"),
+        # Partial: only the rows the relay has still to publish, so the index stays small and a published row
+        # leaves it, instead of every event of all time sitting in it.
+        Index("ix_events_unpublished", "seq", sqlite_where=text("published_at IS NULL"),
+              postgresql_where=text("published_at IS NULL")),
     )
