@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from concord.audit.models import AuditCheckpoint, AuditHead
 from concord.audit.note import Checkpoint, sign_note, verifier_key
-from concord.audit.tree import covered_size, extend_tree, load_tree
+from concord.audit.tree import covered_size, extend_tree, load_tree, store_nodes
 from concord.clock import Clock
 from concord.errors import ConcordError
 
@@ -76,22 +76,31 @@ class Checkpointer:
         self._issuing = threading.Lock()  # one issuer per process; other processes lose on the primary key
 
     def issue(self) -> Checkpoint | None:
-        """Sign a checkpoint for the current log size; None when the log has not grown."""
-        with self._issuing, self._lock, self._factory() as session:
+        """Sign a checkpoint for the current log size; None when the log has not grown.
+
+        The tree is read and hashed outside the write lock (committed entries never change, and this is the
+        only writer of nodes here); the lock is held only to insert nodes and checkpoint. Holding it throughout
+        stalled every lodging behind each second's hashing."""
+        with self._issuing, self._factory() as session:
             last = covered_size(session)
             head = session.scalar(select(AuditHead.size).where(AuditHead.id == 1)) or 0
             if head <= last:
                 return None
             tree = load_tree(session, last)
-            extend_tree(session, tree, head)
+            nodes = extend_tree(session, tree, head)
+            session.rollback()  # end the read transaction before waiting for the write lock
             cp = Checkpoint(self.signer.origin, head, tree.root())
-            session.add(AuditCheckpoint(size=head, root=cp.root, issued_at=self.clock.now(), note=self.signer.sign(cp)))
-            try:
-                session.commit()
-            except (IntegrityError, OperationalError) as exc:
-                # Another process checkpointed the same stretch first (or held the lock): its checkpoint stands.
-                log.info("checkpoint at %d not written: %s", head, exc.__class__.__name__)
-                return None
+            note = self.signer.sign(cp)
+            with self._lock:
+                try:
+                    store_nodes(session, nodes)
+                    session.add(AuditCheckpoint(size=head, root=cp.root, issued_at=self.clock.now(), note=note))
+                    session.commit()
+                except (IntegrityError, OperationalError) as exc:
+                    # Another process checkpointed the same stretch first (or held the lock): its checkpoint stands.
+                    session.rollback()
+                    log.info("checkpoint at %d not written: %s", head, exc.__class__.__name__)
+                    return None
             return cp
 
     def run_every(self, seconds: float) -> Ticker:

@@ -152,8 +152,11 @@ def load_tree(session: Session, size: int) -> TreeHasher:
     return TreeHasher.resume(size, [nodes[k] for k in keys])
 
 
-def extend_tree(session: Session, tree: TreeHasher, upto: int) -> None:
-    """Add entries [tree.size, upto) to the tree, storing every complete subtree they close."""
+def extend_tree(session: Session, tree: TreeHasher, upto: int) -> list[tuple[int, bytes]]:
+    """Add entries [tree.size, upto) to the tree; returns every complete subtree they close, for store_nodes().
+
+    Reads only: the caller hashes outside its write lock and holds the lock just for the insert."""
+    values: list[tuple[int, bytes]] = []
     while tree.size < upto:
         stop = min(upto, tree.size + NODE_BATCH)
         rows = session.execute(select(AuditEntry.seq, AuditEntry.leaf_hash)
@@ -163,8 +166,15 @@ def extend_tree(session: Session, tree: TreeHasher, upto: int) -> None:
             raise ProofError(f"audit entries [{tree.size}, {stop}) are not all there; run `concord audit verify`")
         closed: list = []
         tree.extend([h for _, h in rows], nodes=closed)
-        values = [(node_id(lv, first + k), h) for lv, first, hashes in closed for k, h in enumerate(hashes)]
-        if values:
-            conn = session.connection()
-            mark = PLACEHOLDER[conn.dialect.paramstyle]
-            conn.exec_driver_sql(f"INSERT INTO audit_nodes (id, hash) VALUES ({mark}, {mark})", values)
+        values += [(node_id(lv, first + k), h) for lv, first, hashes in closed for k, h in enumerate(hashes)]
+    return values
+
+
+def store_nodes(session: Session, values: list[tuple[int, bytes]]) -> None:
+    """Insert the subtree hashes extend_tree() computed."""
+    if not values:
+        return
+    conn = session.connection()
+    mark = PLACEHOLDER[conn.dialect.paramstyle]
+    for i in range(0, len(values), NODE_BATCH):
+        conn.exec_driver_sql(f"INSERT INTO audit_nodes (id, hash) VALUES ({mark}, {mark})", values[i:i + NODE_BATCH])
