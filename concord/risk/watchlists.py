@@ -111,31 +111,37 @@ class WatchlistIndex:
     def match(self, doc: dict, now: datetime | None = None) -> list[WatchlistHit]:
         """Every live entry the declaration meets, with the field it met it on."""
         hits: list[WatchlistHit] = []
+        exact = self._exact
 
         def look(key: tuple, pointer: str, matched: str) -> None:
-            for e in self._exact.get(key, ()):
+            for e in exact[key]:
                 if e.live_at(now):
                     hits.append(WatchlistHit(e, pointer, matched))
 
+        # Pointers are formatted only on a hit: nearly every key misses, and most of a lookup was the f-string.
         for role in PARTIES:
             party = doc[role]
-            look(("party", normalize_identifier(party["id"])), f"/{role}/id", "identifier")
+            if (key := ("party", normalize_identifier(party["id"]))) in exact:
+                look(key, f"/{role}/id", "identifier")
             for e, score in self._names.match(party["name"], party.get("country")):
                 if e.live_at(now):
                     hits.append(WatchlistHit(e, f"/{role}/name", "name", score))
         transport = doc["transport"]
         for i, number in enumerate(transport.get("containers") or ()):
-            look(("container", normalize_identifier(number)), f"/transport/containers/{i}", "number")
+            if (key := ("container", normalize_identifier(number))) in exact:
+                look(key, f"/transport/containers/{i}", "number")
         if transport.get("mode") == "sea" and transport.get("conveyance"):
-            look(("vessel", normalize_imo(transport["conveyance"])), "/transport/conveyance", "imo")
+            if (key := ("vessel", normalize_imo(transport["conveyance"]))) in exact:
+                look(key, "/transport/conveyance", "imo")
         dispatch, office = doc["exporter"]["country"], doc["office_of_entry"]
         for to in (office, office[:2], "*"):
-            look(("route", dispatch, to), "/office_of_entry", "route")
+            if (key := ("route", dispatch, to)) in exact:
+                look(key, "/office_of_entry", "route")
         for i, item in enumerate(doc["items"]):
             hs, origin = item["hs_code"], item["origin"]
             for n in HS_PREFIX_LENGTHS:
-                if n <= len(hs):
-                    look(("hs_origin", hs[:n], origin), f"/items/{i}/hs_code", "hs_origin")
+                if n <= len(hs) and (key := ("hs_origin", hs[:n], origin)) in exact:
+                    look(key, f"/items/{i}/hs_code", "hs_origin")
         return _unique(hits)
 
 
