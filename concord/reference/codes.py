@@ -25,12 +25,21 @@ def currencies() -> frozenset[str]:
     return frozenset(c.alpha_3 for c in pycountry.currencies)
 
 
+@lru_cache
+def hs_subheadings() -> frozenset[str]:
+    """The 6-digit HS subheadings (ASCII digits) of the nomenclature."""
+    return frozenset(code for code in hs_nomenclature() if len(code) == 6 and code.isascii() and code.isdigit())
+
+
 HS_RE = re.compile(r"^\d{6}(\d{2}){0,2}$")
 LOCODE_RE = re.compile(r"^([A-Z]{2}) ?([A-Z2-9]{3})$")
 CONTAINER_RE = re.compile(r"^([A-Z]{3})([UJZ])(\d{6})(\d)$")
 IMO_RE = re.compile(r"^(?:IMO ?)?(\d{7})$")
 
 
+# The checks below are pure functions of a short string and run for every code of every declaration;
+# a bounded cache makes repeated codes (the usual case) a dictionary lookup.
+@lru_cache(maxsize=8192)
 def hs_problem(code: str) -> str | None:
     """None when the code is a known HS subheading (national 8/10-digit extensions allowed)."""
     if not HS_RE.match(code):
@@ -40,18 +49,21 @@ def hs_problem(code: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def country_problem(code: str) -> str | None:
     if code not in countries():
         return f"'{code}' is not an ISO 3166-1 alpha-2 country code (e.g. DE, CN, BR)"
     return None
 
 
+@lru_cache(maxsize=4096)
 def currency_problem(code: str) -> str | None:
     if code not in currencies():
         return f"'{code}' is not an ISO 4217 currency code (e.g. EUR, USD)"
     return None
 
 
+@lru_cache(maxsize=8192)
 def locode_problem(code: str) -> str | None:
     m = LOCODE_RE.match(code)
     if not m:
@@ -69,9 +81,38 @@ def _iso6346_value(ch: str) -> int:
     return value + (value - 1) // 10 if value > 10 else value
 
 
+_ISO6346_VALUES = {ch: _iso6346_value(ch) for ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+def _iso6346_table(chars: str, size: int, start: int) -> dict[str, int]:
+    """Weighted sums of every `size`-character chunk at position `start`: a container number is four lookups."""
+    table = {"": 0}
+    for i in range(size):
+        table = {prefix + ch: total + _ISO6346_VALUES[ch] * (1 << (start + i)) for prefix, total in table.items()
+                 for ch in chars}
+    return table
+
+
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_OWNER_A, _OWNER_B = _iso6346_table(_ALNUM, 2, 0), _iso6346_table(_ALNUM, 2, 2)
+_SERIAL_A, _SERIAL_B = _iso6346_table("0123456789", 3, 4), _iso6346_table("0123456789", 3, 7)
+
+
 def iso6346_check_digit(first10: str) -> int:
+    if len(first10) == 10:
+        try:  # owner code and category in two 2-character chunks, the serial number in two 3-digit chunks
+            return (_OWNER_A[first10[:2]] + _OWNER_B[first10[2:4]] + _SERIAL_A[first10[4:7]]
+                    + _SERIAL_B[first10[7:10]]) % 11 % 10
+        except KeyError:
+            pass  # e.g. digits of another script, which the pattern's \d lets through
     total = sum(_iso6346_value(ch) * (1 << i) for i, ch in enumerate(first10))
     return total % 11 % 10
+
+
+def iso6346_valid(number: str) -> bool:
+    """Whether the check digit is right, for a number already in the ASCII form [A-Z]{3}[UJZ][0-9]{7}."""
+    return (_OWNER_A[number[:2]] + _OWNER_B[number[2:4]] + _SERIAL_A[number[4:7]]
+            + _SERIAL_B[number[7:10]]) % 11 % 10 == ord(number[10]) - 48
 
 
 def container_problem(number: str) -> str | None:
