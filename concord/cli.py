@@ -132,8 +132,9 @@ def demo(json_output: bool = typer.Option(False, "--json", help="print the summa
 
 
 @bench_app.command("ingest")
-def bench_ingest(json_output: bool = typer.Option(False, "--json"), count: int = 20000, batch: int = 500):
-    """Declarations/s through validation, risk, routing and a durable commit, beside raw batched inserts."""
+def bench_ingest(json_output: bool = typer.Option(False, "--json"), count: int = 20000,
+                 batch: int = typer.Option(1000, help="declarations per upload (NDJSON)")):
+    """Bulk uploads: declarations/s through validation, risk, routing and a durable commit, beside raw inserts."""
     from concord.declarations.bench import run
 
     result = run(count, batch)
@@ -141,11 +142,13 @@ def bench_ingest(json_output: bool = typer.Option(False, "--json"), count: int =
 
 
 @bench_app.command("http")
-def bench_http(json_output: bool = typer.Option(False, "--json"), seconds: float = 8.0, connections: int = 32):
+def bench_http(json_output: bool = typer.Option(False, "--json"), seconds: float = 8.0, connections: int = 32,
+               postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): run on a "
+                                                        "fresh database there instead of SQLite")):
     """Declarations/s over HTTP with one worker, and p99 latency at 70 % of that rate (loopback)."""
     from concord.declarations.http_bench import run
 
-    typer.echo(json.dumps(run(seconds, connections), indent=None if json_output else 2))
+    typer.echo(json.dumps(run(seconds, connections, postgres), indent=None if json_output else 2))
 
 
 @bench_app.command("audit")

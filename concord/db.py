@@ -1,6 +1,7 @@
 """Engine, sessions and the declarative base (with a naming convention Alembic relies on)."""
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import orjson
 
@@ -66,6 +67,28 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def wal_checkpoint_job(engine: Engine):
+    """SQLite: a job that copies the write-ahead log into the database, for a background thread to run often.
+
+    Left to SQLite, the commit that takes the log past 1,000 pages does it, fsync included, while the event loop
+    waits: every half second under load, the tail of the lodging latency (p99 about 100 ms against 55 ms
+    without). PASSIVE never waits for readers or writers; the I/O runs with the GIL released, on the other core.
+    The log stays short, so the commit-time checkpoint becomes a safety net that seldom fires."""
+    connection = None
+
+    def job() -> None:
+        nonlocal connection
+        if connection is None:
+            connection = engine.raw_connection()
+            connection.detach()  # its own connection, outside the pool
+        cursor = connection.cursor()
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            cursor.close()
+    return job
+
+
 def make_session_factory(engine: Engine, info: dict | None = None) -> sessionmaker:
     """Sessions carry `info` (the clock, the agreement book) so the access check needs no globals."""
     return sessionmaker(engine, expire_on_commit=False, info=info or {})
@@ -93,14 +116,24 @@ def bulk_insert(session, table, rows: list[dict]) -> None:
             if (v := values[i]) is not None:
                 values[i] = convert(v)
         out.append(tuple(values))
-    conn.exec_driver_sql(sql, out)
+    executemany(conn, sql, out)
+
+
+def executemany(conn, sql: str, rows: list[tuple]) -> None:
+    """The DBAPI cursor's executemany, in the connection's transaction: SQLAlchemy's execution context cost
+    about 40 µs a statement, and a lodging over HTTP runs six of them per commit."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
 
 
 def _converter(type_, dialect):
     if isinstance(type_, JSON):
         return _json_dumps
     if isinstance(type_, UTCDateTime):
-        bind, seen = type_.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v), {}
+        bind, seen = _bind_processor(type_, dialect), {}
 
         def convert(v):
             if (out := seen.get(v)) is None:
@@ -108,3 +141,8 @@ def _converter(type_, dialect):
             return out
         return convert
     return None
+
+
+@lru_cache(maxsize=256)
+def _bind_processor(type_, dialect):
+    return type_.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)

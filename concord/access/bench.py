@@ -19,7 +19,7 @@ from concord.config import Settings
 from concord.declarations.bench import _bodies
 from concord.declarations.messages import LodgeGroup
 from concord.declarations.models import Declaration, DeclarationVersion
-from concord.declarations.schemas import parse_declaration
+from concord.declarations.schemas import declaration_document
 
 CASES = {  # who reads, for which purpose: one case per basis of the rule
     "lead agency (role)": ("cus-officer", None),
@@ -46,7 +46,7 @@ def run(declarations: int = 2000, reads: int = 5000) -> dict:
         trader = users["rotterdam-freight"]
         bodies = _bodies(declarations, trader)
         for i in range(0, declarations, 500):
-            app.bus.handle(LodgeGroup(items=[(trader, parse_declaration(b).model_dump(mode="json"), None)
+            app.bus.handle(LodgeGroup(items=[(trader, declaration_document(b), None)
                                              for b in bodies[i:i + 500]]))
         with app.sessions() as s:
             ids = s.scalars(select(Declaration.id)).all()

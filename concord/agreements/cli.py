@@ -13,7 +13,7 @@ import yaml
 from concord.errors import ConcordError
 
 agreements_app = typer.Typer(help="Sharing agreements: draft, sign, suspend, resume, revoke, list.", no_args_is_help=True)
-declarations_app = typer.Typer(help="Read declarations as a user would, with the purpose stated.", no_args_is_help=True)
+declarations_app = typer.Typer(help="Lodge declarations from a file; read them as a user would, with the purpose stated.", no_args_is_help=True)
 AS = typer.Option(..., "--as", help="the user the command acts for")
 
 
@@ -89,6 +89,20 @@ def list_(status: str = typer.Option(None)):
         if status:
             q = q.where(SharingAgreement.status == status)
         _print([view(a, _signatures(s, a)) for a in s.scalars(q)])
+
+
+@declarations_app.command("lodge")
+def lodge(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="NDJSON: one declaration per line"),
+          user: str = AS):
+    """Lodge the declarations of an NDJSON file as USER (a trader or broker), 1,000 per upload at most.
+
+    Prints the same answer as POST /api/v1/declarations/batch: line by line, what was lodged and what failed."""
+    from concord.declarations.grouping import lodge_batch
+
+    result = _run(user, lambda app, who: lodge_batch(app.bus, who, file.read_bytes()))
+    _print(result)
+    if result["failed"]:
+        raise typer.Exit(1)
 
 
 @declarations_app.command("show")

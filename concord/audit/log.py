@@ -2,14 +2,13 @@
 
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from concord.audit.canonical import canonical_entry, canonical_json  # noqa: F401  (re-exported)
 from concord.audit.merkle import leaf_hash
 from concord.audit.models import AuditEntry, AuditHead
 from concord.clock import as_utc
-from concord.db import PLACEHOLDER
+from concord.db import PLACEHOLDER, executemany
 
 COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome", "owner",
            "request_id", "body", "leaf_hash")
@@ -31,14 +30,18 @@ class AuditLog:
         if n == 0:
             return [[] for _ in groups]
         # Write first: the row lock (PostgreSQL) or the write lock (SQLite) orders appenders.
-        size = session.execute(
-            text("UPDATE audit_head SET size = size + :n WHERE id = 1 RETURNING size"), {"n": n}
-        ).scalar()
+        conn = session.connection()
+        cursor = conn.connection.cursor()  # the driver's cursor: this runs once per commit of every request
+        try:
+            cursor.execute(f"UPDATE audit_head SET size = size + {int(n)} WHERE id = 1 RETURNING size")
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        size = row[0] if row else None
         if size is None:
             session.add(AuditHead(id=1, size=n))
             session.flush()
             size = n
-        conn = session.connection()
         bind_at = AuditEntry.__table__.c.at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) or (lambda v: v)
         seq, rows, out = size - n, [], []
         for notes, at, request_id in groups:
@@ -52,5 +55,5 @@ class AuditLog:
                              leaf_hash(body)))
                 seq += 1
         # Straight to the driver: SQLAlchemy's per-row parameter processing cost three times the insert itself.
-        conn.exec_driver_sql(_insert_sql(conn.dialect), rows)
+        executemany(conn, _insert_sql(conn.dialect), rows)
         return out

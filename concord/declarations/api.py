@@ -3,12 +3,13 @@
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.routing import Route
 
 from concord.access.deps import audited_read, concord_app, current_subject, purpose
 from concord.declarations import queries
-from concord.declarations.grouping import LodgingQueue
+from concord.declarations.grouping import LodgingQueue, lodge_batch
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival
-from concord.declarations.schemas import DeclarationIn, parse_declaration
+from concord.declarations.schemas import DeclarationIn, declaration_document
 from concord.errors import InvalidDocument, Problem
 
 router = APIRouter(prefix="/api/v1/declarations", tags=["declarations"])
@@ -16,6 +17,10 @@ router = APIRouter(prefix="/api/v1/declarations", tags=["declarations"])
 
 def _names(app, session) -> dict:
     return {code: a.name for code, a in app.directory.current(session).agencies.items()}
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
 
 
 # The body is read as bytes and validated straight from JSON (pydantic-core, no intermediate dicts); the
@@ -29,18 +34,36 @@ _DECLARATION_BODY = {"requestBody": {"required": True, "content": {"application/
 async def submit(request: Request):
     """Lodge a declaration; the same Idempotency-Key or LRN returns the first declaration (200).
 
-    The hot path of the API, so it takes the request whole instead of FastAPI dependencies (each costs a
-    solve per request). It runs on the event loop, not in the thread pool: the work is a fraction of a
-    millisecond of CPU under the write lock, and a thread would only add GIL hand-offs. Lodgings ready on the
-    same loop turn are committed together (group commit); each still succeeds or fails on its own."""
+    The hot path of the API: it takes the request whole and returns a Response, so that it can also be served
+    as a plain Starlette route (FAST_ROUTES), which skips FastAPI's per-request machinery. It runs on the event
+    loop, not in the thread pool: the work is a fraction of a millisecond of CPU under the write lock, and a
+    thread would only add GIL hand-offs. Lodgings ready on the same loop turn are committed together (group
+    commit); each still succeeds or fails on its own."""
     subject = await current_subject(request)
-    document = parse_declaration(await request.body()).model_dump(mode="json")
+    document = declaration_document(await request.body())
     app = request.app.state.concord
     if (queue := app.extras.get("lodging_queue")) is None:
-        queue = app.extras["lodging_queue"] = LodgingQueue(app.bus)
+        queue = app.extras["lodging_queue"] = LodgingQueue(app.bus, app.settings.group_commit_ms / 1000)
     result = await queue.lodge(subject, document, request.headers.get("idempotency-key"))
     return Response(orjson.dumps(result), status_code=200 if result["replayed"] else 201, media_type="application/json",
                     headers={"Location": f"/api/v1/declarations/{result['id']}"})
+
+
+# create_app() puts these in front of the API routes. The FastAPI route above stays for the OpenAPI document;
+# requests reach the same function through Starlette directly (measured: 3,000 against 11,000 trivial requests a
+# second on this machine, a fifth of a millisecond per lodging). Errors go through the app's handlers all the same.
+FAST_ROUTES = [Route(router.prefix, submit, methods=["POST"])]
+
+
+@router.post("/batch", openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
+    "schema": {"type": "string", "description": "one declaration (DeclarationIn) per line, at most 1,000"}}}}})
+def submit_batch(body: bytes = Depends(_raw_body), subject=Depends(current_subject), app=Depends(concord_app)):
+    """Lodge up to 1,000 declarations in one upload (NDJSON, one per line), as a broker's system sends them.
+
+    Each line succeeds or fails on its own and the answer says so line by line: the declaration lodged (or
+    the earlier one its LRN repeats), or the faults of that line with JSON pointers into it. Runs in the
+    thread pool, in transactions of 100, so a large upload does not hold up single lodgings for long."""
+    return lodge_batch(app.bus, subject, body)
 
 
 @router.get("")

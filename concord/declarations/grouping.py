@@ -7,30 +7,41 @@ import asyncio
 from sqlalchemy.exc import IntegrityError
 
 from concord.declarations.messages import LodgeGroup, SubmitDeclaration
-from concord.errors import ConcordError
+from concord.declarations.schemas import declaration_document
+from concord.errors import ConcordError, Forbidden, InvalidDocument, Problem
 
 
 class LodgingQueue:
-    """Collects lodgings until the loop is free, then lodges them together; each caller gets its own result."""
+    """Collects lodgings for up to `window` seconds (or `limit` of them), then lodges them together; each caller
+    gets its own result."""
 
-    def __init__(self, bus):
-        self.bus = bus
+    def __init__(self, bus, window: float = 0.0, limit: int = 200):
+        self.bus, self.window, self.limit = bus, window, limit
         self.pending: list = []
+        self._timer = None
 
     async def lodge(self, subject, document: dict, key: str | None) -> dict:
         """Lodge one declaration; resolves when its group has committed (or raises its own error)."""
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self.pending.append((subject, document, key, future))
-        if len(self.pending) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
+        if len(self.pending) >= self.limit:
+            self._flush()
+        elif len(self.pending) == 1:
+            self._timer = loop.call_later(self.window, self._flush) if self.window else loop.call_soon(self._flush)
         return await future
 
     def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         group, self.pending = self.pending, []
+        if not group:
+            return
         try:
             results = self.bus.handle(LodgeGroup(items=[(s, d, k) for s, d, k, _ in group]))
         except IntegrityError:  # two of the group collided on a unique key: lodge each alone, as if sequential
-            results = [self._alone(s, d, k) for s, d, k, _ in group]
+            results = [_alone(self.bus, s, d, k) for s, d, k, _ in group]
         except Exception as e:  # the group could not be written at all: every caller learns it
             results = [e] * len(group)
         for (*_, future), result in zip(group, results):
@@ -39,8 +50,50 @@ class LodgingQueue:
             else:
                 future.set_result(result)
 
-    def _alone(self, subject, document, key):
+
+MAX_BATCH = 1000  # declarations per upload; a bigger file goes in several requests
+CHUNK = 100  # declarations per transaction: bounds how long one upload holds the write lock
+
+
+def lodge_batch(bus, subject, body: bytes) -> dict:
+    """Lodge an NDJSON upload (one declaration per line) as group commits; each line succeeds or fails alone.
+
+    What a broker's system sends at the end of a shift. Blank lines are skipped but counted, so every result
+    names the line of the file it answers. Nothing of a faulty line is stored; the others are lodged."""
+    if not subject.is_trader:
+        raise Forbidden("only traders and brokers lodge declarations")
+    lines = body.splitlines()
+    filled = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    if not filled:
+        raise InvalidDocument("the upload is empty", [Problem("", "send one declaration (a JSON object) per line")])
+    if len(filled) > MAX_BATCH:
+        raise InvalidDocument(f"the upload has {len(filled)} declarations", [
+            Problem("", f"send at most {MAX_BATCH} declarations per request; split the file")])
+    results: dict[int, object] = {}
+    valid: list[tuple[int, dict]] = []
+    for n, line in filled:
         try:
-            return self.bus.handle(SubmitDeclaration(document=document, idempotency_key=key), subject=subject)
-        except ConcordError as e:
-            return e
+            valid.append((n, declaration_document(line)))
+        except InvalidDocument as e:
+            results[n] = e
+    for i in range(0, len(valid), CHUNK):
+        chunk = valid[i:i + CHUNK]
+        try:
+            outcome = bus.handle(LodgeGroup(items=[(subject, doc, None) for _, doc in chunk]))
+        except IntegrityError:  # a concurrent upload lodged one of these first: each line alone, as if sequential
+            outcome = [_alone(bus, subject, doc, None) for _, doc in chunk]
+        results.update((n, r) for (n, _), r in zip(chunk, outcome))
+    out = []
+    for n, _ in filled:
+        r = results[n]
+        out.append({"line": n} | (r.as_dict() if isinstance(r, ConcordError) else r))
+    return {"lodged": sum(1 for r in out if "id" in r and not r["replayed"]),
+            "replayed": sum(1 for r in out if r.get("replayed")),
+            "failed": sum(1 for r in out if "error" in r), "results": out}
+
+
+def _alone(bus, subject, document, key):
+    try:
+        return bus.handle(SubmitDeclaration(document=document, idempotency_key=key), subject=subject)
+    except ConcordError as e:
+        return e

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
+from typing import NamedTuple
 
 import orjson
-from types import SimpleNamespace
-
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from concord.clock import FixedClock
 from concord.clearance.handlers import open_tasks, settle, tasks_of
+from concord.clock import FixedClock
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationAccepted,
                                            DeclarationAmended, DeclarationCancelled, DeclarationLodged,
                                            GoodsArrived, LodgeGroup, RecordArrival, RiskAssessed,
                                            SubmitDeclaration)
 from concord.declarations.models import Declaration, DeclarationVersion, facets
+from concord.db import PLACEHOLDER
 from concord.errors import ConcordError, Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
 
@@ -135,6 +136,18 @@ def _lodge_one(uow, snapshot, risk, known: dict, subject, doc: dict, key: str | 
     return {"id": d.id, "status": d.status, "version": d.version, "replayed": False}
 
 
+class KnownDeclaration(NamedTuple):
+    """What a replay needs of an earlier lodging."""
+
+    id: str
+    trader_id: str
+    lrn: str
+    idempotency_key: str | None
+    body_sha256: str
+    version: int
+    status: str
+
+
 def _known(session, items) -> dict:
     """Declarations already lodged under the group's LRNs or keys: (trader, "lrn"|"key", value) -> row.
 
@@ -145,11 +158,19 @@ def _known(session, items) -> dict:
         return {}
     lrns = sorted({doc["lrn"] for _, doc, _ in items})
     keys = sorted({key for _, _, key in items if key})
-    t = Declaration.__table__
-    same = t.c.lrn.in_(lrns) if not keys else or_(t.c.lrn.in_(lrns), t.c.idempotency_key.in_(keys))
-    # Core columns, not ORM objects: a replay needs only these, and loading entities cost more than the query.
-    rows = session.execute(select(t.c.id, t.c.trader_id, t.c.lrn, t.c.idempotency_key, t.c.body_sha256, t.c.version,
-                                  t.c.status).where(t.c.trader_id.in_(traders), same)).all()
+    # Straight to the driver: over HTTP a group is often a single lodging, and compiling this statement through
+    # SQLAlchemy cost more than the lookup itself. Two IN lists over the unique (trader, LRN) and (trader, key).
+    conn = session.connection()
+    mark = PLACEHOLDER[conn.dialect.paramstyle]
+    marks = lambda values: ", ".join([mark] * len(values))  # noqa: E731
+    where = f"lrn IN ({marks(lrns)})" + (f" OR idempotency_key IN ({marks(keys)})" if keys else "")
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"SELECT id, trader_id, lrn, idempotency_key, body_sha256, version, status FROM declarations "
+                       f"WHERE trader_id IN ({marks(traders)}) AND ({where})", (*traders, *lrns, *keys))
+        rows = [KnownDeclaration(*r) for r in cursor.fetchall()]
+    finally:
+        cursor.close()
     known = {(d.trader_id, "key", d.idempotency_key): d for d in rows if d.idempotency_key}
     return known | {(d.trader_id, "lrn", d.lrn): d for d in rows}
 

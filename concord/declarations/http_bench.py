@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -148,10 +149,40 @@ def _run(coro):
         return asyncio.run(coro)
 
 
-def run(seconds: float = 8.0, connections: int = 32) -> dict:
-    """Start the server, measure the maximum rate, then latency at 70 % of it."""
+@contextmanager
+def _database(server: str | None):
+    """"" (SQLite in the bench's directory) or a fresh database on the PostgreSQL server at `server`, dropped after."""
+    if not server:
+        yield ""
+        return
+    import uuid
+
+    import psycopg
+
+    admin = server.replace("postgresql+psycopg://", "postgresql://")
+    name = f"concord_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(seconds: float = 8.0, connections: int = 32, postgres: str | None = None) -> dict:
+    """Start the server, measure the maximum rate, then latency at 70 % of it.
+
+    `postgres`: a PostgreSQL server URL (its maintenance database, e.g. postgresql+psycopg://postgres@127.0.0.1
+    :5432/postgres); the run uses a fresh database there instead of SQLite."""
+    with _database(postgres) as url:
+        result = _run_server(seconds, connections, url)
+    return {"database": "postgresql" if postgres else "sqlite"} | result
+
+
+def _run_server(seconds: float, connections: int, database_url: str) -> dict:
     tmp = Path(tempfile.mkdtemp())
-    env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL="")
+    env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL=database_url)
     concord = str(Path(sys.executable).parent / "concord")
     config = tmp / "coordination.yaml"
     config.write_text(resources.files("concord.demo").joinpath("coordination.yaml").read_text())

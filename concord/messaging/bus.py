@@ -5,11 +5,18 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any, Callable
 
 from concord.messaging.messages import Command, Event
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=None)
+def _wanted(handler: Callable) -> tuple[str, ...]:
+    """The dependencies a handler asks for by keyword (read once per handler: inspect is slow)."""
+    return tuple(p.name for p in inspect.signature(handler).parameters.values() if p.kind is p.KEYWORD_ONLY)
 
 
 class MessageBus:
@@ -27,8 +34,7 @@ class MessageBus:
         self.event_handlers[event].append(handler)
 
     def _call(self, handler: Callable, message, uow):
-        wanted = [p.name for p in inspect.signature(handler).parameters.values() if p.kind is p.KEYWORD_ONLY]
-        return handler(message, uow, **{name: self.deps[name] for name in wanted})
+        return handler(message, uow, **{name: self.deps[name] for name in _wanted(handler)})
 
     def handle(self, command: Command, *, subject=None, request_id: str | None = None):
         """Run the command's handler in a fresh unit of work; then its events' handlers; then wake the relay."""

@@ -129,3 +129,20 @@ def test_sharing_under_an_agreement_is_reported_to_the_provider(server):
     assert json.loads(shown.stdout)["document"]["items"] == [{"hs_code": "080390", "origin": "EC"}]
     hidden = run("declarations", "show", did, "--as", "std-officer", "--purpose", "product_safety")
     assert hidden.returncode == 2 and "not found" in hidden.stderr
+
+
+def test_a_shift_of_declarations_from_a_file(server, tmp_path):
+    """`concord declarations lodge FILE --as USER`: the batch upload on the hub; the server then serves them."""
+    base, tokens, run = server
+    shift = tmp_path / "shift.ndjson"
+    good = [declaration(lrn=f"SHIFT-{i}", declarant=declaration()["declarant"] | {"id": "DE345678912"})
+            for i in range(3)]
+    bad = declaration(lrn="SHIFT-BAD", declarant=good[0]["declarant"], office_of_entry="rotterdam")
+    shift.write_text("\n".join(json.dumps(d) for d in [*good, bad]) + "\n")
+    out = run("declarations", "lodge", str(shift), "--as", "eurotech")
+    assert out.returncode == 1, out.stderr  # one line failed: the exit status says so
+    answer = json.loads(out.stdout)
+    assert (answer["lodged"], answer["failed"]) == (3, 1)
+    assert answer["results"][3]["line"] == 4 and answer["results"][3]["error"]["problems"][0]["pointer"] == "/office_of_entry"
+    listed = httpx.get(f"{base}/api/v1/declarations", headers={"Authorization": f"Bearer {tokens['eurotech']}"}).json()
+    assert {d["lrn"] for d in listed["items"]} >= {"SHIFT-0", "SHIFT-1", "SHIFT-2"}

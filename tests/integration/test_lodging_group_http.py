@@ -25,3 +25,28 @@ def test_concurrent_lodgings_each_get_their_own_answer(sqlite_concord):
     assert answers[5].json()["error"]["problems"][0]["pointer"] == "/declarant/id"
     assert answers[-1].json()["id"] == answers[0].json()["id"]
     assert len({r.json()["id"] for r in answers if r.status_code == 201}) == 11
+
+
+def test_the_fast_route_serves_lodgings_and_the_document_still_describes_them(sqlite_concord):
+    from fastapi.routing import APIRoute
+    from starlette.routing import Match
+
+    app = create_app(sqlite_concord, background=False)
+    scope = {"type": "http", "path": "/api/v1/declarations", "method": "POST", "root_path": ""}
+    served_by = next(r for r in app.router.routes if r.matches(scope)[0] == Match.FULL)
+    assert not isinstance(served_by, APIRoute)  # plain Starlette: no FastAPI machinery per request
+    operation = app.openapi()["paths"]["/api/v1/declarations"]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/DeclarationIn")
+    assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"])
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            anonymous = await client.post("/api/v1/declarations", content=b"{}")
+            token = sqlite_concord.bus.handle(IssueToken(user_id="hollandfoods"))["token"]
+            broken = await client.post("/api/v1/declarations", content=b"{not json",
+                                       headers={"Authorization": f"Bearer {token}"})
+            return anonymous, broken
+
+    anonymous, broken = asyncio.run(run())
+    assert anonymous.status_code == 401 and "Bearer" in anonymous.json()["error"]["message"]
+    assert broken.status_code == 422 and "not valid JSON" in broken.json()["error"]["problems"][0]["message"]
