@@ -67,8 +67,9 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         stop = threading.Event()
         # Import the model stack (LightGBM, scikit-learn) now, not inside the first trader's request.
         import concord.risk.learning  # noqa: F401
-        from concord.bootstrap import settle_heap
+        from concord.bootstrap import settle_heap, warm_up
 
+        warm_up(c)
         settle_heap()
         ticker = None
         if background:

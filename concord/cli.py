@@ -133,11 +133,12 @@ def demo(json_output: bool = typer.Option(False, "--json", help="print the summa
 
 @bench_app.command("ingest")
 def bench_ingest(json_output: bool = typer.Option(False, "--json"), count: int = 20000,
-                 batch: int = typer.Option(1000, help="declarations per upload (NDJSON)")):
+                 batch: int = typer.Option(1000, help="declarations per upload (NDJSON)"),
+                 transaction: int = typer.Option(500, help="declarations per transaction (the API's uploads: 100)")):
     """Bulk uploads: declarations/s through validation, risk, routing and a durable commit, beside raw inserts."""
     from concord.declarations.bench import run
 
-    result = run(count, batch)
+    result = run(count, batch, transaction)
     typer.echo(json.dumps(result, indent=None if json_output else 2))
 
 

@@ -97,9 +97,9 @@ def lodge(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="ND
     """Lodge the declarations of an NDJSON file as USER (a trader or broker), 1,000 per upload at most.
 
     Prints the same answer as POST /api/v1/declarations/batch: line by line, what was lodged and what failed."""
-    from concord.declarations.grouping import lodge_batch
+    from concord.declarations.grouping import BULK_CHUNK, lodge_batch
 
-    result = _run(user, lambda app, who: lodge_batch(app.bus, who, file.read_bytes()))
+    result = _run(user, lambda app, who: lodge_batch(app.bus, who, file.read_bytes(), BULK_CHUNK))
     _print(result)
     if result["failed"]:
         raise typer.Exit(1)

@@ -139,6 +139,27 @@ def _wrk_maximum(base: str, token: str, bodies: list[bytes], seconds: float, con
     return float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
 
 
+def _drain(database_url: str, limit: float = 60.0) -> float:
+    """Wait until the relay has published what the burst left in the outbox; how long that took (s).
+
+    The maximum-rate run outpaces the relay; measuring latency while the server still publishes that backlog
+    would measure the backlog. A server at 70 % of its maximum is one that keeps up."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < limit:
+            with engine.connect() as conn:
+                if not conn.execute(text("SELECT count(*) FROM events WHERE published_at IS NULL")).scalar():
+                    break
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    time.sleep(1.0)  # and the audit checkpoint of its last entries
+    return round(time.perf_counter() - start, 1)
+
+
 def _run(coro):
     """Run the load generator on uvloop when it is installed (it is, with uvicorn[standard])."""
     try:
@@ -215,6 +236,7 @@ def _run_server(seconds: float, connections: int, database_url: str) -> dict:
         else:
             maximum = _run(_closed_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, bodies[: len(bodies) // 2]),
                                         seconds, connections))
+        drained = _drain(database_url or f"sqlite:///{tmp / 'concord.db'}")
         rest = [b.replace(b'"lrn": "', b'"lrn": "B') for b in bodies[len(bodies) // 2:]]
         loaded = _run(_open_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, rest), 0.7 * maximum, seconds))
     finally:
@@ -222,7 +244,7 @@ def _run_server(seconds: float, connections: int, database_url: str) -> dict:
         server.wait(timeout=10)
     return {"workers": 1, "connections": connections, "load_generator": generator,
             "open_loop_generator": "asyncio streams on uvloop, requests on a fixed schedule",
-            "max_declarations_per_s": round(maximum),
+            "max_declarations_per_s": round(maximum), "seconds_to_publish_the_burst": drained,
             "at_70_percent": loaded, "goal": ">= 1000 declarations/s; p99 < 50 ms at 70 % of the maximum"}
 
 
