@@ -15,9 +15,9 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = None  # empty: {var_dir}/audit-ed25519.key
     audit_origin: str = "concord.local/audit"
     checkpoint_interval_s: float = 1.0
-    # Lodgings over the API wait up to this long for others to share their transaction (group commit): a
-    # transaction costs about 0.8 ms whatever its size, so at a few hundred a second one-lodging groups would
-    # spend more on commits than on lodging. 0 commits whatever is ready on the current loop turn.
+    # Lodgings over the API are committed at most once per this many ms, those arriving meanwhile together
+    # (group commit): a transaction costs about 1 ms whatever its size, so at a few hundred a second
+    # one-lodging transactions would cost more than the lodgings. An idle server commits a lodging at once.
     group_commit_ms: float = 5.0
     bus_transport: str = "inprocess"  # or "nats"
     nats_url: str = "nats://127.0.0.1:4222"

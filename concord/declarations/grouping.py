@@ -12,13 +12,17 @@ from concord.errors import ConcordError, Forbidden, InvalidDocument, Problem
 
 
 class LodgingQueue:
-    """Collects lodgings for up to `window` seconds (or `limit` of them), then lodges them together; each caller
-    gets its own result."""
+    """Lodges what arrived together in one transaction; each caller gets its own result.
+
+    A group is committed at most once per `window` seconds (or when `limit` lodgings wait): a lodging that
+    finds the queue idle for longer goes at once, alone; under load, those arriving within a window share
+    its commit, whose fixed cost (about 1 ms) would otherwise exceed the lodging itself."""
 
     def __init__(self, bus, window: float = 0.0, limit: int = 200):
         self.bus, self.window, self.limit = bus, window, limit
         self.pending: list = []
         self._timer = None
+        self._last = 0.0  # loop time of the last commit
 
     async def lodge(self, subject, document: dict, key: str | None) -> dict:
         """Lodge one declaration; resolves when its group has committed (or raises its own error)."""
@@ -28,7 +32,8 @@ class LodgingQueue:
         if len(self.pending) >= self.limit:
             self._flush()
         elif len(self.pending) == 1:
-            self._timer = loop.call_later(self.window, self._flush) if self.window else loop.call_soon(self._flush)
+            wait = self._last + self.window - loop.time()
+            self._timer = loop.call_later(wait, self._flush) if wait > 0 else loop.call_soon(self._flush)
         return await future
 
     def _flush(self) -> None:
@@ -38,6 +43,7 @@ class LodgingQueue:
         group, self.pending = self.pending, []
         if not group:
             return
+        self._last = asyncio.get_running_loop().time()
         try:
             results = self.bus.handle(LodgeGroup(items=[(s, d, k) for s, d, k, _ in group]))
         except IntegrityError:  # two of the group collided on a unique key: lodge each alone, as if sequential
