@@ -7,7 +7,6 @@ import threading
 
 import orjson
 
-
 from concord.access.identity import Subject
 from concord.access.messages import IssueToken, RevokeToken
 from concord.access.models import ApiToken, User
