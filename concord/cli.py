@@ -145,11 +145,12 @@ def bench_ingest(json_output: bool = typer.Option(False, "--json"), count: int =
 @bench_app.command("http")
 def bench_http(json_output: bool = typer.Option(False, "--json"), seconds: float = 8.0, connections: int = 32,
                postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): run on a "
-                                                        "fresh database there instead of SQLite")):
+                                                        "fresh database there instead of SQLite"),
+               at: list[int] = typer.Option([], help="also measure latency at this rate (declarations/s); repeatable")):
     """Declarations/s over HTTP with one worker, and p99 latency at 70 % of that rate (loopback)."""
     from concord.declarations.http_bench import run
 
-    typer.echo(json.dumps(run(seconds, connections, postgres), indent=None if json_output else 2))
+    typer.echo(json.dumps(run(seconds, connections, postgres, tuple(at)), indent=None if json_output else 2))
 
 
 @bench_app.command("audit")

@@ -25,7 +25,7 @@ from concord.clock import FixedClock
 from concord.config import Settings
 from concord.db import Base
 from concord.declarations.schemas import parse_declaration
-from concord.demo.run import Simulation
+from concord.demo.run import make_document
 from concord.ids import new_id
 from concord.risk.catalog import ModelSource, registry_model
 from concord.risk.handlers import bump
@@ -46,10 +46,9 @@ TEMPLATES = (  # the shapes analysts write; narrow, as rules that hit everything
 
 
 def _documents(count: int, seed: int) -> list[dict]:
-    sim = Simulation.__new__(Simulation)  # only its document generator is used
-    sim.rng, sim.clock = random.Random(seed), FixedClock()
+    rng, now = random.Random(seed), FixedClock().now()
     trader = SimpleNamespace(trader_id="NL812345670", user_id="rotterdam-freight")
-    return [parse_declaration(sim.document(i, trader)).model_dump(mode="json") for i in range(count)]
+    return [parse_declaration(make_document(rng, now, i, trader)).model_dump(mode="json") for i in range(count)]
 
 
 def _catalogues(app, rules: int, entries: int, seed: int) -> None:
