@@ -104,19 +104,34 @@ def bulk_insert(session, table, rows: list[dict]) -> None:
     column's own bind processor, so SQLite stores them in SQLAlchemy's format and range queries compare).
     Rows of one call usually share a few timestamps, so each distinct one is converted once."""
     conn = session.connection()
-    cols = list(rows[0])
-    converters = [(i, _converter(table.c[c].type, conn.dialect)) for i, c in enumerate(cols)]
-    converters = [(i, f) for i, f in converters if f is not None]
-    mark = PLACEHOLDER[conn.dialect.paramstyle]
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+    cols = tuple(rows[0])
+    sql, json_at, time_at, bind_time = _insert_plan(table, cols, conn.dialect)
+    seen: dict = {}
     out = []
     for row in rows:
         values = [row[c] for c in cols]
-        for i, convert in converters:
+        for i in json_at:
             if (v := values[i]) is not None:
-                values[i] = convert(v)
+                values[i] = _json_dumps(v)
+        for i in time_at:
+            if (v := values[i]) is not None:
+                if (stored := seen.get(v)) is None:
+                    stored = seen[v] = bind_time(v)
+                values[i] = stored
         out.append(tuple(values))
     executemany(conn, sql, out)
+
+
+@lru_cache(maxsize=256)
+def _insert_plan(table, cols: tuple, dialect):
+    """The INSERT statement and which columns need converting; worked out once per table and column set (it
+    cost more than the rows themselves when a transaction holds one lodging)."""
+    mark = PLACEHOLDER[dialect.paramstyle]
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+    json_at = tuple(i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON))
+    time_at = tuple(i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime))
+    bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+    return sql, json_at, time_at, bind
 
 
 def executemany(conn, sql: str, rows: list[tuple]) -> None:
@@ -127,22 +142,3 @@ def executemany(conn, sql: str, rows: list[tuple]) -> None:
         cursor.executemany(sql, rows)
     finally:
         cursor.close()
-
-
-def _converter(type_, dialect):
-    if isinstance(type_, JSON):
-        return _json_dumps
-    if isinstance(type_, UTCDateTime):
-        bind, seen = _bind_processor(type_, dialect), {}
-
-        def convert(v):
-            if (out := seen.get(v)) is None:
-                out = seen[v] = bind(v)
-            return out
-        return convert
-    return None
-
-
-@lru_cache(maxsize=256)
-def _bind_processor(type_, dialect):
-    return type_.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
