@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -82,7 +83,9 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 _periodic(stop, 0.1, wal_checkpoint_job(c.engine), "wal-checkpoint")
             for name, (seconds, job) in c.extras.get("periodic", {}).items():  # jobs packages registered
                 _periodic(stop, seconds, job, name)
-            c.bus.relay.start()
+            from concord.messaging.transports import InProcessTransport
+
+            c.bus.relay.start(loop=asyncio.get_running_loop() if isinstance(c.transport, InProcessTransport) else None)
             # A signed checkpoint at least every second while entries arrive (none when the log did not grow).
             checkpointer = Checkpointer(c.sessions, signer_from_settings(c.settings), c.clock, write_lock=c.write_lock)
             ticker = checkpointer.run_every(c.settings.checkpoint_interval_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -28,32 +29,57 @@ class OutboxRelay:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._task = None
         self._stop = threading.Event()
 
-    def start(self, interval: float = 1.0, gather: float = 0.05) -> None:
+    def start(self, interval: float = 1.0, gather: float = 0.05, loop=None) -> None:
         """Publish in the background: shortly after a wake-up, and every interval for anything left behind.
 
         Waiting `gather` seconds after a wake-up lets one flush carry the events of many commits, instead of
-        one flush (and one write transaction) per request competing with the requests themselves."""
-        def loop():
+        one flush (and one write transaction) per request competing with the requests themselves.
+
+        With `loop` (called on that event loop's thread), the relay runs there as a task, between requests,
+        instead of in a thread: a thread contends for the GIL and the write lock with the loop and stalled
+        lodgings by up to 50 ms (p99 at 200/s: about 40 ms with the thread). Only for a transport that does
+        not wait on the network: NATS keeps the thread."""
+        if loop is not None:
+            self._task = loop.create_task(self._run_on_loop(interval, gather))
+            return
+
+        def run():
             while not self._stop.is_set():
                 if self._wake.wait(interval):
                     self._stop.wait(gather)
                 self._wake.clear()
-                try:
-                    self.flush()
-                except Exception:  # the transport is down: the rows stay unpublished and are retried
-                    log.exception("outbox relay failed; retrying")
-                    self._stop.wait(interval)
+                self._flush_logged(interval)
 
-        self._thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
+        self._thread = threading.Thread(target=run, name="outbox-relay", daemon=True)
         self._thread.start()
+
+    async def _run_on_loop(self, interval: float, gather: float) -> None:
+        idle = 0.0
+        while not self._stop.is_set():
+            await asyncio.sleep(gather)
+            idle += gather
+            if self._wake.is_set() or idle >= interval:
+                self._wake.clear()
+                idle = 0.0
+                self._flush_logged(0)
+
+    def _flush_logged(self, pause: float) -> None:
+        try:
+            self.flush()
+        except Exception:  # the transport is down: the rows stay unpublished and are retried
+            log.exception("outbox relay failed; retrying")
+            self._stop.wait(pause)
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._task is not None:
+            self._task.cancel()
         self.flush()
 
     def wake(self) -> None:

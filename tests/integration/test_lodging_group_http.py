@@ -50,3 +50,23 @@ def test_the_fast_route_serves_lodgings_and_the_document_still_describes_them(sq
     anonymous, broken = asyncio.run(run())
     assert anonymous.status_code == 401 and "Bearer" in anonymous.json()["error"]["message"]
     assert broken.status_code == 422 and "not valid JSON" in broken.json()["error"]["problems"][0]["message"]
+
+
+def test_the_relay_publishes_from_the_servers_event_loop(sqlite_concord):
+    """With the in-process transport the relay runs as a task on the server's loop; lodged events still arrive."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    received = []
+    sqlite_concord.transport.subscribe(received.append)
+    token = sqlite_concord.bus.handle(IssueToken(user_id="hollandfoods"))["token"]
+    with TestClient(create_app(sqlite_concord, background=True)) as client:
+        assert sqlite_concord.bus.relay._task is not None and sqlite_concord.bus.relay._thread is None
+        did = client.post("/api/v1/declarations", json=declaration(lrn="RELAY-1"),
+                          headers={"Authorization": f"Bearer {token}"}).json()["id"]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(m["declaration_id"] == did for m in received):
+            time.sleep(0.05)
+    names = [m["name"] for m in received if m["declaration_id"] == did]
+    assert names[:3] == ["declaration.lodged", "declaration.accepted", "declaration.risk_assessed"], names
