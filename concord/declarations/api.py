@@ -1,7 +1,7 @@
 """Declaration routes: parse, build a command, hand it to the bus, return what the caller may see."""
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.routing import Route
 
@@ -37,8 +37,8 @@ async def submit(request: Request):
     The hot path of the API: it takes the request whole and returns a Response, so that it can also be served
     as a plain Starlette route (FAST_ROUTES), which skips FastAPI's per-request machinery. It runs on the event
     loop, not in the thread pool: the work is a fraction of a millisecond of CPU under the write lock, and a
-    thread would only add GIL hand-offs. Lodgings ready on the same loop turn are committed together (group
-    commit); each still succeeds or fails on its own."""
+    thread would only add GIL hand-offs. Lodgings are committed in groups (LodgingQueue: group commit); each
+    still succeeds or fails on its own."""
     subject = await current_subject(request)
     document = declaration_document(await request.body())
     app = request.app.state.concord
