@@ -87,7 +87,7 @@ class Concord:
 
     def uow(self, subject=None, request_id=None) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock, self.audit_log, subject=subject, request_id=request_id,
-                          write_lock=self.write_lock)
+                          write_lock=self.write_lock, outbox=self.bus.relay if self.bus is not None else None)
 
     def lead_agency(self, session) -> str:
         """The lead (customs) agency of the config in force."""

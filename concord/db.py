@@ -97,13 +97,13 @@ def make_session_factory(engine: Engine, info: dict | None = None) -> sessionmak
 PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def bulk_insert(session, table, rows: list[dict]) -> None:
+def bulk_insert(conn, table, rows: list[dict]) -> None:
     """Insert rows with one DBAPI executemany: the ingest hot path, skipping SQLAlchemy's per-row processing.
 
     Values are converted here exactly as the column types would (JSON via orjson; datetimes through the
     column's own bind processor, so SQLite stores them in SQLAlchemy's format and range queries compare).
-    Rows of one call usually share a few timestamps, so each distinct one is converted once."""
-    conn = session.connection()
+    Rows of one call usually share a few timestamps, so each distinct one is converted once. `conn` is the
+    transaction's SQLAlchemy Connection (a caller inserting into several tables fetches it once)."""
     cols = tuple(rows[0])
     sql, json_at, time_at, bind_time = _insert_plan(table, cols, conn.dialect)
     seen: dict = {}

@@ -37,12 +37,11 @@ class MessageBus:
         return handler(message, uow, **{name: self.deps[name] for name in _wanted(handler)})
 
     def handle(self, command: Command, *, subject=None, request_id: str | None = None):
-        """Run the command's handler in a fresh unit of work; then its events' handlers; then wake the relay."""
+        """Run the command's handler in a fresh unit of work, then its events' handlers (each commit hands its
+        outbox rows to the relay)."""
         uow = self.uow_factory(subject=subject, request_id=request_id)
         result = self._call(self.command_handlers[type(command)], command, uow)
         self.dispatch(uow.committed_events)
-        if self.relay is not None and uow.committed_events:
-            self.relay.wake()
         return result
 
     def dispatch(self, events: list[Event]) -> None:

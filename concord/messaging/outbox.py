@@ -6,17 +6,28 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 
 from sqlalchemy.orm import sessionmaker
 
-from concord.clock import Clock
+from concord.clock import Clock, as_utc
 from concord.db import PLACEHOLDER
 from concord.messaging.models import EventRecord
 
 log = logging.getLogger(__name__)
 
+FRESH_LIMIT = 20_000  # events held in memory for publishing; past it, the relay reads them back from the table
+
 
 class OutboxRelay:
+    """Publishes what this process committed straight from memory, and sweeps the table for the rest.
+
+    The events table is the truth: a row is unpublished until the relay has handed it to the transport and then
+    marked it. Reading back what this process has just written cost most of the relay's time, and the relay shares
+    the event loop with the requests, so a commit also hands its outbox rows here (`committed`). A sweep of the
+    table (every `interval`, at stop, and whenever memory could not be trusted: an overflow, a failed publish)
+    publishes whatever memory does not hold: other processes' commits (a CLI upload), a crash's backlog."""
+
     def __init__(self, session_factory: sessionmaker, transport, clock: Clock, batch: int = 500,
                  write_lock: threading.RLock | None = None):
         self._factory = session_factory
@@ -27,13 +38,16 @@ class OutboxRelay:
         self.clock = clock
         self.batch = batch
         self._lock = threading.Lock()
+        self._fresh: list[dict] = []  # outbox rows committed here, not yet published
+        self._fresh_lock = threading.Lock()
+        self._sweep_due = True  # until a first sweep, the table may hold a previous run's backlog
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._task = None
         self._stop = threading.Event()
 
     def start(self, interval: float = 1.0, gather: float = 0.05, loop=None) -> None:
-        """Publish in the background: shortly after a wake-up, and every interval for anything left behind.
+        """Publish in the background: shortly after a commit, and sweep the table every interval.
 
         Waiting `gather` seconds after a wake-up lets one flush carry the events of many commits, instead of
         one flush (and one write transaction) per request competing with the requests themselves.
@@ -47,28 +61,31 @@ class OutboxRelay:
             return
 
         def run():
+            swept = time.monotonic()
             while not self._stop.is_set():
                 if self._wake.wait(interval):
                     self._stop.wait(gather)
                 self._wake.clear()
-                self._flush_logged(interval)
+                if sweep := time.monotonic() - swept >= interval:
+                    swept = time.monotonic()
+                self._flush_logged(interval, sweep)
 
         self._thread = threading.Thread(target=run, name="outbox-relay", daemon=True)
         self._thread.start()
 
     async def _run_on_loop(self, interval: float, gather: float) -> None:
-        idle = 0.0
+        swept = time.monotonic()
         while not self._stop.is_set():
             await asyncio.sleep(gather)
-            idle += gather
-            if self._wake.is_set() or idle >= interval:
+            if sweep := time.monotonic() - swept >= interval:
+                swept = time.monotonic()
+            if sweep or self._wake.is_set():
                 self._wake.clear()
-                idle = 0.0
-                self._flush_logged(0)
+                self._flush_logged(0, sweep)
 
-    def _flush_logged(self, pause: float) -> None:
+    def _flush_logged(self, pause: float, sweep: bool) -> None:
         try:
-            self.flush()
+            self.flush(sweep)
         except Exception:  # the transport is down: the rows stay unpublished and are retried
             log.exception("outbox relay failed; retrying")
             self._stop.wait(pause)
@@ -82,23 +99,58 @@ class OutboxRelay:
             self._task.cancel()
         self.flush()
 
-    def wake(self) -> None:
-        """A commit wrote outbox rows; the relay thread (if started) publishes them without blocking the caller."""
+    def committed(self, rows: list[dict]) -> None:
+        """A unit of work committed these outbox rows: publish them soon, without reading them back."""
+        with self._fresh_lock:
+            if len(self._fresh) + len(rows) > FRESH_LIMIT:  # nobody is flushing (a CLI run): the table has them
+                self._fresh, self._sweep_due = [], True
+            else:
+                self._fresh.extend(rows)
         self._wake.set()
 
-    def flush(self) -> int:
-        """Publish every unpublished event, oldest first; returns how many were published.
+    def flush(self, sweep: bool = True) -> int:
+        """Publish every unpublished event this process committed, then (with `sweep`, or when memory fell
+        short) every other unpublished row of the table, oldest first; returns how many were published."""
+        with self._lock:
+            with self._fresh_lock:
+                fresh, self._fresh = self._fresh, []
+                sweep = sweep or self._sweep_due
+                self._sweep_due = False
+            try:
+                total = self._publish_fresh(fresh) if fresh else 0
+            except Exception:
+                self._sweep_due = True  # they stay unpublished in the table; the next flush sweeps them up
+                raise
+            return total + (self._sweep() if sweep else 0)
 
-        Straight to the driver: under HTTP load the relay runs beside the requests on the same core, and the
-        ORM's per-row processing was most of its cost."""
+    def _publish_fresh(self, rows: list[dict]) -> int:
+        self.transport.publish_many([
+            {"id": r["id"], "name": r["name"], "declaration_id": r["declaration_id"], "agency": r["agency"],
+             "occurred_at": as_utc(r["occurred_at"]).isoformat(), "payload": r["payload"]} for r in rows])
+        with self._factory() as session:
+            for i in range(0, len(rows), self.batch):
+                self._mark(session, "id", [r["id"] for r in rows[i:i + self.batch]])
+        return len(rows)
+
+    def _mark(self, session, key: str, values: list) -> None:
+        conn = session.connection()
+        mark = PLACEHOLDER[conn.dialect.paramstyle]
+        write_at = EventRecord.__table__.c.published_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        now = self.clock.now()
+        with self._write_lock:
+            conn.exec_driver_sql(f"UPDATE events SET published_at = {mark} WHERE {key} IN "
+                                 f"({', '.join([mark] * len(values))})", (write_at(now) if write_at else now, *values))
+            session.commit()
+
+    def _sweep(self) -> int:
+        """Publish the table's unpublished rows, oldest first. Straight to the driver: the ORM's per-row
+        processing was most of the relay's cost."""
         t = EventRecord.__table__
         total = 0
-        with self._lock, self._factory() as session:
+        with self._factory() as session:
             conn = session.connection()
-            mark = PLACEHOLDER[conn.dialect.paramstyle]
             at = t.c.occurred_at.type.dialect_impl(conn.dialect)
             read_at = at.result_processor(conn.dialect, None) or (lambda v: v)
-            write_at = at.bind_processor(conn.dialect) or (lambda v: v)
             payload = t.c.payload.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None) or (lambda v: v)
             while True:
                 rows = session.connection().exec_driver_sql(
@@ -110,9 +162,5 @@ class OutboxRelay:
                 self.transport.publish_many([
                     {"id": r[1], "name": r[2], "declaration_id": r[3], "agency": r[4],
                      "occurred_at": read_at(r[5]).isoformat(), "payload": payload(r[6])} for r in rows])
-                with self._write_lock:
-                    session.connection().exec_driver_sql(f"UPDATE events SET published_at = {mark} WHERE seq IN "
-                                         f"({', '.join([mark] * len(rows))})",
-                                         (write_at(self.clock.now()), *[r[0] for r in rows]))
-                    session.commit()
+                self._mark(session, "seq", [r[0] for r in rows])
                 total += len(rows)

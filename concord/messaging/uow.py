@@ -33,13 +33,14 @@ class AuditNote:
 
 class UnitOfWork:
     def __init__(self, session_factory: sessionmaker, clock: Clock, audit_log, *, subject=None,
-                 request_id: str | None = None, write_lock: threading.Lock | None = None):
+                 request_id: str | None = None, write_lock: threading.Lock | None = None, outbox=None):
         self._factory = session_factory
         self.clock = clock
         self._audit_log = audit_log
         self.subject = subject
         self.request_id = request_id or new_id("req_")
         self._lock = write_lock or nullcontext()
+        self._outbox = outbox  # the relay: told what was committed, so it need not read it back
         self.session: Session | None = None
         self.events: list[Event] = []
         self.audit_notes: list[AuditNote] = []
@@ -86,16 +87,19 @@ class UnitOfWork:
     def commit(self) -> None:
         """Write ORM changes, staged rows, outbox rows and audit entries in one transaction."""
         self.session.flush()
-        for event in self.events:
-            self.stage(EventRecord, {"id": event.id, "name": event.name, "declaration_id": event.declaration_id,
-                                     "agency": event.agency, "occurred_at": event.occurred_at,
-                                     "payload": event.payload(), "published_at": None})
+        outbox = [self.stage(EventRecord, {"id": event.id, "name": event.name, "declaration_id": event.declaration_id,
+                                           "agency": event.agency, "occurred_at": event.occurred_at,
+                                           "payload": event.payload(), "published_at": None})
+                  for event in self.events]
+        conn = self.session.connection()  # once: asking the session costs ~25 µs a time
         for table in _insert_order(len(EventRecord.metadata.tables)):  # parents before children
             if rows := self.staged.get(table):
-                bulk_insert(self.session, table, rows)
+                bulk_insert(conn, table, rows)
         if self.audit_notes:
             self._audit_log.append(self.session, self.audit_notes, self.clock.now(), self.request_id)
         self.session.commit()
+        if outbox and self._outbox is not None:
+            self._outbox.committed(outbox)
         self.committed_events.extend(self.events)
         self.events, self.audit_notes, self.staged = [], [], {}
 

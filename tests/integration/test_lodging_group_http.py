@@ -27,27 +27,35 @@ def test_concurrent_lodgings_each_get_their_own_answer(sqlite_concord):
     assert len({r.json()["id"] for r in answers if r.status_code == 201}) == 11
 
 
-def test_the_fast_route_serves_lodgings_and_the_document_still_describes_them(sqlite_concord):
-    from fastapi.routing import APIRoute
-    from starlette.routing import Match
+def test_the_fast_lane_serves_lodgings_and_the_document_still_describes_them(sqlite_concord, monkeypatch):
+    from concord.app import FastLane
+    from concord.declarations import api
 
     app = create_app(sqlite_concord, background=False)
-    scope = {"type": "http", "path": "/api/v1/declarations", "method": "POST", "root_path": ""}
-    served_by = next(r for r in app.router.routes if r.matches(scope)[0] == Match.FULL)
-    assert not isinstance(served_by, APIRoute)  # plain Starlette: no FastAPI machinery per request
+    lane = app.build_middleware_stack()
+    assert isinstance(lane, FastLane) and lane.routes[("POST", "/api/v1/declarations")] is api.submit
     operation = app.openapi()["paths"]["/api/v1/declarations"]["post"]
     assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/DeclarationIn")
     assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"])
 
     async def run():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            anonymous = await client.post("/api/v1/declarations", content=b"{}")
+            anonymous = await client.post("/api/v1/declarations", content=b"{}", headers={"X-Request-Id": "mine-1"})
             token = sqlite_concord.bus.handle(IssueToken(user_id="hollandfoods"))["token"]
             broken = await client.post("/api/v1/declarations", content=b"{not json",
                                        headers={"Authorization": f"Bearer {token}"})
-            return anonymous, broken
+            lodged = await client.post("/api/v1/declarations", json=declaration(lrn="LANE-1"),
+                                       headers={"Authorization": f"Bearer {token}"})
+            monkeypatch.setattr(api, "declaration_document", lambda body: 1 / 0)  # a bug, not the caller's fault
+            failed = await client.post("/api/v1/declarations", json=declaration(lrn="LANE-2"),
+                                       headers={"Authorization": f"Bearer {token}"})
+            return anonymous, broken, lodged, failed
 
-    anonymous, broken = asyncio.run(run())
+    anonymous, broken, lodged, failed = asyncio.run(run())
+    assert anonymous.headers["x-request-id"] == "mine-1" and broken.headers["x-request-id"].startswith("req_")
+    assert lodged.status_code == 201 and lodged.headers["location"] == f"/api/v1/declarations/{lodged.json()['id']}"
+    assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal"
+    assert failed.json()["error"]["request_id"] == failed.headers["x-request-id"]
     assert anonymous.status_code == 401 and "Bearer" in anonymous.json()["error"]["message"]
     assert broken.status_code == 422 and "not valid JSON" in broken.json()["error"]["problems"][0]["message"]
 

@@ -1,0 +1,100 @@
+"""The outbox relay: this process's commits are published from memory, everything else by sweeping the table."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from concord.bootstrap import bootstrap
+from concord.clock import FixedClock
+from concord.config import Settings
+from concord.declarations.messages import SubmitDeclaration
+from concord.declarations.schemas import parse_declaration
+from concord.messaging import outbox
+from concord.messaging.models import EventRecord
+from support import declaration, subjects
+
+
+def _lodge(app, lrn: str) -> str:
+    doc = parse_declaration(declaration(lrn=lrn)).model_dump(mode="json")
+    return app.bus.handle(SubmitDeclaration(document=doc), subject=subjects(app)["hollandfoods"])["id"]
+
+
+def _unpublished(app) -> int:
+    with app.sessions() as s:
+        return s.scalar(select(func.count()).select_from(EventRecord).where(EventRecord.published_at.is_(None)))
+
+
+def _stored(app, declaration_id: str) -> list[dict]:
+    """The events of a declaration as a sweep reads them back from the table."""
+    with app.sessions() as s:
+        rows = s.scalars(select(EventRecord).where(EventRecord.declaration_id == declaration_id)
+                         .order_by(EventRecord.seq)).all()
+        return [{"id": r.id, "name": r.name, "declaration_id": r.declaration_id, "agency": r.agency,
+                 "occurred_at": r.occurred_at.isoformat(), "payload": r.payload} for r in rows]
+
+
+def test_committed_events_are_published_from_memory_as_stored(concord):
+    seen = []
+    concord.transport.subscribe(seen.append)
+    did = _lodge(concord, "MEM-1")
+    assert concord.bus.relay.flush(sweep=False) > 0  # from memory alone
+    assert _unpublished(concord) == 0  # and marked in the table
+    assert [m for m in seen if m["declaration_id"] == did] == _stored(concord, did)  # the same messages a sweep sends
+
+
+def test_another_processes_commits_are_swept_from_the_table(concord, tmp_path):
+    """A CLI upload beside the server: its events reach the server's relay through the table."""
+    concord.bus.relay.flush()  # the start-up sweep
+    other = bootstrap(concord.settings, clock=FixedClock())
+    try:
+        did = _lodge(other, "CLI-1")
+    finally:
+        other.close()
+    seen = []
+    concord.transport.subscribe(seen.append)
+    concord.bus.relay.flush(sweep=False)
+    assert not [m for m in seen if m["declaration_id"] == did]  # not in this process's memory
+    concord.bus.relay.flush()
+    assert [m for m in seen if m["declaration_id"] == did] == _stored(concord, did)
+    assert _unpublished(concord) == 0
+
+
+def test_a_failed_publish_loses_nothing(tmp_path):
+    app = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", var_dir=tmp_path), clock=FixedClock())
+    from support import demo_config_text
+    from concord.agencies.messages import LoadConfig
+
+    app.bus.handle(LoadConfig(text=demo_config_text()))
+    app.bus.relay.flush()
+    seen, down = [], [True]
+
+    def deliver(message):
+        if down[0]:
+            raise ConnectionError("transport down")
+        seen.append(message)
+
+    app.transport.subscribe(deliver)
+    did = _lodge(app, "DOWN-1")
+    with pytest.raises(ConnectionError):
+        app.bus.relay.flush(sweep=False)
+    assert _unpublished(app) > 0
+    down[0] = False
+    app.bus.relay.flush(sweep=False)  # memory was emptied by the failure; the relay knows to sweep
+    assert [m for m in seen if m["declaration_id"] == did] == _stored(app, did)
+    assert _unpublished(app) == 0
+    app.close()
+
+
+def test_memory_is_bounded_and_the_table_takes_over(concord, monkeypatch):
+    """Nobody flushes in a CLI run: past the limit memory is dropped, and a sweep publishes from the table."""
+    monkeypatch.setattr(outbox, "FRESH_LIMIT", 5)
+    concord.bus.relay.flush()
+    seen = []
+    concord.transport.subscribe(seen.append)
+    first, second = _lodge(concord, "BIG-1"), _lodge(concord, "BIG-2")  # about six events each
+    assert len(concord.bus.relay._fresh) <= 5
+    concord.bus.relay.flush(sweep=False)
+    assert _unpublished(concord) == 0
+    for did in (first, second):
+        assert [m for m in seen if m["declaration_id"] == did] == _stored(concord, did)
