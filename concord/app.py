@@ -63,8 +63,8 @@ class RequestId:
 
 def _internal_error(request_id: str | None) -> JSONResponse:
     """A bug of ours, not the caller's fault: the error tree's form, with the id to quote to the operators."""
-    return JSONResponse({"error": {"code": "internal", "message": "an unexpected error; nothing was stored for this "
-                                   "request", "request_id": request_id}}, status_code=500)
+    return JSONResponse({"error": {"code": "internal", "message": "an unexpected error on our side; quote the "
+                                   "request id to the operators", "request_id": request_id}}, status_code=500)
 
 
 class FastLane:
@@ -143,9 +143,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     async def concord_error(request: Request, exc: ConcordError):
         return JSONResponse(exc.as_dict(), status_code=exc.status)
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # Starlette still re-raises it, and the server logs it
     async def unexpected(request: Request, exc: Exception):
-        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return _internal_error(request.scope.get("state", {}).get("request_id"))
 
     @app.exception_handler(RequestValidationError)

@@ -6,6 +6,7 @@ latency measured from each request's scheduled start so that a stalled server ca
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import statistics
@@ -161,13 +162,21 @@ def _drain(database_url: str, limit: float = 60.0) -> float:
 
 
 def _run(coro):
-    """Run the load generator on uvloop when it is installed (it is, with uvicorn[standard])."""
+    """Run the load generator on uvloop when it is installed (it is, with uvicorn[standard]), without its garbage
+    collector: the generator holds thousands of requests, tasks and timings, and a full collection paused it for
+    up to 100 ms. Against a trivial server at 600/s that alone made p99 51 ms (3.7-4.7 ms without it); those
+    pauses were counted as the server's latency."""
+    gc.collect()
+    gc.disable()
     try:
-        import uvloop
+        try:
+            import uvloop
 
-        return uvloop.run(coro)
-    except ImportError:
-        return asyncio.run(coro)
+            return uvloop.run(coro)
+        except ImportError:
+            return asyncio.run(coro)
+    finally:
+        gc.enable()
 
 
 @contextmanager
