@@ -17,6 +17,7 @@ from concord.agencies.messages import LoadConfig
 from concord.bootstrap import bootstrap, settle_heap
 from concord.clock import FixedClock
 from concord.config import Settings
+from concord.db import WAL_AUTOCHECKPOINT_PAGES
 from concord.declarations.grouping import BULK_CHUNK, MAX_BATCH, lodge_batch
 from concord.demo.run import make_document
 
@@ -38,6 +39,7 @@ def _raw_insert(source: Path, target: Path, batch: int, indexes: bool = True) ->
     dst = sqlite3.connect(target)
     dst.execute("PRAGMA journal_mode=WAL")
     dst.execute("PRAGMA synchronous=NORMAL")
+    dst.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     dst.execute(f"PRAGMA foreign_keys={'ON' if indexes else 'OFF'}")
     tables = {}
     for t in TABLES:
