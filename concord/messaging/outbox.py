@@ -124,9 +124,11 @@ class OutboxRelay:
             return total + (self._sweep() if sweep else 0)
 
     def _publish_fresh(self, rows: list[dict]) -> int:
+        times: dict = {}  # a group commit's events share one instant: format each once
         self.transport.publish_many([
             {"id": r["id"], "name": r["name"], "declaration_id": r["declaration_id"], "agency": r["agency"],
-             "occurred_at": as_utc(r["occurred_at"]).isoformat(), "payload": r["payload"]} for r in rows])
+             "occurred_at": times.get(at := r["occurred_at"]) or times.setdefault(at, as_utc(at).isoformat()),
+             "payload": r["payload"]} for r in rows])
         with self._factory() as session:
             for i in range(0, len(rows), self.batch):
                 self._mark(session, "id", [r["id"] for r in rows[i:i + self.batch]])
