@@ -47,6 +47,13 @@ class Conflict(ConcordError):
     code = "conflict"
 
 
+class TooLarge(ConcordError):
+    """A request body over its route's limit: refused before it is read whole; nothing stored."""
+
+    status = 413
+    code = "too_large"
+
+
 class Unauthenticated(ConcordError):
     status = 401
     code = "unauthenticated"

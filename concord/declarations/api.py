@@ -9,7 +9,7 @@ from concord.declarations import queries
 from concord.declarations.grouping import LodgingQueue, lodge_batch
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival
 from concord.declarations.schemas import DeclarationIn, declaration_document
-from concord.errors import InvalidDocument, Problem
+from concord.errors import InvalidDocument, Problem, TooLarge
 
 router = APIRouter(prefix="/api/v1/declarations", tags=["declarations"])
 
@@ -18,8 +18,30 @@ def _names(app, session) -> dict:
     return {code: a.name for code, a in app.directory.current(session).agencies.items()}
 
 
-async def _raw_body(request: Request) -> bytes:
-    return await request.body()
+DECLARATION_MAX_BYTES = 4 << 20  # a declaration of 999 items, each with its documents, is well under this
+UPLOAD_MAX_BYTES = 64 << 20  # an upload of up to 1,000 declarations (MAX_BATCH)
+
+
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    """The request body, refused (413) past `limit` bytes: by its Content-Length, or as it streams in, so an
+    oversized body is never held in memory whole."""
+    declared = request.headers.get("content-length", "")
+    size, chunks = int(declared) if declared.isdigit() else 0, []
+    if size <= limit:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+    if size > limit:
+        raise TooLarge(f"the {what} is over {limit:,} bytes; nothing was stored", [Problem(
+            "", f"send at most {limit:,} bytes" + ("; split the file" if what == "upload" else ""))])
+    return b"".join(chunks)
+
+
+async def _upload_body(request: Request) -> bytes:
+    return await read_body(request, UPLOAD_MAX_BYTES, "upload")
 
 
 # The body is read as bytes and validated straight from JSON (pydantic-core, no intermediate dicts); the
@@ -39,7 +61,7 @@ async def submit(request: Request):
     thread would only add GIL hand-offs. Lodgings are committed in groups (LodgingQueue: group commit); each
     still succeeds or fails on its own."""
     subject = await current_subject(request)
-    document = declaration_document(await request.body())
+    document = declaration_document(await read_body(request, DECLARATION_MAX_BYTES, "declaration"))
     app = request.app.state.concord
     if (queue := app.extras.get("lodging_queue")) is None:
         queue = app.extras["lodging_queue"] = LodgingQueue(app.bus, app.settings.group_commit_ms / 1000)
@@ -55,7 +77,7 @@ FAST_ROUTES = {("POST", router.prefix): submit}
 
 @router.post("/batch", openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
     "schema": {"type": "string", "description": "one declaration (DeclarationIn) per line, at most 1,000"}}}}})
-def submit_batch(body: bytes = Depends(_raw_body), subject=Depends(current_subject), app=Depends(concord_app)):
+def submit_batch(body: bytes = Depends(_upload_body), subject=Depends(current_subject), app=Depends(concord_app)):
     """Lodge up to 1,000 declarations in one upload (NDJSON, one per line), as a broker's system sends them.
 
     Each line succeeds or fails on its own and the answer says so line by line: the declaration lodged (or

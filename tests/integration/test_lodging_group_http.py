@@ -3,6 +3,7 @@
 import asyncio
 
 import httpx
+import orjson
 
 from concord.access.messages import IssueToken
 from concord.app import create_app
@@ -78,3 +79,40 @@ def test_the_relay_publishes_from_the_servers_event_loop(sqlite_concord):
             time.sleep(0.05)
     names = [m["name"] for m in received if m["declaration_id"] == did]
     assert names[:3] == ["declaration.lodged", "declaration.accepted", "declaration.risk_assessed"], names
+
+
+def test_oversized_bodies_are_refused_before_they_are_read_whole(sqlite_concord, monkeypatch):
+    """A declaration or an upload over its limit: 413 in the error tree's form, nothing stored."""
+    from sqlalchemy import func, select
+
+    from concord.declarations import api
+    from concord.declarations.models import Declaration
+
+    monkeypatch.setattr(api, "DECLARATION_MAX_BYTES", 2000)
+    monkeypatch.setattr(api, "UPLOAD_MAX_BYTES", 3000)
+    token = sqlite_concord.bus.handle(IssueToken(user_id="hollandfoods"))["token"]
+    app = create_app(sqlite_concord, background=False)
+    headers = {"Authorization": f"Bearer {token}"}
+    big = declaration(lrn="BIG-1")
+    big["items"] = big["items"] * 20  # valid, but over the lowered limit
+
+    async def chunks(body: bytes):  # no Content-Length: the limit must hold while the body streams in
+        for i in range(0, len(body), 500):
+            yield body[i:i + 500]
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            declared = await client.post("/api/v1/declarations", json=big, headers=headers)
+            streamed = await client.post("/api/v1/declarations", content=chunks(orjson.dumps(big)), headers=headers)
+            upload = await client.post("/api/v1/declarations/batch", headers=headers,
+                                       content=b"\n".join(orjson.dumps(declaration(lrn=f"UP-{i}")) for i in range(10)))
+            fits = await client.post("/api/v1/declarations", json=declaration(lrn="SMALL-1"), headers=headers)
+            return declared, streamed, upload, fits
+
+    declared, streamed, upload, fits = asyncio.run(run())
+    for answer in (declared, streamed, upload):
+        assert answer.status_code == 413 and answer.json()["error"]["code"] == "too_large", answer.text
+    assert "split the file" in upload.json()["error"]["problems"][0]["message"]
+    assert fits.status_code == 201
+    with sqlite_concord.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Declaration)) == 1
