@@ -25,18 +25,17 @@ UPLOAD_MAX_BYTES = 64 << 20  # an upload of up to 1,000 declarations (MAX_BATCH)
 async def read_body(request: Request, limit: int, what: str) -> bytes:
     """The request body, refused (413) past `limit` bytes: by its Content-Length, or as it streams in, so an
     oversized body is never held in memory whole."""
+    too_large = TooLarge(f"the {what} is over {limit:,} bytes; nothing was stored", [Problem(
+        "", f"send at most {limit:,} bytes" + ("; split the file" if what == "upload" else ""))])
     declared = request.headers.get("content-length", "")
-    size, chunks = int(declared) if declared.isdigit() else 0, []
-    if size <= limit:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                break
-            chunks.append(chunk)
-    if size > limit:
-        raise TooLarge(f"the {what} is over {limit:,} bytes; nothing was stored", [Problem(
-            "", f"send at most {limit:,} bytes" + ("; split the file" if what == "upload" else ""))])
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
     return b"".join(chunks)
 
 

@@ -174,15 +174,16 @@ def _run(coro):
     collector: the generator holds thousands of requests, tasks and timings, and a full collection paused it for
     up to 100 ms. Against a trivial server at 600/s that alone made p99 51 ms (3.7-4.7 ms without it); those
     pauses were counted as the server's latency."""
+    try:
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:
+        run = asyncio.run
     gc.collect()
     gc.disable()
     try:
-        try:
-            import uvloop
-
-            return uvloop.run(coro)
-        except ImportError:
-            return asyncio.run(coro)
+        return run(coro)
     finally:
         gc.enable()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from concord.agencies.messages import LoadConfig
 from concord.bootstrap import bootstrap
 from concord.clock import FixedClock
 from concord.config import Settings
@@ -12,7 +13,7 @@ from concord.declarations.messages import SubmitDeclaration
 from concord.declarations.schemas import parse_declaration
 from concord.messaging import outbox
 from concord.messaging.models import EventRecord
-from support import declaration, subjects
+from support import declaration, demo_config_text, subjects
 
 
 def _lodge(app, lrn: str) -> str:
@@ -62,9 +63,6 @@ def test_another_processes_commits_are_swept_from_the_table(concord, tmp_path):
 
 def test_a_failed_publish_loses_nothing(tmp_path):
     app = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", var_dir=tmp_path), clock=FixedClock())
-    from support import demo_config_text
-    from concord.agencies.messages import LoadConfig
-
     app.bus.handle(LoadConfig(text=demo_config_text()))
     app.bus.relay.flush()
     seen, down = [], [True]
