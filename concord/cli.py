@@ -142,6 +142,14 @@ def bench_ingest(json_output: bool = typer.Option(False, "--json"), count: int =
     typer.echo(json.dumps(result, indent=None if json_output else 2))
 
 
+@bench_app.command("pause")
+def bench_pause(json_output: bool = typer.Option(False, "--json"), groups: int = 150):
+    """What a pause costs: group commits back to back, beside the same after the thread has slept 1 or 4 ms."""
+    from concord.declarations.bench import pause_cost
+
+    typer.echo(json.dumps(pause_cost(groups), indent=None if json_output else 2))
+
+
 @bench_app.command("http")
 def bench_http(json_output: bool = typer.Option(False, "--json"), seconds: float = 8.0, connections: int = 32,
                postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): run on a "

@@ -14,3 +14,12 @@ def test_ingest_bench_runs_the_upload_path_and_its_baselines():
 def test_risk_engine_bench_documents_are_valid_declarations():
     docs = bench_engine._documents(5, seed=3)
     assert len(docs) == 5 and all(d["items"] and d["lrn"] for d in docs)
+
+
+def test_pause_bench_compares_each_case_with_work_done_back_to_back():
+    out = ingest.pause_cost(groups=4, sizes=(1, 2), pauses=(0.0, 0.002))
+    for case in ("groups_of_1", "groups_of_2", "baseline_plain_python_json"):
+        runs = out[case]
+        assert set(runs) == {"back_to_back", "after_2_ms_sleep"}
+        assert runs["back_to_back"]["cpu_vs_back_to_back"] == 1.0
+        assert runs["after_2_ms_sleep"]["cpu_ms_p50"] > 0
