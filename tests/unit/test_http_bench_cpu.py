@@ -18,7 +18,8 @@ def test_a_spinning_main_thread_is_busy_and_its_cpu_is_shared_out_per_declaratio
         while time.perf_counter() < end:
             pass
     assert result["event_loop_busy"] >= 0.6
-    assert 2.0 <= result["server_cpu_ms_per_declaration"] <= 6.0  # about 400 ms of CPU over 100 declarations
+    # about 400 ms of CPU over 100 declarations; the whole process's, so other threads may add up to a second core
+    assert 2.0 <= result["server_cpu_ms_per_declaration"] <= 8.5
 
 
 def test_a_sleeping_main_thread_is_idle():
