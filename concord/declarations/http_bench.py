@@ -285,20 +285,23 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
         else:
             maximum = _run(_closed_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, bodies[: len(bodies) // 2]),
                                         seconds, connections))
-        drained = _drain(database_url or f"sqlite:///{tmp / 'concord.db'}")
-        rest = [b.replace(b'"lrn": "', b'"lrn": "B') for b in bodies[len(bodies) // 2:]]
-        cpu, loaded = _ServerCpu(server.pid), {}
-        with cpu.measure(loaded):
-            loaded |= _run(_open_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, rest), 0.7 * maximum,
-                                      seconds))
+        database = database_url or f"sqlite:///{tmp / 'concord.db'}"
+        cpu = _ServerCpu(server.pid)
+
+        def latency(requests: list[bytes], rate: float) -> dict:
+            """An open-loop run at `rate`, with the server's CPU over it."""
+            result: dict = {}
+            with cpu.measure(result):
+                result |= _run(_open_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, requests), rate,
+                                          seconds))
+            return result
+
+        drained = _drain(database)
+        loaded = latency([b.replace(b'"lrn": "', b'"lrn": "B') for b in bodies[len(bodies) // 2:]], 0.7 * maximum)
         at_rates = {}
         for n, rate in enumerate(rates):  # latency at fixed rates too, each after the server has caught up
-            _drain(database_url or f"sqlite:///{tmp / 'concord.db'}")
-            more = [b.replace(b'"lrn": "', f'"lrn": "R{n}-'.encode()) for b in bodies]
-            at_rates[str(rate)] = {}
-            with cpu.measure(at_rates[str(rate)]):
-                at_rates[str(rate)] |= _run(_open_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, more),
-                                                       rate, seconds))
+            _drain(database)
+            at_rates[str(rate)] = latency([b.replace(b'"lrn": "', f'"lrn": "R{n}-'.encode()) for b in bodies], rate)
     finally:
         server.terminate()
         server.wait(timeout=10)
