@@ -148,7 +148,8 @@ def test_other_agencies_see_hit_no_hit_unless_an_agreement_or_a_grant_allows(hub
     assert screen(hub, "cus-officer", "Holland Foods Import BV") == []
 
     [marisol] = screen(hub, "fda-officer", "Marisol Ortega")
-    request = as_(hub, "fda-officer", RequestAccess(resource=marisol["entry_ref"], purpose="public_health",
+    request = as_(hub, "fda-officer", RequestAccess(resource=marisol["entry_ref"], provider=marisol["ask_agency"],
+                                                    purpose="public_health",
                                                     justification="importer contact named on a food alert"))
     assert request["provider"] == "POL"
     as_(hub, "pol-liaison", DecideAccessRequest(request_id=request["id"], grant=True, reason="ok", hours=24))
