@@ -137,3 +137,37 @@ def test_a_config_reload_registers_new_keys_but_only_proposes_changes(concord):
     for liaison in ("vet-liaison", "fda-liaison"):
         as_(concord, liaison, SignAgreement(agreement_id=v2.id))
     assert [v[3] for v in versions(concord)] == ["superseded", "active"]  # every old and new party agreed
+
+
+def test_a_grant_counts_only_from_the_agency_that_owns_the_record(concord):
+    """Requests name the agency to ask without the hub confirming anything; naming the wrong one opens nothing."""
+    from datetime import timedelta
+
+    from concord.access.policy import Ref, authorize
+    from concord.agreements.messages import BreakGlass, DecideAccessRequest, RequestAccess
+    from concord.risk.messages import AddWatchlistEntry
+
+    later = (concord.clock.now() + timedelta(days=30)).isoformat()
+    entry = as_(concord, "nppo-officer", AddWatchlistEntry(entry={
+        "kind": "party", "value": {"name": "Verdant Seeds Trading Ltd", "country": "KE"},
+        "reason": "uncertified seed potatoes", "severity": "medium", "expires_at": later}))["id"]
+    resource, why = f"watchlist_entry/{entry}", "public_health"
+    fda = subjects(concord)["fda-officer"]
+
+    def sees() -> bool:
+        with concord.sessions() as s:
+            return authorize(fda, "read", Ref("watchlist_entry", entry, "NPPO"), why, session=s).allowed
+
+    wrong = as_(concord, "fda-officer", RequestAccess(resource=resource, provider="POL", purpose=why,
+                                                      justification="importer named on a food alert"))
+    with pytest.raises(Conflict, match="not a record of POL"):
+        as_(concord, "pol-liaison", DecideAccessRequest(request_id=wrong["id"], grant=True, reason="sure"))
+    as_(concord, "fda-officer", BreakGlass(resource=resource, provider="POL", purpose=why,
+                                           justification="outbreak traced to this seller, acting now"))
+    assert not sees()
+    right = as_(concord, "fda-officer", RequestAccess(resource=resource, provider="NPPO", purpose=why,
+                                                      justification="importer named on a food alert"))
+    with pytest.raises(NotFound):  # a request is visible to the two agencies concerned only
+        as_(concord, "pol-liaison", DecideAccessRequest(request_id=right["id"], grant=True, reason="sure"))
+    as_(concord, "nppo-liaison", DecideAccessRequest(request_id=right["id"], grant=True, reason="ok", hours=2))
+    assert sees()
