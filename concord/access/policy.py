@@ -81,9 +81,11 @@ def _declaration(subject: Subject, action: str, d, purpose, session: Session) ->
         if d.trader_id == subject.trader_id and action in ("read", "amend", "cancel", "supply_documents"):
             return Decision(True, WHOLE, "owner")
         return DENY
+    if action != "read":  # amend, cancel, supply documents: the trader's acts, never the lead agency's
+        return DENY
     if subject.lead and subject.has("officer", "supervisor", "auditor", "administrator"):
         return Decision(True, WHOLE, "role:lead-agency")
-    if action != "read" or not subject.has(*READERS):
+    if not subject.has(*READERS):
         return DENY
     lead = session.info["lead"](session)
     parts = []

@@ -62,7 +62,8 @@ def record_match_decision(cmd: RecordMatchDecision, uow, *, screening) -> dict:
         screening.refresh(s)
         entry = screening.entry(body.entry_id)
         # an entry the subject may not see answers like a missing one; the hit already named the agency to ask
-        if entry is None or not access_to(subject, entry, cmd.purpose, s).allowed:
+        access = access_to(subject, entry, cmd.purpose, s) if entry is not None else None
+        if access is None or not access.allowed:
             raise NotFound(f"watchlist entry {body.entry_id} not found (removed, never listed, or not yours to see: "
                            "decide only on entries you may see, or ask the agency a hit names)")
         if body.entry_version and body.entry_version != entry.version:
