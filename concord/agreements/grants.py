@@ -16,6 +16,7 @@ from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Probl
 from concord.ids import new_id
 
 BREAK_GLASS_HOURS = 4
+RESOURCE_MAX = 120  # the column's width: stored without a lookup, so checked before the insert
 # resource type -> function(session, id) giving the agency that owns the record (None: no such record)
 PROVIDERS: dict = {}
 
@@ -24,8 +25,9 @@ def _provider(resource: str, named: str | None, directory, session) -> str:
     """The agency asked: the lead for a declaration, else the agency the requester names. No lookup of the record."""
     kind, _, ident = resource.partition("/")
     agencies = directory.current(session)
-    if not ident or (kind != "declaration" and kind not in PROVIDERS):
-        raise InvalidDocument("unknown resource", [Problem("/resource", "use declaration/ID or watchlist_entry/ID")])
+    if not ident or len(resource) > RESOURCE_MAX or (kind != "declaration" and kind not in PROVIDERS):
+        raise InvalidDocument("unknown resource", [Problem("/resource", "use declaration/ID or watchlist_entry/ID, "
+                                                                  f"at most {RESOURCE_MAX} characters")])
     if kind == "declaration":
         if named not in (None, agencies.lead):
             raise InvalidDocument("declarations are the lead agency's",

@@ -65,7 +65,8 @@ def draft_agreement(cmd: DraftAgreement, uow, *, directory, book) -> dict:
                 raise Forbidden(f"only the liaison officer of a party ({doc.provider} or "
                                 f"{', '.join(doc.recipients)}) drafts this agreement")
             if current is not None:  # a key is unique: choosing one cannot help but learn it is taken
-                raise Conflict(f"agreement key '{doc.key}' is taken; choose another key, or amend it if you are a party")
+                raise Conflict(f"agreement key '{doc.key}' is taken; choose another key, "
+                               "or amend it if you are a party")
         a = new_version(uow, doc, (rows[0].version if rows else 0) + 1, subject.user_id)
         _changed(uow, a, "amended" if cmd.amend else "drafted", signers=sorted(signers(s, a)))
         uow.commit()
@@ -87,7 +88,8 @@ def sign_agreement(cmd: SignAgreement, uow, *, book) -> dict:
                            + (" (a suspended one is resumed through its status)" if a.status == "suspended" else ""))
         newer = [v.version for v in versions(s, a.key) if v.status in TOOK_EFFECT and v.version > a.version]
         if newer:
-            raise Conflict(f"v{max(newer)} of {a.key} took effect after v{a.version} was proposed; propose a new version")
+            raise Conflict(f"v{max(newer)} of {a.key} took effect after v{a.version} was proposed; "
+                           "propose a new version")
         if s.get(AgreementSignature, (a.id, subject.agency)) is not None:
             raise Conflict(f"{subject.agency} has already signed {a.key} v{a.version}")
         _sign(uow, a)

@@ -171,3 +171,18 @@ def test_a_grant_counts_only_from_the_agency_that_owns_the_record(concord):
         as_(concord, "pol-liaison", DecideAccessRequest(request_id=right["id"], grant=True, reason="sure"))
     as_(concord, "nppo-liaison", DecideAccessRequest(request_id=right["id"], grant=True, reason="ok", hours=2))
     assert sees()
+
+
+def test_a_request_is_checked_before_it_is_stored_without_a_lookup(concord):
+    from concord.agreements.messages import RequestAccess
+    from concord.errors import InvalidDocument
+
+    for resource, provider, pointer in (("declaration/" + "D" * 120, None, "/resource"),
+                                        ("incident/1", "POL", "/resource"),
+                                        ("watchlist_entry/WLE1", None, "/provider"),
+                                        ("watchlist_entry/WLE1", "XYZ", "/provider"),
+                                        ("declaration/DCL1", "POL", "/provider")):
+        with pytest.raises(InvalidDocument) as e:
+            as_(concord, "fda-officer", RequestAccess(resource=resource, provider=provider, purpose="public_health",
+                                                      justification="importer named on a food alert"))
+        assert [p.pointer for p in e.value.problems] == [pointer]
