@@ -89,6 +89,8 @@ def actions(w) -> list[tuple]:
     """(name, method, path, body, who may do it) in the order in which the controls can run one after another."""
     users, lead = w["users"], officers(w["users"], "CUS")
     return [
+        ("agreement draft", "POST", "/api/v1/agreements", agreement_doc(key="SOP-VET-FDA-PROBE"),
+         {"vet-liaison", "fda-liaison"}),
         ("agreement amend", "PUT", f"/api/v1/agreements/{VET_FDA}", agreement_doc(title="Results, v3"),
          {"vet-liaison", "fda-liaison"}),
         ("agreement sign", "POST", f"/api/v1/agreements/{w['proposal']}/signatures", None,
