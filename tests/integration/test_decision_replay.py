@@ -75,3 +75,14 @@ def test_the_migration_keeps_old_decision_ids_as_client_ids(tmp_path):
         assert c.execute(sa.text("SELECT id, task_id, client_id FROM task_decisions")).all() == [
             ("click-1", "TSK1", "click-1")]
     engine.dispose()
+
+
+def test_concurrent_retries_record_one_decision(concord):
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = tasks(concord)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: decide(concord, "nppo-officer", t["NPPO"].id, "click-9"), range(4)))
+    assert sorted(a["replayed"] for a in answers) == [False, True, True, True]
+    with concord.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(TaskDecision)) == 1
