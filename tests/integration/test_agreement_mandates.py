@@ -186,3 +186,14 @@ def test_a_request_is_checked_before_it_is_stored_without_a_lookup(concord):
             as_(concord, "fda-officer", RequestAccess(resource=resource, provider=provider, purpose="public_health",
                                                       justification="importer named on a food alert"))
         assert [p.pointer for p in e.value.problems] == [pointer]
+
+
+def test_the_last_two_signatures_at_once_activate_the_version_once(concord):
+    from concurrent.futures import ThreadPoolExecutor
+
+    v2 = as_(concord, "vet-liaison", DraftAgreement(document=demo_agreement() | {"title": "Version two"}, amend=True))
+    with ThreadPoolExecutor(2) as pool:
+        out = list(pool.map(lambda u: as_(concord, u, SignAgreement(agreement_id=v2["id"])),
+                            ["vet-liaison", "fda-liaison"]))
+    assert sorted(o["status"] for o in out) == ["active", "awaiting_signatures"]
+    assert [v[3] for v in versions(concord)] == ["superseded", "active"]
