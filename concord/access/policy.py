@@ -81,9 +81,11 @@ def _declaration(subject: Subject, action: str, d, purpose, session: Session) ->
         if d.trader_id == subject.trader_id and action in ("read", "amend", "cancel", "supply_documents"):
             return Decision(True, WHOLE, "owner")
         return DENY
+    if action != "read":  # amend, cancel, supply documents: the trader's acts, never the lead agency's
+        return DENY
     if subject.lead and subject.has("officer", "supervisor", "auditor", "administrator"):
         return Decision(True, WHOLE, "role:lead-agency")
-    if action != "read" or not subject.has(*READERS):
+    if not subject.has(*READERS):
         return DENY
     lead = session.info["lead"](session)
     parts = []
@@ -92,7 +94,7 @@ def _declaration(subject: Subject, action: str, d, purpose, session: Session) ->
     for scope in _book(session).matching(subject.agency, "declaration", purpose, _now(session), provider=lead):
         if scope.covers(d.hs_chapters, d.origins, d.office_of_entry):
             parts.append((scope.fields, f"agreement:{scope.agreement}", scope.agreement))
-    parts += _grants(subject, f"declaration/{d.id}", session)
+    parts += _grants(subject, f"declaration/{d.id}", lead, session)
     return _combine(parts, lead)
 
 
@@ -118,17 +120,18 @@ def _ref(subject: Subject, action: str, ref: Ref, purpose, session: Session) -> 
     parts = [(s.fields, f"agreement:{s.agreement}", s.agreement)
              for s in _book(session).matching(subject.agency, ref.type, purpose, _now(session), provider=ref.provider)
              if s.covers(*ref.facets)]
-    parts += _grants(subject, f"{ref.type}/{ref.id}", session)
+    parts += _grants(subject, f"{ref.type}/{ref.id}", ref.provider, session)
     return _combine(parts, ref.provider)
 
 
-def _grants(subject: Subject, resource: str, session: Session) -> list:
+def _grants(subject: Subject, resource: str, provider: str, session: Session) -> list:
     from concord.agreements.models import AccessGrant
 
     if not _book(session).may_hold_grants(subject.agency):
         return []
     rows = session.scalars(select(AccessGrant).where(
         AccessGrant.resource == resource, AccessGrant.requester_agency == subject.agency,
+        AccessGrant.provider == provider,  # a grant counts only from the record's owner: requests name the provider
         AccessGrant.status.in_(("granted", "open")), AccessGrant.expires_at > _now(session))).all()
     return [(WHOLE, f"{'break-glass' if g.kind == 'break_glass' else 'grant'}:{g.id}", None) for g in rows
             if g.kind != "break_glass" or g.requester == subject.user_id]
@@ -150,11 +153,12 @@ def declaration_scope(subject: Subject, purpose: str | None = None, *, session: 
     engaged = exists(select(AgencyTask.id).where(and_(
         AgencyTask.declaration_id == D.id, AgencyTask.agency == subject.agency,
         AgencyTask.declaration_version == D.version)))
+    lead = session.info["lead"](session)
     granted = exists(select(AccessGrant.id).where(and_(
         AccessGrant.resource == literal("declaration/") + D.id, AccessGrant.requester_agency == subject.agency,
+        AccessGrant.provider == lead,
         AccessGrant.status.in_(("granted", "open")), AccessGrant.expires_at > now,
         or_(AccessGrant.kind != "break_glass", AccessGrant.requester == subject.user_id))))
-    lead = session.info["lead"](session)
     agreed = [_condition(s, D) for s in _book(session).matching(subject.agency, "declaration", purpose, now, provider=lead)]
     return or_(engaged, granted, *agreed)
 

@@ -28,6 +28,8 @@ class AccessRequestIn(BaseModel):
     resource: str = Field(examples=["watchlist_entry/WLE0123"])
     purpose: str
     justification: str
+    provider: str | None = Field(None, description="the agency to ask: a hit's ask_agency (needed for a watchlist "
+                                                   "entry; a declaration's is the lead agency)")
 
 
 class AccessDecisionIn(BaseModel):
@@ -38,13 +40,13 @@ class AccessDecisionIn(BaseModel):
 
 @router.get("/agreements")
 def list_agreements(status: str | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
-    """Agreements the caller's agency is party to (auditors: all), newest version first."""
+    """Agreements the caller's agency is party to or must sign (auditors: all), newest version first."""
     with app.sessions() as s:
         q = select(SharingAgreement).order_by(SharingAgreement.key, SharingAgreement.version.desc())
         if status:
             q = q.where(SharingAgreement.status == status)
-        rows = [a for a in s.scalars(q) if subject.has("auditor") or subject.agency in a.parties()]
-        return [handlers.view(a, handlers._signatures(s, a)) for a in rows]
+        rows = [a for a in s.scalars(q) if subject.has("auditor") or subject.agency in handlers.involved(s, a)]
+        return [handlers.view(a, handlers._signatures(s, a), s) for a in rows]
 
 
 @router.post("/agreements", status_code=201)
@@ -75,7 +77,7 @@ def change_status(agreement_id: str, body: StatusIn, subject=Depends(current_sub
 def request_access(body: AccessRequestIn, subject=Depends(current_subject), app=Depends(concord_app)):
     """Ask the owning agency for a record a hit revealed (hit / no-hit)."""
     return app.bus.handle(RequestAccess(resource=body.resource, purpose=body.purpose,
-                                        justification=body.justification), subject=subject)
+                                        justification=body.justification, provider=body.provider), subject=subject)
 
 
 @router.get("/access-requests")
@@ -99,7 +101,7 @@ def decide(request_id: str, body: AccessDecisionIn, subject=Depends(current_subj
 def break_glass(body: AccessRequestIn, subject=Depends(current_subject), app=Depends(concord_app)):
     """Open one record in an emergency: time-limited, flagged in the log, the owner's liaison notified."""
     return app.bus.handle(BreakGlass(resource=body.resource, purpose=body.purpose,
-                                     justification=body.justification), subject=subject)
+                                     justification=body.justification, provider=body.provider), subject=subject)
 
 
 REPORT_COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome")

@@ -41,7 +41,7 @@ def _print(value) -> None:
 
 @agreements_app.command("draft")
 def draft(file: Path = typer.Argument(..., exists=True, dir_okay=False), user: str = AS,
-          amend: bool = typer.Option(False, help="a new version of an existing agreement")):
+          amend: bool = typer.Option(False, help="propose a new version (as a party of the current one)")):
     """Draft an agreement from a YAML or JSON file (the fields of POST /api/v1/agreements)."""
     from concord.agreements.messages import DraftAgreement
 
@@ -51,7 +51,7 @@ def draft(file: Path = typer.Argument(..., exists=True, dir_okay=False), user: s
 
 @agreements_app.command("sign")
 def sign(agreement_id: str, user: str = AS):
-    """Sign as the liaison officer of a party; with every signature the agreement becomes active."""
+    """Sign as the liaison of a party (of the new or the current version); with every signature it takes effect."""
     from concord.agreements.messages import SignAgreement
 
     _print(_run(user, lambda app, who: app.bus.handle(SignAgreement(agreement_id=agreement_id), subject=who)))
@@ -63,8 +63,8 @@ def _status(status: str):
 
         _print(_run(user, lambda app, who: app.bus.handle(
             ChangeAgreementStatus(agreement_id=agreement_id, status=status, reason=reason), subject=who)))
-    command.__doc__ = {"suspended": "Suspend an agreement (any party); it takes effect on the next request.",
-                       "active": "Resume a suspended agreement (the provider).",
+    command.__doc__ = {"suspended": "Withdraw your agency's signature: the agreement is suspended for all parties.",
+                       "active": "Sign again after your agency withdrew; active once every party has signed.",
                        "revoked": "Revoke an agreement for good (the provider)."}[status]
     return command
 

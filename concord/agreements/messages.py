@@ -28,6 +28,7 @@ class RequestAccess(Command):
     resource: str  # "declaration/ID", "watchlist_entry/ID"
     purpose: str
     justification: str
+    provider: str | None = None  # the agency to ask (a hit's ask_agency); declarations: the lead agency
 
 
 @dataclass(kw_only=True)
@@ -43,6 +44,7 @@ class BreakGlass(Command):
     resource: str
     purpose: str
     justification: str
+    provider: str | None = None  # as in RequestAccess
 
 
 @dataclass(kw_only=True)

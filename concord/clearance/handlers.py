@@ -89,21 +89,25 @@ def decide_task(cmd: DecideTask, uow) -> dict:
     subject = uow.subject
     with uow:
         s = uow.session
-        if cmd.decision_id and (done := s.get(TaskDecision, cmd.decision_id)) is not None:
-            return {"task_id": done.task_id, "decision_id": done.id, "status": s.get(AgencyTask, done.task_id).status,
-                    "replayed": True}
-        task = s.get(AgencyTask, cmd.task_id, with_for_update=True)
+        task = s.get(AgencyTask, cmd.task_id, with_for_update=True)  # the lock makes a concurrent retry a replay
         if task is None or subject.agency != task.agency:
             raise NotFound(f"task {cmd.task_id} not found in your agency's queue")
         if not subject.has("officer", "supervisor"):
             raise Forbidden("only an officer or supervisor of the agency can decide its tasks")
+        if cmd.decision_id and (done := s.scalar(select(TaskDecision).where(
+                TaskDecision.task_id == task.id, TaskDecision.client_id == cmd.decision_id))) is not None:
+            if (done.kind, done.reason) != (cmd.decision, cmd.reason):
+                raise Conflict(f"decision_id {cmd.decision_id} was used for another decision on task {task.id}; "
+                               "give a new decision_id for a new decision")
+            return {"task_id": task.id, "decision_id": cmd.decision_id, "status": task.status,
+                    "declaration_status": s.get(Declaration, task.declaration_id).status, "replayed": True}
         if not cmd.reason.strip():
             raise InvalidDocument("a decision needs a reason", [Problem("/reason", "say why, e.g. the certificate checked")])
         if cmd.decision == "request_documents" and not cmd.documents:
             raise InvalidDocument("say which documents", [Problem("/documents", "list the document types, e.g. N851")])
         now = uow.clock.now()
         status = task.decide(cmd.decision, cmd.reason, now)
-        decision = TaskDecision(id=cmd.decision_id or new_id("DEC"), task_id=task.id, kind=cmd.decision,
+        decision = TaskDecision(id=new_id("DEC"), client_id=cmd.decision_id, task_id=task.id, kind=cmd.decision,
                                 reason=cmd.reason, conditions=cmd.conditions, documents=cmd.documents,
                                 inspection=cmd.inspection, officer=subject.user_id, decided_at=now)
         s.add(decision)
@@ -119,8 +123,8 @@ def decide_task(cmd: DecideTask, uow) -> dict:
         settle(uow, d, tasks_of(s, d.id))
         uow.audit("declaration:decision:recorded", f"task/{task.id}", detail={"decision": cmd.decision})
         uow.commit()
-        return {"task_id": task.id, "decision_id": decision.id, "status": status, "declaration_status": d.status,
-                "replayed": False}
+        return {"task_id": task.id, "decision_id": cmd.decision_id or decision.id, "status": status,
+                "declaration_status": d.status, "replayed": False}
 
 
 def supply_documents(cmd: SupplyDocuments, uow) -> dict:

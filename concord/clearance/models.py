@@ -69,8 +69,9 @@ class AgencyTask(Base):
 class TaskDecision(Base):
     __tablename__ = "task_decisions"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # ours, never the client's
     task_id: Mapped[str] = mapped_column(ForeignKey("agency_tasks.id"), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(32))  # the officer client's decision_id, unique per task
     kind: Mapped[str] = mapped_column(String(28))
     reason: Mapped[str] = mapped_column(Text)
     conditions: Mapped[list]
@@ -78,6 +79,9 @@ class TaskDecision(Base):
     inspection: Mapped[dict | None]  # result and findings when the decision follows an inspection
     officer: Mapped[str] = mapped_column(String(64))
     decided_at: Mapped[datetime]
+
+    # a retried request is recorded once per task; the same client id on another task is another decision
+    __table_args__ = (Index("ix_task_decisions_client", "task_id", "client_id", unique=True),)
 
 
 class SuppliedDocument(Base):

@@ -61,12 +61,11 @@ def record_match_decision(cmd: RecordMatchDecision, uow, *, screening) -> dict:
         s = uow.session
         screening.refresh(s)
         entry = screening.entry(body.entry_id)
-        if entry is None:
-            raise NotFound(f"watchlist entry {body.entry_id} not found (removed, or never listed)")
-        access = access_to(subject, entry, cmd.purpose, s)
-        if not access.allowed:
-            raise Forbidden(f"only who may see the entry decides on it: ask {entry.owner_agency} "
-                            f"(POST /api/v1/access-requests with resource {entry_ref(entry.id)}) or leave it to them")
+        # an entry the subject may not see answers like a missing one; the hit already named the agency to ask
+        access = access_to(subject, entry, cmd.purpose, s) if entry is not None else None
+        if access is None or not access.allowed:
+            raise NotFound(f"watchlist entry {body.entry_id} not found (removed, never listed, or not yours to see: "
+                           "decide only on entries you may see, or ask the agency a hit names)")
         if body.entry_version and body.entry_version != entry.version:
             raise Conflict(f"entry {entry.id} changed since it was screened; screen the name again and decide on "
                            "the new match")

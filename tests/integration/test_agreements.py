@@ -68,11 +68,14 @@ def test_lifecycle_and_enforcement(concord):
                        subject=as_(concord, "std-liaison"))
     with pytest.raises(NotFound):  # takes effect on the next request
         queries.get_declaration(s, std, textiles, {}, "product_safety")
-    with pytest.raises(Forbidden):  # only the provider resumes or revokes
+    with pytest.raises(Conflict, match="STD withdrew"):  # the provider cannot resume over the recipient's withdrawal
         concord.bus.handle(ChangeAgreementStatus(agreement_id=a["id"], status="active", reason="ok"),
+                           subject=as_(concord, "cus-liaison"))
+    with pytest.raises(Forbidden):  # only the provider revokes
+        concord.bus.handle(ChangeAgreementStatus(agreement_id=a["id"], status="revoked", reason="no"),
                            subject=as_(concord, "std-liaison"))
     concord.bus.handle(ChangeAgreementStatus(agreement_id=a["id"], status="active", reason="audit passed"),
-                       subject=as_(concord, "cus-liaison"))
+                       subject=as_(concord, "std-liaison"))
     assert queries.list_declarations(s, std, purpose="product_safety")["total"] == 1
 
     wider = AGREEMENT | {"scopes": [AGREEMENT["scopes"][0] | {"condition": {"hs_chapters": ["61", "08"]}}]}

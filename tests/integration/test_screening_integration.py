@@ -11,7 +11,7 @@ import concord.screening.models  # noqa: F401
 from concord.agreements.messages import DecideAccessRequest, DraftAgreement, RequestAccess, SignAgreement
 from concord.audit.models import AuditEntry
 from concord.db import Base
-from concord.errors import Conflict, Forbidden, InvalidDocument
+from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound
 from concord.risk.messages import AddWatchlistEntry, RemoveWatchlistEntry
 from concord.screening.handlers import register
 from concord.screening.lists import read_rows
@@ -99,7 +99,7 @@ def test_parties_screened_cleared_and_raised_again_when_either_side_changes(hub,
     weak = reasons(hub, declaration(importer=SHADY | {"name": "Victor But", "country": "NL"}))
     assert [r["party"] for r in weak] == ["/importer"] and weak[0]["force_lane"] is None
 
-    with pytest.raises(Forbidden):  # customs sees only the hit: the owner decides, or customs asks for access
+    with pytest.raises(NotFound):  # customs sees only the hit: answered as for a missing entry (no oracle)
         as_(hub, "cus-officer", RecordMatchDecision(fingerprint=shady["fingerprint"], entry_id=shady["entry_id"],
                                                     decision="false_positive", reason="another company"))
     decided = as_(hub, "pol-officer", RecordMatchDecision(
@@ -148,7 +148,8 @@ def test_other_agencies_see_hit_no_hit_unless_an_agreement_or_a_grant_allows(hub
     assert screen(hub, "cus-officer", "Holland Foods Import BV") == []
 
     [marisol] = screen(hub, "fda-officer", "Marisol Ortega")
-    request = as_(hub, "fda-officer", RequestAccess(resource=marisol["entry_ref"], purpose="public_health",
+    request = as_(hub, "fda-officer", RequestAccess(resource=marisol["entry_ref"], provider=marisol["ask_agency"],
+                                                    purpose="public_health",
                                                     justification="importer contact named on a food alert"))
     assert request["provider"] == "POL"
     as_(hub, "pol-liaison", DecideAccessRequest(request_id=request["id"], grant=True, reason="ok", hours=24))
