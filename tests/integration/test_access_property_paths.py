@@ -2,6 +2,7 @@
 every user stays within its owner's rule, under drawn lodgings, agreements of every provider, grants and purposes.
 The oracle (World) restates the rule on plain data; free texts are unique, so a leak is found wherever it travels."""
 
+import os
 from datetime import datetime, timedelta, timezone
 
 import orjson
@@ -255,7 +256,7 @@ def test_no_field_of_any_read_path_leaves_outside_its_owners_rule(tmp_path):
 
     # The world accumulates across examples (each adds lodgings), so a shrunk example would not replay the same
     # state: no shrinking; the failure names the user, the path, the text and its class instead.
-    @settings(max_examples=int(__import__("os").environ.get("LEAK_EXAMPLES", "25")), deadline=None,
+    @settings(max_examples=int(os.environ.get("LEAK_EXAMPLES", "25")), deadline=None,
               phases=(Phase.explicit, Phase.generate), database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(st.lists(lodging, min_size=1, max_size=2), st.lists(any_agreement, max_size=4),
