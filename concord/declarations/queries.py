@@ -1,4 +1,5 @@
-"""Read side: what each subject may see of declarations, filtered in the query and redacted by the view."""
+"""Read side: what each subject may see of declarations, filtered in the query; each read model (views.py) is
+built whole and cut in one pass by the exit rule (concord.access.exits)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from concord.declarations import views
 from concord.declarations.models import Declaration, DeclarationVersion, facets
 from concord.errors import InvalidDocument, NotFound, Problem
 from concord.messaging.models import EventRecord
+
 
 def _visible(session, subject, declaration_id: str, purpose: str | None, reads: list | None):
     d = session.get(Declaration, declaration_id)

@@ -76,7 +76,7 @@ def outcome_reason(d, tasks, lead: str):
     if d.status == "cancelled":
         return note(d.outcome_reason)
     refused = next((t for t in tasks if t.status == "refused"), None)
-    if refused is None:  # not expected; kept from the lead's eyes' point of view: only the lead sees it
+    if refused is None:  # no refusing task to name an owner: the lead's alone (deny by default)
         return assessment(d.outcome_reason)
     return outcome(d.outcome_reason, refused.agency, decision_ref(refused, facets_of(d)), "/reason")
 
