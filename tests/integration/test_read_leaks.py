@@ -200,3 +200,37 @@ def test_inspection_results_list_decisions_without_an_inspection_as_nothing(app)
         assert own["result"] == "irregular" and own["declaration_id"] == did
         (shared,) = inspection_results(s, subjects(app)["fda-officer"], purpose="public_health")["items"]
         assert shared["result"] == "irregular" and "declaration_id" not in shared and shared["agency"] == "VET"
+
+
+def test_every_http_read_route_applies_the_rule_and_notes_hits_for_the_owner(app):
+    from fastapi.testclient import TestClient
+
+    from concord.access.deps import current_subject
+    from concord.app import create_app
+
+    def client(user):
+        web = create_app(app, background=False)
+        web.dependency_overrides[current_subject] = lambda: subjects(app)[user]
+        return TestClient(web)
+
+    later = (app.clock.now() + timedelta(days=30)).isoformat()
+    entry = as_(app, "pol-officer", AddWatchlistEntry(entry={
+        "kind": "container", "value": {"number": "MSCU1234566"}, "reason": CONTAINER_NOTE, "severity": "high",
+        "expires_at": later}))
+    did = submit(app, declaration(items=[BANANAS, SHRIMPS]))
+    as_(app, "nppo-officer", DecideTask(task_id=task_of(app, did, "NPPO").id, decision="refuse", reason=PEST))
+    routes = [f"/api/v1/declarations/{did}", f"/api/v1/declarations/{did}/timeline",
+              f"/api/v1/declarations/{did}/versions", "/api/v1/declarations", "/api/v1/declarations/export",
+              "/api/v1/tasks?status=all", "/api/v1/inspection-results"]
+    for user, purpose in (("pol-officer", "criminal_investigation"), ("vet-officer", None), ("cus-officer", None)):
+        c = client(user)
+        for route in routes:
+            r = c.get(route, headers={"Concord-Purpose": purpose} if purpose else {})
+            assert r.status_code == 200, (user, route, r.text)
+            assert CONTAINER_NOTE not in r.text, (user, route)
+            assert (PEST in r.text) == (user == "cus-officer" and route.startswith(f"/api/v1/declarations/{did}")
+                                        and not route.endswith("/versions")), (user, route)
+    with app.sessions() as s:
+        hits = s.scalars(select(AuditEntry).where(AuditEntry.action == "watchlist_entry:hit")).all()
+    assert {(e.actor, e.resource, e.owner, e.outcome) for e in hits} == {
+        ("cus-officer", f"watchlist_entry/{entry['id']}", "POL", "hit")}
