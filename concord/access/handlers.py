@@ -131,6 +131,9 @@ def log_reads(uow, reads: list, purpose: str | None) -> None:
         for resource, decision in reads:
             kind = resource.split("/", 1)[0]
             outcome = "break-glass" if decision.basis and "break-glass:" in decision.basis else "ok"
-            uow.audit(f"{kind}:read", resource, purpose=purpose, agreement=decision.agreement, outcome=outcome,
+            verb = "read"
+            if not decision.allowed:  # hit / no-hit: the subject saw that the owner holds something, not what
+                verb = outcome = "hit"
+            uow.audit(f"{kind}:{verb}", resource, purpose=purpose, agreement=decision.agreement, outcome=outcome,
                       owner=decision.provider, detail={"basis": decision.basis})
         uow.commit()

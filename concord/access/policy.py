@@ -37,6 +37,19 @@ DENY = Decision(False)
 
 
 @dataclass(frozen=True)
+class DeclarationAt:
+    """A declaration as one of its versions stood: that version's facets and engagements, so that an old version
+    is shown only where the subject could have seen that version."""
+
+    id: str
+    trader_id: str
+    hs_chapters: str
+    origins: str
+    office_of_entry: str
+    engaged: dict
+
+
+@dataclass(frozen=True)
 class Ref:
     """A resource known by type, id and owning agency (watchlist entries, inspection results, ...)."""
 
@@ -59,7 +72,7 @@ def authorize(subject: Subject, action: str, resource, purpose: str | None = Non
     from concord.audit.models import AuditEntry
     from concord.declarations.models import Declaration
 
-    if isinstance(resource, Declaration):
+    if isinstance(resource, (Declaration, DeclarationAt)):
         return _declaration(subject, action, resource, purpose, session)
     if isinstance(resource, AuditEntry):
         return _audit_entry(subject, action, resource)

@@ -2,6 +2,8 @@
 
 from sqlalchemy import func, select
 
+from concord.access.exits import Lens, assessment, cut, envelope, outcome, step
+from concord.access.policy import Decision
 from concord.clearance.models import TERMINAL, AgencyTask
 from concord.errors import Forbidden, InvalidDocument, Problem
 
@@ -23,23 +25,25 @@ def task_queue(session, subject, now, *, status: str | None = None, overdue: boo
     total = session.scalar(select(func.count()).select_from(AgencyTask).where(*where))
     rows = session.scalars(select(AgencyTask).where(*where).order_by(AgencyTask.due_at, AgencyTask.id)
                            .limit(limit).offset(offset)).all()
-    return {"total": total, "limit": limit, "offset": offset, "items": [
-        {"task_id": t.id, "declaration_id": t.declaration_id, "declaration_version": t.declaration_version,
-         "task_type": t.task_type, "status": t.status, "created_at": t.created_at.isoformat(),
-         "due_at": t.due_at.isoformat(), "overdue": t.open and t.due_at < now,
-         "reasons": t.reasons, "last_decision": t.last_decision} for t in rows]}
+    # The queue holds the agency's own tasks only; it goes through the same cut as every other exit all the same.
+    lens = Lens(subject, Decision(True, (), "own-agency"), session.info["lead"](session), session)
+    return {"total": total, "limit": limit, "offset": offset, "items": cut([step({
+        "task_id": envelope(t.id), "declaration_id": envelope(t.declaration_id),
+        "declaration_version": envelope(t.declaration_version), "task_type": envelope(t.task_type),
+        "status": envelope(t.status), "created_at": envelope(t.created_at.isoformat()),
+        "due_at": envelope(t.due_at.isoformat()), "overdue": envelope(t.open and t.due_at < now),
+        "reasons": assessment(t.reasons, t.agency), "last_decision": outcome(t.last_decision, t.agency)}, t.agency)
+        for t in rows], lens)}
 
 
 def inspection_results(session, subject, *, purpose: str | None, limit: int = 50, offset: int = 0,
                        reads: list | None = None) -> dict:
     """Inspection results: the caller's agency's own, and other agencies' where an agreement shares them."""
-    from sqlalchemy import and_, or_
+    from sqlalchemy import String, and_, cast, or_
 
-    from concord.access.policy import Ref, _condition, authorize
-    from concord.access.redaction import redact
+    from concord.access.policy import Ref, _condition
     from concord.clearance.models import TaskDecision
     from concord.declarations.models import Declaration as D
-    from concord.declarations.queries import note_read
 
     if subject.agency is None:
         raise Forbidden("inspection results are shared between agencies")
@@ -47,16 +51,20 @@ def inspection_results(session, subject, *, purpose: str | None, limit: int = 50
     visible = or_(AgencyTask.agency == subject.agency,
                   *[and_(AgencyTask.agency == s.provider, _condition(s, D)) for s in scopes])
     q = (select(TaskDecision, AgencyTask, D).join(AgencyTask, AgencyTask.id == TaskDecision.task_id)
-         .join(D, D.id == AgencyTask.declaration_id).where(TaskDecision.inspection.is_not(None), visible))
+         .join(D, D.id == AgencyTask.declaration_id)
+         # A decision without an inspection may be stored as JSON null rather than SQL NULL: neither is a result.
+         .where(TaskDecision.inspection.is_not(None), cast(TaskDecision.inspection, String) != "null", visible))
     total = session.scalar(select(func.count()).select_from(q.subquery()))
-    items = []
+    # Each field is the owning agency's outcome: its own agency sees it all, others what the owner's scope lists.
+    lens = Lens(subject, Decision(True, (), "inspection-results"), None, session, purpose, reads)
+    models = []
     for dec, task, d in session.execute(q.order_by(TaskDecision.decided_at.desc()).limit(limit).offset(offset)):
-        record = {"id": dec.id, "declaration_id": d.id, "agency": task.agency, "task_type": task.task_type,
-                  "result": dec.inspection.get("result"), "findings": dec.inspection.get("findings"),
-                  "decision": dec.kind, "decided_at": dec.decided_at.isoformat(),
-                  "hs_chapters": d.hs_chapters.strip(",").split(","), "origins": d.origins.strip(",").split(",")}
+        inspection = dec.inspection or {}
+        record = {"declaration_id": d.id, "task_type": task.task_type, "result": inspection.get("result"),
+                  "findings": inspection.get("findings"), "decision": dec.kind,
+                  "decided_at": dec.decided_at.isoformat(), "hs_chapters": d.hs_chapters.strip(",").split(","),
+                  "origins": d.origins.strip(",").split(",")}
         ref = Ref("inspection_result", dec.id, task.agency, (d.hs_chapters, d.origins, d.office_of_entry))
-        decision = authorize(subject, "read", ref, purpose, session=session)
-        note_read(reads, f"inspection_result/{dec.id}", decision)
-        items.append(redact(record, decision.view) | {"id": dec.id, "agency": task.agency})
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
+        models.append({"id": envelope(dec.id), "agency": envelope(task.agency)} | {
+            k: outcome(v, task.agency, ref, f"/{k}") for k, v in record.items()})
+    return {"total": total, "limit": limit, "offset": offset, "items": cut(models, lens)}

@@ -203,7 +203,8 @@ class PartyScreening:
         out = {"kind": "screening", "party": f"/{role}", "entry_id": m.entry_id,
                "entry_ref": f"watchlist_entry/{m.entry_id}", "list": info.name if info else m.entry.list_id,
                "owner_agency": m.entry.owner_agency, "fingerprint": m.fingerprint,
-               "lane": lane if strong else "yellow", "force_lane": lane if strong else None}
+               "lane": lane if strong else "yellow", "force_lane": lane if strong else None,
+               "sharing": m.entry.sharing}  # the read side shows a hit_no_hit list's details to its owner only
         if decision:
             out["decision"] = decision
         if not full:
