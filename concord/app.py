@@ -85,7 +85,7 @@ class FastLane:
         try:
             response = await endpoint(Request(scope, receive))
         except ConcordError as e:
-            response = JSONResponse(e.as_dict(), status_code=e.status)
+            response = JSONResponse(e.as_dict(), status_code=e.status, headers=e.headers)
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"])
             response = _internal_error(request_id.decode())
@@ -130,7 +130,13 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         yield
         stop.set()
         if background:
-            ticker.stop()
+            for job in c.extras.get("on_stop", ()):  # e.g. the audit summaries still counting: logged, not lost
+                try:
+                    job()
+                except Exception:
+                    log.exception("shutdown job failed")
+            if ticker is not None:
+                ticker.stop()
             c.bus.relay.stop()
 
     app = FastAPI(title="Concord", version=__version__, lifespan=lifespan,
@@ -141,7 +147,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
     @app.exception_handler(ConcordError)
     async def concord_error(request: Request, exc: ConcordError):
-        return JSONResponse(exc.as_dict(), status_code=exc.status)
+        return JSONResponse(exc.as_dict(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(Exception)  # Starlette still re-raises it, and the server logs it
     async def unexpected(request: Request, exc: Exception):

@@ -15,6 +15,10 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = None  # empty: {var_dir}/audit-ed25519.key
     audit_origin: str = "concord.local/audit"
     checkpoint_interval_s: float = 1.0
+    # Refused tokens and denied reads are logged as counted summaries, one window per client (or user): the first
+    # event at once, the rest of the window as one entry with its count.
+    audit_summary_window_s: float = Field(60.0, gt=0)
+    auth_refusal_limit: int = Field(20, ge=1)  # refused tokens per client and window; beyond: 429 with Retry-After
     # Lodgings over the API are committed at most once per this many ms, those arriving meanwhile together
     # (group commit): a transaction costs about 1 ms whatever its size, so at a few hundred a second
     # one-lodging transactions would cost more than the lodgings. An idle server commits a lodging at once.

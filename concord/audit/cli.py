@@ -40,7 +40,10 @@ def _vkey(settings, key: str | None) -> str:
 
 @app.command()
 def verify(json_output: bool = JSON, key: str | None = KEY):
-    """Recompute the tree from every stored entry and check it against every checkpoint; exit 1 on any fault."""
+    """Recompute the tree from every stored entry and check it against every checkpoint.
+
+    Exit 0: every entry is covered by a signed checkpoint that matches; 1: a fault; 2: no fault, but entries after
+    the last signed checkpoint (an unsigned tail: sign one with `concord audit checkpoint` or wait for the signer)."""
     from concord.audit.verify import verify_log
 
     settings, engine, _ = _hub()
@@ -51,6 +54,10 @@ def verify(json_output: bool = JSON, key: str | None = KEY):
     elif report.ok:
         console.print(f"[green]ok[/green]: {report.entries} entries, {report.checkpoints} checkpoints match "
                       f"(signed up to {report.verified_size}), {report.seconds} s")
+    elif report.status == "unsigned-tail":
+        console.print(f"[yellow]UNSIGNED TAIL[/yellow]: entries {report.verified_size}..{report.entries - 1} "
+                      f"({report.unsigned_tail}) are after the last signed checkpoint; entries before them verify. "
+                      "Sign a checkpoint (`concord audit checkpoint`, or wait for the signer) and verify again.")
     else:
         where = "" if report.exact else " (a checkpoint failed: the first bad entry is at or after this one)"
         console.print(f"[red]FAILED[/red]: first bad entry {report.first_bad_seq}{where}")
@@ -58,7 +65,7 @@ def verify(json_output: bool = JSON, key: str | None = KEY):
         for f in report.findings:
             table.add_row(str(f.seq), f.problem)
         console.print(table)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(0 if report.ok else 2 if report.status == "unsigned-tail" else 1)
 
 
 @app.command()
