@@ -15,6 +15,8 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = None  # empty: {var_dir}/audit-ed25519.key
     audit_origin: str = "concord.local/audit"
     checkpoint_interval_s: float = 1.0
+    # Cosigner verifier keys (C2SP tlog-cosignature, type 0x04) of the witnesses whose cosignatures the hub keeps.
+    audit_witness_keys: str = ""  # comma-separated
     # Refused tokens and denied reads are logged as counted summaries, one window per client (or user): the first
     # event at once, the rest of the window as one entry with its count.
     audit_summary_window_s: float = Field(60.0, gt=0)
@@ -37,6 +39,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.var_dir / 'concord.db'}"
+
+    def witness_keys(self) -> list[str]:
+        return [k.strip() for k in self.audit_witness_keys.split(",") if k.strip()]
 
     def resolved_audit_key_file(self) -> Path:
         return self.audit_key_file or self.var_dir / "audit-ed25519.key"

@@ -69,28 +69,89 @@ def verify(json_output: bool = JSON, key: str | None = KEY):
 
 
 @app.command()
-def witness(checkpoint_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A checkpoint kept earlier."),
+def witness(kept: Path = typer.Argument(..., exists=True, help="A witness copy (directory) or a checkpoint kept earlier."),
             key: str | None = KEY, url: str | None = typer.Option(None, help="Check a hub over HTTP: .../api/v1/audit"),
-            token: str | None = typer.Option(None, help="Bearer token for --url."), json_output: bool = JSON):
-    """Check that today's log extends a checkpoint kept earlier; exit 1 if history was rewritten."""
-    from concord.audit.witness import witness_local, witness_remote
+            token: str | None = typer.Option(None, help="Bearer token for --url."), json_output: bool = JSON,
+            submit: bool = typer.Option(False, "--submit", help="Send the cosignature to the hub (with a copy).")):
+    """Check that today's log still holds what was kept, entry by entry; exit 1 if anything was changed.
 
-    kept = checkpoint_file.read_text()
-    if url:
-        if not key:
-            raise typer.BadParameter("--url needs --key: the verifier key you kept, not one the hub hands you")
-        report = witness_remote(url, kept, key, token)
-    else:
-        settings, _, sessions = _hub()
-        with sessions() as session:
-            report = witness_local(session, kept, _vkey(settings, key))
+    With a witness copy (`concord audit witness-init`) the leaf hashes of every entry are kept and compared, the
+    copy moves on to the hub's latest checkpoint, and the witness cosigns it (C2SP tlog-cosignature)."""
+    from concord.audit.copy import WitnessCopy
+
+    copy = WitnessCopy(kept) if kept.is_dir() else None
+    if copy is not None and key and key.strip() != copy.vkey:
+        raise typer.BadParameter("--key differs from the key this copy pinned; a witness never changes it")
+    if url and not (key or copy):
+        raise typer.BadParameter("--url needs --key: the verifier key you kept, not one the hub hands you")
+    kept_note, kept_leaves = copy.kept() if copy else (kept.read_text(), None)
+    report, leaves = _witness_check(url, token, kept_note, kept_leaves, copy.vkey if copy else key)
+    line = None
+    if copy is not None and report.ok:
+        from concord.clock import Clock
+
+        line = copy.keep(report, leaves, int(Clock().now().timestamp()))
+        if submit:
+            _submit(url, token, report.current_size, line)
     if json_output:
-        typer.echo(json.dumps(report.as_dict(), indent=2))
+        typer.echo(json.dumps(report.as_dict() | ({"cosignature": line} if line else {}), indent=2))
     else:
         colour = "green" if report.ok else "red"
         console.print(f"[{colour}]{'ok' if report.ok else 'FAILED'}[/{colour}]: kept {report.kept_size}, "
                       f"current {report.current_size}: {report.reason}")
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _witness_check(url, token, kept_note, kept_leaves, key):
+    from concord.audit.witness import WitnessReport, check_leaves, local_view, remote_view
+
+    if url:
+        import httpx
+
+        with httpx.Client(base_url=url.rstrip("/") + "/", timeout=60) as http:
+            note, leaves = remote_view(http, key, {"Authorization": f"Bearer {token}"} if token else {})
+        problems = []
+    else:
+        settings, _, sessions = _hub()
+        key = _vkey(settings, key)
+        with sessions() as session:
+            note, leaves, problems = local_view(session)
+        if note is None:
+            return WitnessReport(False, reason="this log has no checkpoint yet"), b""
+    return check_leaves(kept_note or note, kept_leaves, leaves, note, key, problems), leaves
+
+
+def _submit(url, token, size, line) -> None:
+    """Send a cosignature to the hub (over HTTP, or straight into the local database)."""
+    if url:
+        import httpx
+
+        r = httpx.post(url.rstrip("/") + "/cosignatures", json={"size": size, "cosignature": line},
+                       headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30)
+        if r.status_code != 201:
+            raise typer.BadParameter(f"the hub refused the cosignature: {r.text}")
+        return
+    from sqlalchemy import update
+
+    from concord.audit.cosign import add_signature
+    from concord.audit.models import AuditCheckpoint
+
+    _, _, sessions = _hub()
+    with sessions() as session:
+        row = session.get(AuditCheckpoint, size)
+        session.execute(update(AuditCheckpoint).where(AuditCheckpoint.size == size).values(
+            note=add_signature(row.note, line)))
+        session.commit()
+
+
+@app.command("witness-init")
+def witness_init(path: Path = typer.Argument(..., help="Directory for the new witness copy."),
+                 name: str = typer.Option(..., help="The witness's name, e.g. witness.pol.example/concord"),
+                 key: str = typer.Option(..., "--key", help="The hub's verifier key, pinned in the copy.")):
+    """Start a witness copy: pin the hub's key, create the witness's cosigner key; print the cosigner's vkey."""
+    from concord.audit.copy import WitnessCopy
+
+    typer.echo(WitnessCopy.create(path, key, name).cosigner.vkey)
 
 
 @app.command()
