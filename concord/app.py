@@ -124,9 +124,12 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             from concord.messaging.transports import InProcessTransport
 
             c.bus.relay.start(loop=asyncio.get_running_loop() if isinstance(c.transport, InProcessTransport) else None)
-            # A signed checkpoint at least every second while entries arrive (none when the log did not grow).
-            checkpointer = Checkpointer(c.sessions, signer_from_settings(c.settings), c.clock, write_lock=c.write_lock)
-            ticker = checkpointer.run_every(c.settings.checkpoint_interval_s)
+            # A signed checkpoint at least every second while entries arrive (none when the log did not grow);
+            # with an external signer (`concord audit sign`) this process never reads the key.
+            if c.settings.audit_signer == "embedded":
+                checkpointer = Checkpointer(c.sessions, signer_from_settings(c.settings), c.clock,
+                                            write_lock=c.write_lock)
+                ticker = checkpointer.run_every(c.settings.checkpoint_interval_s)
         yield
         stop.set()
         if background:

@@ -69,11 +69,18 @@ def _scans(conn: Connection, total: int, workers: int):
                 fut.cancel()
 
 
-def verify_log(conn: Connection, vkey: str, *, workers: int | None = None) -> VerifyReport:
-    """Recompute leaf hashes and the tree from every entry; check every checkpoint; report the first bad seq."""
+def verify_log(conn: Connection, vkey: str, *, workers: int | None = None, kept=None) -> VerifyReport:
+    """Recompute leaf hashes and the tree from every entry; check every checkpoint; report the first bad seq.
+
+    `kept`: a checkpoint held outside the database (the signer's last, a witness's), checked like a stored one;
+    it catches a rollback that removed the checkpoints covering the removed entries."""
     t0 = time.perf_counter()
     report = VerifyReport(workers=workers or min(os.cpu_count() or 1, 8))
     roots, last_signed = _signed_roots(conn, vkey, report)
+    if kept is not None and kept.size:
+        if roots.get(kept.size) != kept.root:  # the signer's checkpoint was removed from the database, or replaced
+            report.add(kept.size, f"checkpoint {kept.size}, kept outside the database, is not stored as signed")
+        roots[kept.size], last_signed = kept.root, max(last_signed, kept.size)
     # Read the head before and after the scan: honest concurrent appends keep head_before <= stored <= head_after.
     head_before = _head(conn)
     total = (conn.scalar(select(func.max(AuditEntry.seq))) or -1) + 1

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from concord.audit.checkpoints import latest_checkpoint
 from concord.audit.merkle import ProofError, TreeHasher, verify_consistency
-from concord.audit.models import AuditEntry
+from concord.audit.models import AuditEntry, AuditHead
 from concord.audit.note import CheckpointError, verify_checkpoint
 from concord.audit.scan import scan_range
 
@@ -34,6 +34,7 @@ class WitnessReport:
     first_bad_seq: int | None = None
     unsigned_tail: int = 0  # entries the hub holds after its latest signed checkpoint: not witnessed yet
     checkpoint: str = ""  # the hub's latest signed checkpoint, as checked (for the witness to keep and cosign)
+    status: str = "failed"  # ok | unsigned-tail (the signed log checks out; entries after it are not signed) | failed
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -61,9 +62,11 @@ def _first_difference(a: bytes, b: bytes) -> int | None:
 
 
 def check_leaves(kept_note: str, kept_leaves: bytes | None, leaves: bytes, latest_note: str, vkey: str,
-                 problems: list[tuple[int, str]] = ()) -> WitnessReport:
+                 problems: list[tuple[int, str]] = (), head: int | None = None) -> WitnessReport:
     """Check the hub's entries today (their recomputed leaves) against what the witness kept, and the hub's latest
-    signed checkpoint against those entries. Pure: no database, no network."""
+    signed checkpoint against those entries. Pure: no database, no network.
+
+    `head`: the log size the hub's database records, read after the entries (honest appends only raise it)."""
     try:
         kept = verify_checkpoint(kept_note, vkey)
         latest = verify_checkpoint(latest_note, vkey)
@@ -104,15 +107,22 @@ def check_leaves(kept_note: str, kept_leaves: bytes | None, leaves: bytes, lates
     if root_of_leaves(leaves, latest.size) != latest.root:
         return bad(kept.size, f"the hub's entries do not hash to its latest checkpoint ({latest.size}): an entry "
                               f"in {kept.size}..{latest.size - 1} was changed")
-    report.ok = True
-    report.reason = (f"entries 0..{kept.size - 1} are unchanged and the log grew to a signed {latest.size}"
-                     + (f" ({report.unsigned_tail} more not yet signed)" if report.unsigned_tail else ""))
+    if head is not None and head < held:
+        return bad(head, f"the log head says {head} entries but {held} are stored: the head was replaced, or "
+                         "entries were added behind the log's back")
+    report.reason = f"entries 0..{kept.size - 1} are unchanged and the log grew to a signed {latest.size}"
+    if report.unsigned_tail:
+        report.status = "unsigned-tail"
+        report.reason += (f"; entries {latest.size}..{held - 1} are after the latest signed checkpoint: "
+                          "not witnessed until one is signed")
+    else:
+        report.ok, report.status = True, "ok"
     return report
 
 
-def local_view(session: Session) -> tuple[str | None, bytes, list[tuple[int, str]]]:
+def local_view(session: Session) -> tuple[str | None, bytes, list[tuple[int, str]], int]:
     """This database's latest checkpoint note, every entry's leaf hash recomputed from its body (up to the first
-    gap), and what the scan found wrong."""
+    gap), what the scan found wrong, and the log head (read last)."""
     row = latest_checkpoint(session)
     conn = session.connection()
     total = (conn.scalar(select(func.max(AuditEntry.seq))) or -1) + 1
@@ -123,17 +133,18 @@ def local_view(session: Session) -> tuple[str | None, bytes, list[tuple[int, str
         problems += scan.findings
         if scan.gap:
             break
-    return (row.note if row else None), b"".join(out), problems
+    head = conn.scalar(select(AuditHead.size).where(AuditHead.id == 1)) or 0
+    return (row.note if row else None), b"".join(out), problems, head
 
 
 def witness_local(session: Session, kept_note: str | None, vkey: str, kept_leaves: bytes | None = None) -> WitnessReport:
     """Check the kept checkpoint (and copy) against this database's entries and its latest signed checkpoint.
 
     Without a kept checkpoint (a new witness), the latest is taken on trust and checked against the entries."""
-    note, leaves, problems = local_view(session)
+    note, leaves, problems, head = local_view(session)
     if note is None:
         return WitnessReport(False, reason="this log has no checkpoint yet")
-    return check_leaves(kept_note or note, kept_leaves, leaves, note, vkey, problems)
+    return check_leaves(kept_note or note, kept_leaves, leaves, note, vkey, problems, head)
 
 
 def remote_view(client, vkey: str, headers: dict) -> tuple[str, bytes]:
@@ -178,7 +189,8 @@ def check_extends(kept_note: str, current_note: str, proof: list[bytes], vkey: s
             verify_consistency(kept.size, current.size, proof, kept.root, current.root)
     except (CheckpointError, ProofError) as exc:
         return WitnessReport(False, reason=f"{exc}: history was rewritten")
-    return WitnessReport(True, kept.size, current.size, reason=f"entries 0..{kept.size - 1} are unchanged")
+    return WitnessReport(True, kept.size, current.size, reason=f"entries 0..{kept.size - 1} are unchanged",
+                         status="ok")
 
 
 def leaves_of_bodies(bodies) -> bytes:
