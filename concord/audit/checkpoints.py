@@ -85,10 +85,10 @@ class Checkpointer:
         with self._issuing, self._factory() as session:
             last = covered_size(session)
             head = session.scalar(select(AuditHead.size).where(AuditHead.id == 1)) or 0
-            if head <= last:
-                return None
             if self.state is not None:
                 self.state.check(session, last)  # raises SignerRefused: the stored tree no longer extends ours
+            if head <= last:
+                return None
             tree = load_tree(session, last)
             nodes = extend_tree(session, tree, head)
             session.rollback()  # end the read transaction before waiting for the write lock

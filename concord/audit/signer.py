@@ -43,9 +43,15 @@ class SignerState:
                                 "restore it or move it aside once you have checked the log") from None
 
     def check(self, session: Session, covered: int) -> None:
-        """Refuse to sign on top of a stored tree that does not hold, at our last size, the root we signed."""
+        """Refuse to sign on top of a stored tree that does not hold, at our last size, the root we signed.
+
+        A signer without a state yet (its first run on an existing log) adopts the latest stored checkpoint that
+        its own key signed: from then on, that is what the database must keep extending."""
         kept = self.last()
-        if kept is None or kept.size == 0:
+        if kept is None:
+            self._adopt(session)
+            return
+        if kept.size == 0:
             return
         if covered < kept.size:
             raise SignerRefused(f"this signer signed {kept.size} entries but the database's checkpoints cover only "
@@ -53,6 +59,19 @@ class SignerState:
         if root_at(session, kept.size) != kept.root:
             raise SignerRefused(f"the stored tree at {kept.size} entries is not the one this signer signed: "
                                 "history was rewritten; run `concord audit verify`")
+
+    def _adopt(self, session: Session) -> None:
+        from concord.audit.checkpoints import latest_checkpoint
+
+        row = latest_checkpoint(session)
+        if row is None:
+            return
+        try:
+            verify_checkpoint(row.note, self.vkey)
+        except CheckpointError as exc:
+            raise SignerRefused(f"the latest stored checkpoint ({row.size}) is not signed by this signer's key "
+                                f"({exc.message}); run `concord audit verify --key` with the key you trust") from None
+        self.keep(row.note)
 
     def keep(self, note: str) -> None:
         """Remember a checkpoint just signed (replaced whole: a crash leaves the old one or the new)."""
