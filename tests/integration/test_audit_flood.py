@@ -47,17 +47,18 @@ def test_refused_tokens_are_counted_not_logged_one_by_one_and_limited_per_client
     assert client.get("/api/v1/me", headers=BAD).status_code == 401  # a new window, a new allowance
 
 
-def test_a_valid_token_passes_until_its_client_is_limited_and_after_the_window(concord):
+def test_a_valid_token_passes_even_from_a_limited_client(concord):
     client = TestClient(create_app(concord, background=False))
     good = {"Authorization": f"Bearer {concord.bus.handle(IssueToken(user_id='hollandfoods'))['token']}"}
-    for _ in range(concord.settings.auth_refusal_limit - 1):
+    for _ in range(concord.settings.auth_refusal_limit):
         client.get("/api/v1/me", headers=BAD)
-    assert client.get("/api/v1/me", headers=good).status_code == 200
-    client.get("/api/v1/me", headers=BAD)
-    limited = client.get("/api/v1/me", headers=good)  # answered before the token is read: it sheds the work
+    limited = client.get("/api/v1/me", headers=BAD)
     assert limited.status_code == 429
-    concord.clock.advance(seconds=int(limited.headers["Retry-After"]))
+    # Someone failing behind the same address (an office's NAT) does not lock its colleagues out.
     assert client.get("/api/v1/me", headers=good).status_code == 200
+    assert client.post("/api/v1/declarations", json=declaration(lrn="NAT-1"), headers=good).status_code == 201
+    concord.clock.advance(seconds=int(limited.headers["Retry-After"]))
+    assert client.get("/api/v1/me", headers=BAD).status_code == 401  # the next window
 
 
 def test_denied_reads_are_in_the_owners_access_report_as_counted_denials(concord):
