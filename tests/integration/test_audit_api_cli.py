@@ -173,3 +173,23 @@ def test_with_an_external_signer_the_web_process_never_reads_the_key(hub, tmp_pa
         assert state.exists() and (state.stat().st_mode & 0o077) == 0
     finally:
         get_settings.cache_clear()
+
+
+def test_the_cli_witness_copy_cosigns_then_catches_a_truncation(env, tmp_path):
+    from concord.audit.cosign import verify_cosignature
+
+    run = CliRunner().invoke
+    vkey = run(cli, ["key"]).output.strip()
+    init = run(cli, ["witness-init", str(tmp_path / "w"), "--name", "witness.vet.example/concord", "--key", vkey])
+    assert init.exit_code == 0, init.output
+    first = run(cli, ["witness", str(tmp_path / "w"), "--json", "--submit"])
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.output)
+    assert out["status"] == "ok" and out["cosignature"].startswith("\u2014 witness.vet.example/concord ")
+    stored = run(cli, ["checkpoint"]).output
+    assert verify_cosignature(stored, init.output.strip()) > 0  # submitted into the hub's stored note
+    with env.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_entries WHERE seq >= 5"))
+        conn.execute(text("UPDATE audit_head SET size = 5"))
+    again = run(cli, ["witness", str(tmp_path / "w"), "--json"])
+    assert again.exit_code == 1 and json.loads(again.output)["first_bad_seq"] == 5

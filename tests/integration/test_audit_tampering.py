@@ -13,9 +13,18 @@ from sqlalchemy import text
 from concord.audit.checkpoints import Checkpointer, NoteSigner, latest_checkpoint
 from concord.audit.signer import SignerRefused, SignerState
 from concord.audit.witness import local_view, witness_local
-from test_audit_log import INSERT, ORIGIN, Log, forged_row, log, shift  # noqa: F401  (log: the fixture)
+from test_audit_log import INSERT, ORIGIN, Log, forged_row, shift
 
 TRIED: list[tuple[str, bool, bool]] = []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'audit.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    log = Log(url, tmp_path / "audit.key")
+    log.append(40)
+    yield log
+    log.engine.dispose()
 
 
 def _rewrite_with_new_key(log: Log, tmp_path) -> None:
