@@ -66,7 +66,7 @@ class Forbidden(ConcordError):
 
 
 class TooManyRequests(ConcordError):
-    """Too many refused attempts from one client: answered without looking further until the window closes."""
+    """Too many refused attempts from one client in its window; Retry-After says when the window closes."""
 
     status = 429
     code = "too_many_requests"
