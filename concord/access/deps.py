@@ -66,18 +66,27 @@ def audited_read(request: Request, subject: Subject, declared_purpose: str | Non
 
 
 def _note_denial(request: Request, subject: Subject, declared_purpose: str | None, session) -> None:
-    from concord.audit.summaries import write_notes
     from concord.errors import ConcordError
 
-    app = request.app.state.concord
-    denials = app.extras.get("read_denials")
     name = next((k for k in request.path_params if k.endswith("_id")), None)
-    if denials is None or name is None or subject.lead:  # the lead agency's own data: not a cross-agency denial
+    if name is None or subject.lead:  # the lead agency's own data: not a cross-agency denial
         return
     kind = name[:-3]
     try:
-        owner = app.lead_agency(session) if kind == "declaration" else None
+        owner = request.app.state.concord.lead_agency(session) if kind == "declaration" else None
     except ConcordError:  # no coordination config yet: nobody owns anything
         owner = None
-    key = ("denied", subject.user_id, subject.agency, owner, kind, declared_purpose)
-    write_notes(app, denials.hit(key, f"{kind}/{request.path_params[name]}"[:120]), request.state.request_id)
+    note_denial(request, subject, declared_purpose, f"{kind}/{request.path_params[name]}", owner)
+
+
+def note_denial(request: Request, subject: Subject, declared_purpose: str | None, resource: str,
+                owner: str | None, action: str | None = None) -> None:
+    """Count a read the subject was denied (answered 404) against the owner's data, in the counted summaries."""
+    from concord.audit.summaries import write_notes
+
+    app = request.app.state.concord
+    if (denials := app.extras.get("read_denials")) is None:
+        return
+    kind = resource.split("/", 1)[0]
+    key = ("denied", subject.user_id, subject.agency, owner, action or f"{kind}:read", declared_purpose, kind)
+    write_notes(app, denials.hit(key, resource[:120]), request.state.request_id)

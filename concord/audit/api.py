@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
-from concord.access.deps import concord_app, current_subject
+from concord.access.deps import concord_app, current_subject, note_denial
 from concord.access.policy import authorize
 from concord.audit import proofs
 from concord.audit.checkpoints import hub_vkey, latest_checkpoint
@@ -51,6 +51,8 @@ def entry(seq: int, request: Request, subject=Depends(current_subject), app=Depe
     with app.sessions() as session:
         row = session.scalar(select(AuditEntry).where(AuditEntry.seq == seq))
         if row is None or not authorize(subject, "read", row, session=session).allowed:
+            if row is not None:  # another agency's activity: a denial in its access report
+                note_denial(request, subject, None, f"audit/{seq}", row.agency, "audit:entry:read")
             raise NotFound(f"audit entry {seq} not found")
     if row.agency != subject.agency:  # reading another agency's activity is itself a cross-agency read
         with app.uow(subject, request.state.request_id) as uow:

@@ -116,9 +116,9 @@ def denied_read_note(key: tuple, w: Window) -> AuditNote:
     """Reads a user was denied (404 out of scope, a purpose no agreement covers), per whose data it was."""
     if key == OVERFLOW:
         return AuditNote("record:read", "record/*", outcome="denied")
-    _, actor, agency, owner, kind, purpose = key
+    _, actor, agency, owner, action, purpose, kind = key
     one = w.count == 1 and len(w.samples) == 1
-    return AuditNote(f"{kind}:read", w.samples[0] if one else f"{kind}/*", outcome="denied", purpose=purpose,
+    return AuditNote(action, w.samples[0] if one else f"{kind}/*", outcome="denied", purpose=purpose,
                      actor=actor, agency=agency, owner=owner, detail={} if one else {"resources": list(w.samples)})
 
 

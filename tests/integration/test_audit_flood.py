@@ -81,3 +81,17 @@ def test_denied_reads_are_in_the_owners_access_report_as_counted_denials(concord
     report = client.get("/api/v1/access-reports", params={"agency": "CUS"}, headers=tokens["cus-liaison"]).json()
     rows = [r for r in report["entries"] if r["outcome"] == "denied"]
     assert [(r["actor"], r["count"]) for r in rows] == [("pol-officer", 1), ("pol-officer", 30)]
+
+
+def test_a_denied_audit_entry_read_is_in_the_report_of_the_agency_whose_entry_it_is(concord):
+    client = TestClient(create_app(concord, background=False))
+    tokens = {u: {"Authorization": f"Bearer {concord.bus.handle(IssueToken(user_id=u))['token']}"}
+              for u in ("cus-liaison", "pol-officer")}
+    with concord.sessions() as s:  # the token issued to customs' liaison: customs' activity
+        seq = s.scalar(text("SELECT max(seq) FROM audit_entries WHERE agency = 'CUS'"))
+    assert client.get(f"/api/v1/audit/entries/{seq}", headers=tokens["pol-officer"]).status_code == 404
+    assert client.get("/api/v1/audit/entries/999999", headers=tokens["pol-officer"]).status_code == 404  # none
+    denied = [e for e in _entries(concord, "audit:entry:read") if e["outcome"] == "denied"]
+    assert [(e["actor"], e["resource"], e["owner"]) for e in denied] == [("pol-officer", f"audit/{seq}", "CUS")]
+    report = client.get("/api/v1/access-reports", params={"agency": "CUS"}, headers=tokens["cus-liaison"]).json()
+    assert [r["resource"] for r in report["entries"] if r["outcome"] == "denied"] == [f"audit/{seq}"]
