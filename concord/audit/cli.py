@@ -84,7 +84,7 @@ def witness(kept: Path = typer.Argument(..., exists=True, help="A witness copy (
 
     With a witness copy (`concord audit witness-init`) the leaf hashes of every entry are kept and compared, the
     copy moves on to the hub's latest checkpoint, and the witness cosigns it (C2SP tlog-cosignature)."""
-    from concord.audit.copy import WitnessCopy
+    from concord.audit.witness_copy import WitnessCopy
 
     copy = WitnessCopy(kept) if kept.is_dir() else None
     if copy is not None and key and key.strip() != copy.vkey:
@@ -157,7 +157,7 @@ def witness_init(path: Path = typer.Argument(..., help="Directory for the new wi
                  name: str = typer.Option(..., help="The witness's name, e.g. witness.pol.example/concord"),
                  key: str = typer.Option(..., "--key", help="The hub's verifier key, pinned in the copy.")):
     """Start a witness copy: pin the hub's key, create the witness's cosigner key; print the cosigner's vkey."""
-    from concord.audit.copy import WitnessCopy
+    from concord.audit.witness_copy import WitnessCopy
 
     typer.echo(WitnessCopy.create(path, key, name).cosigner.vkey)
 

@@ -1,8 +1,8 @@
 """Witnessing: does today's log still hold what a witness kept? Checked from the entries, never the hub's own tree.
 
-A witness keeps a signed checkpoint, and in a witness copy (copy.py) the leaf hash of every entry it has seen. It
-recomputes every leaf from the entries the hub holds today (from their bodies: not the stored hashes, not the
-stored tree nodes, which an editor of the database would leave alone), and checks that they reproduce what it kept
+A witness keeps a signed checkpoint, and in a witness copy (witness_copy.py) the leaf hash of every entry it has
+seen. It recomputes every leaf from the entries the hub holds today (from their bodies: not the stored hashes, not
+the stored tree nodes, which an editor of the database would leave alone), and checks that they reproduce what it kept
 and the root of the hub's latest signed checkpoint. An edited, deleted, moved or truncated entry, a rewritten
 history, a checkpoint signed with another key: each changes one of these, and the witness names the first entry.
 """

@@ -110,7 +110,7 @@ def test_the_cli_issues_proves_witnesses_and_verifies(env, tmp_path):
 
 
 def test_a_witness_copy_over_http_catches_an_edited_body_and_cosigns_what_it_checked(hub, tmp_path):
-    from concord.audit.copy import WitnessCopy
+    from concord.audit.witness_copy import WitnessCopy
     from concord.audit.cosign import verify_cosignature
     from concord.audit.witness import check_leaves, remote_view
 
