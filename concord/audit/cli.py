@@ -76,7 +76,8 @@ def verify(json_output: bool = JSON, key: str | None = KEY,
 
 
 @app.command()
-def witness(kept: Path = typer.Argument(..., exists=True, help="A witness copy (directory) or a checkpoint kept earlier."),
+def witness(kept: Path = typer.Argument(..., exists=True,
+                                        help="A witness copy (directory) or a checkpoint kept earlier."),
             key: str | None = KEY, url: str | None = typer.Option(None, help="Check a hub over HTTP: .../api/v1/audit"),
             token: str | None = typer.Option(None, help="Bearer token for --url."), json_output: bool = JSON,
             submit: bool = typer.Option(False, "--submit", help="Send the cosignature to the hub (with a copy).")):

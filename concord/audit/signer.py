@@ -55,7 +55,8 @@ class SignerState:
             return
         if covered < kept.size:
             raise SignerRefused(f"this signer signed {kept.size} entries but the database's checkpoints cover only "
-                                f"{covered}: checkpoints were removed or the log rolled back; run `concord audit verify`")
+                                f"{covered}: checkpoints were removed or the log rolled back; "
+                                "run `concord audit verify`")
         if root_at(session, kept.size) != kept.root:
             raise SignerRefused(f"the stored tree at {kept.size} entries is not the one this signer signed: "
                                 "history was rewritten; run `concord audit verify`")

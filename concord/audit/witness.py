@@ -137,7 +137,8 @@ def local_view(session: Session) -> tuple[str | None, bytes, list[tuple[int, str
     return (row.note if row else None), b"".join(out), problems, head
 
 
-def witness_local(session: Session, kept_note: str | None, vkey: str, kept_leaves: bytes | None = None) -> WitnessReport:
+def witness_local(session: Session, kept_note: str | None, vkey: str,
+                  kept_leaves: bytes | None = None) -> WitnessReport:
     """Check the kept checkpoint (and copy) against this database's entries and its latest signed checkpoint.
 
     Without a kept checkpoint (a new witness), the latest is taken on trust and checked against the entries."""

@@ -40,7 +40,8 @@ class WitnessCopy:
 
     @property
     def cosigner(self) -> Cosigner:
-        return Cosigner((self.path / "cosigner.name").read_text().strip(), load_or_create_key(self.path / "cosigner.key"))
+        name = (self.path / "cosigner.name").read_text().strip()
+        return Cosigner(name, load_or_create_key(self.path / "cosigner.key"))
 
     def kept(self) -> tuple[str | None, bytes | None]:
         """The kept checkpoint note and leaf hashes; (None, None) before the first check."""

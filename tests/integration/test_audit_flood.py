@@ -1,4 +1,4 @@
-"""The log cannot be flooded: refused tokens and denied reads become counted summaries; a client past its limit gets 429."""
+"""The log cannot be flooded: refused tokens and denied reads become counted summaries, and 429 past a limit."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ def test_refused_tokens_are_counted_not_logged_one_by_one_and_limited_per_client
     limit = concord.settings.auth_refusal_limit
     answers = []
     for i in range(60):  # the fast lodging lane and an ordinary route share one count per client
-        r = client.post("/api/v1/declarations", json={}, headers=BAD) if i % 2 else client.get("/api/v1/me", headers=BAD)
-        answers.append(r)
+        lodge = i % 2
+        answers.append(client.post("/api/v1/declarations", json={}, headers=BAD) if lodge
+                       else client.get("/api/v1/me", headers=BAD))
     assert [r.status_code for r in answers[:limit]] == [401] * limit
     assert {r.status_code for r in answers[limit:]} == {429}
     for r in answers[limit:limit + 2]:  # both lanes answer in the error tree's form, with Retry-After
