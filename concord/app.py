@@ -85,7 +85,7 @@ class FastLane:
         try:
             response = await endpoint(Request(scope, receive))
         except ConcordError as e:
-            response = JSONResponse(e.as_dict(), status_code=e.status)
+            response = JSONResponse(e.as_dict(), status_code=e.status, headers=e.headers)
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"])
             response = _internal_error(request_id.decode())
@@ -124,13 +124,22 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             from concord.messaging.transports import InProcessTransport
 
             c.bus.relay.start(loop=asyncio.get_running_loop() if isinstance(c.transport, InProcessTransport) else None)
-            # A signed checkpoint at least every second while entries arrive (none when the log did not grow).
-            checkpointer = Checkpointer(c.sessions, signer_from_settings(c.settings), c.clock, write_lock=c.write_lock)
-            ticker = checkpointer.run_every(c.settings.checkpoint_interval_s)
+            # A signed checkpoint at least every second while entries arrive (none when the log did not grow);
+            # with an external signer (`concord audit sign`) this process never reads the key.
+            if c.settings.audit_signer == "embedded":
+                checkpointer = Checkpointer(c.sessions, signer_from_settings(c.settings), c.clock,
+                                            write_lock=c.write_lock)
+                ticker = checkpointer.run_every(c.settings.checkpoint_interval_s)
         yield
         stop.set()
         if background:
-            ticker.stop()
+            for job in c.extras.get("on_stop", ()):  # e.g. the audit summaries still counting: logged, not lost
+                try:
+                    job()
+                except Exception:
+                    log.exception("shutdown job failed")
+            if ticker is not None:
+                ticker.stop()
             c.bus.relay.stop()
 
     app = FastAPI(title="Concord", version=__version__, lifespan=lifespan,
@@ -141,7 +150,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
     @app.exception_handler(ConcordError)
     async def concord_error(request: Request, exc: ConcordError):
-        return JSONResponse(exc.as_dict(), status_code=exc.status)
+        return JSONResponse(exc.as_dict(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(Exception)  # Starlette still re-raises it, and the server logs it
     async def unexpected(request: Request, exc: Exception):

@@ -17,6 +17,7 @@ from concord.agreements import handlers as agreements
 from concord.agreements.book import AgreementBook
 from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, DecideAccessRequest, DraftAgreement,
                                          RequestAccess, SignAgreement)
+from concord.audit import summaries as audit_summaries
 from concord.audit.log import AuditLog
 from concord.clearance import handlers as clearance
 from concord.clearance.messages import CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments
@@ -130,6 +131,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
     screening.register(app)
+    audit_summaries.register(app)  # refused tokens and denied reads: counted, rate-limited, flushed periodically
     return app
 
 

@@ -13,8 +13,18 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite at {var_dir}/concord.db
     audit_key_file: Path | None = None  # empty: {var_dir}/audit-ed25519.key
+    # "embedded": the web process holds the key and signs checkpoints itself (the default, `make demo`).
+    # "external": it never reads the key; `concord audit sign` signs, as another user who alone can read the key.
+    audit_signer: str = Field("embedded", pattern="^(embedded|external)$")
+    audit_vkey: str = ""  # the hub's verifier key, for a web process that cannot read the key file
     audit_origin: str = "concord.local/audit"
     checkpoint_interval_s: float = 1.0
+    # Cosigner verifier keys (C2SP tlog-cosignature, type 0x04) of the witnesses whose cosignatures the hub keeps.
+    audit_witness_keys: str = ""  # comma-separated
+    # Refused tokens and denied reads are logged as counted summaries, one window per client (or user): the first
+    # event at once, the rest of the window as one entry with its count.
+    audit_summary_window_s: float = Field(60.0, gt=0)
+    auth_refusal_limit: int = Field(20, ge=1)  # refused tokens per client and window; beyond: 429 with Retry-After
     # Lodgings over the API are committed at most once per this many ms, those arriving meanwhile together
     # (group commit): a transaction costs about 1 ms whatever its size, so at a few hundred a second
     # one-lodging transactions would cost more than the lodgings. An idle server commits a lodging at once.
@@ -34,8 +44,23 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.var_dir / 'concord.db'}"
 
+    def witness_keys(self) -> list[str]:
+        return [k.strip() for k in self.audit_witness_keys.split(",") if k.strip()]
+
     def resolved_audit_key_file(self) -> Path:
         return self.audit_key_file or self.var_dir / "audit-ed25519.key"
+
+    def resolved_audit_vkey_file(self) -> Path:
+        """The verifier key, written beside the key by the signer; public."""
+        return self.resolved_audit_key_file().with_suffix(".vkey")
+
+    def resolved_audit_state_file(self) -> Path:
+        """The last checkpoint the signer signed for this database, kept outside it (one file per database URL)."""
+        import hashlib
+
+        key = self.resolved_audit_key_file()
+        tag = hashlib.sha256(self.resolved_database_url().encode()).hexdigest()[:12]
+        return key.with_name(f"{key.stem}.{tag}.last")
 
 
 @lru_cache

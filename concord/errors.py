@@ -17,6 +17,7 @@ class Problem:
 class ConcordError(Exception):
     status = 400
     code = "bad_request"
+    headers: dict | None = None  # response headers the answer needs (Retry-After)
 
     def __init__(self, message: str, problems: list[Problem] | None = None):
         super().__init__(message)
@@ -62,6 +63,17 @@ class Unauthenticated(ConcordError):
 class Forbidden(ConcordError):
     status = 403
     code = "forbidden"
+
+
+class TooManyRequests(ConcordError):
+    """Too many refused attempts from one client in its window; Retry-After says when the window closes."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 def pointer(*parts) -> str:

@@ -11,13 +11,19 @@ async def concord_app(request: Request):  # async: a plain def would hop to the 
 
 
 async def current_subject(request: Request) -> Subject:
-    """Authenticate the bearer token on every request; revocation takes effect on the next request."""
+    """Authenticate the bearer token on every request; revocation takes effect on the next request.
+
+    The fast lodging lane calls this too, so both paths refuse, count and rate-limit alike."""
+    from concord.audit.summaries import write_notes
+
     app = request.app.state.concord
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
     if (tokens := app.extras.get("tokens")) is None:
         tokens = app.extras["tokens"] = TokenReader(app.engine)
-    subject = authenticate(app.uow(request_id=request.state.request_id), token, tokens)
+    client = request.client.host if request.client else "unknown"
+    subject = authenticate(token, tokens, app.extras.get("auth_refusals"), client,
+                           lambda notes: write_notes(app, notes, request.state.request_id))
     request.state.subject = subject
     return subject
 
@@ -41,9 +47,46 @@ def log_request_reads(request: Request, subject: Subject, reads: list, declared_
 
 
 def audited_read(request: Request, subject: Subject, declared_purpose: str | None, read):
-    """Run read(session, reads) and write the cross-agency reads it collected to the audit log."""
+    """Run read(session, reads) and write the cross-agency reads it collected to the audit log.
+
+    A read refused as not found (out of scope, or a purpose no agreement covers: the caller cannot tell which) is
+    counted as a denial of the owner's data, for its access report, in the counted summaries."""
+    from concord.errors import NotFound
+
     reads: list = []
-    with request.app.state.concord.sessions() as session:
-        result = read(session, reads)
+    app = request.app.state.concord
+    with app.sessions() as session:
+        try:
+            result = read(session, reads)
+        except NotFound:
+            _note_denial(request, subject, declared_purpose, session)
+            raise
     log_request_reads(request, subject, reads, declared_purpose)
     return result
+
+
+def _note_denial(request: Request, subject: Subject, declared_purpose: str | None, session) -> None:
+    from concord.errors import ConcordError
+
+    name = next((k for k in request.path_params if k.endswith("_id")), None)
+    if name is None or subject.lead:  # the lead agency's own data: not a cross-agency denial
+        return
+    kind = name[:-3]
+    try:
+        owner = request.app.state.concord.lead_agency(session) if kind == "declaration" else None
+    except ConcordError:  # no coordination config yet: nobody owns anything
+        owner = None
+    note_denial(request, subject, declared_purpose, f"{kind}/{request.path_params[name]}", owner)
+
+
+def note_denial(request: Request, subject: Subject, declared_purpose: str | None, resource: str,
+                owner: str | None, action: str | None = None) -> None:
+    """Count a read the subject was denied (answered 404) against the owner's data, in the counted summaries."""
+    from concord.audit.summaries import write_notes
+
+    app = request.app.state.concord
+    if (denials := app.extras.get("read_denials")) is None:
+        return
+    kind = resource.split("/", 1)[0]
+    key = ("denied", subject.user_id, subject.agency, owner, action or f"{kind}:read", declared_purpose, kind)
+    write_notes(app, denials.hit(key, resource[:120]), request.state.request_id)

@@ -11,7 +11,7 @@ from concord.access.identity import Subject
 from concord.access.messages import IssueToken, RevokeToken
 from concord.access.models import ApiToken, User
 from concord.db import PLACEHOLDER
-from concord.errors import NotFound, Unauthenticated
+from concord.errors import NotFound, TooManyRequests, Unauthenticated
 from concord.ids import new_id
 
 
@@ -110,16 +110,27 @@ class TokenReader:
         return token_id, subject
 
 
-def authenticate(uow, token: str | None, tokens: TokenReader) -> Subject:
-    """The subject a bearer token stands for; a refused token is logged and answered 401."""
+def authenticate(token: str | None, tokens: TokenReader, refusals=None, client: str = "unknown",
+                 write=lambda notes: None) -> Subject:
+    """The subject a bearer token stands for; a refused one is answered 401, or 429 once its client is past its limit.
+
+    Refusals are counted per client (`refusals`: audit.summaries.Summaries) and `write` gets the audit notes to
+    append: the first refusal of a client's window at once, the rest as one counted entry when the window closes,
+    so a flood of bad tokens cannot grow the log by one entry per request. A valid token always passes: someone
+    failing behind the same address (an office's NAT) must not lock its colleagues out; the lookup is one indexed
+    read, and the log write, the costly part, is what the count saves."""
     if not token:
         raise Unauthenticated("send 'Authorization: Bearer TOKEN'; `concord tokens issue USER` prints one")
     token_id, subject = tokens.subject(token_hash(token))
     if subject is not None:
         return subject
-    with uow:
-        uow.audit("auth:token:refused", "token", outcome="refused", detail={"token_id": token_id} if token_id else {})
-        uow.commit()
+    if refusals is None:
+        raise Unauthenticated("the token is unknown, revoked, or its user is inactive")
+    key = ("client", client)
+    wait = refusals.retry_after(key)
+    write(refusals.hit(key, token_id, limited=wait is not None))
+    if wait is not None:
+        raise TooManyRequests(f"too many refused tokens from this client; try again in {wait} s", wait)
     raise Unauthenticated("the token is unknown, revoked, or its user is inactive")
 
 

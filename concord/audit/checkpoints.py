@@ -70,9 +70,10 @@ class Checkpointer:
     """Extends the stored tree to the log head and signs a checkpoint for it, in one transaction."""
 
     def __init__(self, session_factory: sessionmaker, signer: NoteSigner, clock: Clock, *,
-                 write_lock: threading.Lock | None = None):
+                 write_lock: threading.Lock | None = None, state=None):
         self._factory, self.signer, self.clock = session_factory, signer, clock
         self._lock = write_lock or nullcontext()
+        self.state = state  # signer.SignerState: the last checkpoint signed, kept outside the database
         self._issuing = threading.Lock()  # one issuer per process; other processes lose on the primary key
 
     def issue(self) -> Checkpoint | None:
@@ -84,6 +85,8 @@ class Checkpointer:
         with self._issuing, self._factory() as session:
             last = covered_size(session)
             head = session.scalar(select(AuditHead.size).where(AuditHead.id == 1)) or 0
+            if self.state is not None:
+                self.state.check(session, last)  # raises SignerRefused: the stored tree no longer extends ours
             if head <= last:
                 return None
             tree = load_tree(session, last)
@@ -101,6 +104,8 @@ class Checkpointer:
                     session.rollback()
                     log.info("checkpoint at %d not written: %s", head, exc.__class__.__name__)
                     return None
+            if self.state is not None:
+                self.state.keep(note)
             return cp
 
     def run_every(self, seconds: float) -> Ticker:
@@ -138,13 +143,28 @@ class Ticker:
 
 
 def hub_vkey(settings) -> str:
-    """The hub's verifier key, from its key file; never creates one (a verifier must not mint keys)."""
-    path = settings.resolved_audit_key_file()
-    if not path.exists():
-        raise ConcordError(f"no audit key at {path}; pass the hub's verifier key with --key")
-    return verifier_key(settings.audit_origin, load_or_create_key(path).public_key())
+    """The hub's verifier key: CONCORD_AUDIT_VKEY, else derived from the key file where this process may read it,
+    else the public file the signer wrote beside it; never creates a key (a verifier must not mint keys)."""
+    if settings.audit_vkey:
+        return settings.audit_vkey.strip()
+    path, public = settings.resolved_audit_key_file(), settings.resolved_audit_vkey_file()
+    if path.exists() and os.access(path, os.R_OK):
+        return verifier_key(settings.audit_origin, load_or_create_key(path).public_key())
+    if public.exists():
+        return public.read_text().strip()
+    raise ConcordError(f"no audit key at {path} (or none this process may read); pass the hub's verifier key "
+                       "with --key or CONCORD_AUDIT_VKEY")
 
 
 def signer_from_settings(settings) -> NoteSigner:
-    """The hub's signer: origin and key file from the settings (the key is created on first start)."""
-    return NoteSigner(settings.audit_origin, load_or_create_key(settings.resolved_audit_key_file()))
+    """The hub's signer: origin and key file from the settings (the key is created on first start).
+
+    Its verifier key is written beside it (public), for processes that may not read the key itself."""
+    signer = NoteSigner(settings.audit_origin, load_or_create_key(settings.resolved_audit_key_file()))
+    public = settings.resolved_audit_vkey_file()
+    if not public.exists() or public.read_text().strip() != signer.vkey:
+        tmp = public.with_suffix(".vkey.tmp")
+        tmp.write_text(signer.vkey + "\n")
+        tmp.chmod(0o644)
+        tmp.replace(public)
+    return signer

@@ -39,18 +39,32 @@ def _vkey(settings, key: str | None) -> str:
 
 
 @app.command()
-def verify(json_output: bool = JSON, key: str | None = KEY):
-    """Recompute the tree from every stored entry and check it against every checkpoint; exit 1 on any fault."""
+def verify(json_output: bool = JSON, key: str | None = KEY,
+           kept: Path | None = typer.Option(None, "--kept", exists=True, dir_okay=False,
+                                            help="A checkpoint kept outside the database (default: the signer's)")):
+    """Recompute the tree from every stored entry and check it against every checkpoint.
+
+    Exit 0: every entry is covered by a signed checkpoint that matches; 1: a fault; 3: no fault, but entries after
+    the last signed checkpoint (an unsigned tail: sign one with `concord audit checkpoint` or wait for the signer)."""
     from concord.audit.verify import verify_log
 
+    from concord.audit.note import verify_checkpoint
+    from concord.audit.signer import kept_checkpoint
+
     settings, engine, _ = _hub()
+    vkey = _vkey(settings, key)
+    held = verify_checkpoint(kept.read_text(), vkey) if kept else kept_checkpoint(settings, vkey)
     with engine.connect() as conn:
-        report = verify_log(conn, _vkey(settings, key))
+        report = verify_log(conn, vkey, kept=held)
     if json_output:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     elif report.ok:
         console.print(f"[green]ok[/green]: {report.entries} entries, {report.checkpoints} checkpoints match "
                       f"(signed up to {report.verified_size}), {report.seconds} s")
+    elif report.status == "unsigned-tail":
+        console.print(f"[yellow]UNSIGNED TAIL[/yellow]: entries {report.verified_size}..{report.entries - 1} "
+                      f"({report.unsigned_tail}) are after the last signed checkpoint; entries before them verify. "
+                      "Sign a checkpoint (`concord audit checkpoint`, or wait for the signer) and verify again.")
     else:
         where = "" if report.exact else " (a checkpoint failed: the first bad entry is at or after this one)"
         console.print(f"[red]FAILED[/red]: first bad entry {report.first_bad_seq}{where}")
@@ -58,51 +72,151 @@ def verify(json_output: bool = JSON, key: str | None = KEY):
         for f in report.findings:
             table.add_row(str(f.seq), f.problem)
         console.print(table)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(0 if report.ok else 3 if report.status == "unsigned-tail" else 1)
 
 
 @app.command()
-def witness(checkpoint_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A checkpoint kept earlier."),
+def witness(kept: Path = typer.Argument(..., exists=True,
+                                        help="A witness copy (directory) or a checkpoint kept earlier."),
             key: str | None = KEY, url: str | None = typer.Option(None, help="Check a hub over HTTP: .../api/v1/audit"),
-            token: str | None = typer.Option(None, help="Bearer token for --url."), json_output: bool = JSON):
-    """Check that today's log extends a checkpoint kept earlier; exit 1 if history was rewritten."""
-    from concord.audit.witness import witness_local, witness_remote
+            token: str | None = typer.Option(None, help="Bearer token for --url."), json_output: bool = JSON,
+            submit: bool = typer.Option(False, "--submit", help="Send the cosignature to the hub (with a copy).")):
+    """Check that today's log still holds what was kept, entry by entry; exit 1 if anything was changed.
 
-    kept = checkpoint_file.read_text()
+    With a witness copy (`concord audit witness-init`) the leaf hashes of every entry are kept and compared, the
+    copy moves on to the hub's latest checkpoint, and the witness cosigns it (C2SP tlog-cosignature)."""
+    from concord.audit.witness_copy import WitnessCopy
+
+    copy = WitnessCopy(kept) if kept.is_dir() else None
+    if copy is not None and key and key.strip() != copy.vkey:
+        raise typer.BadParameter("--key differs from the key this copy pinned; a witness never changes it")
+    if url and not (key or copy):
+        raise typer.BadParameter("--url needs --key: the verifier key you kept, not one the hub hands you")
+    kept_note, kept_leaves = copy.kept() if copy else (kept.read_text(), None)
+    report, leaves = _witness_check(url, token, kept_note, kept_leaves, copy.vkey if copy else key)
+    line = None
+    if copy is not None and report.status in ("ok", "unsigned-tail"):
+        from concord.clock import Clock
+
+        line = copy.keep(report, leaves, int(Clock().now().timestamp()))
+        if submit:
+            _submit(url, token, report.current_size, line)
+    if json_output:
+        typer.echo(json.dumps(report.as_dict() | ({"cosignature": line} if line else {}), indent=2))
+    else:
+        colour, word = {"ok": ("green", "ok"), "unsigned-tail": ("yellow", "UNSIGNED TAIL")}.get(
+            report.status, ("red", "FAILED"))
+        console.print(f"[{colour}]{word}[/{colour}]: kept {report.kept_size}, "
+                      f"current {report.current_size}: {report.reason}")
+    raise typer.Exit(0 if report.ok else 3 if report.status == "unsigned-tail" else 1)
+
+
+def _witness_check(url, token, kept_note, kept_leaves, key):
+    from concord.audit.witness import WitnessReport, check_leaves, local_view, remote_view
+
     if url:
-        if not key:
-            raise typer.BadParameter("--url needs --key: the verifier key you kept, not one the hub hands you")
-        report = witness_remote(url, kept, key, token)
+        import httpx
+
+        with httpx.Client(base_url=url.rstrip("/") + "/", timeout=60) as http:
+            note, leaves = remote_view(http, key, {"Authorization": f"Bearer {token}"} if token else {})
+        problems, head = [], None
     else:
         settings, _, sessions = _hub()
+        key = _vkey(settings, key)
         with sessions() as session:
-            report = witness_local(session, kept, _vkey(settings, key))
-    if json_output:
-        typer.echo(json.dumps(report.as_dict(), indent=2))
-    else:
-        colour = "green" if report.ok else "red"
-        console.print(f"[{colour}]{'ok' if report.ok else 'FAILED'}[/{colour}]: kept {report.kept_size}, "
-                      f"current {report.current_size}: {report.reason}")
-    raise typer.Exit(0 if report.ok else 1)
+            note, leaves, problems, head = local_view(session)
+        if note is None:
+            return WitnessReport(False, reason="this log has no checkpoint yet"), b""
+    return check_leaves(kept_note or note, kept_leaves, leaves, note, key, problems, head), leaves
+
+
+def _submit(url, token, size, line) -> None:
+    """Send a cosignature to the hub (over HTTP, or straight into the local database)."""
+    if url:
+        import httpx
+
+        r = httpx.post(url.rstrip("/") + "/cosignatures", json={"size": size, "cosignature": line},
+                       headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30)
+        if r.status_code != 201:
+            raise typer.BadParameter(f"the hub refused the cosignature: {r.text}")
+        return
+    from sqlalchemy import update
+
+    from concord.audit.cosign import add_signature
+    from concord.audit.models import AuditCheckpoint
+
+    _, _, sessions = _hub()
+    with sessions() as session:
+        row = session.get(AuditCheckpoint, size)
+        session.execute(update(AuditCheckpoint).where(AuditCheckpoint.size == size).values(
+            note=add_signature(row.note, line)))
+        session.commit()
+
+
+@app.command("witness-init")
+def witness_init(path: Path = typer.Argument(..., help="Directory for the new witness copy."),
+                 name: str = typer.Option(..., help="The witness's name, e.g. witness.pol.example/concord"),
+                 key: str = typer.Option(..., "--key", help="The hub's verifier key, pinned in the copy.")):
+    """Start a witness copy: pin the hub's key, create the witness's cosigner key; print the cosigner's vkey."""
+    from concord.audit.witness_copy import WitnessCopy
+
+    typer.echo(WitnessCopy.create(path, key, name).cosigner.vkey)
 
 
 @app.command()
 def checkpoint(json_output: bool = JSON):
     """Sign a checkpoint for the current log size now, and print the latest checkpoint."""
-    from concord.audit.checkpoints import Checkpointer, latest_checkpoint, signer_from_settings
+    from concord.audit.checkpoints import latest_checkpoint
+    from concord.audit.signer import checkpointer_for
     from concord.clock import Clock
 
     settings, _, sessions = _hub()
-    signer = signer_from_settings(settings)
-    Checkpointer(sessions, signer, Clock()).issue()
+    from concord.audit.signer import SignerRefused
+
+    checkpointer = checkpointer_for(settings, sessions, Clock())
+    try:
+        checkpointer.issue()
+    except SignerRefused as exc:
+        console.print(f"[red]REFUSED[/red]: {exc.message}")
+        raise typer.Exit(1) from None
     with sessions() as session:
         row = latest_checkpoint(session)
     if row is None:
         raise typer.BadParameter("the log is empty: nothing to sign yet")
     if json_output:
-        typer.echo(json.dumps({"size": row.size, "root": _b64(row.root), "note": row.note, "vkey": signer.vkey}))
+        typer.echo(json.dumps({"size": row.size, "root": _b64(row.root), "note": row.note,
+                               "vkey": checkpointer.signer.vkey}))
     else:
         typer.echo(row.note, nl=False)
+
+
+@app.command()
+def sign(every: float = typer.Option(1.0, help="Seconds between checkpoints while entries arrive."),
+         once: bool = typer.Option(False, "--once", help="Sign one checkpoint if the log grew, then exit.")):
+    """The separate signer: sign checkpoints as the one user who may read the key (CONCORD_AUDIT_SIGNER=external
+    for the web process). It remembers its last checkpoint outside the database and refuses to sign a log that
+    no longer extends it."""
+    import time
+
+    from concord.audit.signer import checkpointer_for
+    from concord.clock import Clock
+
+    settings, _, sessions = _hub()
+    checkpointer = checkpointer_for(settings.model_copy(update={"audit_signer": "external"}), sessions, Clock())
+    typer.echo(f"signing as {checkpointer.signer.vkey}", err=True)
+    from concord.audit.signer import SignerRefused
+
+    while True:
+        try:
+            cp = checkpointer.issue()
+        except SignerRefused as exc:  # nothing more is signed until someone has looked at the log
+            console.print(f"[red]REFUSED[/red]: {exc.message}")
+            raise typer.Exit(1) from None
+        if cp is not None:
+            typer.echo(f"signed {cp.size}", err=True)
+        if once:
+            return
+        time.sleep(every)
 
 
 @app.command()

@@ -42,27 +42,28 @@ def raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def key_id(name: str, public: Ed25519PublicKey) -> bytes:
-    """The 4-byte key hash that prefixes signatures: SHA-256(name || \\n || 0x01 || key)[:4]."""
-    return hashlib.sha256(name.encode() + b"\n" + ED25519 + raw_public(public)).digest()[:4]
+def key_id(name: str, public: Ed25519PublicKey, sig_type: bytes = ED25519) -> bytes:
+    """The 4-byte key hash that prefixes signatures: SHA-256(name || \\n || type || key)[:4] (type 0x01: Ed25519)."""
+    return hashlib.sha256(name.encode() + b"\n" + sig_type + raw_public(public)).digest()[:4]
 
 
-def verifier_key(name: str, public: Ed25519PublicKey) -> str:
-    """The vkey string another agency configures: name+hex(keyid)+base64(0x01 || key)."""
-    return f"{name}+{key_id(name, public).hex()}+{base64.b64encode(ED25519 + raw_public(public)).decode()}"
+def verifier_key(name: str, public: Ed25519PublicKey, sig_type: bytes = ED25519) -> str:
+    """The vkey string another agency configures: name+hex(keyid)+base64(type || key)."""
+    return (f"{name}+{key_id(name, public, sig_type).hex()}+"
+            f"{base64.b64encode(sig_type + raw_public(public)).decode()}")
 
 
-def parse_verifier_key(vkey: str) -> tuple[str, Ed25519PublicKey]:
+def parse_verifier_key(vkey: str, sig_type: bytes = ED25519) -> tuple[str, Ed25519PublicKey]:
     """Parse a vkey string into its name and public key; the embedded key id must match."""
     try:
         name, kid, material = vkey.strip().split("+", 2)  # base64 may itself hold "+"
         raw = base64.b64decode(material, validate=True)
-        if raw[:1] != ED25519 or len(raw) != 33:
-            raise ValueError("not an Ed25519 key")
+        if raw[:1] != sig_type or len(raw) != 33:
+            raise ValueError(f"not a key of signature type 0x{sig_type.hex()}")
         public = Ed25519PublicKey.from_public_bytes(raw[1:])
     except (ValueError, binascii.Error) as exc:
         raise CheckpointError(f"bad verifier key {vkey!r}: expected name+keyid+base64 ({exc})") from None
-    if key_id(name, public).hex() != kid:
+    if key_id(name, public, sig_type).hex() != kid:
         raise CheckpointError(f"verifier key {vkey!r}: key id does not match the key")
     return name, public
 

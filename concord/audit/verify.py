@@ -29,9 +29,11 @@ class Finding:
 @dataclass
 class VerifyReport:
     ok: bool = True
+    status: str = "ok"  # ok | unsigned-tail (no fault, but entries past the last signed checkpoint) | failed
     entries: int = 0
     checkpoints: int = 0  # how many stored checkpoints were checked against the recomputed tree
     verified_size: int = 0  # the largest checkpoint size that matched
+    unsigned_tail: int = 0  # entries after the last signed checkpoint: nothing yet proves they were not forged
     first_bad_seq: int | None = None
     exact: bool = True  # False: a checkpoint root failed and only the stretch it covers is known
     findings: list[Finding] = field(default_factory=list)
@@ -67,11 +69,18 @@ def _scans(conn: Connection, total: int, workers: int):
                 fut.cancel()
 
 
-def verify_log(conn: Connection, vkey: str, *, workers: int | None = None) -> VerifyReport:
-    """Recompute leaf hashes and the tree from every entry; check every checkpoint; report the first bad seq."""
+def verify_log(conn: Connection, vkey: str, *, workers: int | None = None, kept=None) -> VerifyReport:
+    """Recompute leaf hashes and the tree from every entry; check every checkpoint; report the first bad seq.
+
+    `kept`: a checkpoint held outside the database (the signer's last, a witness's), checked like a stored one;
+    it catches a rollback that removed the checkpoints covering the removed entries."""
     t0 = time.perf_counter()
     report = VerifyReport(workers=workers or min(os.cpu_count() or 1, 8))
     roots, last_signed = _signed_roots(conn, vkey, report)
+    if kept is not None and kept.size:
+        if roots.get(kept.size) != kept.root:  # the signer's checkpoint was removed from the database, or replaced
+            report.add(kept.size, f"checkpoint {kept.size}, kept outside the database, is not stored as signed")
+        roots[kept.size], last_signed = kept.root, max(last_signed, kept.size)
     # Read the head before and after the scan: honest concurrent appends keep head_before <= stored <= head_after.
     head_before = _head(conn)
     total = (conn.scalar(select(func.max(AuditEntry.seq))) or -1) + 1
@@ -107,6 +116,13 @@ def verify_log(conn: Connection, vkey: str, *, workers: int | None = None) -> Ve
     else:
         report.first_bad_seq = exact_first
     report.ok = report.ok and report.first_bad_seq is None
+    if report.ok and report.entries > report.verified_size:
+        # Anyone who can write the database can append here and move the head: only a signature vouches for entries.
+        report.unsigned_tail = report.entries - report.verified_size
+        report.ok = False
+        report.findings.append(Finding(report.verified_size, f"entries {report.verified_size}..{report.entries - 1} "
+                                                             "are not covered by a signed checkpoint (unsigned tail)"))
+    report.status = "ok" if report.ok else "unsigned-tail" if report.unsigned_tail else "failed"
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 

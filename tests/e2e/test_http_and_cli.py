@@ -121,8 +121,10 @@ def test_sharing_under_an_agreement_is_reported_to_the_provider(server):
     report = c.get("/api/v1/access-reports", params={"agency": "CUS", "format": "csv"}, headers=h["cus-liaison"])
     lines = report.text.strip().splitlines()
     assert lines[0].startswith("seq,at,actor,agency,action,resource,purpose,agreement")
-    reads = [line for line in lines[1:] if "declaration:read" in line]
+    reads = [line for line in lines[1:] if "declaration:read" in line and ",ok," in line]
     assert len(reads) == 2 and all("pol-officer" in r and "MOU-CUS-POL-2026/v1" in r for r in reads)
+    denied = [line for line in lines[1:] if "declaration:read" in line and ",denied," in line]
+    assert len(denied) == 1 and "pol-officer" in denied[0]  # the read without a purpose, as a denial
 
     shown = run("declarations", "show", did, "--as", "pol-officer", "--purpose", "criminal_investigation")
     assert shown.returncode == 0, shown.stderr

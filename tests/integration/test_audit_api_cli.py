@@ -107,3 +107,89 @@ def test_the_cli_issues_proves_witnesses_and_verifies(env, tmp_path):
         conn.execute(text("UPDATE audit_entries SET purpose = 'curiosity' WHERE seq = 2"))
     result = run(cli, ["verify", "--json"])
     assert result.exit_code == 1 and json.loads(result.output)["first_bad_seq"] == 2
+
+
+def test_a_witness_copy_over_http_catches_an_edited_body_and_cosigns_what_it_checked(hub, tmp_path):
+    from concord.audit.witness_copy import WitnessCopy
+    from concord.audit.cosign import verify_cosignature
+    from concord.audit.witness import check_leaves, remote_view
+
+    api = client_for(hub, AUDITOR)
+    api.base_url = "http://testserver/api/v1/audit/"
+    vkey = api.get("key").json()["vkey"]
+    copy = WitnessCopy.create(tmp_path / "pol-witness", vkey, "witness.pol.example/concord")
+    note, leaves = remote_view(api, vkey, {})
+    first = check_leaves(note, None, leaves, note, vkey)  # a new witness takes the first checkpoint on trust
+    line = copy.keep(first, leaves, 1767600000)
+
+    # The hub keeps cosignatures only from witness keys it is configured with.
+    size = first.current_size
+    assert api.post("cosignatures", json={"size": size, "cosignature": line}).status_code == 422
+    hub.settings = hub.settings.model_copy(update={"audit_witness_keys": copy.cosigner.vkey})
+    assert api.post("cosignatures", json={"size": size, "cosignature": line}).status_code == 201
+    served = api.get("checkpoint").json()["note"]
+    assert verify_cosignature(served, copy.cosigner.vkey) == 1767600000
+    assert verify_checkpoint(served, vkey).size == size
+
+    with hub.engine.begin() as conn:  # an entry's body edited in place, its stored hash and the tree left alone
+        seq = conn.scalar(text("SELECT min(seq) FROM audit_entries WHERE purpose = 'criminal_investigation'"))
+        conn.execute(text("UPDATE audit_entries SET body = replace(body, 'criminal_investigation', 'curiosity') "
+                          "WHERE seq = :s"), {"s": seq})
+    kept_note, kept_leaves = copy.kept()
+    note, leaves = remote_view(api, vkey, {})
+    report = check_leaves(kept_note, kept_leaves, leaves, note, vkey)
+    assert not report.ok and report.first_bad_seq == seq, report
+    # The old witness, a consistency proof from the hub's stored tree, cannot see it.
+    assert witness_remote_proof_only(api, kept_note, vkey)
+
+
+def witness_remote_proof_only(api, kept_note, vkey) -> bool:
+    from concord.audit.witness import check_extends
+
+    current = api.get("checkpoint").json()
+    old = verify_checkpoint(kept_note, vkey).size
+    proof = api.get("proofs/consistency", params={"old": old, "new": current["size"]}).json()["proof"]
+    return check_extends(kept_note, current["note"], [base64.b64decode(p) for p in proof], vkey).ok
+
+
+def test_with_an_external_signer_the_web_process_never_reads_the_key(hub, tmp_path, monkeypatch):
+    settings = hub.settings.model_copy(update={"audit_signer": "external"})
+    env = {"CONCORD_DATABASE_URL": settings.resolved_database_url(), "CONCORD_VAR_DIR": str(settings.var_dir),
+           "CONCORD_AUDIT_SIGNER": "external"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    try:
+        assert CliRunner().invoke(cli, ["sign", "--once"]).exit_code == 0  # the signer user's process
+        key_file = settings.resolved_audit_key_file()
+        vkey = settings.resolved_audit_vkey_file().read_text().strip()
+        key_file.rename(tmp_path / "elsewhere.key")  # out of the web process's reach
+        hub.settings = settings
+        api = client_for(hub, AUDITOR)
+        assert api.get("/api/v1/audit/key").json()["vkey"] == vkey
+        assert verify_checkpoint(api.get("/api/v1/audit/checkpoint").json()["note"], vkey)
+        assert not key_file.exists()  # serving did not mint a key
+        state = settings.resolved_audit_state_file()
+        assert state.exists() and (state.stat().st_mode & 0o077) == 0
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_cli_witness_copy_cosigns_then_catches_a_truncation(env, tmp_path):
+    from concord.audit.cosign import verify_cosignature
+
+    run = CliRunner().invoke
+    vkey = run(cli, ["key"]).output.strip()
+    init = run(cli, ["witness-init", str(tmp_path / "w"), "--name", "witness.vet.example/concord", "--key", vkey])
+    assert init.exit_code == 0, init.output
+    first = run(cli, ["witness", str(tmp_path / "w"), "--json", "--submit"])
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.output)
+    assert out["status"] == "ok" and out["cosignature"].startswith("\u2014 witness.vet.example/concord ")
+    stored = run(cli, ["checkpoint"]).output
+    assert verify_cosignature(stored, init.output.strip()) > 0  # submitted into the hub's stored note
+    with env.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_entries WHERE seq >= 5"))
+        conn.execute(text("UPDATE audit_head SET size = 5"))
+    again = run(cli, ["witness", str(tmp_path / "w"), "--json"])
+    assert again.exit_code == 1 and json.loads(again.output)["first_bad_seq"] == 5
