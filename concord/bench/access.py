@@ -16,7 +16,7 @@ from concord.access.redaction import redact
 from concord.agencies.messages import LoadConfig
 from concord.bootstrap import bootstrap
 from concord.config import Settings
-from concord.declarations.bench import _bodies
+from concord.bench.ingest import _bodies
 from concord.declarations.messages import LodgeGroup
 from concord.declarations.models import Declaration, DeclarationVersion
 from concord.declarations.schemas import declaration_document

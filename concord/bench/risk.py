@@ -4,7 +4,6 @@ Each figure stands beside a baseline measured in the same run: raw LightGBM Boos
 a prebuilt numpy matrix of the same rows, i.e. the model alone without features or history.
 """
 
-import json
 import os
 import sys
 import time
@@ -105,18 +104,4 @@ def run(models: Path | None = None, data: Path | None = Path("../shared/data/kcs
                    "goal_p99_ms": GOALS["p99_ms"], "meets_goal": float(np.percentile(one, 99)) < GOALS["p99_ms"]},
         "core": pinned, "load_average": [round(x, 2) for x in os.getloadavg()],
     }
-    return result
-
-
-def bench_risk(as_json: bool = False, models: Path | None = None, data: Path | None = Path("../shared/data/kcs")):
-    """Print the figures: one JSON object with --json, a short summary otherwise."""
-    result = run(models, data)
-    if as_json:
-        print(json.dumps(result))
-        return result
-    b, s = result["batch"], result["single"]
-    print(f"batch: {b['declarations_per_s']:,} declarations/s (goal {b['goal']:,}; raw predict "
-          f"{b['baseline_raw_predict_per_s']:,}/s)")
-    print(f"single: p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms (goal < {s['goal_p99_ms']} ms; "
-          f"with explanation {s['p99_ms_with_explanation']} ms; raw predict p99 {s['baseline_raw_predict_p99_ms']} ms)")
     return result

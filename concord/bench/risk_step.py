@@ -8,7 +8,6 @@ the configured profiles alone: the risk step before the engine existed.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -191,9 +190,3 @@ def run(count: int = 3000, rules: int = 50, entries: int = 10000, seed: int = 1,
         "load_average_1m": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
         "goal": "p99 of one assessment inside the pipeline < 5 ms",
     }
-
-
-if __name__ == "__main__":
-    import sys
-
-    print(json.dumps(run(models=Path(sys.argv[1]) if len(sys.argv) > 1 else None), indent=2))

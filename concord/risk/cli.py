@@ -185,14 +185,5 @@ def drift(recent: Path = typer.Option(..., "--recent", exists=True, dir_okay=Fal
     _emit({"version": model.version, **report}, as_json)
 
 
-@app.command("bench")
-def bench(as_json: bool = typer.Option(False, "--json"), models: Path = typer.Option(None, "--models"),
-          data: Path = typer.Option(Path("../shared/data/kcs"), "--data")):
-    """Scoring rate in batch and p99 latency of one assessment, beside raw LightGBM on a prebuilt matrix."""
-    from concord.risk.bench import bench_risk
-
-    bench_risk(as_json=as_json, models=models, data=data)
-
-
 if __name__ == "__main__":
     app()
