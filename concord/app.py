@@ -105,7 +105,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         c = app.state.concord
         stop = threading.Event()
         # Import the model stack (LightGBM, scikit-learn) now, not inside the first trader's request.
-        import concord.risk.learning  # noqa: F401
+        import concord.risk.learning.model  # noqa: F401
         from concord.bootstrap import settle_heap, warm_up
 
         warm_up(c)

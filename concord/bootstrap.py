@@ -34,7 +34,7 @@ from concord.risk import handlers as risk_handlers
 from concord.risk import queries as risk_queries
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
                                    RetireRule, TryRule)
-from concord.risk.step import RiskStep
+from concord.risk.scoring.step import RiskStep
 from concord.screening import handlers as screening
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
 from concord.screening.service import PartyScreening

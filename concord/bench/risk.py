@@ -33,8 +33,8 @@ GOALS = {"declarations_per_s": 20_000, "p99_ms": 5.0}
 
 
 def _load(data: Path | None):
-    from concord.risk.datasets import load_kcs
-    from concord.risk.synthetic import synthetic_records
+    from concord.risk.learning.datasets import load_kcs
+    from concord.risk.learning.synthetic import synthetic_records
 
     if data is not None and (data / "train.csv").exists():
         return "kcs", load_kcs(data / "train.csv"), load_kcs(data / "valid.csv"), load_kcs(data / "test.csv")
@@ -44,11 +44,12 @@ def _load(data: Path | None):
 
 
 def _model(models: Path | None, train, valid):
-    from concord.risk.history import HistoryProfiles
-    from concord.risk.learning import RiskModel, fit
+    from concord.risk.learning.history import HistoryProfiles
+    from concord.risk.learning.model import fit
+    from concord.risk.learning.registry import load_model
 
     if models is not None:
-        return RiskModel.from_registry(models)
+        return load_model(models)
     return fit(train, valid, HistoryProfiles().observe(train + valid), params={"num_threads": 1})
 
 

@@ -26,11 +26,11 @@ from concord.db import Base
 from concord.declarations.schemas import parse_declaration
 from concord.demo.run import make_document
 from concord.ids import new_id
-from concord.risk.catalog import ModelSource, registry_model
+from concord.risk.scoring.compiled import ModelSource, registry_model
 from concord.risk.handlers import bump
 from concord.risk.models import RiskRule, WatchlistEntry
-from concord.risk.rules import compile_rule
-from concord.risk.step import RiskStep
+from concord.risk.catalogue.rules import compile_rule
+from concord.risk.scoring.step import RiskStep
 
 HS = ["240220", "610910", "851712", "080390", "950300", "854143", "300490", "030617", "440349", "220710", "847130"]
 ORIGINS = ["CN", "VN", "AE", "TR", "IN", "BR", "EC", "US", "MY", "BD", "TH", "KH", "NG", "PK"]

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from concord.errors import ConcordError
-from concord.risk.datasets import load_dataset
+from concord.risk.learning.datasets import load_dataset
 
 app = typer.Typer(help="The learned risk model: train, evaluate, simulate, versions, drift.", no_args_is_help=True)
 console = Console(stderr=True)  # progress and tables on stderr, so --json output stays clean on stdout
@@ -49,8 +49,8 @@ def train(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False
           activate: bool = typer.Option(False, "--activate", help="make the new version active"),
           as_json: bool = typer.Option(False, "--json")):
     """Train on --train, stop early on --valid, and register the model version with its metrics."""
-    from concord.risk.learning import fit
-    from concord.risk.registry import ModelRegistry
+    from concord.risk.learning.model import fit
+    from concord.risk.learning.registry import ModelRegistry
 
     try:
         model = fit(load_dataset(dataset, train), load_dataset(dataset, valid), params=_params(params))
@@ -68,7 +68,7 @@ def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
              test: Path = typer.Option(..., "--test", exists=True, dir_okay=False),
              dataset: str = DATASET, params: str = PARAMS, as_json: bool = typer.Option(False, "--json")):
     """Train on --train, stop early on --valid, and report the selection metrics on --test once."""
-    from concord.risk.learning import evaluate as run
+    from concord.risk.learning.model import evaluate as run
 
     started = time.perf_counter()
     try:
@@ -92,7 +92,7 @@ def simulate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
              png: Path = typer.Option(Path("var/risk-simulation.png"), "--png"),
              as_json: bool = typer.Option(False, "--json")):
     """Weekly human-in-the-loop selection: pure exploitation against model plus random exploration."""
-    from concord.risk.simulate import chart, simulate as run
+    from concord.risk.learning.simulate import chart, simulate as run
 
     try:
         history = load_dataset(dataset, train)
@@ -129,7 +129,7 @@ def _span(records) -> dict:
 @app.command()
 def models(models: Path = MODELS, as_json: bool = typer.Option(False, "--json")):
     """List model versions with their validation metrics; the active one is marked."""
-    from concord.risk.registry import ModelRegistry
+    from concord.risk.learning.registry import ModelRegistry
 
     versions = ModelRegistry(models).versions()
     if as_json:
@@ -151,7 +151,7 @@ def _pct(x) -> str:
 @app.command()
 def activate(version: str, models: Path = MODELS):
     """Make a model version the one that scores live declarations."""
-    from concord.risk.registry import ModelRegistry
+    from concord.risk.learning.registry import ModelRegistry
 
     try:
         console.print(f"active: {ModelRegistry(models).activate(version)}")
@@ -162,7 +162,7 @@ def activate(version: str, models: Path = MODELS):
 @app.command()
 def rollback(models: Path = MODELS):
     """Return to the version that was active before the current one."""
-    from concord.risk.registry import ModelRegistry
+    from concord.risk.learning.registry import ModelRegistry
 
     try:
         console.print(f"active: {ModelRegistry(models).rollback()}")
@@ -175,10 +175,10 @@ def drift(recent: Path = typer.Option(..., "--recent", exists=True, dir_okay=Fal
           dataset: str = DATASET, models: Path = MODELS, version: str = typer.Option(None, "--version"),
           as_json: bool = typer.Option(False, "--json")):
     """Compare the score and feature distributions of recent declarations with the training period."""
-    from concord.risk.learning import RiskModel
+    from concord.risk.learning.registry import load_model
 
     try:
-        model = RiskModel.from_registry(models, version)
+        model = load_model(models, version)
         report = model.drift(load_dataset(dataset, recent))
     except ConcordError as e:
         _fail(e)

@@ -10,7 +10,7 @@ from concord.ids import new_id
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
                                    RetireRule, RuleCreated, RuleRetired, WatchlistEntryAdded, WatchlistEntryRemoved)
 from concord.risk.models import InspectionOutcome, RiskCatalog, RiskRule, WatchlistEntry
-from concord.risk.rules import compile_rule
+from concord.risk.catalogue.rules import compile_rule
 from concord.risk.schemas import OutcomeIn, RuleIn, WatchlistEntryIn, canonical_value, parse
 
 
@@ -181,7 +181,7 @@ def outcome_from_inspection(event, uow) -> None:
 
 def feed_model(event: OutcomeRecorded, uow, *, risk) -> None:
     """A recorded outcome becomes history for the active model at once (and a label at its next training)."""
-    from concord.risk.datasets import labelled_records
+    from concord.risk.learning.datasets import labelled_records
 
     with uow.read() as s:
         model = risk.models.current(s)

@@ -222,7 +222,7 @@ def party_query(party: dict) -> ScreeningQuery:
 @lru_cache(maxsize=50_000)
 def _party_query(name: str, country: str | None, ident: str | None) -> ScreeningQuery:
     # The same traders declare again and again: normalize each party once, not on every declaration.
-    from concord.risk.watchlists import normalize_identifier
+    from concord.risk.catalogue.watchlists import normalize_identifier
 
     ids = {"ID": normalize_identifier(ident)} if ident else {}
     return ScreeningQuery.from_record({"name": name, "country": country, "identifiers": ids})

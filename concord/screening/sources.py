@@ -70,7 +70,7 @@ def watchlist_info(agency: str, sharing: str) -> ListInfo:
 
 def entry_of_watchlist(row, sharing: str) -> tuple[WatchlistEntry, Extra] | None:
     """A party entry of the risk engine's shared watchlist as a screening entry (None without a name)."""
-    from concord.risk.watchlists import normalize_identifier
+    from concord.risk.catalogue.watchlists import normalize_identifier
 
     value = row.value or {}
     if not value.get("name"):

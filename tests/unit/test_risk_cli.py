@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from concord.risk.cli import app
-from concord.risk.datasets import load_kcs
-from concord.risk.learning import evaluate
-from concord.risk.synthetic import synthetic_records
+from concord.risk.learning.datasets import load_kcs
+from concord.risk.learning.model import evaluate
+from concord.risk.learning.synthetic import synthetic_records
 
 KCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "kcs"
 HEADER = ["Declaration ID", "Date", "Office ID", "Process Type", "Import Type", "Import Use", "Payment Type",

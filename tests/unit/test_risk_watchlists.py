@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 from concord.declarations.schemas import parse_declaration
-from concord.risk.watchlists import Listed, WatchlistIndex, normalize_name
+from concord.risk.catalogue.watchlists import Listed, WatchlistIndex, normalize_name
 from support import declaration, item
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -64,7 +64,7 @@ def test_a_name_matcher_plugs_in():
 
 
 def test_party_screening_plugs_in_for_names_with_a_score():
-    from concord.risk.watchlists import ScreeningNames
+    from concord.risk.catalogue.watchlists import ScreeningNames
 
     listed = entry("party", {"name": "Guayaquil Bananna Exporter S.A."})
     hits = WatchlistIndex([listed], 1, names=ScreeningNames).match(doc(), NOW)

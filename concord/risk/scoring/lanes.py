@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from concord.risk.engine import LANE_RANK, LANES
+from concord.risk.scoring.assessment import LANE_RANK, LANES
 
 SELECTED = ("red", "yellow", "blue")  # the lanes a score can earn, most severe first
 GREEN = 0

@@ -6,11 +6,11 @@ from sqlalchemy import and_, select
 
 from concord.clock import Clock
 from concord.declarations.models import Declaration, DeclarationVersion
-from concord.risk.catalog import Catalog, ModelSource, Policies
-from concord.risk.engine import LANE_RANK, Assessment
-from concord.risk.lanes import LaneBudget, floor_of
+from concord.risk.scoring.compiled import Catalog, ModelSource, Policies
+from concord.risk.scoring.assessment import LANE_RANK, Assessment
+from concord.risk.scoring.lanes import LaneBudget, floor_of
 from concord.risk.models import SEVERITY_RANK, RuleHit
-from concord.risk.watchlists import ExactNames, NoNames
+from concord.risk.catalogue.watchlists import ExactNames, NoNames
 
 WATCHLIST_LANES = {"critical": "red", "high": "red", "medium": "yellow", "low": "yellow"}
 STRONG_NAME_MATCH = 0.95  # a fuzzy party-name match below this is reported but never forces a lane
