@@ -121,7 +121,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     info["lead"] = app.lead_agency
     parties = PartyScreening.from_settings(settings)
     # The model registry is the deployment's var/models; a bootstrap for a test or a tool passes its own var_dir.
-    risk = RiskStep(clock=clock, model_root=settings.var_dir / "models", screening=parties)
+    risk = RiskStep(clock=clock, model_root=settings.models_dir(), screening=parties)
     deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": info["book"],
             "screening": parties}
     app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock))

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     def resolved_audit_key_file(self) -> Path:
         return self.audit_key_file or self.var_dir / "audit-ed25519.key"
 
+    def models_dir(self) -> Path:
+        """The learned model registry: the server scores with its active version, `concord risk` manages it."""
+        return self.var_dir / "models"
+
 
 @lru_cache
 def get_settings() -> Settings:

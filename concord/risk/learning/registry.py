@@ -126,7 +126,7 @@ def active_model(session=None, root=None):
     """The active RiskModel of the registry under root (default {var_dir}/models), or None; cached per version."""
     from concord.config import get_settings
 
-    registry = ModelRegistry(root or get_settings().var_dir / "models")
+    registry = ModelRegistry(root or get_settings().models_dir())
     version = registry.active_version(missing_ok=True)
     if version is None:
         return None
