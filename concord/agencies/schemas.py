@@ -3,18 +3,15 @@
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from concord.bodies import StrictModel as Strict
 from concord.reference.codes import country_problem, currency_problem
 from concord.risk.schemas import LaneConfig
 
 ROLES = ("trader", "officer", "supervisor", "liaison", "auditor", "administrator")
 TASK_TYPES = ("document_check", "permit_check", "inspection")
 TRANSPORT_MODES = ("sea", "air", "road", "rail", "post", "inland_waterway", "pipeline")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Contact(Strict):

@@ -2,15 +2,12 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from concord.bodies import StrictModel as Body
 from concord.errors import InvalidDocument, problems_from
 from concord.screening.models import DECISIONS, SHARING
 from concord.screening.qualifiers import country_code, parse_date
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class NameQuery(Body):
