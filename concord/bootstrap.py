@@ -121,7 +121,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     info["lead"] = app.lead_agency
     parties = PartyScreening.from_settings(settings)
     # The model registry is the deployment's var/models; a bootstrap for a test or a tool passes its own var_dir.
-    risk = RiskStep(clock=clock, model_root=settings.models_dir(), screening=parties)
+    risk = RiskStep(clock=clock, model_root=settings.models_dir(), screening=parties,
+                    strong_match=settings.screening_lane_threshold)
     deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": info["book"],
             "screening": parties}
     app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock))

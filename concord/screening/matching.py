@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from itertools import combinations
 
 from concord.screening.lists import Watchlist, WatchlistEntry
+from concord.config import SCREENING_LANE_THRESHOLD, SCREENING_THRESHOLD
 from concord.screening.normalize import PARTICLES, NameForm, normalize_name, phonetic
 from concord.screening.qualifiers import MAX_RAISE, QualifierResult, compare_birth_dates, compare_countries
 from concord.screening.results import Match, ScreeningQuery, fingerprint
 from concord.screening.scoring import compare_names
 
-DEFAULT_THRESHOLD = 0.82  # a match at or above this is reported (a risk reason); chosen on name_pairs F1
-STRONG_THRESHOLD = 0.95  # a match at or above this is strong enough to force a lane
+DEFAULT_THRESHOLD, STRONG_THRESHOLD = SCREENING_THRESHOLD, SCREENING_LANE_THRESHOLD  # the settings' defaults
 IDENTIFIER_AGREE, IDENTIFIER_CONFLICT = 1.0, -0.10
 
 # Key kinds and how much sharing one says about a candidate.
