@@ -50,7 +50,7 @@ class UserConfig(Strict):
         return self
 
 
-class Money(Strict):
+class MoneyThreshold(Strict):
     amount: Decimal = Field(ge=0)
     currency: str
 
@@ -78,7 +78,7 @@ class Criteria(Strict):
     destinations: list[str] = []
     declaration_types: list[Literal["IM", "EX", "TR"]] = []
     transport_modes: list[Literal[TRANSPORT_MODES]] = []  # type: ignore[valid-type]
-    item_value_over: Money | None = None
+    item_value_over: MoneyThreshold | None = None
     documents_present: list[str] = []
     documents_absent: list[str] = []
 

@@ -12,7 +12,7 @@ import time
 import unicodedata
 from pathlib import Path
 
-from concord.screening.lists import Watchlist, WatchlistEntry, entry_from_record, load_csv, read_rows
+from concord.screening.lists import Watchlist, ListedParty, entry_from_record, load_csv, read_rows
 from concord.screening.matching import DEFAULT_THRESHOLD, WatchlistIndex
 from concord.bench.name_pairs import brute_force, name_pairs
 from concord.screening.results import ScreeningQuery
@@ -82,7 +82,7 @@ def _script(name: str) -> str:
     return next((unicodedata.name(c, "?").split()[0] for c in name if c.isalpha()), "?")
 
 
-def synthetic_list(rows: list[dict], size: int, seed: int = 7) -> list[WatchlistEntry]:
+def synthetic_list(rows: list[dict], size: int, seed: int = 7) -> list[ListedParty]:
     """Persons recombined from the negatives: middle and last names and birth dates drawn from
     other rows of the same script, so the list has the negatives' name statistics."""
     rng = random.Random(seed)

@@ -12,7 +12,7 @@ from concord.screening.messages import (LoadScreeningList, MatchDecided, RecordM
                                         ScreenName)
 from concord.screening.models import MatchDecision, ScreeningEntry, ScreeningList
 from concord.screening.results import ScreeningQuery
-from concord.screening.schemas import DecisionIn, ListIn, NameQuery, parse
+from concord.screening.schemas import ListIn, MatchDecisionIn, NameQuery, parse
 from concord.screening.store import refs_of, store_list
 from concord.screening.views import access_to, entry_ref, match_view
 
@@ -53,7 +53,7 @@ def screen_name(cmd: ScreenName, uow, *, screening) -> dict:
 def record_match_decision(cmd: RecordMatchDecision, uow, *, screening) -> dict:
     """A true match or a false positive on one (party, entry version); a cleared pair is not raised again."""
     require_officer(uow.subject)
-    body: DecisionIn = parse(DecisionIn, {"fingerprint": cmd.fingerprint, "entry_id": cmd.entry_id,
+    body: MatchDecisionIn = parse(MatchDecisionIn, {"fingerprint": cmd.fingerprint, "entry_id": cmd.entry_id,
                                           "decision": cmd.decision, "reason": cmd.reason,
                                           "entry_version": cmd.entry_version}, "decision")
     subject = uow.subject

@@ -33,7 +33,7 @@ class NameQuery(Body):
         return v or None
 
 
-class DecisionIn(Body):
+class MatchDecisionIn(Body):
     fingerprint: str = Field(pattern=r"^[0-9a-f]{32}$", description="the match's fingerprint, as screening returned it")
     entry_id: str = Field(min_length=1, max_length=40)
     decision: Literal[DECISIONS]  # type: ignore[valid-type]

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import inspect, select
 
-from concord.screening.lists import WatchlistEntry
+from concord.screening.lists import ListedParty
 from concord.screening.matching import DEFAULT_THRESHOLD, STRONG_THRESHOLD, WatchlistIndex
 from concord.screening.models import MatchDecision, ScreeningEntry, ScreeningList
 from concord.screening.results import Match, ScreeningQuery
@@ -120,11 +120,11 @@ class PartyScreening:
         self.watchlists_version = version
         return True
 
-    def _indexed(self, entry: WatchlistEntry) -> bool:
+    def _indexed(self, entry: ListedParty) -> bool:
         current = self.index.get(entry.id)
         return current is not None and current.version == entry.version
 
-    def _put(self, info: ListInfo, entries: list[WatchlistEntry]) -> None:
+    def _put(self, info: ListInfo, entries: list[ListedParty]) -> None:
         self.index.add(entries)
         self.members.setdefault(info.id, set()).update(e.id for e in entries)
 
@@ -141,7 +141,7 @@ class PartyScreening:
         out = {i.name: i.version for i in self.lists.values() if not i.id.startswith("watchlist-")}
         return out | {"watchlists": self.watchlists_version or 0}
 
-    def entry(self, entry_id: str) -> WatchlistEntry | None:
+    def entry(self, entry_id: str) -> ListedParty | None:
         """The indexed (current) version of an entry, or None when it is not listed."""
         return self.index.get(entry_id)
 

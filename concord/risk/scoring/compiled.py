@@ -12,7 +12,7 @@ from concord.risk.scoring.lanes import LanePolicy
 from concord.risk.models import RiskCatalog, RiskRule, WatchlistEntry
 from concord.risk.catalogue.rules import RuleSet
 from concord.risk.schemas import LaneConfig
-from concord.risk.catalogue.watchlists import ExactNames, WatchlistIndex
+from concord.risk.catalogue.watchlists import CompiledWatchlists, ExactNames
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class Catalog:
     def __init__(self, ttl: float = 1.0, names=ExactNames):
         self.ttl, self.names = ttl, names
         self.rules = RuleSet([], 0)
-        self.watchlists = WatchlistIndex([], 0, names)
+        self.watchlists = CompiledWatchlists([], 0, names)
         self._checked = -float("inf")
         self._present: bool | None = None
         self._lock = threading.Lock()
@@ -31,7 +31,7 @@ class Catalog:
     def invalidate(self) -> None:
         self._checked = -float("inf")
 
-    def current(self, session, now) -> tuple[RuleSet, WatchlistIndex]:
+    def current(self, session, now) -> tuple[RuleSet, CompiledWatchlists]:
         if time.monotonic() - self._checked < self.ttl:
             return self.rules, self.watchlists
         with self._lock:
@@ -47,7 +47,7 @@ class Catalog:
                     rows = session.scalars(select(WatchlistEntry).where(
                         WatchlistEntry.removed_at.is_(None),
                         WatchlistEntry.expires_at.is_(None) | (WatchlistEntry.expires_at > now)))
-                    self.watchlists = WatchlistIndex.from_rows(rows, versions.get("watchlists", 0), self.names)
+                    self.watchlists = CompiledWatchlists.from_rows(rows, versions.get("watchlists", 0), self.names)
             self._checked = time.monotonic()
             return self.rules, self.watchlists
 
