@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from concord.agreements.cli import agreements_app, declarations_app
+from concord.agreements.cli import agreements_app
 from concord.audit import cli as audit_cli
 from concord.bench import cli as bench_cli
+from concord.declarations.cli import declarations_app
 from concord.risk import cli as risk_cli
 from concord.risk import rules_cli as risk_rules_cli
 from concord.screening import cli as screening_cli
