@@ -67,7 +67,8 @@ COMMANDS = {
     RecordMatchDecision: screening.record_match_decision,
     LoadScreeningList: screening.load_screening_list,
 }
-agencies.EXTRA_SECTIONS["agreements"] = (agreements.validate_config_section, agreements.store_config_section)
+# Sections of the coordination config that other packages validate and store: name -> (validate, store).
+CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section)}
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Concord:
     bus: MessageBus = None
     write_lock: threading.Lock | None = None
     extras: dict = field(default_factory=dict)
+    config_sections: dict = field(default_factory=lambda: dict(CONFIG_SECTIONS))
 
     def uow(self, subject=None, request_id=None) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock, self.audit_log, subject=subject, request_id=request_id,
@@ -124,7 +126,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     risk = RiskStep(clock=clock, model_root=settings.models_dir(), screening=parties,
                     strong_match=settings.screening_lane_threshold)
     deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": info["book"],
-            "screening": parties}
+            "screening": parties, "config_sections": app.config_sections}
     app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock))
     for command, handler in COMMANDS.items():
         app.bus.register(command, handler)

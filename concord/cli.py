@@ -85,9 +85,10 @@ def config_load(file: Path = typer.Argument(..., exists=True, dir_okay=False)):
 def config_check(file: Path = typer.Argument(..., exists=True, dir_okay=False)):
     """Validate a coordination config without loading it."""
     from concord.agencies.handlers import parse_config
+    from concord.bootstrap import CONFIG_SECTIONS
 
     try:
-        cfg = parse_config(file.read_text(), str(file))
+        cfg = parse_config(file.read_text(), str(file), sections=CONFIG_SECTIONS)
     except ConcordError as e:
         fail(e)
     typer.echo(f"{file}: valid ({len(cfg.agencies)} agencies, {len(cfg.users)} users, "
