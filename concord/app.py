@@ -119,7 +119,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 from concord.db import wal_checkpoint_job
 
                 _periodic(stop, 0.1, wal_checkpoint_job(c.engine), "wal-checkpoint")
-            for name, (seconds, job) in c.extras.get("periodic", {}).items():  # jobs packages registered
+            for name, (seconds, job) in c.periodic.items():  # jobs bootstrap wired
                 _periodic(stop, seconds, job, name)
             from concord.messaging.transports import InProcessTransport
 

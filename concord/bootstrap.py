@@ -69,6 +69,8 @@ COMMANDS = {
 }
 # Sections of the coordination config that other packages validate and store: name -> (validate, store).
 CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section)}
+# Records other than declarations that access requests may name (`watchlist_entry/ID`): type -> owner_of(session, id).
+RESOURCE_OWNERS = {"watchlist_entry": screening.owner_of}
 
 
 @dataclass
@@ -84,8 +86,9 @@ class Concord:
     transport: object
     bus: MessageBus = None
     write_lock: threading.Lock | None = None
-    extras: dict = field(default_factory=dict)
+    periodic: dict = field(default_factory=dict)  # name -> (seconds, job): what the server runs in the background
     config_sections: dict = field(default_factory=lambda: dict(CONFIG_SECTIONS))
+    resource_owners: dict = field(default_factory=lambda: dict(RESOURCE_OWNERS))
 
     def uow(self, subject=None, request_id=None) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock, self.audit_log, subject=subject, request_id=request_id,
@@ -126,13 +129,14 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     risk = RiskStep(clock=clock, model_root=settings.models_dir(), screening=parties,
                     strong_match=settings.screening_lane_threshold)
     deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": info["book"],
-            "screening": parties, "config_sections": app.config_sections}
+            "screening": parties, "config_sections": app.config_sections,
+            "resource_owners": app.resource_owners}
     app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock))
     for command, handler in COMMANDS.items():
         app.bus.register(command, handler)
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
-    screening.register(app)
+    app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
     return app
 
 

@@ -16,19 +16,19 @@ from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Probl
 from concord.ids import new_id
 
 BREAK_GLASS_HOURS = 4
-# resource type -> function(session, id, lead) giving the agency that owns the record (None: no such record)
-PROVIDERS = {}
 
 
-def _provider_of(session, resource: str, lead: str) -> str:
+def _provider_of(session, resource: str, lead: str, owners: dict) -> str:
+    """`owners`: resource type -> function(session, id) giving the agency that owns the record (None: no such
+    record), as bootstrap.RESOURCE_OWNERS wires them."""
     kind, _, ident = resource.partition("/")
     if kind == "declaration":
         from concord.declarations.models import Declaration
 
         found = session.get(Declaration, ident) is not None
         owner = lead if found else None
-    elif kind in PROVIDERS:
-        owner = PROVIDERS[kind](session, ident)
+    elif kind in owners:
+        owner = owners[kind](session, ident)
     else:
         raise InvalidDocument("unknown resource", [Problem("/resource", "use declaration/ID or watchlist_entry/ID")])
     if owner is None:
@@ -153,14 +153,14 @@ def change_agreement_status(cmd: ChangeAgreementStatus, uow, *, book) -> dict:
     return view(a, [])
 
 
-def request_access(cmd: RequestAccess, uow, *, directory) -> dict:
+def request_access(cmd: RequestAccess, uow, *, directory, resource_owners) -> dict:
     """Hit / no-hit: ask the owning agency for a record the requester learnt exists but may not see."""
     subject = uow.subject
     if subject.agency is None or not subject.has("officer", "supervisor"):
         raise Forbidden("agency officers request access to other agencies' records")
     _check_request(cmd.purpose, cmd.justification)
     with uow:
-        provider = _provider_of(uow.session, cmd.resource, directory.current(uow.session).lead)
+        provider = _provider_of(uow.session, cmd.resource, directory.current(uow.session).lead, resource_owners)
         if provider == subject.agency:
             raise Conflict("the record belongs to your own agency")
         g = _grant(uow, "request", cmd.resource, provider, cmd.purpose, cmd.justification, "pending", None)
@@ -193,14 +193,14 @@ def decide_access_request(cmd: DecideAccessRequest, uow, *, book) -> dict:
     return grant_view(g)
 
 
-def break_glass(cmd: BreakGlass, uow, *, directory, book) -> dict:
+def break_glass(cmd: BreakGlass, uow, *, directory, book, resource_owners) -> dict:
     """Emergency access to one record: time-limited, flagged in the log, the owner's liaison told at once."""
     subject = uow.subject
     if subject.agency is None or not subject.has("officer", "supervisor"):
         raise Forbidden("agency officers may break the glass")
     _check_request(cmd.purpose, cmd.justification, minimum=20)
     with uow:
-        provider = _provider_of(uow.session, cmd.resource, directory.current(uow.session).lead)
+        provider = _provider_of(uow.session, cmd.resource, directory.current(uow.session).lead, resource_owners)
         g = _grant(uow, "break_glass", cmd.resource, provider, cmd.purpose, cmd.justification, "open",
                    uow.clock.now() + timedelta(hours=BREAK_GLASS_HOURS))
         uow.record(BreakGlassOpened(agency=provider, grant_id=g.id, resource=g.resource, requester=g.requester,

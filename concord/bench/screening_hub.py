@@ -20,13 +20,11 @@ def _hub(tmp: Path):
     from concord.bootstrap import bootstrap
     from concord.config import Settings
     from concord.db import Base
-    from concord.screening.handlers import register
     from importlib import resources
 
     hub = bootstrap(Settings(database_url=f"sqlite:///{tmp / 'hub.db'}", var_dir=tmp))
     hub.bus.handle(LoadConfig(text=resources.files("concord.demo").joinpath("coordination.yaml").read_text()))
     Base.metadata.create_all(hub.engine)
-    register(hub)
     return hub, SYSTEM
 
 

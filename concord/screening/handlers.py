@@ -143,15 +143,10 @@ def owner_of(session, ident: str) -> str | None:
     return row.agency if row is not None and row.removed_at is None else None
 
 
-def register(app=None) -> None:
-    """Let access requests name watchlist entries (`watchlist_entry/ID`), and keep the index warm in the server."""
-    from concord.agreements.handlers import PROVIDERS
+def refresh_job(sessions, screening):
+    """The server's periodic job that keeps the screening index warm (bootstrap schedules it)."""
+    def refresh():
+        with sessions() as s:
+            screening.refresh(s)
 
-    PROVIDERS["watchlist_entry"] = owner_of
-    bus = getattr(app, "bus", None)
-    if bus is not None and (screening := bus.deps.get("screening")) is not None:
-        def refresh():
-            with app.sessions() as s:
-                screening.refresh(s)
-
-        app.extras.setdefault("periodic", {})["screening-index"] = (screening.ttl, refresh)
+    return refresh
