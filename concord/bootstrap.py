@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from concord.access import handlers as access
+from concord.access.handlers import TokenReader
 from concord.access.messages import IssueToken, RevokeToken
 from concord.agencies import handlers as agencies
 from concord.agencies.directory import Directory
@@ -18,12 +19,14 @@ from concord.agreements.book import AgreementBook
 from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, DecideAccessRequest, DraftAgreement,
                                          RequestAccess, SignAgreement)
 from concord.audit.log import AuditLog
+from concord.audit.tree import NodeCache
 from concord.clearance import handlers as clearance
 from concord.clearance.messages import CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments
 from concord.clock import Clock
 from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
 from concord.declarations import handlers as declarations
+from concord.declarations.grouping import LodgingQueue
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, LodgeGroup, RecordArrival,
                                            SubmitDeclaration)
 from concord.messaging.bus import MessageBus
@@ -87,6 +90,10 @@ class Concord:
     bus: MessageBus = None
     write_lock: threading.Lock | None = None
     periodic: dict = field(default_factory=dict)  # name -> (seconds, job): what the server runs in the background
+    tokens: TokenReader | None = None  # bearer tokens read on every request
+    lodging_queue: LodgingQueue | None = None  # the API's group commit of lodgings
+    audit_nodes: NodeCache | None = None  # stored subtrees of the audit log: they never change, no invalidation
+    extras: dict = field(default_factory=dict)
     config_sections: dict = field(default_factory=lambda: dict(CONFIG_SECTIONS))
     resource_owners: dict = field(default_factory=lambda: dict(RESOURCE_OWNERS))
 
@@ -137,6 +144,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
     app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
+    app.tokens = TokenReader(engine)
+    app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000)
+    app.audit_nodes = NodeCache()
     return app
 
 

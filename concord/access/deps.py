@@ -2,7 +2,7 @@
 
 from fastapi import Request
 
-from concord.access.handlers import TokenReader, authenticate
+from concord.access.handlers import authenticate
 from concord.access.identity import Subject
 
 
@@ -15,9 +15,7 @@ async def current_subject(request: Request) -> Subject:
     app = request.app.state.concord
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
-    if (tokens := app.extras.get("tokens")) is None:
-        tokens = app.extras["tokens"] = TokenReader(app.engine)
-    subject = authenticate(app.uow(request_id=request.state.request_id), token, tokens)
+    subject = authenticate(app.uow(request_id=request.state.request_id), token, app.tokens)
     request.state.subject = subject
     return subject
 

@@ -13,15 +13,9 @@ from concord.access.policy import authorize
 from concord.audit import proofs
 from concord.audit.checkpoints import hub_vkey, latest_checkpoint
 from concord.audit.models import AuditEntry
-from concord.audit.tree import NodeCache
 from concord.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-
-
-def _cache(app) -> NodeCache:
-    # One cache per wired application: stored subtrees never change, so it needs no invalidation.
-    return app.extras.setdefault("audit_node_cache", NodeCache())
 
 
 @router.get("/checkpoint")
@@ -61,7 +55,7 @@ def inclusion(seq: int = Query(..., ge=0), size: int | None = Query(None, ge=1),
               app=Depends(concord_app)):
     """Inclusion proof of entry `seq` in the tree of `size` entries (default: the latest checkpoint)."""
     with app.sessions() as session:
-        return proofs.inclusion(session, seq, size, _cache(app))
+        return proofs.inclusion(session, seq, size, app.audit_nodes)
 
 
 @router.get("/proofs/consistency")
@@ -69,4 +63,4 @@ def consistency(old: int = Query(..., ge=1), new: int | None = Query(None, ge=1)
                 app=Depends(concord_app)):
     """Consistency proof that the tree of `new` entries (default: the latest checkpoint) extends `old`."""
     with app.sessions() as session:
-        return proofs.consistency(session, old, new, _cache(app))
+        return proofs.consistency(session, old, new, app.audit_nodes)

@@ -6,7 +6,7 @@ from fastapi.responses import StreamingResponse
 
 from concord.access.deps import audited_read, concord_app, current_subject, purpose
 from concord.declarations import queries
-from concord.declarations.grouping import LodgingQueue, lodge_batch
+from concord.declarations.grouping import lodge_batch
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival
 from concord.declarations.schemas import DeclarationIn, declaration_document
 from concord.errors import InvalidDocument, Problem, TooLarge
@@ -62,9 +62,7 @@ async def submit(request: Request):
     subject = await current_subject(request)
     document = declaration_document(await read_body(request, DECLARATION_MAX_BYTES, "declaration"))
     app = request.app.state.concord
-    if (queue := app.extras.get("lodging_queue")) is None:
-        queue = app.extras["lodging_queue"] = LodgingQueue(app.bus, app.settings.group_commit_ms / 1000)
-    result = await queue.lodge(subject, document, request.headers.get("idempotency-key"))
+    result = await app.lodging_queue.lodge(subject, document, request.headers.get("idempotency-key"))
     return Response(orjson.dumps(result), status_code=200 if result["replayed"] else 201, media_type="application/json",
                     headers={"Location": f"/api/v1/declarations/{result['id']}"})
 
