@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from concord.access import handlers as access
+from concord.access.context import AccessContext
 from concord.access.handlers import TokenReader
 from concord.access.messages import IssueToken, RevokeToken
 from concord.agencies import handlers as agencies
@@ -90,6 +91,7 @@ class Concord:
     bus: MessageBus = None
     write_lock: threading.Lock | None = None
     periodic: dict = field(default_factory=dict)  # name -> (seconds, job): what the server runs in the background
+    access: AccessContext | None = None  # what `authorize` reads besides the record: clock, agreements, lead agency
     tokens: TokenReader | None = None  # bearer tokens read on every request
     lodging_queue: LodgingQueue | None = None  # the API's group commit of lodgings
     audit_nodes: NodeCache | None = None  # stored subtrees of the audit log: they never change, no invalidation
@@ -122,20 +124,18 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
 
         upgrade(engine)
     clock = clock or Clock()
-    info: dict = {"clock": clock}
-    sessions = make_session_factory(engine, info)
+    sessions = make_session_factory(engine)
     if transport is None:
         transport = (NatsTransport(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix) if settings.bus_transport == "nats"
                      else InProcessTransport())
     app = Concord(settings, engine, sessions, clock, Directory(), AuditLog(), transport,
                   write_lock=threading.RLock() if url.startswith("sqlite") else None)
-    info["book"] = AgreementBook(sessions)
-    info["lead"] = app.lead_agency
-    parties = PartyScreening.from_settings(settings)
+    app.access = AccessContext(clock, AgreementBook(sessions), app.lead_agency)
+    parties = PartyScreening.from_settings(settings, clock=clock, lead_of=app.lead_agency)
     # The model registry is the deployment's var/models; a bootstrap for a test or a tool passes its own var_dir.
     risk = RiskStep(clock=clock, model_root=settings.models_dir(), screening=parties,
                     strong_match=settings.screening_lane_threshold)
-    deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": info["book"],
+    deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": app.access.book, "access": app.access,
             "screening": parties, "config_sections": app.config_sections,
             "resource_owners": app.resource_owners}
     app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock))

@@ -40,7 +40,7 @@ def entry(seq: int, request: Request, subject=Depends(current_subject), app=Depe
     """One entry as signed (canonical JSON) with its leaf hash; entries outside the caller's scope answer 404."""
     with app.sessions() as session:
         row = session.scalar(select(AuditEntry).where(AuditEntry.seq == seq))
-        if row is None or not authorize(subject, "read", row, session=session).allowed:
+        if row is None or not authorize(subject, "read", row, session=session, access=app.access).allowed:
             raise NotFound(f"audit entry {seq} not found")
     if row.agency != subject.agency:  # reading another agency's activity is itself a cross-agency read
         with app.uow(subject, request.state.request_id) as uow:

@@ -64,7 +64,7 @@ def run(declarations: int = 2000, reads: int = 5000) -> dict:
                     d = s.get(Declaration, ids[n % len(ids)])
                     doc = s.get(DeclarationVersion, (d.id, d.version)).document
                     t0 = time.perf_counter()
-                    decision = authorize(users[user], "read", d, purpose, session=s)
+                    decision = authorize(users[user], "read", d, purpose, session=s, access=app.access)
                     if decision.allowed:
                         redact(doc, decision.view)
                         allowed += 1

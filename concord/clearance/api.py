@@ -36,7 +36,8 @@ def supply(declaration_id: str, body: SupplyIn, subject=Depends(current_subject)
 
 @router.get("/inspection-results")
 def list_inspection_results(request: Request, limit: int = 50, offset: int = Query(0, ge=0),
-                            why: str | None = Depends(purpose), subject=Depends(current_subject)):
+                            why: str | None = Depends(purpose), subject=Depends(current_subject),
+                            app=Depends(concord_app)):
     """Inspection results the caller's agency may see: its own, and those an agreement shares for the purpose."""
     return audited_read(request, subject, why, lambda s, reads: inspection_results(
-        s, subject, purpose=why, limit=limit, offset=offset, reads=reads))
+        s, subject, purpose=why, limit=limit, offset=offset, reads=reads, access=app.access))

@@ -31,7 +31,7 @@ def task_queue(session, subject, now, *, status: str | None = None, overdue: boo
 
 
 def inspection_results(session, subject, *, purpose: str | None, limit: int = 50, offset: int = 0,
-                       reads: list | None = None) -> dict:
+                       reads: list | None = None, access) -> dict:
     """Inspection results: the caller's agency's own, and other agencies' where an agreement shares them."""
     from sqlalchemy import and_, or_
 
@@ -43,7 +43,7 @@ def inspection_results(session, subject, *, purpose: str | None, limit: int = 50
 
     if subject.agency is None:
         raise Forbidden("inspection results are shared between agencies")
-    scopes = session.info["book"].matching(subject.agency, "inspection_result", purpose, session.info["clock"].now())
+    scopes = access.book.matching(subject.agency, "inspection_result", purpose, access.now())
     visible = or_(AgencyTask.agency == subject.agency,
                   *[and_(AgencyTask.agency == s.provider, _condition(s, D)) for s in scopes])
     q = (select(TaskDecision, AgencyTask, D).join(AgencyTask, AgencyTask.id == TaskDecision.task_id)
@@ -56,7 +56,7 @@ def inspection_results(session, subject, *, purpose: str | None, limit: int = 50
                   "decision": dec.kind, "decided_at": dec.decided_at.isoformat(),
                   "hs_chapters": d.hs_chapters.strip(",").split(","), "origins": d.origins.strip(",").split(",")}
         ref = Ref("inspection_result", dec.id, task.agency, (d.hs_chapters, d.origins, d.office_of_entry))
-        decision = authorize(subject, "read", ref, purpose, session=session)
+        decision = authorize(subject, "read", ref, purpose, session=session, access=access)
         note_read(reads, f"inspection_result/{dec.id}", decision)
         items.append(redact(record, decision.view) | {"id": dec.id, "agency": task.agency})
     return {"total": total, "limit": limit, "offset": offset, "items": items}

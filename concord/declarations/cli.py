@@ -37,7 +37,7 @@ def show(declaration_id: str, user: str = AS, purpose: str = typer.Option(None, 
     def command(app, who):
         reads: list = []
         with app.sessions() as s:
-            out = queries.get_declaration(s, who, declaration_id, {}, purpose, reads)
+            out = queries.get_declaration(s, who, declaration_id, {}, purpose, reads, access=app.access)
         log_reads(app.uow(who), reads, purpose)
         return out
 
@@ -53,7 +53,7 @@ def export(user: str = AS, purpose: str = typer.Option(None, help="why you read 
     def command(app, who):
         reads: list = []
         with app.sessions() as s:
-            for row in queries.export_declarations(s, who, purpose=purpose, reads=reads):
+            for row in queries.export_declarations(s, who, purpose=purpose, reads=reads, access=app.access):
                 typer.echo(json.dumps(row, default=str))
         log_reads(app.uow(who), reads, purpose)
 

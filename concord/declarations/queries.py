@@ -14,11 +14,12 @@ from concord.messaging.models import EventRecord
 HIDDEN_FROM_TRADERS = ("declaration.risk_assessed",)
 
 
-def _visible(session, subject, declaration_id: str, purpose: str | None, reads: list | None):
+def _visible(session, subject, declaration_id: str, purpose: str | None, reads: list | None, access):
     d = session.get(Declaration, declaration_id)
     if d is None:
         raise NotFound(f"declaration {declaration_id} not found")
-    decision = authorize(subject, "read", d, purpose, session=session).require(f"declaration {declaration_id}")
+    decision = authorize(subject, "read", d, purpose, session=session, access=access).require(
+        f"declaration {declaration_id}")
     note_read(reads, f"declaration/{d.id}", decision)
     return d, decision
 
@@ -46,9 +47,9 @@ def _task_view(t: AgencyTask, agency_names: dict, full: bool) -> dict:
 
 
 def get_declaration(session, subject, declaration_id: str, agency_names: dict, purpose: str | None = None,
-                    reads: list | None = None) -> dict:
+                    reads: list | None = None, *, access) -> dict:
     """The declaration as the subject may see it: one status, every pending step, the allowed fields."""
-    d, decision = _visible(session, subject, declaration_id, purpose, reads)
+    d, decision = _visible(session, subject, declaration_id, purpose, reads, access)
     version = session.get(DeclarationVersion, (d.id, d.version))
     tasks = session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == d.id,
                                                      AgencyTask.declaration_version == d.version)).all()
@@ -69,7 +70,7 @@ def get_declaration(session, subject, declaration_id: str, agency_names: dict, p
         out["pending"].append("goods arrival at " + d.office_of_entry)
     if officer:
         out["lane"] = d.lane
-        out["risk"] = version.risk | {"reasons": [_reason_view(session, subject, r, purpose, reads)
+        out["risk"] = version.risk | {"reasons": [_reason_view(session, subject, r, purpose, reads, access)
                                                   for r in version.risk.get("reasons", [])]}
         out["engagements"] = version.engagements
     if whole:
@@ -82,13 +83,13 @@ def get_declaration(session, subject, declaration_id: str, agency_names: dict, p
 HIT_ONLY = ("kind", "entry_id", "agency", "lane", "forced")
 
 
-def _reason_view(session, subject, reason: dict, purpose: str | None, reads: list | None) -> dict:
+def _reason_view(session, subject, reason: dict, purpose: str | None, reads: list | None, access) -> dict:
     """Hit / no-hit: another agency's watchlist entry shows only that it matched and whom to ask, unless an
     agreement or a granted request lets the officer see it."""
     if reason.get("kind") != "watchlist" or reason.get("agency") in (None, subject.agency):
         return reason
     ref = Ref("watchlist_entry", reason["entry_id"], reason["agency"])
-    decision = authorize(subject, "read", ref, purpose, session=session)
+    decision = authorize(subject, "read", ref, purpose, session=session, access=access)
     if decision.allowed:
         note_read(reads, f"watchlist_entry/{reason['entry_id']}", decision)
         return reason if decision.view == ("/",) else redact(reason, decision.view) | {k: reason[k] for k in HIT_ONLY
@@ -99,11 +100,11 @@ def _reason_view(session, subject, reason: dict, purpose: str | None, reads: lis
 
 
 def list_declarations(session, subject, *, status: str | None = None, limit: int = 50, offset: int = 0,
-                      purpose: str | None = None, reads: list | None = None) -> dict:
+                      purpose: str | None = None, reads: list | None = None, access) -> dict:
     """Declarations the subject may see; the scope is part of the query, so totals reveal nothing hidden."""
     if not 1 <= limit <= 500:
         raise InvalidDocument("bad page size", [Problem("/limit", "limit must be between 1 and 500")])
-    where = [declaration_scope(subject, purpose, session=session)]
+    where = [declaration_scope(subject, purpose, session=session, access=access)]
     if status:
         where.append(Declaration.status == status)
     total = session.scalar(select(func.count()).select_from(Declaration).where(*where))
@@ -111,16 +112,18 @@ def list_declarations(session, subject, *, status: str | None = None, limit: int
                            .limit(limit).offset(offset)).all()
     if reads is not None and not subject.is_trader and not subject.lead:
         for d in rows:
-            note_read(reads, f"declaration/{d.id}", authorize(subject, "read", d, purpose, session=session))
+            note_read(reads, f"declaration/{d.id}",
+                      authorize(subject, "read", d, purpose, session=session, access=access))
     return {"total": total, "limit": limit, "offset": offset,
             "items": [{"id": d.id, "lrn": d.lrn, "type": d.type, "status": d.status, "version": d.version,
                        "lodged_at": d.lodged_at.isoformat(),
                        "released_at": d.released_at.isoformat() if d.released_at else None} for d in rows]}
 
 
-def timeline(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None) -> list[dict]:
+def timeline(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None, *,
+             access) -> list[dict]:
     """Every milestone with its time; an agency sees the shared milestones and its own tasks'."""
-    d, decision = _visible(session, subject, declaration_id, purpose, reads)
+    d, decision = _visible(session, subject, declaration_id, purpose, reads, access)
     q = select(EventRecord).where(EventRecord.declaration_id == d.id).order_by(EventRecord.seq)
     if subject.is_trader:
         q = q.where(EventRecord.name.not_in(HIDDEN_FROM_TRADERS))
@@ -131,9 +134,10 @@ def timeline(session, subject, declaration_id: str, purpose: str | None = None, 
             for e in session.scalars(q)]
 
 
-def export_declarations(session, subject, *, purpose: str | None, reads: list | None = None, batch: int = 500):
+def export_declarations(session, subject, *, purpose: str | None, reads: list | None = None, batch: int = 500,
+                        access):
     """Every declaration the subject may see, each cut to its view: the bulk exit path, same rule as a read."""
-    where = declaration_scope(subject, purpose, session=session)
+    where = declaration_scope(subject, purpose, session=session, access=access)
     last = ""
     while True:
         rows = session.execute(select(Declaration, DeclarationVersion.document)
@@ -143,7 +147,7 @@ def export_declarations(session, subject, *, purpose: str | None, reads: list | 
         if not rows:
             return
         for d, document in rows:
-            decision = authorize(subject, "read", d, purpose, session=session)
+            decision = authorize(subject, "read", d, purpose, session=session, access=access)
             if not decision.allowed:  # the scope and the rule agree; this guards against any drift between them
                 continue
             note_read(reads, f"declaration/{d.id}", decision)
@@ -151,9 +155,10 @@ def export_declarations(session, subject, *, purpose: str | None, reads: list | 
         last = rows[-1][0].id
 
 
-def versions(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None) -> list:
+def versions(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None, *,
+             access) -> list:
     """Every version of a declaration (amendments keep the history), each cut to the subject's view."""
-    d, decision = _visible(session, subject, declaration_id, purpose, reads)
+    d, decision = _visible(session, subject, declaration_id, purpose, reads, access)
     officer = decision.view == ("/",) and not subject.is_trader
     rows = session.scalars(select(DeclarationVersion).where(DeclarationVersion.declaration_id == d.id)
                            .order_by(DeclarationVersion.version)).all()

@@ -23,7 +23,7 @@ def require_officer(subject) -> None:
         raise Forbidden("only agency officers screen names and decide on matches")
 
 
-def screen_name(cmd: ScreenName, uow, *, screening) -> dict:
+def screen_name(cmd: ScreenName, uow, *, screening, access) -> dict:
     """Screen one name against every list; each match shown as far as the screener's access allows."""
     require_officer(uow.subject)
     body: NameQuery = parse(NameQuery, cmd.query, "screening query")
@@ -35,7 +35,7 @@ def screen_name(cmd: ScreenName, uow, *, screening) -> dict:
         matches = screening.screen(s, query, now=uow.clock.now(), limit=body.limit)
         shown = []
         for m in matches:
-            view, decision = match_view(subject, m, screening, cmd.purpose, s)
+            view, decision = match_view(subject, m, screening, cmd.purpose, s, access)
             shown.append(view)
             if m.entry.owner_agency != subject.agency and m.entry.sharing != "full":
                 action = "watchlist_entry:read" if decision.allowed else "watchlist_entry:hit"
@@ -50,12 +50,12 @@ def screen_name(cmd: ScreenName, uow, *, screening) -> dict:
     return {"query": body.model_dump(exclude={"limit"}), "threshold": screening.threshold, "matches": shown}
 
 
-def record_match_decision(cmd: RecordMatchDecision, uow, *, screening) -> dict:
+def record_match_decision(cmd: RecordMatchDecision, uow, *, screening, access) -> dict:
     """A true match or a false positive on one (party, entry version); a cleared pair is not raised again."""
     require_officer(uow.subject)
     body: MatchDecisionIn = parse(MatchDecisionIn, {"fingerprint": cmd.fingerprint, "entry_id": cmd.entry_id,
-                                          "decision": cmd.decision, "reason": cmd.reason,
-                                          "entry_version": cmd.entry_version}, "decision")
+                                               "decision": cmd.decision, "reason": cmd.reason,
+                                               "entry_version": cmd.entry_version}, "decision")
     subject = uow.subject
     with uow:
         s = uow.session
@@ -63,8 +63,8 @@ def record_match_decision(cmd: RecordMatchDecision, uow, *, screening) -> dict:
         entry = screening.entry(body.entry_id)
         if entry is None:
             raise NotFound(f"watchlist entry {body.entry_id} not found (removed, or never listed)")
-        access = access_to(subject, entry, cmd.purpose, s)
-        if not access.allowed:
+        decision = access_to(subject, entry, cmd.purpose, s, access)
+        if not decision.allowed:
             raise Forbidden(f"only who may see the entry decides on it: ask {entry.owner_agency} "
                             f"(POST /api/v1/access-requests with resource {entry_ref(entry.id)}) or leave it to them")
         if body.entry_version and body.entry_version != entry.version:
@@ -80,7 +80,7 @@ def record_match_decision(cmd: RecordMatchDecision, uow, *, screening) -> dict:
         uow.record(MatchDecided(agency=entry.owner_agency, fingerprint=row.fingerprint, entry_id=entry.id,
                                 decision=row.decision))
         uow.audit("screening:decision:recorded", entry_ref(entry.id), purpose=cmd.purpose,
-                  agreement=access.agreement, owner=entry.owner_agency,
+                  agreement=decision.agreement, owner=entry.owner_agency,
                   detail={"fingerprint": row.fingerprint, "decision": row.decision, "previous": previous,
                           "entry_version": entry.version, "reason": row.reason})
         uow.commit()

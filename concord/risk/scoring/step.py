@@ -39,8 +39,7 @@ class RiskStep:
         self.models.invalidate()
 
     def _now(self, session):
-        clock = self.clock or session.info.get("clock") or Clock()
-        return clock.now()
+        return (self.clock or Clock()).now()
 
     def assess(self, session, snapshot, doc: dict, *, declaration_id: str) -> Assessment:
         """Lane, score, reasons and versions for one declaration version; rule hits are added to the session."""
