@@ -92,6 +92,8 @@ class Concord:
     write_lock: threading.Lock | None = None
     periodic: dict = field(default_factory=dict)  # name -> (seconds, job): what the server runs in the background
     access: AccessContext | None = None  # what `authorize` reads besides the record: clock, agreements, lead agency
+    risk: RiskStep | None = None  # the risk step the declaration pipeline calls
+    screening: PartyScreening | None = None  # party screening against the stored lists and agency watchlists
     tokens: TokenReader | None = None  # bearer tokens read on every request
     lodging_queue: LodgingQueue | None = None  # the API's group commit of lodgings
     audit_nodes: NodeCache | None = None  # stored subtrees of the audit log: they never change, no invalidation
@@ -131,10 +133,10 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app = Concord(settings, engine, sessions, clock, Directory(), AuditLog(), transport,
                   write_lock=threading.RLock() if url.startswith("sqlite") else None)
     app.access = AccessContext(clock, AgreementBook(sessions), app.lead_agency)
-    parties = PartyScreening.from_settings(settings, clock=clock, lead_of=app.lead_agency)
+    app.screening = parties = PartyScreening.from_settings(settings, clock=clock, lead_of=app.lead_agency)
     # The model registry is the deployment's var/models; a bootstrap for a test or a tool passes its own var_dir.
-    risk = RiskStep(clock=clock, model_root=settings.models_dir(), screening=parties,
-                    strong_match=settings.screening_lane_threshold)
+    app.risk = risk = RiskStep(clock=clock, model_root=settings.models_dir(), screening=parties,
+                               strong_match=settings.screening_lane_threshold)
     deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": app.access.book, "access": app.access,
             "screening": parties, "config_sections": app.config_sections,
             "resource_owners": app.resource_owners}
@@ -160,7 +162,7 @@ def warm_up(app: Concord) -> None:
         declaration_document(b"{}")  # faulty on purpose: builds the validator, stores nothing
     except ConcordError:
         pass
-    risk = app.bus.deps["risk"]
+    risk = app.risk
     with app.sessions() as session:
         try:
             app.directory.current(session)

@@ -34,5 +34,6 @@ def test_bootstrap_builds_every_part_the_routes_use(sqlite_concord):
     assert set(hub.config_sections) == {"agreements"} and set(hub.resource_owners) == {"watchlist_entry"}
     assert set(hub.periodic) == {"screening-index"}
     screening = hub.bus.deps["screening"]
+    assert screening is hub.screening and hub.risk is hub.bus.deps["risk"] and hub.risk.screening is screening
     assert screening.clock is hub.clock and screening.lead_of == hub.lead_agency
     assert hub.sessions.kw.get("info") is None  # nothing travels in session.info
