@@ -105,7 +105,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         c = app.state.concord
         stop = threading.Event()
         # Import the model stack (LightGBM, scikit-learn) now, not inside the first trader's request.
-        import concord.risk.learning  # noqa: F401
+        import concord.risk.learning.model  # noqa: F401
         from concord.bootstrap import settle_heap, warm_up
 
         warm_up(c)
@@ -119,7 +119,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 from concord.db import wal_checkpoint_job
 
                 _periodic(stop, 0.1, wal_checkpoint_job(c.engine), "wal-checkpoint")
-            for name, (seconds, job) in c.extras.get("periodic", {}).items():  # jobs packages registered
+            for name, (seconds, job) in c.periodic.items():  # jobs bootstrap wired
                 _periodic(stop, seconds, job, name)
             from concord.messaging.transports import InProcessTransport
 
@@ -133,7 +133,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         yield
         stop.set()
         if background:
-            for job in c.extras.get("on_stop", ()):  # e.g. the audit summaries still counting: logged, not lost
+            for job in c.on_stop:  # e.g. the audit summaries still counting: logged, not lost
                 try:
                     job()
                 except Exception:

@@ -9,6 +9,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from concord.access import handlers as access
+from concord.access.context import AccessContext
+from concord.access.handlers import TokenReader
 from concord.access.messages import IssueToken, RevokeToken
 from concord.agencies import handlers as agencies
 from concord.agencies.directory import Directory
@@ -19,12 +21,15 @@ from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, Deci
                                          RequestAccess, SignAgreement)
 from concord.audit import summaries as audit_summaries
 from concord.audit.log import AuditLog
+from concord.audit.summaries import Summaries
+from concord.audit.tree import NodeCache
 from concord.clearance import handlers as clearance
 from concord.clearance.messages import CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments
 from concord.clock import Clock
 from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
 from concord.declarations import handlers as declarations
+from concord.declarations.grouping import LodgingQueue
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, LodgeGroup, RecordArrival,
                                            SubmitDeclaration)
 from concord.messaging.bus import MessageBus
@@ -35,7 +40,7 @@ from concord.risk import handlers as risk_handlers
 from concord.risk import queries as risk_queries
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
                                    RetireRule, TryRule)
-from concord.risk.step import RiskStep
+from concord.risk.scoring.step import RiskStep
 from concord.screening import handlers as screening
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
 from concord.screening.service import PartyScreening
@@ -68,7 +73,10 @@ COMMANDS = {
     RecordMatchDecision: screening.record_match_decision,
     LoadScreeningList: screening.load_screening_list,
 }
-agencies.EXTRA_SECTIONS["agreements"] = (agreements.validate_config_section, agreements.store_config_section)
+# Sections of the coordination config that other packages validate and store: name -> (validate, store).
+CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section)}
+# Records other than declarations that access requests may name (`watchlist_entry/ID`): type -> owner_of(session, id).
+RESOURCE_OWNERS = {"watchlist_entry": screening.owner_of}
 
 
 @dataclass
@@ -84,7 +92,18 @@ class Concord:
     transport: object
     bus: MessageBus = None
     write_lock: threading.Lock | None = None
-    extras: dict = field(default_factory=dict)
+    periodic: dict = field(default_factory=dict)  # name -> (seconds, job): what the server runs in the background
+    access: AccessContext | None = None  # what `authorize` reads besides the record: clock, agreements, lead agency
+    risk: RiskStep | None = None  # the risk step the declaration pipeline calls
+    screening: PartyScreening | None = None  # party screening against the stored lists and agency watchlists
+    tokens: TokenReader | None = None  # bearer tokens read on every request
+    lodging_queue: LodgingQueue | None = None  # the API's group commit of lodgings
+    audit_nodes: NodeCache | None = None  # stored subtrees of the audit log: they never change, no invalidation
+    auth_refusals: Summaries | None = None  # refused tokens counted per client (rate limit, one entry per window)
+    read_denials: Summaries | None = None  # denied reads counted per reader, for the access reports
+    on_stop: list = field(default_factory=list)  # what the server runs when it stops (flush what is still counted)
+    config_sections: dict = field(default_factory=lambda: dict(CONFIG_SECTIONS))
+    resource_owners: dict = field(default_factory=lambda: dict(RESOURCE_OWNERS))
 
     def uow(self, subject=None, request_id=None) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock, self.audit_log, subject=subject, request_id=request_id,
@@ -111,26 +130,29 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
 
         upgrade(engine)
     clock = clock or Clock()
-    info: dict = {"clock": clock}
-    sessions = make_session_factory(engine, info)
+    sessions = make_session_factory(engine)
     if transport is None:
         transport = (NatsTransport(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix) if settings.bus_transport == "nats"
                      else InProcessTransport())
     app = Concord(settings, engine, sessions, clock, Directory(), AuditLog(), transport,
                   write_lock=threading.RLock() if url.startswith("sqlite") else None)
-    info["book"] = AgreementBook(sessions)
-    info["lead"] = app.lead_agency
-    parties = PartyScreening.from_settings(settings)
+    app.access = AccessContext(clock, AgreementBook(sessions), app.lead_agency)
+    app.screening = parties = PartyScreening.from_settings(settings, clock=clock, lead_of=app.lead_agency)
     # The model registry is the deployment's var/models; a bootstrap for a test or a tool passes its own var_dir.
-    risk = RiskStep(clock=clock, model_root=settings.var_dir / "models", screening=parties)
-    deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": info["book"],
-            "screening": parties}
+    app.risk = risk = RiskStep(clock=clock, model_root=settings.models_dir(), screening=parties,
+                               strong_match=settings.screening_lane_threshold)
+    deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": app.access.book, "access": app.access,
+            "screening": parties, "config_sections": app.config_sections,
+            "resource_owners": app.resource_owners}
     app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock))
     for command, handler in COMMANDS.items():
         app.bus.register(command, handler)
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
-    screening.register(app)
+    app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
+    app.tokens = TokenReader(engine)
+    app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000)
+    app.audit_nodes = NodeCache()
     audit_summaries.register(app)  # refused tokens and denied reads: counted, rate-limited, flushed periodically
     return app
 
@@ -145,7 +167,7 @@ def warm_up(app: Concord) -> None:
         declaration_document(b"{}")  # faulty on purpose: builds the validator, stores nothing
     except ConcordError:
         pass
-    risk = app.bus.deps["risk"]
+    risk = app.risk
     with app.sessions() as session:
         try:
             app.directory.current(session)

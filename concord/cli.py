@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from concord.agreements.cli import agreements_app, declarations_app
+from concord.agreements.cli import agreements_app
 from concord.audit import cli as audit_cli
+from concord.bench import cli as bench_cli
+from concord.declarations.cli import declarations_app
 from concord.risk import cli as risk_cli
 from concord.risk import rules_cli as risk_rules_cli
 from concord.screening import cli as screening_cli
@@ -19,11 +21,10 @@ app = typer.Typer(help="Concord: coordinated border management hub.", no_args_is
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="The coordination config: agencies, users, routing rules.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks that print figures beside a baseline.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(tokens_app, name="tokens")
-app.add_typer(bench_app, name="bench")
+app.add_typer(bench_cli.app, name="bench")
 app.add_typer(agreements_app, name="agreements")
 app.add_typer(declarations_app, name="declarations")
 console = Console(stderr=True)
@@ -84,9 +85,10 @@ def config_load(file: Path = typer.Argument(..., exists=True, dir_okay=False)):
 def config_check(file: Path = typer.Argument(..., exists=True, dir_okay=False)):
     """Validate a coordination config without loading it."""
     from concord.agencies.handlers import parse_config
+    from concord.bootstrap import CONFIG_SECTIONS
 
     try:
-        cfg = parse_config(file.read_text(), str(file))
+        cfg = parse_config(file.read_text(), str(file), sections=CONFIG_SECTIONS)
     except ConcordError as e:
         fail(e)
     typer.echo(f"{file}: valid ({len(cfg.agencies)} agencies, {len(cfg.users)} users, "
@@ -129,69 +131,6 @@ def demo(json_output: bool = typer.Option(False, "--json", help="print the summa
     else:
         print_summary(summary)
         console.print(f"\nExplore it: CONCORD_DATABASE_URL=sqlite:///{database} concord serve")
-
-
-@bench_app.command("ingest")
-def bench_ingest(json_output: bool = typer.Option(False, "--json"), count: int = 20000,
-                 batch: int = typer.Option(1000, help="declarations per upload (NDJSON)"),
-                 transaction: int = typer.Option(500, help="declarations per transaction (the API's uploads: 100)")):
-    """Bulk uploads: declarations/s through validation, risk, routing and a durable commit, beside raw inserts."""
-    from concord.declarations.bench import run
-
-    result = run(count, batch, transaction)
-    typer.echo(json.dumps(result, indent=None if json_output else 2))
-
-
-@bench_app.command("pause")
-def bench_pause(json_output: bool = typer.Option(False, "--json"), groups: int = 150):
-    """What a pause costs: group commits back to back, beside the same after the thread has slept 1 or 4 ms."""
-    from concord.declarations.bench import pause_cost
-
-    typer.echo(json.dumps(pause_cost(groups), indent=None if json_output else 2))
-
-
-@bench_app.command("http")
-def bench_http(json_output: bool = typer.Option(False, "--json"), seconds: float = 8.0, connections: int = 32,
-               postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): run on a "
-                                                        "fresh database there instead of SQLite"),
-               at: list[int] = typer.Option([], help="also measure latency at this rate (declarations/s); repeatable")):
-    """Declarations/s over HTTP with one worker, and p99 latency at 70 % of that rate (loopback)."""
-    from concord.declarations.http_bench import run
-
-    typer.echo(json.dumps(run(seconds, connections, postgres, tuple(at)), indent=None if json_output else 2))
-
-
-@bench_app.command("audit")
-def bench_audit(json_output: bool = typer.Option(False, "--json"), appends: int = 50000, entries: int = 1_000_000,
-                proofs: int = 20000):
-    """Durable audit appends/s with group commit beside raw inserts; full verify; inclusion proofs/s."""
-    from concord.audit.bench import run
-
-    typer.echo(json.dumps(run(appends=appends, entries=entries, proofs=proofs), indent=None if json_output else 2))
-
-
-@bench_app.command("access")
-def bench_access(json_output: bool = typer.Option(False, "--json"), declarations: int = 2000, reads: int = 5000):
-    """The access check's cost on a single read (authorize + redaction), beside the plain read."""
-    from concord.access.bench import run
-
-    typer.echo(json.dumps(run(declarations, reads), indent=None if json_output else 2))
-
-
-@bench_app.command("risk")
-def bench_risk(json_output: bool = typer.Option(False, "--json"), models: Path = typer.Option(None, "--models")):
-    """Declarations scored per second in batch, and p99 of one assessment inside the pipeline."""
-    from concord.risk.bench import bench_risk as run
-
-    run(as_json=json_output, models=models)
-
-
-@bench_app.command("risk-engine")
-def bench_risk_engine(json_output: bool = typer.Option(False, "--json"), models: Path = typer.Option(None, "--models")):
-    """The whole risk step (profiles, CEL rules, watchlists, screening, model) per assessment, beside profiles only."""
-    from concord.risk.bench_engine import run
-
-    typer.echo(json.dumps(run(models=models), indent=None if json_output else 2))
 
 
 app.add_typer(audit_cli.app, name="audit")

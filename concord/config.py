@@ -6,6 +6,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+SCREENING_THRESHOLD = 0.82  # a party match at or above this is reported (a risk reason); chosen on name_pairs F1
+SCREENING_LANE_THRESHOLD = 0.95  # ... and at or above this it is strong enough to force a lane
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONCORD_", extra="ignore")
@@ -34,8 +37,8 @@ class Settings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = "CONCORD"
     nats_subject_prefix: str = "concord"  # subjects: <prefix>.<event name>.<agency or all>
-    screening_threshold: float = Field(0.82, ge=0, le=1)  # a party match at or above this becomes a risk reason
-    screening_lane_threshold: float = Field(0.95, ge=0, le=1)  # ... and at or above this forces the lane
+    screening_threshold: float = Field(SCREENING_THRESHOLD, ge=0, le=1)
+    screening_lane_threshold: float = Field(SCREENING_LANE_THRESHOLD, ge=0, le=1)
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -61,6 +64,9 @@ class Settings(BaseSettings):
         key = self.resolved_audit_key_file()
         tag = hashlib.sha256(self.resolved_database_url().encode()).hexdigest()[:12]
         return key.with_name(f"{key.stem}.{tag}.last")
+    def models_dir(self) -> Path:
+        """The learned model registry: the server scores with its active version, `concord risk` manages it."""
+        return self.var_dir / "models"
 
 
 @lru_cache

@@ -98,9 +98,9 @@ def wal_checkpoint_job(engine: Engine):
     return job
 
 
-def make_session_factory(engine: Engine, info: dict | None = None) -> sessionmaker:
-    """Sessions carry `info` (the clock, the agreement book) so the access check needs no globals."""
-    return sessionmaker(engine, expire_on_commit=False, info=info or {})
+def make_session_factory(engine: Engine) -> sessionmaker:
+    """Sessions of the engine; they carry no dependencies (bootstrap passes those to who needs them)."""
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}

@@ -2,7 +2,7 @@
 
 from fastapi import Request
 
-from concord.access.handlers import TokenReader, authenticate
+from concord.access.handlers import authenticate
 from concord.access.identity import Subject
 
 
@@ -19,10 +19,8 @@ async def current_subject(request: Request) -> Subject:
     app = request.app.state.concord
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
-    if (tokens := app.extras.get("tokens")) is None:
-        tokens = app.extras["tokens"] = TokenReader(app.engine)
     client = request.client.host if request.client else "unknown"
-    subject = authenticate(token, tokens, app.extras.get("auth_refusals"), client,
+    subject = authenticate(token, app.tokens, app.auth_refusals, client,
                            lambda notes: write_notes(app, notes, request.state.request_id))
     request.state.subject = subject
     return subject
@@ -85,7 +83,7 @@ def note_denial(request: Request, subject: Subject, declared_purpose: str | None
     from concord.audit.summaries import write_notes
 
     app = request.app.state.concord
-    if (denials := app.extras.get("read_denials")) is None:
+    if (denials := app.read_denials) is None:
         return
     kind = resource.split("/", 1)[0]
     key = ("denied", subject.user_id, subject.agency, owner, action or f"{kind}:read", declared_purpose, kind)

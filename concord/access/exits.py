@@ -96,10 +96,11 @@ class Lens:
     session: Any = None
     purpose: str | None = None
     reads: list | None = None
+    access: Any = None  # concord.access.context.AccessContext: what authorize reads besides the record
     _refs: dict = field(default_factory=dict)
 
     def with_decision(self, decision: Decision) -> Lens:
-        return Lens(self.subject, decision, self.lead, self.session, self.purpose, self.reads, self._refs)
+        return Lens(self.subject, decision, self.lead, self.session, self.purpose, self.reads, self.access, self._refs)
 
     @property
     def is_lead(self) -> bool:
@@ -120,7 +121,7 @@ class Lens:
         """The owner's rule for another agency's resource, asked once per record; each answer noted for the owner."""
         key = (ref.type, ref.id, ref.provider)
         if key not in self._refs:
-            found = authorize(self.subject, "read", ref, self.purpose, session=self.session)
+            found = authorize(self.subject, "read", ref, self.purpose, session=self.session, access=self.access)
             if self.reads is not None and found.basis != "own-agency":
                 self.reads.append((f"{ref.type}/{ref.id}", found if found.allowed else Decision(
                     False, basis="hit", provider=ref.provider)))

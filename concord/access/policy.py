@@ -7,11 +7,11 @@ fields); a granted access request or an open break-glass (the whole record, unti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import and_, exists, false, literal, or_, select, true
 from sqlalchemy.orm import Session
 
+from concord.access.context import AccessContext
 from concord.access.identity import Subject
 from concord.errors import NotFound
 
@@ -59,25 +59,18 @@ class Ref:
     facets: tuple[str, str, str] = (",", ",", "")  # hs chapters, origins, office of the declaration concerned
 
 
-def _now(session: Session) -> datetime:
-    return session.info["clock"].now()
-
-
-def _book(session: Session):
-    return session.info["book"]
-
-
-def authorize(subject: Subject, action: str, resource, purpose: str | None = None, *, session: Session) -> Decision:
+def authorize(subject: Subject, action: str, resource, purpose: str | None = None, *, session: Session,
+              access: AccessContext) -> Decision:
     """Decide whether subject may do action on resource for purpose, with the view it may see and why."""
     from concord.audit.models import AuditEntry
     from concord.declarations.models import Declaration
 
     if isinstance(resource, (Declaration, DeclarationAt)):
-        return _declaration(subject, action, resource, purpose, session)
+        return _declaration(subject, action, resource, purpose, session, access)
     if isinstance(resource, AuditEntry):
         return _audit_entry(subject, action, resource)
     if isinstance(resource, Ref):
-        return _ref(subject, action, resource, purpose, session)
+        return _ref(subject, action, resource, purpose, session, access)
     return DENY
 
 
@@ -89,7 +82,7 @@ def _combine(parts: list[tuple[tuple[str, ...], str, str | None]], provider: str
     return Decision(True, fields, "+".join(b for _, b, _ in parts), ",".join(agreements) or None, provider)
 
 
-def _declaration(subject: Subject, action: str, d, purpose, session: Session) -> Decision:
+def _declaration(subject: Subject, action: str, d, purpose, session: Session, access: AccessContext) -> Decision:
     if subject.is_trader:
         if d.trader_id == subject.trader_id and action in ("read", "amend", "cancel", "supply_documents"):
             return Decision(True, WHOLE, "owner")
@@ -100,14 +93,14 @@ def _declaration(subject: Subject, action: str, d, purpose, session: Session) ->
         return Decision(True, WHOLE, "role:lead-agency")
     if not subject.has(*READERS):
         return DENY
-    lead = session.info["lead"](session)
+    lead = access.lead_of(session)
     parts = []
     if engagement := d.engaged.get(subject.agency):  # kept on the row: no query on the hot path
         parts.append((tuple(engagement["fields"]), "engagement:" + ",".join(engagement["rules"]), None))
-    for scope in _book(session).matching(subject.agency, "declaration", purpose, _now(session), provider=lead):
+    for scope in access.book.matching(subject.agency, "declaration", purpose, access.now(), provider=lead):
         if scope.covers(d.hs_chapters, d.origins, d.office_of_entry):
             parts.append((scope.fields, f"agreement:{scope.agreement}", scope.agreement))
-    parts += _grants(subject, f"declaration/{d.id}", lead, session)
+    parts += _grants(subject, f"declaration/{d.id}", lead, session, access)
     return _combine(parts, lead)
 
 
@@ -125,32 +118,32 @@ def _audit_entry(subject: Subject, action: str, entry) -> Decision:
     return DENY
 
 
-def _ref(subject: Subject, action: str, ref: Ref, purpose, session: Session) -> Decision:
+def _ref(subject: Subject, action: str, ref: Ref, purpose, session: Session, access: AccessContext) -> Decision:
     if subject.agency == ref.provider:
         return Decision(True, WHOLE, "own-agency", provider=ref.provider)
     if action != "read" or subject.is_trader or not subject.has(*READERS):
         return DENY
     parts = [(s.fields, f"agreement:{s.agreement}", s.agreement)
-             for s in _book(session).matching(subject.agency, ref.type, purpose, _now(session), provider=ref.provider)
+             for s in access.book.matching(subject.agency, ref.type, purpose, access.now(), provider=ref.provider)
              if s.covers(*ref.facets)]
-    parts += _grants(subject, f"{ref.type}/{ref.id}", ref.provider, session)
+    parts += _grants(subject, f"{ref.type}/{ref.id}", ref.provider, session, access)
     return _combine(parts, ref.provider)
 
 
-def _grants(subject: Subject, resource: str, provider: str, session: Session) -> list:
+def _grants(subject: Subject, resource: str, provider: str, session: Session, access: AccessContext) -> list:
     from concord.agreements.models import AccessGrant
 
-    if not _book(session).may_hold_grants(subject.agency):
+    if not access.book.may_hold_grants(subject.agency):
         return []
     rows = session.scalars(select(AccessGrant).where(
         AccessGrant.resource == resource, AccessGrant.requester_agency == subject.agency,
         AccessGrant.provider == provider,  # a grant counts only from the record's owner: requests name the provider
-        AccessGrant.status.in_(("granted", "open")), AccessGrant.expires_at > _now(session))).all()
+        AccessGrant.status.in_(("granted", "open")), AccessGrant.expires_at > access.now())).all()
     return [(WHOLE, f"{'break-glass' if g.kind == 'break_glass' else 'grant'}:{g.id}", None) for g in rows
             if g.kind != "break_glass" or g.requester == subject.user_id]
 
 
-def declaration_scope(subject: Subject, purpose: str | None = None, *, session: Session):
+def declaration_scope(subject: Subject, purpose: str | None = None, *, session: Session, access: AccessContext):
     """The WHERE clause of the declarations a subject may list; applied in the query, before paging."""
     from concord.agreements.models import AccessGrant
     from concord.clearance.models import AgencyTask
@@ -162,17 +155,17 @@ def declaration_scope(subject: Subject, purpose: str | None = None, *, session: 
         return true()
     if not subject.has(*READERS):
         return false()
-    now = _now(session)
+    now = access.now()
     engaged = exists(select(AgencyTask.id).where(and_(
         AgencyTask.declaration_id == D.id, AgencyTask.agency == subject.agency,
         AgencyTask.declaration_version == D.version)))
-    lead = session.info["lead"](session)
+    lead = access.lead_of(session)
     granted = exists(select(AccessGrant.id).where(and_(
         AccessGrant.resource == literal("declaration/") + D.id, AccessGrant.requester_agency == subject.agency,
         AccessGrant.provider == lead,
         AccessGrant.status.in_(("granted", "open")), AccessGrant.expires_at > now,
         or_(AccessGrant.kind != "break_glass", AccessGrant.requester == subject.user_id))))
-    agreed = [_condition(s, D) for s in _book(session).matching(subject.agency, "declaration", purpose, now, provider=lead)]
+    agreed = [_condition(s, D) for s in access.book.matching(subject.agency, "declaration", purpose, now, provider=lead)]
     return or_(engaged, granted, *agreed)
 
 

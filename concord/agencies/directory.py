@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from concord.agencies.models import Agency, ConfigVersion
 from concord.errors import ConcordError
-from concord.risk.engine import ProfileAssessor
+from concord.risk.catalogue.profiles import ProfileAssessor
 from concord.routing.criteria import Rates
 from concord.routing.engine import RoutingEngine
 from concord.routing.models import RoutingRule

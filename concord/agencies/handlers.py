@@ -14,12 +14,11 @@ from concord.agencies.yamlpaths import line_of, parse_with_lines
 from concord.errors import InvalidDocument, Problem, pointer, problems_from
 from concord.routing.models import RoutingRule
 
-# Sections other packages validate and store (agreements, ...): name -> (validate, store)
-EXTRA_SECTIONS: dict = {}
+def parse_config(text: str, source: str = "<config>", *, sections: dict) -> CoordinationConfig:
+    """Validate a coordination config; every fault is reported with its key path and line.
 
-
-def parse_config(text: str, source: str = "<config>") -> CoordinationConfig:
-    """Validate a coordination config; every fault is reported with its key path and line."""
+    `sections`: the sections other packages validate and store (agreements, ...), name -> (validate, store),
+    as bootstrap.CONFIG_SECTIONS wires them."""
     try:
         data, lines = parse_with_lines(text)
     except yaml.YAMLError as e:
@@ -34,7 +33,7 @@ def parse_config(text: str, source: str = "<config>") -> CoordinationConfig:
     except ValidationError as e:
         problems = problems_from(e) + problems
         cfg = None
-    for name, (validate, _) in EXTRA_SECTIONS.items():
+    for name, (validate, _) in sections.items():
         problems += validate(cfg, data.get(name) or [])
     if problems:
         raise InvalidDocument(f"{source} has faults; nothing was loaded", [_with_line(p, lines) for p in problems])
@@ -51,9 +50,9 @@ def _with_line(problem: Problem, lines: dict) -> Problem:
     return Problem(problem.pointer, f"line {line}: {problem.message}" if line else problem.message)
 
 
-def load_config(cmd: LoadConfig, uow, *, directory, book) -> dict:
+def load_config(cmd: LoadConfig, uow, *, directory, book, config_sections) -> dict:
     """Replace the coordination config in force by a new version."""
-    cfg = parse_config(cmd.text, cmd.source)
+    cfg = parse_config(cmd.text, cmd.source, sections=config_sections)
     document = cfg.model_dump(mode="json")
     with uow:
         s = uow.session
@@ -77,7 +76,7 @@ def load_config(cmd: LoadConfig, uow, *, directory, book) -> dict:
                   .values(active=False))
         s.add(ConfigVersion(version=version, loaded_at=uow.clock.now(),
                             loaded_by=uow.subject.user_id if uow.subject else None, sha256=digest, document=document))
-        for name, (_, store) in EXTRA_SECTIONS.items():
+        for name, (_, store) in config_sections.items():
             store(uow, cfg, document.get(name) or [], version)
         uow.record(ConfigLoaded(version=version, sha256=digest))
         uow.audit("config:loaded", f"config/{version}", detail={"sha256": digest})

@@ -3,18 +3,15 @@
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from concord.bodies import StrictModel as Strict
 from concord.reference.codes import country_problem, currency_problem
 from concord.risk.schemas import LaneConfig
 
 ROLES = ("trader", "officer", "supervisor", "liaison", "auditor", "administrator")
 TASK_TYPES = ("document_check", "permit_check", "inspection")
 TRANSPORT_MODES = ("sea", "air", "road", "rail", "post", "inland_waterway", "pipeline")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Contact(Strict):
@@ -53,7 +50,7 @@ class UserConfig(Strict):
         return self
 
 
-class Money(Strict):
+class MoneyThreshold(Strict):
     amount: Decimal = Field(ge=0)
     currency: str
 
@@ -81,7 +78,7 @@ class Criteria(Strict):
     destinations: list[str] = []
     declaration_types: list[Literal["IM", "EX", "TR"]] = []
     transport_modes: list[Literal[TRANSPORT_MODES]] = []  # type: ignore[valid-type]
-    item_value_over: Money | None = None
+    item_value_over: MoneyThreshold | None = None
     documents_present: list[str] = []
     documents_absent: list[str] = []
 

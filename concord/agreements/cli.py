@@ -1,4 +1,4 @@
-"""`concord agreements ...` and `concord declarations ...`: the same handlers and access rule as the API.
+"""`concord agreements ...`: the same handlers and access rule as the API.
 
 The CLI runs on the hub itself; `--as USER` names the user it acts for, whose roles and agency apply."""
 
@@ -13,7 +13,6 @@ import yaml
 from concord.errors import ConcordError
 
 agreements_app = typer.Typer(help="Sharing agreements: draft, sign, suspend, resume, revoke, list.", no_args_is_help=True)
-declarations_app = typer.Typer(help="Lodge declarations from a file; read them as a user would, with the purpose stated.", no_args_is_help=True)
 AS = typer.Option(..., "--as", help="the user the command acts for")
 
 
@@ -89,49 +88,3 @@ def list_(status: str = typer.Option(None)):
         if status:
             q = q.where(SharingAgreement.status == status)
         _print([view(a, _signatures(s, a)) for a in s.scalars(q)])
-
-
-@declarations_app.command("lodge")
-def lodge(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="NDJSON: one declaration per line"),
-          user: str = AS):
-    """Lodge the declarations of an NDJSON file as USER (a trader or broker), 1,000 per upload at most.
-
-    Prints the same answer as POST /api/v1/declarations/batch: line by line, what was lodged and what failed."""
-    from concord.declarations.grouping import BULK_CHUNK, lodge_batch
-
-    result = _run(user, lambda app, who: lodge_batch(app.bus, who, file.read_bytes(), BULK_CHUNK))
-    _print(result)
-    if result["failed"]:
-        raise typer.Exit(1)
-
-
-@declarations_app.command("show")
-def show(declaration_id: str, user: str = AS, purpose: str = typer.Option(None, help="why you read it")):
-    """A declaration as USER may see it; a cross-agency read is logged with its purpose."""
-    from concord.access.handlers import log_reads
-    from concord.declarations import queries
-
-    def command(app, who):
-        reads: list = []
-        with app.sessions() as s:
-            out = queries.get_declaration(s, who, declaration_id, {}, purpose, reads)
-        log_reads(app.uow(who), reads, purpose)
-        return out
-
-    _print(_run(user, command))
-
-
-@declarations_app.command("export")
-def export(user: str = AS, purpose: str = typer.Option(None, help="why you read them")):
-    """Every declaration USER may see, one JSON object per line, each cut to USER's view."""
-    from concord.access.handlers import log_reads
-    from concord.declarations import queries
-
-    def command(app, who):
-        reads: list = []
-        with app.sessions() as s:
-            for row in queries.export_declarations(s, who, purpose=purpose, reads=reads):
-                typer.echo(json.dumps(row, default=str))
-        log_reads(app.uow(who), reads, purpose)
-
-    _run(user, command)

@@ -17,15 +17,13 @@ from concord.ids import new_id
 
 BREAK_GLASS_HOURS = 4
 RESOURCE_MAX = 120  # the column's width: stored without a lookup, so checked before the insert
-# resource type -> function(session, id) giving the agency that owns the record (None: no such record)
-PROVIDERS: dict = {}
 
 
-def _provider(resource: str, named: str | None, directory, session) -> str:
+def _provider(resource: str, named: str | None, directory, session, owners: dict) -> str:
     """The agency asked: the lead for a declaration, else the agency the requester names. No lookup of the record."""
     kind, _, ident = resource.partition("/")
     agencies = directory.current(session)
-    if not ident or len(resource) > RESOURCE_MAX or (kind != "declaration" and kind not in PROVIDERS):
+    if not ident or len(resource) > RESOURCE_MAX or (kind != "declaration" and kind not in owners):
         raise InvalidDocument("unknown resource", [Problem("/resource", "use declaration/ID or watchlist_entry/ID, "
                                                                   f"at most {RESOURCE_MAX} characters")])
     if kind == "declaration":
@@ -41,24 +39,26 @@ def _provider(resource: str, named: str | None, directory, session) -> str:
     return named
 
 
-def owner_of(session, resource: str, lead: str) -> str | None:
-    """The agency that owns the record today, or None when there is no such record."""
+def owner_of(session, resource: str, lead: str, owners: dict) -> str | None:
+    """The agency that owns the record today, or None when there is no such record.
+
+    `owners`: resource type -> function(session, id) giving the owning agency, as bootstrap.RESOURCE_OWNERS wires."""
     kind, _, ident = resource.partition("/")
     if kind == "declaration":
         from concord.declarations.models import Declaration
 
         return lead if session.get(Declaration, ident) is not None else None
-    return PROVIDERS[kind](session, ident) if kind in PROVIDERS else None
+    return owners[kind](session, ident) if kind in owners else None
 
 
-def request_access(cmd: RequestAccess, uow, *, directory) -> dict:
+def request_access(cmd: RequestAccess, uow, *, directory, resource_owners) -> dict:
     """Hit / no-hit: ask the owning agency for a record the requester learnt exists but may not see."""
     subject = uow.subject
     if subject.agency is None or not subject.has("officer", "supervisor"):
         raise Forbidden("agency officers request access to other agencies' records")
     _check_request(cmd.purpose, cmd.justification)
     with uow:
-        provider = _provider(cmd.resource, cmd.provider, directory, uow.session)
+        provider = _provider(cmd.resource, cmd.provider, directory, uow.session, resource_owners)
         if provider == subject.agency:
             raise Conflict("the record belongs to your own agency")
         g = _grant(uow, "request", cmd.resource, provider, cmd.purpose, cmd.justification, "pending", None)
@@ -69,7 +69,7 @@ def request_access(cmd: RequestAccess, uow, *, directory) -> dict:
         return grant_view(g)
 
 
-def decide_access_request(cmd: DecideAccessRequest, uow, *, book, directory) -> dict:
+def decide_access_request(cmd: DecideAccessRequest, uow, *, book, directory, resource_owners) -> dict:
     """The provider's liaison grants (for a limited time) or refuses an access request on its own record."""
     subject = uow.subject
     with uow:
@@ -84,7 +84,7 @@ def decide_access_request(cmd: DecideAccessRequest, uow, *, book, directory) -> 
             raise Conflict(f"access request {g.id} is already {g.status}")
         if not 1 <= cmd.hours <= 24 * 90:
             raise InvalidDocument("bad duration", [Problem("/hours", "grant between 1 hour and 90 days")])
-        if cmd.grant and owner_of(s, g.resource, directory.current(s).lead) != g.provider:
+        if cmd.grant and owner_of(s, g.resource, directory.current(s).lead, resource_owners) != g.provider:
             raise Conflict(f"{g.resource} is not a record of {g.provider}; refuse the request")
         now = uow.clock.now()
         g.status = "granted" if cmd.grant else "refused"
@@ -97,14 +97,14 @@ def decide_access_request(cmd: DecideAccessRequest, uow, *, book, directory) -> 
     return grant_view(g)
 
 
-def break_glass(cmd: BreakGlass, uow, *, directory, book) -> dict:
+def break_glass(cmd: BreakGlass, uow, *, directory, book, resource_owners) -> dict:
     """Emergency access to one record: time-limited, flagged in the log, the owner's liaison told at once."""
     subject = uow.subject
     if subject.agency is None or not subject.has("officer", "supervisor"):
         raise Forbidden("agency officers may break the glass")
     _check_request(cmd.purpose, cmd.justification, minimum=20)
     with uow:
-        provider = _provider(cmd.resource, cmd.provider, directory, uow.session)
+        provider = _provider(cmd.resource, cmd.provider, directory, uow.session, resource_owners)
         g = _grant(uow, "break_glass", cmd.resource, provider, cmd.purpose, cmd.justification, "open",
                    uow.clock.now() + timedelta(hours=BREAK_GLASS_HOURS))
         uow.record(BreakGlassOpened(agency=provider, grant_id=g.id, resource=g.resource, requester=g.requester,

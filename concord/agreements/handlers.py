@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 
 from concord.agreements.configured import store_config_section, validate_config_section  # noqa: F401
-from concord.agreements.grants import (PROVIDERS, break_glass, decide_access_request,  # noqa: F401
+from concord.agreements.grants import (break_glass, decide_access_request,  # noqa: F401
                                        grant_view, request_access)
 from concord.agreements.messages import AgreementChanged, ChangeAgreementStatus, DraftAgreement, SignAgreement
 from concord.agreements.models import AgreementSignature, SharingAgreement

@@ -3,13 +3,10 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from concord.agreements.models import PURPOSES, RESOURCES
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from concord.bodies import StrictModel as Strict
 
 
 class Condition(Strict):

@@ -16,16 +16,10 @@ from concord.audit.checkpoints import hub_vkey, latest_checkpoint
 from concord.audit.cosign import add_signature, note_text, verify_cosignature
 from concord.audit.models import AuditCheckpoint, AuditEntry
 from concord.audit.note import CheckpointError
-from concord.audit.tree import NodeCache
 from concord.audit.witness import PAGE, leaves_of_bodies
 from concord.errors import Forbidden, InvalidDocument, NotFound, Problem
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-
-
-def _cache(app) -> NodeCache:
-    # One cache per wired application: stored subtrees never change, so it needs no invalidation.
-    return app.extras.setdefault("audit_node_cache", NodeCache())
 
 
 @router.get("/checkpoint")
@@ -50,7 +44,7 @@ def entry(seq: int, request: Request, subject=Depends(current_subject), app=Depe
     """One entry as signed (canonical JSON) with its leaf hash; entries outside the caller's scope answer 404."""
     with app.sessions() as session:
         row = session.scalar(select(AuditEntry).where(AuditEntry.seq == seq))
-        if row is None or not authorize(subject, "read", row, session=session).allowed:
+        if row is None or not authorize(subject, "read", row, session=session, access=app.access).allowed:
             if row is not None:  # another agency's activity: a denial in its access report
                 note_denial(request, subject, None, f"audit/{seq}", row.agency, "audit:entry:read")
             raise NotFound(f"audit entry {seq} not found")
@@ -67,7 +61,7 @@ def inclusion(seq: int = Query(..., ge=0), size: int | None = Query(None, ge=1),
               app=Depends(concord_app)):
     """Inclusion proof of entry `seq` in the tree of `size` entries (default: the latest checkpoint)."""
     with app.sessions() as session:
-        return proofs.inclusion(session, seq, size, _cache(app))
+        return proofs.inclusion(session, seq, size, app.audit_nodes)
 
 
 @router.get("/proofs/consistency")
@@ -75,7 +69,7 @@ def consistency(old: int = Query(..., ge=1), new: int | None = Query(None, ge=1)
                 app=Depends(concord_app)):
     """Consistency proof that the tree of `new` entries (default: the latest checkpoint) extends `old`."""
     with app.sessions() as session:
-        return proofs.consistency(session, old, new, _cache(app))
+        return proofs.consistency(session, old, new, app.audit_nodes)
 
 
 @router.get("/leaves")

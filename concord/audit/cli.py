@@ -226,15 +226,6 @@ def key():
     typer.echo(_vkey(settings, None))
 
 
-@app.command()
-def bench(json_output: bool = JSON, entries: int = typer.Option(1_000_000, help="Log size for verify and proofs."),
-          appends: int = typer.Option(50_000, help="Entries appended through group commit.")):
-    """Appends/s with group commit beside raw batched inserts, a full verify, inclusion proofs/s (SQLite)."""
-    from concord.audit.bench import run
-
-    typer.echo(json.dumps(run(appends=appends, entries=entries), indent=None if json_output else 2))
-
-
 @prove_app.command("inclusion")
 def prove_inclusion(seq: int, size: int | None = typer.Option(None, help="Tree size; default: latest checkpoint."),
                     json_output: bool = JSON):

@@ -127,10 +127,10 @@ def register(app) -> None:
     s = app.settings
     refusals = Summaries(app.clock, s.audit_summary_window_s, refused_token_note, limit=s.auth_refusal_limit)
     denials = Summaries(app.clock, s.audit_summary_window_s, denied_read_note, max_samples=20)
-    app.extras["auth_refusals"], app.extras["read_denials"] = refusals, denials
+    app.auth_refusals, app.read_denials = refusals, denials
 
     def flush(everything: bool = False) -> None:
         write_notes(app, refusals.flush(everything) + denials.flush(everything))
 
-    app.extras.setdefault("periodic", {})["audit-summaries"] = (min(5.0, s.audit_summary_window_s), flush)
-    app.extras.setdefault("on_stop", []).append(lambda: flush(everything=True))
+    app.periodic["audit-summaries"] = (min(5.0, s.audit_summary_window_s), flush)
+    app.on_stop.append(lambda: flush(everything=True))

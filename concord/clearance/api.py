@@ -16,7 +16,8 @@ def tasks(status: str | None = Query(None, description="open (default), all, or 
           subject=Depends(current_subject), app=Depends(concord_app)):
     """The caller's agency's queue, earliest deadline first."""
     with app.sessions() as s:
-        return task_queue(s, subject, app.clock.now(), status=status, overdue=overdue, limit=limit, offset=offset)
+        return task_queue(s, subject, app.clock.now(), status=status, overdue=overdue, limit=limit, offset=offset,
+                          access=app.access)
 
 
 @router.post("/tasks/{task_id}/decisions")
@@ -36,7 +37,8 @@ def supply(declaration_id: str, body: SupplyIn, subject=Depends(current_subject)
 
 @router.get("/inspection-results")
 def list_inspection_results(request: Request, limit: int = 50, offset: int = Query(0, ge=0),
-                            why: str | None = Depends(purpose), subject=Depends(current_subject)):
+                            why: str | None = Depends(purpose), subject=Depends(current_subject),
+                            app=Depends(concord_app)):
     """Inspection results the caller's agency may see: its own, and those an agreement shares for the purpose."""
     return audited_read(request, subject, why, lambda s, reads: inspection_results(
-        s, subject, purpose=why, limit=limit, offset=offset, reads=reads))
+        s, subject, purpose=why, limit=limit, offset=offset, reads=reads, access=app.access))

@@ -127,14 +127,14 @@ def decide_task(cmd: DecideTask, uow) -> dict:
                 "declaration_status": d.status, "replayed": False}
 
 
-def supply_documents(cmd: SupplyDocuments, uow) -> dict:
+def supply_documents(cmd: SupplyDocuments, uow, *, access) -> dict:
     """The trader answers an agency's request; the task returns to the agency's queue."""
     from concord.access.policy import authorize
 
     with uow:
         s = uow.session
         d = s.get(Declaration, cmd.declaration_id, with_for_update=True)
-        if d is None or not authorize(uow.subject, "supply_documents", d, session=s).allowed:
+        if d is None or not authorize(uow.subject, "supply_documents", d, session=s, access=access).allowed:
             raise NotFound(f"declaration {cmd.declaration_id} not found")
         task = s.get(AgencyTask, cmd.task_id)
         if task is None or task.declaration_id != d.id:

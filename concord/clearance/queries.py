@@ -9,7 +9,7 @@ from concord.errors import Forbidden, InvalidDocument, Problem
 
 
 def task_queue(session, subject, now, *, status: str | None = None, overdue: bool | None = None,
-               limit: int = 50, offset: int = 0) -> dict:
+               limit: int = 50, offset: int = 0, access) -> dict:
     """The caller's agency's tasks, oldest deadline first, with overdue ones flagged."""
     if subject.agency is None:
         raise Forbidden("task queues belong to agencies; traders follow their declarations")
@@ -26,7 +26,7 @@ def task_queue(session, subject, now, *, status: str | None = None, overdue: boo
     rows = session.scalars(select(AgencyTask).where(*where).order_by(AgencyTask.due_at, AgencyTask.id)
                            .limit(limit).offset(offset)).all()
     # The queue holds the agency's own tasks only; it goes through the same cut as every other exit all the same.
-    lens = Lens(subject, Decision(True, (), "own-agency"), session.info["lead"](session), session)
+    lens = Lens(subject, Decision(True, (), "own-agency"), access.lead_of(session), session, access=access)
     return {"total": total, "limit": limit, "offset": offset, "items": cut([step({
         "task_id": envelope(t.id), "declaration_id": envelope(t.declaration_id),
         "declaration_version": envelope(t.declaration_version), "task_type": envelope(t.task_type),
@@ -37,7 +37,7 @@ def task_queue(session, subject, now, *, status: str | None = None, overdue: boo
 
 
 def inspection_results(session, subject, *, purpose: str | None, limit: int = 50, offset: int = 0,
-                       reads: list | None = None) -> dict:
+                       reads: list | None = None, access) -> dict:
     """Inspection results: the caller's agency's own, and other agencies' where an agreement shares them."""
     from sqlalchemy import String, and_, cast, or_
 
@@ -47,7 +47,7 @@ def inspection_results(session, subject, *, purpose: str | None, limit: int = 50
 
     if subject.agency is None:
         raise Forbidden("inspection results are shared between agencies")
-    scopes = session.info["book"].matching(subject.agency, "inspection_result", purpose, session.info["clock"].now())
+    scopes = access.book.matching(subject.agency, "inspection_result", purpose, access.now())
     visible = or_(AgencyTask.agency == subject.agency,
                   *[and_(AgencyTask.agency == s.provider, _condition(s, D)) for s in scopes])
     q = (select(TaskDecision, AgencyTask, D).join(AgencyTask, AgencyTask.id == TaskDecision.task_id)
@@ -56,7 +56,7 @@ def inspection_results(session, subject, *, purpose: str | None, limit: int = 50
          .where(TaskDecision.inspection.is_not(None), cast(TaskDecision.inspection, String) != "null", visible))
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     # Each field is the owning agency's outcome: its own agency sees it all, others what the owner's scope lists.
-    lens = Lens(subject, Decision(True, (), "inspection-results"), None, session, purpose, reads)
+    lens = Lens(subject, Decision(True, (), "inspection-results"), None, session, purpose, reads, access)
     models = []
     for dec, task, d in session.execute(q.order_by(TaskDecision.decided_at.desc()).limit(limit).offset(offset)):
         inspection = dec.inspection or {}

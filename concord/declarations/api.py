@@ -6,7 +6,7 @@ from fastapi.responses import StreamingResponse
 
 from concord.access.deps import audited_read, concord_app, current_subject, purpose
 from concord.declarations import queries
-from concord.declarations.grouping import LodgingQueue, lodge_batch
+from concord.declarations.grouping import lodge_batch
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival
 from concord.declarations.schemas import DeclarationIn, declaration_document
 from concord.errors import InvalidDocument, Problem, TooLarge
@@ -62,9 +62,7 @@ async def submit(request: Request):
     subject = await current_subject(request)
     document = declaration_document(await read_body(request, DECLARATION_MAX_BYTES, "declaration"))
     app = request.app.state.concord
-    if (queue := app.extras.get("lodging_queue")) is None:
-        queue = app.extras["lodging_queue"] = LodgingQueue(app.bus, app.settings.group_commit_ms / 1000)
-    result = await queue.lodge(subject, document, request.headers.get("idempotency-key"))
+    result = await app.lodging_queue.lodge(subject, document, request.headers.get("idempotency-key"))
     return Response(orjson.dumps(result), status_code=200 if result["replayed"] else 201, media_type="application/json",
                     headers={"Location": f"/api/v1/declarations/{result['id']}"})
 
@@ -87,18 +85,20 @@ def submit_batch(body: bytes = Depends(_upload_body), subject=Depends(current_su
 
 @router.get("")
 def list_(request: Request, status: str | None = None, limit: int = Query(50), offset: int = Query(0, ge=0),
-          why: str | None = Depends(purpose), subject=Depends(current_subject)):
+          why: str | None = Depends(purpose), subject=Depends(current_subject), app=Depends(concord_app)):
     """Declarations the caller may see (agencies: engaged ones, and those an agreement shares for the purpose)."""
     return audited_read(request, subject, why, lambda s, reads: queries.list_declarations(
-        s, subject, status=status, limit=limit, offset=offset, purpose=why, reads=reads))
+        s, subject, status=status, limit=limit, offset=offset, purpose=why, reads=reads, access=app.access))
 
 
 @router.get("/export", response_class=StreamingResponse,
             responses={200: {"content": {"application/x-ndjson": {}}}})
-def export(request: Request, why: str | None = Depends(purpose), subject=Depends(current_subject)):
+def export(request: Request, why: str | None = Depends(purpose), subject=Depends(current_subject),
+           app=Depends(concord_app)):
     """Every declaration the caller may see, one JSON object per line, each cut to the caller's view."""
     lines = audited_read(request, subject, why, lambda s, reads: [
-        orjson.dumps(row) + b"\n" for row in queries.export_declarations(s, subject, purpose=why, reads=reads)])
+        orjson.dumps(row) + b"\n"
+        for row in queries.export_declarations(s, subject, purpose=why, reads=reads, access=app.access)])
     return StreamingResponse(iter(lines), media_type="application/x-ndjson")
 
 
@@ -106,21 +106,23 @@ def export(request: Request, why: str | None = Depends(purpose), subject=Depends
 def get(declaration_id: str, request: Request, why: str | None = Depends(purpose), subject=Depends(current_subject),
         app=Depends(concord_app)):
     return audited_read(request, subject, why, lambda s, reads: queries.get_declaration(
-        s, subject, declaration_id, _names(app, s), why, reads))
+        s, subject, declaration_id, _names(app, s), why, reads, access=app.access))
 
 
 @router.get("/{declaration_id}/timeline")
 def timeline(declaration_id: str, request: Request, why: str | None = Depends(purpose),
-             subject=Depends(current_subject)):
-    events = audited_read(request, subject, why, lambda s, reads: queries.timeline(s, subject, declaration_id, why, reads))
+             subject=Depends(current_subject), app=Depends(concord_app)):
+    events = audited_read(request, subject, why, lambda s, reads: queries.timeline(
+        s, subject, declaration_id, why, reads, access=app.access))
     return {"declaration_id": declaration_id, "events": events}
 
 
 @router.get("/{declaration_id}/versions")
 def versions(declaration_id: str, request: Request, why: str | None = Depends(purpose),
-             subject=Depends(current_subject)):
+             subject=Depends(current_subject), app=Depends(concord_app)):
     """The declaration's versions, oldest first: an amendment never overwrites what was declared."""
-    out = audited_read(request, subject, why, lambda s, reads: queries.versions(s, subject, declaration_id, why, reads))
+    out = audited_read(request, subject, why, lambda s, reads: queries.versions(
+        s, subject, declaration_id, why, reads, access=app.access))
     return {"declaration_id": declaration_id, "versions": out}
 
 

@@ -175,20 +175,20 @@ def _known(session, items) -> dict:
     return known | {(d.trader_id, "lrn", d.lrn): d for d in rows}
 
 
-def _own_open(uow, declaration_id: str, action: str, done: str) -> Declaration:
+def _own_open(uow, declaration_id: str, action: str, done: str, access) -> Declaration:
     from concord.access.policy import authorize
 
     d = uow.session.get(Declaration, declaration_id, with_for_update=True)
-    if d is None or not authorize(uow.subject, action, d, session=uow.session).allowed:
+    if d is None or not authorize(uow.subject, action, d, session=uow.session, access=access).allowed:
         raise NotFound(f"declaration {declaration_id} not found")
     d.ensure_open(done)
     return d
 
 
-def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk) -> dict:
+def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk, access) -> dict:
     """A new version: risk and routing run again, open tasks of the old version are superseded."""
     with uow:
-        d = _own_open(uow, cmd.declaration_id, "amend", "amended")
+        d = _own_open(uow, cmd.declaration_id, "amend", "amended", access)
         if cmd.document["lrn"] != d.lrn:
             raise InvalidDocument("an amendment keeps the LRN", [Problem("/lrn", f"must stay '{d.lrn}'")])
         if cmd.document["declarant"]["id"] != d.trader_id:
@@ -208,10 +208,10 @@ def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk) -> dict:
         return {"id": d.id, "status": d.status, "version": d.version}
 
 
-def cancel_declaration(cmd: CancelDeclaration, uow) -> dict:
+def cancel_declaration(cmd: CancelDeclaration, uow, *, access) -> dict:
     """The trader withdraws a declaration before release; open tasks are withdrawn."""
     with uow:
-        d = _own_open(uow, cmd.declaration_id, "cancel", "cancelled")
+        d = _own_open(uow, cmd.declaration_id, "cancel", "cancelled", access)
         for t in tasks_of(uow.session, d.id):
             if t.open:
                 t.status = "withdrawn"

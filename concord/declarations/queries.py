@@ -14,11 +14,12 @@ from concord.errors import InvalidDocument, NotFound, Problem
 from concord.messaging.models import EventRecord
 
 
-def _visible(session, subject, declaration_id: str, purpose: str | None, reads: list | None):
+def _visible(session, subject, declaration_id: str, purpose: str | None, reads: list | None, access):
     d = session.get(Declaration, declaration_id)
     if d is None:
         raise NotFound(f"declaration {declaration_id} not found")
-    decision = authorize(subject, "read", d, purpose, session=session).require(f"declaration {declaration_id}")
+    decision = authorize(subject, "read", d, purpose, session=session, access=access).require(
+        f"declaration {declaration_id}")
     note_read(reads, f"declaration/{d.id}", decision)
     return d, decision
 
@@ -29,30 +30,30 @@ def note_read(reads: list | None, resource: str, decision) -> None:
         reads.append((resource, decision))
 
 
-def _lens(session, subject, decision, purpose, reads) -> Lens:
-    return Lens(subject, decision, session.info["lead"](session), session, purpose, reads)
+def _lens(session, subject, decision, purpose, reads, access) -> Lens:
+    return Lens(subject, decision, access.lead_of(session), session, purpose, reads, access)
 
 
 def get_declaration(session, subject, declaration_id: str, agency_names: dict, purpose: str | None = None,
-                    reads: list | None = None) -> dict:
+                    reads: list | None = None, *, access) -> dict:
     """The declaration as the subject may see it: one status, every pending step, the allowed fields."""
-    d, decision = _visible(session, subject, declaration_id, purpose, reads)
+    d, decision = _visible(session, subject, declaration_id, purpose, reads, access)
     version = session.get(DeclarationVersion, (d.id, d.version))
     tasks = session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == d.id,
                                                      AgencyTask.declaration_version == d.version)).all()
     agency_of = {t.id: t.agency for t in session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == d.id))}
     supplied = [(s, agency_of.get(s.task_id)) for s in session.scalars(
         select(SuppliedDocument).where(SuppliedDocument.declaration_id == d.id))]
-    lens = _lens(session, subject, decision, purpose, reads)
+    lens = _lens(session, subject, decision, purpose, reads, access)
     return cut(views.declaration_model(d, version, tasks, supplied, agency_names, lens.lead, decision.basis), lens)
 
 
 def list_declarations(session, subject, *, status: str | None = None, limit: int = 50, offset: int = 0,
-                      purpose: str | None = None, reads: list | None = None) -> dict:
+                      purpose: str | None = None, reads: list | None = None, access) -> dict:
     """Declarations the subject may see; the scope is part of the query, so totals reveal nothing hidden."""
     if not 1 <= limit <= 500:
         raise InvalidDocument("bad page size", [Problem("/limit", "limit must be between 1 and 500")])
-    where = [declaration_scope(subject, purpose, session=session)]
+    where = [declaration_scope(subject, purpose, session=session, access=access)]
     if status:
         where.append(Declaration.status == status)
     total = session.scalar(select(func.count()).select_from(Declaration).where(*where))
@@ -60,24 +61,26 @@ def list_declarations(session, subject, *, status: str | None = None, limit: int
                            .limit(limit).offset(offset)).all()
     items = []
     for d in rows:
-        decision = authorize(subject, "read", d, purpose, session=session)
+        decision = authorize(subject, "read", d, purpose, session=session, access=access)
         note_read(reads, f"declaration/{d.id}", decision)
-        items.append(cut(views.list_item(d), _lens(session, subject, decision, purpose, reads)))
+        items.append(cut(views.list_item(d), _lens(session, subject, decision, purpose, reads, access)))
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
-def timeline(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None) -> list[dict]:
+def timeline(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None, *,
+             access) -> list[dict]:
     """Every milestone with its time; an agency sees the shared milestones and its own tasks'."""
-    d, decision = _visible(session, subject, declaration_id, purpose, reads)
+    d, decision = _visible(session, subject, declaration_id, purpose, reads, access)
     tasks = session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == d.id)).all()
-    lens = _lens(session, subject, decision, purpose, reads)
+    lens = _lens(session, subject, decision, purpose, reads, access)
     events = session.scalars(select(EventRecord).where(EventRecord.declaration_id == d.id).order_by(EventRecord.seq))
     return cut([views.event_model(e, d, tasks, lens.lead) for e in events], lens)
 
 
-def export_declarations(session, subject, *, purpose: str | None, reads: list | None = None, batch: int = 500):
+def export_declarations(session, subject, *, purpose: str | None, reads: list | None = None, batch: int = 500,
+                        access):
     """Every declaration the subject may see, each cut to its view: the bulk exit path, same rule as a read."""
-    where = declaration_scope(subject, purpose, session=session)
+    where = declaration_scope(subject, purpose, session=session, access=access)
     last = ""
     while True:
         rows = session.execute(select(Declaration, DeclarationVersion.document)
@@ -87,25 +90,26 @@ def export_declarations(session, subject, *, purpose: str | None, reads: list | 
         if not rows:
             return
         for d, document in rows:
-            decision = authorize(subject, "read", d, purpose, session=session)
+            decision = authorize(subject, "read", d, purpose, session=session, access=access)
             if not decision.allowed:  # the scope and the rule agree; this guards against any drift between them
                 continue
             note_read(reads, f"declaration/{d.id}", decision)
-            yield cut(views.export_row(d, document), _lens(session, subject, decision, purpose, reads))
+            yield cut(views.export_row(d, document), _lens(session, subject, decision, purpose, reads, access))
         last = rows[-1][0].id
 
 
-def versions(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None) -> list:
+def versions(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None, *,
+             access) -> list:
     """The versions the subject could have seen, oldest first, each cut to the view it had of that version."""
-    d, decision = _visible(session, subject, declaration_id, purpose, reads)
+    d, decision = _visible(session, subject, declaration_id, purpose, reads, access)
     rows = session.scalars(select(DeclarationVersion).where(DeclarationVersion.declaration_id == d.id)
                            .order_by(DeclarationVersion.version)).all()
     tasks = session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == d.id)).all()
     models = []
     for v in rows:
         at = d if v.version == d.version else views.version_at(d, v, tasks, facets(v.document))
-        seen = decision if at is d else authorize(subject, "read", at, purpose, session=session)
+        seen = decision if at is d else authorize(subject, "read", at, purpose, session=session, access=access)
         if at is not d and seen.allowed:
             note_read(reads, f"declaration/{d.id}", seen)
         models.append(views.version_model(v, seen))
-    return cut(models, _lens(session, subject, decision, purpose, reads))
+    return cut(models, _lens(session, subject, decision, purpose, reads, access))

@@ -14,9 +14,10 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Callable, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import CoreSchema, SchemaSerializer, SchemaValidator, core_schema
 
+from concord.bodies import StrictModel as Doc
 from concord.errors import InvalidDocument, problems_from
 from concord.reference import codes
 
@@ -86,10 +87,6 @@ HsCode = Annotated[str, BeforeValidator(_code(codes.hs_problem, _fast_hs, upper=
                    Field(examples=["090111"], description="HS subheading, 6 digits (8 or 10 with a national extension)")]
 Locode = Annotated[str, BeforeValidator(_code(codes.locode_problem, _fast_locode)),
                    Field(examples=["NLRTM"], description="UN/LOCODE")]
-
-
-class Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Party(Doc):

@@ -10,14 +10,23 @@ from rich.console import Console
 from rich.table import Table
 
 from concord.errors import ConcordError
-from concord.risk.datasets import load_dataset
+from concord.risk.learning.datasets import load_dataset
 
 app = typer.Typer(help="The learned risk model: train, evaluate, simulate, versions, drift.", no_args_is_help=True)
 console = Console(stderr=True)  # progress and tables on stderr, so --json output stays clean on stdout
 
-MODELS = typer.Option(Path("var/models"), "--models", help="model registry directory")
+MODELS = typer.Option(None, "--models", help="model registry directory (default: the server's, "
+                                              "{CONCORD_VAR_DIR}/models)")
 DATASET = typer.Option("kcs", "--dataset", help="adapter for the historical files")
 PARAMS = typer.Option("{}", "--params", help='LightGBM parameters over the defaults, as JSON: {"learning_rate": 0.1}')
+
+
+def _registry(models: Path | None):
+    """The model registry at --models, else the one the server scores with."""
+    from concord.config import get_settings
+    from concord.risk.learning.registry import ModelRegistry
+
+    return ModelRegistry(models or get_settings().models_dir())
 
 
 def _params(text: str) -> dict:
@@ -49,13 +58,12 @@ def train(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False
           activate: bool = typer.Option(False, "--activate", help="make the new version active"),
           as_json: bool = typer.Option(False, "--json")):
     """Train on --train, stop early on --valid, and register the model version with its metrics."""
-    from concord.risk.learning import fit
-    from concord.risk.registry import ModelRegistry
+    from concord.risk.learning.model import fit
 
     try:
         model = fit(load_dataset(dataset, train), load_dataset(dataset, valid), params=_params(params))
         metrics = {**model.info, "dataset": dataset, "files": {"train": str(train), "valid": str(valid)}}
-        registry = ModelRegistry(models)
+        registry = _registry(models)
         version = registry.register(model.to_bytes(), metrics, activate=activate)
     except ConcordError as e:
         _fail(e)
@@ -68,7 +76,7 @@ def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
              test: Path = typer.Option(..., "--test", exists=True, dir_okay=False),
              dataset: str = DATASET, params: str = PARAMS, as_json: bool = typer.Option(False, "--json")):
     """Train on --train, stop early on --valid, and report the selection metrics on --test once."""
-    from concord.risk.learning import evaluate as run
+    from concord.risk.learning.model import evaluate as run
 
     started = time.perf_counter()
     try:
@@ -92,7 +100,7 @@ def simulate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
              png: Path = typer.Option(Path("var/risk-simulation.png"), "--png"),
              as_json: bool = typer.Option(False, "--json")):
     """Weekly human-in-the-loop selection: pure exploitation against model plus random exploration."""
-    from concord.risk.simulate import chart, simulate as run
+    from concord.risk.learning.simulate import chart, simulate as run
 
     try:
         history = load_dataset(dataset, train)
@@ -129,13 +137,12 @@ def _span(records) -> dict:
 @app.command()
 def models(models: Path = MODELS, as_json: bool = typer.Option(False, "--json")):
     """List model versions with their validation metrics; the active one is marked."""
-    from concord.risk.registry import ModelRegistry
-
-    versions = ModelRegistry(models).versions()
+    registry = _registry(models)
+    versions = registry.versions()
     if as_json:
         _emit({"versions": versions}, True)
         return
-    table = Table("version", "active", "created", "best iter", "AUC", "P@5", "P@10", title=str(models))
+    table = Table("version", "active", "created", "best iter", "AUC", "P@5", "P@10", title=str(registry.root))
     for v in versions:
         m = v.get("valid", {})
         table.add_row(v["version"], "*" if v["active"] else "", str(v.get("created", "")),
@@ -151,10 +158,8 @@ def _pct(x) -> str:
 @app.command()
 def activate(version: str, models: Path = MODELS):
     """Make a model version the one that scores live declarations."""
-    from concord.risk.registry import ModelRegistry
-
     try:
-        console.print(f"active: {ModelRegistry(models).activate(version)}")
+        console.print(f"active: {_registry(models).activate(version)}")
     except ConcordError as e:
         _fail(e)
 
@@ -162,10 +167,8 @@ def activate(version: str, models: Path = MODELS):
 @app.command()
 def rollback(models: Path = MODELS):
     """Return to the version that was active before the current one."""
-    from concord.risk.registry import ModelRegistry
-
     try:
-        console.print(f"active: {ModelRegistry(models).rollback()}")
+        console.print(f"active: {_registry(models).rollback()}")
     except ConcordError as e:
         _fail(e)
 
@@ -175,23 +178,14 @@ def drift(recent: Path = typer.Option(..., "--recent", exists=True, dir_okay=Fal
           dataset: str = DATASET, models: Path = MODELS, version: str = typer.Option(None, "--version"),
           as_json: bool = typer.Option(False, "--json")):
     """Compare the score and feature distributions of recent declarations with the training period."""
-    from concord.risk.learning import RiskModel
+    from concord.risk.learning.registry import load_model
 
     try:
-        model = RiskModel.from_registry(models, version)
+        model = load_model(_registry(models).root, version)
         report = model.drift(load_dataset(dataset, recent))
     except ConcordError as e:
         _fail(e)
     _emit({"version": model.version, **report}, as_json)
-
-
-@app.command("bench")
-def bench(as_json: bool = typer.Option(False, "--json"), models: Path = typer.Option(None, "--models"),
-          data: Path = typer.Option(Path("../shared/data/kcs"), "--data")):
-    """Scoring rate in batch and p99 latency of one assessment, beside raw LightGBM on a prebuilt matrix."""
-    from concord.risk.bench import bench_risk
-
-    bench_risk(as_json=as_json, models=models, data=data)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from concord.ids import new_id
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
                                    RetireRule, RuleCreated, RuleRetired, WatchlistEntryAdded, WatchlistEntryRemoved)
 from concord.risk.models import InspectionOutcome, RiskCatalog, RiskRule, WatchlistEntry
-from concord.risk.rules import compile_rule
+from concord.risk.catalogue.rules import compile_rule
 from concord.risk.schemas import OutcomeIn, RuleIn, WatchlistEntryIn, canonical_value, parse
 
 
@@ -119,7 +119,7 @@ def remove_watchlist_entry(cmd: RemoveWatchlistEntry, uow, *, risk) -> dict:
         return {"id": entry.id, "removed_at": now.isoformat(), "watchlists_version": catalog}
 
 
-def record_outcome(cmd: RecordOutcome, uow) -> dict:
+def record_outcome(cmd: RecordOutcome, uow, *, access) -> dict:
     """An agency records what its inspection found; the same outcome again is a replay, a different one a conflict."""
     from concord.access.policy import authorize
 
@@ -128,7 +128,7 @@ def record_outcome(cmd: RecordOutcome, uow) -> dict:
     with uow:
         s, agency = uow.session, uow.subject.agency
         d = s.get(Declaration, body.declaration_id)
-        if d is None or not authorize(uow.subject, "read", d, session=s).allowed:
+        if d is None or not authorize(uow.subject, "read", d, session=s, access=access).allowed:
             raise NotFound(f"declaration {body.declaration_id} not found")
         version = body.version or d.version
         if version > d.version:
@@ -181,7 +181,7 @@ def outcome_from_inspection(event, uow) -> None:
 
 def feed_model(event: OutcomeRecorded, uow, *, risk) -> None:
     """A recorded outcome becomes history for the active model at once (and a label at its next training)."""
-    from concord.risk.datasets import labelled_records
+    from concord.risk.learning.datasets import labelled_records
 
     with uow.read() as s:
         model = risk.models.current(s)

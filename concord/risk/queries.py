@@ -10,7 +10,7 @@ from concord.declarations.models import Declaration, DeclarationVersion
 from concord.risk.handlers import require_agency_officer, require_analyst
 from concord.risk.messages import TryRule
 from concord.risk.models import InspectionOutcome, RiskRule, RuleHit, WatchlistEntry
-from concord.risk.rules import CompiledRule, RuleSet, compile_rule
+from concord.risk.catalogue.rules import CompiledRule, RuleSet, compile_rule
 
 SAMPLE_HITS = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from concord.bodies import StrictModel as Body
 from concord.errors import InvalidDocument, Problem, problems_from
 from concord.reference import codes
 from concord.risk.models import RESULTS, SEVERITIES, WATCHLIST_KINDS
@@ -22,10 +23,6 @@ RULE_LANGUAGE = (
     'items.exists(i, i.hs_code.startsWith("2402") && i.value_base / i.net_mass_kg < 2.0) && route.from == "AE"')
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 SelectedLane = Literal["yellow", "red", "blue"]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class RuleIn(Body):

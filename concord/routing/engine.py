@@ -10,7 +10,7 @@ TASK_WEIGHT = {"document_check": 0, "permit_check": 1, "inspection": 2}
 
 
 @dataclass(frozen=True)
-class CompiledRule:
+class CompiledRoutingRule:
     id: str
     agency: str
     description: str
@@ -31,7 +31,7 @@ class Engagement:
     fields: list[str]
     reasons: list[dict] = field(default_factory=list)
 
-    def add(self, rule: CompiledRule, items: list[int]) -> None:
+    def add(self, rule: CompiledRoutingRule, items: list[int]) -> None:
         if TASK_WEIGHT[rule.task_type] > TASK_WEIGHT[self.task_type]:
             self.task_type = rule.task_type
         self.sla_hours = min(self.sla_hours, rule.sla_hours)
@@ -41,7 +41,7 @@ class Engagement:
 
 
 class RoutingEngine:
-    def __init__(self, rules: list[CompiledRule], rates: Rates, version: int = 0):
+    def __init__(self, rules: list[CompiledRoutingRule], rates: Rates, version: int = 0):
         self.rules = rules
         self.rates = rates
         self.version = version
@@ -55,7 +55,7 @@ class RoutingEngine:
 
     @classmethod
     def from_rows(cls, rows, rates: Rates, version: int = 0) -> RoutingEngine:
-        return cls([CompiledRule(r.id, r.agency, r.description, r.legal_basis, r.task_type, r.sla_hours,
+        return cls([CompiledRoutingRule(r.id, r.agency, r.description, r.legal_basis, r.task_type, r.sla_hours,
                                  tuple(r.fields), CompiledCriteria.from_config(r.criteria, rates))
                     for r in rows], rates, version)
 

@@ -8,7 +8,7 @@ from concord.errors import Forbidden
 from concord.screening.handlers import list_view
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
 from concord.screening.models import ScreeningList
-from concord.screening.schemas import DecisionIn, ListIn, NameQuery
+from concord.screening.schemas import ListIn, MatchDecisionIn, NameQuery
 
 router = APIRouter(prefix="/api/v1/screening", tags=["screening"])
 
@@ -21,7 +21,7 @@ def screen(body: NameQuery, why: str | None = Depends(purpose), subject=Depends(
 
 
 @router.post("/decisions", status_code=201)
-def decide(body: DecisionIn, why: str | None = Depends(purpose), subject=Depends(current_subject),
+def decide(body: MatchDecisionIn, why: str | None = Depends(purpose), subject=Depends(current_subject),
            app=Depends(concord_app)):
     """Record a true match or a false positive; a cleared pair is not raised again until either side changes."""
     return app.bus.handle(RecordMatchDecision(**body.model_dump(), purpose=why), subject=subject)

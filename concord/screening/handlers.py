@@ -12,7 +12,7 @@ from concord.screening.messages import (LoadScreeningList, MatchDecided, RecordM
                                         ScreenName)
 from concord.screening.models import MatchDecision, ScreeningEntry, ScreeningList
 from concord.screening.results import ScreeningQuery
-from concord.screening.schemas import DecisionIn, ListIn, NameQuery, parse
+from concord.screening.schemas import ListIn, MatchDecisionIn, NameQuery, parse
 from concord.screening.store import refs_of, store_list
 from concord.screening.views import access_to, entry_ref, match_view
 
@@ -23,7 +23,7 @@ def require_officer(subject) -> None:
         raise Forbidden("only agency officers screen names and decide on matches")
 
 
-def screen_name(cmd: ScreenName, uow, *, screening) -> dict:
+def screen_name(cmd: ScreenName, uow, *, screening, access) -> dict:
     """Screen one name against every list; each match shown as far as the screener's access allows."""
     require_officer(uow.subject)
     body: NameQuery = parse(NameQuery, cmd.query, "screening query")
@@ -35,7 +35,7 @@ def screen_name(cmd: ScreenName, uow, *, screening) -> dict:
         matches = screening.screen(s, query, now=uow.clock.now(), limit=body.limit)
         shown = []
         for m in matches:
-            view, decision = match_view(subject, m, screening, cmd.purpose, s)
+            view, decision = match_view(subject, m, screening, cmd.purpose, s, access)
             shown.append(view)
             if m.entry.owner_agency != subject.agency and m.entry.sharing != "full":
                 action = "watchlist_entry:read" if decision.allowed else "watchlist_entry:hit"
@@ -50,20 +50,20 @@ def screen_name(cmd: ScreenName, uow, *, screening) -> dict:
     return {"query": body.model_dump(exclude={"limit"}), "threshold": screening.threshold, "matches": shown}
 
 
-def record_match_decision(cmd: RecordMatchDecision, uow, *, screening) -> dict:
+def record_match_decision(cmd: RecordMatchDecision, uow, *, screening, access) -> dict:
     """A true match or a false positive on one (party, entry version); a cleared pair is not raised again."""
     require_officer(uow.subject)
-    body: DecisionIn = parse(DecisionIn, {"fingerprint": cmd.fingerprint, "entry_id": cmd.entry_id,
-                                          "decision": cmd.decision, "reason": cmd.reason,
-                                          "entry_version": cmd.entry_version}, "decision")
+    body: MatchDecisionIn = parse(MatchDecisionIn, {"fingerprint": cmd.fingerprint, "entry_id": cmd.entry_id,
+                                               "decision": cmd.decision, "reason": cmd.reason,
+                                               "entry_version": cmd.entry_version}, "decision")
     subject = uow.subject
     with uow:
         s = uow.session
         screening.refresh(s)
         entry = screening.entry(body.entry_id)
         # an entry the subject may not see answers like a missing one; the hit already named the agency to ask
-        access = access_to(subject, entry, cmd.purpose, s) if entry is not None else None
-        if access is None or not access.allowed:
+        decision = access_to(subject, entry, cmd.purpose, s, access) if entry is not None else None
+        if decision is None or not decision.allowed:
             raise NotFound(f"watchlist entry {body.entry_id} not found (removed, never listed, or not yours to see: "
                            "decide only on entries you may see, or ask the agency a hit names)")
         if body.entry_version and body.entry_version != entry.version:
@@ -79,7 +79,7 @@ def record_match_decision(cmd: RecordMatchDecision, uow, *, screening) -> dict:
         uow.record(MatchDecided(agency=entry.owner_agency, fingerprint=row.fingerprint, entry_id=entry.id,
                                 decision=row.decision))
         uow.audit("screening:decision:recorded", entry_ref(entry.id), purpose=cmd.purpose,
-                  agreement=access.agreement, owner=entry.owner_agency,
+                  agreement=decision.agreement, owner=entry.owner_agency,
                   detail={"fingerprint": row.fingerprint, "decision": row.decision, "previous": previous,
                           "entry_version": entry.version, "reason": row.reason})
         uow.commit()
@@ -142,15 +142,10 @@ def owner_of(session, ident: str) -> str | None:
     return row.agency if row is not None and row.removed_at is None else None
 
 
-def register(app=None) -> None:
-    """Let access requests name watchlist entries (`watchlist_entry/ID`), and keep the index warm in the server."""
-    from concord.agreements.handlers import PROVIDERS
+def refresh_job(sessions, screening):
+    """The server's periodic job that keeps the screening index warm (bootstrap schedules it)."""
+    def refresh():
+        with sessions() as s:
+            screening.refresh(s)
 
-    PROVIDERS["watchlist_entry"] = owner_of
-    bus = getattr(app, "bus", None)
-    if bus is not None and (screening := bus.deps.get("screening")) is not None:
-        def refresh():
-            with app.sessions() as s:
-                screening.refresh(s)
-
-        app.extras.setdefault("periodic", {})["screening-index"] = (screening.ttl, refresh)
+    return refresh

@@ -20,7 +20,7 @@ SEPARATOR = ";"  # between aliases, identifiers or dates in one CSV cell
 
 
 @dataclass(frozen=True, slots=True)
-class WatchlistEntry:
+class ListedParty:
     """One listed person or company, with its aliases, qualifiers and identifiers."""
 
     id: str
@@ -54,7 +54,7 @@ class Watchlist:
 
     id: str
     owner_agency: str
-    entries: tuple[WatchlistEntry, ...] = field(default=())
+    entries: tuple[ListedParty, ...] = field(default=())
     sharing: Sharing = "full"
 
 
@@ -89,13 +89,13 @@ def record_name(rec: Mapping) -> str:
 
 
 def entry_from_record(rec: Mapping, *, list_id: str, owner_agency: str, sharing: Sharing = "full",
-                      row: int | None = None) -> WatchlistEntry:
+                      row: int | None = None) -> ListedParty:
     """Build an entry from a CSV row or an agency's watchlist record (dict)."""
     name = record_name(rec)
     countries = split_values(rec.get("nationality") or rec.get("nationalities")) + split_values(rec.get("country"))
     codes = tuple(dict.fromkeys(c for c in (country_code(v) for v in countries) if c))
     kind = KINDS.get(str(rec.get("kind") or rec.get("schema") or "").strip().lower(), "unknown")
-    return WatchlistEntry(
+    return ListedParty(
         id=str(rec.get("id") or f"{list_id}:{row}"), list_id=list_id, owner_agency=owner_agency,
         names=(name, *(a for a in split_values(rec.get("aliases")) if a != name)), kind=kind,
         birth_dates=split_values(rec.get("date_of_birth") or rec.get("birth_dates")), nationalities=codes,

@@ -11,14 +11,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from itertools import combinations
 
-from concord.screening.lists import Watchlist, WatchlistEntry
+from concord.screening.lists import Watchlist, ListedParty
+from concord.config import SCREENING_LANE_THRESHOLD, SCREENING_THRESHOLD
 from concord.screening.normalize import PARTICLES, NameForm, normalize_name, phonetic
 from concord.screening.qualifiers import MAX_RAISE, QualifierResult, compare_birth_dates, compare_countries
 from concord.screening.results import Match, ScreeningQuery, fingerprint
 from concord.screening.scoring import compare_names
 
-DEFAULT_THRESHOLD = 0.82  # a match at or above this is reported (a risk reason); chosen on name_pairs F1
-STRONG_THRESHOLD = 0.95  # a match at or above this is strong enough to force a lane
+DEFAULT_THRESHOLD, STRONG_THRESHOLD = SCREENING_THRESHOLD, SCREENING_LANE_THRESHOLD  # the settings' defaults
 IDENTIFIER_AGREE, IDENTIFIER_CONFLICT = 1.0, -0.10
 
 # Key kinds and how much sharing one says about a candidate.
@@ -45,12 +45,12 @@ def name_keys(form: NameForm) -> set[str]:
 class WatchlistIndex:
     """Screens queries against the entries of one or more watchlists."""
 
-    def __init__(self, entries: Iterable[WatchlistEntry] = (), *, threshold: float = DEFAULT_THRESHOLD,
+    def __init__(self, entries: Iterable[ListedParty] = (), *, threshold: float = DEFAULT_THRESHOLD,
                  max_candidates: int = 20, read_budget: int = 2000):
         self.threshold = threshold
         self.max_candidates = max_candidates  # scored per query, the best blocking votes first
         self.read_budget = read_budget  # posting entries read per query before the common keys are skipped
-        self.entries: list[WatchlistEntry] = []  # every version ever added; _live says which count
+        self.entries: list[ListedParty] = []  # every version ever added; _live says which count
         self._live: dict[str, int] = {}  # entry id -> position of its current version
         self._names: list[tuple[int, NameForm]] = []  # (entry position, one of its names)
         self._postings: dict[str, list[int]] = defaultdict(list)
@@ -64,7 +64,7 @@ class WatchlistIndex:
     def __len__(self) -> int:
         return len(self._live)
 
-    def add(self, entries: Iterable[WatchlistEntry]) -> None:
+    def add(self, entries: Iterable[ListedParty]) -> None:
         """Index entries; an entry whose id is already indexed replaces the older version."""
         for entry in entries:
             position = len(self.entries)
@@ -78,12 +78,12 @@ class WatchlistIndex:
                     self._postings[key].append(len(self._names))
                 self._names.append((position, form))
 
-    def get(self, entry_id: str) -> WatchlistEntry | None:
+    def get(self, entry_id: str) -> ListedParty | None:
         """The current version of an indexed entry, or None when it is not (or no longer) indexed."""
         position = self._live.get(entry_id)
         return None if position is None else self.entries[position]
 
-    def live(self) -> list[WatchlistEntry]:
+    def live(self) -> list[ListedParty]:
         """The current version of every indexed entry."""
         return [self.entries[p] for p in self._live.values()]
 
@@ -107,7 +107,7 @@ class WatchlistIndex:
             budget -= len(plist)
         return heapq.nlargest(self.max_candidates, votes, key=votes.__getitem__)
 
-    def _qualify(self, query: ScreeningQuery, entry: WatchlistEntry) -> list[QualifierResult]:
+    def _qualify(self, query: ScreeningQuery, entry: ListedParty) -> list[QualifierResult]:
         results = [compare_birth_dates(query.birth_dates, entry.birth_dates),
                    compare_countries(query.countries, entry.nationalities)]
         shared = {s for s, _ in query.identifiers} & {s for s, _ in entry.identifiers}

@@ -35,7 +35,7 @@ class ScreeningEntry(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # stable: hash of (list id, ref)
     list_id: Mapped[str] = mapped_column(ForeignKey("screening_lists.id"))
     ref: Mapped[str] = mapped_column(String(200))  # the source's own id, else a hash of name and qualifiers
-    version: Mapped[str] = mapped_column(String(16))  # content hash (concord.screening.lists.WatchlistEntry.version)
+    version: Mapped[str] = mapped_column(String(16))  # content hash (concord.screening.lists.ListedParty.version)
     record: Mapped[dict]  # names, kind, birth_dates, nationalities, identifiers, gender, place_of_birth, row
     changed_in: Mapped[int]  # list version that added or last changed (or removed) it
     removed_in: Mapped[int | None]  # list version that no longer had it

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from concord.screening.lists import KINDS, Kind, WatchlistEntry, parse_identifiers, record_name, split_values
+from concord.screening.lists import KINDS, Kind, ListedParty, parse_identifiers, record_name, split_values
 from concord.screening.normalize import NameForm, normalize_name
 from concord.screening.qualifiers import QualifierResult, country_code
 from concord.screening.scoring import NameScore
@@ -42,7 +42,7 @@ class ScreeningQuery:
                          ",".join(f"{s}:{v}" for s, v in sorted(self.identifiers))])
 
 
-def fingerprint(query: ScreeningQuery, entry: WatchlistEntry) -> str:
+def fingerprint(query: ScreeningQuery, entry: ListedParty) -> str:
     """Stable key of (normalized query, entry version): a cleared false positive stays cleared until either changes."""
     return hashlib.sha256(f"{query.key}\x1f{entry.id}\x1f{entry.version}".encode()).hexdigest()[:32]
 
@@ -51,7 +51,7 @@ def fingerprint(query: ScreeningQuery, entry: WatchlistEntry) -> str:
 class Match:
     """An entry that a query matched, with its score in [0, 1] and why."""
 
-    entry: WatchlistEntry
+    entry: ListedParty
     matched_name: str  # the entry name (primary or alias) that matched best
     score: float
     name: NameScore

@@ -2,15 +2,12 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from concord.bodies import StrictModel as Body
 from concord.errors import InvalidDocument, problems_from
 from concord.screening.models import DECISIONS, SHARING
 from concord.screening.qualifiers import country_code, parse_date
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class NameQuery(Body):
@@ -36,7 +33,7 @@ class NameQuery(Body):
         return v or None
 
 
-class DecisionIn(Body):
+class MatchDecisionIn(Body):
     fingerprint: str = Field(pattern=r"^[0-9a-f]{32}$", description="the match's fingerprint, as screening returned it")
     entry_id: str = Field(min_length=1, max_length=40)
     decision: Literal[DECISIONS]  # type: ignore[valid-type]

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import inspect, select
 
-from concord.screening.lists import WatchlistEntry
+from concord.screening.lists import ListedParty
 from concord.screening.matching import DEFAULT_THRESHOLD, STRONG_THRESHOLD, WatchlistIndex
 from concord.screening.models import MatchDecision, ScreeningEntry, ScreeningList
 from concord.screening.results import Match, ScreeningQuery
@@ -26,8 +26,9 @@ class PartyScreening:
     """Holds the index of stored lists and agency party watchlists; rechecks their versions at most once per `ttl`."""
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, lane_threshold: float = STRONG_THRESHOLD, *,
-                 ttl: float = 1.0, watchlist_sharing: str = "hit_no_hit"):
+                 ttl: float = 1.0, watchlist_sharing: str = "hit_no_hit", clock=None, lead_of=None):
         self.threshold, self.lane_threshold, self.ttl = threshold, lane_threshold, ttl
+        self.clock, self.lead_of = clock, lead_of  # the hub's clock; session -> lead agency (bootstrap passes both)
         self.watchlist_sharing = watchlist_sharing  # what other agencies see of an agency's watchlist entries
         self.index = WatchlistIndex(threshold=threshold)
         self.lists: dict[str, ListInfo] = {}  # list id -> info, with the version indexed
@@ -42,10 +43,10 @@ class PartyScreening:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_settings(cls, settings) -> PartyScreening:
+    def from_settings(cls, settings, **deps) -> PartyScreening:
         """Thresholds from Settings (screening_threshold, screening_lane_threshold)."""
         return cls(getattr(settings, "screening_threshold", DEFAULT_THRESHOLD),
-                   getattr(settings, "screening_lane_threshold", STRONG_THRESHOLD))
+                   getattr(settings, "screening_lane_threshold", STRONG_THRESHOLD), **deps)
 
     def invalidate(self) -> None:
         """Recheck the lists on the next screening (a list or entry changed in this process)."""
@@ -120,11 +121,11 @@ class PartyScreening:
         self.watchlists_version = version
         return True
 
-    def _indexed(self, entry: WatchlistEntry) -> bool:
+    def _indexed(self, entry: ListedParty) -> bool:
         current = self.index.get(entry.id)
         return current is not None and current.version == entry.version
 
-    def _put(self, info: ListInfo, entries: list[WatchlistEntry]) -> None:
+    def _put(self, info: ListInfo, entries: list[ListedParty]) -> None:
         self.index.add(entries)
         self.members.setdefault(info.id, set()).update(e.id for e in entries)
 
@@ -141,7 +142,7 @@ class PartyScreening:
         out = {i.name: i.version for i in self.lists.values() if not i.id.startswith("watchlist-")}
         return out | {"watchlists": self.watchlists_version or 0}
 
-    def entry(self, entry_id: str) -> WatchlistEntry | None:
+    def entry(self, entry_id: str) -> ListedParty | None:
         """The indexed (current) version of an entry, or None when it is not listed."""
         return self.index.get(entry_id)
 
@@ -170,8 +171,7 @@ class PartyScreening:
 
     def screen_parties(self, session, document: dict) -> list[dict]:
         """Risk reasons for the declaration's parties: matches not cleared as false positives, cut for the lead."""
-        clock = session.info.get("clock")
-        now = clock.now() if clock else None
+        now = self.clock.now() if self.clock else None
         found: list[tuple[str, Match]] = []
         for role in PARTIES:
             party = document.get(role) or {}
@@ -180,8 +180,7 @@ class PartyScreening:
         if not found:
             return []
         decided = decisions(session, [m.fingerprint for _, m in found])
-        lead_of = session.info.get("lead")
-        lead = lead_of(session) if lead_of else None
+        lead = self.lead_of(session) if self.lead_of else None
         reasons = []
         for role, m in found:
             if decided.get(m.fingerprint) == "false_positive":
@@ -223,7 +222,7 @@ def party_query(party: dict) -> ScreeningQuery:
 @lru_cache(maxsize=50_000)
 def _party_query(name: str, country: str | None, ident: str | None) -> ScreeningQuery:
     # The same traders declare again and again: normalize each party once, not on every declaration.
-    from concord.risk.watchlists import normalize_identifier
+    from concord.risk.catalogue.watchlists import normalize_identifier
 
     ids = {"ID": normalize_identifier(ident)} if ident else {}
     return ScreeningQuery.from_record({"name": name, "country": country, "identifiers": ids})

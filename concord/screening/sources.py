@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from concord.screening.lists import WatchlistEntry
+from concord.screening.lists import ListedParty
 
 WATCHLIST_PREFIX = "watchlist-"  # list id of an agency's party watchlist entries: watchlist-POL
 
@@ -40,22 +40,22 @@ def entry_id(list_id: str, ref: str) -> str:
     return "SCE" + hashlib.sha256(f"{list_id}\x1f{ref}".encode()).hexdigest()[:24]
 
 
-def default_ref(entry: WatchlistEntry) -> str:
+def default_ref(entry: ListedParty) -> str:
     """A ref for a row without an id of its own: its name and qualifiers (changing them makes a new entry)."""
     body = "\x1f".join([entry.name.casefold(), ",".join(entry.birth_dates), ",".join(entry.nationalities)])
     return "h:" + hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def record_of(entry: WatchlistEntry) -> dict:
+def record_of(entry: ListedParty) -> dict:
     """The stored form of an entry's content (what `entry_of_record` reads back)."""
     return {"names": list(entry.names), "kind": entry.kind, "birth_dates": list(entry.birth_dates),
             "nationalities": list(entry.nationalities), "identifiers": [list(p) for p in entry.identifiers],
             "gender": entry.gender, "place_of_birth": entry.place_of_birth, "row": entry.row}
 
 
-def entry_of_record(ident: str, record: dict, info: ListInfo) -> WatchlistEntry:
+def entry_of_record(ident: str, record: dict, info: ListInfo) -> ListedParty:
     """A screening entry from its stored record, under its list's owner and sharing rule."""
-    return WatchlistEntry(
+    return ListedParty(
         id=ident, list_id=info.id, owner_agency=info.owner_agency, names=tuple(record["names"]),
         kind=record.get("kind") or "unknown", birth_dates=tuple(record.get("birth_dates") or ()),
         nationalities=tuple(record.get("nationalities") or ()),
@@ -68,16 +68,16 @@ def watchlist_info(agency: str, sharing: str) -> ListInfo:
     return ListInfo(f"{WATCHLIST_PREFIX}{agency}", f"{agency} watchlist", agency, sharing)
 
 
-def entry_of_watchlist(row, sharing: str) -> tuple[WatchlistEntry, Extra] | None:
+def entry_of_watchlist(row, sharing: str) -> tuple[ListedParty, Extra] | None:
     """A party entry of the risk engine's shared watchlist as a screening entry (None without a name)."""
-    from concord.risk.watchlists import normalize_identifier
+    from concord.risk.catalogue.watchlists import normalize_identifier
 
     value = row.value or {}
     if not value.get("name"):
         return None  # an identifier-only entry: the risk step's exact identifier index finds it
     info = watchlist_info(row.agency, sharing)
     ids = (("ID", normalize_identifier(value["identifier"])),) if value.get("identifier") else ()
-    entry = WatchlistEntry(id=row.id, list_id=info.id, owner_agency=row.agency, names=(value["name"],),
+    entry = ListedParty(id=row.id, list_id=info.id, owner_agency=row.agency, names=(value["name"],),
                            nationalities=(value["country"],) if value.get("country") else (), identifiers=ids,
                            sharing=sharing)
     return entry, Extra(row.severity, row.reason, row.expires_at)

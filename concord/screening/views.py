@@ -12,11 +12,12 @@ def entry_ref(entry_id: str) -> str:
     return f"watchlist_entry/{entry_id}"
 
 
-def access_to(subject, entry, purpose: str | None, session) -> Decision:
+def access_to(subject, entry, purpose: str | None, session, access) -> Decision:
     """May the subject see this entry? Fully shared lists: yes; otherwise the owner or an agreement or a grant."""
     if entry.sharing == "full":
         return Decision(True, ("/",), "list:shared", provider=entry.owner_agency)
-    return authorize(subject, "read", Ref("watchlist_entry", entry.id, entry.owner_agency), purpose, session=session)
+    return authorize(subject, "read", Ref("watchlist_entry", entry.id, entry.owner_agency), purpose, session=session,
+                     access=access)
 
 
 def details(match: Match, screening) -> dict:
@@ -30,13 +31,13 @@ def details(match: Match, screening) -> dict:
     return out
 
 
-def match_view(subject, match: Match, screening, purpose: str | None, session) -> tuple[dict, Decision]:
+def match_view(subject, match: Match, screening, purpose: str | None, session, access) -> tuple[dict, Decision]:
     """The match cut to what the subject may see, and the access decision that cut it."""
     e = match.entry
     info = screening.list_info(e.list_id)
     head = {"hit": True, "list_id": e.list_id, "list": info.name if info else e.list_id,
             "owner_agency": e.owner_agency, "entry_ref": entry_ref(e.id), "fingerprint": match.fingerprint}
-    decision = access_to(subject, e, purpose, session)
+    decision = access_to(subject, e, purpose, session, access)
     if not decision.allowed:
         return head | {"view": "hit", "ask_agency": e.owner_agency}, decision
     shown = redact(details(match, screening), decision.view)

@@ -287,14 +287,14 @@ def test_no_field_of_any_read_path_leaves_outside_its_owners_rule(tmp_path):
                                   decided_at=now, expires_at=now + timedelta(hours=4), decision_reason="ok"))
             s.commit()
         s = app.sessions()
-        s.info["book"].invalidate()
+        app.access.book.invalidate()
         for user in USERS:
             u = who[user]
-            shown = {"inspection-results": orjson.dumps(inspection_results(s, u, purpose=purpose, limit=500))
+            shown = {"inspection-results": orjson.dumps(inspection_results(s, u, purpose=purpose, limit=500, access=app.access))
                      if u.agency else b"",
-                     "tasks": orjson.dumps(task_queue(s, u, now, status="all", limit=500)) if u.agency else b""}
-            listed = {r["id"]: r for r in queries.list_declarations(s, u, purpose=purpose, limit=500)["items"]}
-            exported = {r["id"]: r for r in queries.export_declarations(s, u, purpose=purpose)}
+                     "tasks": orjson.dumps(task_queue(s, u, now, status="all", limit=500, access=app.access)) if u.agency else b""}
+            listed = {r["id"]: r for r in queries.list_declarations(s, u, purpose=purpose, limit=500, access=app.access)["items"]}
+            exported = {r["id"]: r for r in queries.export_declarations(s, u, purpose=purpose, access=app.access)}
             tally["reads"] += 4
             for d in recent:
                 probe(s, u, d, purpose, listed.get(d["id"]), exported.get(d["id"]), shown)
@@ -307,7 +307,8 @@ def test_no_field_of_any_read_path_leaves_outside_its_owners_rule(tmp_path):
                            ("versions", queries.versions)):
             tally["reads"] += 1
             try:
-                got[path] = read(s, u, d["id"], {}, purpose) if path == "get" else read(s, u, d["id"], purpose)
+                got[path] = (read(s, u, d["id"], {}, purpose, access=app.access) if path == "get"
+                            else read(s, u, d["id"], purpose, access=app.access))
             except NotFound:
                 got[path] = None
         expect(bool(cur) == (got["get"] is not None) == (listed is not None) == (exported is not None),

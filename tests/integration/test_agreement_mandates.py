@@ -86,7 +86,7 @@ def test_an_older_proposal_cannot_take_effect_after_a_newer_one(concord):
 
 def shared_with_fda(app) -> int:
     with app.sessions() as s:
-        return len(s.info["book"].matching("FDA", "inspection_result", "public_health", app.clock.now()))
+        return len(app.access.book.matching("FDA", "inspection_result", "public_health", app.clock.now()))
 
 
 def test_one_party_withdrawing_suspends_it_for_all_until_it_signs_again(concord):
@@ -156,7 +156,7 @@ def test_a_grant_counts_only_from_the_agency_that_owns_the_record(concord):
 
     def sees() -> bool:
         with concord.sessions() as s:
-            return authorize(fda, "read", Ref("watchlist_entry", entry, "NPPO"), why, session=s).allowed
+            return authorize(fda, "read", Ref("watchlist_entry", entry, "NPPO"), why, session=s, access=concord.access).allowed
 
     wrong = as_(concord, "fda-officer", RequestAccess(resource=resource, provider="POL", purpose=why,
                                                       justification="importer named on a food alert"))

@@ -21,7 +21,7 @@ def _entries(concord, action: str) -> list[dict]:
 
 
 def _flush(concord) -> None:
-    concord.extras["periodic"]["audit-summaries"][1]()
+    concord.periodic["audit-summaries"][1]()
 
 
 def test_refused_tokens_are_counted_not_logged_one_by_one_and_limited_per_client(concord):

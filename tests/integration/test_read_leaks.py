@@ -55,18 +55,18 @@ def every_read(app, user, did, purpose=None, reads=None) -> dict:
     who = subjects(app)[user]
     out = {}
     with app.sessions() as s:
-        for name, read in (("get", lambda: queries.get_declaration(s, who, did, {}, purpose, reads)),
-                           ("timeline", lambda: queries.timeline(s, who, did, purpose, reads)),
-                           ("versions", lambda: queries.versions(s, who, did, purpose, reads))):
+        for name, read in (("get", lambda: queries.get_declaration(s, who, did, {}, purpose, reads, access=app.access)),
+                           ("timeline", lambda: queries.timeline(s, who, did, purpose, reads, access=app.access)),
+                           ("versions", lambda: queries.versions(s, who, did, purpose, reads, access=app.access))):
             try:
                 out[name] = read()
             except NotFound:
                 out[name] = None
-        out["list"] = [r for r in queries.list_declarations(s, who, purpose=purpose, limit=500)["items"]
+        out["list"] = [r for r in queries.list_declarations(s, who, purpose=purpose, limit=500, access=app.access)["items"]
                        if r["id"] == did]
-        out["export"] = [r for r in queries.export_declarations(s, who, purpose=purpose) if r["id"] == did]
+        out["export"] = [r for r in queries.export_declarations(s, who, purpose=purpose, access=app.access) if r["id"] == did]
         if who.agency is not None:
-            out["tasks"] = [t for t in task_queue(s, who, app.clock.now(), status="all", limit=500)["items"]
+            out["tasks"] = [t for t in task_queue(s, who, app.clock.now(), status="all", limit=500, access=app.access)["items"]
                             if t["declaration_id"] == did]
     return out
 
@@ -195,10 +195,10 @@ def test_inspection_results_list_decisions_without_an_inspection_as_nothing(app)
     as_(app, "vet-officer", DecideTask(task_id=task_of(app, did, "VET").id, decision="refuse", reason=PEST,
                                        inspection={"result": "irregular", "findings": "larvae"}))
     with app.sessions() as s:
-        assert inspection_results(s, subjects(app)["nppo-officer"], purpose=None)["total"] == 0
-        (own,) = inspection_results(s, subjects(app)["vet-officer"], purpose=None)["items"]
+        assert inspection_results(s, subjects(app)["nppo-officer"], purpose=None, access=app.access)["total"] == 0
+        (own,) = inspection_results(s, subjects(app)["vet-officer"], purpose=None, access=app.access)["items"]
         assert own["result"] == "irregular" and own["declaration_id"] == did
-        (shared,) = inspection_results(s, subjects(app)["fda-officer"], purpose="public_health")["items"]
+        (shared,) = inspection_results(s, subjects(app)["fda-officer"], purpose="public_health", access=app.access)["items"]
         assert shared["result"] == "irregular" and "declaration_id" not in shared and shared["agency"] == "VET"
 
 

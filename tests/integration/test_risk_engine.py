@@ -16,7 +16,7 @@ from concord.risk import queries
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, RecordOutcome, RemoveWatchlistEntry, RetireRule,
                                    TryRule)
 from concord.risk.models import RuleHit
-from concord.risk.step import RiskStep
+from concord.risk.scoring.step import RiskStep
 from support import declaration, item, subjects
 
 
@@ -213,7 +213,7 @@ class ValueModel:
 
 
 def test_the_model_scores_explain_and_the_budget_holds_its_rate(app):
-    from concord.risk.catalog import ModelSource
+    from concord.risk.scoring.compiled import ModelSource
 
     step = RiskStep(clock=app.clock, rng=NeverDraws(), models=ModelSource(load=lambda _: ValueModel()))
     docs = [parse_declaration(declaration(lrn=f"L{n}", items=[item("090111", "Green coffee", "BR",
@@ -234,7 +234,7 @@ def test_the_model_scores_explain_and_the_budget_holds_its_rate(app):
 
 
 def test_a_restarted_step_seeds_its_window_from_stored_assessments_of_the_same_model(app):
-    from concord.risk.catalog import ModelSource
+    from concord.risk.scoring.compiled import ModelSource
 
     app.bus.deps["risk"] = RiskStep(clock=app.clock, rng=NeverDraws(), models=ModelSource(load=lambda _: ValueModel()))
     for n in range(5):

@@ -13,7 +13,6 @@ from concord.audit.models import AuditEntry
 from concord.db import Base
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound
 from concord.risk.messages import AddWatchlistEntry, RemoveWatchlistEntry
-from concord.screening.handlers import register
 from concord.screening.lists import read_rows
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
 from support import declaration, subjects
@@ -37,7 +36,6 @@ ACCESS = {"key": "MOU-POL-CUS-WATCH", "title": "Police watchlist for customs scr
 @pytest.fixture
 def hub(concord, tmp_path):
     Base.metadata.create_all(concord.engine)
-    register(concord)
     load(concord, tmp_path, POLICE_LIST)
     return concord
 

@@ -47,7 +47,7 @@ def test_customs_only_goods_release_on_arrival(concord):
     assert r["status"] == "cleared" and not r["replayed"]
     assert set(tasks(concord, r["id"])) == {"CUS"}
     assert arrive(concord, r["id"])["status"] == "released"
-    events = [e["event"] for e in queries.timeline(concord.sessions(), subjects(concord)["cus-officer"], r["id"])]
+    events = [e["event"] for e in queries.timeline(concord.sessions(), subjects(concord)["cus-officer"], r["id"], access=concord.access)]
     assert events == ["declaration.lodged", "declaration.accepted", "declaration.risk_assessed", "task.created",
                       "declaration.cleared", "declaration.goods_arrived", "declaration.released"]
 
@@ -97,7 +97,7 @@ def test_documents_requested_supplied_and_back_to_the_agency(concord):
     nppo = tasks(concord, r["id"])["NPPO"]
     decide(concord, nppo, "request_documents", "certificate illegible", documents=["N851"])
     assert status(concord, r["id"]) == "documents_requested"
-    view = queries.get_declaration(concord.sessions(), subjects(concord)["hollandfoods"], r["id"], {})
+    view = queries.get_declaration(concord.sessions(), subjects(concord)["hollandfoods"], r["id"], {}, access=concord.access)
     assert any(s.get("requested_documents") == ["N851"] for s in view["steps"])
     concord.bus.handle(SupplyDocuments(declaration_id=r["id"], task_id=nppo.id,
                                        documents=[{"type": "N851", "reference": "EC-PHYTO-2"}]),
@@ -127,7 +127,7 @@ def test_amendment_creates_a_version_and_reroutes(concord):
     assert out["version"] == 2
     assert set(tasks(concord, r["id"])) == {"CUS", "NPPO"}
     with concord.sessions() as s:
-        history = queries.versions(s, subjects(concord)["hollandfoods"], r["id"])
+        history = queries.versions(s, subjects(concord)["hollandfoods"], r["id"], access=concord.access)
     assert [v["version"] for v in history] == [1, 2] and "lane" not in history[0]
     assert [i["hs_code"] for v in history for i in v["document"]["items"]] == ["610910", "080390"]
 
@@ -164,18 +164,18 @@ def test_who_sees_what(concord):
     who = subjects(concord)
     s = concord.sessions()
     with pytest.raises(NotFound):
-        queries.get_declaration(s, who["eurotech"], r["id"], {})  # another trader
+        queries.get_declaration(s, who["eurotech"], r["id"], {}, access=concord.access)  # another trader
     with pytest.raises(NotFound):
-        queries.get_declaration(s, who["pol-officer"], r["id"], {})  # an agency not engaged
-    nppo = queries.get_declaration(s, who["nppo-officer"], r["id"], {})
+        queries.get_declaration(s, who["pol-officer"], r["id"], {}, access=concord.access)  # an agency not engaged
+    nppo = queries.get_declaration(s, who["nppo-officer"], r["id"], {}, access=concord.access)
     assert "exporter" not in nppo["document"] and "value" not in nppo["document"]["items"][0]
     assert nppo["document"]["items"][0]["hs_code"] == "080390" and "risk" not in nppo
-    trader = queries.get_declaration(s, who["hollandfoods"], r["id"], {})
+    trader = queries.get_declaration(s, who["hollandfoods"], r["id"], {}, access=concord.access)
     assert "risk" not in trader and "lane" not in trader and trader["document"]["exporter"]["id"] == "ECEXP000001"
-    assert all(e["event"] != "declaration.risk_assessed" for e in queries.timeline(s, who["hollandfoods"], r["id"]))
-    assert queries.list_declarations(s, who["pol-officer"])["total"] == 0
-    assert queries.list_declarations(s, who["nppo-officer"])["total"] == 1
-    assert queries.list_declarations(s, who["eurotech"])["total"] == 0
+    assert all(e["event"] != "declaration.risk_assessed" for e in queries.timeline(s, who["hollandfoods"], r["id"], access=concord.access))
+    assert queries.list_declarations(s, who["pol-officer"], access=concord.access)["total"] == 0
+    assert queries.list_declarations(s, who["nppo-officer"], access=concord.access)["total"] == 1
+    assert queries.list_declarations(s, who["eurotech"], access=concord.access)["total"] == 0
     s.close()
 
 

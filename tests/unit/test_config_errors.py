@@ -1,18 +1,19 @@
 import pytest
 
 from concord.agencies.handlers import parse_config
+from concord.bootstrap import CONFIG_SECTIONS
 from concord.errors import InvalidDocument
 from support import demo_config_text
 
 
 def problems(text):
     with pytest.raises(InvalidDocument) as e:
-        parse_config(text, "test.yaml")
+        parse_config(text, "test.yaml", sections=CONFIG_SECTIONS)
     return {p.pointer: p.message for p in e.value.problems}
 
 
 def test_the_demo_config_is_valid():
-    cfg = parse_config(demo_config_text())
+    cfg = parse_config(demo_config_text(), sections=CONFIG_SECTIONS)
     assert cfg.lead_agency() == "CUS" and len([a for a in cfg.agencies if a.role == "partner"]) >= 6
 
 
@@ -33,3 +34,19 @@ def test_yaml_syntax_error_says_where():
 def test_exactly_one_lead_agency():
     found = problems("agencies:\n  - {code: CUS, name: Customs, role: partner}\n")
     assert "exactly one agency" in found["/agencies"]
+
+
+def test_config_check_refuses_the_agreements_that_config_load_refuses(tmp_path):
+    """`concord config check` validates every section `config load` does (it once skipped the agreements)."""
+    from typer.testing import CliRunner
+
+    from concord.cli import app
+
+    path = tmp_path / "coordination.yaml"
+    path.write_text(demo_config_text().replace("    signed_by: [CUS, POL]\n", "    signed_by: [CUS, XYZ]\n", 1))
+    assert "signed_by: [CUS, XYZ]" in path.read_text()
+    out = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert out.exit_code == 2, out.output
+    assert "/agreements/0/signed_by" in out.output
+    with pytest.raises(InvalidDocument):  # what `config load` runs, before it writes anything
+        parse_config(path.read_text(), str(path), sections=CONFIG_SECTIONS)

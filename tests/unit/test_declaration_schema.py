@@ -15,7 +15,7 @@ from pydantic_core import SchemaValidator, ValidationError, core_schema
 
 from concord.access.identity import Subject
 from concord.declarations import schemas
-from concord.declarations.bench import _bodies
+from concord.bench.ingest import _bodies
 from concord.declarations.schemas import DeclarationIn, declaration_document, parse_declaration
 from concord.errors import InvalidDocument
 from support import declaration, item

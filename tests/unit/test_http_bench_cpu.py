@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from concord.declarations.http_bench import _ServerCpu
+from concord.bench.http import _ServerCpu
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
 

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from concord.risk.cli import app
-from concord.risk.datasets import load_kcs
-from concord.risk.learning import evaluate
-from concord.risk.synthetic import synthetic_records
+from concord.risk.learning.datasets import load_kcs
+from concord.risk.learning.model import evaluate
+from concord.risk.learning.synthetic import synthetic_records
 
 KCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "kcs"
 HEADER = ["Declaration ID", "Date", "Office ID", "Process Type", "Import Type", "Import Use", "Payment Type",
@@ -83,3 +83,28 @@ def test_evaluate_on_a_sample_of_the_kcs_files():
     # a quarter of the history and a fast learning rate: well below the full run, far above chance
     assert result["auc"] > 0.85, result
     assert result["precision@5"] > 0.85, result
+
+
+def test_the_cli_manages_the_registry_the_server_scores_with(files, tmp_path, monkeypatch):
+    """With CONCORD_VAR_DIR set and no --models, `concord risk train --activate` writes where bootstrap reads."""
+    from concord.bootstrap import bootstrap
+    from concord.config import Settings, get_settings
+
+    train, valid, _, _ = files
+    monkeypatch.setenv("CONCORD_VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(app, ["train", "--train", str(train), "--valid", str(valid), "--activate", "--json",
+                                       "--params", '{"learning_rate": 0.3, "early_stopping_round": 5, '
+                                                   '"num_threads": 1}'])
+        assert out.exit_code == 0, out.output
+        listed = json.loads(CliRunner().invoke(app, ["models", "--json"]).stdout)["versions"]
+        assert [(v["version"], v["active"]) for v in listed] == [("v1", True)]
+    finally:
+        get_settings.cache_clear()
+    hub = bootstrap(Settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
+    try:
+        with hub.sessions() as session:
+            assert hub.bus.deps["risk"].models.current(session).version == "v1"
+    finally:
+        hub.close()

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from concord.risk.datasets import RiskRecord
-from concord.risk.features import HistoryProfiles, featurize, fit_spec
-from concord.risk.synthetic import synthetic_records
+from concord.risk.learning.datasets import RiskRecord
+from concord.risk.learning.features import HistoryProfiles, featurize, fit_spec
+from concord.risk.learning.synthetic import synthetic_records
 
 T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
 

@@ -3,7 +3,7 @@
 import random
 from collections import Counter
 
-from concord.risk.lanes import LaneBudget, LanePolicy, Window, floor_of
+from concord.risk.scoring.lanes import LaneBudget, LanePolicy, Window, floor_of
 
 TARGETS = {"red": 0.05, "yellow": 0.10, "blue": 0.02}
 

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from concord.risk.datasets import labelled_records, load_dataset, record_from_declaration, record_to_dict
-from concord.risk.learning import RiskModel, evaluate, fit
-from concord.risk.metrics import selection_metrics
-from concord.risk.synthetic import synthetic_records
+from concord.risk.learning.datasets import labelled_records, load_dataset, record_from_declaration, record_to_dict
+from concord.risk.learning.model import RiskModel, evaluate, fit
+from concord.risk.learning.metrics import selection_metrics
+from concord.risk.learning.synthetic import synthetic_records
 
 FAST = {"num_threads": 1, "learning_rate": 0.2}
 

@@ -3,9 +3,9 @@
 import pytest
 
 from concord.errors import Conflict, NotFound
-from concord.risk.learning import RiskModel, fit
-from concord.risk.registry import ModelRegistry, active_model
-from concord.risk.synthetic import synthetic_records
+from concord.risk.learning.model import RiskModel, fit
+from concord.risk.learning.registry import ModelRegistry, active_model, load_model
+from concord.risk.learning.synthetic import synthetic_records
 
 
 def test_versions_activation_and_rollback(tmp_path):
@@ -44,4 +44,4 @@ def test_the_active_model_loads_from_the_registry(tmp_path):
     live = active_model(root=tmp_path)
     assert isinstance(live, RiskModel) and live.version == version
     assert active_model(root=tmp_path) is live  # cached per version
-    assert RiskModel.from_registry(tmp_path).score_records(records[:3]).shape == (3,)
+    assert load_model(tmp_path).score_records(records[:3]).shape == (3,)

@@ -6,7 +6,7 @@ import pytest
 
 from concord.declarations.schemas import parse_declaration
 from concord.errors import InvalidDocument
-from concord.risk.rules import CompiledRule, RuleSet, activation, compile_rule
+from concord.risk.catalogue.rules import CompiledRule, RuleSet, activation, compile_rule
 from concord.routing.criteria import Rates
 from support import declaration, item
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from concord.risk.simulate import chart, select, simulate, weekly
-from concord.risk.synthetic import synthetic_records
+from concord.risk.learning.simulate import chart, select, simulate, weekly
+from concord.risk.learning.synthetic import synthetic_records
 
 
 def test_selection_keeps_the_budget_and_explores_outside_the_top():

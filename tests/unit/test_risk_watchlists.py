@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 from concord.declarations.schemas import parse_declaration
-from concord.risk.watchlists import Listed, WatchlistIndex, normalize_name
+from concord.risk.catalogue.watchlists import CompiledWatchlists, Listed, normalize_name
 from support import declaration, item
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -14,7 +14,7 @@ def entry(kind: str, value: dict, entry_id: str = "W1", expires_at=None) -> List
 
 
 def matched(entries: list[Listed], doc: dict, now=NOW) -> list[tuple[str, str, str]]:
-    return [(h.entry.id, h.pointer, h.matched) for h in WatchlistIndex(entries, 1).match(doc, now)]
+    return [(h.entry.id, h.pointer, h.matched) for h in CompiledWatchlists(entries, 1).match(doc, now)]
 
 
 def doc(**changes) -> dict:
@@ -57,15 +57,15 @@ def test_a_name_matcher_plugs_in():
         def match(self, name, country):
             return [(e, 0.9) for e in self.entries]
 
-    index = WatchlistIndex([entry("party", {"name": "Someone else"})], 1, names=Everyone)
+    index = CompiledWatchlists([entry("party", {"name": "Someone else"})], 1, names=Everyone)
     hits = index.match(doc(), NOW)
     assert [(h.pointer, h.score) for h in hits] == [("/declarant/name", 0.9), ("/importer/name", 0.9),
                                                     ("/exporter/name", 0.9)]
 
 
 def test_party_screening_plugs_in_for_names_with_a_score():
-    from concord.risk.watchlists import ScreeningNames
+    from concord.risk.catalogue.watchlists import ScreeningNames
 
     listed = entry("party", {"name": "Guayaquil Bananna Exporter S.A."})
-    hits = WatchlistIndex([listed], 1, names=ScreeningNames).match(doc(), NOW)
+    hits = CompiledWatchlists([listed], 1, names=ScreeningNames).match(doc(), NOW)
     assert [h.pointer for h in hits] == ["/exporter/name"] and 0.82 <= hits[0].score < 0.95  # reported, not forcing

@@ -1,13 +1,13 @@
-"""The screening goals on the shared benchmark data (a sample of the negatives; bench/ runs all of it)."""
+"""The screening goals on the shared benchmark data (a sample of the negatives; `concord bench screening` runs all of it)."""
 
 from pathlib import Path
 
 import pytest
 
-from concord.screening.bench import false_alarms, un_recall
+from concord.bench.screening import false_alarms, un_recall
 from concord.screening.lists import load_csv, read_rows
 from concord.screening.matching import DEFAULT_THRESHOLD, WatchlistIndex
-from concord.screening.pairs_bench import name_pairs
+from concord.bench.name_pairs import name_pairs
 
 DATA = Path(__file__).parents[2].parent / "shared" / "data" / "screening"
 pytestmark = pytest.mark.skipif(not (DATA / "positives_un_untreated.csv").exists(),

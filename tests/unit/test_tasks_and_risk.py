@@ -4,7 +4,7 @@ import pytest
 
 from concord.clearance.models import AgencyTask
 from concord.errors import Conflict
-from concord.risk.engine import ProfileAssessor
+from concord.risk.catalogue.profiles import ProfileAssessor
 from concord.routing.criteria import Rates
 from support import declaration, item
 

@@ -14,8 +14,8 @@ from operator import attrgetter
 
 import numpy as np
 
-from concord.risk.datasets import RiskRecord
-from concord.risk.events import EventStore
+from concord.risk.learning.datasets import RiskRecord
+from concord.risk.learning.running_totals import EventStore
 
 # Outcome profiles: who and what was found irregular before. Parties and goods as the issue
 # asks, their combinations, and the "goods line" (same HS code with the same declared value

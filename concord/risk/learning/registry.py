@@ -110,6 +110,15 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)  # readers never see half a file
 
 
+def load_model(root, version: str | None = None):
+    """Load a RiskModel version (default: the active one) from the registry under `root`."""
+    from concord.risk.learning.model import RiskModel  # LightGBM loads (seconds) only when a model is asked for
+
+    registry = ModelRegistry(root)
+    version = version or registry.active_version()
+    return RiskModel.from_bytes(registry.model_bytes(version), version)
+
+
 _cache: dict = {}
 
 
@@ -117,11 +126,11 @@ def active_model(session=None, root=None):
     """The active RiskModel of the registry under root (default {var_dir}/models), or None; cached per version."""
     from concord.config import get_settings
 
-    registry = ModelRegistry(root or get_settings().var_dir / "models")
+    registry = ModelRegistry(root or get_settings().models_dir())
     version = registry.active_version(missing_ok=True)
     if version is None:
         return None
-    from concord.risk.learning import RiskModel  # LightGBM loads (seconds) only once a model is active
+    from concord.risk.learning.model import RiskModel  # LightGBM loads (seconds) only once a model is active
     key = (str(registry.root.resolve()), version)
     if key not in _cache:
         _cache.clear()  # keep one model in memory: an activation replaces it

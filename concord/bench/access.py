@@ -16,7 +16,7 @@ from concord.access.redaction import redact
 from concord.agencies.messages import LoadConfig
 from concord.bootstrap import bootstrap
 from concord.config import Settings
-from concord.declarations.bench import _bodies
+from concord.bench.ingest import _bodies
 from concord.declarations.messages import LodgeGroup
 from concord.declarations.models import Declaration, DeclarationVersion
 from concord.declarations.schemas import declaration_document
@@ -64,7 +64,7 @@ def run(declarations: int = 2000, reads: int = 5000) -> dict:
                     d = s.get(Declaration, ids[n % len(ids)])
                     doc = s.get(DeclarationVersion, (d.id, d.version)).document
                     t0 = time.perf_counter()
-                    decision = authorize(users[user], "read", d, purpose, session=s)
+                    decision = authorize(users[user], "read", d, purpose, session=s, access=app.access)
                     if decision.allowed:
                         redact(doc, decision.view)
                         allowed += 1

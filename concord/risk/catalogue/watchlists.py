@@ -91,7 +91,7 @@ class NoNames:
         return []
 
 
-class WatchlistIndex:
+class CompiledWatchlists:
     """The live entries of one watchlists version, indexed by exact key."""
 
     def __init__(self, entries: list[Listed], version: int, names=ExactNames):
@@ -104,7 +104,7 @@ class WatchlistIndex:
         self._names: NameMatcher = names([e for e in entries if e.kind == "party"])
 
     @classmethod
-    def from_rows(cls, rows, version: int, names=ExactNames) -> WatchlistIndex:
+    def from_rows(cls, rows, version: int, names=ExactNames) -> CompiledWatchlists:
         return cls([Listed(r.id, r.version, r.agency, r.kind, r.value, r.reason, r.severity, r.expires_at)
                     for r in rows], version, names)
 
@@ -173,11 +173,11 @@ class ScreeningNames:
     """Party names matched by the screening capability (fuzzy, with qualifiers) instead of exact names."""
 
     def __init__(self, entries: list[Listed]):
-        from concord.screening.lists import WatchlistEntry as ScreenedEntry
+        from concord.screening.lists import ListedParty
         from concord.screening.matching import WatchlistIndex as Screener
 
         self._entries = {e.id: e for e in entries if e.value.get("name")}
-        self._screener = Screener(ScreenedEntry(
+        self._screener = Screener(ListedParty(
             id=e.id, list_id="risk-watchlist", owner_agency=e.agency, names=(e.value["name"],),
             nationalities=(e.value["country"],) if e.value.get("country") else ()) for e in self._entries.values())
 

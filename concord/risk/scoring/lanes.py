@@ -15,7 +15,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from concord.risk.engine import LANE_RANK, LANES
+from concord.risk.schemas import LaneConfig
+from concord.risk.scoring.assessment import LANE_RANK, LANES
 
 SELECTED = ("red", "yellow", "blue")  # the lanes a score can earn, most severe first
 GREEN = 0
@@ -23,15 +24,18 @@ MIN_HISTORY = 50  # scores in an office's window before its score thresholds app
 FEEDBACK = 4.0  # chosen on drifting and shifted streams (tests/unit/test_risk_lanes.py): no oscillation up to 8
 
 
+CONFIG_DEFAULTS = LaneConfig()  # the config's `risk.lanes` section when it is left out: the one definition
+
+
 @dataclass(frozen=True)
 class LanePolicy:
     """Target share of declarations per lane, the random share, and what a hit must weigh to force its lane."""
 
-    targets: dict = field(default_factory=lambda: {"red": 0.05, "yellow": 0.10, "blue": 0.02})
+    targets: dict = field(default_factory=CONFIG_DEFAULTS.targets.model_dump)
     exploration: float = 0.01
-    exploration_lane: str = "yellow"
-    window: int = 5000
-    force_severity: str = "high"
+    exploration_lane: str = CONFIG_DEFAULTS.exploration_lane
+    window: int = CONFIG_DEFAULTS.window
+    force_severity: str = CONFIG_DEFAULTS.force_severity
 
     def at_least(self, lane: str) -> float:
         """Target share of declarations in `lane` or a more severe one."""

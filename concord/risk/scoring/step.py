@@ -5,23 +5,25 @@ from __future__ import annotations
 from sqlalchemy import and_, select
 
 from concord.clock import Clock
+from concord.config import SCREENING_LANE_THRESHOLD
 from concord.declarations.models import Declaration, DeclarationVersion
-from concord.risk.catalog import Catalog, ModelSource, Policies
-from concord.risk.engine import LANE_RANK, Assessment
-from concord.risk.lanes import LaneBudget, floor_of
+from concord.risk.scoring.compiled import Catalog, ModelSource, Policies
+from concord.risk.scoring.assessment import LANE_RANK, Assessment
+from concord.risk.scoring.lanes import LaneBudget, floor_of
 from concord.risk.models import SEVERITY_RANK, RuleHit
-from concord.risk.watchlists import ExactNames, NoNames
+from concord.risk.catalogue.watchlists import ExactNames, NoNames
 
 WATCHLIST_LANES = {"critical": "red", "high": "red", "medium": "yellow", "low": "yellow"}
-STRONG_NAME_MATCH = 0.95  # a fuzzy party-name match below this is reported but never forces a lane
 
 
 class RiskStep:
     """Assesses one declaration version; everything it reads is compiled and cached, so it stays within a few ms."""
 
     def __init__(self, *, clock: Clock | None = None, rng=None, budget: LaneBudget | None = None,
-                 models: ModelSource | None = None, model_root=None, screening=None, names=None, ttl: float = 1.0):
+                 models: ModelSource | None = None, model_root=None, screening=None, names=None, ttl: float = 1.0,
+                 strong_match: float = SCREENING_LANE_THRESHOLD):
         self.clock = clock
+        self.strong_match = strong_match  # a fuzzy party-name match below this is reported but never forces a lane
         self.budget = budget or LaneBudget(rng)
         # With party screening plugged in, it matches the names (fuzzy, with decisions on false positives);
         # the step keeps the exact identifier index, so no entry is reported twice.
@@ -37,8 +39,7 @@ class RiskStep:
         self.models.invalidate()
 
     def _now(self, session):
-        clock = self.clock or session.info.get("clock") or Clock()
-        return clock.now()
+        return (self.clock or Clock()).now()
 
     def assess(self, session, snapshot, doc: dict, *, declaration_id: str) -> Assessment:
         """Lane, score, reasons and versions for one declaration version; rule hits are added to the session."""
@@ -67,7 +68,7 @@ class RiskStep:
                 r.lane, SEVERITY_RANK[r.severity] >= force_rank)
         for h in watchlists.match(doc, now):
             e = h.entry
-            strong = h.score >= STRONG_NAME_MATCH
+            strong = h.score >= self.strong_match
             add({"kind": "watchlist", "entry_id": e.id, "entry_version": e.version, "agency": e.agency,
                  "list": e.kind, "pointer": h.pointer, "matched": h.matched, "score": round(h.score, 4),
                  "severity": e.severity, "reason": e.reason}, WATCHLIST_LANES[e.severity],

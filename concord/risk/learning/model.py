@@ -11,10 +11,10 @@ import lightgbm as lgb
 import numpy as np
 
 from concord.errors import ConcordError
-from concord.risk.drift import drift_report, reference_profile
-from concord.risk.features import FeatureSpec, featurize, fit_spec
-from concord.risk.history import HistoryProfiles
-from concord.risk.metrics import selection_metrics
+from concord.risk.learning.drift import drift_report, reference_profile
+from concord.risk.learning.features import FeatureSpec, featurize, fit_spec
+from concord.risk.learning.history import HistoryProfiles
+from concord.risk.learning.metrics import selection_metrics
 
 __all__ = ["DEFAULT_PARAMS", "RiskModel", "evaluate", "fit", "selection_metrics", "drift_report"]
 
@@ -104,15 +104,6 @@ class RiskModel:
             profiles = HistoryProfiles.from_bytes(z.read("profiles.npz"))
             meta = json.loads(z.read("info.json"))
         return cls(booster, spec, profiles, meta["info"], meta["reference"], version)
-
-    @classmethod
-    def from_registry(cls, root, version: str | None = None) -> "RiskModel":
-        """Load a version (default: the active one) from a model registry directory."""
-        from concord.risk.registry import ModelRegistry
-
-        registry = ModelRegistry(root)
-        version = version or registry.active_version()
-        return cls.from_bytes(registry.model_bytes(version), version)
 
 
 class UnlabelledData(ConcordError):

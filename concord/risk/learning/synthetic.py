@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from concord.risk.datasets import RiskRecord
+from concord.risk.learning.datasets import RiskRecord
 
 
 def synthetic_records(n: int = 2000, seed: int = 0, days: int = 120, start: datetime | None = None) -> list[RiskRecord]:

@@ -1,19 +1,15 @@
 """Screening inside the hub: time per declaration (3 parties) through PartyScreening, beside the bare index.
 
-`python -m concord.screening.hub_bench [--json] [--synthetic 100000] [--declarations 2000]`
+`concord bench screening-hub [--json] [--synthetic 100000] [--declarations 2000]`
 The baseline is the same three queries against the same WatchlistIndex, with no database, cache or decisions.
 """
 
-import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import typer
-
-from concord.screening.bench import DATA, synthetic_list
+from concord.bench.screening import DATA, synthetic_list
 from concord.screening.lists import read_rows
 from concord.screening.service import PARTIES, party_query
 
@@ -24,13 +20,11 @@ def _hub(tmp: Path):
     from concord.bootstrap import bootstrap
     from concord.config import Settings
     from concord.db import Base
-    from concord.screening.handlers import register
     from importlib import resources
 
     hub = bootstrap(Settings(database_url=f"sqlite:///{tmp / 'hub.db'}", var_dir=tmp))
     hub.bus.handle(LoadConfig(text=resources.files("concord.demo").joinpath("coordination.yaml").read_text()))
     Base.metadata.create_all(hub.engine)
-    register(hub)
     return hub, SYSTEM
 
 
@@ -142,14 +136,3 @@ def run(data: Path = DATA, synthetic: int = 0, declarations: int = 2000) -> dict
             out["reload_un_one_changed"]["index_update_ms"] = round(1000 * (time.perf_counter() - t), 3)
         hub.close()
     return out
-
-
-def main(json_output: bool = typer.Option(False, "--json"), synthetic: int = typer.Option(0, min=0),
-         declarations: int = typer.Option(2000, min=1), data: Path = typer.Option(DATA)):
-    """Print the figures (JSON with --json)."""
-    result = run(data, synthetic, declarations)
-    sys.stdout.write(json.dumps(result, indent=None if json_output else 2) + "\n")
-
-
-if __name__ == "__main__":
-    typer.run(main)

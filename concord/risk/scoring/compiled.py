@@ -8,11 +8,11 @@ import time
 
 from sqlalchemy import inspect, select
 
-from concord.risk.lanes import LanePolicy
+from concord.risk.scoring.lanes import LanePolicy
 from concord.risk.models import RiskCatalog, RiskRule, WatchlistEntry
-from concord.risk.rules import RuleSet
+from concord.risk.catalogue.rules import RuleSet
 from concord.risk.schemas import LaneConfig
-from concord.risk.watchlists import ExactNames, WatchlistIndex
+from concord.risk.catalogue.watchlists import CompiledWatchlists, ExactNames
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class Catalog:
     def __init__(self, ttl: float = 1.0, names=ExactNames):
         self.ttl, self.names = ttl, names
         self.rules = RuleSet([], 0)
-        self.watchlists = WatchlistIndex([], 0, names)
+        self.watchlists = CompiledWatchlists([], 0, names)
         self._checked = -float("inf")
         self._present: bool | None = None
         self._lock = threading.Lock()
@@ -31,7 +31,7 @@ class Catalog:
     def invalidate(self) -> None:
         self._checked = -float("inf")
 
-    def current(self, session, now) -> tuple[RuleSet, WatchlistIndex]:
+    def current(self, session, now) -> tuple[RuleSet, CompiledWatchlists]:
         if time.monotonic() - self._checked < self.ttl:
             return self.rules, self.watchlists
         with self._lock:
@@ -47,7 +47,7 @@ class Catalog:
                     rows = session.scalars(select(WatchlistEntry).where(
                         WatchlistEntry.removed_at.is_(None),
                         WatchlistEntry.expires_at.is_(None) | (WatchlistEntry.expires_at > now)))
-                    self.watchlists = WatchlistIndex.from_rows(rows, versions.get("watchlists", 0), self.names)
+                    self.watchlists = CompiledWatchlists.from_rows(rows, versions.get("watchlists", 0), self.names)
             self._checked = time.monotonic()
             return self.rules, self.watchlists
 
@@ -55,7 +55,7 @@ class Catalog:
 def registry_model(session, root):
     """The active model of the registry under `root`, or None while there is none."""
     try:
-        from concord.risk.registry import active_model
+        from concord.risk.learning.registry import active_model
     except ImportError:  # the learned model is an optional part
         return None
     return active_model(session, root)
@@ -91,7 +91,7 @@ class ModelSource:
         """The declaration's score (its riskiest item's) and that item's top feature contributions."""
         if model is None:
             return 0.0, []
-        from concord.risk.datasets import record_from_declaration
+        from concord.risk.learning.datasets import record_from_declaration
 
         records = [record_from_declaration(doc, i) for i in range(len(doc["items"]))]
         scores = [float(s) for s in model.score_records(records)]

@@ -8,7 +8,6 @@ the configured profiles alone: the risk step before the engine existed.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -27,11 +26,11 @@ from concord.db import Base
 from concord.declarations.schemas import parse_declaration
 from concord.demo.run import make_document
 from concord.ids import new_id
-from concord.risk.catalog import ModelSource, registry_model
+from concord.risk.scoring.compiled import ModelSource, registry_model
 from concord.risk.handlers import bump
 from concord.risk.models import RiskRule, WatchlistEntry
-from concord.risk.rules import compile_rule
-from concord.risk.step import RiskStep
+from concord.risk.catalogue.rules import compile_rule
+from concord.risk.scoring.step import RiskStep
 
 HS = ["240220", "610910", "851712", "080390", "950300", "854143", "300490", "030617", "440349", "220710", "847130"]
 ORIGINS = ["CN", "VN", "AE", "TR", "IN", "BR", "EC", "US", "MY", "BD", "TH", "KH", "NG", "PK"]
@@ -191,9 +190,3 @@ def run(count: int = 3000, rules: int = 50, entries: int = 10000, seed: int = 1,
         "load_average_1m": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
         "goal": "p99 of one assessment inside the pipeline < 5 ms",
     }
-
-
-if __name__ == "__main__":
-    import sys
-
-    print(json.dumps(run(models=Path(sys.argv[1]) if len(sys.argv) > 1 else None), indent=2))

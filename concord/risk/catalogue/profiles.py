@@ -1,30 +1,11 @@
-"""Lanes, the assessment every risk step returns, and the config's risk profiles."""
+"""The coordination config's risk profiles: each forces its lane on a match."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from concord.risk.scoring.assessment import Assessment, max_lane
 from concord.routing.criteria import CompiledCriteria, Rates
-
-LANES = ("green", "blue", "yellow", "red")  # ascending severity
-LANE_RANK = {lane: i for i, lane in enumerate(LANES)}
-
-
-@dataclass
-class Assessment:
-    lane: str
-    score: float
-    reasons: list[dict] = field(default_factory=list)
-    versions: dict = field(default_factory=dict)
-    random: bool = False
-
-    def as_dict(self) -> dict:
-        return {"lane": self.lane, "score": self.score, "reasons": self.reasons,
-                "versions": self.versions, "random": self.random}
-
-
-def max_lane(a: str, b: str) -> str:
-    return a if LANE_RANK[a] >= LANE_RANK[b] else b
 
 
 @dataclass(frozen=True)

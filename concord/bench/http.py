@@ -272,7 +272,7 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
             except httpx.TransportError:
                 time.sleep(0.05)
         from concord.access.identity import Subject
-        from concord.declarations.bench import _bodies
+        from concord.bench.ingest import _bodies
 
         trader = Subject("rotterdam-freight", None, "NL812345670", frozenset({"trader"}))
         bodies = _bodies(int(3000 * seconds), trader, seed=11)

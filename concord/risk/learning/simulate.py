@@ -6,9 +6,9 @@ from datetime import timedelta
 import lightgbm as lgb
 import numpy as np
 
-from concord.risk.features import featurize, fit_spec
-from concord.risk.history import HistoryProfiles
-from concord.risk.learning import DEFAULT_PARAMS
+from concord.risk.learning.features import featurize, fit_spec
+from concord.risk.learning.history import HistoryProfiles
+from concord.risk.learning.model import DEFAULT_PARAMS
 
 # Weekly retraining has no validation set to stop on: a faster rate and a fixed number of rounds.
 SIM_PARAMS = {**DEFAULT_PARAMS, "learning_rate": 0.1}

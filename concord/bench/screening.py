@@ -5,7 +5,6 @@ synthetic 100,000-entry list were used for speed work only. The pairs F1 is also
 5-fold cross-validation of the threshold, the honest figure for data not seen in tuning.
 """
 
-import json
 import random
 import resource
 import sys
@@ -13,11 +12,9 @@ import time
 import unicodedata
 from pathlib import Path
 
-import typer
-
-from concord.screening.lists import Watchlist, WatchlistEntry, entry_from_record, load_csv, read_rows
+from concord.screening.lists import Watchlist, ListedParty, entry_from_record, load_csv, read_rows
 from concord.screening.matching import DEFAULT_THRESHOLD, WatchlistIndex
-from concord.screening.pairs_bench import brute_force, name_pairs
+from concord.bench.name_pairs import brute_force, name_pairs
 from concord.screening.results import ScreeningQuery
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "screening"
@@ -85,7 +82,7 @@ def _script(name: str) -> str:
     return next((unicodedata.name(c, "?").split()[0] for c in name if c.isalpha()), "?")
 
 
-def synthetic_list(rows: list[dict], size: int, seed: int = 7) -> list[WatchlistEntry]:
+def synthetic_list(rows: list[dict], size: int, seed: int = 7) -> list[ListedParty]:
     """Persons recombined from the negatives: middle and last names and birth dates drawn from
     other rows of the same script, so the list has the negatives' name statistics."""
     rng = random.Random(seed)
@@ -163,19 +160,3 @@ def run(data: Path = DATA, threshold: float = DEFAULT_THRESHOLD, negatives: int 
     figures["total_s"] = round(time.perf_counter() - started, 1)
     figures["goals"] = goals(figures)
     return figures
-
-
-def main(json_output: bool = typer.Option(False, "--json", help="print one JSON object"),
-         data: Path = typer.Option(DATA, help="the screening benchmark folder"),
-         threshold: float = typer.Option(DEFAULT_THRESHOLD),
-         negatives: int = typer.Option(0, help="screen only this many negatives (0: all 100,000)"),
-         large: int = typer.Option(100_000, help="entries in the synthetic large list")):
-    """Run the screening benchmark and print its figures."""
-    if not data.is_dir():
-        raise typer.BadParameter(f"{data} not found; give --data ../shared/data/screening")
-    figures = run(data, threshold, negatives or None, large)
-    typer.echo(json.dumps(figures, indent=None if json_output else 2, ensure_ascii=False))
-
-
-if __name__ == "__main__":
-    typer.run(main)

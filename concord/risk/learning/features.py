@@ -6,7 +6,7 @@ from itertools import repeat
 
 import numpy as np
 
-from concord.risk.history import OUTCOME_KEYS, VALUE_KEYS, Columns, HistoryProfiles, log_mass_value
+from concord.risk.learning.history import OUTCOME_KEYS, VALUE_KEYS, Columns, HistoryProfiles, log_mass_value
 
 __all__ = ["FeatureSpec", "HistoryProfiles", "featurize", "fit_spec"]
 

@@ -4,7 +4,6 @@ Each figure stands beside a baseline measured in the same run: raw LightGBM Boos
 a prebuilt numpy matrix of the same rows, i.e. the model alone without features or history.
 """
 
-import json
 import os
 import sys
 import time
@@ -34,8 +33,8 @@ GOALS = {"declarations_per_s": 20_000, "p99_ms": 5.0}
 
 
 def _load(data: Path | None):
-    from concord.risk.datasets import load_kcs
-    from concord.risk.synthetic import synthetic_records
+    from concord.risk.learning.datasets import load_kcs
+    from concord.risk.learning.synthetic import synthetic_records
 
     if data is not None and (data / "train.csv").exists():
         return "kcs", load_kcs(data / "train.csv"), load_kcs(data / "valid.csv"), load_kcs(data / "test.csv")
@@ -45,11 +44,12 @@ def _load(data: Path | None):
 
 
 def _model(models: Path | None, train, valid):
-    from concord.risk.history import HistoryProfiles
-    from concord.risk.learning import RiskModel, fit
+    from concord.risk.learning.history import HistoryProfiles
+    from concord.risk.learning.model import fit
+    from concord.risk.learning.registry import load_model
 
     if models is not None:
-        return RiskModel.from_registry(models)
+        return load_model(models)
     return fit(train, valid, HistoryProfiles().observe(train + valid), params={"num_threads": 1})
 
 
@@ -105,18 +105,4 @@ def run(models: Path | None = None, data: Path | None = Path("../shared/data/kcs
                    "goal_p99_ms": GOALS["p99_ms"], "meets_goal": float(np.percentile(one, 99)) < GOALS["p99_ms"]},
         "core": pinned, "load_average": [round(x, 2) for x in os.getloadavg()],
     }
-    return result
-
-
-def bench_risk(as_json: bool = False, models: Path | None = None, data: Path | None = Path("../shared/data/kcs")):
-    """Print the figures: one JSON object with --json, a short summary otherwise."""
-    result = run(models, data)
-    if as_json:
-        print(json.dumps(result))
-        return result
-    b, s = result["batch"], result["single"]
-    print(f"batch: {b['declarations_per_s']:,} declarations/s (goal {b['goal']:,}; raw predict "
-          f"{b['baseline_raw_predict_per_s']:,}/s)")
-    print(f"single: p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms (goal < {s['goal_p99_ms']} ms; "
-          f"with explanation {s['p99_ms_with_explanation']} ms; raw predict p99 {s['baseline_raw_predict_p99_ms']} ms)")
     return result

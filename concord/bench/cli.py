@@ -1,0 +1,111 @@
+"""`concord bench NAME`: every benchmark, printed as one JSON object (indented unless --json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Benchmarks that print figures beside a baseline.", no_args_is_help=True)
+JSON = typer.Option(False, "--json", help="print one JSON object on one line")
+
+
+def _print(figures: dict, json_output: bool) -> None:
+    typer.echo(json.dumps(figures, indent=None if json_output else 2, ensure_ascii=False))
+
+
+@app.command("ingest")
+def bench_ingest(json_output: bool = JSON, count: int = 20000,
+                 batch: int = typer.Option(1000, help="declarations per upload (NDJSON)"),
+                 transaction: int = typer.Option(500, help="declarations per transaction (the API's uploads: 100)")):
+    """Bulk uploads: declarations/s through validation, risk, routing and a durable commit, beside raw inserts."""
+    from concord.bench.ingest import run
+
+    _print(run(count, batch, transaction), json_output)
+
+
+@app.command("pause")
+def bench_pause(json_output: bool = JSON, groups: int = 150):
+    """What a pause costs: group commits back to back, beside the same after the thread has slept 1 or 4 ms."""
+    from concord.bench.ingest import pause_cost
+
+    _print(pause_cost(groups), json_output)
+
+
+@app.command("http")
+def bench_http(json_output: bool = JSON, seconds: float = 8.0, connections: int = 32,
+               postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): run on a "
+                                                        "fresh database there instead of SQLite"),
+               at: list[int] = typer.Option([], help="also measure latency at this rate (declarations/s); repeatable")):
+    """Declarations/s over HTTP with one worker, and p99 latency at 70 % of that rate (loopback)."""
+    from concord.bench.http import run
+
+    _print(run(seconds, connections, postgres, tuple(at)), json_output)
+
+
+@app.command("audit")
+def bench_audit(json_output: bool = JSON, appends: int = typer.Option(50000, help="entries appended through group "
+                                                                                  "commit"),
+                entries: int = typer.Option(1_000_000, help="log size for the verify and proof figures"),
+                proofs: int = 20000):
+    """Durable audit appends/s with group commit beside raw inserts; full verify; inclusion proofs/s."""
+    from concord.bench.audit import run
+
+    _print(run(appends=appends, entries=entries, proofs=proofs), json_output)
+
+
+@app.command("access")
+def bench_access(json_output: bool = JSON, declarations: int = 2000, reads: int = 5000):
+    """The access check's cost on a single read (authorize + redaction), beside the plain read."""
+    from concord.bench.access import run
+
+    _print(run(declarations, reads), json_output)
+
+
+@app.command("risk")
+def bench_risk(json_output: bool = JSON, models: Path = typer.Option(None, "--models"),
+               data: Path = typer.Option(Path("../shared/data/kcs"), "--data")):
+    """Declarations scored per second in batch, and p99 of one assessment, beside raw LightGBM on a prebuilt matrix."""
+    from concord.bench.risk import run
+
+    _print(run(models, data), json_output)
+
+
+@app.command("risk-engine")
+def bench_risk_engine(json_output: bool = JSON, models: Path = typer.Option(None, "--models")):
+    """The whole risk step (profiles, CEL rules, watchlists, screening, model) per assessment, beside profiles only."""
+    from concord.bench.risk_step import run
+
+    _print(run(models=models), json_output)
+
+
+def _screening_data() -> Path:
+    from concord.bench.screening import DATA
+
+    return DATA
+
+
+@app.command("screening")
+def bench_screening(json_output: bool = JSON,
+                    data: Path = typer.Option(None, help="the screening benchmark folder (../shared/data/screening)"),
+                    threshold: float = typer.Option(None, help="match threshold (default: the hub's)"),
+                    negatives: int = typer.Option(0, help="screen only this many negatives (0: all 100,000)"),
+                    large: int = typer.Option(100_000, help="entries in the synthetic large list")):
+    """Party screening: UN recall, false alarms, name pairs F1, beside brute-force rapidfuzz."""
+    from concord.bench.screening import run
+    from concord.screening.matching import DEFAULT_THRESHOLD
+
+    data = data or _screening_data()
+    if not data.is_dir():
+        raise typer.BadParameter(f"{data} not found; give --data ../shared/data/screening")
+    _print(run(data, DEFAULT_THRESHOLD if threshold is None else threshold, negatives or None, large), json_output)
+
+
+@app.command("screening-hub")
+def bench_screening_hub(json_output: bool = JSON, synthetic: int = typer.Option(0, min=0),
+                        declarations: int = typer.Option(2000, min=1), data: Path = typer.Option(None)):
+    """Screening inside the hub: time per declaration (3 parties) through PartyScreening, beside the bare index."""
+    from concord.bench.screening_hub import run
+
+    _print(run(data or _screening_data(), synthetic, declarations), json_output)

@@ -1,0 +1,1 @@
+"""Offline learning: datasets, features, history profiles, training, the model registry, drift, simulation."""
