@@ -55,6 +55,14 @@ def bench_audit(json_output: bool = JSON, appends: int = typer.Option(50000, hel
     _print(run(appends=appends, entries=entries, proofs=proofs), json_output)
 
 
+@app.command("audit-flood")
+def bench_audit_flood(json_output: bool = JSON, requests: int = 5000):
+    """Audit entries written for a flood of refused tokens and of denied reads (counted summaries), and requests/s."""
+    from concord.bench.audit_flood import run
+
+    _print(run(requests), json_output)
+
+
 @app.command("access")
 def bench_access(json_output: bool = JSON, declarations: int = 2000, reads: int = 5000):
     """The access check's cost on a single read (authorize + redaction), beside the plain read."""

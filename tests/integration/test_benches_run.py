@@ -31,7 +31,8 @@ def test_every_benchmark_is_a_concord_bench_command():
     from concord.cli import app
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
-    for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub"):
+    for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
+                 "audit-flood"):
         assert f" {name} " in listed, name
 
 
@@ -54,3 +55,10 @@ def test_audit_bench_runs_small():
     out = audit.run(appends=200, producers=2, in_flight=8, entries=300, proofs=20)
     assert out["appends_group_commit"]["per_second"] > 0 and out["baseline_raw_batched_inserts"]
     assert out["inclusion_proofs"]["proofs"] == 20
+
+
+def test_audit_flood_bench_runs_small_and_counts_instead_of_logging_each_request():
+    from concord.bench import audit_flood
+
+    out = audit_flood.run(60)
+    assert out["refused_entries"] <= 2 and out["denied_entries"] <= 2, out

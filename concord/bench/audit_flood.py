@@ -1,13 +1,11 @@
 """Log growth under a flood: audit entries written per refused token and per denied read, and requests/s meanwhile.
 
-    python -m bench.audit_flood [--requests 5000]     (as a module: bench/http.py would shadow the standard library)
+    concord bench audit-flood [--requests 5000]
 
 Runs the API in-process (Starlette's test client) on a fresh SQLite hub with the demo config. Each figure is
 entries written for the requests sent: before the counted summaries it was one entry per refused token.
 """
 
-import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -46,7 +44,7 @@ def run(requests: int) -> dict:
             codes[r.status_code] = codes.get(r.status_code, 0) + 1
         refused_s = time.perf_counter() - t0
         clock.advance(seconds=app.settings.audit_summary_window_s + 1)
-        app.extras["periodic"]["audit-summaries"][1]()
+        app.periodic["audit-summaries"][1]()
         refused_entries = _count(app, "action = 'auth:token:refused'")
 
         police = {"Authorization": f"Bearer {app.bus.handle(IssueToken(user_id='pol-officer'))['token']}"}
@@ -55,7 +53,7 @@ def run(requests: int) -> dict:
             client.get(f"/api/v1/declarations/DCL{i:020d}", headers=police)
         denied_s = time.perf_counter() - t0
         clock.advance(seconds=app.settings.audit_summary_window_s + 1)
-        app.extras["periodic"]["audit-summaries"][1]()
+        app.periodic["audit-summaries"][1]()
         denied_entries = _count(app, "outcome = 'denied'")
         app.close()
     return {"refused_token_requests": requests, "answers": codes, "refused_entries": refused_entries,
@@ -63,8 +61,3 @@ def run(requests: int) -> dict:
             "denied_entries": denied_entries, "denied_reads_per_s": round(requests / denied_s),
             "entries_before_this_change": {"refused": requests, "denied": 0}}
 
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=5000)
-    print(json.dumps(run(parser.parse_args().requests), indent=2))
