@@ -38,8 +38,9 @@ def _emit(payload: dict, as_json: bool) -> None:
 
 
 def _fail(error: ConcordError) -> None:
-    console.print(f"[red]{error.message}[/red]")
-    raise typer.Exit(1)
+    from concord.cliutil import fail
+
+    fail(error)
 
 
 @app.command()
