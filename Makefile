@@ -20,9 +20,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# Unit and SQLite integration tests without the slow ones: a few minutes, for while you work.
+# Unit and SQLite integration tests, without servers, benchmarks, PostgreSQL or NATS: for while you work.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not postgres and not nats and not slow" tests/unit tests/integration
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not postgres and not nats and not slow"
 
 serve: $(STAMP)
 	$(BIN)/concord serve

@@ -46,6 +46,12 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None), worker
 
     s = get_settings()
     host, port = host or s.host, port or s.port
+    if s.sqlite_path() is None:  # a server database that does not answer: one line here, not uvicorn's traceback
+        from concord.db import make_engine
+
+        engine = make_engine(s.resolved_database_url())
+        engine.connect().close()
+        engine.dispose()
     access_log = s.access_log if access_log is None else access_log
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Concord on http://{shown}:{port} (API docs: http://{shown}:{port}/docs), "

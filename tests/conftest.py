@@ -75,3 +75,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.postgres)
         if "nats" in item.module.__name__:
             item.add_marker(pytest.mark.nats)
+        # Servers and CLI processes (tests/e2e) and benchmark runs: most of the suite's time, little of its reach.
+        if "e2e" in item.path.parts or item.path.name == "test_benches_run.py":
+            item.add_marker(pytest.mark.slow)

@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 BIN = Path(sys.executable).parent
 BLOCKS = re.findall(r"```sh\n(.*?)```", README, re.S)
-pytestmark = pytest.mark.slow
 
 
 def block(containing: str) -> str:

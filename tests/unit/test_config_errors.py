@@ -33,3 +33,25 @@ def test_yaml_syntax_error_says_where():
 def test_exactly_one_lead_agency():
     found = problems("agencies:\n  - {code: CUS, name: Customs, role: partner}\n")
     assert "exactly one agency" in found["/agencies"]
+
+
+def test_the_default_database_does_not_depend_on_the_working_folder(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from concord.config import Settings, default_var_dir
+    from concord.errors import Misconfigured
+
+    checkout = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONCORD_VAR_DIR", raising=False)
+    monkeypatch.delenv("CONCORD_DATABASE_URL", raising=False)
+    assert default_var_dir() == checkout / "var"
+    assert Settings().sqlite_path() == checkout / "var" / "concord.db"
+    assert Settings(var_dir="rel").var_dir == tmp_path / "rel"  # a relative CONCORD_VAR_DIR: from where it was set
+    assert Settings(database_url="sqlite:///x.db").sqlite_path() == tmp_path / "x.db"
+    assert Settings(database_url="postgresql://u:secret@h/db").resolved_database_url() == "postgresql+psycopg://u:secret@h/db"
+    assert "secret" not in Settings(database_url="postgresql://u:secret@h/db").database_label()
+    import pytest
+
+    with pytest.raises(Misconfigured, match="unsupported database URL"):
+        Settings(database_url="mysql://h/db").resolved_database_url()
