@@ -179,7 +179,7 @@ def test_the_tour_reaches_released_when_customs_draws_the_declaration_for_contro
 def test_the_command_line_examples(tmp_path):
     """`rules try` as written; screening on the shared data sets where they are (CI has them); `risk evaluate`
     runs for minutes, and tests/unit/test_risk_cli.py checks it on a sample of the same files."""
-    var, env = tmp_path / "var", environment(tmp_path / "var", free_port())
+    env = environment(tmp_path / "var", free_port())
     subprocess.run(["concord", "config", "load", str(ROOT / "concord/demo/coordination.yaml")], env=env, check=True,
                    capture_output=True, timeout=120)
     lines = commands(CLI_EXAMPLES)
