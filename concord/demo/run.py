@@ -67,8 +67,8 @@ def make_document(rng: random.Random, now: datetime, i: int, trader) -> dict:
 
 class Simulation:
     def __init__(self, database: Path, seed: int):
-        if database.exists():
-            database.unlink()
+        for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            stale.unlink(missing_ok=True)  # a log left beside a replaced database would be replayed into it
         self.clock = FixedClock(START)
         self.app = bootstrap(Settings(database_url=f"sqlite:///{database}", var_dir=database.parent), clock=self.clock)
         self.app.bus.handle(LoadConfig(text=resources.files("concord.demo").joinpath("coordination.yaml").read_text(),

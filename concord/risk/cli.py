@@ -50,7 +50,7 @@ def _progress():
 
         def step(stage: str, done: int | None = None, total: int | None = None) -> None:
             if stage == "training" and total:
-                bar.update(task, description="training (stops early when validation stops improving)",
+                bar.update(task, description="training rounds (stops early)",
                            completed=done, total=total)
             else:
                 bar.update(task, description=stage, completed=0, total=None)
