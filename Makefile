@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test serve bench clean
+.PHONY: install demo test test-fast serve bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Unit and SQLite integration tests, without servers, benchmarks, PostgreSQL or NATS: for while you work.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not postgres and not nats and not slow"
 
 serve: $(STAMP)
 	$(BIN)/concord serve

@@ -142,8 +142,11 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 ticker.stop()
             c.bus.relay.stop()
 
-    app = FastAPI(title="Concord", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="Concord", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Coordinated border management hub: one declaration, every agency, one release.")
+    from concord.docs_ui import mount_docs
+
+    mount_docs(app)  # Swagger UI from the package, not a CDN
     app.state.concord = concord
 
     app.add_middleware(RequestId)

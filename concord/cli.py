@@ -15,6 +15,7 @@ from concord.declarations.cli import declarations_app
 from concord.risk import cli as risk_cli
 from concord.risk import rules_cli as risk_rules_cli
 from concord.screening import cli as screening_cli
+from concord.cliutil import fail, hub, read_text
 from concord.errors import ConcordError
 
 app = typer.Typer(help="Concord: coordinated border management hub.", no_args_is_help=True)
@@ -30,30 +31,35 @@ app.add_typer(declarations_app, name="declarations")
 console = Console(stderr=True)
 
 
-def _concord():
-    from concord.bootstrap import bootstrap
-
-    return bootstrap()
-
-
-def fail(error: ConcordError) -> None:
-    """Print what to fix, one line per problem with its pointer, and exit 2."""
-    console.print(f"[red]error:[/red] {error.message}")
-    for p in error.problems:
-        console.print(f"  {p.pointer or '/'}: {p.message}")
-    raise typer.Exit(2)
+def _concord(create: bool = False):
+    return hub(create)
 
 
 @app.command()
-def serve(host: str = typer.Option(None), port: int = typer.Option(None), workers: int = 1):
-    """Run the HTTP API (SQLite at ./var/concord.db unless CONCORD_DATABASE_URL says otherwise)."""
+def serve(host: str = typer.Option(None), port: int = typer.Option(None), workers: int = 1,
+          access_log: bool = typer.Option(None, "--access-log/--no-access-log",
+                                          help="one line per request on stderr (default: CONCORD_ACCESS_LOG)")):
+    """Run the HTTP API on the database in force (`var/concord.db` of the checkout unless CONCORD_VAR_DIR or
+    CONCORD_DATABASE_URL say otherwise); it creates and migrates the database if needed."""
     import uvicorn
 
     from concord.config import get_settings
 
     s = get_settings()
-    uvicorn.run("concord.app:create_app", factory=True, host=host or s.host, port=port or s.port, workers=workers,
-                log_level="warning")
+    host, port = host or s.host, port or s.port
+    if s.sqlite_path() is None:  # a server database that does not answer: one line here, not uvicorn's traceback
+        from concord.db import make_engine
+
+        engine = make_engine(s.resolved_database_url())
+        engine.connect().close()
+        engine.dispose()
+    access_log = s.access_log if access_log is None else access_log
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"Concord on http://{shown}:{port} (API docs: http://{shown}:{port}/docs), "
+                  f"database {s.database_label()}; access log {'on' if access_log else 'off (--access-log)'}; "
+                  f"Ctrl-C stops it", soft_wrap=True)
+    uvicorn.run("concord.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info" if access_log else "warning", access_log=access_log)
 
 
 @db_app.command("upgrade")
@@ -63,9 +69,9 @@ def db_upgrade(revision: str = "head"):
     from concord.db import make_engine
     from concord.migrations import upgrade
 
-    url = get_settings().resolved_database_url()
-    upgrade(make_engine(url), revision)
-    console.print(f"database at {url} is at {revision}")
+    settings = get_settings()
+    upgrade(make_engine(settings.resolved_database_url()), revision)
+    console.print(f"database {settings.database_label()} is at {revision}")
 
 
 @config_app.command("load")
@@ -73,12 +79,14 @@ def config_load(file: Path = typer.Argument(..., exists=True, dir_okay=False)):
     """Validate and load a coordination config; every fault is reported and nothing is half-loaded."""
     from concord.agencies.messages import LoadConfig
 
-    c = _concord()
+    text = read_text(file)
+    c = _concord(create=True)
     try:
-        result = c.bus.handle(LoadConfig(text=file.read_text(), source=str(file)))
+        result = c.bus.handle(LoadConfig(text=text, source=str(file)))
     except ConcordError as e:
         fail(e)
     typer.echo(json.dumps(result))
+    console.print(f"loaded into {c.settings.database_label()}", soft_wrap=True)
 
 
 @config_app.command("check")
@@ -88,7 +96,7 @@ def config_check(file: Path = typer.Argument(..., exists=True, dir_okay=False)):
     from concord.bootstrap import CONFIG_SECTIONS
 
     try:
-        cfg = parse_config(file.read_text(), str(file), sections=CONFIG_SECTIONS)
+        cfg = parse_config(read_text(file), str(file), sections=CONFIG_SECTIONS)
     except ConcordError as e:
         fail(e)
     typer.echo(f"{file}: valid ({len(cfg.agencies)} agencies, {len(cfg.users)} users, "
@@ -121,16 +129,26 @@ def tokens_revoke(token_id: str):
 
 @app.command()
 def demo(json_output: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
-         declarations: int = typer.Option(240, min=1), database: Path = Path("var/demo.db"), seed: int = 7):
-    """A fresh database with the demo config, realistic declarations, officers' decisions and releases."""
+         declarations: int = typer.Option(240, min=1),
+         database: Path = typer.Option(None, help="SQLite file to write (default: the database every command uses)"),
+         seed: int = typer.Option(7, help="the same seed gives the same declarations, decisions and figures")):
+    """Replace the database with a fresh one: the demo config, realistic declarations, officers' decisions, releases."""
+    from concord.config import get_settings
     from concord.demo.run import print_summary, run_demo
 
+    settings = get_settings()
+    default = settings.sqlite_path()
+    if database is None and default is None:
+        fail("the demo writes SQLite, and CONCORD_DATABASE_URL names a server database: pass --database FILE")
+    database = (database or default).absolute()
+    console.print(f"writing the demo into {database} (a database there is replaced)", soft_wrap=True)
     summary = run_demo(database, declarations, seed)
     if json_output:
         typer.echo(json.dumps(summary, indent=2))
     else:
         print_summary(summary)
-        console.print(f"\nExplore it: CONCORD_DATABASE_URL=sqlite:///{database} concord serve")
+        hint = "" if database == default else f"CONCORD_DATABASE_URL=sqlite:///{database} "
+        console.print(f"\nExplore it: {hint}concord serve", soft_wrap=True)
 
 
 app.add_typer(audit_cli.app, name="audit")
@@ -141,4 +159,16 @@ app.command("screen")(screening_cli.screen)
 
 
 def main() -> None:
-    app()
+    """The `concord` command: a fault the user can fix is one line and exit 2, never a traceback."""
+    from concord.cliutil import explain
+
+    try:
+        app()
+    except Exception as e:  # typer has handled usage errors and exits; what is left is ours or the setup's
+        error = explain(e)
+        if error is None:
+            raise
+        try:
+            fail(error)
+        except typer.Exit as done:
+            raise SystemExit(done.exit_code) from None

@@ -1,10 +1,26 @@
 """Settings: the one place that reads the environment (prefix CONCORD_)."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from concord.errors import Misconfigured
+
+DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg")
+
+
+def default_var_dir() -> Path:
+    """Where data lives unless CONCORD_VAR_DIR says otherwise: `var/` of the source checkout Concord runs from,
+    else the user's data folder; never the working directory, so a command run elsewhere finds the same database."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "concord" / "__init__.py").is_file():
+        return checkout / "var"
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "concord"
+
 
 SCREENING_THRESHOLD = 0.82  # a party match at or above this is reported (a risk reason); chosen on name_pairs F1
 SCREENING_LANE_THRESHOLD = 0.95  # ... and at or above this it is strong enough to force a lane
@@ -13,7 +29,7 @@ SCREENING_LANE_THRESHOLD = 0.95  # ... and at or above this it is strong enough 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONCORD_", extra="ignore")
 
-    var_dir: Path = Path("var")
+    var_dir: Path = Field(default_factory=default_var_dir)  # a relative CONCORD_VAR_DIR is taken from the cwd
     database_url: str = ""  # empty: SQLite at {var_dir}/concord.db
     audit_key_file: Path | None = None  # empty: {var_dir}/audit-ed25519.key
     # "embedded": the web process holds the key and signs checkpoints itself (the default, `make demo`).
@@ -41,11 +57,41 @@ class Settings(BaseSettings):
     screening_lane_threshold: float = Field(SCREENING_LANE_THRESHOLD, ge=0, le=1)
     host: str = "127.0.0.1"
     port: int = 8000
+    access_log: bool = False  # `concord serve` logs one line per request
+
+    @field_validator("var_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
 
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{self.var_dir / 'concord.db'}"
+        """The database URL in force: SQLite paths made absolute, `postgresql://` given its driver; else Misconfigured."""
+        url = self.database_url or f"sqlite:///{self.var_dir / 'concord.db'}"
+        scheme, sep, rest = url.partition("://")
+        if scheme in ("postgresql", "postgres"):
+            scheme = "postgresql+psycopg"
+        if not sep or scheme not in DATABASE_SCHEMES:
+            raise Misconfigured(f"unsupported database URL {url!r} (CONCORD_DATABASE_URL): use sqlite:///PATH or "
+                                f"postgresql+psycopg://USER@HOST:PORT/DATABASE")
+        if scheme == "sqlite" and rest.startswith("/") and rest != "/:memory:":
+            rest = "/" + str(Path(rest[1:]).expanduser().absolute())
+        return f"{scheme}://{rest}"
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file in force, or None for a server database (or SQLite in memory)."""
+        url = self.resolved_database_url()
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            return Path(url.removeprefix("sqlite:///"))
+        return None
+
+    def database_label(self) -> str:
+        """The database in force as a user should read it: the file's path, or the URL without its password."""
+        path = self.sqlite_path()
+        if path is not None:
+            return str(path)
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.resolved_database_url()).render_as_string(hide_password=True)
 
     def witness_keys(self) -> list[str]:
         return [k.strip() for k in self.audit_witness_keys.split(",") if k.strip()]
@@ -76,13 +122,9 @@ def get_settings() -> Settings:
 
 def child_environment(**overrides: str) -> dict:
     """The environment for a child process (a server under benchmark, a worker), with overrides."""
-    import os
-
     return {**os.environ, **overrides}
 
 
 def set_process_environment(**values: str) -> None:
     """Set variables that native libraries read at load time (OpenMP threads); before they load."""
-    import os
-
     os.environ.update(values)

@@ -55,6 +55,13 @@ class TooLarge(ConcordError):
     code = "too_large"
 
 
+class Misconfigured(ConcordError):
+    """The hub's own settings or database are not usable (a bad URL, a database that does not answer or is empty)."""
+
+    status = 503
+    code = "misconfigured"
+
+
 class Unauthenticated(ConcordError):
     status = 401
     code = "unauthenticated"

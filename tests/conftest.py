@@ -64,3 +64,17 @@ def sqlite_concord(tmp_path):
     app.bus.handle(LoadConfig(text=demo_config_text(), source="demo config"))
     yield app
     app.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark what a test needs from its fixtures, so `-m postgres` selects the PostgreSQL runs and
+    `-m "not postgres and not nats and not slow"` is the fast set (`make test-fast`)."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if {"pg_url", "pg_server"} & set(item.fixturenames) or (params and "postgresql" in params.params.values()):
+            item.add_marker(pytest.mark.postgres)
+        if "nats" in item.module.__name__:
+            item.add_marker(pytest.mark.nats)
+        # Servers and CLI processes (tests/e2e) and benchmark runs: most of the suite's time, little of its reach.
+        if "e2e" in item.path.parts or item.path.name == "test_benches_run.py":
+            item.add_marker(pytest.mark.slow)

@@ -31,6 +31,14 @@ class Snapshot:
     profiles: ProfileAssessor
     rates: Rates
     document: dict
+    offices: frozenset = frozenset()  # UN/LOCODEs without spaces; empty: the config names none
+
+    def office_problem(self, office: str) -> str | None:
+        """Why a declaration may not name this office of entry (None: it may)."""
+        if self.offices and office.replace(" ", "") not in self.offices:
+            return (f"'{office}' is not an office of entry of this administration; the offices are "
+                    f"{', '.join(sorted(self.offices))}")
+        return None
 
 
 class Directory:
@@ -66,4 +74,5 @@ class Directory:
         rules = session.scalars(select(RoutingRule).where(RoutingRule.active).order_by(RoutingRule.id)).all()
         lead = next(a.code for a in agencies.values() if a.role == "lead")
         return Snapshot(version, lead, agencies, RoutingEngine.from_rows(rules, rates, version),
-                        ProfileAssessor.from_config(doc.get("risk", {}), rates, f"config-v{version}"), rates, doc)
+                        ProfileAssessor.from_config(doc.get("risk", {}), rates, f"config-v{version}"), rates, doc,
+                        frozenset(o["code"] for o in doc.get("offices") or ()))

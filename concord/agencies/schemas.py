@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from concord.bodies import StrictModel as Strict
-from concord.reference.codes import country_problem, currency_problem
+from concord.reference.codes import country_problem, currency_problem, locode_problem
 from concord.risk.schemas import LaneConfig
 
 ROLES = ("trader", "officer", "supervisor", "liaison", "auditor", "administrator")
@@ -125,10 +125,28 @@ class RiskConfig(Strict):
     lanes: LaneConfig = LaneConfig()  # target rates per lane (and per office), validated here with the rest
 
 
+class OfficeConfig(Strict):
+    """A customs office of this administration where goods enter (its UN/LOCODE)."""
+
+    code: str = Field(description="UN/LOCODE, e.g. NLRTM")
+    name: str = Field(min_length=2)
+
+    @field_validator("code")
+    @classmethod
+    def locode(cls, v):
+        v = v.replace(" ", "").upper()
+        if problem := locode_problem(v):
+            raise ValueError(problem)
+        return v
+
+
 class CoordinationConfig(Strict):
     version: Literal[1] = 1
     base_currency: str = "EUR"
     exchange_rates: dict[str, Decimal] = {}  # units of base currency per unit of the keyed currency
+    # The administration's offices of entry; a declaration naming another is refused. Empty: any well-formed
+    # UN/LOCODE of a known country is accepted (the code list itself is not shipped).
+    offices: list[OfficeConfig] = []
     agencies: list[AgencyConfig] = Field(min_length=1)
     users: list[UserConfig] = []
     routing_rules: list[RoutingRuleConfig] = []
@@ -154,6 +172,12 @@ def reference_problems(data: dict) -> list[tuple[str, str]]:
     _unique(codes, "agencies", "code", problems)
     _unique([u.get("id") for u in users], "users", "id", problems)
     _unique([r.get("id") for r in rules], "routing_rules", "id", problems)
+    offices = [str(o.get("code", "")).replace(" ", "").upper() for o in rows("offices")]
+    _unique(offices, "offices", "code", problems)
+    lanes = ((data.get("risk") or {}).get("lanes") or {}) if isinstance(data.get("risk"), dict) else {}
+    for office in (lanes.get("offices") or {}) if isinstance(lanes, dict) else {}:
+        if offices and office not in offices:
+            problems.append(("risk.lanes.offices", f"office '{office}' is not among the offices: {', '.join(offices)}"))
     leads = [a for a in agencies if a.get("role") == "lead"]
     if agencies and len(leads) != 1:
         problems.append(("agencies", f"exactly one agency must have role 'lead' (customs); found {len(leads)}"))

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import typer
-import yaml
 
 from concord.errors import ConcordError
 
@@ -19,10 +18,9 @@ AS = typer.Option(..., "--as", help="the user the command acts for")
 def _run(user: str, command):
     from concord.access.handlers import subject_for
     from concord.access.models import User
-    from concord.bootstrap import bootstrap
-    from concord.cli import fail
+    from concord.cliutil import fail, hub
 
-    app = bootstrap()
+    app = hub()
     with app.sessions() as s:
         row = s.get(User, user)
         if row is None or not row.active:
@@ -44,7 +42,9 @@ def draft(file: Path = typer.Argument(..., exists=True, dir_okay=False), user: s
     """Draft an agreement from a YAML or JSON file (the fields of POST /api/v1/agreements)."""
     from concord.agreements.messages import DraftAgreement
 
-    document = yaml.safe_load(file.read_text())
+    from concord.cliutil import load_yaml
+
+    document = load_yaml(file)
     _print(_run(user, lambda app, who: app.bus.handle(DraftAgreement(document=document, amend=amend), subject=who)))
 
 
@@ -80,9 +80,9 @@ def list_(status: str = typer.Option(None)):
 
     from concord.agreements.handlers import _signatures, view
     from concord.agreements.models import SharingAgreement
-    from concord.bootstrap import bootstrap
+    from concord.cliutil import hub
 
-    app = bootstrap()
+    app = hub()
     with app.sessions() as s:
         q = select(SharingAgreement).order_by(SharingAgreement.key, SharingAgreement.version)
         if status:

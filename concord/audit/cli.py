@@ -20,10 +20,12 @@ KEY = typer.Option(None, "--key", help="The hub's verifier key (name+keyid+base6
 
 
 def _hub():
+    from concord.cliutil import require_database
     from concord.config import get_settings
     from concord.db import make_engine, make_session_factory
 
     settings = get_settings()
+    require_database(settings)  # a read: never create an empty database and verify that
     engine = make_engine(settings.resolved_database_url())
     return settings, engine, make_session_factory(engine)
 

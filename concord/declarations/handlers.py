@@ -49,6 +49,8 @@ def lodge(uow, snapshot, risk, document: dict, key: str | None):
     if document["declarant"]["id"] != subject.trader_id:
         raise InvalidDocument("the declarant must be you", [Problem(
             "/declarant/id", f"declarant id must be your trader id {subject.trader_id}")])
+    if problem := snapshot.office_problem(document["office_of_entry"]):
+        raise InvalidDocument("the declaration has faults; nothing was stored", [Problem("/office_of_entry", problem)])
     now = uow.clock.now()
     chapters, origins = facets(document)
     d = SimpleNamespace(id=new_id("DCL"), trader_id=subject.trader_id, lrn=document["lrn"], idempotency_key=key,
@@ -193,6 +195,9 @@ def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk, access) ->
             raise InvalidDocument("an amendment keeps the LRN", [Problem("/lrn", f"must stay '{d.lrn}'")])
         if cmd.document["declarant"]["id"] != d.trader_id:
             raise InvalidDocument("an amendment keeps the declarant", [Problem("/declarant/id", f"must stay '{d.trader_id}'")])
+        snapshot = directory.current(uow.session)
+        if problem := snapshot.office_problem(cmd.document["office_of_entry"]):
+            raise InvalidDocument("the amendment has faults; nothing was stored", [Problem("/office_of_entry", problem)])
         previous = tasks_of(uow.session, d.id)
         for t in previous:
             if t.open:
@@ -202,7 +207,7 @@ def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk, access) ->
         d.type, d.office_of_entry = cmd.document["type"], cmd.document["office_of_entry"]
         d.hs_chapters, d.origins = facets(cmd.document)
         uow.record(DeclarationAmended(declaration_id=d.id, version=d.version))
-        _assess_and_route(uow, directory.current(uow.session), risk, d, cmd.document, previous)
+        _assess_and_route(uow, snapshot, risk, d, cmd.document, previous)
         uow.audit("declaration:amended", f"declaration/{d.id}", detail={"version": d.version})
         uow.commit()
         return {"id": d.id, "status": d.status, "version": d.version}

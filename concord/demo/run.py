@@ -67,8 +67,8 @@ def make_document(rng: random.Random, now: datetime, i: int, trader) -> dict:
 
 class Simulation:
     def __init__(self, database: Path, seed: int):
-        if database.exists():
-            database.unlink()
+        for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            stale.unlink(missing_ok=True)  # a log left beside a replaced database would be replayed into it
         self.clock = FixedClock(START)
         self.app = bootstrap(Settings(database_url=f"sqlite:///{database}", var_dir=database.parent), clock=self.clock)
         self.app.bus.handle(LoadConfig(text=resources.files("concord.demo").joinpath("coordination.yaml").read_text(),
@@ -80,6 +80,8 @@ class Simulation:
         self.officers = {u.agency: subject_for(u, lead) for u in users if u.agency and "officer" in u.roles
                          and "supervisor" not in u.roles and u.id != "cus-analyst"}
         self.rng = random.Random(seed)
+        # Customs' random control draws from the seed too, so the same seed gives the same figures.
+        self.app.bus.deps["risk"].budget.rng = random.Random(seed + 1)
         self.queue: list = []
         self.seq = 0
         self.arrivals: dict[str, datetime] = {}
@@ -208,18 +210,25 @@ def summarize(app) -> dict:
     hours = [(d.released_at - d.lodged_at).total_seconds() / 3600 for d in decls if d.released_at]
     per_agency: dict = {}
     for t in tasks:
+        # Each task is counted once: still open, closed unanswered (superseded by an amendment or withdrawn with
+        # a cancellation), or decided with its final outcome; the three add up to the tasks.
         row = per_agency.setdefault(t.agency, {"agency": names.get(t.agency, t.agency), "tasks": 0, "open": 0,
-                                               "decided": Counter(), "decision_hours": []})
+                                               "closed": 0, "decided": Counter(), "decision_hours": []})
         row["tasks"] += 1
-        row["open"] += t.open
-        if t.decided_at and t.status not in ("superseded", "withdrawn"):
+        if t.open:
+            row["open"] += 1
+        elif t.status in ("superseded", "withdrawn"):
+            row["closed"] += 1
+        else:
             row["decided"][t.status] += 1
-            row["decision_hours"].append((t.decided_at - t.created_at).total_seconds() / 3600)
+            if t.decided_at:
+                row["decision_hours"].append((t.decided_at - t.created_at).total_seconds() / 3600)
     return {
         "declarations": len(decls),
         "by_status": dict(Counter(d.status for d in decls).most_common()),
         "by_lane": dict(Counter(d.lane for d in decls).most_common()),
-        "by_agency": {code: {"agency": r["agency"], "tasks": r["tasks"], "open": r["open"], "outcomes": dict(r["decided"]),
+        "by_agency": {code: {"agency": r["agency"], "tasks": r["tasks"], "open": r["open"],
+                             "superseded_or_withdrawn": r["closed"], "outcomes": dict(r["decided"].most_common()),
                              "median_hours_to_decision": _median(r["decision_hours"])}
                       for code, r in sorted(per_agency.items())},
         "released": len(hours),
@@ -259,7 +268,7 @@ def print_summary(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 110))  # agency names and outcomes need the room
+    console = Console(width=max(Console().width, 130))  # agency names and outcomes need the room
     t = Table(title=f"{summary['declarations']} declarations")
     t.add_column("status")
     t.add_column("count", justify="right")
@@ -272,12 +281,12 @@ def print_summary(summary: dict) -> None:
     for lane, n in summary["by_lane"].items():
         t.add_row(lane, str(n))
     console.print(t)
-    t = Table(title="agencies engaged")
-    for col in ("agency", "tasks", "open", "outcomes", "median h to decision"):
-        t.add_column(col)
+    t = Table(title="agencies engaged (tasks = open + superseded or withdrawn + decided)")
+    for col in ("agency", "tasks", "open", "superseded or withdrawn", "decided: final outcome", "median h to decision"):
+        t.add_column(col, overflow="fold")
     for row in summary["by_agency"].values():
-        t.add_row(row["agency"], str(row["tasks"]), str(row["open"]),
-                  ", ".join(f"{k} {v}" for k, v in row["outcomes"].items()), str(row["median_hours_to_decision"]))
+        t.add_row(row["agency"], str(row["tasks"]), str(row["open"]), str(row["superseded_or_withdrawn"]),
+                  ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row["outcomes"].items()), str(row["median_hours_to_decision"]))
     console.print(t)
     console.print(f"released: {summary['released']}; median lodgement to release "
                   f"{summary['median_hours_lodgement_to_release']} h (p90 {summary['p90_hours_lodgement_to_release']} h)")

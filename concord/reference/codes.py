@@ -27,8 +27,15 @@ def currencies() -> frozenset[str]:
 
 @lru_cache
 def hs_subheadings() -> frozenset[str]:
-    """The 6-digit HS subheadings (ASCII digits) of the nomenclature."""
-    return frozenset(code for code in hs_nomenclature() if len(code) == 6 and code.isascii() and code.isdigit())
+    """The 6-digit HS subheadings (ASCII digits) of the nomenclature that a declaration may carry."""
+    return frozenset(code for code in hs_nomenclature() if len(code) == 6 and code.isascii() and code.isdigit()
+                     and not code.startswith(UNCLASSIFIED_CHAPTER))
+
+
+# Chapter 99 of the statistical nomenclature ("commodities not specified according to kind", 999999) classifies
+# nothing: goods declared under it would match no agency's routing rule and clear unexamined. Customs refuses
+# them at lodgement, so the trader classifies the goods (or asks customs for a binding tariff ruling) first.
+UNCLASSIFIED_CHAPTER = "99"
 
 
 HS_RE = re.compile(r"^\d{6}(\d{2}){0,2}$")
@@ -44,6 +51,9 @@ def hs_problem(code: str) -> str | None:
     """None when the code is a known HS subheading (national 8/10-digit extensions allowed)."""
     if not HS_RE.match(code):
         return "HS code must be 6, 8 or 10 digits, e.g. 090111"
+    if code.startswith(UNCLASSIFIED_CHAPTER):
+        return (f"HS {code[:6]} (chapter 99, commodities not specified according to kind) does not classify goods; "
+                f"declare the goods' subheading, or ask customs for a binding tariff ruling first")
     if code[:6] not in hs_nomenclature():
         return f"HS subheading {code[:6]} is not in the Harmonized System nomenclature"
     return None

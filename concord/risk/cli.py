@@ -2,6 +2,7 @@
 
 import json
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -46,9 +47,34 @@ def _emit(payload: dict, as_json: bool) -> None:
         console.print_json(json.dumps(payload, default=str))
 
 
+@contextmanager
+def _progress():
+    """A progress line on stderr (--json output stays clean): the stage, and the boosting rounds while training."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def step(stage: str, done: int | None = None, total: int | None = None) -> None:
+            if stage == "training" and total:
+                bar.update(task, description="training rounds (stops early)",
+                           completed=done, total=total)
+            else:
+                bar.update(task, description=stage, completed=0, total=None)
+        yield step
+
+
+def _load(dataset: str, path: Path, step):
+    step(f"reading {path.name}")
+    return load_dataset(dataset, path)
+
+
 def _fail(error: ConcordError) -> None:
-    console.print(f"[red]{error.message}[/red]")
-    raise typer.Exit(1)
+    from concord.cliutil import fail
+
+    fail(error)
 
 
 @app.command()
@@ -61,7 +87,9 @@ def train(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False
     from concord.risk.learning.model import fit
 
     try:
-        model = fit(load_dataset(dataset, train), load_dataset(dataset, valid), params=_params(params))
+        with _progress() as step:
+            model = fit(_load(dataset, train, step), _load(dataset, valid, step), params=_params(params),
+                        progress=step)
         metrics = {**model.info, "dataset": dataset, "files": {"train": str(train), "valid": str(valid)}}
         registry = _registry(models)
         version = registry.register(model.to_bytes(), metrics, activate=activate)
@@ -80,8 +108,9 @@ def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
 
     started = time.perf_counter()
     try:
-        result, _ = run(load_dataset(dataset, train), load_dataset(dataset, valid), load_dataset(dataset, test),
-                        _params(params))
+        with _progress() as step:
+            result, _ = run(_load(dataset, train, step), _load(dataset, valid, step), _load(dataset, test, step),
+                            _params(params), progress=step)
     except ConcordError as e:
         _fail(e)
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -33,9 +33,9 @@ def _run(command, user: str | None = None):
     """Handle a command as USER (None: the console itself); a ConcordError exits 2 with its problems."""
     from concord.access.handlers import subject_for
     from concord.access.models import User
-    from concord.bootstrap import bootstrap
+    from concord.cliutil import fail, hub
 
-    c = bootstrap()
+    c = hub()
     try:
         subject = None
         if user is not None:
@@ -46,10 +46,7 @@ def _run(command, user: str | None = None):
                 subject = subject_for(row, c.lead_agency(s))
         return c.bus.handle(command, subject=subject)
     except ConcordError as e:
-        console.print(f"[red]error:[/red] {e.message}")
-        for p in e.problems:
-            console.print(f"  {p.pointer or '/'}: {p.message}")
-        raise typer.Exit(2) from None
+        fail(e)
     finally:
         c.close()
 
@@ -83,11 +80,10 @@ def rules_try(expression: str, since: datetime | None = typer.Option(None, help=
 @rules_app.command("add")
 def rules_add(file: Path = typer.Argument(..., exists=True, dir_okay=False), user: str = AS_USER):
     """Create the rule (or list of rules) in FILE.yaml; each is checked, and a known id makes a new version."""
-    import yaml
-
+    from concord.cliutil import load_yaml
     from concord.risk.messages import CreateRule
 
-    data = yaml.safe_load(file.read_text())
+    data = load_yaml(file)
     for rule in data if isinstance(data, list) else [data]:
         typer.echo(json.dumps(_run(CreateRule(rule=rule), user)))
 
@@ -101,9 +97,9 @@ def rules_retire(rule_id: str, reason: str = typer.Option(...), user: str = AS_U
 
 
 def _read(fn):
-    from concord.bootstrap import bootstrap
+    from concord.cliutil import hub
 
-    c = bootstrap()
+    c = hub()
     try:
         with c.sessions() as s:
             return fn(s, c)

@@ -46,8 +46,9 @@ def screen(
         index = WatchlistIndex(load_csv(watchlist).entries, threshold=threshold)
         rows = read_rows(queries)
     except ConcordError as e:
-        err.print(f"[red]error:[/red] {e.message}")
-        raise typer.Exit(2) from None
+        from concord.cliutil import fail
+
+        fail(e)
     results = screen_rows(index, rows, threshold, limit or None)
     if json_output:
         for number, matches in results:
@@ -80,11 +81,10 @@ def load_list(
     from concord.access.handlers import subject_for
     from concord.access.identity import SYSTEM
     from concord.access.models import User
-    from concord.bootstrap import bootstrap
-    from concord.cli import fail
+    from concord.cliutil import fail, hub as open_hub
     from concord.screening.messages import LoadScreeningList
 
-    hub = bootstrap()
+    hub = open_hub()
     try:
         subject = SYSTEM
         if user:
@@ -107,11 +107,11 @@ def show_lists():
     """The loaded lists: name, owner, sharing rule, version and size."""
     from sqlalchemy import select
 
-    from concord.bootstrap import bootstrap
+    from concord.cliutil import hub as open_hub
     from concord.screening.handlers import list_view
     from concord.screening.models import ScreeningList
 
-    hub = bootstrap()
+    hub = open_hub()
     try:
         with hub.sessions() as s:
             rows = [list_view(x) for x in s.scalars(select(ScreeningList).order_by(ScreeningList.name))]

@@ -117,9 +117,14 @@ def watchlist_from_records(records: Iterable[Mapping], *, list_id: str, owner_ag
 
 
 def read_rows(path: Path) -> list[dict]:
-    """Rows of a CSV file as dicts (UTF-8, a BOM tolerated)."""
-    with Path(path).open(newline="", encoding="utf-8-sig") as f:
-        return list(csv.DictReader(f))
+    """Rows of a CSV file as dicts (UTF-8, a BOM tolerated); another encoding is refused with how to convert it."""
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:
+            return list(csv.DictReader(f))
+    except UnicodeDecodeError as e:
+        from concord.cliutil import not_utf8
+
+        raise not_utf8(path, e) from None
 
 
 def load_csv(path: Path, *, list_id: str | None = None, owner_agency: str = "unknown",

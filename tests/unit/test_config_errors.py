@@ -50,3 +50,25 @@ def test_config_check_refuses_the_agreements_that_config_load_refuses(tmp_path):
     assert "/agreements/0/signed_by" in out.output
     with pytest.raises(InvalidDocument):  # what `config load` runs, before it writes anything
         parse_config(path.read_text(), str(path), sections=CONFIG_SECTIONS)
+
+
+def test_the_default_database_does_not_depend_on_the_working_folder(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from concord.config import Settings, default_var_dir
+    from concord.errors import Misconfigured
+
+    checkout = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONCORD_VAR_DIR", raising=False)
+    monkeypatch.delenv("CONCORD_DATABASE_URL", raising=False)
+    assert default_var_dir() == checkout / "var"
+    assert Settings().sqlite_path() == checkout / "var" / "concord.db"
+    assert Settings(var_dir="rel").var_dir == tmp_path / "rel"  # a relative CONCORD_VAR_DIR: from where it was set
+    assert Settings(database_url="sqlite:///x.db").sqlite_path() == tmp_path / "x.db"
+    assert Settings(database_url="postgresql://u:secret@h/db").resolved_database_url() == "postgresql+psycopg://u:secret@h/db"
+    assert "secret" not in Settings(database_url="postgresql://u:secret@h/db").database_label()
+    import pytest
+
+    with pytest.raises(Misconfigured, match="unsupported database URL"):
+        Settings(database_url="mysql://h/db").resolved_database_url()

@@ -53,10 +53,12 @@ def test_table_driven_check_digit_matches_the_formula():
     assert codes.container_problem("MSCU\u0661\u0662\u0663\u0664\u0665\u0666\u0666") is None
 
 
-def test_hs_subheadings_are_the_six_digit_codes():
+def test_hs_subheadings_are_the_six_digit_codes_a_declaration_may_carry():
     subheadings = codes.hs_subheadings()
     assert "090111" in subheadings and "0901" not in subheadings
-    assert subheadings == {c for c in codes.hs_nomenclature() if len(c) == 6 and c.isdigit()}
+    # chapter 99 ("commodities not specified according to kind") classifies nothing: refused at lodgement
+    assert subheadings == {c for c in codes.hs_nomenclature() if len(c) == 6 and c.isdigit()} - {"999999"}
+    assert "chapter 99" in codes.hs_problem("999999") and codes.hs_problem("090111") is None
 
 
 def test_cached_checks_answer_as_before():

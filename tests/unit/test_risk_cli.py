@@ -64,7 +64,7 @@ def test_train_models_activate_rollback_drift_evaluate(files):
     assert [(v["version"], v["active"]) for v in listed] == [("v1", True), ("v2", False)]
     assert run(app, ["activate", "v2", "--models", str(models)]).exit_code == 0
     assert run(app, ["rollback", "--models", str(models)]).exit_code == 0
-    assert run(app, ["activate", "v5", "--models", str(models)]).exit_code == 1
+    assert run(app, ["activate", "v5", "--models", str(models)]).exit_code == 2  # bad input: the one exit code
     drift = run(app, ["drift", "--recent", str(test), "--models", str(models), "--json"])
     assert json.loads(drift.stdout)["version"] == "v1"
     result = run(app, ["evaluate", "--train", str(train), "--valid", str(valid), "--test", str(test), "--json"] + fast)

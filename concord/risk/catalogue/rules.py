@@ -118,8 +118,68 @@ def compile_rule(source: str) -> cel.Program:
             raise _invalid(source, f"unknown name '{name}'; a rule can use {', '.join(VARIABLES)}",
                            _offset_of(source, name, field=False))
     _check_names(source, program)
+    _check_comparisons(source)
     _check_on_sample(source, program)
     return program
+
+
+_LITERAL = r"""("[^"]*"|'[^']*'|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?u?|true|false|null)"""
+_PATH = r"[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)+"
+_COMPARISONS = (re.compile(rf"({_PATH})\s*(==|!=|<=|>=|<|>)\s*{_LITERAL}"),
+                re.compile(rf"{_LITERAL}\s*(==|!=|<=|>=|<|>)\s*({_PATH})"))
+
+
+def _kind(value) -> str | None:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, datetime):
+        return "a timestamp"
+    return None
+
+
+def _field_kinds(value, out: dict) -> dict:
+    """Field name -> the kind of value it holds in the sample declaration."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if (kind := _kind(v)) is not None:
+                out.setdefault(k, kind)
+            _field_kinds(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _field_kinds(v, out)
+    return out
+
+
+def _literal_kind(literal: str) -> str | None:
+    if literal[0] in "\"'":
+        return "a string"
+    if literal in ("true", "false"):
+        return "a boolean"
+    return None if literal == "null" else "a number"
+
+
+def _check_comparisons(source: str) -> None:
+    """A field compared with a literal of another type: CEL answers false (never an error), so the rule would
+    silently match nothing; refuse it. `i.origin == 5` is the classic case."""
+    kinds = _field_kinds(activation(sample_declaration(), Rates("EUR", {})), {})
+    # String contents are hidden (offsets kept), so an operator inside a literal is not taken for one.
+    blank = _STRING.sub(lambda m: m.group()[0] + " " * (len(m.group()) - 2) + m.group()[0], source)
+    for pattern, path_at, literal_at in ((_COMPARISONS[0], 1, 3), (_COMPARISONS[1], 3, 1)):
+        for m in pattern.finditer(blank):
+            name = re.split(r"\s*\.\s*", m.group(path_at))[-1]
+            field_kind, literal_kind = kinds.get(name), _literal_kind(m.group(literal_at))
+            if field_kind and literal_kind and field_kind != literal_kind:
+                literal = source[m.start(literal_at):m.end(literal_at)]
+                hint = {"a string": f'quote it: "{literal.strip(chr(34) + chr(39))}"',
+                        "a number": "compare with a number, or convert: double(x)",
+                        "a timestamp": 'write timestamp("2026-01-01T00:00:00Z")',
+                        "a boolean": "compare with true or false"}[field_kind]
+                raise _invalid(source, f"type error: '{name}' is {field_kind}, compared with {literal_kind} "
+                                       f"({literal}), which never matches; {hint}", m.start())
 
 
 def _fields(value) -> set[str]:

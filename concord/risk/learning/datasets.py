@@ -72,6 +72,12 @@ def _number(value: str | None) -> float:
         return 0.0
 
 
+KCS_COLUMNS = ("Declaration ID", "Date", "Office ID", "Declarant ID", "Importer ID", "Seller ID", "Courier ID",
+               "HS6 Code", "Country of Origin", "Country of Departure", "Mode of Transport", "Net Mass", "Item Price",
+               "Tax Rate", "Process Type", "Import Type", "Import Use", "Payment Type", "Tax Type",
+               "Country of Origin Indicator")
+
+
 def _kcs_record(row: dict) -> RiskRecord:
     mode = _text(row["Mode of Transport"])
     critical = _text(row.get("Critical Fraud"))
@@ -97,8 +103,18 @@ def _kcs_record(row: dict) -> RiskRecord:
 
 def load_kcs(path: str | Path) -> list[RiskRecord]:
     """Read a KCS customs declaration CSV (Seondong/Customs-Declaration-Datasets) into records."""
-    with open(path, newline="", encoding="utf-8") as f:
-        records = [_kcs_record(row) for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in KCS_COLUMNS if c not in (reader.fieldnames or ())]
+            if missing:
+                raise ConcordError(f"{path} lacks the KCS columns {', '.join(missing)}: is it a KCS declaration CSV "
+                                   f"(--dataset kcs), or Concord's JSON lines (--dataset jsonl)?")
+            records = [_kcs_record(row) for row in reader]
+    except UnicodeDecodeError as e:
+        from concord.cliutil import not_utf8
+
+        raise not_utf8(path, e) from None
     records.sort(key=lambda r: r.when)  # stable: keeps file order within a day
     return records
 

@@ -119,11 +119,13 @@ def _labels(records) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | None = None,
-        rounds: int = 3000, patience: int = 200, spec: FeatureSpec | None = None) -> RiskModel:
+        rounds: int = 3000, patience: int = 200, spec: FeatureSpec | None = None, progress=None) -> RiskModel:
     """Train on `train`, stop early on `valid`; history features read outcomes strictly before each row.
 
     `profiles` defaults to the history of train and valid themselves; give it to add earlier history.
+    `progress(stage, done, total)`, when given, hears of each stage and boosting round (a console shows it).
     """
+    progress = progress or (lambda stage, done=None, total=None: None)
     train, valid = list(train), list(valid)
     if not train or any(r.fraud is None for r in train + valid):
         raise UnlabelledData("training needs declarations with outcomes: every record of train and valid "
@@ -134,11 +136,13 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
     params = {**DEFAULT_PARAMS, **(params or {})}
     patience = int(params.pop("early_stopping_round", patience))  # LightGBM's own name for it, if given
     names, cats = spec.names(), spec.categorical_names()
+    progress("features")
     x_train, x_valid = featurize(train, profiles, spec), featurize(valid, profiles, spec)
     (y_train, _), (y_valid, c_valid) = _labels(train), _labels(valid)
     d_train = lgb.Dataset(x_train, y_train, feature_name=names, categorical_feature=cats, free_raw_data=False)
     d_valid = lgb.Dataset(x_valid, y_valid, reference=d_train)
     callbacks = [lgb.early_stopping(patience, first_metric_only=True, verbose=False)] if valid else []
+    callbacks.append(lambda env: progress("training", env.iteration + 1, env.end_iteration))
     booster = lgb.train(params, d_train, rounds, valid_sets=[d_valid] if valid else [], callbacks=callbacks)
     best = booster.best_iteration or rounds
     # keep only the trees early stopping chose, so that scoring and explanations use exactly them
@@ -157,7 +161,7 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
     return RiskModel(booster, spec, profiles, info, reference)
 
 
-def evaluate(train, valid, test, params: dict | None = None) -> tuple[dict, RiskModel]:
+def evaluate(train, valid, test, params: dict | None = None, progress=None) -> tuple[dict, RiskModel]:
     """Train on train, stop early on valid, report the selection metrics on test once.
 
     When test is scored, the outcomes of train and valid are known and no outcome of test is:
@@ -168,7 +172,9 @@ def evaluate(train, valid, test, params: dict | None = None) -> tuple[dict, Risk
     unlabelled = [replace(r, fraud=None, critical=None, revenue=None) for r in test]
     profiles = HistoryProfiles().observe(list(train) + list(valid))
     profiles.add_declarations(unlabelled)  # lodged declarations: values known, outcomes not
-    model = fit(train, valid, profiles, params)
+    model = fit(train, valid, profiles, params, progress=progress)
+    if progress:
+        progress("scoring the test split")
     result = selection_metrics(fraud, critical, model.score_records(unlabelled))
     return {**result, "best_iteration": model.info["best_iteration"], "valid": model.info["valid"]}, model
 
