@@ -12,6 +12,7 @@ from concord.errors import ConcordError, Misconfigured
 BAD_INPUT = 2  # the exit code of every refusal the user can fix (click's usage errors use it too)
 FIRST_STEP = "create it with `concord config load concord/demo/coordination.yaml` (or `concord demo`)"
 err = Console(stderr=True, highlight=False)
+AS = typer.Option(..., "--as", help="the user the command acts for (an id from the coordination config)")
 
 
 def fail(error: ConcordError | str, code: int = BAD_INPUT):
@@ -119,3 +120,32 @@ def explain(exc: BaseException) -> ConcordError | None:
     if isinstance(exc, UnicodeDecodeError):
         return ConcordError(f"a file is not UTF-8 ({exc.reason} at offset {exc.start}); save it as UTF-8")
     return database_error(exc)
+
+
+def act_as(user: str | None, command, default=None):
+    """`command(app, subject)` on the hub as USER (`--as`; None: the `default` subject); every ConcordError is one
+    line and exit 2. The CLI runs on the hub itself: the user's roles and agency apply as over the API."""
+    from concord.access.handlers import subject_for
+    from concord.access.models import User
+
+    app = hub()
+    try:
+        subject = default
+        if user is not None:
+            with app.sessions() as s:
+                row = s.get(User, user)
+                if row is None or not row.active:
+                    raise ConcordError(f"no active user '{user}': pass --as with a user of the coordination config")
+                subject = subject_for(row, app.lead_agency(s))
+        return command(app, subject)
+    except ConcordError as e:
+        fail(e)
+    finally:
+        app.close()
+
+
+def print_json(value) -> None:
+    """One result as indented JSON on stdout."""
+    import json
+
+    typer.echo(json.dumps(value, indent=2, default=str))

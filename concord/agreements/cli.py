@@ -4,36 +4,13 @@ The CLI runs on the hub itself; `--as USER` names the user it acts for, whose ro
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from concord.errors import ConcordError
+from concord.cliutil import AS, act_as, print_json
 
 agreements_app = typer.Typer(help="Sharing agreements: draft, sign, suspend, resume, revoke, list.", no_args_is_help=True)
-AS = typer.Option(..., "--as", help="the user the command acts for")
-
-
-def _run(user: str, command):
-    from concord.access.handlers import subject_for
-    from concord.access.models import User
-    from concord.cliutil import fail, hub
-
-    app = hub()
-    with app.sessions() as s:
-        row = s.get(User, user)
-        if row is None or not row.active:
-            fail(ConcordError(f"no active user '{user}'"))
-        subject = subject_for(row, app.lead_agency(s))
-    try:
-        return command(app, subject)
-    except ConcordError as e:
-        fail(e)
-
-
-def _print(value) -> None:
-    typer.echo(json.dumps(value, indent=2, default=str))
 
 
 @agreements_app.command("draft")
@@ -45,7 +22,7 @@ def draft(file: Path = typer.Argument(..., exists=True, dir_okay=False), user: s
     from concord.cliutil import load_yaml
 
     document = load_yaml(file)
-    _print(_run(user, lambda app, who: app.bus.handle(DraftAgreement(document=document, amend=amend), subject=who)))
+    print_json(act_as(user, lambda app, who: app.bus.handle(DraftAgreement(document=document, amend=amend), subject=who)))
 
 
 @agreements_app.command("sign")
@@ -53,14 +30,14 @@ def sign(agreement_id: str, user: str = AS):
     """Sign as the liaison of a party (of the new or the current version); with every signature it takes effect."""
     from concord.agreements.messages import SignAgreement
 
-    _print(_run(user, lambda app, who: app.bus.handle(SignAgreement(agreement_id=agreement_id), subject=who)))
+    print_json(act_as(user, lambda app, who: app.bus.handle(SignAgreement(agreement_id=agreement_id), subject=who)))
 
 
 def _status(status: str):
     def command(agreement_id: str, reason: str = typer.Option(..., help="why"), user: str = AS):
         from concord.agreements.messages import ChangeAgreementStatus
 
-        _print(_run(user, lambda app, who: app.bus.handle(
+        print_json(act_as(user, lambda app, who: app.bus.handle(
             ChangeAgreementStatus(agreement_id=agreement_id, status=status, reason=reason), subject=who)))
     command.__doc__ = {"suspended": "Withdraw your agency's signature: the agreement is suspended for all parties.",
                        "active": "Sign again after your agency withdrew; active once every party has signed.",
@@ -87,4 +64,4 @@ def list_(status: str = typer.Option(None)):
         q = select(SharingAgreement).order_by(SharingAgreement.key, SharingAgreement.version)
         if status:
             q = q.where(SharingAgreement.status == status)
-        _print([view(a, _signatures(s, a)) for a in s.scalars(q)])
+        print_json([view(a, _signatures(s, a)) for a in s.scalars(q)])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from concord.agreements.cli import AS, _print, _run  # the --as USER helper, until the CLIs share one module
+from concord.cliutil import AS, act_as, print_json
 
 declarations_app = typer.Typer(help="Lodge declarations from a file; read them as a user would, with the purpose stated.", no_args_is_help=True)
 
@@ -22,8 +22,8 @@ def lodge(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="ND
     Prints the same answer as POST /api/v1/declarations/batch: line by line, what was lodged and what failed."""
     from concord.declarations.grouping import BULK_CHUNK, lodge_batch
 
-    result = _run(user, lambda app, who: lodge_batch(app.bus, who, file.read_bytes(), BULK_CHUNK))
-    _print(result)
+    result = act_as(user, lambda app, who: lodge_batch(app.bus, who, file.read_bytes(), BULK_CHUNK))
+    print_json(result)
     if result["failed"]:
         raise typer.Exit(1)
 
@@ -41,7 +41,7 @@ def show(declaration_id: str, user: str = AS, purpose: str = typer.Option(None, 
         log_reads(app.uow(who), reads, purpose)
         return out
 
-    _print(_run(user, command))
+    print_json(act_as(user, command))
 
 
 @declarations_app.command("export")
@@ -57,4 +57,4 @@ def export(user: str = AS, purpose: str = typer.Option(None, help="why you read 
                 typer.echo(json.dumps(row, default=str))
         log_reads(app.uow(who), reads, purpose)
 
-    _run(user, command)
+    act_as(user, command)

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from concord.errors import ConcordError, InvalidDocument, Problem
 
 app = typer.Typer(help="Risk rules, watchlists and inspection outcomes.", no_args_is_help=True)
 rules_app = typer.Typer(help="Analysts' rules (CEL expressions over the declaration).", no_args_is_help=True)
@@ -30,25 +29,10 @@ def mount(parent: typer.Typer) -> None:
 
 
 def _run(command, user: str | None = None):
-    """Handle a command as USER (None: the console itself); a ConcordError exits 2 with its problems."""
-    from concord.access.handlers import subject_for
-    from concord.access.models import User
-    from concord.cliutil import fail, hub
+    """Handle a bus command as USER (None: the console itself); a ConcordError exits 2 with its problems."""
+    from concord.cliutil import act_as
 
-    c = hub()
-    try:
-        subject = None
-        if user is not None:
-            with c.sessions() as s:
-                row = s.get(User, user)
-                if row is None or not row.active:
-                    raise InvalidDocument(f"no active user '{user}'", [Problem("", "pass --as with a configured user")])
-                subject = subject_for(row, c.lead_agency(s))
-        return c.bus.handle(command, subject=subject)
-    except ConcordError as e:
-        fail(e)
-    finally:
-        c.close()
+    return act_as(user, lambda app, who: app.bus.handle(command, subject=who))
 
 
 def _print(rows: list[dict], json_output: bool, columns: list[str]) -> None:

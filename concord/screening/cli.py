@@ -78,27 +78,13 @@ def load_list(
     user: str = typer.Option(None, "--as", help="the administrator loading it (default: the hub itself)"),
 ):
     """Load a sanctions list or watchlist CSV into the hub (a new version when the name exists)."""
-    from concord.access.handlers import subject_for
     from concord.access.identity import SYSTEM
-    from concord.access.models import User
-    from concord.cliutil import fail, hub as open_hub
+    from concord.cliutil import act_as
     from concord.screening.messages import LoadScreeningList
 
-    hub = open_hub()
-    try:
-        subject = SYSTEM
-        if user:
-            with hub.sessions() as s:
-                row = s.get(User, user)
-                if row is None or not row.active:
-                    raise ConcordError(f"no active user '{user}'")
-                subject = subject_for(row, hub.lead_agency(s))
-        result = hub.bus.handle(LoadScreeningList(name=name, owner_agency=owner, sharing=sharing, source=file.name,
-                                                  records=read_rows(file)), subject=subject)
-    except ConcordError as e:
-        fail(e)
-    finally:
-        hub.close()
+    result = act_as(user, lambda app, who: app.bus.handle(LoadScreeningList(
+        name=name, owner_agency=owner, sharing=sharing, source=file.name, records=read_rows(file)), subject=who),
+        default=SYSTEM)
     typer.echo(json.dumps(result))
 
 

@@ -85,8 +85,7 @@ def test_an_older_proposal_cannot_take_effect_after_a_newer_one(concord):
 
 
 def shared_with_fda(app) -> int:
-    with app.sessions() as s:
-        return len(app.access.book.matching("FDA", "inspection_result", "public_health", app.clock.now()))
+    return len(app.access.book.matching("FDA", "inspection_result", "public_health", app.clock.now()))
 
 
 def test_one_party_withdrawing_suspends_it_for_all_until_it_signs_again(concord):

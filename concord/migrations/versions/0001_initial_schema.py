@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 import concord.db
-from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None

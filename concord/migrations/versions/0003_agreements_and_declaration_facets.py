@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 import concord.db
-from sqlalchemy.dialects import postgresql
 
 revision = '0003'
 down_revision = '0002_audit'

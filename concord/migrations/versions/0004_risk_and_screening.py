@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 import concord.db
-from sqlalchemy.dialects import postgresql
 
 revision = '0004'
 down_revision = '0003'
