@@ -3,6 +3,7 @@
 import pytest
 
 from concord.agencies.handlers import parse_config
+from concord.bootstrap import CONFIG_SECTIONS
 from concord.declarations.messages import AmendDeclaration, SubmitDeclaration
 from concord.declarations.schemas import parse_declaration
 from concord.errors import InvalidDocument
@@ -40,6 +41,6 @@ def test_the_config_checks_its_offices():
                                       "{code: NLRTM, name: Rotterdam again}")
     text = text.replace("      NLAMS: {red: 0.05", "      BEANR: {red: 0.05")
     with pytest.raises(InvalidDocument) as e:
-        parse_config(text, "config")
+        parse_config(text, "config", sections=CONFIG_SECTIONS)
     messages = " ".join(f"{p.pointer} {p.message}" for p in e.value.problems)
     assert "duplicate code 'NLRTM'" in messages and "'BEANR' is not among the offices" in messages

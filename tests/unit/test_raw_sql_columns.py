@@ -74,6 +74,8 @@ def _bare_columns(clause: str) -> list[str]:
     """Unqualified identifiers used as columns: select-list items and left-hand sides of comparisons."""
     names = []
     for part in re.split(r",|\bAND\b|\bOR\b|\bWHERE\b|\bORDER BY\b|\bRETURNING\b", clause, flags=re.I):
+        if re.match(r"\s*\w+\s*\(", part):  # a function call (count(*)), not a column
+            continue
         part = re.sub(r"\(.*", "", part).strip()
         if m := re.match(r"(\w+)(?:\s*(?:=|>=|<=|<|>|\bIN\b|\bIS\b)|\s*$)", part, re.I):
             if "." not in part.split()[0] and m[1].lower() not in KEYWORDS and not m[1].isdigit():
