@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
@@ -14,9 +15,12 @@ from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, Deci
                                          RequestAccess, SignAgreement)
 from concord.agreements.models import AccessGrant, SharingAgreement
 from concord.agreements.schemas import AgreementIn
+from concord.bounds import BoundedRoute
 from concord.errors import Forbidden, InvalidDocument, Problem
 
-router = APIRouter(prefix="/api/v1", tags=["agreements"])
+router = APIRouter(prefix="/api/v1", tags=["agreements"], route_class=BoundedRoute)
+AGREEMENT_STATUSES = Literal["draft", "awaiting_signatures", "active", "suspended", "revoked", "superseded", "expired"]
+GRANT_STATUSES = Literal["pending", "granted", "refused", "open"]
 
 
 class StatusIn(BaseModel):
@@ -37,7 +41,7 @@ class AccessDecisionIn(BaseModel):
 
 
 @router.get("/agreements")
-def list_agreements(status: str | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
+def list_agreements(status: AGREEMENT_STATUSES | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
     """Agreements the caller's agency is party to (auditors: all), newest version first."""
     with app.sessions() as s:
         q = select(SharingAgreement).order_by(SharingAgreement.key, SharingAgreement.version.desc())
@@ -79,7 +83,7 @@ def request_access(body: AccessRequestIn, subject=Depends(current_subject), app=
 
 
 @router.get("/access-requests")
-def list_requests(status: str | None = Query(None), subject=Depends(current_subject), app=Depends(concord_app)):
+def list_requests(status: GRANT_STATUSES | None = Query(None), subject=Depends(current_subject), app=Depends(concord_app)):
     """Requests and break-glass grants concerning the caller's agency, as provider or requester."""
     with app.sessions() as s:
         q = select(AccessGrant).where(or_(AccessGrant.provider == subject.agency,
@@ -106,7 +110,7 @@ REPORT_COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose
 
 
 @router.get("/access-reports")
-def access_report(agency: str, since: datetime | None = None, until: datetime | None = None,
+def access_report(agency: str = Query(max_length=16), since: datetime | None = None, until: datetime | None = None,
                   format: str = Query("json", pattern="^(json|csv)$"), limit: int = Query(1000, ge=1, le=100000),
                   subject=Depends(current_subject), app=Depends(concord_app)):
     """Who read or requested which of an agency's data, when, under which agreement, for which purpose."""

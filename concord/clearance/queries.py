@@ -47,7 +47,7 @@ def inspection_results(session, subject, *, purpose: str | None, limit: int = 50
     visible = or_(AgencyTask.agency == subject.agency,
                   *[and_(AgencyTask.agency == s.provider, _condition(s, D)) for s in scopes])
     q = (select(TaskDecision, AgencyTask, D).join(AgencyTask, AgencyTask.id == TaskDecision.task_id)
-         .join(D, D.id == AgencyTask.declaration_id).where(TaskDecision.inspection.is_not(None), visible))
+         .join(D, D.id == AgencyTask.declaration_id).where(_has_inspection(TaskDecision), visible))
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     items = []
     for dec, task, d in session.execute(q.order_by(TaskDecision.decided_at.desc()).limit(limit).offset(offset)):
@@ -60,3 +60,10 @@ def inspection_results(session, subject, *, purpose: str | None, limit: int = 50
         note_read(reads, f"inspection_result/{dec.id}", decision)
         items.append(redact(record, decision.view) | {"id": dec.id, "agency": task.agency})
     return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+def _has_inspection(TaskDecision):
+    """Decisions that carry an inspection: a decision without one is stored as JSON null, not SQL NULL."""
+    from sqlalchemy import String, cast
+
+    return cast(TaskDecision.inspection, String) != "null"  # SQL NULL fails this too

@@ -17,6 +17,7 @@ from typing import Annotated, Callable, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import CoreSchema, SchemaSerializer, SchemaValidator, core_schema
 
+from concord.bounds import NO_NUL
 from concord.errors import InvalidDocument, problems_from
 from concord.reference import codes
 
@@ -93,10 +94,10 @@ class Doc(BaseModel):
 
 
 class Party(Doc):
-    id: str = Field(min_length=2, max_length=40, description="party identifier, e.g. EORI or TIN")
-    name: str = Field(min_length=1, max_length=200)
+    id: str = Field(min_length=2, max_length=40, pattern=NO_NUL, description="party identifier, e.g. EORI or TIN")
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     country: Country
-    address: str = Field(min_length=3, max_length=300)
+    address: str = Field(min_length=3, max_length=300, pattern=NO_NUL)
 
 
 class Money(Doc):
@@ -106,24 +107,25 @@ class Money(Doc):
 
 class Document(Doc):
     type: str = Field(pattern=r"^[A-Z0-9]{3,8}$", description="document code, e.g. N851 phytosanitary certificate")
-    reference: str = Field(min_length=1, max_length=70)
+    reference: str = Field(min_length=1, max_length=70, pattern=NO_NUL)
 
 
 class GoodsItem(Doc):
     hs_code: HsCode
-    description: str = Field(min_length=3, max_length=512)
+    description: str = Field(min_length=3, max_length=512, pattern=NO_NUL)
     origin: Country
-    quantity: Decimal = Field(gt=0)
-    unit: str = Field(min_length=1, max_length=8, description="unit of quantity, e.g. KGM, NAR, LTR")
-    net_mass_kg: Decimal = Field(gt=0)
+    quantity: Decimal = Field(gt=0, max_digits=21, decimal_places=9)
+    unit: str = Field(min_length=1, max_length=8, pattern=NO_NUL, description="unit of quantity, e.g. KGM, NAR, LTR")
+    net_mass_kg: Decimal = Field(gt=0, max_digits=21, decimal_places=9)
     value: Money
-    documents: list[Document] = []
+    documents: list[Document] = Field([], max_length=50)
 
 
 class Transport(Doc):
     mode: Literal[TRANSPORT_MODES]  # type: ignore[valid-type]
-    conveyance: str | None = Field(None, description="vessel IMO number, flight number or vehicle registration")
-    containers: list[ContainerNumber] = []
+    conveyance: str | None = Field(None, max_length=35, pattern=NO_NUL,
+                                   description="vessel IMO number, flight number or vehicle registration")
+    containers: list[ContainerNumber] = Field([], max_length=999)
 
     @field_validator("conveyance")
     @classmethod
@@ -134,7 +136,7 @@ class Transport(Doc):
 
 
 class DeclarationIn(Doc):
-    lrn: str = Field(min_length=1, max_length=35, description="the trader's local reference number")
+    lrn: str = Field(min_length=1, max_length=35, pattern=NO_NUL, description="the trader's local reference number")
     type: Literal["IM", "EX", "TR"]
     declarant: Party
     importer: Party

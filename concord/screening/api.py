@@ -4,13 +4,14 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from concord.access.deps import concord_app, current_subject, purpose
+from concord.bounds import BoundedRoute
 from concord.errors import Forbidden
 from concord.screening.handlers import list_view
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
 from concord.screening.models import ScreeningList
 from concord.screening.schemas import DecisionIn, ListIn, NameQuery
 
-router = APIRouter(prefix="/api/v1/screening", tags=["screening"])
+router = APIRouter(prefix="/api/v1/screening", tags=["screening"], route_class=BoundedRoute)
 
 
 @router.post("")

@@ -203,7 +203,7 @@ def test_code_forms_take_no_non_ascii(form, extra):
             assert candidate.strip() == sample, candidate  # only whitespace, which Python strips too
 
 
-_QUANTITY = schemas._decimal_pattern({"type": "decimal", "gt": 0})
+_QUANTITY = schemas._decimal_pattern({"type": "decimal", "gt": 0, "max_digits": 21, "decimal_places": 9})
 _AMOUNT = schemas._decimal_pattern({"type": "decimal", "gt": 0, "max_digits": 18, "decimal_places": 2})
 
 
