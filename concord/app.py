@@ -188,6 +188,10 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front
     app.build_middleware_stack = lambda: FastLane(stack(), FAST_ROUTES)
 
+    from concord.openapi import document_errors
+
+    document_errors(app)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz():
         return {"status": "ok", "version": __version__}

@@ -9,9 +9,12 @@ over one is answered 422 with the place to fix, the same on SQLite and PostgreSQ
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import Annotated
 
 import orjson
 from fastapi import Request
+from pydantic import BeforeValidator
 from fastapi.routing import APIRoute
 
 from concord.errors import InvalidDocument, Problem, TooLarge, pointer
@@ -22,6 +25,17 @@ MAX_PAGE = 500  # rows per page of a list
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL stores no NUL character in text or JSON; the schemas refuse it everywhere
 JSON_MAX_BYTES = 4 << 20  # the largest JSON document is a declaration of 999 items, well under this
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,40}")
+
+
+def _iso_only(value):
+    """Pydantic reads a number as seconds since 1970; a date parameter given as a number is a mistake."""
+    if not isinstance(value, (str, datetime)) or (isinstance(value, str) and re.fullmatch(r"\s*[-+]?[\d.]+\s*", value)):
+        raise ValueError("give a date and time in ISO 8601, e.g. 2026-03-01T08:00:00+01:00")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_only)]  # a date-time in ISO 8601 text, never a number
+AGENCY_CODE = r"^[A-Z][A-Z0-9_]{1,15}$"  # as in the coordination config
 
 
 async def read_body(request: Request, limit: int, what: str) -> bytes:

@@ -2,7 +2,6 @@
 
 import csv
 import io
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -15,7 +14,7 @@ from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, Deci
                                          RequestAccess, SignAgreement)
 from concord.agreements.models import AccessGrant, SharingAgreement
 from concord.agreements.schemas import AgreementIn
-from concord.bounds import BoundedRoute
+from concord.bounds import AGENCY_CODE, BoundedRoute, Timestamp
 from concord.errors import Forbidden, InvalidDocument, Problem
 
 router = APIRouter(prefix="/api/v1", tags=["agreements"], route_class=BoundedRoute)
@@ -109,8 +108,10 @@ def break_glass(body: AccessRequestIn, subject=Depends(current_subject), app=Dep
 REPORT_COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome")
 
 
-@router.get("/access-reports")
-def access_report(agency: str = Query(max_length=16), since: datetime | None = None, until: datetime | None = None,
+@router.get("/access-reports", responses={200: {"content": {"application/json": {}, "text/csv": {
+    "schema": {"type": "string", "description": "the same entries as CSV, with a header row"}}}}})
+def access_report(agency: str = Query(pattern=AGENCY_CODE, description="agency code, e.g. NPPO"),
+                  since: Timestamp | None = None, until: Timestamp | None = None,
                   format: str = Query("json", pattern="^(json|csv)$"), limit: int = Query(1000, ge=1, le=100000),
                   subject=Depends(current_subject), app=Depends(concord_app)):
     """Who read or requested which of an agency's data, when, under which agreement, for which purpose."""
