@@ -23,6 +23,8 @@ INT64_MAX = 2**63 - 1  # database integers (audit sequence numbers, sizes) are s
 MAX_OFFSET = 10**9  # pages past a billion rows are a mistake, and a bigger number would overflow the query
 MAX_PAGE = 500  # rows per page of a list
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL stores no NUL character in text or JSON; the schemas refuse it everywhere
+MAX_TEXT = 4000  # the longest free text of a request (a rule's expression); most fields have a lower limit
+DECIMAL_18 = {"maximum": 10**16, "maxLength": 24}  # documents what max_digits=18, decimal_places=2 enforce
 JSON_MAX_BYTES = 4 << 20  # the largest JSON document is a declaration of 999 items, well under this
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,40}")
 
@@ -104,17 +106,19 @@ def _query_names(dependant) -> set[str]:
 
 class BoundedRoute(APIRoute):
     """A route that refuses, before FastAPI parses anything, unknown query parameters, NUL characters, JSON
-    bodies over JSON_MAX_BYTES and JSON that is not UTF-8: 422 (413 for size) in the error tree's form."""
+    bodies over JSON_MAX_BYTES (or the route's x-max-body-bytes) and JSON that is not UTF-8: 422 (413 for size)
+    in the error tree's form."""
 
     def get_route_handler(self):
         handler = super().get_route_handler()
         declared = _query_names(self.dependant)
         parses_body = self.body_field is not None
+        limit = (self.openapi_extra or {}).get("x-max-body-bytes", JSON_MAX_BYTES)
 
         async def bounded(request: Request):
             problems = query_problems(request, declared)
             if parses_body and request.method in ("POST", "PUT", "PATCH"):
-                body = await read_body(request, JSON_MAX_BYTES, "request body")
+                body = await read_body(request, limit, "request body")
                 request._body = body  # Starlette's cache: FastAPI parses this copy, not the spent stream
                 if body and "json" in request.headers.get("content-type", "json"):
                     problems += json_problems(body)

@@ -21,7 +21,8 @@ def list_agencies(subject=Depends(current_subject), app=Depends(concord_app)):
                 for a in s.scalars(select(Agency).where(Agency.active).order_by(Agency.code))]
 
 
-@router.put("/config", openapi_extra={"requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
+@router.put("/config", openapi_extra={"requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}},
+                                      "x-max-body-bytes": CONFIG_MAX_BYTES})
 async def load_config(request: Request, subject=Depends(current_subject), app=Depends(concord_app)):
     if not subject.has("administrator"):
         raise Forbidden("only administrators load the coordination config")

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from concord.bounds import MAX_TEXT
 from concord.reference.codes import country_problem, currency_problem
 from concord.risk.schemas import LaneConfig
 
@@ -14,7 +15,7 @@ TRANSPORT_MODES = ("sea", "air", "road", "rail", "post", "inland_waterway", "pip
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
 
 
 class Contact(Strict):
@@ -25,20 +26,20 @@ class Contact(Strict):
 
 class AgencyConfig(Strict):
     code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,15}$", description="short upper-case code, e.g. CUS, NPPO")
-    name: str = Field(min_length=2)
+    name: str = Field(min_length=2, max_length=200)
     role: Literal["lead", "partner"]
     contacts: list[Contact] = []
 
 
 class TraderRef(Strict):
     id: str = Field(min_length=2, max_length=40, description="the trader's party id, e.g. an EORI number")
-    name: str
+    name: str = Field(max_length=200)
 
 
 class UserConfig(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
-    name: str
-    agency: str | None = None
+    name: str = Field(max_length=200)
+    agency: str | None = Field(None, max_length=16)
     trader: TraderRef | None = None
     roles: list[Literal[ROLES]] = Field(min_length=1)  # type: ignore[valid-type]
 
@@ -98,7 +99,7 @@ class Criteria(Strict):
 
 class RoutingRuleConfig(Strict):
     id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
-    agency: str
+    agency: str = Field(max_length=16)
     description: str
     legal_basis: str = Field(min_length=5, description="the citation that engages the agency")
     task_type: Literal[TASK_TYPES]  # type: ignore[valid-type]

@@ -23,20 +23,20 @@ GRANT_STATUSES = Literal["pending", "granted", "refused", "open"]
 
 
 class StatusIn(BaseModel):
-    status: str = Field(description="suspended, active (resume) or revoked")
-    reason: str = Field(min_length=3)
+    status: str = Field(max_length=16, description="suspended, active (resume) or revoked")
+    reason: str = Field(min_length=3, max_length=2000)
 
 
 class AccessRequestIn(BaseModel):
-    resource: str = Field(examples=["watchlist_entry/WLE0123"])
-    purpose: str
-    justification: str
+    resource: str = Field(max_length=120, examples=["watchlist_entry/WLE0123"])
+    purpose: str = Field(max_length=40)
+    justification: str = Field(max_length=2000)
 
 
 class AccessDecisionIn(BaseModel):
     grant: bool
-    reason: str = Field(min_length=3)
-    hours: int = 72
+    reason: str = Field(min_length=3, max_length=2000)
+    hours: int = Field(72, ge=1, le=24 * 366)
 
 
 @router.get("/agreements")

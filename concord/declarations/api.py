@@ -88,7 +88,8 @@ FAST_ROUTES = {("POST", router.prefix): submit}
 
 
 @router.post("/batch", openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
-    "schema": {"type": "string", "description": "one declaration (DeclarationIn) per line, at most 1,000"}}}}})
+    "schema": {"type": "string", "description": "one declaration (DeclarationIn) per line, at most 1,000"}}}},
+    "x-max-body-bytes": UPLOAD_MAX_BYTES})
 def submit_batch(body: bytes = Depends(_upload_body), subject=Depends(current_subject), app=Depends(concord_app)):
     """Lodge up to 1,000 declarations in one upload (NDJSON, one per line), as a broker's system sends them.
 

@@ -17,10 +17,11 @@ from typing import Annotated, Callable, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import CoreSchema, SchemaSerializer, SchemaValidator, core_schema
 
-from concord.bounds import NO_NUL
+from concord.bounds import DECIMAL_18, NO_NUL
 from concord.errors import InvalidDocument, problems_from
 from concord.reference import codes
 
+DECIMAL_21 = {"maximum": 10**12, "maxLength": 24}  # documents what max_digits=21, decimal_places=9 enforce
 TRANSPORT_MODES = ("sea", "air", "road", "rail", "post", "inland_waterway", "pipeline")
 
 # A code field's validator -> its core-only form for the twin (built at first use, from reference data).
@@ -78,15 +79,17 @@ def _fast_container() -> CoreSchema:
 
 
 Country = Annotated[str, BeforeValidator(_code(codes.country_problem, _in("[A-Za-z]{2}", codes.countries))),
-                    Field(examples=["DE"], description="ISO 3166-1 alpha-2")]
+                    Field(examples=["DE"], description="ISO 3166-1 alpha-2", json_schema_extra={"maxLength": 8})]
 CurrencyCode = Annotated[str, BeforeValidator(_code(codes.currency_problem, _in("[A-Za-z]{3}", codes.currencies))),
-                         Field(examples=["EUR"], description="ISO 4217")]
+                         Field(examples=["EUR"], description="ISO 4217", json_schema_extra={"maxLength": 8})]
 ContainerNumber = Annotated[str, BeforeValidator(_code(codes.container_problem, _fast_container)),
-                            Field(examples=["MSCU1234566"], description="ISO 6346 with check digit")]
+                            Field(examples=["MSCU1234566"], description="ISO 6346 with check digit",
+                                  json_schema_extra={"maxLength": 16})]
 HsCode = Annotated[str, BeforeValidator(_code(codes.hs_problem, _fast_hs, upper=False)),
-                   Field(examples=["090111"], description="HS subheading, 6 digits (8 or 10 with a national extension)")]
+                   Field(examples=["090111"], description="HS subheading, 6 digits (8 or 10 with a national extension)",
+                         json_schema_extra={"maxLength": 16})]
 Locode = Annotated[str, BeforeValidator(_code(codes.locode_problem, _fast_locode)),
-                   Field(examples=["NLRTM"], description="UN/LOCODE")]
+                   Field(examples=["NLRTM"], description="UN/LOCODE", json_schema_extra={"maxLength": 8})]
 
 
 class Doc(BaseModel):
@@ -101,7 +104,7 @@ class Party(Doc):
 
 
 class Money(Doc):
-    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2, json_schema_extra=DECIMAL_18)
     currency: CurrencyCode
 
 
@@ -114,9 +117,9 @@ class GoodsItem(Doc):
     hs_code: HsCode
     description: str = Field(min_length=3, max_length=512, pattern=NO_NUL)
     origin: Country
-    quantity: Decimal = Field(gt=0, max_digits=21, decimal_places=9)
+    quantity: Decimal = Field(gt=0, max_digits=21, decimal_places=9, json_schema_extra=DECIMAL_21)
     unit: str = Field(min_length=1, max_length=8, pattern=NO_NUL, description="unit of quantity, e.g. KGM, NAR, LTR")
-    net_mass_kg: Decimal = Field(gt=0, max_digits=21, decimal_places=9)
+    net_mass_kg: Decimal = Field(gt=0, max_digits=21, decimal_places=9, json_schema_extra=DECIMAL_21)
     value: Money
     documents: list[Document] = Field([], max_length=50)
 

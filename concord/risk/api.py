@@ -74,7 +74,7 @@ def list_entries(lapsed: bool = False, subject=Depends(current_subject), app=Dep
 
 
 @router.delete("/watchlist/{entry_id}")
-def remove_entry(entry_id: str, reason: str = Query(..., min_length=3), subject=Depends(current_subject),
+def remove_entry(entry_id: str, reason: str = Query(..., min_length=3, max_length=2000), subject=Depends(current_subject),
                  app=Depends(concord_app)):
     return app.bus.handle(RemoveWatchlistEntry(entry_id=entry_id, reason=reason), subject=subject)
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from concord.bounds import DECIMAL_18, MAX_TEXT
 from concord.errors import InvalidDocument, Problem, problems_from
 from concord.reference import codes
 from concord.risk.models import RESULTS, SEVERITIES, WATCHLIST_KINDS
@@ -25,14 +26,14 @@ SelectedLane = Literal["yellow", "red", "blue"]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
 
 
 class RuleIn(Body):
     id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$", description="stable id; the same id again is a new version")
     name: str = Field(min_length=3, max_length=200)
     expression: str = Field(min_length=1, max_length=4000, description=RULE_LANGUAGE)
-    rationale: str = Field(min_length=3, description="why the rule exists: the intelligence or pattern behind it")
+    rationale: str = Field(min_length=3, max_length=2000, description="why the rule exists: the intelligence or pattern behind it")
     severity: Severity = "high"
     lane: SelectedLane = "red"
     valid_from: datetime | None = None
@@ -116,7 +117,7 @@ def canonical_value(kind: str, v: dict) -> dict:
 
 class WatchlistEntryIn(Body):
     kind: Literal[WATCHLIST_KINDS]  # type: ignore[valid-type]
-    value: dict = Field(description="party: identifier/name/country; container: number; vessel: imo; "
+    value: dict[str, str] = Field(max_length=8, description="party: identifier/name/country; container: number; vessel: imo; "
                                     "route: from (country of dispatch), to (UN/LOCODE or country); "
                                     "hs_origin: hs_prefix, origin")
     reason: str = Field(min_length=3, max_length=2000)
@@ -140,13 +141,13 @@ class WatchlistEntryOut(BaseModel):
 
 
 class MoneyIn(Body):
-    amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
+    amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2, json_schema_extra=DECIMAL_18)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
 class OutcomeIn(Body):
-    declaration_id: str
-    version: int | None = Field(None, ge=1, description="the declaration version inspected; default: the current one")
+    declaration_id: str = Field(max_length=32)
+    version: int | None = Field(None, ge=1, le=1_000_000, description="the declaration version inspected; default: the current one")
     result: Literal[RESULTS]  # type: ignore[valid-type]
     revenue_recovered: MoneyIn | None = None
     notes: str | None = Field(None, max_length=2000)

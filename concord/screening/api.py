@@ -37,7 +37,7 @@ def lists(subject=Depends(current_subject), app=Depends(concord_app)):
         return [list_view(x) for x in s.scalars(select(ScreeningList).order_by(ScreeningList.name))]
 
 
-@router.post("/lists", status_code=201)
+@router.post("/lists", status_code=201, openapi_extra={"x-max-body-bytes": 64 << 20})  # whole sanctions lists
 def load(body: ListIn, subject=Depends(current_subject), app=Depends(concord_app)):
     """Load a list, or its next version under the same name (administrators)."""
     return app.bus.handle(LoadScreeningList(**body.model_dump()), subject=subject)
