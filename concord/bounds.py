@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 
 from concord.errors import InvalidDocument, Problem, TooLarge, pointer
 
-INT64_MAX = 2**63 - 1  # database integers (audit sequence numbers, sizes) are signed 64-bit
+MAX_SEQ = 2**31 - 1  # audit sequence numbers and tree sizes: INTEGER columns (32-bit on PostgreSQL)
 MAX_OFFSET = 10**9  # pages past a billion rows are a mistake, and a bigger number would overflow the query
 MAX_PAGE = 500  # rows per page of a list
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL stores no NUL character in text or JSON; the schemas refuse it everywhere

@@ -14,7 +14,7 @@ from concord.audit import proofs
 from concord.audit.checkpoints import hub_vkey, latest_checkpoint
 from concord.audit.models import AuditEntry
 from concord.audit.tree import NodeCache
-from concord.bounds import INT64_MAX, BoundedRoute
+from concord.bounds import MAX_SEQ, BoundedRoute
 from concord.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=BoundedRoute)
@@ -43,7 +43,7 @@ def key(subject=Depends(current_subject), app=Depends(concord_app)):
 
 
 @router.get("/entries/{seq}")
-def entry(request: Request, seq: int = Path(ge=0, le=INT64_MAX), subject=Depends(current_subject),
+def entry(request: Request, seq: int = Path(ge=0, le=MAX_SEQ), subject=Depends(current_subject),
           app=Depends(concord_app)):
     """One entry as signed (canonical JSON) with its leaf hash; entries outside the caller's scope answer 404."""
     with app.sessions() as session:
@@ -59,7 +59,7 @@ def entry(request: Request, seq: int = Path(ge=0, le=INT64_MAX), subject=Depends
 
 
 @router.get("/proofs/inclusion")
-def inclusion(seq: int = Query(..., ge=0, le=INT64_MAX), size: int | None = Query(None, ge=1, le=INT64_MAX),
+def inclusion(seq: int = Query(..., ge=0, le=MAX_SEQ), size: int | None = Query(None, ge=1, le=MAX_SEQ),
               subject=Depends(current_subject), app=Depends(concord_app)):
     """Inclusion proof of entry `seq` in the tree of `size` entries (default: the latest checkpoint)."""
     with app.sessions() as session:
@@ -67,7 +67,7 @@ def inclusion(seq: int = Query(..., ge=0, le=INT64_MAX), size: int | None = Quer
 
 
 @router.get("/proofs/consistency")
-def consistency(old: int = Query(..., ge=1, le=INT64_MAX), new: int | None = Query(None, ge=1, le=INT64_MAX),
+def consistency(old: int = Query(..., ge=1, le=MAX_SEQ), new: int | None = Query(None, ge=1, le=MAX_SEQ),
                 subject=Depends(current_subject), app=Depends(concord_app)):
     """Consistency proof that the tree of `new` entries (default: the latest checkpoint) extends `old`."""
     with app.sessions() as session:

@@ -87,11 +87,13 @@ def test_every_operation_documents_its_errors_in_the_error_tree_form(document):
 # -- Schemathesis ---------------------------------------------------------------------------------------------------
 
 USERS = ["hollandfoods", "cus-officer", "nppo-liaison", "auditor"]  # trader, officer, liaison, auditor
-EXAMPLES = 12  # per operation and generation mode: about 4,000 calls, two minutes on two busy cores
+# Examples per operation and generation mode: about 3,000 calls on SQLite and 1,800 on PostgreSQL (whose limits
+# differ: NUL characters, column lengths, 32-bit integers), two to three minutes on two busy cores.
+EXAMPLES = {"sqlite": 10, "postgresql": 6}
 
 
-@pytest.fixture(scope="module")
-def fuzzed_hub(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzzed_hub(request, tmp_path_factory):
     from concord.access.messages import IssueToken
     from concord.agencies.messages import LoadConfig
     from concord.bootstrap import bootstrap
@@ -102,14 +104,38 @@ def fuzzed_hub(tmp_path_factory):
     from support import declaration, demo_config_text, item, subjects
 
     tmp = tmp_path_factory.mktemp("fuzz")
-    hub = bootstrap(Settings(database_url=f"sqlite:///{tmp / 'concord.db'}", var_dir=tmp), clock=FixedClock())
+    url = f"sqlite:///{tmp / 'concord.db'}" if request.param == "sqlite" else _postgres_database(request)
+    hub = bootstrap(Settings(database_url=url, var_dir=tmp), clock=FixedClock())
     hub.bus.handle(LoadConfig(text=demo_config_text(), source="demo config"))
     for n, doc in enumerate([declaration(), declaration(lrn="FZ-2", items=[item("080390", "Bananas", "EC")])]):
         hub.bus.handle(SubmitDeclaration(document=parse_declaration(doc).model_dump(mode="json")),
                        subject=subjects(hub)["hollandfoods"])
     tokens = {u: hub.bus.handle(IssueToken(user_id=u))["token"] for u in USERS}
-    yield hub, tokens
+    yield hub, tokens, EXAMPLES[request.param]
     hub.close()
+
+
+def _postgres_database(request) -> str:
+    """A fresh PostgreSQL database for the module (skips when the server does not answer), dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    from conftest import postgres_available
+
+    if reason := postgres_available():
+        pytest.skip(reason)
+    name = f"concord_fuzz_{uuid.uuid4().hex[:12]}"
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    request.addfinalizer(drop)
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
 def test_schemathesis_finds_no_server_error_schema_violation_or_undocumented_status(fuzzed_hub):
@@ -122,7 +148,7 @@ def test_schemathesis_finds_no_server_error_schema_violation_or_undocumented_sta
                                                    response_headers_conformance, response_schema_conformance,
                                                    status_code_conformance)
 
-    hub, tokens = fuzzed_hub
+    hub, tokens, examples = fuzzed_hub
 
     @schemathesis.serializer("application/x-ndjson")
     def _ndjson(ctx, value):
@@ -139,7 +165,7 @@ def test_schemathesis_finds_no_server_error_schema_violation_or_undocumented_sta
                 continue  # any bytes are an NDJSON "string": there is no schema-violating body to send
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
+            @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
                       suppress_health_check=list(HealthCheck))
             def fuzz(case):
                 nonlocal calls
@@ -157,4 +183,4 @@ def test_schemathesis_finds_no_server_error_schema_violation_or_undocumented_sta
             except Unsatisfiable:  # no negative case exists (an operation without parameters or body)
                 pass
     print(f"schemathesis: {calls} calls, {sum(failures.values())} failures")
-    assert calls > 2000 and dict(failures) == {}
+    assert calls > 1500 and dict(failures) == {}

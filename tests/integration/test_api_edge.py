@@ -80,6 +80,8 @@ def test_unknown_query_parameters_and_values_are_refused(concord):
         "/api/v1/access-requests?status=bogus": "/status",
         f"/api/v1/inspection-results?offset={INT64_PAST}": "/offset",
         f"/api/v1/audit/entries/{INT64_PAST}": "/seq",
+        f"/api/v1/audit/entries/{2**31}": "/seq",  # past PostgreSQL's INTEGER column
+        f"/api/v1/audit/proofs/consistency?old=1&new={2**31}": "/new",
         f"/api/v1/audit/proofs/inclusion?seq={INT64_PAST}": "/seq",
         f"/api/v1/audit/proofs/consistency?old=1&new={INT64_PAST}": "/new",
         "/api/v1/declarations/DCL%00x": "/declaration_id",
