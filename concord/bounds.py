@@ -1,7 +1,7 @@
 """The API's edge: what a request may hold, checked before a handler or a database sees it.
 
 A database refuses some text that Python accepts (PostgreSQL: NUL characters, strings over a column's length,
-integers past 64 bits; both databases: unpaired surrogates), and a refusal there is a 500 that can take other
+integers past a column's range; both databases: unpaired surrogates), and a refusal there is a 500 that can take other
 lodgings of the same transaction down with it. So every limit is stated here or in a schema, and a request
 over one is answered 422 with the place to fix, the same on SQLite and PostgreSQL.
 """
@@ -14,8 +14,8 @@ from typing import Annotated
 
 import orjson
 from fastapi import Request
-from pydantic import BeforeValidator
 from fastapi.routing import APIRoute
+from pydantic import BeforeValidator
 
 from concord.errors import InvalidDocument, Problem, TooLarge, pointer
 
@@ -25,6 +25,7 @@ MAX_PAGE = 500  # rows per page of a list
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL stores no NUL character in text or JSON; the schemas refuse it everywhere
 MAX_TEXT = 4000  # the longest free text of a request (a rule's expression); most fields have a lower limit
 DECIMAL_18 = {"maximum": 10**16, "maxLength": 24}  # documents what max_digits=18, decimal_places=2 enforce
+DECIMAL_21 = {"maximum": 10**12, "maxLength": 24}  # documents what max_digits=21, decimal_places=9 enforce
 JSON_MAX_BYTES = 4 << 20  # the largest JSON document is a declaration of 999 items, well under this
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,40}")
 

@@ -17,11 +17,10 @@ from typing import Annotated, Callable, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import CoreSchema, SchemaSerializer, SchemaValidator, core_schema
 
-from concord.bounds import DECIMAL_18, NO_NUL
+from concord.bounds import DECIMAL_18, DECIMAL_21, NO_NUL
 from concord.errors import InvalidDocument, problems_from
 from concord.reference import codes
 
-DECIMAL_21 = {"maximum": 10**12, "maxLength": 24}  # documents what max_digits=21, decimal_places=9 enforce
 TRANSPORT_MODES = ("sea", "air", "road", "rail", "post", "inland_waterway", "pipeline")
 
 # A code field's validator -> its core-only form for the twin (built at first use, from reference data).
@@ -82,9 +81,8 @@ Country = Annotated[str, BeforeValidator(_code(codes.country_problem, _in("[A-Za
                     Field(examples=["DE"], description="ISO 3166-1 alpha-2", json_schema_extra={"maxLength": 8})]
 CurrencyCode = Annotated[str, BeforeValidator(_code(codes.currency_problem, _in("[A-Za-z]{3}", codes.currencies))),
                          Field(examples=["EUR"], description="ISO 4217", json_schema_extra={"maxLength": 8})]
-ContainerNumber = Annotated[str, BeforeValidator(_code(codes.container_problem, _fast_container)),
-                            Field(examples=["MSCU1234566"], description="ISO 6346 with check digit",
-                                  json_schema_extra={"maxLength": 16})]
+ContainerNumber = Annotated[str, BeforeValidator(_code(codes.container_problem, _fast_container)), Field(
+    examples=["MSCU1234566"], description="ISO 6346 with check digit", json_schema_extra={"maxLength": 16})]
 HsCode = Annotated[str, BeforeValidator(_code(codes.hs_problem, _fast_hs, upper=False)),
                    Field(examples=["090111"], description="HS subheading, 6 digits (8 or 10 with a national extension)",
                          json_schema_extra={"maxLength": 16})]
