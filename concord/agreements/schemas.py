@@ -1,11 +1,10 @@
 """Agreement documents as drafted through the API, the CLI or the coordination config."""
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from concord.bounds import MAX_TEXT
+from concord.bounds import MAX_TEXT, Timestamp
 from concord.agreements.models import PURPOSES, RESOURCES
 
 
@@ -59,8 +58,8 @@ class AgreementIn(Strict):
     legal_basis: str = Field(min_length=5, max_length=1000)
     scopes: list[ScopeIn] = Field(min_length=1, max_length=20)
     handling: Handling = Handling()
-    valid_from: datetime
-    valid_until: datetime
+    valid_from: Timestamp
+    valid_until: Timestamp
 
     @field_validator("purposes")
     @classmethod

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from concord.bounds import DECIMAL_18, MAX_TEXT
+from concord.bounds import DECIMAL_18, MAX_TEXT, Timestamp
 from concord.errors import InvalidDocument, Problem, problems_from
 from concord.reference import codes
 from concord.risk.models import RESULTS, SEVERITIES, WATCHLIST_KINDS
@@ -36,8 +36,8 @@ class RuleIn(Body):
     rationale: str = Field(min_length=3, max_length=2000, description="why the rule exists: the intelligence or pattern behind it")
     severity: Severity = "high"
     lane: SelectedLane = "red"
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: Timestamp | None = None
+    valid_until: Timestamp | None = None
 
     @model_validator(mode="after")
     def period(self):
@@ -67,7 +67,7 @@ class RuleOut(BaseModel):
 
 class TryIn(Body):
     expression: str = Field(min_length=1, max_length=4000)
-    since: datetime | None = None
+    since: Timestamp | None = None
 
 
 def _country(v, part: str) -> str:
@@ -122,7 +122,7 @@ class WatchlistEntryIn(Body):
                                     "hs_origin: hs_prefix, origin")
     reason: str = Field(min_length=3, max_length=2000)
     severity: Severity = "high"
-    expires_at: datetime = Field(description="entries lapse: give the date until which the intelligence holds")
+    expires_at: Timestamp = Field(description="entries lapse: give the date until which the intelligence holds")
 
 
 class WatchlistEntryOut(BaseModel):
