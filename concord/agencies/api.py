@@ -31,7 +31,7 @@ async def load_config(request: Request, subject=Depends(current_subject), app=De
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InvalidDocument("the config is not UTF-8 text; nothing was loaded", [Problem(
-            "", f"byte {e.start} (0x{raw[e.start]:02x}) is not UTF-8: save the file as UTF-8 and send it again")]) from None
+            "", f"byte {e.start} (0x{raw[e.start]:02x}) is not UTF-8: save the file as UTF-8, send it again")]) from None
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(app.bus.handle, LoadConfig(text=text, source="request body"), subject=subject)

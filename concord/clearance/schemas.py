@@ -21,7 +21,8 @@ class DecisionIn(Strict):
     decision: Literal["approve", "approve_with_conditions", "request_documents", "hold", "require_inspection", "refuse"]
     reason: str = Field(min_length=1, max_length=2000)
     conditions: list[Annotated[str, Field(max_length=500)]] = Field([], max_length=50)
-    documents: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{3,8}$")]] = Field([], max_length=50, description="document types requested from the trader, e.g. N851")
+    documents: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{3,8}$")]] = Field(
+        [], max_length=50, description="document types requested from the trader, e.g. N851")
     inspection: InspectionResult | None = None
     decision_id: str | None = Field(None, max_length=32, description="client id; a retried request is recorded once")
 
