@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from concord import __version__
+from concord.bounds import request_id as request_id_of
 from concord.clearance.messages import CheckDeadlines
 from concord.errors import ConcordError, InvalidDocument, Problem, problem_of
 from concord.ids import new_id
@@ -34,8 +36,8 @@ def _periodic(stop: threading.Event, seconds: float, job, name: str) -> threadin
 
 def _request_id(scope) -> bytes:
     """The caller's X-Request-Id or a new one, kept in the request's state for the audit log."""
-    given = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None)
-    request_id = given[:40] if given else new_id("req_")
+    given = request_id_of(next((v for k, v in scope["headers"] if k == b"x-request-id"), None))
+    request_id = given or new_id("req_")
     scope.setdefault("state", {})["request_id"] = request_id
     return request_id.encode()
 
@@ -155,6 +157,14 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     async def concord_error(request: Request, exc: ConcordError):
         return JSONResponse(exc.as_dict(), status_code=exc.status, headers=exc.headers)
 
+    @app.exception_handler(HTTPException)  # the router's own 404 and 405, in the error tree's form
+    async def http_error(request: Request, exc: HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+        message = {404: f"no route {request.url.path}; the API is under /api/v1 (see /docs)",
+                   405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code,
+                            headers=exc.headers)
+
     @app.exception_handler(Exception)  # Starlette still re-raises it, and the server logs it
     async def unexpected(request: Request, exc: Exception):
         return _internal_error(request.scope.get("state", {}).get("request_id"))
@@ -188,6 +198,10 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front
     app.build_middleware_stack = lambda: FastLane(stack(), FAST_ROUTES)
+
+    from concord.openapi import document_errors
+
+    document_errors(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():

@@ -109,6 +109,8 @@ def problem_of(e: dict, loc: tuple) -> Problem:
         message = f"'{loc[-1]}' is required" if loc else "a JSON body is required"
     elif e["type"] == "extra_forbidden":
         message = f"unknown field '{loc[-1]}'; remove it or check its spelling"
+    elif e["type"] == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") == r"^[^\x00]*$":
+        message = "remove the NUL character (\\u0000); text may not contain it"  # the pattern is bounds.NO_NUL
     elif e["type"] == "json_invalid":
         message = f"the body is not valid JSON: {e.get('ctx', {}).get('error', message)}"
     return Problem(pointer(*loc), message)

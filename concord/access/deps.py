@@ -1,6 +1,6 @@
 """FastAPI dependencies: the wired application and the authenticated subject."""
 
-from fastapi import Request
+from fastapi import Header, Query, Request
 
 from concord.access.handlers import authenticate
 from concord.access.identity import Subject
@@ -26,12 +26,16 @@ async def current_subject(request: Request) -> Subject:
     return subject
 
 
-def purpose(request: Request) -> str | None:
+_PURPOSE_DOC = "why a cross-agency read is made: one of the purposes of the agreements (e.g. revenue_control)"
+
+
+def purpose(header: str | None = Header(None, alias="Concord-Purpose", max_length=64, description=_PURPOSE_DOC),
+            query: str | None = Query(None, alias="purpose", max_length=64, description=_PURPOSE_DOC)) -> str | None:
     """The purpose a cross-agency read states (Concord-Purpose header or ?purpose=), from the controlled list."""
     from concord.agreements.models import PURPOSES
     from concord.errors import InvalidDocument, Problem
 
-    value = request.headers.get("concord-purpose") or request.query_params.get("purpose")
+    value = header or query
     if value is not None and value not in PURPOSES:
         raise InvalidDocument("unknown purpose", [Problem("/purpose", f"use one of: {', '.join(PURPOSES)}")])
     return value

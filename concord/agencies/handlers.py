@@ -11,6 +11,7 @@ from concord.agencies.messages import ConfigLoaded, LoadConfig
 from concord.agencies.models import Agency, ConfigVersion
 from concord.agencies.schemas import CoordinationConfig, reference_problems
 from concord.agencies.yamlpaths import line_of, parse_with_lines
+from concord.bounds import text_problems
 from concord.errors import InvalidDocument, Problem, pointer, problems_from
 from concord.routing.models import RoutingRule
 
@@ -27,6 +28,8 @@ def parse_config(text: str, source: str = "<config>", *, sections: dict) -> Coor
         raise InvalidDocument(f"{source} is not valid YAML", [Problem("", f"{where}{getattr(e, 'problem', e)}")]) from None
     if not isinstance(data, dict):
         raise InvalidDocument(f"{source} must be a mapping with agencies, users and routing_rules", [Problem("", "expected a mapping")])
+    if nul := text_problems(data):  # PostgreSQL stores no NUL; YAML's "\0" escape makes one
+        raise InvalidDocument(f"{source} has faults; nothing was loaded", [_with_line(p, lines) for p in nul])
     problems = [Problem(pointer(*_split(path)), msg) for path, msg in reference_problems(data)]
     try:
         cfg = CoordinationConfig.model_validate(data)

@@ -22,20 +22,20 @@ class Contact(Strict):
 
 class AgencyConfig(Strict):
     code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,15}$", description="short upper-case code, e.g. CUS, NPPO")
-    name: str = Field(min_length=2)
+    name: str = Field(min_length=2, max_length=200)
     role: Literal["lead", "partner"]
     contacts: list[Contact] = []
 
 
 class TraderRef(Strict):
     id: str = Field(min_length=2, max_length=40, description="the trader's party id, e.g. an EORI number")
-    name: str
+    name: str = Field(max_length=200)
 
 
 class UserConfig(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
-    name: str
-    agency: str | None = None
+    name: str = Field(max_length=200)
+    agency: str | None = Field(None, max_length=16)
     trader: TraderRef | None = None
     roles: list[Literal[ROLES]] = Field(min_length=1)  # type: ignore[valid-type]
 
@@ -95,7 +95,7 @@ class Criteria(Strict):
 
 class RoutingRuleConfig(Strict):
     id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
-    agency: str
+    agency: str = Field(max_length=16)
     description: str
     legal_basis: str = Field(min_length=5, description="the citation that engages the agency")
     task_type: Literal[TASK_TYPES]  # type: ignore[valid-type]

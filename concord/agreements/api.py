@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
@@ -14,32 +14,36 @@ from concord.agreements.messages import (BreakGlass, ChangeAgreementStatus, Deci
                                          RequestAccess, SignAgreement)
 from concord.agreements.models import AccessGrant, SharingAgreement
 from concord.agreements.schemas import AgreementIn
+from concord.bounds import AGENCY_CODE, BoundedRoute, Timestamp
 from concord.errors import Forbidden, InvalidDocument, Problem
 
-router = APIRouter(prefix="/api/v1", tags=["agreements"])
+router = APIRouter(prefix="/api/v1", tags=["agreements"], route_class=BoundedRoute)
+AGREEMENT_STATUSES = Literal["draft", "awaiting_signatures", "active", "suspended", "revoked", "superseded", "expired"]
+GRANT_STATUSES = Literal["pending", "granted", "refused", "open"]
 
 
 class StatusIn(BaseModel):
-    status: str = Field(description="suspended, active (resume) or revoked")
-    reason: str = Field(min_length=3)
+    status: str = Field(max_length=16, description="suspended, active (resume) or revoked")
+    reason: str = Field(min_length=3, max_length=2000)
 
 
 class AccessRequestIn(BaseModel):
-    resource: str = Field(examples=["watchlist_entry/WLE0123"])
-    purpose: str
-    justification: str
-    provider: str | None = Field(None, description="the agency to ask: a hit's ask_agency (needed for a watchlist "
-                                                   "entry; a declaration's is the lead agency)")
+    resource: str = Field(max_length=120, examples=["watchlist_entry/WLE0123"])
+    purpose: str = Field(max_length=40)
+    justification: str = Field(max_length=2000)
+    provider: str | None = Field(None, max_length=16,
+                                 description="the agency to ask: a hit's ask_agency (needed for a watchlist "
+                                             "entry; a declaration's is the lead agency)")
 
 
 class AccessDecisionIn(BaseModel):
     grant: bool
-    reason: str = Field(min_length=3)
-    hours: int = 72
+    reason: str = Field(min_length=3, max_length=2000)
+    hours: int = Field(72, ge=1, le=24 * 366)
 
 
 @router.get("/agreements")
-def list_agreements(status: str | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
+def list_agreements(status: AGREEMENT_STATUSES | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
     """Agreements the caller's agency is party to or must sign (auditors: all), newest version first."""
     with app.sessions() as s:
         q = select(SharingAgreement).order_by(SharingAgreement.key, SharingAgreement.version.desc())
@@ -81,7 +85,7 @@ def request_access(body: AccessRequestIn, subject=Depends(current_subject), app=
 
 
 @router.get("/access-requests")
-def list_requests(status: str | None = Query(None), subject=Depends(current_subject), app=Depends(concord_app)):
+def list_requests(status: GRANT_STATUSES | None = Query(None), subject=Depends(current_subject), app=Depends(concord_app)):
     """Requests and break-glass grants concerning the caller's agency, as provider or requester."""
     with app.sessions() as s:
         q = select(AccessGrant).where(or_(AccessGrant.provider == subject.agency,
@@ -107,8 +111,10 @@ def break_glass(body: AccessRequestIn, subject=Depends(current_subject), app=Dep
 REPORT_COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome", "count")
 
 
-@router.get("/access-reports")
-def access_report(agency: str, since: datetime | None = None, until: datetime | None = None,
+@router.get("/access-reports", responses={200: {"content": {"application/json": {}, "text/csv": {
+    "schema": {"type": "string", "description": "the same entries as CSV, with a header row"}}}}})
+def access_report(agency: str = Query(pattern=AGENCY_CODE, description="agency code, e.g. NPPO"),
+                  since: Timestamp | None = None, until: Timestamp | None = None,
                   format: str = Query("json", pattern="^(json|csv)$"), limit: int = Query(1000, ge=1, le=100000),
                   subject=Depends(current_subject), app=Depends(concord_app)):
     """Who read or requested which of an agency's data, when, under which agreement, for which purpose.

@@ -1,18 +1,18 @@
 """Agreement documents as drafted through the API, the CLI or the coordination config."""
 
-from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from concord.bounds import Timestamp
 from concord.agreements.models import PURPOSES, RESOURCES
 from concord.bodies import StrictModel as Strict
 
 
 class Condition(Strict):
-    hs_chapters: list[str] = []
-    origins: list[str] = []
-    offices: list[str] = []
+    hs_chapters: list[str] = Field([], max_length=99)
+    origins: list[str] = Field([], max_length=300)
+    offices: list[str] = Field([], max_length=1000)
 
     @field_validator("hs_chapters")
     @classmethod
@@ -25,7 +25,7 @@ class Condition(Strict):
 
 class ScopeIn(Strict):
     resource: Literal[RESOURCES]  # type: ignore[valid-type]
-    fields: list[str] = Field(min_length=1, description="JSON pointers the recipients may see, e.g. /importer/name")
+    fields: list[str] = Field(min_length=1, max_length=200, description="JSON pointers the recipients may see, e.g. /importer/name")
     condition: Condition = Condition()
 
     @field_validator("fields")
@@ -49,14 +49,14 @@ class Handling(Strict):
 class AgreementIn(Strict):
     key: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{2,39}$", description="stable reference, e.g. MOU-CUS-POL-2026")
     title: str = Field(min_length=5, max_length=200)
-    provider: str
-    recipients: list[str] = Field(min_length=1)
-    purposes: list[str] = Field(min_length=1)
-    legal_basis: str = Field(min_length=5)
-    scopes: list[ScopeIn] = Field(min_length=1)
+    provider: str = Field(max_length=16)
+    recipients: list[Annotated[str, Field(max_length=16)]] = Field(min_length=1, max_length=50)
+    purposes: list[Annotated[str, Field(max_length=40)]] = Field(min_length=1, max_length=20)
+    legal_basis: str = Field(min_length=5, max_length=1000)
+    scopes: list[ScopeIn] = Field(min_length=1, max_length=20)
     handling: Handling = Handling()
-    valid_from: datetime
-    valid_until: datetime
+    valid_from: Timestamp
+    valid_until: Timestamp
 
     @field_validator("purposes")
     @classmethod
@@ -80,4 +80,4 @@ class AgreementIn(Strict):
 class ConfigAgreement(AgreementIn):
     """In the coordination config: an agreement already signed on paper by the agencies listed."""
 
-    signed_by: list[str] = Field(default_factory=list, description="agencies that signed; all parties make it active")
+    signed_by: list[str] = Field(default_factory=list, max_length=50, description="agencies that signed; all parties make it active")

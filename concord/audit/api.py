@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
@@ -17,9 +17,10 @@ from concord.audit.cosign import add_signature, note_text, verify_cosignature
 from concord.audit.models import AuditCheckpoint, AuditEntry
 from concord.audit.note import CheckpointError
 from concord.audit.witness import PAGE, leaves_of_bodies
+from concord.bounds import MAX_SEQ, BoundedRoute
 from concord.errors import Forbidden, InvalidDocument, NotFound, Problem
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=BoundedRoute)
 
 
 @router.get("/checkpoint")
@@ -40,7 +41,8 @@ def key(subject=Depends(current_subject), app=Depends(concord_app)):
 
 
 @router.get("/entries/{seq}")
-def entry(seq: int, request: Request, subject=Depends(current_subject), app=Depends(concord_app)):
+def entry(request: Request, seq: int = Path(ge=0, le=MAX_SEQ), subject=Depends(current_subject),
+          app=Depends(concord_app)):
     """One entry as signed (canonical JSON) with its leaf hash; entries outside the caller's scope answer 404."""
     with app.sessions() as session:
         row = session.scalar(select(AuditEntry).where(AuditEntry.seq == seq))
@@ -57,16 +59,16 @@ def entry(seq: int, request: Request, subject=Depends(current_subject), app=Depe
 
 
 @router.get("/proofs/inclusion")
-def inclusion(seq: int = Query(..., ge=0), size: int | None = Query(None, ge=1), subject=Depends(current_subject),
-              app=Depends(concord_app)):
+def inclusion(seq: int = Query(..., ge=0, le=MAX_SEQ), size: int | None = Query(None, ge=1, le=MAX_SEQ),
+              subject=Depends(current_subject), app=Depends(concord_app)):
     """Inclusion proof of entry `seq` in the tree of `size` entries (default: the latest checkpoint)."""
     with app.sessions() as session:
         return proofs.inclusion(session, seq, size, app.audit_nodes)
 
 
 @router.get("/proofs/consistency")
-def consistency(old: int = Query(..., ge=1), new: int | None = Query(None, ge=1), subject=Depends(current_subject),
-                app=Depends(concord_app)):
+def consistency(old: int = Query(..., ge=1, le=MAX_SEQ), new: int | None = Query(None, ge=1, le=MAX_SEQ),
+                subject=Depends(current_subject), app=Depends(concord_app)):
     """Consistency proof that the tree of `new` entries (default: the latest checkpoint) extends `old`."""
     with app.sessions() as session:
         return proofs.consistency(session, old, new, app.audit_nodes)

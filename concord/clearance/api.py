@@ -1,18 +1,24 @@
 """Agency task queues and decisions; the trader's answer to a request for documents."""
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Query, Request
 
 from concord.access.deps import audited_read, concord_app, current_subject, purpose
 from concord.clearance.messages import DecideTask, SupplyDocuments
 from concord.clearance.queries import inspection_results, task_queue
+from concord.bounds import MAX_OFFSET, MAX_PAGE, BoundedRoute
 from concord.clearance.schemas import DecisionIn, SupplyIn
 
-router = APIRouter(prefix="/api/v1", tags=["clearance"])
+router = APIRouter(prefix="/api/v1", tags=["clearance"], route_class=BoundedRoute)
+TASK_STATUSES = Literal["open", "all", "approved", "approved_with_conditions", "documents_requested", "held",
+                        "inspection_required", "refused", "superseded", "withdrawn"]
 
 
 @router.get("/tasks")
-def tasks(status: str | None = Query(None, description="open (default), all, or one status"),
-          overdue: bool | None = None, limit: int = 50, offset: int = Query(0, ge=0),
+def tasks(status: TASK_STATUSES | None = Query(None, description="open (default), all, or one status"),
+          overdue: bool | None = None, limit: int = Query(50, ge=1, le=MAX_PAGE),
+          offset: int = Query(0, ge=0, le=MAX_OFFSET),
           subject=Depends(current_subject), app=Depends(concord_app)):
     """The caller's agency's queue, earliest deadline first."""
     with app.sessions() as s:
@@ -36,7 +42,8 @@ def supply(declaration_id: str, body: SupplyIn, subject=Depends(current_subject)
 
 
 @router.get("/inspection-results")
-def list_inspection_results(request: Request, limit: int = 50, offset: int = Query(0, ge=0),
+def list_inspection_results(request: Request, limit: int = Query(50, ge=1, le=MAX_PAGE),
+                            offset: int = Query(0, ge=0, le=MAX_OFFSET),
                             why: str | None = Depends(purpose), subject=Depends(current_subject),
                             app=Depends(concord_app)):
     """Inspection results the caller's agency may see: its own, and those an agreement shares for the purpose."""

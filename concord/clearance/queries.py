@@ -39,7 +39,7 @@ def task_queue(session, subject, now, *, status: str | None = None, overdue: boo
 def inspection_results(session, subject, *, purpose: str | None, limit: int = 50, offset: int = 0,
                        reads: list | None = None, access) -> dict:
     """Inspection results: the caller's agency's own, and other agencies' where an agreement shares them."""
-    from sqlalchemy import String, and_, cast, or_
+    from sqlalchemy import and_, or_
 
     from concord.access.policy import Ref, _condition
     from concord.clearance.models import TaskDecision
@@ -51,9 +51,7 @@ def inspection_results(session, subject, *, purpose: str | None, limit: int = 50
     visible = or_(AgencyTask.agency == subject.agency,
                   *[and_(AgencyTask.agency == s.provider, _condition(s, D)) for s in scopes])
     q = (select(TaskDecision, AgencyTask, D).join(AgencyTask, AgencyTask.id == TaskDecision.task_id)
-         .join(D, D.id == AgencyTask.declaration_id)
-         # A decision without an inspection may be stored as JSON null rather than SQL NULL: neither is a result.
-         .where(TaskDecision.inspection.is_not(None), cast(TaskDecision.inspection, String) != "null", visible))
+         .join(D, D.id == AgencyTask.declaration_id).where(_has_inspection(TaskDecision), visible))
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     # Each field is the owning agency's outcome: its own agency sees it all, others what the owner's scope lists.
     lens = Lens(subject, Decision(True, (), "inspection-results"), None, session, purpose, reads, access)
@@ -68,3 +66,10 @@ def inspection_results(session, subject, *, purpose: str | None, limit: int = 50
         models.append({"id": envelope(dec.id), "agency": envelope(task.agency)} | {
             k: outcome(v, task.agency, ref, f"/{k}") for k, v in record.items()})
     return {"total": total, "limit": limit, "offset": offset, "items": cut(models, lens)}
+
+
+def _has_inspection(TaskDecision):
+    """Decisions that carry an inspection: a decision without one is stored as JSON null, not SQL NULL."""
+    from sqlalchemy import String, cast
+
+    return cast(TaskDecision.inspection, String) != "null"  # SQL NULL fails this too

@@ -1,17 +1,43 @@
 """Declaration routes: parse, build a command, hand it to the bus, return what the caller may see."""
 
+from typing import Literal
+
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from concord.access.deps import audited_read, concord_app, current_subject, purpose
 from concord.declarations import queries
 from concord.declarations.grouping import lodge_batch
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration, RecordArrival
 from concord.declarations.schemas import DeclarationIn, declaration_document
-from concord.errors import InvalidDocument, Problem, TooLarge
+from concord.bounds import MAX_OFFSET, MAX_PAGE, NO_NUL, BoundedRoute, query_problems, read_body
+from concord.errors import InvalidDocument, Problem
 
-router = APIRouter(prefix="/api/v1/declarations", tags=["declarations"])
+router = APIRouter(prefix="/api/v1/declarations", tags=["declarations"], route_class=BoundedRoute)
+STATUSES = Literal["accepted", "under_control", "documents_requested", "cleared", "released", "refused", "cancelled"]
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {
+    "type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]+$"}}  # as stored: 100 visible ASCII
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
+
+
+class ArrivalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    location: str | None = Field(None, max_length=70, pattern=NO_NUL, description="where the goods are presented")
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header, refused (422) unless it is 1 to 100 visible ASCII characters."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= 100 and key.isascii() and key.isprintable() and " " not in key):
+        raise InvalidDocument("the Idempotency-Key header is not usable; nothing was stored", [Problem(
+            "", "header Idempotency-Key: send 1 to 100 visible ASCII characters (letters, digits, punctuation)")])
+    return key
 
 
 def _names(app, session) -> dict:
@@ -20,23 +46,6 @@ def _names(app, session) -> dict:
 
 DECLARATION_MAX_BYTES = 4 << 20  # a declaration of 999 items, each with its documents, is well under this
 UPLOAD_MAX_BYTES = 64 << 20  # an upload of up to 1,000 declarations (MAX_BATCH)
-
-
-async def read_body(request: Request, limit: int, what: str) -> bytes:
-    """The request body, refused (413) past `limit` bytes: by its Content-Length, or as it streams in, so an
-    oversized body is never held in memory whole."""
-    too_large = TooLarge(f"the {what} is over {limit:,} bytes; nothing was stored", [Problem(
-        "", f"send at most {limit:,} bytes" + ("; split the file" if what == "upload" else ""))])
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _upload_body(request: Request) -> bytes:
@@ -49,8 +58,8 @@ _DECLARATION_BODY = {"requestBody": {"required": True, "content": {"application/
     "schema": {"$ref": "#/components/schemas/DeclarationIn"}}}}}
 
 
-@router.post("", status_code=201, openapi_extra=_DECLARATION_BODY | {"parameters": [
-    {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}]})
+@router.post("", status_code=201, openapi_extra=_DECLARATION_BODY | {"parameters": [IDEMPOTENCY_KEY]},
+             responses={200: {"description": "a replay: the declaration lodged first under this key or LRN"}})
 async def submit(request: Request):
     """Lodge a declaration; the same Idempotency-Key or LRN returns the first declaration (200).
 
@@ -60,9 +69,13 @@ async def submit(request: Request):
     thread would only add GIL hand-offs. Lodgings are committed in groups (LodgingQueue: group commit); each
     still succeeds or fails on its own."""
     subject = await current_subject(request)
+    if request.scope.get("query_string") and (problems := query_problems(request, set())):  # FastLane: no
+        # BoundedRoute in front of this route, so it checks its own query
+        raise InvalidDocument("the request has faults; nothing was stored", problems)
+    key = idempotency_key(request)
     document = declaration_document(await read_body(request, DECLARATION_MAX_BYTES, "declaration"))
     app = request.app.state.concord
-    result = await app.lodging_queue.lodge(subject, document, request.headers.get("idempotency-key"))
+    result = await app.lodging_queue.lodge(subject, document, key)
     return Response(orjson.dumps(result), status_code=200 if result["replayed"] else 201, media_type="application/json",
                     headers={"Location": f"/api/v1/declarations/{result['id']}"})
 
@@ -73,7 +86,8 @@ FAST_ROUTES = {("POST", router.prefix): submit}
 
 
 @router.post("/batch", openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
-    "schema": {"type": "string", "description": "one declaration (DeclarationIn) per line, at most 1,000"}}}}})
+    "schema": {"type": "string", "description": "one declaration (DeclarationIn) per line, at most 1,000"}}}},
+    "x-max-body-bytes": UPLOAD_MAX_BYTES})
 def submit_batch(body: bytes = Depends(_upload_body), subject=Depends(current_subject), app=Depends(concord_app)):
     """Lodge up to 1,000 declarations in one upload (NDJSON, one per line), as a broker's system sends them.
 
@@ -84,7 +98,8 @@ def submit_batch(body: bytes = Depends(_upload_body), subject=Depends(current_su
 
 
 @router.get("")
-def list_(request: Request, status: str | None = None, limit: int = Query(50), offset: int = Query(0, ge=0),
+def list_(request: Request, status: STATUSES | None = None, limit: int = Query(50, ge=1, le=MAX_PAGE),
+          offset: int = Query(0, ge=0, le=MAX_OFFSET),
           why: str | None = Depends(purpose), subject=Depends(current_subject), app=Depends(concord_app)):
     """Declarations the caller may see (agencies: engaged ones, and those an agreement shares for the purpose)."""
     return audited_read(request, subject, why, lambda s, reads: queries.list_declarations(
@@ -134,15 +149,13 @@ def amend(declaration_id: str, body: DeclarationIn, subject=Depends(current_subj
 
 
 @router.post("/{declaration_id}/cancel")
-def cancel(declaration_id: str, body: dict, subject=Depends(current_subject), app=Depends(concord_app)):
-    reason = str(body.get("reason") or "").strip()
-    if not reason:
-        raise InvalidDocument("say why the declaration is cancelled", [Problem("/reason", "give a reason")])
-    return app.bus.handle(CancelDeclaration(declaration_id=declaration_id, reason=reason), subject=subject)
+def cancel(declaration_id: str, body: CancelIn, subject=Depends(current_subject), app=Depends(concord_app)):
+    return app.bus.handle(CancelDeclaration(declaration_id=declaration_id, reason=body.reason), subject=subject)
 
 
 @router.post("/{declaration_id}/arrival")
-def arrival(declaration_id: str, body: dict | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
+def arrival(declaration_id: str, body: ArrivalIn | None = None, subject=Depends(current_subject),
+            app=Depends(concord_app)):
     """Customs or the terminal records that the goods are presented."""
-    location = (body or {}).get("location")
+    location = body.location if body else None
     return app.bus.handle(RecordArrival(declaration_id=declaration_id, location=location), subject=subject)

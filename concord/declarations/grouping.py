@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from sqlalchemy.exc import IntegrityError
 
 from concord.declarations.messages import LodgeGroup, SubmitDeclaration
 from concord.declarations.schemas import declaration_document
 from concord.errors import ConcordError, Forbidden, InvalidDocument, Problem
+
+log = logging.getLogger(__name__)
 
 
 class LodgingQueue:
@@ -44,12 +47,7 @@ class LodgingQueue:
         if not group:
             return
         self._last = asyncio.get_running_loop().time()
-        try:
-            results = self.bus.handle(LodgeGroup(items=[(s, d, k) for s, d, k, _ in group]))
-        except IntegrityError:  # two of the group collided on a unique key: lodge each alone, as if sequential
-            results = [_alone(self.bus, s, d, k) for s, d, k, _ in group]
-        except Exception as e:  # the group could not be written at all: every caller learns it
-            results = [e] * len(group)
+        results = lodge_isolated(self.bus, [(s, d, k) for s, d, k, _ in group])
         for (*_, future), result in zip(group, results):
             if isinstance(result, BaseException):
                 future.set_exception(result)
@@ -85,22 +83,41 @@ def lodge_batch(bus, subject, body: bytes, chunk: int = CHUNK) -> dict:
             results[n] = e
     for i in range(0, len(valid), chunk):
         part = valid[i:i + chunk]
-        try:
-            outcome = bus.handle(LodgeGroup(items=[(subject, doc, None) for _, doc in part]))
-        except IntegrityError:  # a concurrent upload lodged one of these first: each line alone, as if sequential
-            outcome = [_alone(bus, subject, doc, None) for _, doc in part]
+        outcome = lodge_isolated(bus, [(subject, doc, None) for _, doc in part])
         results.update((n, r) for (n, _), r in zip(part, outcome))
     out = []
     for n, _ in filled:
         r = results[n]
-        out.append({"line": n} | (r.as_dict() if isinstance(r, ConcordError) else r))
+        if isinstance(r, ConcordError):
+            r = r.as_dict()
+        elif isinstance(r, BaseException):  # a fault of ours on this line alone (logged): the other lines stand
+            r = {"error": {"code": "internal", "message": "an unexpected error on our side; send the line again"}}
+        out.append({"line": n} | r)
     return {"lodged": sum(1 for r in out if "id" in r and not r["replayed"]),
             "replayed": sum(1 for r in out if r.get("replayed")),
             "failed": sum(1 for r in out if "error" in r), "results": out}
+
+
+def lodge_isolated(bus, items: list) -> list:
+    """Lodge (subject, document, key) items in one transaction; if it fails, each alone, so that none fails another.
+
+    Validation should leave the database nothing to refuse, but a unique key taken by a concurrent lodging, or
+    any refusal we did not foresee, fails the whole transaction: then each item is lodged in its own, as if they
+    had come one by one, and only the faulty one fails (with its own error; an unforeseen one is logged)."""
+    try:
+        return bus.handle(LodgeGroup(items=items))
+    except IntegrityError:  # two lodgings collided on a unique key (a replay racing its first): the usual case
+        pass
+    except Exception:
+        log.exception("a group of %d lodgings failed; lodging each alone", len(items))
+    return [_alone(bus, subject, document, key) for subject, document, key in items]
 
 
 def _alone(bus, subject, document, key):
     try:
         return bus.handle(SubmitDeclaration(document=document, idempotency_key=key), subject=subject)
     except ConcordError as e:
+        return e
+    except Exception as e:  # this lodging alone hit a fault of ours: it fails, with a 500; the others do not
+        log.exception("a lodging failed alone")
         return e

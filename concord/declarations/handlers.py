@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -43,6 +44,29 @@ def _replay(found: Declaration, document: dict, key: str | None) -> dict:
     return {"id": found.id, "status": found.status, "version": found.version, "replayed": True}
 
 
+ARRIVAL_WINDOW = (timedelta(days=730), timedelta(days=366))  # how long before and after now goods may arrive
+MAX_ORIGINS = 100  # countries of origin per declaration: the facet column holds them with room to spare
+
+
+def check_facts(document: dict, now: datetime) -> tuple[str, str]:
+    """What the schema cannot check alone: an arrival near the hub's clock, a bounded set of origins.
+
+    Returns the declaration's facets (HS chapters, origins) for the caller to store."""
+    problems = []
+    arrival = datetime.fromisoformat(document["arrival"])
+    earliest, latest = now - ARRIVAL_WINDOW[0], now + ARRIVAL_WINDOW[1]
+    if not earliest <= arrival <= latest:
+        problems.append(Problem("/arrival", f"the expected arrival must lie between {earliest:%Y-%m-%d} and "
+                                            f"{latest:%Y-%m-%d} (two years back, one year ahead); check the year"))
+    chapters, origins = facets(document)
+    if origins.count(",") - 1 > MAX_ORIGINS:
+        problems.append(Problem("/items", f"the goods come from {origins.count(',') - 1} countries; a declaration "
+                                          f"covers at most {MAX_ORIGINS}: split it"))
+    if problems:
+        raise InvalidDocument("the declaration has faults; nothing was stored", problems)
+    return chapters, origins
+
+
 def lodge(uow, snapshot, risk, document: dict, key: str | None):
     """Stage a validated declaration, assess its risk, engage the agencies; the caller commits."""
     subject = uow.subject
@@ -52,7 +76,7 @@ def lodge(uow, snapshot, risk, document: dict, key: str | None):
     if problem := snapshot.office_problem(document["office_of_entry"]):
         raise InvalidDocument("the declaration has faults; nothing was stored", [Problem("/office_of_entry", problem)])
     now = uow.clock.now()
-    chapters, origins = facets(document)
+    chapters, origins = check_facts(document, now)
     d = SimpleNamespace(id=new_id("DCL"), trader_id=subject.trader_id, lrn=document["lrn"], idempotency_key=key,
                         body_sha256=body_hash(document), type=document["type"],
                         office_of_entry=document["office_of_entry"], hs_chapters=chapters, origins=origins,
@@ -203,9 +227,9 @@ def amend_declaration(cmd: AmendDeclaration, uow, *, directory, risk, access) ->
             if t.open:
                 t.status = "superseded"
         d.version += 1
+        d.hs_chapters, d.origins = check_facts(cmd.document, uow.clock.now())
         d.body_sha256 = body_hash(cmd.document)
         d.type, d.office_of_entry = cmd.document["type"], cmd.document["office_of_entry"]
-        d.hs_chapters, d.origins = facets(cmd.document)
         uow.record(DeclarationAmended(declaration_id=d.id, version=d.version))
         _assess_and_route(uow, snapshot, risk, d, cmd.document, previous)
         uow.audit("declaration:amended", f"declaration/{d.id}", detail={"version": d.version})

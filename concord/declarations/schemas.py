@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, fi
 from pydantic_core import CoreSchema, SchemaSerializer, SchemaValidator, core_schema
 
 from concord.bodies import StrictModel as Doc
+from concord.bounds import DECIMAL_18, DECIMAL_21, NO_NUL
 from concord.errors import InvalidDocument, problems_from
 from concord.reference import codes
 
@@ -78,49 +79,51 @@ def _fast_container() -> CoreSchema:
 
 
 Country = Annotated[str, BeforeValidator(_code(codes.country_problem, _in("[A-Za-z]{2}", codes.countries))),
-                    Field(examples=["DE"], description="ISO 3166-1 alpha-2")]
+                    Field(examples=["DE"], description="ISO 3166-1 alpha-2", json_schema_extra={"maxLength": 8})]
 CurrencyCode = Annotated[str, BeforeValidator(_code(codes.currency_problem, _in("[A-Za-z]{3}", codes.currencies))),
-                         Field(examples=["EUR"], description="ISO 4217")]
-ContainerNumber = Annotated[str, BeforeValidator(_code(codes.container_problem, _fast_container)),
-                            Field(examples=["MSCU1234566"], description="ISO 6346 with check digit")]
+                         Field(examples=["EUR"], description="ISO 4217", json_schema_extra={"maxLength": 8})]
+ContainerNumber = Annotated[str, BeforeValidator(_code(codes.container_problem, _fast_container)), Field(
+    examples=["MSCU1234566"], description="ISO 6346 with check digit", json_schema_extra={"maxLength": 16})]
 HsCode = Annotated[str, BeforeValidator(_code(codes.hs_problem, _fast_hs, upper=False)),
-                   Field(examples=["090111"], description="HS subheading, 6 digits (8 or 10 with a national extension)")]
+                   Field(examples=["090111"], description="HS subheading, 6 digits (8 or 10 with a national extension)",
+                         json_schema_extra={"maxLength": 16})]
 Locode = Annotated[str, BeforeValidator(_code(codes.locode_problem, _fast_locode)),
-                   Field(examples=["NLRTM"], description="UN/LOCODE")]
+                   Field(examples=["NLRTM"], description="UN/LOCODE", json_schema_extra={"maxLength": 8})]
 
 
 class Party(Doc):
-    id: str = Field(min_length=2, max_length=40, description="party identifier, e.g. EORI or TIN")
-    name: str = Field(min_length=1, max_length=200)
+    id: str = Field(min_length=2, max_length=40, pattern=NO_NUL, description="party identifier, e.g. EORI or TIN")
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     country: Country
-    address: str = Field(min_length=3, max_length=300)
+    address: str = Field(min_length=3, max_length=300, pattern=NO_NUL)
 
 
 class Money(Doc):
-    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2, json_schema_extra=DECIMAL_18)
     currency: CurrencyCode
 
 
 class Document(Doc):
     type: str = Field(pattern=r"^[A-Z0-9]{3,8}$", description="document code, e.g. N851 phytosanitary certificate")
-    reference: str = Field(min_length=1, max_length=70)
+    reference: str = Field(min_length=1, max_length=70, pattern=NO_NUL)
 
 
 class GoodsItem(Doc):
     hs_code: HsCode
-    description: str = Field(min_length=3, max_length=512)
+    description: str = Field(min_length=3, max_length=512, pattern=NO_NUL)
     origin: Country
-    quantity: Decimal = Field(gt=0)
-    unit: str = Field(min_length=1, max_length=8, description="unit of quantity, e.g. KGM, NAR, LTR")
-    net_mass_kg: Decimal = Field(gt=0)
+    quantity: Decimal = Field(gt=0, max_digits=21, decimal_places=9, json_schema_extra=DECIMAL_21)
+    unit: str = Field(min_length=1, max_length=8, pattern=NO_NUL, description="unit of quantity, e.g. KGM, NAR, LTR")
+    net_mass_kg: Decimal = Field(gt=0, max_digits=21, decimal_places=9, json_schema_extra=DECIMAL_21)
     value: Money
-    documents: list[Document] = []
+    documents: list[Document] = Field([], max_length=50)
 
 
 class Transport(Doc):
     mode: Literal[TRANSPORT_MODES]  # type: ignore[valid-type]
-    conveyance: str | None = Field(None, description="vessel IMO number, flight number or vehicle registration")
-    containers: list[ContainerNumber] = []
+    conveyance: str | None = Field(None, max_length=35, pattern=NO_NUL,
+                                   description="vessel IMO number, flight number or vehicle registration")
+    containers: list[ContainerNumber] = Field([], max_length=999)
 
     @field_validator("conveyance")
     @classmethod
@@ -131,7 +134,7 @@ class Transport(Doc):
 
 
 class DeclarationIn(Doc):
-    lrn: str = Field(min_length=1, max_length=35, description="the trader's local reference number")
+    lrn: str = Field(min_length=1, max_length=35, pattern=NO_NUL, description="the trader's local reference number")
     type: Literal["IM", "EX", "TR"]
     declarant: Party
     importer: Party

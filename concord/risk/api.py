@@ -3,20 +3,27 @@
 from fastapi import APIRouter, Depends, Query, Response
 
 from concord.access.deps import concord_app, current_subject
+from pydantic import BaseModel, ConfigDict, Field
+
+from concord.bounds import NO_NUL, BoundedRoute
 from concord.errors import InvalidDocument, Problem
 from concord.risk import queries
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, RecordOutcome, RemoveWatchlistEntry, RetireRule,
                                    TryRule)
 from concord.risk.schemas import OutcomeIn, RuleIn, RuleOut, TryIn, WatchlistEntryIn, WatchlistEntryOut
 
-router = APIRouter(prefix="/api/v1/risk", tags=["risk"])
+router = APIRouter(prefix="/api/v1/risk", tags=["risk"], route_class=BoundedRoute)
 
 
-def _reason(body: dict | None) -> str:
-    reason = str((body or {}).get("reason") or "").strip()
-    if not reason:
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(max_length=2000, pattern=NO_NUL, description="why; it is kept in the audit log")
+
+
+def _reason(body: ReasonIn | None) -> str:
+    if body is None or not body.reason:
         raise InvalidDocument("say why", [Problem("/reason", "give a reason; it is kept in the audit log")])
-    return reason
+    return body.reason
 
 
 @router.post("/rules", status_code=201)
@@ -49,7 +56,7 @@ def try_rule(body: TryIn, subject=Depends(current_subject), app=Depends(concord_
 
 
 @router.post("/rules/{rule_id}/retire")
-def retire_rule(rule_id: str, body: dict | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
+def retire_rule(rule_id: str, body: ReasonIn | None = None, subject=Depends(current_subject), app=Depends(concord_app)):
     return app.bus.handle(RetireRule(rule_id=rule_id, reason=_reason(body)), subject=subject)
 
 
@@ -67,7 +74,7 @@ def list_entries(lapsed: bool = False, subject=Depends(current_subject), app=Dep
 
 
 @router.delete("/watchlist/{entry_id}")
-def remove_entry(entry_id: str, reason: str = Query(..., min_length=3), subject=Depends(current_subject),
+def remove_entry(entry_id: str, reason: str = Query(..., min_length=3, max_length=2000), subject=Depends(current_subject),
                  app=Depends(concord_app)):
     return app.bus.handle(RemoveWatchlistEntry(entry_id=entry_id, reason=reason), subject=subject)
 

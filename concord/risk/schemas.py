@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from concord.bodies import StrictModel as Body
+from concord.bounds import DECIMAL_18, Timestamp
 from concord.errors import InvalidDocument, Problem, problems_from
 from concord.reference import codes
 from concord.risk.models import RESULTS, SEVERITIES, WATCHLIST_KINDS
@@ -29,11 +30,11 @@ class RuleIn(Body):
     id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$", description="stable id; the same id again is a new version")
     name: str = Field(min_length=3, max_length=200)
     expression: str = Field(min_length=1, max_length=4000, description=RULE_LANGUAGE)
-    rationale: str = Field(min_length=3, description="why the rule exists: the intelligence or pattern behind it")
+    rationale: str = Field(min_length=3, max_length=2000, description="why the rule exists: the intelligence or pattern behind it")
     severity: Severity = "high"
     lane: SelectedLane = "red"
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: Timestamp | None = None
+    valid_until: Timestamp | None = None
 
     @model_validator(mode="after")
     def period(self):
@@ -63,7 +64,7 @@ class RuleOut(BaseModel):
 
 class TryIn(Body):
     expression: str = Field(min_length=1, max_length=4000)
-    since: datetime | None = None
+    since: Timestamp | None = None
 
 
 def _country(v, part: str) -> str:
@@ -113,12 +114,12 @@ def canonical_value(kind: str, v: dict) -> dict:
 
 class WatchlistEntryIn(Body):
     kind: Literal[WATCHLIST_KINDS]  # type: ignore[valid-type]
-    value: dict = Field(description="party: identifier/name/country; container: number; vessel: imo; "
+    value: dict[str, str] = Field(max_length=8, description="party: identifier/name/country; container: number; vessel: imo; "
                                     "route: from (country of dispatch), to (UN/LOCODE or country); "
                                     "hs_origin: hs_prefix, origin")
     reason: str = Field(min_length=3, max_length=2000)
     severity: Severity = "high"
-    expires_at: datetime = Field(description="entries lapse: give the date until which the intelligence holds")
+    expires_at: Timestamp = Field(description="entries lapse: give the date until which the intelligence holds")
 
 
 class WatchlistEntryOut(BaseModel):
@@ -137,13 +138,13 @@ class WatchlistEntryOut(BaseModel):
 
 
 class MoneyIn(Body):
-    amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
+    amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2, json_schema_extra=DECIMAL_18)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
 class OutcomeIn(Body):
-    declaration_id: str
-    version: int | None = Field(None, ge=1, description="the declaration version inspected; default: the current one")
+    declaration_id: str = Field(max_length=32)
+    version: int | None = Field(None, ge=1, le=1_000_000, description="the declaration version inspected; default: the current one")
     result: Literal[RESULTS]  # type: ignore[valid-type]
     revenue_recovered: MoneyIn | None = None
     notes: str | None = Field(None, max_length=2000)

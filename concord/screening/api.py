@@ -4,13 +4,14 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from concord.access.deps import concord_app, current_subject, purpose
+from concord.bounds import BoundedRoute
 from concord.errors import Forbidden
 from concord.screening.handlers import list_view
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
 from concord.screening.models import ScreeningList
 from concord.screening.schemas import ListIn, MatchDecisionIn, NameQuery
 
-router = APIRouter(prefix="/api/v1/screening", tags=["screening"])
+router = APIRouter(prefix="/api/v1/screening", tags=["screening"], route_class=BoundedRoute)
 
 
 @router.post("")
@@ -36,7 +37,7 @@ def lists(subject=Depends(current_subject), app=Depends(concord_app)):
         return [list_view(x) for x in s.scalars(select(ScreeningList).order_by(ScreeningList.name))]
 
 
-@router.post("/lists", status_code=201)
+@router.post("/lists", status_code=201, openapi_extra={"x-max-body-bytes": 64 << 20})  # whole sanctions lists
 def load(body: ListIn, subject=Depends(current_subject), app=Depends(concord_app)):
     """Load a list, or its next version under the same name (administrators)."""
     return app.bus.handle(LoadScreeningList(**body.model_dump()), subject=subject)

@@ -13,9 +13,9 @@ from concord.screening.qualifiers import country_code, parse_date
 class NameQuery(Body):
     name: str = Field(min_length=1, max_length=300, description="the name to screen, in any script")
     kind: Literal["person", "company", "unknown"] = "unknown"
-    country: str | None = Field(None, description="nationality, residence or registration (ISO 3166-1)")
-    date_of_birth: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD")
-    identifiers: dict[str, str] = Field(default_factory=dict, description='{"EORI": "NL823456781"}')
+    country: str | None = Field(None, max_length=2, description="nationality, residence or registration (ISO 3166-1)")
+    date_of_birth: str | None = Field(None, max_length=10, description="YYYY, YYYY-MM or YYYY-MM-DD")
+    identifiers: dict[str, str] = Field(default_factory=dict, max_length=20, description='{"EORI": "NL823456781"}')
     limit: int = Field(10, ge=1, le=50)
 
     @field_validator("country")
@@ -38,7 +38,7 @@ class MatchDecisionIn(Body):
     entry_id: str = Field(min_length=1, max_length=40)
     decision: Literal[DECISIONS]  # type: ignore[valid-type]
     reason: str = Field(min_length=3, max_length=2000, description="why: what tells the party and the entry apart")
-    entry_version: str | None = None
+    entry_version: str | None = Field(None, max_length=16)
 
 
 class ListIn(Body):
@@ -46,7 +46,7 @@ class ListIn(Body):
     owner_agency: str = Field(min_length=2, max_length=16)
     sharing: Literal[SHARING] | None = None  # type: ignore[valid-type]
     source: str = Field("<api>", max_length=300)
-    records: list[dict] = Field(description="rows: id, full_name (or first/last_name), aliases, date_of_birth, ...")
+    records: list[dict] = Field(max_length=200_000, description="rows: id, full_name (or first/last_name), aliases, date_of_birth, ...")
 
 
 def parse(model: type[BaseModel], data: dict, what: str):
