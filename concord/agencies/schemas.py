@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from concord.bodies import StrictModel as Strict
+from concord.bodies import StrictBody as Strict
 from concord.reference.codes import country_problem, currency_problem, locode_problem
 from concord.risk.schemas import LaneConfig
 

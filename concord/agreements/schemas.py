@@ -6,7 +6,7 @@ from pydantic import Field, field_validator, model_validator
 
 from concord.bounds import Timestamp
 from concord.agreements.models import PURPOSES, RESOURCES
-from concord.bodies import StrictModel as Strict
+from concord.bodies import StrictBody as Strict
 
 
 class Condition(Strict):

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from concord.bodies import StrictModel as Strict
+from concord.bodies import StrictBody as Strict
 
 
 class InspectionResult(Strict):

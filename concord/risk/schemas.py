@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from concord.bodies import StrictModel as Body
+from concord.bodies import StrictBody as Body
 from concord.bounds import DECIMAL_18, Timestamp
 from concord.errors import InvalidDocument, Problem, problems_from
 from concord.reference import codes

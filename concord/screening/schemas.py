@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from concord.bodies import StrictModel as Body
+from concord.bodies import StrictBody as Body
 from concord.errors import InvalidDocument, problems_from
 from concord.screening.models import DECISIONS, SHARING
 from concord.screening.qualifiers import country_code, parse_date
