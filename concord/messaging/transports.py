@@ -24,12 +24,14 @@ class InProcessTransport:
 
 
 def subject_for(message: dict, prefix: str = "concord") -> str:
-    """NATS subject: concord.<event name>.<agency or 'all'>, so agencies can subscribe narrowly."""
-    return f"{prefix}.{message['name']}.{message.get('agency') or 'all'}"
+    """NATS subject: <prefix>.<event name>.<audience>, the one audience the message was cut for (docs/access.md),
+    so each agency's NATS user can be allowed its own subjects and nothing else."""
+    return f"{prefix}.{message['name']}.{message['audience']}"
 
 
 class NatsTransport:
-    """Publishes to a JetStream stream; Nats-Msg-Id = event id lets the server drop redeliveries."""
+    """Publishes to a JetStream stream; Nats-Msg-Id = event id and audience lets the server drop redeliveries
+    (one event is several messages, one per audience)."""
 
     def __init__(self, url: str, stream: str, prefix: str = "concord"):
         self.url, self.stream, self.prefix = url, stream, prefix
@@ -52,7 +54,7 @@ class NatsTransport:
     async def _publish(self, messages: list[dict]):
         for m in messages:
             await self._js.publish(subject_for(m, self.prefix), json.dumps(m).encode(),
-                                   headers={"Nats-Msg-Id": m["id"]})
+                                   headers={"Nats-Msg-Id": f"{m['id']}:{m['audience']}"})
 
     def publish_many(self, messages: list[dict]) -> None:
         self._run(self._publish(messages))

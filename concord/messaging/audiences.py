@@ -1,0 +1,119 @@
+"""The event stream is an exit: each event leaves once per audience entitled to it, cut by the timeline's rule.
+
+An event about a declaration goes to the lead agency, to each agency engaged on it (or named by the event) whose
+read the policy decision point allows, and to the declaring trader, each as that audience's timeline would show it
+(`views.event_model` cut by `exits.cut` through the audience's lens), and never to anyone who could not read the
+declaration: not even its id. Streams state no purpose, so agreements (which are read per stated purpose, and audited
+per read) add no audience; a granted access request does. An event that concerns no declaration is addressed to the
+agency it names (an access request to its provider, a decision to its requester, a list load to its owner), else to
+the lead. There is no subject for everyone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from concord.access.exits import Lens, cut
+from concord.access.identity import Subject
+from concord.access.policy import authorize
+from concord.clearance.models import AgencyTask
+from concord.clock import as_utc
+from concord.declarations import views
+from concord.declarations.models import Declaration
+
+HEAD = ("event", "at", "agency")  # the timeline entry's envelope; the rest is the payload as the audience sees it
+_CHUNK = 500  # declaration ids per IN (...) query
+_UNSAFE = re.compile(r"[\s.*>~]")  # not allowed in a NATS subject token ('~' escapes the rest)
+
+
+def audience_token(name: str) -> str:
+    """An audience as one NATS subject token, so a subscriber's allow list can name it exactly."""
+    return _UNSAFE.sub(lambda m: f"~{ord(m.group()):02x}", name)
+
+
+def trader_audience(trader_id: str) -> str:
+    return audience_token(f"trader-{trader_id}")
+
+
+def stream_subject(audience: str, trader_id: str | None, agency: str | None, lead: bool) -> Subject:
+    """Who a stream reads as: an officer of the agency (or the trader itself), with no purpose stated."""
+    if trader_id is not None:
+        return Subject(f"stream:{audience}", None, trader_id, frozenset({"trader"}))
+    return Subject(f"stream:{audience}", agency, None, frozenset({"officer"}), lead=lead)
+
+
+@dataclass(frozen=True)
+class _Event:
+    """An outbox row as `views.event_model` reads it."""
+
+    name: str
+    agency: str | None
+    payload: dict
+    occurred_at: datetime
+
+
+def messages_for(session, rows: list[dict]) -> list[dict]:
+    """The messages to publish for these outbox rows: one per event and entitled audience, in the rows' order.
+
+    Each row: id, name, declaration_id, agency, occurred_at (datetime), payload. Each message: id (the event's,
+    for consumers' deduplication), name, declaration_id, agency, occurred_at, audience, payload (what the
+    audience may see, with `withheld` naming the agency to ask)."""
+    lead = session.info["lead"](session)
+    found = _declarations(session, {r["declaration_id"] for r in rows if r["declaration_id"]})
+    named: dict = {}  # the agencies each declaration's events name: candidates, though no longer engaged
+    for r in rows:
+        named.setdefault(r["declaration_id"], set()).add(r["agency"])
+    lenses: dict = {}
+    out = []
+    for r in rows:
+        e = _Event(r["name"], r["agency"], r["payload"], as_utc(r["occurred_at"]))
+        d, tasks = found.get(r["declaration_id"], (None, ()))
+        if d is None:  # not about a declaration: to the agency it is addressed to, whole
+            out.append(_message(r, audience_token(r["agency"] or lead), r["agency"],
+                                e.occurred_at.isoformat(), r["payload"]))
+            continue
+        if d.id not in lenses:
+            lenses[d.id] = _audiences(session, d, tasks, lead, named[d.id])
+        model = views.event_model(e, d, tasks, lead)
+        for audience, lens in lenses[d.id]:
+            for seen in cut([model], lens):  # none where the event is withheld from it (another agency's step)
+                out.append(_message(r, audience, seen["agency"], seen["at"],
+                                    {k: v for k, v in seen.items() if k not in HEAD}))
+    return out
+
+
+def _message(r: dict, audience: str, agency, at: str, payload: dict) -> dict:
+    return {"id": r["id"], "name": r["name"], "declaration_id": r["declaration_id"], "agency": agency,
+            "occurred_at": at, "audience": audience, "payload": payload}
+
+
+def _declarations(session, ids: set) -> dict:
+    """Each declaration with all its tasks (every version's, as the timeline reads them), in a few queries."""
+    ids, found = sorted(ids), {}
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i:i + _CHUNK]
+        tasks: dict = {}
+        for t in session.scalars(select(AgencyTask).where(AgencyTask.declaration_id.in_(chunk))):
+            tasks.setdefault(t.declaration_id, []).append(t)
+        for d in session.scalars(select(Declaration).where(Declaration.id.in_(chunk))):
+            found[d.id] = (d, tasks.get(d.id, []))
+    return found
+
+
+def _audiences(session, d, tasks, lead: str, named: set) -> list[tuple[str, Lens]]:
+    """The lead, the engaged or named agencies and the trader, each with the lens of its allowed read; an audience
+    the policy decision point refuses is not one."""
+    agencies = sorted(({lead} | set(d.engaged or {}) | {t.agency for t in tasks} | named) - {None},
+                      key=lambda a: (a != lead, a))
+    candidates = [(audience_token(a), stream_subject(a, None, a, a == lead)) for a in agencies]
+    candidates.append((trader_audience(d.trader_id), stream_subject(trader_audience(d.trader_id), d.trader_id,
+                                                                     None, False)))
+    out = []
+    for audience, subject in candidates:
+        decision = authorize(subject, "read", d, None, session=session)
+        if decision.allowed:
+            out.append((audience, Lens(subject, decision, lead, session)))
+    return out
