@@ -11,14 +11,15 @@ the lead. There is no subject for everyone."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import select
 
 from concord.access.exits import Lens, cut
 from concord.access.identity import Subject
-from concord.access.policy import authorize
+from concord.access.policy import DeclarationAt, authorize
 from concord.clearance.models import AgencyTask
 from concord.clock import as_utc
 from concord.declarations import views
@@ -38,6 +39,7 @@ def trader_audience(trader_id: str) -> str:
     return audience_token(f"trader-{trader_id}")
 
 
+@lru_cache(maxsize=4096)
 def stream_subject(audience: str, trader_id: str | None, agency: str | None, lead: bool) -> Subject:
     """Who a stream reads as: an officer of the agency (or the trader itself), with no purpose stated."""
     if trader_id is not None:
@@ -45,8 +47,7 @@ def stream_subject(audience: str, trader_id: str | None, agency: str | None, lea
     return Subject(f"stream:{audience}", agency, None, frozenset({"officer"}), lead=lead)
 
 
-@dataclass(frozen=True)
-class _Event:
+class _Event(NamedTuple):  # tuples, not dataclasses: built once per row on the hot path
     """An outbox row as `views.event_model` reads it."""
 
     name: str
@@ -67,13 +68,15 @@ def messages_for(session, rows: list[dict]) -> list[dict]:
     for r in rows:
         named.setdefault(r["declaration_id"], set()).add(r["agency"])
     lenses: dict = {}
+    times: dict = {}  # a group commit's events share one instant: convert each once
     out = []
     for r in rows:
-        e = _Event(r["name"], r["agency"], r["payload"], as_utc(r["occurred_at"]))
+        at = times.get(r["occurred_at"]) or times.setdefault(r["occurred_at"], as_utc(r["occurred_at"]))
+        e = _Event(r["name"], r["agency"], r["payload"], at)
         d, tasks = found.get(r["declaration_id"], (None, ()))
-        if d is None:  # not about a declaration: to the agency it is addressed to, whole
-            out.append(_message(r, audience_token(r["agency"] or lead), r["agency"],
-                                e.occurred_at.isoformat(), r["payload"]))
+        if d is None:  # not about a declaration: to the agency it is addressed to (else the lead), whole
+            to = lead if r["declaration_id"] else r["agency"] or lead  # a declaration not found: the lead's alone
+            out.append(_message(r, audience_token(to), r["agency"], e.occurred_at.isoformat(), r["payload"]))
             continue
         if d.id not in lenses:
             lenses[d.id] = _audiences(session, d, tasks, lead, named[d.id])
@@ -90,16 +93,27 @@ def _message(r: dict, audience: str, agency, at: str, payload: dict) -> dict:
             "occurred_at": at, "audience": audience, "payload": payload}
 
 
+class _Task(NamedTuple):
+    """What the timeline's event model reads of a task."""
+
+    id: str
+    agency: str
+    status: str
+
+
 def _declarations(session, ids: set) -> dict:
-    """Each declaration with all its tasks (every version's, as the timeline reads them), in a few queries."""
+    """Each declaration as it stands (the policy's `DeclarationAt`) with all its tasks (every version's, as the
+    timeline reads them), in two queries per chunk: core rows, not ORM objects, on the relay's hot path."""
     ids, found = sorted(ids), {}
+    D, T = Declaration.__table__.c, AgencyTask.__table__.c
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
         tasks: dict = {}
-        for t in session.scalars(select(AgencyTask).where(AgencyTask.declaration_id.in_(chunk))):
-            tasks.setdefault(t.declaration_id, []).append(t)
-        for d in session.scalars(select(Declaration).where(Declaration.id.in_(chunk))):
-            found[d.id] = (d, tasks.get(d.id, []))
+        for t in session.execute(select(T.declaration_id, T.id, T.agency, T.status).where(T.declaration_id.in_(chunk))):
+            tasks.setdefault(t[0], []).append(_Task(t[1], t[2], t[3]))
+        for d in session.execute(select(D.id, D.trader_id, D.hs_chapters, D.origins, D.office_of_entry, D.engaged)
+                                 .where(D.id.in_(chunk))):
+            found[d[0]] = (DeclarationAt(d[0], d[1], d[2], d[3], d[4], d[5] or {}), tasks.get(d[0], []))
     return found
 
 

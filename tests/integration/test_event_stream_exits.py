@@ -94,6 +94,8 @@ def check(app, messages: list[tuple[str, dict]], ids: dict) -> None:
             for m, entry in zip(mine, timeline):
                 assert (m["name"], m["occurred_at"], m.get("agency")) == (entry["event"], entry["at"], entry["agency"])
                 assert m["payload"] == {k: v for k, v in entry.items() if k not in HEAD}, (user, m, entry)
+    # An event about no declaration goes to the agency it concerns alone: the police's watchlist entries to POL.
+    assert {s.rsplit(".", 1)[1] for s, m in messages if m["name"] == "risk.watchlist_entry_added"} == {"POL"}
     # Consumers dedupe by event id: one message per event per audience.
     for audience in {s.rsplit(".", 1)[1] for s, _ in messages}:
         ids_ = [m["id"] for m in receives(messages, audience) if audience != "all"]
