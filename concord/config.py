@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     bus_transport: str = "inprocess"  # or "nats"
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = "CONCORD"
-    nats_subject_prefix: str = "concord"  # subjects: <prefix>.<event name>.<agency or all>
+    nats_subject_prefix: str = "concord"  # subjects: <prefix>.<event name>.<audience> (docs/access.md)
     screening_threshold: float = Field(0.82, ge=0, le=1)  # a party match at or above this becomes a risk reason
     screening_lane_threshold: float = Field(0.95, ge=0, le=1)  # ... and at or above this forces the lane
     host: str = "127.0.0.1"

@@ -102,6 +102,34 @@ def check(app, messages: list[tuple[str, dict]], ids: dict) -> None:
         assert len(ids_) == len(set(ids_)), audience
 
 
+async def _agency_stream(stream: str, prefix: str, agency: str) -> list[str]:
+    """What a per-agency stream sourced from the hub's stream with `<prefix>.*.*.<agency>` receives."""
+    import nats
+    from nats.js.api import StreamSource
+
+    nc = await nats.connect("nats://127.0.0.1:4222")
+    js = nc.jetstream()
+    name = f"{stream}_{agency}"
+    await js.add_stream(name=name, subjects=[], sources=[StreamSource(name=stream,
+                                                                     filter_subject=f"{prefix}.*.*.{agency}")])
+    try:
+        want = (await js.stream_info(stream)).state.messages
+        for _ in range(100):  # sourcing is asynchronous; stop once it has stopped growing
+            before = (await js.stream_info(name)).state.messages
+            await asyncio.sleep(0.1)
+            if before and before == (await js.stream_info(name)).state.messages:
+                break
+        got = []
+        for seq in range(1, (await js.stream_info(name)).state.messages + 1):
+            m = await js.get_msg(name, seq)
+            got.append(json.loads(m.data)["id"] + m.subject)
+        assert want > len(got)
+        return sorted(got)
+    finally:
+        await js.delete_stream(name)
+        await nc.close()
+
+
 def test_each_subject_carries_what_its_audience_may_read(concord):
     seen: list = []
     concord.bus.relay.flush()
@@ -124,8 +152,12 @@ def test_each_jetstream_subject_carries_what_its_audience_may_read(tmp_path):
     finally:
         app.bus.relay.flush()
         app.transport.close()
+    sourced = asyncio.run(_agency_stream(stream, prefix, "NPPO"))
     got = asyncio.run(_read_all(stream, prefix))
     messages = [(m.subject, json.loads(m.data)) for m in got]
+    # The deployment recipe of docs/access.md: a stream per agency, sourced with the agency's filter, holds its
+    # subjects and nothing else.
+    assert sourced == sorted(m["id"] + s for s, m in messages if s.endswith(".NPPO")) != []
     assert all(s.startswith(prefix + ".") for s, _ in messages)
     try:
         check(app, messages, ids)
