@@ -25,7 +25,6 @@ from concord.clock import as_utc
 from concord.declarations import views
 from concord.declarations.models import Declaration
 
-HEAD = ("event", "at", "agency")  # the timeline entry's envelope; the rest is the payload as the audience sees it
 _CHUNK = 500  # declaration ids per IN (...) query
 _UNSAFE = re.compile(r"[\s.*>~]")  # not allowed in a NATS subject token ('~' escapes the rest)
 
@@ -83,8 +82,8 @@ def messages_for(session, rows: list[dict]) -> list[dict]:
         model = views.event_model(e, d, tasks, lead)
         for audience, lens in lenses[d.id]:
             for seen in cut([model], lens):  # none where the event is withheld from it (another agency's step)
-                out.append(_message(r, audience, seen["agency"], seen["at"],
-                                    {k: v for k, v in seen.items() if k not in HEAD}))
+                del seen["event"]  # a fresh dict: the cut copies what it shows; its head becomes the envelope
+                out.append(_message(r, audience, seen.pop("agency"), seen.pop("at"), seen))
     return out
 
 
