@@ -62,6 +62,7 @@ def _round(app, trader, count: int, seed: int, audiences) -> dict:
 
 
 def run(count: int, rounds: int) -> dict:
+    """Interleaved rounds of the cut relay and the whole publish; returns the medians."""
     with tempfile.TemporaryDirectory() as tmp:
         app = bootstrap(Settings(database_url=f"sqlite:///{Path(tmp) / 'relay.db'}", var_dir=Path(tmp)))
         from importlib import resources

@@ -35,6 +35,7 @@ def audience_token(name: str) -> str:
 
 
 def trader_audience(trader_id: str) -> str:
+    """The trader's own audience: `trader-<its id>`."""
     return audience_token(f"trader-{trader_id}")
 
 
