@@ -118,3 +118,20 @@ def test_memory_and_sweep_send_the_same_cut_messages(concord):
     concord.bus.relay.flush()
     assert {m["audience"] for m in from_memory} == {"CUS", "trader-NL823456781"}
     assert seen == from_memory and _unpublished(concord) == 0
+
+
+def test_nobody_listening_in_process_means_nothing_is_cut(sqlite_concord):
+    """The default server's in-process transport has no subscriber: rows are marked published, no message is built;
+    a subscriber that arrives gets the next events, cut."""
+    relay = sqlite_concord.bus.relay
+    relay.flush()
+    cut_for, calls = relay._audiences, []
+    relay._audiences = lambda session, rows: calls.append(len(rows)) or cut_for(session, rows)
+    _lodge(sqlite_concord, "NOBODY-1")
+    relay.flush(sweep=False)
+    assert calls == [] and _unpublished(sqlite_concord) == 0
+    seen = []
+    sqlite_concord.transport.subscribe(seen.append)
+    did = _lodge(sqlite_concord, "SOMEBODY-1")
+    relay.flush(sweep=False)
+    assert calls and _lead(seen, did) == _stored(sqlite_concord, did)
