@@ -7,6 +7,8 @@ import json
 import threading
 from typing import Callable
 
+WINDOW = 256  # JetStream publishes awaiting their acknowledgement at once
+
 
 class InProcessTransport:
     """Delivers to in-process subscribers; consumers dedupe by event id (delivery is at least once)."""
@@ -57,9 +59,12 @@ class NatsTransport:
         await self._js.add_stream(name=self.stream, subjects=[f"{self.prefix}.>"])
 
     async def _publish(self, messages: list[dict]):
-        for m in messages:
-            await self._js.publish(subject_for(m, self.prefix), json.dumps(m).encode(),
-                                   headers={"Nats-Msg-Id": f"{m['id']}:{m['audience']}"})
+        # Waiting for each acknowledgement in turn allowed about 1,500 messages/s; a window of publishes in flight
+        # keeps their order on the wire (each is written before the next starts) and waits for all the acks.
+        for i in range(0, len(messages), WINDOW):
+            await asyncio.gather(*[self._js.publish(subject_for(m, self.prefix), json.dumps(m).encode(),
+                                                    headers={"Nats-Msg-Id": f"{m['id']}:{m['audience']}"})
+                                   for m in messages[i:i + WINDOW]])
 
     def publish_many(self, messages: list[dict]) -> None:
         self._run(self._publish(messages))
