@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ from concord.declarations import handlers as declarations
 from concord.declarations.grouping import LodgingQueue
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, LodgeGroup, RecordArrival,
                                            SubmitDeclaration)
+from concord.messaging.audiences import messages_for
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
@@ -144,7 +146,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     deps = {"directory": app.directory, "risk": risk, "clock": clock, "app": app, "book": app.access.book, "access": app.access,
             "screening": parties, "config_sections": app.config_sections,
             "resource_owners": app.resource_owners}
-    app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock))
+    audiences = functools.partial(messages_for, access=app.access)  # each event cut for each audience, as reads are
+    app.bus = MessageBus(app.uow, deps, OutboxRelay(sessions, transport, clock, write_lock=app.write_lock,
+                                                    audiences=audiences))
     for command, handler in COMMANDS.items():
         app.bus.register(command, handler)
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     bus_transport: str = "inprocess"  # or "nats"
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = "CONCORD"
-    nats_subject_prefix: str = "concord"  # subjects: <prefix>.<event name>.<agency or all>
+    nats_subject_prefix: str = "concord"  # subjects: <prefix>.<event name>.<audience> (docs/access.md)
     screening_threshold: float = Field(SCREENING_THRESHOLD, ge=0, le=1)
     screening_lane_threshold: float = Field(SCREENING_LANE_THRESHOLD, ge=0, le=1)
     host: str = "127.0.0.1"

@@ -63,6 +63,14 @@ def bench_audit_flood(json_output: bool = JSON, requests: int = 5000):
     _print(run(requests), json_output)
 
 
+@app.command("relay")
+def bench_relay(json_output: bool = JSON, count: int = 2000, rounds: int = 3):
+    """The outbox relay: events cut for each audience per second, beside the same events published whole."""
+    from concord.bench.relay import run
+
+    _print(run(count, rounds), json_output)
+
+
 @app.command("access")
 def bench_access(json_output: bool = JSON, declarations: int = 2000, reads: int = 5000):
     """The access check's cost on a single read (authorize + redaction), beside the plain read."""

@@ -1,4 +1,5 @@
-"""The relay publishes committed outbox rows to the transport, at least once, in commit order."""
+"""The relay publishes committed outbox rows to the transport, at least once, in commit order: each event once per
+audience entitled to it, cut by the exit rule (concord.messaging.audiences)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 
 from sqlalchemy.orm import sessionmaker
 
-from concord.clock import Clock, as_utc
+from concord.clock import Clock
 from concord.db import PLACEHOLDER
 from concord.messaging.models import EventRecord
 
@@ -29,8 +30,10 @@ class OutboxRelay:
     publishes whatever memory does not hold: other processes' commits (a CLI upload), a crash's backlog."""
 
     def __init__(self, session_factory: sessionmaker, transport, clock: Clock, batch: int = 500,
-                 write_lock: threading.RLock | None = None):
+                 write_lock: threading.RLock | None = None, *, audiences):
         self._factory = session_factory
+        # (session, outbox rows) -> the messages to publish, each cut for its audience (audiences.messages_for)
+        self._audiences = audiences
         # SQLite: marking rows published must queue behind request transactions in-process; a second
         # connection contending at the database level would sleep in SQLite's busy handler instead.
         self._write_lock = write_lock or contextlib.nullcontext()
@@ -123,13 +126,15 @@ class OutboxRelay:
                 raise
             return total + (self._sweep() if sweep else 0)
 
+    def _cut(self, session, rows: list[dict]) -> list[dict]:
+        # The in-process transport with no subscriber (the default server) delivers to nobody: cut nothing.
+        return self._audiences(session, rows) if getattr(self.transport, "listened", True) else []
+
     def _publish_fresh(self, rows: list[dict]) -> int:
-        times: dict = {}  # a group commit's events share one instant: format each once
-        self.transport.publish_many([
-            {"id": r["id"], "name": r["name"], "declaration_id": r["declaration_id"], "agency": r["agency"],
-             "occurred_at": times.get(at := r["occurred_at"]) or times.setdefault(at, as_utc(at).isoformat()),
-             "payload": r["payload"]} for r in rows])
         with self._factory() as session:
+            messages = self._cut(session, rows)
+            session.rollback()  # end the read transaction before waiting for the write lock
+            self.transport.publish_many(messages)
             for i in range(0, len(rows), self.batch):
                 self._mark(session, "id", [r["id"] for r in rows[i:i + self.batch]])
         return len(rows)
@@ -160,9 +165,10 @@ class OutboxRelay:
                     f"WHERE published_at IS NULL ORDER BY seq LIMIT {int(self.batch)}").all()
                 if not rows:
                     return total
+                messages = self._cut(session, [
+                    {"id": r[1], "name": r[2], "declaration_id": r[3], "agency": r[4], "occurred_at": read_at(r[5]),
+                     "payload": payload(r[6])} for r in rows])
                 session.rollback()  # end the read transaction before waiting for the write lock
-                self.transport.publish_many([
-                    {"id": r[1], "name": r[2], "declaration_id": r[3], "agency": r[4],
-                     "occurred_at": read_at(r[5]).isoformat(), "payload": payload(r[6])} for r in rows])
+                self.transport.publish_many(messages)
                 self._mark(session, "seq", [r[0] for r in rows])
                 total += len(rows)

@@ -32,7 +32,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood"):
+                 "audit-flood", "relay"):
         assert f" {name} " in listed, name
 
 
@@ -62,3 +62,10 @@ def test_audit_flood_bench_runs_small_and_counts_instead_of_logging_each_request
 
     out = audit_flood.run(60)
     assert out["refused_entries"] <= 2 and out["denied_entries"] <= 2, out
+
+
+def test_relay_bench_runs_small():
+    from concord.bench import relay
+
+    out = relay.run(20, 1)
+    assert out["cut_messages_per_event"] >= 1 and out["whole_messages_per_event"] == 1, out

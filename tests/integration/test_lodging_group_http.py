@@ -77,7 +77,7 @@ def test_the_relay_publishes_from_the_servers_event_loop(sqlite_concord):
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not any(m["declaration_id"] == did for m in received):
             time.sleep(0.05)
-    names = [m["name"] for m in received if m["declaration_id"] == did]
+    names = [m["name"] for m in received if m["declaration_id"] == did and m["audience"] == "CUS"]
     assert names[:3] == ["declaration.lodged", "declaration.accepted", "declaration.risk_assessed"], names
 
 

@@ -46,12 +46,12 @@ def test_relay_messages_reach_jetstream_once():
     prefix = f"concordtest{uuid.uuid4().hex[:6]}"
     transport = NatsTransport("nats://127.0.0.1:4222", stream, prefix=prefix)
     messages = [{"id": f"ev_{i}", "name": "declaration.lodged", "declaration_id": "D1", "agency": None,
-                 "occurred_at": "2026-01-01T00:00:00+00:00", "payload": {"i": i}} for i in range(5)]
+                 "occurred_at": "2026-01-01T00:00:00+00:00", "audience": "CUS", "payload": {"i": i}} for i in range(5)]
     transport.publish_many(messages)
     transport.publish_many(messages[:2])  # a relay crash between publish and mark: delivered again
     transport.close()
     got = asyncio.run(_read_all(stream, prefix))
-    assert sorted(m.headers["Nats-Msg-Id"] for m in got) == [f"ev_{i}" for i in range(5)]
+    assert sorted(m.headers["Nats-Msg-Id"] for m in got) == [f"ev_{i}:CUS" for i in range(5)]
     assert {m.subject for m in got} == {subject_for(messages[0], prefix)}
 
 
@@ -73,7 +73,10 @@ def test_lodged_declarations_reach_jetstream_through_the_outbox(tmp_path):
     app.bus.relay.flush()
     app.close()
     got = asyncio.run(_read_all(stream, prefix))
-    mine = [json.loads(m.data) for m in got if json.loads(m.data)["declaration_id"] == did]
+    mine = [json.loads(m.data) for m in got if json.loads(m.data)["declaration_id"] == did
+            and m.subject.endswith(".CUS")]
     assert [m["name"] for m in mine][:3] == ["declaration.lodged", "declaration.accepted", "declaration.risk_assessed"]
-    assert {m.subject for m in got} >= {f"{prefix}.declaration.lodged.all", f"{prefix}.task.created.CUS"}
-    assert len({m.headers["Nats-Msg-Id"] for m in got}) == len(got)  # one message per event
+    assert {m.subject for m in got} >= {f"{prefix}.declaration.lodged.CUS", f"{prefix}.task.created.CUS",
+                                         f"{prefix}.declaration.lodged.trader-NL823456781"}
+    assert not [m for m in got if m.subject.endswith(".all")]  # no subject for everyone
+    assert len({m.headers["Nats-Msg-Id"] for m in got}) == len(got)  # one message per event and audience

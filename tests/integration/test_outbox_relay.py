@@ -26,6 +26,12 @@ def _unpublished(app) -> int:
         return s.scalar(select(func.count()).select_from(EventRecord).where(EventRecord.published_at.is_(None)))
 
 
+def _lead(seen: list[dict], declaration_id: str) -> list[dict]:
+    """The messages cut for the lead agency (which sees every field), without the audience."""
+    return [{k: v for k, v in m.items() if k != "audience"} for m in seen
+            if m["declaration_id"] == declaration_id and m["audience"] == "CUS"]
+
+
 def _stored(app, declaration_id: str) -> list[dict]:
     """The events of a declaration as a sweep reads them back from the table."""
     with app.sessions() as s:
@@ -41,7 +47,7 @@ def test_committed_events_are_published_from_memory_as_stored(concord):
     did = _lodge(concord, "MEM-1")
     assert concord.bus.relay.flush(sweep=False) > 0  # from memory alone
     assert _unpublished(concord) == 0  # and marked in the table
-    assert [m for m in seen if m["declaration_id"] == did] == _stored(concord, did)  # the same messages a sweep sends
+    assert _lead(seen, did) == _stored(concord, did)  # the same messages a sweep sends
 
 
 def test_another_processes_commits_are_swept_from_the_table(concord, tmp_path):
@@ -57,7 +63,7 @@ def test_another_processes_commits_are_swept_from_the_table(concord, tmp_path):
     concord.bus.relay.flush(sweep=False)
     assert not [m for m in seen if m["declaration_id"] == did]  # not in this process's memory
     concord.bus.relay.flush()
-    assert [m for m in seen if m["declaration_id"] == did] == _stored(concord, did)
+    assert _lead(seen, did) == _stored(concord, did)
     assert _unpublished(concord) == 0
 
 
@@ -79,7 +85,7 @@ def test_a_failed_publish_loses_nothing(tmp_path):
     assert _unpublished(app) > 0
     down[0] = False
     app.bus.relay.flush(sweep=False)  # memory was emptied by the failure; the relay knows to sweep
-    assert [m for m in seen if m["declaration_id"] == did] == _stored(app, did)
+    assert _lead(seen, did) == _stored(app, did)
     assert _unpublished(app) == 0
     app.close()
 
@@ -95,4 +101,37 @@ def test_memory_is_bounded_and_the_table_takes_over(concord, monkeypatch):
     concord.bus.relay.flush(sweep=False)
     assert _unpublished(concord) == 0
     for did in (first, second):
-        assert [m for m in seen if m["declaration_id"] == did] == _stored(concord, did)
+        assert _lead(seen, did) == _stored(concord, did)
+
+
+def test_memory_and_sweep_send_the_same_cut_messages(concord):
+    """Both paths cut each event for each audience alike: publishing again from the table repeats them exactly."""
+    concord.bus.relay.flush()
+    seen = []
+    concord.transport.subscribe(seen.append)
+    did = _lodge(concord, "BOTH-1")
+    concord.bus.relay.flush(sweep=False)
+    from_memory, seen[:] = list(seen), []
+    with concord.sessions() as s:
+        s.execute(EventRecord.__table__.update().where(EventRecord.declaration_id == did).values(published_at=None))
+        s.commit()
+    concord.bus.relay.flush()
+    assert {m["audience"] for m in from_memory} == {"CUS", "trader-NL823456781"}
+    assert seen == from_memory and _unpublished(concord) == 0
+
+
+def test_nobody_listening_in_process_means_nothing_is_cut(sqlite_concord):
+    """The default server's in-process transport has no subscriber: rows are marked published, no message is built;
+    a subscriber that arrives gets the next events, cut."""
+    relay = sqlite_concord.bus.relay
+    relay.flush()
+    cut_for, calls = relay._audiences, []
+    relay._audiences = lambda session, rows: calls.append(len(rows)) or cut_for(session, rows)
+    _lodge(sqlite_concord, "NOBODY-1")
+    relay.flush(sweep=False)
+    assert calls == [] and _unpublished(sqlite_concord) == 0
+    seen = []
+    sqlite_concord.transport.subscribe(seen.append)
+    did = _lodge(sqlite_concord, "SOMEBODY-1")
+    relay.flush(sweep=False)
+    assert calls and _lead(seen, did) == _stored(sqlite_concord, did)
