@@ -43,12 +43,15 @@ def not_utf8(path, e: UnicodeDecodeError) -> ConcordError:
 
 
 def load_yaml(path: Path):
-    """A YAML (or JSON) file's content, or a ConcordError naming the line and column of the fault."""
+    """A YAML (or JSON) file's content, within the config's bounds on aliases and depth, or a ConcordError naming
+    the line and column of the fault."""
     import yaml
+
+    from concord.agencies.yamlpaths import parse_with_lines
 
     text = read_text(path)
     try:
-        return yaml.safe_load(text)
+        return parse_with_lines(text)[0]
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

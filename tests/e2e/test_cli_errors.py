@@ -57,6 +57,10 @@ def test_bad_files(hub):
     refused(run("config", "check", "broken.yaml"), "broken.yaml is not valid YAML", "line 3")
     refused(run("risk", "rules", "add", "broken.yaml", "--as", "cus-analyst"), "not valid YAML at line 3")
     refused(run("agreements", "draft", "broken.yaml", "--as", "cus-liaison"), "not valid YAML at line 3")
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n' + "".join(  # a billion laughs, ten to the sixth
+        f"{n}: &{n} [{','.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcde", "bcdef"))
+    (files / "bomb.yaml").write_text(bomb)
+    refused(run("agreements", "draft", "bomb.yaml", "--as", "cus-liaison"), "more than 100,000 values")
     refused(run("risk", "evaluate", "--train", "columns.csv", "--valid", "columns.csv", "--test", "columns.csv"),
             "lacks the KCS columns Declaration ID")
     refused(run("screen", "sanctions.csv", "sanctions.csv"), "sanctions.csv is not UTF-8")
