@@ -163,7 +163,9 @@ class Simulation:
                     "approve" if self.rng.random() < 0.85 else "refuse")
 
     def supply(self, did: str, task_id: str, task_type: str, agency: str) -> None:
-        trader = next(t for t in self.traders if t.trader_id == self.app.sessions().get(Declaration, did).trader_id)
+        with self.app.sessions() as s:  # closed at once: a session left open holds a pooled connection
+            owner = s.get(Declaration, did).trader_id
+        trader = next(t for t in self.traders if t.trader_id == owner)
         try:
             self.app.bus.handle(SupplyDocuments(declaration_id=did, task_id=task_id, documents=[
                 {"type": "N851", "reference": f"N851-{self.rng.randrange(10**7):07d}"}]), subject=trader)
