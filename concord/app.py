@@ -194,6 +194,9 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router,
                    audit_router, risk_router, screening_router):
         app.include_router(router)
+    from concord.incidents.api import router as incidents_router
+
+    app.include_router(incidents_router)
     from concord.declarations.api import FAST_ROUTES
 
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front
