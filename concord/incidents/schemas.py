@@ -139,7 +139,9 @@ class TaskIn(Strict):
 
 
 class TaskDoneIn(Strict):
-    report: dict[Annotated[str, Field(max_length=40)], str | float | bool | None] = Field({}, max_length=40)
+    report: dict[Annotated[str, Field(max_length=40)],
+                 Annotated[str, Field(max_length=2000)] | bool | Annotated[float, Field(ge=-1e15, le=1e15)] | None] = \
+        Field({}, max_length=40, description="the operation template's fields")
 
 
 class MessageIn(Strict):

@@ -41,8 +41,8 @@ def notice_doc(now) -> dict:
             "feedback_due_at": (now + timedelta(days=7)).isoformat()}
 
 
-def test_seizure_notice_operation_and_an_agency_without_agreement(sqlite_concord):
-    app = sqlite_concord
+def test_seizure_notice_operation_and_an_agency_without_agreement(concord):
+    app = concord
     who = subjects(app)
     seen: list[dict] = []
     app.bus.relay.flush()
