@@ -36,8 +36,9 @@ from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, 
 from concord.incidents import handlers as incidents
 from concord.incidents import notices, operations
 from concord.incidents.messages import (AddAttachment, AddOperationMember, AssignOperationTask, ChangeIncidentStatus,
-                                        CheckNoticeFeedback, CompleteOperationTask, EscalateOverdueTasks, GiveNoticeFeedback,
-                                        IssueNotice, OpenOperation, PostOperationMessage, RecordIncident)
+                                        CheckNoticeFeedback, CompleteOperationTask, EscalateOverdueTasks,
+                                        GiveNoticeFeedback, IssueNotice, OpenOperation, PostOperationMessage,
+                                        RecordIncident)
 from concord.messaging.audiences import messages_for
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay

@@ -33,7 +33,8 @@ class SharingAgreement(Base):
     recipients: Mapped[list]
     purposes: Mapped[list]
     legal_basis: Mapped[str] = mapped_column(Text)
-    scopes: Mapped[list]  # [{resource, fields: [JSON pointers], condition: {hs_chapters, origins, offices, categories}}]
+    # [{resource, fields: [JSON pointers], condition: {hs_chapters, origins, offices, categories (incidents)}}]
+    scopes: Mapped[list]
     handling: Mapped[dict]  # {onward_sharing, court_use: forbidden|with_permission|allowed, retention_days}
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime]

@@ -291,7 +291,8 @@ def enforcement(app, clock: FixedClock) -> dict:
         "name": "Operation Banana Split", "starts_at": now.isoformat(),
         "ends_at": (now + timedelta(days=14)).isoformat(),
         "template": [{"name": "containers_checked", "type": "number", "required": True}],
-        "members": [{"user_id": "pol-officer", "role": "member"}, {"user_id": "cus-supervisor", "role": "supervisor"}]}),
+        "members": [{"user_id": "pol-officer", "role": "member"},
+                    {"user_id": "cus-supervisor", "role": "supervisor"}]}),
         subject=who["nppo-officer"])["id"]
     due = (now + timedelta(hours=4)).isoformat()
     app.bus.handle(AssignOperationTask(operation_id=op, title="Trace the consignee", owner="pol-officer", due_at=due),

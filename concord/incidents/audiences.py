@@ -64,7 +64,7 @@ def _incident(session, row, access) -> dict:
     for s in access.book.scopes():
         if (s.resource == "incident" and s.provider == owner and s.in_force(now)
                 and s.covers(i.hs_chapters, i.origins, i.office_of_entry) and s.admits(i.category)):
-            for agency in s.recipients - {owner}:
+            for agency in s.recipients - {owner}:  # the same scopes as handlers.shared_with, with their fields
                 seen = entitled.get(agency)
                 fields = set(s.fields) | (set(seen.view) if seen else set())
                 entitled[agency] = Decision(True, WHOLE if "/" in fields else tuple(sorted(fields)), "agreement")

@@ -39,7 +39,19 @@ def _facet(values) -> str:
     return "," + ",".join(sorted({v for v in values if v})) + ","
 
 
-def record_incident(cmd: RecordIncident, uow) -> dict:
+def shared_with(i: Incident, access) -> dict[str, str]:
+    """Agency -> the agreement (KEY/vN) whose incident scope shares this incident with it now, for any purpose:
+    the agencies its events reach besides the owner (concord.incidents.audiences)."""
+    out: dict[str, str] = {}
+    for s in access.book.scopes():
+        if (s.resource == "incident" and s.provider == i.owner_agency and s.in_force(access.now())
+                and s.covers(i.hs_chapters, i.origins, i.office_of_entry) and s.admits(i.category)):
+            for agency in sorted(s.recipients - {i.owner_agency}):
+                out.setdefault(agency, s.agreement)
+    return out
+
+
+def record_incident(cmd: RecordIncident, uow, *, access) -> dict:
     """An agency reports what it found, where and when; the incident is its own, shared only under agreements."""
     subject = uow.subject
     require_officer(subject, "report incidents")
@@ -63,7 +75,9 @@ def record_incident(cmd: RecordIncident, uow) -> dict:
         _entry(uow, i, "reported", f"{doc.category} reported by {subject.agency}")
         uow.record(IncidentRecorded(agency=i.owner_agency, incident_id=i.id, owner_agency=i.owner_agency,
                                     category=i.category, severity=i.severity, indicators=i.indicators))
-        uow.audit("incident:recorded", f"incident/{i.id}", owner=i.owner_agency, detail={"category": i.category})
+        # the agencies its event stream reaches under agreements, in the log: a push is a disclosure too
+        uow.audit("incident:recorded", f"incident/{i.id}", owner=i.owner_agency,
+                  detail={"category": i.category, "shared_with": shared_with(i, access)})
         uow.commit()
         return {"id": i.id, "status": i.status}
 

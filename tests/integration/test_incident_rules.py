@@ -119,7 +119,7 @@ def test_operations_keep_to_members_template_time_box_and_escalate_twice(sqlite_
         app.bus.handle(CompleteOperationTask(operation_id=op, task_id=task, report={"checked": "three", "x": 1}),
                        subject=pol)
     assert sorted(p.pointer for p in e.value.problems) == ["/report/checked", "/report/x"]
-    # No supervisor among the members: the first escalation goes to the lead agency at once.
+    # The supervisor is told first, the lead agency after ESCALATE_AGAIN.
     app.bus.handle(AddOperationMember(operation_id=op, user_id="cus-supervisor", role="supervisor"), subject=nppo)
     app.clock.advance(hours=2)
     assert app.bus.handle(EscalateOverdueTasks()) == 1
@@ -164,7 +164,8 @@ def test_notices_reach_only_entitled_agencies_and_take_feedback_once(sqlite_conc
     app.clock.advance(days=8)
     assert app.bus.handle(CheckNoticeFeedback()) == 1
     assert app.bus.handle(CheckNoticeFeedback()) == 0
-    app.bus.handle(GiveNoticeFeedback(notice_id=n, action_taken="screened", result="no_hit"), subject=who["fda-officer"])
+    app.bus.handle(GiveNoticeFeedback(notice_id=n, action_taken="screened", result="no_hit"),
+                   subject=who["fda-officer"])
     with pytest.raises(Conflict):
         app.bus.handle(GiveNoticeFeedback(notice_id=n, action_taken="screened", result="hit"),
                        subject=who["fda-officer"])

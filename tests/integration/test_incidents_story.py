@@ -10,6 +10,7 @@ from datetime import timedelta
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from concord.access.messages import IssueToken
 from concord.app import create_app
@@ -67,6 +68,10 @@ def test_seizure_notice_operation_and_an_agency_without_agreement(concord):
         assert police["document"]["attachments"][0]["sha256"] == photo["sha256"]
         assert not {"summary", "parties", "severity", "timeline", "review"} & set(police["document"])
         assert reads and reads[0][1].agreement == "MOU-NPPO-POL-SEIZURES/v1"
+        from concord.audit.models import AuditEntry
+
+        body = s.scalar(select(AuditEntry.body).where(AuditEntry.action == "incident:recorded"))
+        assert orjson.loads(body)["detail"]["shared_with"] == {"POL": "MOU-NPPO-POL-SEIZURES/v1"}
         own = queries.get_incident(s, who["nppo-officer"], inc, None, access=app.access)
         assert own["document"]["summary"] == SUMMARY and [e["kind"] for e in own["document"]["timeline"]] == [
             "reported", "attachment", "triaged"]
@@ -89,7 +94,8 @@ def test_seizure_notice_operation_and_an_agency_without_agreement(concord):
         "name": "Operation Banana Split", "incident_id": inc, "starts_at": now.isoformat(),
         "ends_at": (now + timedelta(days=14)).isoformat(),
         "template": [{"name": "containers_checked", "type": "number", "required": True}],
-        "members": [{"user_id": "pol-officer", "role": "member"}, {"user_id": "cus-supervisor", "role": "supervisor"}]}),
+        "members": [{"user_id": "pol-officer", "role": "member"},
+                    {"user_id": "cus-supervisor", "role": "supervisor"}]}),
         subject=who["nppo-officer"])["id"]
     due = (now + timedelta(hours=2)).isoformat()
     late = app.bus.handle(AssignOperationTask(operation_id=op, title="Trace the consignee", owner="pol-officer",
