@@ -28,6 +28,11 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(bench_cli.app, name="bench")
 app.add_typer(agreements_app, name="agreements")
 app.add_typer(declarations_app, name="declarations")
+
+# edge: the standards at the edge (issue 18)
+from concord.standards.cli import standards_app  # noqa: E402
+
+app.add_typer(standards_app, name="standards")
 console = Console(stderr=True)
 
 
