@@ -194,6 +194,11 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router,
                    audit_router, risk_router, screening_router):
         app.include_router(router)
+
+    # edge: the standards at the edge (issue 18)
+    from concord.standards.api import router as standards_router
+
+    app.include_router(standards_router)
     from concord.declarations.api import FAST_ROUTES
 
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front

@@ -18,3 +18,25 @@ def wcodm(markdown: bool = typer.Option(False, "--markdown", help="the table as 
         return
     for e in TABLE:
         typer.echo(f"{e.pointer:34} {e.wco_id or '-':5} {e.certainty:9} {e.wco_name} ({e.wco_class})")
+
+
+def lodge_edifact(file, user: str) -> None:
+    """`concord declarations lodge --edifact FILE`: print the answer interchange; exit 1 if a message failed,
+    2 if the interchange was rejected whole (its CONTRL is printed, the reason on stderr)."""
+    from concord.cliutil import act_as
+    from concord.errors import Forbidden
+    from concord.standards import edifact
+
+    def command(app, who):
+        if not who.is_trader:
+            raise Forbidden("only traders and brokers lodge declarations")
+        try:
+            return edifact.lodge_interchange(app.bus, who, file.read_bytes()), app.clock.now()
+        except edifact.InterchangeRejected as e:
+            typer.echo(edifact.render(e.answer, app.clock.now()))
+            raise  # one line on stderr and exit 2, as every refusal
+
+    answer, now = act_as(user, command)
+    typer.echo(edifact.render(answer, now))
+    if any(m.error for m in answer.messages) or answer.faults:
+        raise typer.Exit(1)

@@ -89,7 +89,7 @@ TABLE: tuple[Element, ...] = (
             "attribute of the quantity)", "GovernmentAgencyGoodsItem/GoodsMeasure", "uncertain",
             "QTY+47 C186/6411", "The model carries the unit as an attribute of 130, not as an element."),
     Element("/items/*/net_mass_kg", "126", "Net weight measure", "GovernmentAgencyGoodsItem/GoodsMeasure",
-            "probable", "MEA+WT C502/6313=AAL C174/6314",
+            "probable", "MEA+AAE C502/6313=AAL C174/6314",
             "Always kilograms, so the unit is in the field's name; the model and CUSDEC carry it (KGM)."),
     Element("/items/*/value/amount", "114", "Item price/amount", "GovernmentAgencyGoodsItem/CustomsValuation",
             "uncertain", "MOA+38 C516/5004",
