@@ -48,3 +48,24 @@ def lodge_edifact(request: Request, body: bytes = Depends(_interchange), subject
     if _wants_json(request):
         return edifact.as_json(answer)
     return Response(edifact.render(answer, app.clock.now()), status_code=status, media_type=EDIFACT_MEDIA)
+
+
+async def _certificate(request: Request) -> bytes:
+    from concord.standards.sps import MAX_CERTIFICATE_BYTES
+
+    return await read_body(request, MAX_CERTIFICATE_BYTES, "certificate")
+
+
+@router.post("/declarations/{declaration_id}/sps-certificates", openapi_extra={"requestBody": {
+    "required": True, "content": {"application/xml": {"schema": {
+        "type": "string", "description": "a UN/CEFACT SPS certificate (rsm:SPSCertificate), as the ePhyto hub "
+                                         "carries it"}}}}, "x-max-body-bytes": 2 << 20})
+def supply_sps_certificate(declaration_id: str, body: bytes = Depends(_certificate), subject=Depends(current_subject),
+                           app=Depends(concord_app)):
+    """Supply the electronic SPS certificate (e.g. the N851 phytosanitary certificate) a declaration references.
+
+    Each agency that takes the certificate (config section `sps_certificates`) finds on its task how the
+    certificate's consignment compares with the declaration. Faults of the file are named by their path in it."""
+    from concord.standards.messages import SupplySpsCertificate
+
+    return app.bus.handle(SupplySpsCertificate(declaration_id=declaration_id, xml=body), subject=subject)

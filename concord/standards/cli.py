@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 standards_app = typer.Typer(help="The standards at the edge: WCO Data Model names, UN/EDIFACT, SPS certificates.",
@@ -40,3 +42,15 @@ def lodge_edifact(file, user: str) -> None:
     typer.echo(edifact.render(answer, now))
     if any(m.error for m in answer.messages) or answer.faults:
         raise typer.Exit(1)
+
+
+@standards_app.command("sps")
+def supply_sps(declaration_id: str, file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                                                 help="UN/CEFACT SPSCertificate XML"),
+               user: str = typer.Option(..., "--as", help="the trader who lodged the declaration")):
+    """Supply the electronic SPS certificate a declaration references (as POST .../sps-certificates)."""
+    from concord.cliutil import act_as, print_json
+    from concord.standards.messages import SupplySpsCertificate
+
+    print_json(act_as(user, lambda app, who: app.bus.handle(
+        SupplySpsCertificate(declaration_id=declaration_id, xml=file.read_bytes()), subject=who)))
