@@ -10,8 +10,9 @@ from concord.standards import edifact
 
 router = APIRouter(prefix="/api/v1", tags=["standards"], route_class=BoundedRoute)
 EDIFACT_MEDIA = "application/edifact"
-_ANSWER = {"content": {EDIFACT_MEDIA: {"schema": {"type": "string"}}, "application/json": {"schema": {
-    "type": "object", "description": "the same answer in the error tree's form (Accept: application/json)"}}}}
+_ANSWER = {"content": {EDIFACT_MEDIA: {"schema": {"type": "string", "maxLength": 64 << 20}},
+                       "application/json": {"schema": {"type": "object", "description": (
+                           "the same answer in the error tree's form (Accept: application/json)")}}}}
 
 
 async def _interchange(request: Request) -> bytes:
@@ -23,7 +24,8 @@ def _wants_json(request: Request) -> bool:
 
 
 @router.post("/edifact", openapi_extra={"requestBody": {"required": True, "content": {EDIFACT_MEDIA: {"schema": {
-    "type": "string", "description": "a UN/EDIFACT CUSDEC interchange (UNB ... UNZ), D.96B or D.21A"}}}},
+    "type": "string", "maxLength": edifact.MAX_INTERCHANGE_BYTES,
+    "description": "a UN/EDIFACT CUSDEC interchange (UNB ... UNZ), D.96B or D.21A"}}}},
     "x-max-body-bytes": edifact.MAX_INTERCHANGE_BYTES},
     responses={200: {"description": "one CUSRES per message (and a CONTRL for messages whose envelope is faulty)"}
                | _ANSWER, 422: {"description": "the interchange is unreadable: a CONTRL rejects it whole"} | _ANSWER})
@@ -58,8 +60,9 @@ async def _certificate(request: Request) -> bytes:
 
 @router.post("/declarations/{declaration_id}/sps-certificates", openapi_extra={"requestBody": {
     "required": True, "content": {"application/xml": {"schema": {
-        "type": "string", "description": "a UN/CEFACT SPS certificate (rsm:SPSCertificate), as the ePhyto hub "
-                                         "carries it"}}}}, "x-max-body-bytes": 2 << 20})
+        "type": "string", "maxLength": 2 << 20, "description": "a UN/CEFACT SPS certificate (rsm:SPSCertificate), as "
+                                                               "the ePhyto hub carries it"}}}},
+    "x-max-body-bytes": 2 << 20})
 def supply_sps_certificate(declaration_id: str, body: bytes = Depends(_certificate), subject=Depends(current_subject),
                            app=Depends(concord_app)):
     """Supply the electronic SPS certificate (e.g. the N851 phytosanitary certificate) a declaration references.

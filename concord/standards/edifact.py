@@ -15,11 +15,11 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pydifact.control import Characters
 from pydifact.exceptions import EDISyntaxError, MissingImplementationWarning
 from pydifact.parser import Parser
 from pydifact.segments import Segment
 from pydifact.serializer import Serializer
-from pydifact.control import Characters
 
 from concord.errors import ConcordError, InvalidDocument, Problem
 from concord.ids import new_id

@@ -47,8 +47,9 @@ def supply_sps_certificate(cmd: SupplySpsCertificate, uow, *, directory, access)
                                                         f"{len(findings)} mismatch(es) with the declaration")),
                 "legal_basis": "electronic SPS certificate (UN/CEFACT SPSCertificate) supplied by the trader",
                 "items": items, "certificate": certificate.summary(), "findings": findings, "matches": not findings}
-            task.reasons = [r for r in task.reasons if not (r.get("rule") == RULE and
-                                                              r.get("certificate", {}).get("id") == certificate.id)] + [reason]
+            earlier = [r for r in task.reasons if r.get("rule") == RULE
+                       and r.get("certificate", {}).get("id") == certificate.id]  # supplied again: replaced
+            task.reasons = [r for r in task.reasons if r not in earlier] + [reason]
             uow.audit("declaration:sps_certificate:checked", f"task/{task.id}",
                       detail={"certificate": certificate.id, "findings": len(findings)})
             supplied_to.append(task.id)

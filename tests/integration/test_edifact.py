@@ -1,11 +1,11 @@
 """CUSDEC in, CUSRES and CONTRL out: interchanges written by hand from the D.96B and D.21A directories."""
 
-import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from pydifact.parser import Parser
 from sqlalchemy import func, select
+from support import declaration, item
 from typer.testing import CliRunner
 
 from concord.access.messages import IssueToken
@@ -13,7 +13,6 @@ from concord.app import create_app
 from concord.declarations.models import Declaration
 from concord.declarations.schemas import parse_declaration
 from concord.standards import cusdec, edifact
-from support import declaration, item
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "edifact"
 D96B = (DATA / "cusdec_d96b.edi").read_bytes()
@@ -37,9 +36,9 @@ def _count(concord) -> int:
 
 def interchange(*messages: list, reference="RT1", version="96B", syntax="UNOC:3") -> str:
     """An interchange of CUSDEC messages (inner segments), with the right counts."""
-    from pydifact.serializer import Serializer
     from pydifact.control import Characters
     from pydifact.segments import Segment
+    from pydifact.serializer import Serializer
 
     out = [Segment("UNB", syntax.split(":"), "NL823456781", "CONCORD", ["260105", "0930"], reference)]
     for n, inner in enumerate(messages, 1):

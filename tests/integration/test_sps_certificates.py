@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from support import declaration, item
 
 from concord.access.messages import IssueToken
 from concord.app import create_app
 from concord.clearance.models import AgencyTask
 from concord.errors import InvalidDocument
 from concord.standards import sps
-from support import declaration, item
 
 CERT = (Path(__file__).resolve().parents[1] / "data" / "sps" / "ephyto_bananas.xml").read_bytes()
 BANANAS = declaration(lrn="SPS-1", exporter={"id": "ECEXP000001", "name": "Guayaquil Banana Exporters SA",
@@ -103,9 +103,10 @@ def test_hostile_or_broken_files_are_clear_errors(body):
 
 
 def test_config_section_is_validated():
+    from support import demo_config_text
+
     from concord.agencies.handlers import parse_config
     from concord.bootstrap import CONFIG_SECTIONS
-    from support import demo_config_text
 
     bad = demo_config_text().replace("{agency: NPPO, documents: [N851], hs_digits: 6",
                                       "{agency: NOPE, documents: [N851], hs_digits: 60")

@@ -7,7 +7,13 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from concord.declarations.schemas import DeclarationIn, _document_validator
-from concord.standards.wcodm import BY_POINTER, MODEL_PATHS, TABLE, element_for, markdown_table
+from concord.standards.wcodm import (
+    BY_POINTER,
+    MODEL_PATHS,
+    TABLE,
+    element_for,
+    markdown_table,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "standards.md"
 
