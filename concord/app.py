@@ -197,6 +197,11 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     from concord.incidents.api import router as incidents_router
 
     app.include_router(incidents_router)
+
+    # edge: the standards at the edge (issue 18)
+    from concord.standards.api import router as standards_router
+
+    app.include_router(standards_router)
     from concord.declarations.api import FAST_ROUTES
 
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front

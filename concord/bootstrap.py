@@ -52,6 +52,10 @@ from concord.risk.scoring.step import RiskStep
 from concord.screening import handlers as screening
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
 from concord.screening.service import PartyScreening
+# edge: the standards at the edge (issue 18)
+from concord.standards import handlers as standards
+from concord.standards import sps
+from concord.standards.messages import SupplySpsCertificate
 
 COMMANDS = {
     LoadConfig: agencies.load_config,
@@ -93,9 +97,13 @@ COMMANDS = {
     IssueNotice: notices.issue_notice,
     GiveNoticeFeedback: notices.give_notice_feedback,
     CheckNoticeFeedback: notices.check_notice_feedback,
+    # edge: the standards at the edge (issue 18)
+    SupplySpsCertificate: standards.supply_sps_certificate,
 }
 # Sections of the coordination config that other packages validate and store: name -> (validate, store).
-CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section)}
+CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section),
+                   # edge: the agencies' tolerances for electronic SPS certificates
+                   "sps_certificates": (sps.validate_config_section, sps.store_config_section)}
 # Records other than declarations that access requests may name (`watchlist_entry/ID`): type -> owner_of(session, id).
 RESOURCE_OWNERS = {"watchlist_entry": screening.owner_of, "incident": incidents.owner_of}
 

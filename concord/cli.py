@@ -33,6 +33,11 @@ from concord.incidents.cli import incidents_app, notices_app, operations_app  # 
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(operations_app, name="operations")
 app.add_typer(notices_app, name="notices")
+
+# edge: the standards at the edge (issue 18)
+from concord.standards.cli import standards_app  # noqa: E402
+
+app.add_typer(standards_app, name="standards")
 console = Console(stderr=True)
 
 

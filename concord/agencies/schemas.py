@@ -152,6 +152,7 @@ class CoordinationConfig(Strict):
     routing_rules: list[RoutingRuleConfig] = []
     risk: RiskConfig = RiskConfig()
     agreements: list[dict] = []  # validated by the agreements package
+    sps_certificates: list[dict] = []  # agencies' tolerances for SPS certificates, validated by standards/sps.py
 
     def lead_agency(self) -> str:
         return next(a.code for a in self.agencies if a.role == "lead")

@@ -25,6 +25,16 @@ def bench_ingest(json_output: bool = JSON, count: int = 20000,
     _print(run(count, batch, transaction), json_output)
 
 
+@app.command("edifact")
+def bench_edifact(json_output: bool = JSON, count: int = 2000,
+                  per_interchange: int = typer.Option(500, help="messages per interchange (and declarations per "
+                                                                 "NDJSON upload)")):
+    """CUSDEC messages/s into lodged declarations beside the JSON path (NDJSON uploads), round-trip fidelity."""
+    from concord.bench.edifact import run
+
+    _print(run(count, per_interchange), json_output)
+
+
 @app.command("pause")
 def bench_pause(json_output: bool = JSON, groups: int = 150):
     """What a pause costs: group commits back to back, beside the same after the thread has slept 1 or 4 ms."""

@@ -16,11 +16,18 @@ declarations_app = typer.Typer(help="Lodge declarations from a file; read them a
 
 @declarations_app.command("lodge")
 def lodge(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="NDJSON: one declaration per line"),
-          user: str = AS):
+          user: str = AS, edifact: bool = typer.Option(False, "--edifact", help="FILE is a UN/EDIFACT CUSDEC "
+                                                       "interchange: print the CUSRES (and CONTRL) answer")):
     """Lodge the declarations of an NDJSON file as USER (a trader or broker), 1,000 per upload at most.
 
-    Prints the same answer as POST /api/v1/declarations/batch: line by line, what was lodged and what failed."""
+    Prints the same answer as POST /api/v1/declarations/batch: line by line, what was lodged and what failed.
+    With --edifact, the same answer as POST /api/v1/edifact: an interchange of one CUSRES per message."""
     from concord.declarations.grouping import BULK_CHUNK, lodge_batch
+
+    if edifact:
+        from concord.standards.cli import lodge_edifact
+
+        return lodge_edifact(file, user)
 
     result = act_as(user, lambda app, who: lodge_batch(app.bus, who, file.read_bytes(), BULK_CHUNK))
     print_json(result)

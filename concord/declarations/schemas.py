@@ -14,13 +14,18 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Callable, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import CoreSchema, SchemaSerializer, SchemaValidator, core_schema
 
 from concord.bodies import StrictModel as Doc
 from concord.bounds import DECIMAL_18, DECIMAL_21, NO_NUL
 from concord.errors import InvalidDocument, problems_from
 from concord.reference import codes
+from concord.standards.wcodm import mark_properties
+
+# Each field's WCO Data Model element in the OpenAPI schema (x-wco-dm), from the one table in standards/wcodm.py.
+# Only the JSON schema changes: the core schema, and so the fast twin below, are the same.
+WCO_DM = ConfigDict(json_schema_extra=mark_properties)
 
 TRANSPORT_MODES = ("sea", "air", "road", "rail", "post", "inland_waterway", "pipeline")
 
@@ -92,6 +97,8 @@ Locode = Annotated[str, BeforeValidator(_code(codes.locode_problem, _fast_locode
 
 
 class Party(Doc):
+    model_config = WCO_DM
+
     id: str = Field(min_length=2, max_length=40, pattern=NO_NUL, description="party identifier, e.g. EORI or TIN")
     name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     country: Country
@@ -99,16 +106,22 @@ class Party(Doc):
 
 
 class Money(Doc):
+    model_config = WCO_DM
+
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2, json_schema_extra=DECIMAL_18)
     currency: CurrencyCode
 
 
 class Document(Doc):
+    model_config = WCO_DM
+
     type: str = Field(pattern=r"^[A-Z0-9]{3,8}$", description="document code, e.g. N851 phytosanitary certificate")
     reference: str = Field(min_length=1, max_length=70, pattern=NO_NUL)
 
 
 class GoodsItem(Doc):
+    model_config = WCO_DM
+
     hs_code: HsCode
     description: str = Field(min_length=3, max_length=512, pattern=NO_NUL)
     origin: Country
@@ -120,6 +133,8 @@ class GoodsItem(Doc):
 
 
 class Transport(Doc):
+    model_config = WCO_DM
+
     mode: Literal[TRANSPORT_MODES]  # type: ignore[valid-type]
     conveyance: str | None = Field(None, max_length=35, pattern=NO_NUL,
                                    description="vessel IMO number, flight number or vehicle registration")
@@ -134,6 +149,8 @@ class Transport(Doc):
 
 
 class DeclarationIn(Doc):
+    model_config = WCO_DM
+
     lrn: str = Field(min_length=1, max_length=35, pattern=NO_NUL, description="the trader's local reference number")
     type: Literal["IM", "EX", "TR"]
     declarant: Party

@@ -32,7 +32,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay"):
+                 "audit-flood", "relay", "edifact"):
         assert f" {name} " in listed, name
 
 
@@ -69,3 +69,12 @@ def test_relay_bench_runs_small():
 
     out = relay.run(20, 1)
     assert out["cut_messages_per_event"] >= 1 and out["whole_messages_per_event"] == 1, out
+
+
+def test_edifact_bench_lodges_both_paths_and_measures_the_round_trip():
+    from concord.bench import edifact as bench_edifact
+
+    out = bench_edifact.run(count=20, per_interchange=10)
+    assert out["cusdec_messages_per_s"] > 0 and out["json_declarations_per_s"] > 0
+    trip = out["round_trip"]
+    assert trip["documents"] == 20 and trip["fields_kept"] == trip["fields"] > 20 * 20
