@@ -33,6 +33,8 @@ from concord.declarations import handlers as declarations
 from concord.declarations.grouping import LodgingQueue
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, LodgeGroup, RecordArrival,
                                            SubmitDeclaration)
+from concord.hunting import handlers as hunting
+from concord.hunting.messages import StartHunt
 from concord.messaging.audiences import messages_for
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
@@ -74,6 +76,8 @@ COMMANDS = {
     ScreenName: screening.screen_name,
     RecordMatchDecision: screening.record_match_decision,
     LoadScreeningList: screening.load_screening_list,
+    # hunting: indicators matched against pending, recent and new declarations
+    StartHunt: hunting.start_hunt,
 }
 # Sections of the coordination config that other packages validate and store: name -> (validate, store).
 CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section)}
