@@ -20,62 +20,86 @@ from concord.agencies.messages import LoadConfig
 from concord.bootstrap import bootstrap
 from concord.clock import FixedClock
 from concord.config import Settings
-from concord.db import bulk_insert
-from concord.declarations.handlers import body_hash
-from concord.declarations.models import Declaration, DeclarationVersion, facets
+from concord.declarations.models import facets
 from concord.hunting.keys import keys_of
 from concord.hunting.messages import StartHunt
-from concord.hunting.models import DeclarationKey, HuntMatch
+from concord.hunting.models import HuntMatch
 
-CHUNK = 20_000
+CHUNK = 50_000
 SISTERS = ("MSCU1234566", "CSQU3054383", "TGHU8765436")
 
 
 def _documents(rng, now, count: int):
+    """Demo declarations: a pool of documents from the catalogue, each lodged again under another trader, with its
+    own containers and vessel (make_document for each of a million would take most of the run)."""
+    from concord.demo.catalog import container_number, imo_number
     from concord.demo.run import make_document
 
     traders = [SimpleNamespace(trader_id=f"NL{800000000 + i:09d}", user_id=f"trader-{i}") for i in range(2000)]
+    pool = [make_document(rng, now, i, traders[0]) for i in range(min(count, 4096))]
     for i in range(count):
-        doc = make_document(rng, now, i, traders[i % len(traders)])
-        if doc["transport"]["mode"] == "sea" and rng.random() < 0.00004:  # a sister container, now and then
-            doc["transport"]["containers"][0] = rng.choice(SISTERS)
+        base, trader = pool[i % len(pool)], traders[i % len(traders)]
+        party = {"id": trader.trader_id, "name": f"Trader {i % len(traders)} BV", "country": "NL",
+                 "address": base["declarant"]["address"]}
+        doc = base | {"lrn": f"L{i:09d}", "declarant": party, "importer": party}
+        if base["transport"]["mode"] == "sea":
+            containers = [container_number(rng) for _ in base["transport"]["containers"]]
+            if rng.random() < 0.00004:  # a sister container, now and then
+                containers[0] = rng.choice(SISTERS)
+            doc["transport"] = base["transport"] | {"conveyance": imo_number(rng), "containers": containers}
         yield i, doc
 
 
 def _store(app, count: int, seed: int) -> dict:
-    """Write `count` declarations, their current versions and their index keys; returns the hunt's targets."""
+    """Write `count` declarations, their current versions and their index keys with the driver; returns the
+    hunt's targets."""
+    import orjson
+
     rng, end = random.Random(seed), app.clock.now()
     targets = {"party": "NL800000007", "vessel": None}
-    with app.engine.begin() as conn:
-        rows = {Declaration.__table__: [], DeclarationVersion.__table__: [], DeclarationKey.__table__: []}
+    conn = app.engine.raw_connection()
+    try:
+        conn.execute("PRAGMA cache_size=-1000000")  # 1 GB: the key index is written in random order
+        stamp = _stamper(app)
+        declarations, versions, keys = [], [], []
         for i, doc in _documents(rng, end, count):
-            lodged = end - timedelta(seconds=int(365 * 86400 * (1 - i / count)))
-            pending = rng.random() < 0.02
+            lodged = stamp(end - timedelta(seconds=int(365 * 86400 * (1 - i / count))))
+            released = rng.random() >= 0.02
             did = f"DCL{i:012d}"
             chapters, origins = facets(doc)
-            rows[Declaration.__table__].append(dict(
-                id=did, trader_id=doc["declarant"]["id"], lrn=doc["lrn"], idempotency_key=None,
-                body_sha256=body_hash(doc), type="IM", office_of_entry=doc["office_of_entry"], hs_chapters=chapters,
-                origins=origins, engaged={}, status="under_control" if pending else "released", lane="green",
-                version=1, lodged_at=lodged, updated_at=lodged, arrived_at=None if pending else lodged,
-                released_at=None if pending else lodged, outcome_reason=None))
-            rows[DeclarationVersion.__table__].append(dict(
-                declaration_id=did, version=1, document=doc, submitted_at=lodged, submitted_by="bench",
-                risk={"lane": "green", "reasons": []}, engagements=[]))
-            rows[DeclarationKey.__table__] += [{"key": k, "declaration_id": did} for k in keys_of(doc)]
+            declarations.append((did, doc["declarant"]["id"], doc["lrn"], f"{i:064x}", "IM", doc["office_of_entry"],
+                                 chapters, origins, "{}", "released" if released else "under_control", "green", 1,
+                                 lodged, lodged, lodged if released else None, lodged if released else None))
+            versions.append((did, 1, orjson.dumps(doc).decode(), lodged, "bench", '{"lane": "green", "reasons": []}',
+                             "[]"))
+            keys += [(k, did) for k in keys_of(doc)]
             if targets["vessel"] is None and doc["transport"].get("conveyance", "").startswith("IMO"):
                 targets["vessel"] = doc["transport"]["conveyance"]
-            if len(rows[Declaration.__table__]) >= CHUNK:
-                _flush(conn, rows)
-        _flush(conn, rows)
+            if len(declarations) >= CHUNK:
+                _flush(conn, declarations, versions, keys)
+        _flush(conn, declarations, versions, keys)
+    finally:
+        conn.close()
     return targets
 
 
-def _flush(conn, rows: dict) -> None:
-    for table, batch in rows.items():
-        if batch:
-            bulk_insert(conn, table, batch)
-            batch.clear()
+def _stamper(app):
+    from concord.db import UTCDateTime
+
+    dialect = app.engine.dialect
+    return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+
+
+def _flush(conn, declarations: list, versions: list, keys: list) -> None:
+    conn.executemany("INSERT INTO declarations (id, trader_id, lrn, body_sha256, type, office_of_entry, hs_chapters, "
+                     "origins, engaged, status, lane, version, lodged_at, updated_at, arrived_at, released_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", declarations)
+    conn.executemany("INSERT INTO declaration_versions (declaration_id, version, document, submitted_at, submitted_by, "
+                     "risk, engagements) VALUES (?, ?, ?, ?, ?, ?, ?)", versions)
+    conn.executemany("INSERT INTO declaration_keys (key, declaration_id) VALUES (?, ?)", keys)
+    conn.commit()
+    for rows in (declarations, versions, keys):
+        rows.clear()
 
 
 def _scan(app, targets: dict, since) -> tuple[float, int]:
