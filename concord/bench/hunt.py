@@ -37,6 +37,7 @@ def _documents(rng, now, count: int):
 
     traders = [SimpleNamespace(trader_id=f"NL{800000000 + i:09d}", user_id=f"trader-{i}") for i in range(2000)]
     pool = [make_document(rng, now, i, traders[0]) for i in range(min(count, 4096))]
+    sisters = max(0.00004, 3 / count)  # about 40 in a million; a few in a small run
     for i in range(count):
         base, trader = pool[i % len(pool)], traders[i % len(traders)]
         party = {"id": trader.trader_id, "name": f"Trader {i % len(traders)} BV", "country": "NL",
@@ -44,7 +45,7 @@ def _documents(rng, now, count: int):
         doc = base | {"lrn": f"L{i:09d}", "declarant": party, "importer": party}
         if base["transport"]["mode"] == "sea":
             containers = [container_number(rng) for _ in base["transport"]["containers"]]
-            if rng.random() < 0.00004:  # a sister container, now and then
+            if rng.random() < sisters:  # a sister container, now and then
                 containers[0] = rng.choice(SISTERS)
             doc["transport"] = base["transport"] | {"conveyance": imo_number(rng), "containers": containers}
         yield i, doc

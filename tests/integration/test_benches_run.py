@@ -32,7 +32,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay"):
+                 "audit-flood", "relay", "hunt"):
         assert f" {name} " in listed, name
 
 
@@ -69,3 +69,11 @@ def test_relay_bench_runs_small():
 
     out = relay.run(20, 1)
     assert out["cut_messages_per_event"] >= 1 and out["whole_messages_per_event"] == 1, out
+
+
+def test_hunt_bench_runs_small_and_the_index_finds_what_the_scan_finds():
+    from concord.bench import hunt
+
+    out = hunt.run(declarations=3000)
+    assert out["declarations"] == 3000 and out["seconds"] > 0 and out["baseline"]["seconds"] > 0
+    assert out["matches"] == out["baseline"]["matches"] > 0, out
