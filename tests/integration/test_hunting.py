@@ -152,3 +152,56 @@ def test_hunts_are_refused_with_pointers_and_only_for_ones_own_agency(app):
     assert e.value.problems[0].pointer == "/indicators/containers/0"
     with app.sessions() as s:
         assert queries.hunts_of(s, subjects(app)["pol-officer"]) == []
+
+
+def test_an_event_starts_a_hunt_with_one_subscriber_line(app):
+    from dataclasses import dataclass
+
+    from concord.hunting.handlers import hunt_on
+    from concord.messaging.messages import Event
+
+    @dataclass(kw_only=True)
+    class NoticeIssued(Event):  # the shape the incidents lane's events carry: id, owner agency, indicators
+        name = "notice.issued"
+        notice_id: str
+        indicators: dict
+        valid_until: str
+
+    pending = submit(app, bananas("EVT-1", SISTER))
+    app.bus.subscribe(NoticeIssued, hunt_on(lambda e: StartHunt(
+        agency=e.agency, source=f"notice/{e.notice_id}", indicators=e.indicators, valid_until=e.valid_until)))
+    until = (app.clock.now() + timedelta(days=10)).isoformat()
+    app.bus.dispatch([NoticeIssued(agency="NPPO", notice_id="N-1", indicators={"containers": [SISTER]},
+                                   valid_until=until, id="ev_test")])
+    with app.sessions() as s:
+        [h] = queries.hunts_of(s, subjects(app)["nppo-officer"])
+        audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "hunt:started")).one()
+    assert h["source"] == "notice/N-1" and h["started_by"] == "system"
+    assert audit.actor == "system" and audit.agency == "NPPO"
+    assert any(r.startswith("HUNT-") for r in row(app, pending).engaged["NPPO"]["rules"])
+
+
+def test_the_http_api_starts_a_hunt_and_answers_its_report(app):
+    from fastapi.testclient import TestClient
+
+    from concord.access.messages import IssueToken
+    from concord.app import create_app
+
+    pending = submit(app, bananas("API-1", SISTER))
+    token = {u: app.bus.handle(IssueToken(user_id=u), subject=subjects(app)["admin"])["token"]
+             for u in ("pol-officer", "vet-officer", "hollandfoods")}
+    with TestClient(create_app(app, background=False)) as client:
+        def as_(user):
+            return {"Authorization": f"Bearer {token[user]}", "Concord-Purpose": "criminal_investigation"}
+
+        body = {"source": "incident/INC-9", "indicators": {"containers": [SISTER]}, "lookback_days": 7,
+                "valid_until": (app.clock.now() + timedelta(days=5)).isoformat()}
+        r = client.post("/api/v1/hunts", json=body, headers=as_("pol-officer"))
+        assert r.status_code == 201, r.text
+        hunt_id = r.json()["id"]
+        assert [m["declaration_id"] for m in r.json()["report"]["items"]] == [pending]
+        assert client.get(f"/api/v1/hunts/{hunt_id}/report", headers=as_("pol-officer")).json()["total"] == 1
+        assert client.get(f"/api/v1/hunts/{hunt_id}/report", headers=as_("vet-officer")).status_code == 404
+        assert client.post("/api/v1/hunts", json=body, headers=as_("hollandfoods")).status_code == 403
+        bad = client.post("/api/v1/hunts", json=body | {"indicators": {"hs": ["8"]}}, headers=as_("pol-officer"))
+        assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["pointer"] == "/indicators/hs/0"
