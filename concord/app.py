@@ -202,6 +202,12 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     from concord.standards.api import router as standards_router
 
     app.include_router(standards_router)
+    # hunting: hunts, their reports and STIX export; the read-only TAXII 2.1 server
+    from concord.hunting.api import router as hunting_router
+    from concord.hunting.taxii import router as taxii_router
+
+    app.include_router(hunting_router)
+    app.include_router(taxii_router)
     from concord.declarations.api import FAST_ROUTES
 
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front

@@ -39,6 +39,8 @@ from concord.incidents.messages import (AddAttachment, AddOperationMember, Assig
                                         CheckNoticeFeedback, CompleteOperationTask, EscalateOverdueTasks,
                                         GiveNoticeFeedback, IssueNotice, OpenOperation, PostOperationMessage,
                                         RecordIncident)
+from concord.hunting import handlers as hunting
+from concord.hunting.messages import StartHunt
 from concord.messaging.audiences import messages_for
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
@@ -99,6 +101,8 @@ COMMANDS = {
     CheckNoticeFeedback: notices.check_notice_feedback,
     # edge: the standards at the edge (issue 18)
     SupplySpsCertificate: standards.supply_sps_certificate,
+    # hunting: indicators matched against pending, recent and new declarations
+    StartHunt: hunting.start_hunt,
 }
 # Sections of the coordination config that other packages validate and store: name -> (validate, store).
 CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section),

@@ -12,6 +12,7 @@ from concord.agreements.cli import agreements_app
 from concord.audit import cli as audit_cli
 from concord.bench import cli as bench_cli
 from concord.declarations.cli import declarations_app
+from concord.hunting import cli as hunting_cli
 from concord.risk import cli as risk_cli
 from concord.risk import rules_cli as risk_rules_cli
 from concord.screening import cli as screening_cli
@@ -165,6 +166,9 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(risk_cli.app, name="risk")
 risk_rules_cli.mount(risk_cli.app)
 app.add_typer(screening_cli.lists_app, name="screening")
+# hunting: hunts and the STIX exchange
+app.add_typer(hunting_cli.hunt_app, name="hunt")
+app.add_typer(hunting_cli.stix_app, name="stix")
 app.command("screen")(screening_cli.screen)
 
 

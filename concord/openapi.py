@@ -28,9 +28,9 @@ WHY = {400: "the request could not be read", 401: "no valid bearer token", 403: 
 
 
 def statuses(path: str, method: str, operation: dict) -> set[int]:
-    """The error statuses an operation can answer (every route under /api/v1 requires a bearer token)."""
+    """The error statuses an operation can answer (every route under /api/v1 and /taxii2 requires a bearer token)."""
     out = {400, 404, 422, 500}
-    if path.startswith("/api/v1/"):
+    if path.startswith(("/api/v1/", "/taxii2/")):
         out |= {401, 403, 429, 503}
     if "requestBody" in operation:
         out.add(413)

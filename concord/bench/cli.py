@@ -135,3 +135,12 @@ def bench_screening_hub(json_output: bool = JSON, synthetic: int = typer.Option(
     from concord.bench.screening_hub import run
 
     _print(run(data or _screening_data(), synthetic, declarations), json_output)
+
+
+@app.command("hunt")
+def bench_hunt(json_output: bool = JSON, declarations: int = typer.Option(1_000_000, min=100),
+               seed: int = 1):
+    """A hunt over N stored declarations through the key index, beside a plain SQL scan of the same documents."""
+    from concord.bench.hunt import run
+
+    _print(run(declarations, seed), json_output)

@@ -19,6 +19,7 @@ from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, 
                                            SubmitDeclaration)
 from concord.declarations.models import Declaration, DeclarationVersion, facets
 from concord.db import PLACEHOLDER
+from concord.hunting.keys import stage_keys
 from concord.errors import ConcordError, Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
 
@@ -100,6 +101,7 @@ def _assess_and_route(uow, snapshot, risk, d, document: dict, previous_tasks) ->
         submitted_by=uow.subject.user_id, risk=assessment.as_dict(),
         engagements=[{"agency": e.agency, "task_type": e.task_type, "reasons": e.reasons} for e in engagements]))
     uow.record(RiskAssessed(declaration_id=d.id, version=d.version, lane=assessment.lane))
+    stage_keys(uow, d.id, document, replace=d.version > 1)  # what hunts match on (concord.hunting.keys)
     tasks = open_tasks(uow, d, engagements, assessment.lane, snapshot.lead)
     settle(uow, d, previous_tasks + tasks)
 

@@ -32,7 +32,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay", "edifact"):
+                 "audit-flood", "relay", "edifact", "hunt"):
         assert f" {name} " in listed, name
 
 
@@ -78,3 +78,9 @@ def test_edifact_bench_lodges_both_paths_and_measures_the_round_trip():
     assert out["cusdec_messages_per_s"] > 0 and out["json_declarations_per_s"] > 0
     trip = out["round_trip"]
     assert trip["documents"] == 20 and trip["fields_kept"] == trip["fields"] > 20 * 20
+def test_hunt_bench_runs_small_and_the_index_finds_what_the_scan_finds():
+    from concord.bench import hunt
+
+    out = hunt.run(declarations=3000)
+    assert out["declarations"] == 3000 and out["seconds"] > 0 and out["baseline"]["seconds"] > 0
+    assert out["matches"] == out["baseline"]["matches"] > 0, out

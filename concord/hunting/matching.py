@@ -1,0 +1,136 @@
+"""Matching indicators: candidates from the key index (keys.py) in one query, then each candidate's document
+checked precisely, which also says on which field it matched."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+
+from concord.declarations.models import TERMINAL, Declaration, DeclarationVersion
+from concord.errors import InvalidDocument, Problem
+from concord.hunting.indicators import Indicators
+from concord.hunting.keys import conveyance_key, upper_bound
+from concord.hunting.models import DeclarationKey
+from concord.risk.catalogue.watchlists import PARTIES, normalize_identifier, normalize_name
+
+MAX_PAIRS = 2000  # HS prefixes x origins: each pair is one range of the index
+_HS = re.compile(r"^\d{2,10}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CHUNK = 500
+
+
+def check(ind: Indicators, at: str = "/indicators") -> None:
+    """What the shared shape leaves open: HS prefixes are digits, origins ISO codes, and something is given."""
+    problems = [Problem(f"{at}/hs/{i}", "an HS prefix is 2 to 10 digits, e.g. 0803") for i, h in enumerate(ind.hs)
+                if not _HS.match(h)]
+    problems += [Problem(f"{at}/origins/{i}", "an origin is an ISO 3166-1 alpha-2 code, e.g. EC")
+                 for i, o in enumerate(ind.origins) if not _COUNTRY.match(o)]
+    if ind.empty():
+        problems.append(Problem(at, "give at least one party, container, conveyance, HS prefix, origin or rule"))
+    if len(ind.hs) * max(len(ind.origins), 1) > MAX_PAIRS:
+        problems.append(Problem(f"{at}/hs", f"at most {MAX_PAIRS} HS prefix and origin pairs; narrow them"))
+    if problems:
+        raise InvalidDocument("the indicators have faults; nothing was stored", problems)
+
+
+class Matcher:
+    """One set of indicators, normalized once: index conditions for the query, a precise check per document."""
+
+    def __init__(self, ind: Indicators):
+        self.ind = ind
+        self.ids = {normalize_identifier(p) for p in ind.parties}
+        self.names = {normalize_name(p) for p in ind.parties} - {""}
+        self.containers = {normalize_identifier(c) for c in ind.containers}
+        self.conveyances = {conveyance_key(c) for c in ind.conveyances}
+        self.hs, self.origins = tuple(ind.hs), set(ind.origins)
+
+    def index_condition(self):
+        """The WHERE clause over declaration_keys: exact keys, and ranges for HS prefixes and origins."""
+        exact = ({"p:" + i for i in self.ids} | {"n:" + n for n in self.names}
+                 | {"c:" + c for c in self.containers} | {"v:" + v for v in self.conveyances})
+        if self.hs and self.origins:
+            prefixes = [f"o:{o}:{h}" for o in sorted(self.origins) for h in self.hs]
+        elif self.hs:
+            prefixes = ["h:" + h for h in self.hs]
+        else:
+            prefixes = [f"o:{o}:" for o in sorted(self.origins)]
+        key = DeclarationKey.key
+        clauses = [key.in_(sorted(exact))] if exact else []
+        clauses += [and_(key >= p, key < upper_bound(p)) for p in prefixes]
+        return or_(*clauses) if clauses else None
+
+    def hits(self, doc: dict) -> list[dict]:
+        """Where the declaration meets the indicators: [{"indicator", "pointer"}]; empty when it does not."""
+        out = []
+        for role in PARTIES:
+            party = doc[role]
+            if normalize_identifier(party["id"]) in self.ids:
+                out.append({"indicator": "parties", "pointer": f"/{role}/id"})
+            elif self.names and normalize_name(party["name"]) in self.names:
+                out.append({"indicator": "parties", "pointer": f"/{role}/name"})
+        transport = doc["transport"]
+        for i, number in enumerate(transport.get("containers") or ()):
+            if normalize_identifier(number) in self.containers:
+                out.append({"indicator": "containers", "pointer": f"/transport/containers/{i}"})
+        if transport.get("conveyance") and conveyance_key(transport["conveyance"]) in self.conveyances:
+            out.append({"indicator": "conveyances", "pointer": "/transport/conveyance"})
+        if self.hs or self.origins:
+            for i, item in enumerate(doc["items"]):
+                if self.origins and item["origin"] not in self.origins:
+                    continue
+                if self.hs and not item["hs_code"].startswith(self.hs):
+                    continue
+                out.append({"indicator": "hs" if self.hs else "origins",
+                            "pointer": f"/items/{i}/hs_code" if self.hs else f"/items/{i}/origin"})
+        return out
+
+
+def find(session, matcher: Matcher, since: datetime, limit: int) -> list[tuple[Declaration, dict, list[dict]]]:
+    """Declarations pending (whenever lodged) or lodged since `since` that meet the indicators' lists, with their
+    current document and hits; at most `limit` + 1, so the caller can tell that there are more."""
+    condition = matcher.index_condition()
+    if condition is None:
+        return []
+    K = DeclarationKey
+    ids = [r for (r,) in session.execute(
+        select(Declaration.id).where(
+            Declaration.id.in_(select(K.declaration_id).where(condition)),
+            or_(Declaration.lodged_at >= since, Declaration.status.not_in(TERMINAL)))
+        .order_by(Declaration.id).limit(limit + 1))]
+    return _checked(session, matcher, ids)
+
+
+def pending_for_rule(session, rules, matcher: Matcher, now: datetime, known: set, limit: int) -> list:
+    """Pending declarations that the hunt's CEL rule holds for (the lists found the others); a scan of the
+    pending ones only: the look-back is matched by the lists, `concord risk rules try` tries a rule on history."""
+    out, last = [], ""
+    while len(out) <= limit:
+        rows = session.execute(
+            select(Declaration, DeclarationVersion.document)
+            .join(DeclarationVersion, and_(DeclarationVersion.declaration_id == Declaration.id,
+                                           DeclarationVersion.version == Declaration.version))
+            .where(Declaration.status.not_in(TERMINAL), Declaration.id > last)
+            .order_by(Declaration.id).limit(_CHUNK)).all()
+        if not rows:
+            break
+        for d, doc in rows:
+            if d.id not in known and rules.evaluate(doc, None, now):
+                out.append((d, doc, matcher.hits(doc) + [{"indicator": "rule", "pointer": "/"}]))
+        last = rows[-1][0].id
+    return out
+
+
+def _checked(session, matcher: Matcher, ids: list[str]) -> list:
+    found = []
+    for i in range(0, len(ids), _CHUNK):
+        rows = session.execute(
+            select(Declaration, DeclarationVersion.document)
+            .join(DeclarationVersion, and_(DeclarationVersion.declaration_id == Declaration.id,
+                                           DeclarationVersion.version == Declaration.version))
+            .where(Declaration.id.in_(ids[i:i + _CHUNK])).order_by(Declaration.id)).all()
+        for d, doc in rows:
+            if hits := matcher.hits(doc):
+                found.append((d, doc, hits))
+    return found
