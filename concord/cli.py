@@ -28,6 +28,8 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(bench_cli.app, name="bench")
 app.add_typer(agreements_app, name="agreements")
 app.add_typer(declarations_app, name="declarations")
+from concord.notifications.cli import webhooks_app  # noqa: E402 - notifications: agencies' webhooks
+app.add_typer(webhooks_app, name="webhooks")
 console = Console(stderr=True)
 
 
