@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from concord.clock import Clock
 from concord.notifications.store import NotificationStore
 from concord.notifications.stream import Streams
 from concord.notifications.webhooks import WebhookDispatcher
@@ -19,7 +20,9 @@ class Notifications:
                                        write_lock=app.write_lock)
         self.streams = Streams(s.stream_connections_per_user, s.stream_queue)
         self.heartbeat_s = s.stream_heartbeat_s
-        self.webhooks = WebhookDispatcher(app.sessions, app.clock, s, write_lock=app.write_lock)
+        # Retries are timed by the wall clock, as the receivers' clocks and the signatures' timestamps are (a hub
+        # run on a simulated clock, as in the tests and the demo, would otherwise never see a retry fall due).
+        self.webhooks = WebhookDispatcher(app.sessions, Clock(), s, write_lock=app.write_lock)
         self.store.consumers += [self.streams.deliver, self.webhooks.wake]
         self.started = False
 
