@@ -32,7 +32,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay"):
+                 "audit-flood", "relay", "alerts"):
         assert f" {name} " in listed, name
 
 
@@ -69,3 +69,13 @@ def test_relay_bench_runs_small():
 
     out = relay.run(20, 1)
     assert out["cut_messages_per_event"] >= 1 and out["whole_messages_per_event"] == 1, out
+
+
+def test_alerts_bench_runs_small_and_delivers_to_no_one_else():
+    from concord.bench import alerts
+
+    out = alerts.run(subscribers=12, declarations=4, rate=4.0, deliveries=60)
+    assert out["subscribers"] == 12 and out["events"] > 0 and out["wrongly_delivered"] == 0, out
+    assert out["delivered"] == out["expected"] > 0 and out["p99_ms"] > 0, out
+    hooks = out["webhooks"]
+    assert hooks["signed"]["deliveries"] == hooks["unsigned_baseline"]["deliveries"] == 60, hooks
