@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 
 from concord.access.deps import concord_app, current_subject
 from concord.bounds import MAX_SEQ, BoundedRoute
@@ -67,7 +68,8 @@ async def stream(events: list[str] = Query([], max_length=20, description="event
         raise
     return EventSourceResponse(
         frames(listener, after, lambda last: service.store.read(last, audience), gap),
-        ping=service.heartbeat_s, sep="\n", send_timeout=30, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        ping=service.heartbeat_s, sep="\n", send_timeout=30, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(listener.aclose))  # also when the stream ended before its generator started
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated)

@@ -29,6 +29,10 @@ class Listener:
     def close(self) -> None:
         self.streams.close(self)
 
+    async def aclose(self) -> None:
+        """close() on the event loop (a response's background task), never on a worker thread."""
+        self.close()
+
     def wants(self, name: str) -> bool:
         return not self.prefixes or name.startswith(self.prefixes)
 
