@@ -26,7 +26,7 @@ STREAM_DOC = {200: {"description": "`text/event-stream`: one event per notificat
 
 def _service(app):
     service = getattr(app, "notifications", None)
-    if service is None or not service.started:
+    if service is None:
         raise Misconfigured("notifications are off on this hub (CONCORD_NOTIFICATIONS=false)")
     return service
 
@@ -67,7 +67,8 @@ async def stream(events: list[str] = Query([], max_length=20, description="event
         listener.close()
         raise
     return EventSourceResponse(
-        frames(listener, after, lambda last: service.store.read(last, audience), gap),
+        # A process that does not run the service (no server start-up: a tool, a test) replays, then ends.
+        frames(listener, after, lambda last: service.store.read(last, audience), gap, live=service.started),
         ping=service.heartbeat_s, sep="\n", send_timeout=30, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         background=BackgroundTask(listener.aclose))  # also when the stream ended before its generator started
 

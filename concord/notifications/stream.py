@@ -94,7 +94,7 @@ class Streams:
         return sum(len(v) for v in self.by_audience.values())
 
 
-async def frames(listener: Listener, after: int | None, replay, gap: bytes | None):
+async def frames(listener: Listener, after: int | None, replay, gap: bytes | None, live: bool = True):
     """The stream's bytes: the retry hint, the replay after `after` (read by `replay(after)` in pages), then the
     live notifications. Heartbeats, a client's disconnect and the server's shutdown are sse-starlette's
     (EventSourceResponse). Always unregisters the listener."""
@@ -111,6 +111,8 @@ async def frames(listener: Listener, after: int | None, replay, gap: bytes | Non
                 last = seq
             if not rows:
                 break
+        if not live:
+            return
         queue = listener.queue
         while not (listener.overflowed and queue.empty()):  # a client that fell behind reconnects and replays
             item = await queue.get()
