@@ -125,6 +125,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 _periodic(stop, seconds, job, name)
             from concord.messaging.transports import InProcessTransport
 
+            if c.notifications is not None:  # before the relay: its first sweep is stored too
+                await c.notifications.start()
             c.bus.relay.start(loop=asyncio.get_running_loop() if isinstance(c.transport, InProcessTransport) else None)
             # A signed checkpoint at least every second while entries arrive (none when the log did not grow);
             # with an external signer (`concord audit sign`) this process never reads the key.
@@ -143,6 +145,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             if ticker is not None:
                 ticker.stop()
             c.bus.relay.stop()
+            if c.notifications is not None:
+                await c.notifications.stop()
 
     app = FastAPI(title="Concord", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Coordinated border management hub: one declaration, every agency, one release.")
@@ -190,6 +194,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     from concord.screening.api import router as screening_router
     from concord.clearance.api import router as clearance_router
     from concord.declarations.api import router as declarations_router
+    from concord.notifications.api import router as notifications_router
 
     for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router,
                    audit_router, risk_router, screening_router):
@@ -208,6 +213,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
     app.include_router(hunting_router)
     app.include_router(taxii_router)
+    app.include_router(notifications_router)
     from concord.declarations.api import FAST_ROUTES
 
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front

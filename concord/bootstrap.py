@@ -46,6 +46,8 @@ from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
 from concord.messaging.uow import UnitOfWork
+from concord.notifications import handlers as notifications
+from concord.notifications.messages import CreateWebhook, RemoveWebhook, ReplayDeadLetters
 from concord.risk import handlers as risk_handlers
 from concord.risk import queries as risk_queries
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
@@ -103,6 +105,10 @@ COMMANDS = {
     SupplySpsCertificate: standards.supply_sps_certificate,
     # hunting: indicators matched against pending, recent and new declarations
     StartHunt: hunting.start_hunt,
+    # notifications: agencies' webhooks
+    CreateWebhook: notifications.create_webhook,
+    RemoveWebhook: notifications.remove_webhook,
+    ReplayDeadLetters: notifications.replay_dead_letters,
 }
 # Sections of the coordination config that other packages validate and store: name -> (validate, store).
 CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section),
@@ -137,6 +143,7 @@ class Concord:
     on_stop: list = field(default_factory=list)  # what the server runs when it stops (flush what is still counted)
     config_sections: dict = field(default_factory=lambda: dict(CONFIG_SECTIONS))
     resource_owners: dict = field(default_factory=lambda: dict(RESOURCE_OWNERS))
+    notifications: object = None  # the server's notification store, streams and webhooks (concord.notifications)
 
     def uow(self, subject=None, request_id=None) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock, self.audit_log, subject=subject, request_id=request_id,
@@ -192,6 +199,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000)
     app.audit_nodes = NodeCache()
     audit_summaries.register(app)  # refused tokens and denied reads: counted, rate-limited, flushed periodically
+    if settings.notifications:  # started by the server only (create_app): the relay's cut, stored and delivered
+        from concord.notifications.service import Notifications
+
+        app.notifications = Notifications(app)
+        app.periodic["notification-retention"] = (3600, app.notifications.prune)
     return app
 
 

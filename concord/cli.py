@@ -39,6 +39,8 @@ app.add_typer(notices_app, name="notices")
 from concord.standards.cli import standards_app  # noqa: E402
 
 app.add_typer(standards_app, name="standards")
+from concord.notifications.cli import webhooks_app  # noqa: E402 - notifications: agencies' webhooks
+app.add_typer(webhooks_app, name="webhooks")
 console = Console(stderr=True)
 
 

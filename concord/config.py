@@ -53,6 +53,19 @@ class Settings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = "CONCORD"
     nats_subject_prefix: str = "concord"  # subjects: <prefix>.<event name>.<audience> (docs/access.md)
+    # Notifications (docs/notifications.md): the server stores what the relay cuts per audience, for replay,
+    # and delivers it on /api/v1/stream and to agencies' webhooks.
+    notifications: bool = True
+    notification_retention_h: float = Field(168.0, gt=0)  # replayable (Last-Event-ID) and dead letters: 7 days
+    stream_connections_per_user: int = Field(4, ge=1)  # open streams per user; one more answers 429
+    stream_heartbeat_s: float = Field(15.0, gt=0)  # a comment line when idle, so proxies keep the stream open
+    stream_queue: int = Field(1000, ge=10)  # notifications waiting for a slow client; past it its stream ends
+    webhook_max_attempts: int = Field(10, ge=1)  # then the delivery is dead-lettered
+    webhook_backoff_s: float = Field(5.0, gt=0)  # first retry after about this; doubles per attempt, with jitter
+    webhook_backoff_cap_s: float = Field(3600.0, gt=0)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    webhook_concurrency: int = Field(32, ge=1)  # deliveries in flight at once
+    webhook_allow_http: bool = False  # receivers must be https:// unless this is set (tests, a closed network)
     screening_threshold: float = Field(SCREENING_THRESHOLD, ge=0, le=1)
     screening_lane_threshold: float = Field(SCREENING_LANE_THRESHOLD, ge=0, le=1)
     host: str = "127.0.0.1"

@@ -144,3 +144,15 @@ def bench_hunt(json_output: bool = JSON, declarations: int = typer.Option(1_000_
     from concord.bench.hunt import run
 
     _print(run(declarations, seed), json_output)
+
+
+@app.command("alerts")
+def bench_alerts(json_output: bool = JSON, subscribers: int = 1000,
+                 declarations: int = typer.Option(100, help="lodged over HTTP during the run, at --rate"),
+                 rate: float = typer.Option(10.0, help="lodgings per second"),
+                 deliveries: int = typer.Option(5000, help="webhook deliveries, signed and unsigned")):
+    """Notifications: SSE fan-out to N subscribers (p99 from lodging to arrival; wrongly delivered), and webhook
+    deliveries/s with Standard Webhooks signatures beside the same unsigned."""
+    from concord.bench.alerts import run
+
+    _print(run(subscribers, declarations, rate, deliveries), json_output)

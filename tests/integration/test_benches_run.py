@@ -32,7 +32,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay", "edifact", "hunt"):
+                 "audit-flood", "relay", "edifact", "hunt", "alerts"):
         assert f" {name} " in listed, name
 
 
@@ -78,9 +78,21 @@ def test_edifact_bench_lodges_both_paths_and_measures_the_round_trip():
     assert out["cusdec_messages_per_s"] > 0 and out["json_declarations_per_s"] > 0
     trip = out["round_trip"]
     assert trip["documents"] == 20 and trip["fields_kept"] == trip["fields"] > 20 * 20
+
+
 def test_hunt_bench_runs_small_and_the_index_finds_what_the_scan_finds():
     from concord.bench import hunt
 
     out = hunt.run(declarations=3000)
     assert out["declarations"] == 3000 and out["seconds"] > 0 and out["baseline"]["seconds"] > 0
     assert out["matches"] == out["baseline"]["matches"] > 0, out
+
+
+def test_alerts_bench_runs_small_and_delivers_to_no_one_else():
+    from concord.bench import alerts
+
+    out = alerts.run(subscribers=12, declarations=4, rate=4.0, deliveries=60)
+    assert out["subscribers"] == 12 and out["events"] > 0 and out["wrongly_delivered"] == 0, out
+    assert out["delivered"] == out["expected"] > 0 and out["p99_ms"] > 0, out
+    hooks = out["webhooks"]
+    assert hooks["signed"]["deliveries"] == hooks["unsigned_baseline"]["deliveries"] == 60, hooks

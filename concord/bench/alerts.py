@@ -1,0 +1,332 @@
+"""Notifications: fan-out to many server-sent event subscribers, and webhook throughput with signatures.
+
+SSE: a real `concord serve` process; N subscribers (real HTTP/1.1 connections to /api/v1/stream, spread over
+agency officers and traders) from this process; traders lodge declarations over HTTP at a fixed rate. Each
+notification's latency runs from the moment its lodging request was sent to its arrival at a subscriber. What
+reaches whom is checked against a plain restatement of the rule, read from the database afterwards: a message
+about a declaration may reach the lead agency, the agencies with a task on it, and its own trader; anything
+else counts as wrongly delivered. `expected` is what the store says each subscriber's audience was owed.
+
+Webhooks: the dispatcher of the server, run here on a database of stored notifications against a local
+receiver (another process), signed, beside the same run unsigned."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from concord.config import child_environment
+
+OFFICERS = ("cus-officer", "nppo-officer", "vet-officer", "fda-officer", "std-officer", "pol-officer",
+            "env-officer", "mar-officer")
+TRADERS = {"hollandfoods": "NL823456781", "rotterdam-freight": "NL812345670"}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(var_dir: Path, users, database_url: str = "") -> dict:
+    """Load the demo config into a fresh hub at var_dir and issue a token per user: {user: token}."""
+    from importlib import resources
+
+    from concord.access.messages import IssueToken
+    from concord.agencies.messages import LoadConfig
+    from concord.bootstrap import bootstrap
+    from concord.config import Settings
+
+    app = bootstrap(Settings(var_dir=var_dir, database_url=database_url))
+    try:
+        text = resources.files("concord.demo").joinpath("coordination.yaml").read_text()
+        app.bus.handle(LoadConfig(text=text.replace("random_inspection_rate: 0.03", "random_inspection_rate: 0.0")))
+        return {u: app.bus.handle(IssueToken(user_id=u))["token"] for u in users}
+    finally:
+        app.close()
+
+
+@contextmanager
+def serve(var_dir: Path, **env: str):
+    """`concord serve` on a free port over var_dir; yields (base URL, process); stopped with SIGTERM."""
+    import httpx
+
+    port = _free_port()
+    concord = str(Path(sys.executable).parent / "concord")
+    process = subprocess.Popen([concord, "serve", "--port", str(port)],
+                               env=child_environment(CONCORD_VAR_DIR=str(var_dir), **env),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"concord serve exited: {process.stderr.read().decode()[-2000:]}")
+                time.sleep(0.05)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class SseClient:
+    """One text/event-stream over a plain asyncio connection (HTTP/1.1, chunked): the load generator shares two
+    cores with the server, and a client library's per-event cost would be counted as the server's latency."""
+
+    def __init__(self, audience: str):
+        self.audience = audience
+        self.received: list[tuple[float, dict]] = []  # (arrival, message)
+        self.status = 0
+        self._task = None
+
+    async def open(self, host: str, port: int, token: str) -> None:
+        self.reader, self.writer = await asyncio.open_connection(host, port, limit=1 << 20)
+        self.writer.write(f"GET /api/v1/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                          "Accept: text/event-stream\r\n\r\n".encode())
+        self.status = int((await self.reader.readline()).split(b" ", 2)[1])
+        while (await self.reader.readline()) not in (b"\r\n", b""):
+            pass
+        self._task = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        buffer = b""
+        try:
+            while True:
+                size = int((await self.reader.readline()).strip() or b"0", 16)
+                if size == 0:
+                    return
+                buffer += (await self.reader.readexactly(size + 2))[:-2]  # the chunk, without its CRLF
+                while b"\n\n" in buffer:
+                    event, buffer = buffer.split(b"\n\n", 1)
+                    for line in event.split(b"\n"):
+                        if line.startswith(b"data: "):
+                            self.received.append((time.perf_counter(), json.loads(line[6:])))
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            return
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.writer.close()
+
+
+async def _fan_out(base: str, tokens: dict, subscribers: int, declarations: int, rate: float, seed: int) -> dict:
+    import httpx
+
+    from concord.access.identity import Subject
+    from concord.bench.ingest import _bodies
+
+    host, port = base.removeprefix("http://").split(":")
+    users = list(OFFICERS) + list(TRADERS)
+    clients = []
+    for i in range(subscribers):
+        user = users[i % len(users)]
+        client = SseClient(TRADERS.get(user) and f"trader-{TRADERS[user]}" or user.split("-")[0].upper())
+        await client.open(host, int(port), tokens[user])
+        assert client.status == 200, client.status
+        clients.append(client)
+    await asyncio.sleep(1.0)  # every stream registered
+    bodies = {t: _bodies(declarations, Subject(t, None, tid, frozenset({"trader"})), seed=seed + n)
+              for n, (t, tid) in enumerate(TRADERS.items())}
+    sent: dict[str, float] = {}
+    answered: list[float] = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        async def lodge(i: int):
+            trader = list(TRADERS)[i % 2]
+            t0 = time.perf_counter()
+            answer = await http.post("/api/v1/declarations", content=bodies[trader][i],
+                                     headers={"Authorization": f"Bearer {tokens[trader]}",
+                                              "Content-Type": "application/json"})
+            assert answer.status_code in (200, 201), answer.text
+            sent[answer.json()["id"]] = t0
+            answered.append(time.perf_counter() - t0)
+
+        start, tasks = time.perf_counter(), []
+        for i in range(declarations):
+            if (wait := start + i / rate - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            tasks.append(asyncio.create_task(lodge(i)))
+        await asyncio.gather(*tasks)
+    await asyncio.sleep(3.0)  # the last notifications on their way
+    for client in clients:
+        client.close()
+    return {"clients": clients, "sent": sent, "answered": answered}
+
+
+def _entitled(database_url: str, ids) -> tuple[dict, dict]:
+    """The plain rule: the lead, the agencies with a task, the trader; and what the store holds per audience."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    entitled: dict[str, set] = {}
+    with engine.connect() as conn:
+        lead = conn.execute(text("SELECT code FROM agencies WHERE role = 'lead'")).scalar()
+        for did, trader in conn.execute(text("SELECT id, trader_id FROM declarations")):
+            entitled[did] = {lead, f"trader-{trader}"}
+        for did, agency in conn.execute(text("SELECT declaration_id, agency FROM agency_tasks")):
+            entitled.setdefault(did, set()).add(agency)
+        stored: dict[str, int] = {}
+        for audience, n in conn.execute(text("SELECT audience, count(*) FROM notifications n WHERE "
+                                             "json_extract(message, '$.declaration_id') IS NOT NULL GROUP BY audience")):
+            stored[audience] = n
+    engine.dispose()
+    return {d: entitled.get(d, set()) for d in ids}, stored
+
+
+def sse_fan_out(subscribers: int = 1000, declarations: int = 100, rate: float = 10.0, seed: int = 5) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="concord-bench-alerts-"))
+    tokens = prepare(tmp, list(OFFICERS) + list(TRADERS))
+    with serve(tmp, CONCORD_STREAM_CONNECTIONS_PER_USER=str(subscribers)) as (base, _):
+        out = _run(_fan_out(base, tokens, subscribers, declarations, rate, seed))
+    clients, sent = out["clients"], out["sent"]
+    entitled, stored = _entitled(f"sqlite:///{tmp / 'concord.db'}", sent)
+    latencies, delivered, wrong, events = [], 0, 0, set()
+    for c in clients:
+        for arrived, m in c.received:
+            did = m.get("declaration_id")
+            if did not in sent:
+                continue  # not caused by this run (none expected)
+            if c.audience not in entitled[did] or m.get("audience") != c.audience:
+                wrong += 1
+                continue
+            delivered += 1
+            events.add(m["id"])
+            latencies.append(arrived - sent[did])
+    expected = sum(stored.get(c.audience, 0) for c in clients)
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
+    return {"subscribers": subscribers, "declarations": len(sent), "rate_per_s": rate, "events": len(events),
+            "delivered": delivered, "expected": expected, "wrongly_delivered": wrong,
+            "p50_ms": round(statistics.median(latencies) * 1e3, 1) if latencies else None,
+            "p99_ms": round(q[98] * 1e3, 1), "max_ms": round(max(latencies, default=0) * 1e3, 1),
+            "lodging_answered_p50_ms": round(statistics.median(out["answered"]) * 1e3, 1),
+            "goal": "p99 < 200 ms with 1,000 subscribers; wrongly_delivered = 0",
+            "latency_from": "the lodging request sent, to the notification's arrival at each subscriber"}
+
+
+def _run(coro):
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+# -- webhooks --
+
+RECEIVER = """
+import asyncio, sys
+async def handle(reader, writer):
+    try:
+        while True:
+            length = 0
+            while (line := await reader.readline()) not in (b"\\r\\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if not line:
+                break
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 204 No Content\\r\\n\\r\\n")
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+    print("ready", flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def webhook_throughput(deliveries: int = 5000, concurrency: int = 32) -> dict:
+    """Deliveries per second through the dispatcher (enqueue, claim, sign, post, settle), signed and unsigned."""
+    from concord.clock import Clock
+    from concord.config import Settings
+    from concord.notifications.webhooks import WebhookDispatcher, signature
+
+    port = _free_port()
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)], stdout=subprocess.PIPE)
+    receiver.stdout.readline()
+    try:
+        out = {}
+        for case, sign in (("signed", True), ("unsigned_baseline", False)):
+            tmp = Path(tempfile.mkdtemp(prefix="concord-bench-webhooks-"))
+            settings = Settings(var_dir=tmp, webhook_concurrency=concurrency, webhook_allow_http=True)
+            sessions, engine = _webhook_database(settings, deliveries, f"http://127.0.0.1:{port}/hook")
+            dispatcher = WebhookDispatcher(sessions, Clock(), settings, sign=sign)
+            seconds = _run(_drain(dispatcher, deliveries))
+            engine.dispose()
+            out[case] = {"deliveries": dispatcher.sent, "seconds": round(seconds, 2),
+                         "per_second": round(dispatcher.sent / seconds)}
+        body = b'{"type":"task.created","data":{}}' * 10
+        start, n = time.perf_counter(), 20000
+        for i in range(n):
+            signature("whsec_" + "A" * 44, "ev_1", 1700000000 + i, body)
+        out["signature_us"] = round((time.perf_counter() - start) / n * 1e6, 1)
+        out["concurrency"] = concurrency
+        return out
+    finally:
+        receiver.terminate()
+        receiver.wait()
+
+
+def _webhook_database(settings, count: int, url: str):
+    """A hub database holding `count` NPPO notifications and one NPPO webhook created before them."""
+    from concord.clock import Clock
+    from concord.db import make_engine, make_session_factory
+    from concord.migrations import upgrade
+    from concord.notifications.handlers import new_secret
+    from concord.notifications.models import Notification, WebhookSubscription
+
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    now = Clock().now()
+    with sessions() as s:
+        s.add(WebhookSubscription(id="WHKBENCH", agency="NPPO", audience="NPPO", url=url, secret=new_secret(),
+                                  events=[], description="bench", created_by="bench", created_at=now, active=True,
+                                  queued_seq=0))
+        s.execute(Notification.__table__.insert(), [
+            {"event_id": f"ev_{i:028x}", "audience": "NPPO", "name": "task.created", "stored_at": now,
+             "message": {"id": f"ev_{i:028x}", "name": "task.created", "declaration_id": f"DCL{i}", "agency": "NPPO",
+                         "occurred_at": now.isoformat(), "audience": "NPPO",
+                         "payload": {"task_id": f"TSK{i}", "rule": "NPPO-fresh-fruit", "items": [1]}}}
+            for i in range(count)])
+        s.commit()
+    return sessions, engine
+
+
+async def _drain(dispatcher, count: int) -> float:
+    import httpx
+
+    limits = httpx.Limits(max_connections=dispatcher.settings.webhook_concurrency)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        start = time.perf_counter()
+        while dispatcher.sent < count:
+            if not await dispatcher.round(client):
+                break
+        return time.perf_counter() - start
+
+
+def run(subscribers: int = 1000, declarations: int = 100, rate: float = 10.0, deliveries: int = 5000) -> dict:
+    """Both figures; the machine is shared, so wall-clock figures are pessimistic and vary between runs."""
+    return sse_fan_out(subscribers, declarations, rate) | {
+        "webhooks": webhook_throughput(deliveries), "cores": os.cpu_count()}

@@ -1,0 +1,76 @@
+"""Notifications as the relay cut them (kept for replay), agencies' webhook subscriptions and their deliveries."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from concord.db import Base
+
+PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+
+
+class Notification(Base):
+    """One message of the relay: an event as one audience may see it. `seq` is the stream's resume cursor
+    (the SSE `id`), the same for every process reading the table; (event id, audience) is stored once, so a
+    relay's redelivery after a crash adds nothing."""
+
+    __tablename__ = "notifications"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(80))
+    stored_at: Mapped[datetime]
+    message: Mapped[dict]  # exactly what the relay published: id, name, declaration_id, agency, occurred_at, ...
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "audience"),
+        Index("ix_notifications_audience", "audience", "seq"),
+        Index("ix_notifications_stored", "stored_at"),
+    )
+
+
+class WebhookSubscription(Base):
+    """An agency's own system, to which Concord posts the agency's notifications, signed with `secret`."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(16))
+    audience: Mapped[str] = mapped_column(String(120))  # the relay's audience token of the agency
+    url: Mapped[str] = mapped_column(String(2000))
+    # Standard Webhooks `whsec_<base64>`: HMAC needs the key itself, so it is stored; shown once at creation.
+    secret: Mapped[str] = mapped_column(String(80))
+    events: Mapped[list]  # event name prefixes it wants ("task.", "declaration.refused"); empty: all
+    description: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    active: Mapped[bool]
+    queued_seq: Mapped[int]  # the last notification seq queued for it: it starts at the subscription, not before
+
+    __table_args__ = (Index("ix_webhook_subscriptions_agency", "agency"),)
+
+
+class WebhookDelivery(Base):
+    """One notification owed to one subscription: pending (with its next attempt), delivered, or dead (the
+    dead-letter list, which replay turns pending again)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    notification_seq: Mapped[int]
+    event_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime]
+    last_status: Mapped[int | None]  # the receiver's HTTP status on the last attempt
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_subscription", "subscription_id", "status", "notification_seq"),
+    )

@@ -1,0 +1,111 @@
+"""The relay's messages stored once per (event, audience), and the tail that hands each new one to live consumers.
+
+The relay calls `store` with each batch it publishes, before it marks the events published: a failed insert
+fails the publish, so the relay retries and nothing committed is lost; it only ever publishes committed rows, so
+nothing uncommitted is stored. The tail reads the table (not the relay's memory), so streams served by another
+process, or after a restart, see the same sequence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+import orjson
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from concord.notifications.models import Notification
+
+log = logging.getLogger(__name__)
+
+PAGE = 2000  # rows per read of the tail or a replay
+POLL_S = 0.5  # how often the tail looks for what another process stored (this process's inserts wake it at once)
+_PG_LOCK = 0x434F4E43  # advisory lock: notifications commit in seq order, so a tail never skips a late commit
+
+
+def frame(seq: int, name: str, message: dict) -> bytes:
+    """One server-sent event: `id` is the resume cursor, `event` the event name, `data` the message."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, name.encode(), orjson.dumps(message))
+
+
+class NotificationStore:
+    """Stores the relay's batches and tails them to the consumers (`on_new(rows)` on the server's event loop)."""
+
+    def __init__(self, sessions, clock, *, retention_h: float, write_lock=None):
+        self.sessions, self.clock, self.retention = sessions, clock, timedelta(hours=retention_h)
+        self._write_lock = write_lock or contextlib.nullcontext()
+        self.consumers: list = []  # callables(rows): rows are (seq, audience, name, frame bytes)
+        self.last_seq = 0
+        self._wake: asyncio.Event | None = None
+        self._loop = None
+        self._task = None
+
+    def store(self, messages: list[dict]) -> None:
+        """The relay's batch subscriber: insert each message once (a redelivery is ignored), then wake the tail."""
+        if not messages:
+            return
+        now = self.clock.now()
+        rows = [{"event_id": m["id"], "audience": m["audience"], "name": m["name"], "stored_at": now, "message": m}
+                for m in messages]
+        with self._write_lock, self.sessions() as s:
+            dialect = s.get_bind().dialect.name
+            if dialect == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+            insert = (postgresql if dialect == "postgresql" else sqlite).insert(Notification)
+            s.execute(insert.on_conflict_do_nothing(), rows)
+            s.commit()
+        if self._loop is not None:  # the relay may run on its own thread (NATS): wake the loop thread-safely
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def latest(self) -> int:
+        with self.sessions() as s:
+            return s.scalar(select(func.coalesce(func.max(Notification.seq), 0)))
+
+    def oldest(self) -> int | None:
+        with self.sessions() as s:
+            return s.scalar(select(func.min(Notification.seq)))
+
+    def read(self, after: int, audience: str | None = None, limit: int = PAGE) -> list[tuple]:
+        """Stored notifications after seq `after` (of one audience, or all), oldest first, as SSE frames."""
+        q = select(Notification.seq, Notification.audience, Notification.name, Notification.message) \
+            .where(Notification.seq > after).order_by(Notification.seq).limit(limit)
+        if audience is not None:
+            q = q.where(Notification.audience == audience)
+        with self.sessions() as s:
+            return [(seq, aud, name, frame(seq, name, message)) for seq, aud, name, message in s.execute(q)]
+
+    def prune(self) -> int:
+        """Forget notifications past the retention (they can no longer be replayed); how many."""
+        with self._write_lock, self.sessions() as s:
+            gone = s.execute(delete(Notification).where(Notification.stored_at < self.clock.now() - self.retention))
+            s.commit()
+            return gone.rowcount
+
+    async def start(self) -> None:
+        """Tail from what is stored now: a consumer connecting later replays the past with Last-Event-ID."""
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        self.last_seq = await asyncio.to_thread(self.latest)
+        self._task = self._loop.create_task(self._tail())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _tail(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_S)
+            self._wake.clear()
+            try:
+                while rows := await asyncio.to_thread(self.read, self.last_seq):
+                    self.last_seq = rows[-1][0]
+                    for consumer in self.consumers:
+                        consumer(rows)
+                    if len(rows) < PAGE:
+                        break
+            except Exception:  # the database is away: the next round reads from the same seq
+                log.exception("notification tail failed; retrying")

@@ -1,0 +1,233 @@
+"""The notification store and webhooks (issue 14, item 5): what the relay cut per audience is stored once, nothing
+committed is lost, nothing uncommitted is stored; webhooks post it signed (checked with the `standardwebhooks`
+package's verifier) to a real local HTTP receiver, retry with backoff, dead-letter and replay."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import func, select, update
+
+from concord.clearance.messages import DecideTask
+from concord.errors import Forbidden, InvalidDocument, NotFound
+from concord.messaging.models import EventRecord
+from concord.messaging.transports import event_tokens, subject_for
+from concord.notifications import queries
+from concord.notifications.messages import CreateWebhook, RemoveWebhook, ReplayDeadLetters
+from concord.notifications.models import Notification
+from concord.notifications.service import Notifications
+from concord.notifications.webhooks import WebhookDispatcher, backoff
+from support import declaration, subjects
+from test_read_leaks import BANANAS, PEST, SHRIMPS, as_, submit, task_of
+
+
+def stored(app, audience: str | None = None) -> list[dict]:
+    with app.sessions() as s:
+        q = select(Notification.message).order_by(Notification.seq)
+        if audience is not None:
+            q = q.where(Notification.audience == audience)
+        return list(s.scalars(q))
+
+
+def wire(app) -> Notifications:
+    """The server's wiring, without a server: the store subscribed to the relay's publishes."""
+    service = app.notifications
+    app.transport.subscribe_batch(service.store.store)
+    return service
+
+
+def test_the_store_holds_each_message_the_relay_cut_once(concord):
+    concord.bus.relay.flush()
+    wire(concord)
+    seen: list = []
+    concord.transport.subscribe(seen.append)
+    did = submit(concord, declaration(lrn="N-1", items=[BANANAS]))
+    as_(concord, "nppo-officer", DecideTask(task_id=task_of(concord, did, "NPPO").id, decision="refuse", reason=PEST))
+    concord.bus.relay.flush()
+    assert stored(concord) == seen and {m["audience"] for m in seen} >= {"CUS", "NPPO", "trader-NL823456781"}
+    # A relay's redelivery (it crashed after publishing, before marking) stores nothing twice.
+    with concord.sessions() as s:
+        s.execute(update(EventRecord).where(EventRecord.declaration_id == did).values(published_at=None))
+        s.commit()
+    concord.bus.relay.flush()
+    assert stored(concord) == seen[: len(stored(concord))] and len(seen) == 2 * len(stored(concord))
+
+
+def test_a_failed_store_loses_nothing_and_a_rollback_stores_nothing(sqlite_concord):
+    app = sqlite_concord
+    app.bus.relay.flush()
+    service = app.notifications
+    down = [True]
+
+    def store(messages):
+        if down[0]:
+            raise ConnectionError("database away")
+        service.store.store(messages)
+
+    app.transport.subscribe_batch(store)
+    did = submit(app, declaration(lrn="N-2", items=[BANANAS]))
+    with pytest.raises(ConnectionError):
+        app.bus.relay.flush(sweep=False)
+    assert stored(app) == []
+    with pytest.raises(InvalidDocument):  # a handler that fails rolls back: its events were never committed
+        as_(app, "nppo-liaison", CreateWebhook(url="ftp://nppo.example/hook"))
+    down[0] = False
+    app.bus.relay.flush()
+    ids = {m["id"] for m in stored(app)}
+    with app.sessions() as s:
+        # Every event committed since the store was wired, and nothing else.
+        assert ids == set(s.scalars(select(EventRecord.id).where(EventRecord.declaration_id == did)))
+    assert any(m["declaration_id"] == did for m in stored(app, "NPPO"))
+
+
+def test_nats_subjects_keep_four_tokens_whatever_the_event_name():
+    assert event_tokens("task.created") == "task.created"
+    assert event_tokens("operation.task.assigned") == "operation.task~2eassigned"
+    assert event_tokens("incident") == "incident._"
+    assert subject_for({"name": "a.b.c", "audience": "POL"}, "concord").split(".")[3] == "POL"
+
+
+class Receiver:
+    """A real HTTP receiver on loopback: answers `fail` 500s first, then 204; records every request."""
+
+    def __init__(self, fail: int = 0):
+        self.fail, self.requests = fail, []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                owner.requests.append((dict(self.headers), body))
+                status = 500 if owner.fail > 0 else 204
+                owner.fail -= 1
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/concord"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def verified(self, secret: str) -> dict:
+        """The messages received, each checked with the standardwebhooks verifier, by webhook id (deduplicated)."""
+        from standardwebhooks import Webhook
+
+        out = {}
+        for headers, body in self.requests:
+            payload = Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
+            assert headers["webhook-id"] == payload["data"]["id"]
+            out[headers["webhook-id"]] = payload
+        return out
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def rounds(dispatcher: WebhookDispatcher, until, seconds: float = 20.0) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=5) as client:
+        deadline = time.monotonic() + seconds
+        while not until() and time.monotonic() < deadline:
+            if not await dispatcher.round(client):
+                await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def hooked(concord):
+    concord.settings.webhook_allow_http = True
+    concord.settings.webhook_backoff_s = 0.05
+    concord.settings.webhook_max_attempts = 3
+    concord.bus.relay.flush()
+    service = wire(concord)
+    receivers = []
+    yield concord, service, receivers
+    for r in receivers:
+        r.close()
+
+
+def test_webhooks_are_signed_retried_dead_lettered_and_replayed(hooked):
+    app, service, receivers = hooked
+    flaky, down = Receiver(fail=2), Receiver(fail=10**6)
+    receivers += [flaky, down]
+    nppo = as_(app, "nppo-liaison", CreateWebhook(url=flaky.url, description="NPPO case system"))
+    vet = as_(app, "vet-liaison", CreateWebhook(url=down.url, events=["task."]))
+    assert nppo["secret"].startswith("whsec_") and "secret" not in queries.list_webhooks(
+        app.sessions(), subjects(app)["nppo-liaison"])[0]
+    bananas = submit(app, declaration(lrn="W-1", items=[BANANAS]))
+    shrimps = submit(app, declaration(lrn="W-2", items=[SHRIMPS]))
+    app.bus.relay.flush()
+    dispatcher = service.webhooks
+    owed_nppo = {m["id"]: m for m in stored(app, "NPPO")}
+    asyncio.run(rounds(dispatcher, lambda: len(flaky.verified(nppo["secret"])) == len(owed_nppo)
+                       and dispatcher.sent >= len(owed_nppo) and len(down.requests) >= 3 * 1))
+    # The receiver that failed twice got every NPPO notification, signed, exactly as the relay cut it for NPPO.
+    got = flaky.verified(nppo["secret"])
+    assert {k: v["data"] for k, v in got.items()} == owed_nppo and owed_nppo
+    assert {v["type"] for v in got.values()} == {m["name"] for m in owed_nppo.values()}
+    assert all(m["declaration_id"] == bananas for m in owed_nppo.values())  # nothing of the VET-only shrimps
+    assert len(flaky.requests) == len(owed_nppo) + 2  # two failed attempts, retried, each with the same webhook-id
+    # A tampered body fails the verifier.
+    from standardwebhooks import Webhook, WebhookVerificationError
+
+    headers, body = flaky.requests[-1]
+    with pytest.raises(WebhookVerificationError):
+        Webhook(nppo["secret"]).verify(body.replace(b"NPPO", b"POL"), {k.lower(): v for k, v in headers.items()})
+    # VET's receiver never answered: each of its task notifications is dead after 3 attempts.
+    owed_vet = [m for m in stored(app, "VET") if m["name"].startswith("task.")]
+    assert owed_vet and all(m["declaration_id"] == shrimps for m in owed_vet)
+    asyncio.run(rounds(dispatcher, lambda: len(queries.dead_letters(app.sessions(), subjects(app)["vet-liaison"],
+                                                                    vet["id"])) == len(owed_vet)))
+    dead = queries.dead_letters(app.sessions(), subjects(app)["vet-liaison"], vet["id"])
+    assert {d["event_id"] for d in dead} == {m["id"] for m in owed_vet}
+    assert all(d["attempts"] == 3 and d["last_status"] == 500 for d in dead)
+    # Another agency cannot see or replay them: the same answer as a webhook that does not exist.
+    for user in ("nppo-liaison", "pol-liaison"):
+        with pytest.raises(NotFound):
+            queries.dead_letters(app.sessions(), subjects(app)[user], vet["id"])
+        with pytest.raises(NotFound):
+            as_(app, user, ReplayDeadLetters(webhook_id=vet["id"]))
+    with pytest.raises(Forbidden):
+        as_(app, "vet-officer", ReplayDeadLetters(webhook_id=vet["id"]))
+    down.fail = 0  # the receiver recovers; VET's liaison replays its dead letters
+    assert as_(app, "vet-liaison", ReplayDeadLetters(webhook_id=vet["id"])) == {"replayed": len(owed_vet)}
+    before = len(down.requests)
+    asyncio.run(rounds(dispatcher, lambda: len(down.requests) - before >= len(owed_vet)))
+    assert {k for k in down.verified(vet["secret"])} == {m["id"] for m in owed_vet}
+    assert queries.dead_letters(app.sessions(), subjects(app)["vet-liaison"], vet["id"]) == []
+    as_(app, "vet-liaison", RemoveWebhook(webhook_id=vet["id"]))
+    with pytest.raises(NotFound):
+        queries.get_webhook(app.sessions(), subjects(app)["vet-liaison"], vet["id"])
+
+
+def test_webhook_input_is_checked_and_only_liaisons_and_administrators_manage_them(sqlite_concord):
+    app = sqlite_concord
+    with pytest.raises(InvalidDocument) as e:
+        as_(app, "nppo-liaison", CreateWebhook(url="http://nppo.example/hook"))  # https only by default
+    assert e.value.problems[0].pointer == "/url"
+    with pytest.raises(InvalidDocument) as e:
+        as_(app, "nppo-liaison", CreateWebhook(url="https://nppo.example/hook", events=["Task.*"]))
+    assert e.value.problems[0].pointer == "/events/0"
+    for user in ("nppo-officer", "hollandfoods"):
+        with pytest.raises(Forbidden):
+            as_(app, user, CreateWebhook(url="https://nppo.example/hook"))
+    made = as_(app, "nppo-liaison", CreateWebhook(url="https://nppo.example/hook"))
+    with app.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Notification)) == 0
+        assert [h["id"] for h in queries.list_webhooks(s, subjects(app)["nppo-liaison"])] == [made["id"]]
+        assert queries.list_webhooks(s, subjects(app)["vet-liaison"]) == []
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap():
+    assert [backoff(n, 5, 3600, rng=lambda: 1.0) for n in (1, 2, 3)] == [5, 10, 20]
+    assert [backoff(n, 5, 3600, rng=lambda: 0.0) for n in (1, 2, 3)] == [2.5, 5, 10]
+    assert backoff(30, 5, 3600, rng=lambda: 1.0) == 3600
+
