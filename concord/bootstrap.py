@@ -38,6 +38,8 @@ from concord.inspections import handlers as inspections
 from concord.inspections.messages import (AnswerInvitation, RecordFinding, RecordLabResult, RecordNoShow,
                                           RequestInspection, RescheduleInspection, StartInspection)
 from concord.messaging.audiences import messages_for
+from concord.trs import handlers as trs_handlers
+from concord.trs.messages import RecordExit
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
@@ -86,6 +88,8 @@ COMMANDS = {
     StartInspection: inspections.start_inspection,
     RecordFinding: inspections.record_finding,
     RecordLabResult: inspections.record_lab_result,
+    # time release study: the goods' exit, its last milestone
+    RecordExit: trs_handlers.record_exit,
 }
 # Sections of the coordination config that other packages validate and store: name -> (validate, store).
 CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section)}

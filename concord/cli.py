@@ -15,6 +15,7 @@ from concord.declarations.cli import declarations_app
 from concord.risk import cli as risk_cli
 from concord.risk import rules_cli as risk_rules_cli
 from concord.screening import cli as screening_cli
+from concord.trs.cli import trs_app
 from concord.cliutil import fail, hub, read_text
 from concord.errors import ConcordError
 
@@ -156,6 +157,7 @@ app.add_typer(risk_cli.app, name="risk")
 risk_rules_cli.mount(risk_cli.app)
 app.add_typer(screening_cli.lists_app, name="screening")
 app.command("screen")(screening_cli.screen)
+app.add_typer(trs_app, name="trs")
 
 
 def main() -> None:

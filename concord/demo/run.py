@@ -256,12 +256,31 @@ def audit_summary(app) -> dict:
             "verified": report.ok, "first_bad_seq": report.first_bad_seq}
 
 
+def trs_headline(app) -> dict:
+    """The time release study's headline over the demo's fortnight, as the lead agency sees it (docs/trs.md)."""
+    from concord.access.identity import Subject
+    from concord.trs.queries import trs_report
+
+    with app.sessions() as s:
+        lead = Subject("demo", app.lead_agency(s), None, frozenset({"auditor"}), lead=True)
+        rep = trs_report(s, lead, START, START + timedelta(days=11), as_of=app.clock.now(), access=app.access)
+    a2r, holders = rep["arrival_to_release_hours"], rep["holders_after_arrival"]
+    worst = max(rep["agencies"].items(), key=lambda kv: (kv[1]["sla_breach_share"], kv[0]), default=(None, None))
+    return {"released": rep["released"], "median_hours_arrival_to_release": a2r["median"],
+            "p90_hours_arrival_to_release": a2r["p90"], "released_on_arrival_share": rep["released_on_arrival"]["share"],
+            "longest_holder": holders[0]["holder"] if holders else None,
+            "longest_holder_hours": holders[0]["hours"] if holders else None,
+            "most_sla_breaches": {"agency": worst[0], "breaches": worst[1]["sla_breaches"],
+                                  "tasks": worst[1]["tasks"]} if worst[0] else None}
+
+
 def run_demo(database: Path, count: int, seed: int) -> dict:
     """Run the demo into a fresh database and return its summary."""
     sim = Simulation(database, seed)
     try:
         sim.run(count)
-        return summarize(sim.app) | {"audit_log": audit_summary(sim.app), "database": str(database)}
+        return summarize(sim.app) | {"trs": trs_headline(sim.app), "audit_log": audit_summary(sim.app),
+                                     "database": str(database)}
     finally:
         sim.app.close()
 
@@ -292,6 +311,18 @@ def print_summary(summary: dict) -> None:
     console.print(t)
     console.print(f"released: {summary['released']}; median lodgement to release "
                   f"{summary['median_hours_lodgement_to_release']} h (p90 {summary['p90_hours_lodgement_to_release']} h)")
+    print_trs(console, summary["trs"])
     log = summary["audit_log"]
     console.print(f"audit log: {log['entries']} entries, checkpoint signed at size {log['checkpoint_size']}, "
                   f"verified: {'yes' if log['verified'] else 'NO, first bad seq ' + str(log['first_bad_seq'])}")
+
+
+def print_trs(console, trs: dict) -> None:
+    """The time release study's headline line (`concord trs report` gives the whole report)."""
+    share = trs["released_on_arrival_share"]
+    worst = trs["most_sla_breaches"] or {}
+    console.print(f"time release (WCO TRS): arrival to release median {trs['median_hours_arrival_to_release']} h "
+                  f"(p90 {trs['p90_hours_arrival_to_release']} h); released on arrival "
+                  f"{'-' if share is None else round(share * 100, 1)} %; holds the goods longest after arrival: "
+                  f"{trs['longest_holder']} ({trs['longest_holder_hours']} h in all); most SLA breaches: "
+                  f"{worst.get('agency')} ({worst.get('breaches')} of {worst.get('tasks')} tasks)")
