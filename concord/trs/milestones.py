@@ -88,6 +88,16 @@ def with_decisions(ms: list[Milestone], decided) -> list[Milestone]:
     return sorted(ms + extra, key=lambda m: m.at) if extra else ms  # stable: an added decision follows its instant
 
 
+def with_declared_arrival(ms: list[Milestone], declared: datetime | None) -> list[Milestone]:
+    """Goods that arrived before their declaration was lodged: the arrival is recorded on a declaration, so it
+    can only follow the lodgement; the time the declaration states is the arrival then (the trader held the goods
+    from it until it lodged)."""
+    lodged = first(ms, "lodgement")
+    if declared is None or lodged is None or declared >= lodged:
+        return ms
+    return [Milestone("arrival", declared, detail="declared")] + ms
+
+
 def first(ms: list[Milestone], name: str) -> datetime | None:
     return next((m.at for m in ms if m.name == name), None)
 

@@ -18,11 +18,13 @@ from sqlalchemy import func, select
 from concord.access.exits import Lens, cut, envelope, step
 from concord.access.policy import WHOLE, Decision, authorize, declaration_scope
 from concord.clearance.models import AgencyTask
+from concord.clock import as_utc
 from concord.declarations.models import Declaration, DeclarationVersion
 from concord.errors import InvalidDocument, NotFound, Problem
 from concord.messaging.models import EventRecord
 from concord.trs import figures
-from concord.trs.milestones import TERMINAL_HOLDERS, first, intervals, milestones, with_decisions
+from concord.trs.milestones import (TERMINAL_HOLDERS, first, intervals, milestones, with_declared_arrival,
+                                   with_decisions)
 
 CHUNK = 500
 MAX_DAYS = 366  # one report covers at most a year of arrivals
@@ -37,6 +39,13 @@ def _lens(session, subject, access) -> Lens:
     else:
         decision = Decision(True, (), "own-agency")
     return Lens(subject, decision, lead, session, access=access)
+
+
+def declared_arrival(document: dict) -> datetime | None:
+    try:
+        return as_utc(datetime.fromisoformat(document["arrival"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def mask_for(lens: Lens):
@@ -66,9 +75,10 @@ def load(session, subject, start: datetime, end: datetime, *, purpose: str | Non
                        EventRecord.payload).where(EventRecord.declaration_id.in_(ids))
                 .order_by(EventRecord.declaration_id, EventRecord.seq)):
             events.setdefault(did, []).append((name, at, agency, payload or {}))
-        modes = {v.declaration_id: ((v.document.get("transport") or {}).get("mode")) for v in session.scalars(
+        current = {d.id: d.version for d in chunk}
+        docs = {v.declaration_id: v.document for v in session.scalars(
             select(DeclarationVersion).where(DeclarationVersion.declaration_id.in_(ids)))
-            if v.version == next(d.version for d in chunk if d.id == v.declaration_id)}
+            if v.version == current[v.declaration_id]}
         tasks: dict = {}
         decided: dict = {}
         for t in session.scalars(select(AgencyTask).where(AgencyTask.declaration_id.in_(ids))):
@@ -76,10 +86,12 @@ def load(session, subject, start: datetime, end: datetime, *, purpose: str | Non
                 figures.TaskFacts(t.agency, t.created_at, t.due_at, t.decided_at, t.status))
             decided.setdefault(t.declaration_id, []).append((t.id, t.agency, t.decided_at, t.status))
         for d in chunk:
-            ms = with_decisions(milestones(events.get(d.id, [])), decided.get(d.id, []))
+            doc = docs.get(d.id) or {}
+            ms = with_declared_arrival(with_decisions(milestones(events.get(d.id, [])), decided.get(d.id, [])),
+                                       declared_arrival(doc))
             out.append(figures.Record(
-                d.id, d.lane, d.office_of_entry, modes.get(d.id), d.hs_chapters.strip(",").split(","),
-                d.lodged_at, d.arrived_at, d.released_at, first(ms, "exit"), ms, intervals(ms, lead),
+                d.id, d.lane, d.office_of_entry, (doc.get("transport") or {}).get("mode"),
+                d.hs_chapters.strip(",").split(","), d.lodged_at, first(ms, "arrival"), d.released_at, first(ms, "exit"), ms, intervals(ms, lead),
                 tasks.get(d.id, []), first(ms, "cleared") or (d.released_at if d.released_at else None)))
     return out
 
@@ -121,8 +133,10 @@ def declaration_milestones(session, subject, declaration_id: str, *, purpose: st
     rows = session.execute(select(EventRecord.name, EventRecord.occurred_at, EventRecord.agency, EventRecord.payload)
                            .where(EventRecord.declaration_id == d.id).order_by(EventRecord.seq)).all()
     tasks = session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == d.id)).all()
-    ms = with_decisions(milestones([(n, at, a, p or {}) for n, at, a, p in rows]),
-                        [(t.id, t.agency, t.decided_at, t.status) for t in tasks])
+    version = session.get(DeclarationVersion, (d.id, d.version))
+    ms = with_declared_arrival(with_decisions(milestones([(n, at, a, p or {}) for n, at, a, p in rows]),
+                                              [(t.id, t.agency, t.decided_at, t.status) for t in tasks]),
+                               declared_arrival(version.document if version else {}))
     mask = mask_for(lens)
 
     model = {"declaration_id": envelope(d.id),
