@@ -151,7 +151,8 @@ def report(records: list[Record], *, start: datetime, end: datetime, as_of: date
                                   "share": round(len(lodged_before) / len(records), 4) if records else None},
         "holders": holders,
         "holders_after_arrival": physical,
-        "longest_holder": physical[0]["holder"] if physical else None,
+        # from arrival to release: after it, the terminal holds released goods until the trader's haulier comes
+        "longest_holder": holders[TO_RELEASE][0]["holder"] if holders[TO_RELEASE] else None,
         "by": {dim: {g: stats(v) for g, v in sorted(groups.items())} for dim, groups in by.items()},
         "agencies": agency_figures(records, as_of),
     }

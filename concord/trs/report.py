@@ -111,7 +111,7 @@ def write(rep: dict, out: Path, title: str) -> list[Path]:
                 f"<li>arrival to release: median {a2r['median']} h, 90th percentile {a2r['p90']} h</li>"
                 f"<li>released on arrival (every agency cleared before the goods arrived): {on_arrival['count']} "
                 f"({'' if on_arrival['share'] is None else round(on_arrival['share'] * 100, 1)} %)</li>"
-                f"<li>holds the goods longest after arrival: {html.escape(str(rep.get('longest_holder')))}</li></ul>")
+                f"<li>holds the goods longest from arrival to release: {html.escape(str(rep.get('longest_holder')))}</li></ul>")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}table{{border-collapse:collapse;font-size:90%}}
 td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}</style></head><body>
