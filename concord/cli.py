@@ -16,6 +16,7 @@ from concord.hunting import cli as hunting_cli
 from concord.risk import cli as risk_cli
 from concord.risk import rules_cli as risk_rules_cli
 from concord.screening import cli as screening_cli
+from concord.trs.cli import trs_app
 from concord.cliutil import fail, hub, read_text
 from concord.errors import ConcordError
 
@@ -172,6 +173,7 @@ app.add_typer(screening_cli.lists_app, name="screening")
 app.add_typer(hunting_cli.hunt_app, name="hunt")
 app.add_typer(hunting_cli.stix_app, name="stix")
 app.command("screen")(screening_cli.screen)
+app.add_typer(trs_app, name="trs")
 
 
 def main() -> None:

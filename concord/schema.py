@@ -8,6 +8,7 @@ import concord.clearance.models  # noqa: F401
 import concord.declarations.models  # noqa: F401
 import concord.incidents.models  # noqa: F401
 import concord.hunting.models  # noqa: F401
+import concord.inspections.models  # noqa: F401
 import concord.messaging.models  # noqa: F401
 import concord.notifications.models  # noqa: F401
 import concord.risk.models  # noqa: F401

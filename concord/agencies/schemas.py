@@ -153,6 +153,7 @@ class CoordinationConfig(Strict):
     risk: RiskConfig = RiskConfig()
     agreements: list[dict] = []  # validated by the agreements package
     sps_certificates: list[dict] = []  # agencies' tolerances for SPS certificates, validated by standards/sps.py
+    inspection_facilities: list[dict] = []  # validated by the inspections package
 
     def lead_agency(self) -> str:
         return next(a.code for a in self.agencies if a.role == "lead")

@@ -31,7 +31,7 @@ def test_bootstrap_builds_every_part_the_routes_use(sqlite_concord):
     assert hub.tokens is not None and hub.lodging_queue is not None and hub.audit_nodes is not None
     assert hub.access.clock is hub.clock and hub.bus.deps["access"] is hub.access
     assert hub.bus.deps["book"] is hub.access.book
-    assert set(hub.config_sections) == {"agreements", "sps_certificates"}
+    assert set(hub.config_sections) == {"agreements", "sps_certificates", "inspection_facilities"}
     assert set(hub.resource_owners) == {"watchlist_entry", "incident"}
     assert set(hub.periodic) == {"screening-index", "audit-summaries", "operation-escalations", "notice-feedback",
                                  "notification-retention"}
