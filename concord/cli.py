@@ -28,6 +28,10 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(bench_cli.app, name="bench")
 app.add_typer(agreements_app, name="agreements")
 app.add_typer(declarations_app, name="declarations")
+
+from concord.console.cli import users_app  # noqa: E402  (console lane)
+
+app.add_typer(users_app, name="users")
 console = Console(stderr=True)
 
 
