@@ -38,5 +38,5 @@ clean:
 CONSOLE := concord/console
 messages: $(STAMP)
 	cd $(CONSOLE) && ../../$(BIN)/pybabel extract -F babel.cfg -k tr:2 -k N_ --no-location --omit-header -o messages.pot .
-	$(BIN)/pybabel update -i $(CONSOLE)/messages.pot -d $(CONSOLE)/locale --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i $(CONSOLE)/messages.pot -d $(CONSOLE)/locale --no-fuzzy-matching
 	$(BIN)/pybabel compile -d $(CONSOLE)/locale --statistics

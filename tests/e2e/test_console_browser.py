@@ -109,6 +109,12 @@ def test_console_journeys(server):
 
 def _journeys(browser, base: str, screens: Screens) -> None:
     expect = playwright.expect
+    # axe itself finds a planted fault: an image without a text alternative is a critical violation
+    probe = browser.new_context(bypass_csp=True).new_page()
+    probe.set_content('<html lang="en"><title>probe</title><main><img src="data:,"></main></html>')
+    probe.add_script_tag(path=str(AXE))
+    assert "critical" in probe.evaluate("async () => (await axe.run()).violations.map(v => v.impact)")
+    probe.context.close()
     # Sign-in page, in French: the language switch
     first = browser.new_context(bypass_csp=True).new_page()
     first.goto(f"{base}/console/sign-in?lang=fr")
@@ -152,7 +158,7 @@ def _journeys(browser, base: str, screens: Screens) -> None:
     nppo.get_by_role("row", name=re.compile(did)).get_by_role("link").click()
     expect(nppo.get_by_text("Fresh bananas")).to_be_visible()
     screens.check(nppo, "officer-task")
-    nppo.get_by_label("Decision", exact=True).select_option("approve")
+    nppo.locator("#f-decision").select_option("approve")
     nppo.get_by_label("Reason").fill("phytosanitary certificate PC-1 checked")
     nppo.get_by_role("button", name="Record the decision").click()
     expect(nppo.get_by_role("status")).to_contain_text("Decision recorded")
