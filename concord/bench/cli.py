@@ -125,3 +125,11 @@ def bench_screening_hub(json_output: bool = JSON, synthetic: int = typer.Option(
     from concord.bench.screening_hub import run
 
     _print(run(data or _screening_data(), synthetic, declarations), json_output)
+
+
+@app.command("console")
+def bench_console(json_output: bool = JSON, declarations: int = 240, requests: int = 30):
+    """Console pages at the demo's size: server time per page (p50, p95) and weight, beside the API's JSON reads."""
+    from concord.bench.console import run
+
+    _print(run(declarations, requests), json_output)
