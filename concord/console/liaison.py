@@ -1,6 +1,7 @@
 """Liaison screens: the agreements the agency is party to or must sign; sign a proposed version, withdraw one."""
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from concord.agreements import api as agreements_api
 from concord.agreements.messages import ChangeAgreementStatus, SignAgreement
@@ -29,7 +30,7 @@ async def _act(request: Request, signed, command_of, done: str):
     _liaison(request, signed, write=True)
     app = request.app.state.concord
     try:
-        app.bus.handle(command_of(fields), subject=signed.subject)
+        await run_in_threadpool(app.bus.handle, command_of(fields), subject=signed.subject)
     except ConcordError as e:
         if e.status == 404:
             raise

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from concord.access.deps import audited_read
 from concord.clearance.messages import DecideTask
@@ -88,9 +89,10 @@ async def decide(task_id: str, request: Request, signed=Depends(signed_in)):
     errors = {}
     try:
         decision = DecisionIn.model_validate(body)  # the API's own body: the same bounds and messages
-        app.bus.handle(DecideTask(task_id=task_id, decision=decision.decision, reason=decision.reason,
-                                  conditions=decision.conditions, documents=decision.documents,
-                                  decision_id=decision.decision_id), subject=signed.subject)
+        command = DecideTask(task_id=task_id, decision=decision.decision, reason=decision.reason,
+                             conditions=decision.conditions, documents=decision.documents,
+                             decision_id=decision.decision_id)
+        await run_in_threadpool(app.bus.handle, command, subject=signed.subject)  # as the API's sync route
     except ValidationError as e:
         errors = problems_of_validation(e)
     except ConcordError as e:
@@ -110,6 +112,6 @@ async def arrival(declaration_id: str, request: Request, signed=Depends(signed_i
     """Customs records that the goods are presented (the API's RecordArrival)."""
     fields = await form(request, signed)
     app = request.app.state.concord
-    app.bus.handle(RecordArrival(declaration_id=declaration_id, location=fields.get("location", "")[:70] or None),
-                   subject=signed.subject)
+    command = RecordArrival(declaration_id=declaration_id, location=fields.get("location", "")[:70] or None)
+    await run_in_threadpool(app.bus.handle, command, subject=signed.subject)
     return redirect(f"/console/declarations/{declaration_id}")

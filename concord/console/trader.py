@@ -29,8 +29,8 @@ def declarations(request: Request, q: str = Query("", max_length=70), status: st
         s, subject, q.strip(), status=status, limit=PAGE, offset=(page - 1) * PAGE, reads=reads, access=app.access)
         if q.strip() else queries.list_declarations(s, subject, status=status, limit=PAGE,
                                                      offset=(page - 1) * PAGE, reads=reads, access=app.access))
-    return render(request, "declarations.html", signed, result=result, q=q, status_filter=status or "", statuses=STATUSES,
-                  page=page, pages=max(1, -(-result["total"] // PAGE)))
+    return render(request, "declarations.html", signed, result=result, q=q, status_filter=status or "",
+                  statuses=STATUSES, page=page, pages=max(1, -(-result["total"] // PAGE)))
 
 
 def _declaration(request: Request, signed, declaration_id: str) -> tuple[dict, list]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -71,7 +72,7 @@ def tr(request: Request, text: str, **values) -> str:
 
 async def signed_in(request: Request) -> Signed:
     """The dependency of every page but sign-in: the session's subject, or off to the sign-in page."""
-    signed = session_of(request.app.state.concord, request.cookies.get(COOKIE))
+    signed = await run_in_threadpool(session_of, request.app.state.concord, request.cookies.get(COOKIE))
     if signed is None:
         raise SignInRequired()
     request.state.subject, request.state.signed = signed.subject, signed

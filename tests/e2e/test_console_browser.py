@@ -51,7 +51,8 @@ def server(tmp_path):
     for user in USERS:
         set_password(hub, user, PASSWORD)
     draft = hub.bus.handle(DraftAgreement(document={
-        "key": "MOU-NPPO-CUS-RESULTS", "title": "Plant inspection results for customs risk analysis", "provider": "NPPO",
+        "key": "MOU-NPPO-CUS-RESULTS", "title": "Plant inspection results for customs risk analysis",
+        "provider": "NPPO",
         "recipients": ["CUS"], "purposes": ["plant_animal_health"], "legal_basis": "Regulation (EU) 2017/625, Art. 102",
         "valid_from": "2026-01-01T00:00:00+00:00", "valid_until": "2030-01-01T00:00:00+00:00",
         "scopes": [{"resource": "inspection_result", "fields": ["/result"]}]}), subject=subjects(hub)["cus-liaison"])

@@ -34,7 +34,8 @@ def test_catalogue_covers_every_message_and_is_compiled(lang):
         assert po.num_plurals == 2
     mo = read_mo(open(CONSOLE / "locale" / lang / "LC_MESSAGES" / "messages.mo", "rb"))
     po_pairs = _pairs(po)
-    assert {k: v for k, v in _pairs(mo).items() if k in po_pairs or v != k} == po_pairs, "recompile the .mo files (make messages)"
+    compiled = {k: v for k, v in _pairs(mo).items() if k in po_pairs or v != k}
+    assert compiled == po_pairs, "recompile the .mo files (make messages)"
 
 
 def _pairs(catalog) -> dict:
