@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast serve bench clean
+.PHONY: install demo test test-fast serve bench clean messages
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,3 +32,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# The console's messages: extract from the code and templates, merge into each language's .po, compile the .mo
+# files (committed, so an install needs no Babel).
+CONSOLE := concord/console
+messages: $(STAMP)
+	cd $(CONSOLE) && ../../$(BIN)/pybabel extract -F babel.cfg -k tr:2 -k N_ --no-location --omit-header -o messages.pot .
+	$(BIN)/pybabel update -i $(CONSOLE)/messages.pot -d $(CONSOLE)/locale --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(CONSOLE)/locale --statistics

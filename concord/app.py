@@ -221,6 +221,10 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front
     app.build_middleware_stack = lambda: FastLane(stack(), FAST_ROUTES)
 
+    from concord.console.web import mount_console
+
+    mount_console(app)  # the web console: pages over the same queries and policy decision point
+
     from concord.openapi import document_errors
 
     document_errors(app)

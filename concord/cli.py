@@ -40,8 +40,14 @@ app.add_typer(notices_app, name="notices")
 from concord.standards.cli import standards_app  # noqa: E402
 
 app.add_typer(standards_app, name="standards")
+
 from concord.notifications.cli import webhooks_app  # noqa: E402 - notifications: agencies' webhooks
+
 app.add_typer(webhooks_app, name="webhooks")
+
+from concord.console.cli import users_app  # noqa: E402 - the console's local accounts
+
+app.add_typer(users_app, name="users")
 console = Console(stderr=True)
 
 

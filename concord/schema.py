@@ -5,6 +5,7 @@ import concord.agencies.models  # noqa: F401
 import concord.agreements.models  # noqa: F401
 import concord.audit.models  # noqa: F401
 import concord.clearance.models  # noqa: F401
+import concord.console.models  # noqa: F401
 import concord.declarations.models  # noqa: F401
 import concord.incidents.models  # noqa: F401
 import concord.hunting.models  # noqa: F401

@@ -156,3 +156,11 @@ def bench_alerts(json_output: bool = JSON, subscribers: int = 1000,
     from concord.bench.alerts import run
 
     _print(run(subscribers, declarations, rate, deliveries), json_output)
+
+
+@app.command("console")
+def bench_console(json_output: bool = JSON, declarations: int = 240, requests: int = 30):
+    """Console pages at the demo's size: server time per page (p50, p95) and weight, beside the API's JSON reads."""
+    from concord.bench.console import run
+
+    _print(run(declarations, requests), json_output)

@@ -113,3 +113,41 @@ def versions(session, subject, declaration_id: str, purpose: str | None = None, 
             note_read(reads, f"declaration/{d.id}", seen)
         models.append(views.version_model(v, seen))
     return cut(models, _lens(session, subject, decision, purpose, reads, access))
+
+
+def search_declarations(session, subject, term: str, *, status: str | None = None, limit: int = 50, offset: int = 0,
+                        purpose: str | None = None, reads: list | None = None, access, candidates: int = 2000) -> dict:
+    """Declarations the subject may see whose *visible* fields hold `term` (an LRN, container, conveyance, party,
+    office, code): found in the scoped query, then kept only where the term is in the subject's cut of the
+    declaration, before paging; so a search can never reveal a field the view hides. At most `candidates` newest
+    declarations are considered."""
+    import orjson
+    from sqlalchemy import String, cast, or_
+
+    if not 1 <= limit <= 500:
+        raise InvalidDocument("bad page size", [Problem("/limit", "limit must be between 1 and 500")])
+    term = term.strip()[:70]
+    like = "%" + term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = [declaration_scope(subject, purpose, session=session, access=access),
+             or_(func.lower(Declaration.lrn).like(like, escape="\\"),
+                 func.lower(cast(DeclarationVersion.document, String)).like(like, escape="\\"))]
+    if status:
+        where.append(Declaration.status == status)
+    rows = session.execute(select(Declaration, DeclarationVersion.document)
+                           .join(DeclarationVersion, (DeclarationVersion.declaration_id == Declaration.id)
+                                 & (DeclarationVersion.version == Declaration.version))
+                           .where(*where).order_by(Declaration.lodged_at.desc(), Declaration.id.desc())
+                           .limit(candidates)).all()
+    found = []
+    for d, document in rows:
+        decision = authorize(subject, "read", d, purpose, session=session, access=access)
+        if not decision.allowed:
+            continue
+        seen = cut(views.export_row(d, document), _lens(session, subject, decision, purpose, None, access))
+        if term.lower() in orjson.dumps(seen).decode().lower():
+            found.append((d, decision))
+    items = []
+    for d, decision in found[offset:offset + limit]:
+        note_read(reads, f"declaration/{d.id}", decision)
+        items.append(cut(views.list_item(d), _lens(session, subject, decision, purpose, reads, access)))
+    return {"total": len(found), "limit": limit, "offset": offset, "items": items}

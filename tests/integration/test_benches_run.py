@@ -32,7 +32,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay", "edifact", "hunt", "alerts"):
+                 "audit-flood", "relay", "edifact", "hunt", "alerts", "console"):
         assert f" {name} " in listed, name
 
 
@@ -96,3 +96,11 @@ def test_alerts_bench_runs_small_and_delivers_to_no_one_else():
     assert out["delivered"] == out["expected"] > 0 and out["p99_ms"] > 0, out
     hooks = out["webhooks"]
     assert hooks["signed"]["deliveries"] == hooks["unsigned_baseline"]["deliveries"] == 60, hooks
+
+
+def test_console_bench_runs_small_and_times_every_screen_beside_the_api():
+    from concord.bench import console
+
+    out = console.run(count=12, requests=2)
+    assert len(out["pages"]) == 13 and all(p["p95_ms"] > 0 and p["bytes"] > 500 for p in out["pages"].values())
+    assert set(out["baseline_api_json"]) == {"api_tasks (NPPO)", "api_declaration (CUS)"}

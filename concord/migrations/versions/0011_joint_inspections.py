@@ -3,7 +3,7 @@
 A bay booking's primary key (facility, bay, slot start) is what makes a double booking fail in the database.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-03 16:27:31.681663
 """
 from alembic import op
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import concord.db
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,111 @@
+"""Console pages at the demo's size: server time per page (p50, p95) and page weight, beside the API's JSON read of
+the same data in the same run (the cost of the page over the query it shows)."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+PASSWORD = "bench password 1234"
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+
+def _timed(client, path: str, requests: int, headers=None) -> dict:
+    times, size = [], 0
+    for _ in range(requests):
+        start = time.perf_counter()
+        r = client.get(path, headers=headers)
+        times.append(time.perf_counter() - start)
+        assert r.status_code == 200, (path, r.status_code)
+        size = len(r.content)
+    return {"p50_ms": _p(times, 0.5), "p95_ms": _p(times, 0.95), "bytes": size}
+
+
+def run(count: int = 240, requests: int = 30, seed: int = 7) -> dict:
+    """Lodge the demo's `count` declarations, then time every console page as the role that uses it."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import insert, select
+
+    from concord.access.messages import IssueToken
+    from concord.app import create_app
+    from concord.audit.models import AuditEntry
+    from concord.clearance.models import TERMINAL, AgencyTask
+    from concord.console.auth import set_password
+    from concord.console.models import ConsoleAccount
+    from concord.demo.run import Simulation
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = Simulation(Path(tmp) / "bench.db", seed)
+        sim.run(count)
+        app = sim.app
+        try:
+            users = ("cus-officer", "nppo-officer", "hollandfoods", "nppo-liaison", "auditor")
+            set_password(app, users[0], PASSWORD)
+            with app.sessions() as s:
+                first = s.get(ConsoleAccount, users[0])
+                s.execute(insert(ConsoleAccount), [{"user_id": u, "password_hash": first.password_hash,
+                                                    "totp_secret": None, "failures": 0, "locked_until": None,
+                                                    "changed_at": first.changed_at} for u in users[1:]])
+                s.commit()
+                task = s.scalars(select(AgencyTask).where(AgencyTask.agency == "NPPO",
+                                                          AgencyTask.status.not_in(TERMINAL))).first() or \
+                    s.scalars(select(AgencyTask).where(AgencyTask.agency == "NPPO")).first()
+                seq = s.scalar(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1))
+                open_tasks = {a: len(s.scalars(select(AgencyTask.id).where(
+                    AgencyTask.agency == a, AgencyTask.status.not_in(TERMINAL))).all()) for a in ("CUS", "NPPO")}
+            from concord.audit.checkpoints import Checkpointer, signer_from_settings
+
+            Checkpointer(app.sessions, signer_from_settings(app.settings), app.clock).issue()
+            web = TestClient(create_app(app, background=False))
+            clients = {}
+            for user in users:
+                c = TestClient(web.app)
+                page = c.get("/console/sign-in")
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+                c.post("/console/sign-in", data={"csrf": csrf, "user": user, "password": PASSWORD},
+                       follow_redirects=False)
+                clients[user] = c
+            did = task.declaration_id
+            trader_did = clients["hollandfoods"].get("/console/declarations").text
+            trader_did = re.search(r'href="/console/declarations/([A-Za-z0-9]+)"', trader_did).group(1)
+            pages = {
+                "officer_queue (CUS)": ("cus-officer", "/console/tasks"),
+                "officer_queue (NPPO)": ("nppo-officer", "/console/tasks"),
+                "officer_task": ("nppo-officer", f"/console/tasks/{task.id}"),
+                "search (CUS)": ("cus-officer", "/console/declarations?q=MSCU"),
+                "declarations (CUS)": ("cus-officer", "/console/declarations"),
+                "declaration (CUS)": ("cus-officer", f"/console/declarations/{did}"),
+                "trader_declarations": ("hollandfoods", "/console/declarations"),
+                "trader_declaration": ("hollandfoods", f"/console/declarations/{trader_did}"),
+                "trader_live_poll": ("hollandfoods", f"/console/declarations/{trader_did}/live"),
+                "trader_lodge_form": ("hollandfoods", "/console/lodge"),
+                "liaison_agreements": ("nppo-liaison", "/console/agreements"),
+                "auditor_log": ("auditor", "/console/audit"),
+                "auditor_entry_with_proof": ("auditor", f"/console/audit/{seq}"),
+            }
+            out = {name: _timed(clients[user], path, requests) for name, (user, path) in pages.items()}
+            token = {u: app.bus.handle(IssueToken(user_id=u))["token"] for u in ("cus-officer", "nppo-officer")}
+            baseline = {
+                "api_tasks (NPPO)": _timed(web, "/api/v1/tasks?limit=25", requests,
+                                           {"Authorization": f"Bearer {token['nppo-officer']}"}),
+                "api_declaration (CUS)": _timed(web, f"/api/v1/declarations/{did}", requests,
+                                                {"Authorization": f"Bearer {token['cus-officer']}"}),
+            }
+            assets = {name: len(web.get(f"/console/static/{name}").content)
+                      for name in ("htmx-2.0.11.min.js", "console.css", "console.js", "proof.js")}
+        finally:
+            app.close()
+    first_visit = max(v["bytes"] for v in out.values()) + assets["htmx-2.0.11.min.js"] + assets["console.css"]
+    return {"declarations": count, "open_tasks": open_tasks, "requests_per_page": requests, "pages": out,
+            "baseline_api_json": baseline, "assets_bytes_uncompressed": assets,
+            "heaviest_page_first_visit_bytes": first_visit,
+            "p95_ms_worst_page": max(v["p95_ms"] for v in out.values()),
+            "p50_ms_median_page": statistics.median(v["p50_ms"] for v in out.values()),
+            "note": "in-process (TestClient), one thread; assets are served without compression and cached a day"}

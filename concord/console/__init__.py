@@ -1,0 +1,1 @@
+"""The web console: server-rendered pages over the same queries, handlers and policy decision point as the API."""

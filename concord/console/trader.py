@@ -1,0 +1,93 @@
+"""Declarations: the list and search (traders: their own; agencies: their view), one declaration's status, pending
+steps and timeline with live updates, and the lodging form whose faults appear at the field."""
+
+import secrets
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+
+from concord.access.deps import audited_read
+from concord.console.forms import ITEM_ROWS, at_fields, document_of, input_id, lodging_fields, renumber
+from concord.console.officer import names
+from concord.console.web import PAGE, tr, form, redirect, render, signed_in
+from concord.declarations import queries
+from concord.declarations.schemas import declaration_document
+from concord.errors import ConcordError, Forbidden
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+STATUSES = ("accepted", "under_control", "documents_requested", "cleared", "released", "refused", "cancelled")
+POLL_SECONDS = 2  # the declaration page polls its live part; the event stream (GET /api/v1/stream) will replace it
+
+
+@router.get("/declarations")
+def declarations(request: Request, q: str = Query("", max_length=70), status: str = Query("", max_length=24),
+                 page: int = Query(1, ge=1, le=10_000), signed=Depends(signed_in)):
+    """The declarations the subject may see (the API's list, through authorize), or a search within that view."""
+    app, subject = request.app.state.concord, signed.subject
+    status = status if status in STATUSES else None
+    result = audited_read(request, subject, None, lambda s, reads: queries.search_declarations(
+        s, subject, q.strip(), status=status, limit=PAGE, offset=(page - 1) * PAGE, reads=reads, access=app.access)
+        if q.strip() else queries.list_declarations(s, subject, status=status, limit=PAGE,
+                                                     offset=(page - 1) * PAGE, reads=reads, access=app.access))
+    return render(request, "declarations.html", signed, result=result, q=q, status_filter=status or "",
+                  statuses=STATUSES, page=page, pages=max(1, -(-result["total"] // PAGE)))
+
+
+def _declaration(request: Request, signed, declaration_id: str) -> tuple[dict, list]:
+    app, subject = request.app.state.concord, signed.subject
+
+    def read(s, reads):
+        d = queries.get_declaration(s, subject, declaration_id, names(app, s), None, reads, access=app.access)
+        return d, queries.timeline(s, subject, declaration_id, None, reads, access=app.access)
+
+    return audited_read(request, subject, None, read)
+
+
+@router.get("/declarations/{declaration_id}")
+def declaration(declaration_id: str, request: Request, signed=Depends(signed_in)):
+    d, events = _declaration(request, signed, declaration_id)
+    return render(request, "declaration.html", signed, d=d, events=events, poll=POLL_SECONDS,
+                  document=d.get("document"), may_record_arrival=_customs(signed) and d["status"] == "cleared")
+
+
+@router.get("/declarations/{declaration_id}/live")
+def live(declaration_id: str, request: Request, signed=Depends(signed_in)):
+    """The part of the declaration page that changes (status, pending steps, timeline), for HTMX's poll."""
+    d, events = _declaration(request, signed, declaration_id)
+    return render(request, "_live.html", signed, d=d, events=events, poll=POLL_SECONDS)
+
+
+def _customs(signed) -> bool:
+    return signed.subject.lead and signed.subject.has("officer", "supervisor")
+
+
+@router.get("/lodge")
+def lodge_page(request: Request, signed=Depends(signed_in)):
+    _trader(request, signed)
+    return _lodge_form(request, signed, {}, {}, [])
+
+
+def _trader(request, signed) -> None:
+    if not signed.subject.is_trader:
+        raise Forbidden(tr(request, "Declarations are lodged by traders and brokers."))
+
+
+def _lodge_form(request, signed, values: dict, errors: dict, loose: list, status: int = 200):
+    return render(request, "lodge.html", signed, status=status, values=values, errors=errors, loose=loose,
+                  rows=range(ITEM_ROWS), input_id=input_id, key=values.get("key") or secrets.token_hex(12))
+
+
+@router.post("/lodge")
+async def lodge(request: Request, signed=Depends(signed_in)):
+    """Lodge through the API's path: the same validation (JSON pointers) and the same lodging queue."""
+    _trader(request, signed)
+    values = await form(request, signed)
+    app = request.app.state.concord
+    try:
+        document = declaration_document(orjson.dumps(document_of(values)))
+        result = await app.lodging_queue.lodge(signed.subject, document, "console-" + values.get("key", "")[:80])
+    except ConcordError as e:
+        problems = {p.pointer: p.message for p in getattr(e, "problems", [])} or {"": e.message}
+        errors, loose = at_fields(renumber(problems, values), lodging_fields())
+        return _lodge_form(request, signed, values, errors, loose, status=e.status)
+    return redirect(f"/console/declarations/{result['id']}")
