@@ -97,7 +97,7 @@ def leaves(start: int = Query(0, ge=0, le=2**62), end: int = Query(..., ge=1, le
 
 
 class CosignatureIn(BaseModel):
-    size: int = Field(ge=1, le=2**62, description="the tree size of the checkpoint cosigned")
+    size: int = Field(ge=1, le=MAX_SEQ, description="the tree size of the checkpoint cosigned")
     cosignature: str = Field(max_length=600, description="the C2SP tlog-cosignature line: '— <name> <base64>'")
 
 
