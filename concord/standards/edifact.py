@@ -287,7 +287,7 @@ def render(answer: Answer, now: datetime | None = None) -> str:
 
 
 def status_cusres(declaration_id: str, lrn: str, status: str, reason: str | None = None,
-                  now: datetime | None = None) -> str:
+                  now: datetime | None = None, recipient: str = "TRADER") -> str:
     """A status change (released, refused, documents_requested...) as a CUSRES interchange for the trader.
 
     Ready for the webhook delivery of the alerts lane: it only renders. The status travels in GIS as Concord's
@@ -297,7 +297,7 @@ def status_cusres(declaration_id: str, lrn: str, status: str, reason: str | None
              Segment("GIS", [status, "ZZZ"])]
     if reason:
         inner.append(Segment("FTX", "AAO", "", "", _text_parts(reason)))
-    return _envelope(new_id("EDI")[-14:], "CONCORD", "TRADER", [(CUSRES, inner)], now or datetime.now(timezone.utc))
+    return _envelope(new_id("EDI")[-14:], "CONCORD", recipient, [(CUSRES, inner)], now or datetime.now(timezone.utc))
 
 
 def as_json(answer: Answer) -> dict:
