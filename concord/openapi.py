@@ -56,7 +56,10 @@ def document_errors(app) -> None:
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
                 for status in sorted(statuses(path, method, operation)):
-                    responses[str(status)] = {"description": WHY[status], "content": ref}
+                    # a route may answer an error in another media type too (EDIFACT's CONTRL): kept beside JSON
+                    other = {k: v for k, v in responses.get(str(status), {}).get("content", {}).items()
+                             if k != "application/json"}
+                    responses[str(status)] = {"description": WHY[status], "content": ref | other}
         app.openapi_schema = doc
         return doc
 

@@ -23,9 +23,13 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-@router.post("/edifact", openapi_extra={"requestBody": {"required": True, "content": {EDIFACT_MEDIA: {"schema": {
-    "type": "string", "maxLength": edifact.MAX_INTERCHANGE_BYTES,
-    "description": "a UN/EDIFACT CUSDEC interchange (UNB ... UNZ), D.96B or D.21A"}}}},
+_INTERCHANGE = {"schema": {"type": "string", "maxLength": edifact.MAX_INTERCHANGE_BYTES,
+                           "description": "a UN/EDIFACT CUSDEC interchange (UNB ... UNZ), D.96B or D.21A"}}
+
+
+# The body is read as bytes whatever its declared type; text/plain is documented too, as many EDI gateways send it.
+@router.post("/edifact", openapi_extra={"requestBody": {"required": True, "content": {
+    EDIFACT_MEDIA: _INTERCHANGE, "text/plain": _INTERCHANGE}},
     "x-max-body-bytes": edifact.MAX_INTERCHANGE_BYTES},
     responses={200: {"description": "one CUSRES per message (and a CONTRL for messages whose envelope is faulty)"}
                | _ANSWER, 422: {"description": "the interchange is unreadable: a CONTRL rejects it whole"} | _ANSWER})

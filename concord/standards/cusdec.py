@@ -101,7 +101,7 @@ def _text(element) -> str:
     return element or ""
 
 
-def _component(segment: Segment, index: int, component: int = 0) -> str:
+def component(segment: Segment, index: int, component: int = 0) -> str:
     if index >= len(segment.elements):
         return ""
     element = segment.elements[index]
@@ -120,7 +120,7 @@ def _number(text: str) -> str:
 
 
 def _arrival(segment: Segment) -> str | None:
-    value, form = _component(segment, 0, 1), _component(segment, 0, 2) or "203"
+    value, form = component(segment, 0, 1), component(segment, 0, 2) or "203"
     shapes = {"203": "%Y%m%d%H%M", "204": "%Y%m%d%H%M%S"}
     if form not in shapes:
         return None
@@ -139,13 +139,13 @@ def to_document(segments: list[Segment]) -> Reading:
         q = _text(s.elements[0]) if s.elements else ""
         tag = f"{s.tag}+{q}" if q else s.tag
         if s.tag == "BGM":
-            code = _component(s, 0)
+            code = component(s, 0)
             if code not in DECLARATION_TYPES:
                 r.fault(position, tag, "/type", f"document name code {code!r} is not one Concord reads: send 929 "
                         "(import), 830 (export) or 952 (transit)")
             else:
                 r.put(doc, "type", DECLARATION_TYPES[code], "/type", position, tag)
-            r.put(doc, "lrn", _component(s, 1), "/lrn", position, tag)
+            r.put(doc, "lrn", component(s, 1), "/lrn", position, tag)
         elif tag == "DTM+132":
             if (arrival := _arrival(s)) is None:
                 r.fault(position, tag, "/arrival", "give the estimated arrival as CCYYMMDDHHMM (format 203) or "
@@ -153,36 +153,36 @@ def to_document(segments: list[Segment]) -> Reading:
             else:
                 r.put(doc, "arrival", arrival, "/arrival", position, tag)
         elif tag == "LOC+22":
-            r.put(doc, "office_of_entry", _component(s, 1), "/office_of_entry", position, tag)
+            r.put(doc, "office_of_entry", component(s, 1), "/office_of_entry", position, tag)
         elif tag == "LOC+28":
-            r.put(doc, "destination_country", _component(s, 1), "/destination_country", position, tag)
+            r.put(doc, "destination_country", component(s, 1), "/destination_country", position, tag)
         elif s.tag == "NAD" and q in PARTIES:
             role = PARTIES[q]
             party, at = doc.setdefault(role, {}), f"/{role}"
-            r.put(party, "id", _component(s, 1), f"{at}/id", position, tag)
+            r.put(party, "id", component(s, 1), f"{at}/id", position, tag)
             r.put(party, "name", _joined(s.elements[3]) if len(s.elements) > 3 else "", f"{at}/name", position, tag)
             r.put(party, "address", _joined(s.elements[4]) if len(s.elements) > 4 else "", f"{at}/address",
                   position, tag)
-            r.put(party, "country", _component(s, 8), f"{at}/country", position, tag)
+            r.put(party, "country", component(s, 8), f"{at}/country", position, tag)
         elif tag == "TDT+11":
-            mode = _component(s, 2)
+            mode = component(s, 2)
             if mode not in MODE_WORDS:
                 r.fault(position, tag, "/transport/mode", f"mode of transport {mode!r} is not a UN/ECE Rec. 19 code "
                         "Concord reads: 1 sea, 2 rail, 3 road, 4 air, 5 mail, 7 fixed installation, 8 inland waterway")
             else:
                 r.put(transport, "mode", MODE_WORDS[mode], "/transport/mode", position, tag)
-            if conveyance := _component(s, 7):
+            if conveyance := component(s, 7):
                 r.put(transport, "conveyance", conveyance, "/transport/conveyance", position, tag)
         elif tag == "EQD+CN":
             n = len(transport["containers"])
-            transport["containers"].append(_component(s, 1))
+            transport["containers"].append(component(s, 1))
             r.places[f"/transport/containers/{n}"] = Place(position, tag, "C237/8260")
         elif tag in ("UNS+D", "UNS+S"):
             continue
         elif s.tag == "CST":
             item = {"documents": []}
             doc["items"].append(item)
-            r.put(item, "hs_code", _component(s, 1), f"/items/{len(doc['items']) - 1}/hs_code", position, tag)
+            r.put(item, "hs_code", component(s, 1), f"/items/{len(doc['items']) - 1}/hs_code", position, tag)
         elif item is None:
             r.fault(position, tag, "", f"segment {s.tag} is not one Concord reads in the header; remove it")
         else:
@@ -196,24 +196,24 @@ def _item_segment(r: Reading, item: dict, n: int, s: Segment, tag: str, position
         r.put(item, "description", _joined(s.elements[3]) if len(s.elements) > 3 else "", f"{at}/description",
               position, tag)
     elif tag == "LOC+27":
-        r.put(item, "origin", _component(s, 1), f"{at}/origin", position, tag)
+        r.put(item, "origin", component(s, 1), f"{at}/origin", position, tag)
     elif tag == "QTY+47":
-        r.put(item, "quantity", _number(_component(s, 0, 1)), f"{at}/quantity", position, tag)
-        r.put(item, "unit", _component(s, 0, 2), f"{at}/unit", position, tag)
-    elif tag == "MEA+AAE" and _component(s, 1) == "AAL":
-        if _component(s, 2) != "KGM":
+        r.put(item, "quantity", _number(component(s, 0, 1)), f"{at}/quantity", position, tag)
+        r.put(item, "unit", component(s, 0, 2), f"{at}/unit", position, tag)
+    elif tag == "MEA+AAE" and component(s, 1) == "AAL":
+        if component(s, 2) != "KGM":
             r.fault(position, tag, f"{at}/net_mass_kg", "give the net mass in kilograms (unit KGM)")
-        r.put(item, "net_mass_kg", _number(_component(s, 2, 1)), f"{at}/net_mass_kg", position, tag)
+        r.put(item, "net_mass_kg", _number(component(s, 2, 1)), f"{at}/net_mass_kg", position, tag)
     elif tag == "MOA+38":
         value = item.setdefault("value", {})
-        r.put(value, "amount", _number(_component(s, 0, 1)), f"{at}/value/amount", position, tag)
-        r.put(value, "currency", _component(s, 0, 2), f"{at}/value/currency", position, tag)
+        r.put(value, "amount", _number(component(s, 0, 1)), f"{at}/value/amount", position, tag)
+        r.put(value, "currency", component(s, 0, 2), f"{at}/value/currency", position, tag)
     elif s.tag == "DOC":
         k = len(item["documents"])
         document: dict = {}
         item["documents"].append(document)
-        r.put(document, "type", _component(s, 0), f"{at}/documents/{k}/type", position, tag)
-        r.put(document, "reference", _component(s, 1), f"{at}/documents/{k}/reference", position, tag)
+        r.put(document, "type", component(s, 0), f"{at}/documents/{k}/type", position, tag)
+        r.put(document, "reference", component(s, 1), f"{at}/documents/{k}/reference", position, tag)
     else:
         r.fault(position, tag, at, f"segment {tag} is not one Concord reads in a goods item; remove it", "15")
 

@@ -83,7 +83,8 @@ class InterchangeRejected(InvalidDocument):
 def decode(body: bytes) -> str:
     """The interchange's text in the character set its syntax identifier names (UNB S001/0001)."""
     head = body[:200].lstrip(b"\xef\xbb\xbf")
-    start = head.find(b"UNB+")
+    separator = head[4:5] if head.startswith(b"UNA") else b"+"  # the UNA may name other service characters
+    start = head.find(b"UNB" + separator)
     if start < 0:
         raise _rejected("an interchange starts with UNB (after an optional UNA); none was found", "13")
     syntax = head[start + 4:start + 8].decode("ascii", "replace")
@@ -112,8 +113,8 @@ def parse(text: str) -> tuple[Answer, list[tuple[str, list[Segment]]]]:
     if not segments or segments[0].tag != "UNB":
         raise _rejected("an interchange starts with UNB (after an optional UNA)", "13")
     unb = segments[0]
-    reference, sender, recipient = (cusdec._component(unb, 4), cusdec._component(unb, 1),
-                                    cusdec._component(unb, 2))
+    reference, sender, recipient = (cusdec.component(unb, 4), cusdec.component(unb, 1),
+                                    cusdec.component(unb, 2))
     if not reference:
         raise _rejected("UNB has no interchange control reference (0020)", "13", "", sender, recipient)
     if segments[-1].tag != "UNZ":
@@ -121,12 +122,12 @@ def parse(text: str) -> tuple[Answer, list[tuple[str, list[Segment]]]]:
                         recipient)
     unz, body = segments[-1], segments[1:-1]
     answer = Answer(reference, sender, recipient, [], [])
-    if cusdec._component(unz, 1) != reference:
-        answer.faults.append(SyntaxFault(None, "28", f"UNZ's reference {cusdec._component(unz, 1)!r} is not UNB's "
+    if cusdec.component(unz, 1) != reference:
+        answer.faults.append(SyntaxFault(None, "28", f"UNZ's reference {cusdec.component(unz, 1)!r} is not UNB's "
                                          f"{reference!r}", len(segments)))
     count = sum(1 for s in body if s.tag == "UNH")
-    if cusdec._component(unz, 0) != str(count):
-        answer.faults.append(SyntaxFault(None, "29", f"UNZ counts {cusdec._component(unz, 0)!r} messages; the "
+    if cusdec.component(unz, 0) != str(count):
+        answer.faults.append(SyntaxFault(None, "29", f"UNZ counts {cusdec.component(unz, 0)!r} messages; the "
                                          f"interchange has {count}", len(segments)))
     if count > MAX_MESSAGES:
         answer.faults.append(SyntaxFault(None, "35", f"{count} messages: send at most {MAX_MESSAGES} per interchange"))
@@ -164,7 +165,7 @@ def _messages(answer: Answer, body: list[Segment]) -> list[tuple[str, list[Segme
 
 
 def _ref(unh: Segment) -> str:
-    return cusdec._component(unh, 0)
+    return cusdec.component(unh, 0)
 
 
 def _envelope_fault(unh: Segment, unt: Segment, segments: int) -> SyntaxFault | None:
@@ -172,10 +173,10 @@ def _envelope_fault(unh: Segment, unt: Segment, segments: int) -> SyntaxFault | 
     kind = kind if isinstance(kind, list) else [kind]
     if not ref:
         return SyntaxFault("", "13", "UNH has no message reference (0062)", 1)
-    if cusdec._component(unt, 1) != ref:
-        return SyntaxFault(ref, "28", f"UNT's reference {cusdec._component(unt, 1)!r} is not UNH's {ref!r}", segments)
-    if cusdec._component(unt, 0) != str(segments):
-        return SyntaxFault(ref, "29", f"UNT counts {cusdec._component(unt, 0)!r} segments; the message has "
+    if cusdec.component(unt, 1) != ref:
+        return SyntaxFault(ref, "28", f"UNT's reference {cusdec.component(unt, 1)!r} is not UNH's {ref!r}", segments)
+    if cusdec.component(unt, 0) != str(segments):
+        return SyntaxFault(ref, "29", f"UNT counts {cusdec.component(unt, 0)!r} segments; the message has "
                            f"{segments} (UNH and UNT included)", segments)
     if kind[:2] != ["CUSDEC", "D"] or len(kind) < 4 or kind[3] != "UN":
         return SyntaxFault(ref, "12", f"message type {':'.join(kind)!r}: Concord reads CUSDEC:D:<release>:UN", 1)
@@ -190,7 +191,7 @@ def lodge_interchange(bus, subject, body: bytes) -> Answer:
     from concord.declarations.schemas import parse_declaration
 
     answer, messages = parse(decode(body))
-    ready: list[tuple[MessageResult, dict]] = []
+    ready: list[tuple[MessageResult, dict, cusdec.Reading]] = []
     for reference, segments in messages:
         reading = cusdec.to_document(segments)
         result = MessageResult(reference, lrn=reading.document.get("lrn"))
@@ -286,7 +287,7 @@ def render(answer: Answer, now: datetime | None = None) -> str:
 
 
 def status_cusres(declaration_id: str, lrn: str, status: str, reason: str | None = None,
-                  now: datetime | None = None) -> str:
+                  now: datetime | None = None, recipient: str = "TRADER") -> str:
     """A status change (released, refused, documents_requested...) as a CUSRES interchange for the trader.
 
     Ready for the webhook delivery of the alerts lane: it only renders. The status travels in GIS as Concord's
@@ -296,7 +297,7 @@ def status_cusres(declaration_id: str, lrn: str, status: str, reason: str | None
              Segment("GIS", [status, "ZZZ"])]
     if reason:
         inner.append(Segment("FTX", "AAO", "", "", _text_parts(reason)))
-    return _envelope(new_id("EDI")[-14:], "CONCORD", "TRADER", [(CUSRES, inner)], now or datetime.now(timezone.utc))
+    return _envelope(new_id("EDI")[-14:], "CONCORD", recipient, [(CUSRES, inner)], now or datetime.now(timezone.utc))
 
 
 def as_json(answer: Answer) -> dict:

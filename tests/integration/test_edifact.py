@@ -189,3 +189,11 @@ def test_status_changes_render_as_cusres():
     assert segments[2].elements == ["962", "DCL1", "27"] and segments[5].elements == [["refused", "ZZZ"]]
     assert segments[6].elements[3] == "the certificate does not match ?+:'"
     assert segments[7].elements == ["7", "1"]
+
+
+def test_a_una_with_other_service_characters_is_honoured():
+    text = D96B.decode().replace("UNA:+.? '", "UNA:*.? '").replace("+", "*")  # ?+ becomes ?* : still released
+    answer, messages = edifact.parse(edifact.decode(text.encode()))
+    assert answer.faults == [] and [ref for ref, _ in messages] == ["M1", "M2"]
+    doc = cusdec.to_document(messages[0][1]).document
+    assert doc["items"][0]["description"] == "Bananas, fresh * green: Cavendish (grade 'A')"
