@@ -20,7 +20,8 @@ from support import declaration, item, subjects
 
 PASSWORD = "correct horse battery"
 BANANAS = item("080390", "Fresh bananas", "EC", documents=["N851"])
-USERS = ("hollandfoods", "eurotech", "cus-officer", "nppo-officer", "pol-officer", "nppo-liaison", "auditor")
+USERS = ("hollandfoods", "eurotech", "cus-officer", "nppo-officer", "pol-officer", "nppo-liaison", "auditor",
+         "cus-supervisor")
 
 
 @pytest.fixture
@@ -233,6 +234,7 @@ def _pages(c, did, task_ids, seqs) -> dict:
     paths = {"/console/", "/console/tasks", "/console/declarations", f"/console/declarations?q={MARK['lrn']}",
              f"/console/declarations?q={MARK['conveyance']}", f"/console/declarations/{did}",
              f"/console/declarations/{did}/live", "/console/lodge", "/console/agreements", "/console/audit",
+             "/console/supervisor",
              "/console/sign-in"}
     paths |= {f"/console/tasks/{t}" for t in task_ids} | {f"/console/audit/{s}" for s in seqs}
     return {p: c.get(p) for p in paths}
@@ -255,9 +257,10 @@ def test_every_console_route_shows_no_more_than_the_api(hub):
     with hub.sessions() as s:
         task_ids = [t.id for t in s.scalars(select(AgencyTask).where(AgencyTask.declaration_id == did))]
         seqs = [e.seq for e in s.scalars(select(AuditEntry).where(AuditEntry.resource == f"declaration/{did}"))][:2]
-    from concord.console import auditor, liaison, officer, pages, trader
+    from concord.console import auditor, liaison, officer, pages, supervisor, trader
 
-    routes = {r.path for m in (pages, officer, trader, liaison, auditor) for r in m.router.routes if "GET" in r.methods}
+    modules = (pages, officer, supervisor, trader, liaison, auditor)
+    routes = {r.path for m in modules for r in m.router.routes if "GET" in r.methods}
     walked = {p.split("?")[0] for p in _pages(client(hub), "D", ["T"], [0])}
     walked = {re.sub(r"/(D|T|0)(?=/|$)", lambda m: {"D": "/{declaration_id}", "T": "/{task_id}",
                                                       "0": "/{seq}"}[m.group(1)], p) for p in walked}
@@ -307,3 +310,27 @@ def _api_text(hub, user, did) -> str:
 
 def test_timeouts_are_what_the_docs_say():
     assert auth.IDLE == timedelta(minutes=30) and auth.ABSOLUTE == timedelta(hours=12)
+
+
+def test_supervisor_sees_overdue_tasks_and_decisions_per_officer_of_the_own_agency_only(hub):
+    from concord.agencies.messages import LoadConfig
+    from concord.clearance.queries import task_queue
+    from support import demo_config_text
+
+    # Customs draws every declaration for control, so its own task stays open and falls overdue
+    hub.bus.handle(LoadConfig(text=demo_config_text(random_rate=1.0), source="every declaration controlled"))
+    did = submit(hub, declaration(lrn="LRN-SUPERVISED", items=[BANANAS]))
+    customs = next(t for t in _tasks(hub, did) if t.agency == "CUS" and t.open)
+    hub.bus.handle(DecideTask(task_id=next(t for t in _tasks(hub, did) if t.agency == "NPPO").id,
+                              decision="approve", reason="ok"), subject=subjects(hub)["nppo-officer"])
+    hub.clock.advance(hours=200)
+    other = submit(hub, declaration(lrn="LRN-SUPERVISED-2"))
+    hub.bus.handle(DecideTask(task_id=next(t for t in _tasks(hub, other) if t.agency == "CUS" and t.open).id,
+                              decision="approve", reason="controlled"), subject=subjects(hub)["cus-officer"])
+    page = signed(hub, "cus-supervisor").get("/console/supervisor")
+    assert re.search(r"<td>cus-officer</td><td>1</td>", page.text)
+    with hub.sessions() as s:
+        overdue = task_queue(s, subjects(hub)["cus-supervisor"], hub.clock.now(), overdue=True, access=hub.access)
+    assert page.status_code == 200 and overdue["total"] >= 1 and customs.id in page.text
+    assert "nppo-officer" not in page.text  # another agency's decisions are not its workload
+    assert signed(hub, "nppo-officer").get("/console/supervisor").status_code == 403
