@@ -334,3 +334,25 @@ def test_supervisor_sees_overdue_tasks_and_decisions_per_officer_of_the_own_agen
     assert page.status_code == 200 and overdue["total"] >= 1 and customs.id in page.text
     assert "nppo-officer" not in page.text  # another agency's decisions are not its workload
     assert signed(hub, "nppo-officer").get("/console/supervisor").status_code == 403
+
+
+def test_operators_cli_adds_changes_and_guards_accounts(sqlite_concord, monkeypatch):
+    from typer.testing import CliRunner
+
+    from concord.cli import app as cli
+    from concord.config import get_settings
+
+    monkeypatch.setenv("CONCORD_DATABASE_URL", sqlite_concord.settings.resolved_database_url())
+    monkeypatch.setenv("CONCORD_VAR_DIR", str(sqlite_concord.settings.var_dir))
+    get_settings.cache_clear()
+    try:
+        run = CliRunner().invoke
+        assert run(cli, ["users", "add", "vet-officer", "--password", PASSWORD]).exit_code == 0
+        assert run(cli, ["users", "add", "nobody", "--password", PASSWORD]).exit_code == 2
+        assert run(cli, ["users", "passwd", "vet-officer", "--password", "short"]).exit_code == 2
+        enrolled = run(cli, ["users", "totp", "vet-officer"])
+        assert enrolled.exit_code == 0 and enrolled.output.startswith("otpauth://totp/Concord:vet-officer?secret=")
+    finally:
+        get_settings.cache_clear()
+    c = client(sqlite_concord)
+    assert sign_in(c, "vet-officer").status_code == 401  # the second factor is now required
