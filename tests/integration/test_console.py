@@ -189,6 +189,7 @@ def test_search_finds_within_the_view_only(hub):
     assert did not in nppo.get("/console/declarations?q=NL823456781").text  # not in NPPO's fields: no match
     assert did in nppo.get("/console/declarations?q=MSCU1234566").text  # the container is in its view
     assert did not in signed(hub, "pol-officer").get("/console/declarations?q=LRN-SEARCH").text
+    assert "0 declarations." in customs.get("/console/declarations?q=office_of_entry").text  # values, not names
 
 
 def test_liaison_signs_and_auditor_reads_the_log(hub):
