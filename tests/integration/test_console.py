@@ -357,3 +357,18 @@ def test_operators_cli_adds_changes_and_guards_accounts(sqlite_concord, monkeypa
         get_settings.cache_clear()
     c = client(sqlite_concord)
     assert sign_in(c, "vet-officer").status_code == 401  # the second factor is now required
+
+
+def test_failed_sign_ins_are_counted_per_client_not_logged_one_by_one(hub):
+    from sqlalchemy import func, select
+
+    from concord.audit.models import AuditEntry
+
+    hub.auth_refusals.limit = 3  # the hub's setting (CONCORD_AUTH_REFUSAL_LIMIT), small to keep the test short
+    c = client(hub)
+    codes = [sign_in(c, f"made-up-{n}").status_code for n in range(6)]
+    assert codes == [401, 401, 401, 429, 429, 429]
+    with hub.sessions() as s:
+        logged = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "auth:token:refused"))
+    assert logged == 1  # the window's first; the rest are one counted entry when it closes
+    assert sign_in(c, "auditor").status_code == 303  # the right password still passes
