@@ -73,3 +73,22 @@ def _has_inspection(TaskDecision):
     from sqlalchemy import String, cast
 
     return cast(TaskDecision.inspection, String) != "null"  # SQL NULL fails this too
+
+
+def decisions_per_officer(session, subject, since, *, access) -> list[dict]:
+    """A supervisor's view of the agency's own work: decisions per officer and kind since `since`, most first."""
+    from concord.clearance.models import TaskDecision
+
+    if subject.agency is None or not subject.has("supervisor"):
+        raise Forbidden("workload figures are for an agency's supervisors")
+    rows = session.execute(select(TaskDecision.officer, TaskDecision.kind, func.count())
+                           .join(AgencyTask, AgencyTask.id == TaskDecision.task_id)
+                           .where(AgencyTask.agency == subject.agency, TaskDecision.decided_at >= since)
+                           .group_by(TaskDecision.officer, TaskDecision.kind)).all()
+    per: dict = {}
+    for officer, kind, n in rows:
+        per.setdefault(officer, {})[kind] = n
+    # Counts of the agency's own decisions: the same cut as the queue, with the agency as owner of every field.
+    lens = Lens(subject, Decision(True, (), "own-agency"), access.lead_of(session), session, access=access)
+    return cut([step({"officer": envelope(o), "decisions": envelope(k), "total": envelope(sum(k.values()))},
+                     subject.agency) for o, k in sorted(per.items(), key=lambda x: -sum(x[1].values()))], lens)

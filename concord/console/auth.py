@@ -91,10 +91,8 @@ def sign_in(app, user_id: str, password: str, code: str | None) -> tuple[str, Si
     with app.uow() as uow:
         account = uow.session.get(ConsoleAccount, user_id[:64])
         user = uow.session.get(User, user_id[:64]) if account else None
-        if account is None or user is None or not user.active:
-            _verify(_DUMMY, password)
-            uow.audit("console:sign-in:refused", f"user/{user_id[:64]}", outcome="denied")
-            uow.commit()
+        if account is None or user is None or not user.active:  # counted per client by the caller, not logged
+            _verify(_DUMMY, password)  # one by one: a flood of made-up names must not grow the log a line each
             raise SignInRefused("the user, password or code is wrong, or the account is locked for a while")
         locked = account.locked_until is not None and account.locked_until > now
         ok = not locked and _verify(account.password_hash, password) and _second_factor(account, code, now)

@@ -6,10 +6,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from concord.console.auth import SignInRefused, sign_in, sign_out
-from concord.console.web import COOKIE, tr, form, redirect, render, signed_in
+from concord.console.web import COOKIE, N_, form, redirect, render, signed_in, tr
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-SIGN_IN_CSRF = "concord_signin"  # double-submit token of the sign-in form (there is no session yet)
+SIGN_IN_CSRF = "concord_signin"
+WRONG = N_(
+    "The user, password or code is wrong, or the account is locked for a while.")  # double-submit token of the sign-in form (there is no session yet)
 
 
 def _safe_next(value: str | None) -> str:
@@ -38,13 +40,25 @@ async def sign_in_form(request: Request):
     fields = await form(request, csrf=request.cookies.get(SIGN_IN_CSRF))
     app = request.app.state.concord
     user = fields.get("user", "").strip()[:64]
+    # Refused sign-ins count against the client like refused API tokens: one audit entry per window, 429 past
+    # the limit (an office's other users, behind the same address, still sign in with the right password).
+    refusals, key = app.auth_refusals, ("client", request.client.host if request.client else "unknown")
     try:
         # Argon2id takes a tenth of a second of CPU by design: in the thread pool, not on the event loop
         token, signed = await run_in_threadpool(sign_in, app, user, fields.get("password", "")[:1024],
                                                 fields.get("code") or None)
     except SignInRefused:
-        return _sign_in_page(request, 401, tr(request, "The user, password or code is wrong, or the account is "
-                                                      "locked for a while."), user)
+        if refusals is None:
+            return _sign_in_page(request, 401, tr(request, WRONG), user)
+        from concord.audit.summaries import write_notes
+
+        wait = refusals.retry_after(key)
+        notes = refusals.hit(key, f"console:{user}", limited=wait is not None)
+        await run_in_threadpool(write_notes, app, notes, request.state.request_id)
+        if wait is not None:
+            return _sign_in_page(request, 429, tr(request, "Too many failed sign-ins from this address; try again "
+                                                           "in %(seconds)s seconds.", seconds=wait), user)
+        return _sign_in_page(request, 401, tr(request, WRONG), user)
     response = redirect(_safe_next(fields.get("next")))
     from concord.console.auth import ABSOLUTE
 

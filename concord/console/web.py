@@ -113,12 +113,12 @@ def mount_console(app) -> None:
     """The console's pages under /console and its assets, served from the package (no CDN)."""
     from starlette.staticfiles import StaticFiles
 
-    from concord.console import auditor, liaison, officer, pages, trader
+    from concord.console import auditor, liaison, officer, pages, supervisor, trader
 
-    for module in (pages, officer, trader, liaison, auditor):
+    for module in (pages, officer, supervisor, trader, liaison, auditor):
         app.include_router(module.router)
 
-    class CachedStatic(StaticFiles):  # the file names carry their versions: browsers keep them a day
+    class CachedStatic(StaticFiles):  # kept a day (htmx's name carries its version; our CSS may lag a day)
         def file_response(self, *args, **kwargs):
             response = super().file_response(*args, **kwargs)
             response.headers["Cache-Control"] = "public, max-age=86400"

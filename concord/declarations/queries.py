@@ -121,7 +121,6 @@ def search_declarations(session, subject, term: str, *, status: str | None = Non
     office, code): found in the scoped query, then kept only where the term is in the subject's cut of the
     declaration, before paging; so a search can never reveal a field the view hides. At most `candidates` newest
     declarations are considered."""
-    import orjson
     from sqlalchemy import String, cast, or_
 
     if not 1 <= limit <= 500:
@@ -144,10 +143,22 @@ def search_declarations(session, subject, term: str, *, status: str | None = Non
         if not decision.allowed:
             continue
         seen = cut(views.export_row(d, document), _lens(session, subject, decision, purpose, None, access))
-        if term.lower() in orjson.dumps(seen).decode().lower():
+        if any(term.lower() in value.lower() for value in _texts(seen)):  # values only: never a field's name
             found.append((d, decision))
     items = []
     for d, decision in found[offset:offset + limit]:
         note_read(reads, f"declaration/{d.id}", decision)
         items.append(cut(views.list_item(d), _lens(session, subject, decision, purpose, reads, access)))
     return {"total": len(found), "limit": limit, "offset": offset, "items": items}
+
+
+def _texts(value):
+    """Every text and number in a cut read model (its values, not its keys)."""
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _texts(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _texts(v)
+    elif value is not None:
+        yield str(value)

@@ -20,7 +20,8 @@ from support import declaration, item, subjects
 
 PASSWORD = "correct horse battery"
 BANANAS = item("080390", "Fresh bananas", "EC", documents=["N851"])
-USERS = ("hollandfoods", "eurotech", "cus-officer", "nppo-officer", "pol-officer", "nppo-liaison", "auditor")
+USERS = ("hollandfoods", "eurotech", "cus-officer", "nppo-officer", "pol-officer", "nppo-liaison", "auditor",
+         "cus-supervisor")
 
 
 @pytest.fixture
@@ -188,6 +189,7 @@ def test_search_finds_within_the_view_only(hub):
     assert did not in nppo.get("/console/declarations?q=NL823456781").text  # not in NPPO's fields: no match
     assert did in nppo.get("/console/declarations?q=MSCU1234566").text  # the container is in its view
     assert did not in signed(hub, "pol-officer").get("/console/declarations?q=LRN-SEARCH").text
+    assert "0 declarations." in customs.get("/console/declarations?q=office_of_entry").text  # values, not names
 
 
 def test_liaison_signs_and_auditor_reads_the_log(hub):
@@ -233,6 +235,7 @@ def _pages(c, did, task_ids, seqs) -> dict:
     paths = {"/console/", "/console/tasks", "/console/declarations", f"/console/declarations?q={MARK['lrn']}",
              f"/console/declarations?q={MARK['conveyance']}", f"/console/declarations/{did}",
              f"/console/declarations/{did}/live", "/console/lodge", "/console/agreements", "/console/audit",
+             "/console/supervisor",
              "/console/sign-in"}
     paths |= {f"/console/tasks/{t}" for t in task_ids} | {f"/console/audit/{s}" for s in seqs}
     return {p: c.get(p) for p in paths}
@@ -255,9 +258,10 @@ def test_every_console_route_shows_no_more_than_the_api(hub):
     with hub.sessions() as s:
         task_ids = [t.id for t in s.scalars(select(AgencyTask).where(AgencyTask.declaration_id == did))]
         seqs = [e.seq for e in s.scalars(select(AuditEntry).where(AuditEntry.resource == f"declaration/{did}"))][:2]
-    from concord.console import auditor, liaison, officer, pages, trader
+    from concord.console import auditor, liaison, officer, pages, supervisor, trader
 
-    routes = {r.path for m in (pages, officer, trader, liaison, auditor) for r in m.router.routes if "GET" in r.methods}
+    modules = (pages, officer, supervisor, trader, liaison, auditor)
+    routes = {r.path for m in modules for r in m.router.routes if "GET" in r.methods}
     walked = {p.split("?")[0] for p in _pages(client(hub), "D", ["T"], [0])}
     walked = {re.sub(r"/(D|T|0)(?=/|$)", lambda m: {"D": "/{declaration_id}", "T": "/{task_id}",
                                                       "0": "/{seq}"}[m.group(1)], p) for p in walked}
@@ -307,3 +311,64 @@ def _api_text(hub, user, did) -> str:
 
 def test_timeouts_are_what_the_docs_say():
     assert auth.IDLE == timedelta(minutes=30) and auth.ABSOLUTE == timedelta(hours=12)
+
+
+def test_supervisor_sees_overdue_tasks_and_decisions_per_officer_of_the_own_agency_only(hub):
+    from concord.agencies.messages import LoadConfig
+    from concord.clearance.queries import task_queue
+    from support import demo_config_text
+
+    # Customs draws every declaration for control, so its own task stays open and falls overdue
+    hub.bus.handle(LoadConfig(text=demo_config_text(random_rate=1.0), source="every declaration controlled"))
+    did = submit(hub, declaration(lrn="LRN-SUPERVISED", items=[BANANAS]))
+    customs = next(t for t in _tasks(hub, did) if t.agency == "CUS" and t.open)
+    hub.bus.handle(DecideTask(task_id=next(t for t in _tasks(hub, did) if t.agency == "NPPO").id,
+                              decision="approve", reason="ok"), subject=subjects(hub)["nppo-officer"])
+    hub.clock.advance(hours=200)
+    other = submit(hub, declaration(lrn="LRN-SUPERVISED-2"))
+    hub.bus.handle(DecideTask(task_id=next(t for t in _tasks(hub, other) if t.agency == "CUS" and t.open).id,
+                              decision="approve", reason="controlled"), subject=subjects(hub)["cus-officer"])
+    page = signed(hub, "cus-supervisor").get("/console/supervisor")
+    assert re.search(r"<td>cus-officer</td><td>1</td>", page.text)
+    with hub.sessions() as s:
+        overdue = task_queue(s, subjects(hub)["cus-supervisor"], hub.clock.now(), overdue=True, access=hub.access)
+    assert page.status_code == 200 and overdue["total"] >= 1 and customs.id in page.text
+    assert "nppo-officer" not in page.text  # another agency's decisions are not its workload
+    assert signed(hub, "nppo-officer").get("/console/supervisor").status_code == 403
+
+
+def test_operators_cli_adds_changes_and_guards_accounts(sqlite_concord, monkeypatch):
+    from typer.testing import CliRunner
+
+    from concord.cli import app as cli
+    from concord.config import get_settings
+
+    monkeypatch.setenv("CONCORD_DATABASE_URL", sqlite_concord.settings.resolved_database_url())
+    monkeypatch.setenv("CONCORD_VAR_DIR", str(sqlite_concord.settings.var_dir))
+    get_settings.cache_clear()
+    try:
+        run = CliRunner().invoke
+        assert run(cli, ["users", "add", "vet-officer", "--password", PASSWORD]).exit_code == 0
+        assert run(cli, ["users", "add", "nobody", "--password", PASSWORD]).exit_code == 2
+        assert run(cli, ["users", "passwd", "vet-officer", "--password", "short"]).exit_code == 2
+        enrolled = run(cli, ["users", "totp", "vet-officer"])
+        assert enrolled.exit_code == 0 and enrolled.output.startswith("otpauth://totp/Concord:vet-officer?secret=")
+    finally:
+        get_settings.cache_clear()
+    c = client(sqlite_concord)
+    assert sign_in(c, "vet-officer").status_code == 401  # the second factor is now required
+
+
+def test_failed_sign_ins_are_counted_per_client_not_logged_one_by_one(hub):
+    from sqlalchemy import func, select
+
+    from concord.audit.models import AuditEntry
+
+    hub.auth_refusals.limit = 3  # the hub's setting (CONCORD_AUTH_REFUSAL_LIMIT), small to keep the test short
+    c = client(hub)
+    codes = [sign_in(c, f"made-up-{n}").status_code for n in range(6)]
+    assert codes == [401, 401, 401, 429, 429, 429]
+    with hub.sessions() as s:
+        logged = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "auth:token:refused"))
+    assert logged == 1  # the window's first; the rest are one counted entry when it closes
+    assert sign_in(c, "auditor").status_code == 303  # the right password still passes
