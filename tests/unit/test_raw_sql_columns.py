@@ -55,6 +55,8 @@ def references(sql: str) -> list[tuple[str, str | None]]:
         return [(m[1], None)]
     if m := re.match(r"UPDATE (\w+) SET (.*)", sql, re.I):
         return [(m[1], None)] + [(m[1], c) for c in _bare_columns(m[2])]
+    if re.fullmatch(r"SELECT \w+\([^()]*\)", sql, re.I):  # a function call alone (an advisory lock): no table
+        return []
     m = re.match(r"SELECT (.*?) FROM (.*)", sql, re.I)
     assert m, sql
     tables, default = {}, None
