@@ -34,6 +34,7 @@ from concord.declarations.grouping import LodgingQueue
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationCancelled,
                                            DeclarationRefused, LodgeGroup, RecordArrival, SubmitDeclaration)
 from concord.inspections import facilities as inspection_facilities
+from concord.inspections import findings as inspection_findings
 from concord.inspections import handlers as inspections
 from concord.inspections.messages import (AnswerInvitation, RecordFinding, RecordLabResult, RecordNoShow,
                                           RequestInspection, RescheduleInspection, StartInspection)
@@ -86,8 +87,8 @@ COMMANDS = {
     RescheduleInspection: inspections.reschedule_inspection,
     RecordNoShow: inspections.record_no_show,
     StartInspection: inspections.start_inspection,
-    RecordFinding: inspections.record_finding,
-    RecordLabResult: inspections.record_lab_result,
+    RecordFinding: inspection_findings.record_finding,
+    RecordLabResult: inspection_findings.record_lab_result,
     # time release study: the goods' exit, its last milestone
     RecordExit: trs_handlers.record_exit,
 }
