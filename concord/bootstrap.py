@@ -25,7 +25,8 @@ from concord.audit.log import AuditLog
 from concord.audit.summaries import Summaries
 from concord.audit.tree import NodeCache
 from concord.clearance import handlers as clearance
-from concord.clearance.messages import CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments, TaskCreated, TaskDecided
+from concord.clearance.messages import (CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments, TaskCreated,
+                                        TaskDecided)
 from concord.clock import Clock
 from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
@@ -39,8 +40,6 @@ from concord.inspections import handlers as inspections
 from concord.inspections.messages import (AnswerInvitation, RecordFinding, RecordLabResult, RecordNoShow,
                                           RequestInspection, RescheduleInspection, StartInspection)
 from concord.messaging.audiences import messages_for
-from concord.trs import handlers as trs_handlers
-from concord.trs.messages import RecordExit
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
@@ -53,6 +52,8 @@ from concord.risk.scoring.step import RiskStep
 from concord.screening import handlers as screening
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
 from concord.screening.service import PartyScreening
+from concord.trs import handlers as trs_handlers
+from concord.trs.messages import RecordExit
 
 COMMANDS = {
     LoadConfig: agencies.load_config,
