@@ -174,8 +174,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
     # joint inspections: proposed when a second agency needs the goods examined; called off with the declaration
-    app.bus.subscribe(TaskCreated, inspections.propose_when_joint)
-    app.bus.subscribe(TaskDecided, inspections.propose_when_joint)
+    app.bus.subscribe(TaskCreated, inspections.propose_when_joint, when=inspections.needs_goods)
+    app.bus.subscribe(TaskDecided, inspections.propose_when_joint, when=inspections.needs_goods)
     app.bus.subscribe(DeclarationRefused, inspections.cancel_with_declaration)
     app.bus.subscribe(DeclarationCancelled, inspections.cancel_with_declaration)
     app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))

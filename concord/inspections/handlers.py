@@ -147,10 +147,15 @@ def request_inspection(cmd: RequestInspection, uow, *, directory, access) -> dic
         return _summary(insp, replayed=not changed)
 
 
+def needs_goods(event) -> bool:
+    """Whether a task event asks for the goods themselves (most tasks are document checks: nothing to do)."""
+    return getattr(event, "task_type", None) == "inspection" or getattr(event, "status", None) == "inspection_required"
+
+
 def propose_when_joint(event, uow, *, directory) -> None:
     """When a second agency needs the goods examined, Concord proposes one joint inspection by itself."""
-    if getattr(event, "task_type", None) != "inspection" and getattr(event, "status", None) != "inspection_required":
-        return  # the hot path of lodging: most tasks are document checks
+    if not needs_goods(event):
+        return
     with uow:
         s = uow.session
         d = s.get(Declaration, event.declaration_id, with_for_update=True)
