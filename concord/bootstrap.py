@@ -25,7 +25,8 @@ from concord.audit.log import AuditLog
 from concord.audit.summaries import Summaries
 from concord.audit.tree import NodeCache
 from concord.clearance import handlers as clearance
-from concord.clearance.messages import CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments, TaskCreated, TaskDecided
+from concord.clearance.messages import (CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments, TaskCreated,
+                                        TaskDecided)
 from concord.clock import Clock
 from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
@@ -42,12 +43,11 @@ from concord.hunting.messages import StartHunt
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationCancelled,
                                            DeclarationRefused, LodgeGroup, RecordArrival, SubmitDeclaration)
 from concord.inspections import facilities as inspection_facilities
+from concord.inspections import findings as inspection_findings
 from concord.inspections import handlers as inspections
 from concord.inspections.messages import (AnswerInvitation, RecordFinding, RecordLabResult, RecordNoShow,
                                           RequestInspection, RescheduleInspection, StartInspection)
 from concord.messaging.audiences import messages_for
-from concord.trs import handlers as trs_handlers
-from concord.trs.messages import RecordExit
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
@@ -66,6 +66,8 @@ from concord.screening.service import PartyScreening
 from concord.standards import handlers as standards
 from concord.standards import sps
 from concord.standards.messages import SupplySpsCertificate
+from concord.trs import handlers as trs_handlers
+from concord.trs.messages import RecordExit
 
 COMMANDS = {
     LoadConfig: agencies.load_config,
@@ -121,8 +123,8 @@ COMMANDS = {
     RescheduleInspection: inspections.reschedule_inspection,
     RecordNoShow: inspections.record_no_show,
     StartInspection: inspections.start_inspection,
-    RecordFinding: inspections.record_finding,
-    RecordLabResult: inspections.record_lab_result,
+    RecordFinding: inspection_findings.record_finding,
+    RecordLabResult: inspection_findings.record_lab_result,
     # time release study: the goods' exit, its last milestone
     RecordExit: trs_handlers.record_exit,
 }
@@ -210,8 +212,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
     # joint inspections: proposed when a second agency needs the goods examined; called off with the declaration
-    app.bus.subscribe(TaskCreated, inspections.propose_when_joint)
-    app.bus.subscribe(TaskDecided, inspections.propose_when_joint)
+    app.bus.subscribe(TaskCreated, inspections.propose_when_joint, when=inspections.needs_goods)
+    app.bus.subscribe(TaskDecided, inspections.propose_when_joint, when=inspections.needs_goods)
     app.bus.subscribe(DeclarationRefused, inspections.cancel_with_declaration)
     app.bus.subscribe(DeclarationCancelled, inspections.cancel_with_declaration)
     app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))

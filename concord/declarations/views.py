@@ -143,6 +143,7 @@ EVENT_FIELDS = {
     "declaration.goods_arrived": {"location": "doc:/office_of_entry"},
     "declaration.cleared": {"version": "envelope", "awaiting": "envelope"},
     "declaration.released": {"version": "envelope"},
+    "declaration.goods_exited": {"gate": "doc:/office_of_entry"},
     "declaration.refused": {"by_agency": "envelope", "reason": "outcome:/reason"},
     "task.created": _TASK | {"task_type": "envelope", "due_at": "envelope", "rules": "assessment"},
     "task.decided": _TASK | {"decision": "envelope", "status": "envelope", "reason": "outcome:/reason"},

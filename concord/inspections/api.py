@@ -14,9 +14,14 @@ from concord.inspections.schemas import (FINDING_BODY_BYTES, AnswerIn, FindingIn
 router = APIRouter(prefix="/api/v1", tags=["inspections"], route_class=BoundedRoute)
 
 
+def _id():
+    """A record id in the path: looked up, never stored; one Path per parameter (FastAPI keeps its alias on it)."""
+    return Path(max_length=32)
+
+
 
 @router.post("/declarations/{declaration_id}/inspections", status_code=201)
-def request_inspection(body: RequestIn, response: Response, declaration_id: str = Path(max_length=32),
+def request_inspection(body: RequestIn, response: Response, declaration_id: str = _id(),
                        subject=Depends(current_subject), app=Depends(concord_app)):
     """An officer asks for a physical examination; every agency that needs one is invited to the same slot
     (200 with `replayed` when the declaration's inspection already invites the caller's agency)."""
@@ -28,7 +33,7 @@ def request_inspection(body: RequestIn, response: Response, declaration_id: str 
 
 
 @router.get("/declarations/{declaration_id}/inspections")
-def declaration_inspections(request: Request, declaration_id: str = Path(max_length=32), why: str | None = Depends(purpose),
+def declaration_inspections(request: Request, declaration_id: str = _id(), why: str | None = Depends(purpose),
                             subject=Depends(current_subject), app=Depends(concord_app)):
     """The declaration's inspections: for the trader one appointment and one outcome; for an agency its own
     findings and others' as agreements share them."""
@@ -37,21 +42,21 @@ def declaration_inspections(request: Request, declaration_id: str = Path(max_len
 
 
 @router.get("/inspections/{inspection_id}")
-def get_inspection(request: Request, inspection_id: str = Path(max_length=32), why: str | None = Depends(purpose),
+def get_inspection(request: Request, inspection_id: str = _id(), why: str | None = Depends(purpose),
                    subject=Depends(current_subject), app=Depends(concord_app)):
     return audited_read(request, subject, why, lambda s, reads: queries.get_inspection(
         s, subject, inspection_id, purpose=why, reads=reads, access=app.access))
 
 
 @router.post("/inspections/{inspection_id}/answer")
-def answer(body: AnswerIn, inspection_id: str = Path(max_length=32), subject=Depends(current_subject), app=Depends(concord_app)):
+def answer(body: AnswerIn, inspection_id: str = _id(), subject=Depends(current_subject), app=Depends(concord_app)):
     """The caller's agency accepts the proposed slot, or declines it with a reason (a later slot is proposed)."""
     return app.bus.handle(AnswerInvitation(inspection_id=inspection_id, accept=body.accept, reason=body.reason),
                           subject=subject)
 
 
 @router.post("/inspections/{inspection_id}/reschedule")
-def reschedule(body: RescheduleIn, inspection_id: str = Path(max_length=32), subject=Depends(current_subject),
+def reschedule(body: RescheduleIn, inspection_id: str = _id(), subject=Depends(current_subject),
                app=Depends(concord_app)):
     """The trader, an invited agency or customs asks for another slot; every agency is asked again."""
     return app.bus.handle(RescheduleInspection(inspection_id=inspection_id, reason=body.reason,
@@ -59,20 +64,20 @@ def reschedule(body: RescheduleIn, inspection_id: str = Path(max_length=32), sub
 
 
 @router.post("/inspections/{inspection_id}/no-show")
-def no_show(body: NoShowIn, inspection_id: str = Path(max_length=32), subject=Depends(current_subject), app=Depends(concord_app)):
+def no_show(body: NoShowIn, inspection_id: str = _id(), subject=Depends(current_subject), app=Depends(concord_app)):
     """Customs at the facility records that the goods (party `trader`) or an agency did not come."""
     return app.bus.handle(RecordNoShow(inspection_id=inspection_id, party=body.party), subject=subject)
 
 
 @router.post("/inspections/{inspection_id}/start")
-def start(inspection_id: str = Path(max_length=32), subject=Depends(current_subject), app=Depends(concord_app)):
+def start(inspection_id: str = _id(), subject=Depends(current_subject), app=Depends(concord_app)):
     """The goods reach the bay: once for every agency of the inspection."""
     return app.bus.handle(StartInspection(inspection_id=inspection_id), subject=subject)
 
 
 @router.post("/inspections/{inspection_id}/findings", status_code=201,
              openapi_extra={"x-max-body-bytes": FINDING_BODY_BYTES})
-def record_finding(body: FindingIn, response: Response, inspection_id: str = Path(max_length=32), subject=Depends(current_subject),
+def record_finding(body: FindingIn, response: Response, inspection_id: str = _id(), subject=Depends(current_subject),
                    app=Depends(concord_app)):
     """The caller's agency records what it found; photos are stored once by their SHA-256."""
     result = app.bus.handle(RecordFinding(
@@ -85,7 +90,7 @@ def record_finding(body: FindingIn, response: Response, inspection_id: str = Pat
 
 
 @router.post("/samples/{sample_id}/result")
-def lab_result(body: LabResultIn, sample_id: str = Path(max_length=32), subject=Depends(current_subject), app=Depends(concord_app)):
+def lab_result(body: LabResultIn, sample_id: str = _id(), subject=Depends(current_subject), app=Depends(concord_app)):
     """The laboratory's result on a sample, recorded by the agency that sent it."""
     return app.bus.handle(RecordLabResult(sample_id=sample_id, result=body.result, detail=body.detail),
                           subject=subject)
@@ -93,7 +98,7 @@ def lab_result(body: LabResultIn, sample_id: str = Path(max_length=32), subject=
 
 @router.get("/inspections/{inspection_id}/attachments/{sha256}",
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
-def get_attachment(request: Request, inspection_id: str = Path(max_length=32), sha256: str = Path(pattern=r"^[0-9a-f]{64}$"),
+def get_attachment(request: Request, inspection_id: str = _id(), sha256: str = Path(pattern=r"^[0-9a-f]{64}$"),
                    why: str | None = Depends(purpose), subject=Depends(current_subject), app=Depends(concord_app)):
     """A photo of a finding the caller may see."""
     row = audited_read(request, subject, why, lambda s, reads: queries.attachment(

@@ -25,13 +25,15 @@ class MessageBus:
         self.deps = deps
         self.relay = relay
         self.command_handlers: dict[type, Callable] = {}
-        self.event_handlers: dict[type, list[Callable]] = defaultdict(list)
+        self.event_handlers: dict[type, list[tuple[Callable, Callable | None]]] = defaultdict(list)  # (handler, when)
 
     def register(self, command: type[Command], handler: Callable) -> None:
         self.command_handlers[command] = handler
 
-    def subscribe(self, event: type[Event], handler: Callable) -> None:
-        self.event_handlers[event].append(handler)
+    def subscribe(self, event: type[Event], handler: Callable, when: Callable | None = None) -> None:
+        """Run handler after each committed event of this type; `when(event)`, if given, is asked first, so an event
+        most handlers skip (a task that is not an inspection) costs no unit of work on the lodging's hot path."""
+        self.event_handlers[event].append((handler, when))
 
     def _call(self, handler: Callable, message, uow):
         return handler(message, uow, **{name: self.deps[name] for name in _wanted(handler)})
@@ -48,7 +50,9 @@ class MessageBus:
         queue = list(events)
         while queue:
             event = queue.pop(0)
-            for handler in self.event_handlers.get(type(event), []):
+            for handler, when in self.event_handlers.get(type(event), ()):
+                if when is not None and not when(event):
+                    continue
                 uow = self.uow_factory(subject=None)
                 try:
                     self._call(handler, event, uow)

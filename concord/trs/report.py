@@ -96,10 +96,10 @@ def write(rep: dict, out: Path, title: str) -> list[Path]:
     if a2r["n"]:
         dist = a2r["distribution"]
         charts.append(_chart(_bars(dist, dist.values(), "arrival to release: declarations per band", "declarations")))
-    after = rep.get("holders_after_arrival", [])
-    if after:
-        charts.append(_chart(_bars([r["holder"] for r in after], [r["hours"] for r in after],
-                                   "who holds the goods after arrival (total hours)", "hours")))
+    held = rep["holders"].get("arrival_to_release", [])  # after release the terminal holds: shown in the table
+    if held:
+        charts.append(_chart(_bars([r["holder"] for r in held], [r["hours"] for r in held],
+                                   "who holds the goods from arrival to release (total hours)", "hours")))
     if rep["by"].get("week"):
         charts.append(_chart(_week_lines(rep["by"]["week"])))
     agencies = rows_of_agencies(rep)

@@ -236,3 +236,28 @@ def test_a_cancelled_declaration_frees_the_bay(concord):
     with concord.sessions() as s:
         assert s.scalar(select(func.count()).select_from(InspectionBooking)) == 0
         assert s.get(Declaration, did).status == "cancelled"
+
+
+def test_the_event_stream_cuts_a_finding_like_a_read(sqlite_concord):
+    from concord.messaging.audiences import messages_for, trader_audience
+
+    app = sqlite_concord
+    did = lodge(app, fish_and_fruit())
+    insp = inspection_of(app, did)
+    confirm(app, insp.id)
+    app.clock.set(WEDNESDAY_8)
+    act(app, RecordArrival(declaration_id=did), "cus-officer")
+    act(app, StartInspection(inspection_id=insp.id), "cus-officer")
+    act(app, RecordFinding(inspection_id=insp.id, result="irregular", findings="undeclared fish",
+                           seals_before=["S1"]), "vet-officer")
+    with app.sessions() as s:
+        rows = [{"id": r.id, "name": r.name, "declaration_id": r.declaration_id, "agency": r.agency,
+                 "occurred_at": r.occurred_at, "payload": r.payload}
+                for r in s.scalars(select(EventRecord).where(EventRecord.declaration_id == did,
+                                                             EventRecord.name == "inspection.finding_recorded"))]
+        sent = {m["audience"]: m["payload"] for m in messages_for(s, rows, access=app.access)}
+    assert sent["VET"]["findings"] == "undeclared fish" and sent["VET"]["seals_before"] == ["S1"]
+    for audience in ("CUS", trader_audience("NL823456781"), "NPPO"):
+        if audience in sent:  # the lead, the trader, the other agency: that a finding exists, never what it says
+            assert not {"result", "findings", "seals_before", "photos", "samples"} & set(sent[audience])
+    assert "CUS" in sent and trader_audience("NL823456781") in sent

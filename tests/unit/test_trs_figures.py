@@ -88,3 +88,20 @@ def test_a_partner_agency_sees_the_others_merged():
 def test_percentiles_interpolate_between_ranks():
     assert figures.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == 9.1
     assert figures.percentile([5], 90) == 5 and figures.percentile([], 90) is None
+
+
+def test_the_html_report_and_csv_files(tmp_path):
+    import csv
+
+    from concord.trs import report as writer
+
+    rep = figures.report(records(), start=T0, end=h(24 * 7), as_of=h(48))
+    written = writer.write(rep, tmp_path / "out", "TRS test")
+    assert [p.name for p in written] == ["report.html", "groups.csv", "holders.csv", "agencies.csv"]
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.count('<img alt="chart" src="data:image/png;base64,') == 4 and "median 4.0 h, 90th percentile 8.0 h" in page
+    groups = list(csv.DictReader((tmp_path / "out" / "groups.csv").open()))
+    yellow = next(r for r in groups if (r["dimension"], r["group"]) == ("lane", "yellow"))
+    assert (yellow["n"], yellow["median_hours"]) == ("2", "6.5")
+    agencies = {r["agency"]: r for r in csv.DictReader((tmp_path / "out" / "agencies.csv").open())}
+    assert agencies["CUS"]["sla_breaches"] == "1"
