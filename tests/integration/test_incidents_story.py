@@ -77,7 +77,9 @@ def test_seizure_notice_operation_and_an_agency_without_agreement(concord):
             "reported", "attachment", "triaged"]
 
     # 3. A notice to the food authority, which gives feedback; the issuer sees the hit rate.
-    issued = app.bus.handle(IssueNotice(document=notice_doc(now)), subject=who["nppo-officer"])
+    with pytest.raises(NotFound):  # from an incident the issuer may not read, or none: the same answer
+        app.bus.handle(IssueNotice(document=notice_doc(now) | {"incident_id": "INCnone"}), subject=who["nppo-officer"])
+    issued = app.bus.handle(IssueNotice(document=notice_doc(now) | {"incident_id": inc}), subject=who["nppo-officer"])
     assert issued["recipients"] == ["FDA"]
     with app.sessions() as s:
         fda = queries.get_notice(s, who["fda-officer"], issued["id"], access=app.access)
