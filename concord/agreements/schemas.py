@@ -53,6 +53,8 @@ class ScopeIn(Strict):
     def categories_of_incidents(self):
         if self.condition.categories and self.resource != "incident":
             raise ValueError("condition.categories applies to incident scopes only")
+        if self.resource == "notice" and self.condition != Condition():
+            raise ValueError("a notice scope takes no condition: the notice's purpose and issuer select it")
         return self
 
     @field_validator("fields")

@@ -333,14 +333,17 @@ def enforcement(app, clock: FixedClock) -> dict:
                     {"user_id": "cus-supervisor", "role": "supervisor"}]}),
         subject=who["nppo-officer"])["id"]
     due = (now + timedelta(hours=4)).isoformat()
-    app.bus.handle(AssignOperationTask(operation_id=op, title="Trace the consignee", owner="pol-officer", due_at=due),
-                   subject=who["nppo-officer"])
+    trace = app.bus.handle(AssignOperationTask(operation_id=op, title="Trace the consignee", owner="pol-officer",
+                                               due_at=due), subject=who["nppo-officer"])["id"]
     held = app.bus.handle(AssignOperationTask(operation_id=op, title="Hold the sister containers at the quay",
                                               owner="cus-supervisor", due_at=due), subject=who["nppo-officer"])["id"]
     app.bus.handle(CompleteOperationTask(operation_id=op, task_id=held, report={"containers_checked": 3}),
                    subject=who["cus-supervisor"])
     clock.advance(hours=5)
     escalated = app.bus.handle(EscalateOverdueTasks())
+    clock.advance(hours=1)  # the supervisor's reminder works: nothing is left for the server's job to escalate
+    app.bus.handle(CompleteOperationTask(operation_id=op, task_id=trace, report={"containers_checked": 1}),
+                   subject=who["pol-officer"])
     with app.sessions() as s:
         issuer = queries.get_notice(s, who["nppo-officer"], notice["id"], access=app.access)
         team = queries.get_operation(s, who["pol-officer"], op, access=app.access)
@@ -368,7 +371,7 @@ def print_enforcement(e: dict) -> None:
                   f"see {', '.join(i['police_see'])}; maritime security sees {i['maritime_sees']} incidents")
     console.print(f"notice to {', '.join(n['recipients'])}: feedback {n['feedback']}, hit rate {n['hit_rate']}; "
                   f"operation of {', '.join(o['agencies'])}: {o['done']}/{o['tasks']} tasks done, "
-                  f"{o['escalations']} escalated; event stream messages per agency: "
+                  f"{o['escalations']} escalated (then done); event stream messages per agency: "
                   + ", ".join(f"{k} {v}" for k, v in e["event_stream"].items()))
 
 

@@ -26,7 +26,7 @@ def entitled(book, issuer: str, purpose: str, at) -> dict[str, str]:
     return out
 
 
-def issue_notice(cmd: IssueNotice, uow, *, book) -> dict:
+def issue_notice(cmd: IssueNotice, uow, *, book, access) -> dict:
     """Issue a notice to every agency an agreement in force entitles (or the ones named among them)."""
     subject = uow.subject
     require_officer(subject, "issue notices")
@@ -51,6 +51,15 @@ def issue_notice(cmd: IssueNotice, uow, *, book) -> dict:
                        "draft one with a 'notice' scope first")
     data = doc.model_dump(mode="json")
     with uow:
+        if doc.incident_id is not None:  # the incident it comes from: one the issuer may read, else as if missing
+            from concord.access.policy import authorize
+            from concord.incidents.handlers import incident_ref
+            from concord.incidents.models import Incident
+
+            i = uow.session.get(Incident, doc.incident_id)
+            if i is None or not authorize(subject, "read", incident_ref(i), None, session=uow.session,
+                                          access=access).allowed:
+                raise NotFound(f"incident {doc.incident_id} not found")
         n = Notice(id=new_id("NTC"), issuer_agency=subject.agency, issued_by=subject.user_id, purpose=doc.purpose,
                    title=doc.title, summary=doc.summary, indicators=data["indicators"],
                    recommended_action=doc.recommended_action, valid_from=doc.valid_from or now,

@@ -35,4 +35,4 @@ def test_the_demo_tells_the_enforcement_story(tmp_path):
     assert "found" in e["incident"]["police_see"] and "summary" not in e["incident"]["police_see"]
     assert e["incident"]["maritime_sees"] == 0 and "MAR" not in e["event_stream"]
     assert e["notice"] == {"recipients": ["FDA"], "feedback": "hit", "hit_rate": 1.0}
-    assert e["operation"] == {"agencies": ["CUS", "NPPO", "POL"], "tasks": 2, "done": 1, "escalations": 1}
+    assert e["operation"] == {"agencies": ["CUS", "NPPO", "POL"], "tasks": 2, "done": 2, "escalations": 1}

@@ -178,6 +178,7 @@ def test_incident_categories_belong_to_incident_scopes_and_reloading_changes_not
            "valid_from": "2026-01-01T00:00:00+00:00", "valid_until": "2027-01-01T00:00:00+00:00"}
     for scope, pointer in (({"resource": "declaration", "fields": ["/lrn"], "condition": {"categories": ["seizure"]}},
                             "/scopes/0"),
+                           ({"resource": "notice", "fields": ["/title"], "condition": {"origins": ["EC"]}}, "/scopes/0"),
                            ({"resource": "incident", "fields": ["/title"], "condition": {"categories": ["theft"]}},
                             "/scopes/0/condition/categories")):
         with pytest.raises(InvalidDocument) as e:
