@@ -200,6 +200,9 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
     app.include_router(hunting_router)
     app.include_router(taxii_router)
+    from concord.incidents.api import router as incidents_router
+
+    app.include_router(incidents_router)
     from concord.declarations.api import FAST_ROUTES
 
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front

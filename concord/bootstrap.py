@@ -35,6 +35,12 @@ from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, 
                                            SubmitDeclaration)
 from concord.hunting import handlers as hunting
 from concord.hunting.messages import StartHunt
+from concord.incidents import handlers as incidents
+from concord.incidents import notices, operations
+from concord.incidents.messages import (AddAttachment, AddOperationMember, AssignOperationTask, ChangeIncidentStatus,
+                                        CheckNoticeFeedback, CompleteOperationTask, EscalateOverdueTasks,
+                                        GiveNoticeFeedback, IssueNotice, OpenOperation, PostOperationMessage,
+                                        RecordIncident)
 from concord.messaging.audiences import messages_for
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
@@ -78,11 +84,24 @@ COMMANDS = {
     LoadScreeningList: screening.load_screening_list,
     # hunting: indicators matched against pending, recent and new declarations
     StartHunt: hunting.start_hunt,
+    # incidents, joint operations and risk information notices
+    RecordIncident: incidents.record_incident,
+    ChangeIncidentStatus: incidents.change_incident_status,
+    AddAttachment: incidents.add_attachment,
+    OpenOperation: operations.open_operation,
+    AddOperationMember: operations.add_operation_member,
+    AssignOperationTask: operations.assign_operation_task,
+    CompleteOperationTask: operations.complete_operation_task,
+    PostOperationMessage: operations.post_operation_message,
+    EscalateOverdueTasks: operations.escalate_overdue_tasks,
+    IssueNotice: notices.issue_notice,
+    GiveNoticeFeedback: notices.give_notice_feedback,
+    CheckNoticeFeedback: notices.check_notice_feedback,
 }
 # Sections of the coordination config that other packages validate and store: name -> (validate, store).
 CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section)}
 # Records other than declarations that access requests may name (`watchlist_entry/ID`): type -> owner_of(session, id).
-RESOURCE_OWNERS = {"watchlist_entry": screening.owner_of}
+RESOURCE_OWNERS = {"watchlist_entry": screening.owner_of, "incident": incidents.owner_of}
 
 
 @dataclass
@@ -158,6 +177,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
     app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
+    # overdue operation tasks escalated, notices' missing feedback raised (as CheckDeadlines is for clearance)
+    app.periodic["operation-escalations"] = (60, lambda: app.bus.handle(EscalateOverdueTasks()))
+    app.periodic["notice-feedback"] = (60, lambda: app.bus.handle(CheckNoticeFeedback()))
     app.tokens = TokenReader(engine)
     app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000)
     app.audit_nodes = NodeCache()

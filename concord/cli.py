@@ -29,6 +29,11 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(bench_cli.app, name="bench")
 app.add_typer(agreements_app, name="agreements")
 app.add_typer(declarations_app, name="declarations")
+from concord.incidents.cli import incidents_app, notices_app, operations_app  # noqa: E402 - the lane's block
+
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(operations_app, name="operations")
+app.add_typer(notices_app, name="notices")
 console = Console(stderr=True)
 
 

@@ -7,6 +7,7 @@ import concord.audit.models  # noqa: F401
 import concord.clearance.models  # noqa: F401
 import concord.declarations.models  # noqa: F401
 import concord.hunting.models  # noqa: F401
+import concord.incidents.models  # noqa: F401
 import concord.messaging.models  # noqa: F401
 import concord.risk.models  # noqa: F401
 import concord.routing.models  # noqa: F401

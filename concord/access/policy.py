@@ -57,6 +57,7 @@ class Ref:
     id: str
     provider: str
     facets: tuple[str, str, str] = (",", ",", "")  # hs chapters, origins, office of the declaration concerned
+    category: str | None = None  # an incident's category, for scopes that share some categories only
 
 
 def authorize(subject: Subject, action: str, resource, purpose: str | None = None, *, session: Session,
@@ -71,6 +72,12 @@ def authorize(subject: Subject, action: str, resource, purpose: str | None = Non
         return _audit_entry(subject, action, resource)
     if isinstance(resource, Ref):
         return _ref(subject, action, resource, purpose, session, access)
+    from concord.access import records
+
+    if isinstance(resource, records.NoticeAt):
+        return records.notice(subject, action, resource, session, access)
+    if isinstance(resource, records.OperationAt):
+        return records.operation(subject, action, resource, session)
     return DENY
 
 
@@ -125,7 +132,7 @@ def _ref(subject: Subject, action: str, ref: Ref, purpose, session: Session, acc
         return DENY
     parts = [(s.fields, f"agreement:{s.agreement}", s.agreement)
              for s in access.book.matching(subject.agency, ref.type, purpose, access.now(), provider=ref.provider)
-             if s.covers(*ref.facets)]
+             if s.covers(*ref.facets) and s.admits(ref.category)]
     parts += _grants(subject, f"{ref.type}/{ref.id}", ref.provider, session, access)
     return _combine(parts, ref.provider)
 

@@ -25,6 +25,7 @@ class Scope:
     offices: frozenset
     valid_from: datetime
     valid_until: datetime
+    categories: frozenset = frozenset()  # incident scopes: the categories shared (empty: all)
 
     def in_force(self, at: datetime) -> bool:
         return self.valid_from <= at < self.valid_until
@@ -36,6 +37,10 @@ class Scope:
         if self.origins and not any(f",{o}," in origins for o in self.origins):
             return False
         return not self.offices or office in self.offices
+
+    def admits(self, category: str | None) -> bool:
+        """Does the scope share records of this category (incidents; other records have none)?"""
+        return not self.categories or category in self.categories
 
 
 class AgreementBook:
@@ -82,4 +87,5 @@ def scope_of(a: SharingAgreement, sc: dict) -> Scope:
     cond = sc.get("condition") or {}
     return Scope(f"{a.key}/v{a.version}", a.provider, frozenset(a.recipients), frozenset(a.purposes), sc["resource"],
                  tuple(sc["fields"]), frozenset(cond.get("hs_chapters") or ()), frozenset(cond.get("origins") or ()),
-                 frozenset(cond.get("offices") or ()), a.valid_from, a.valid_until)
+                 frozenset(cond.get("offices") or ()), a.valid_from, a.valid_until,
+                 frozenset(cond.get("categories") or ()))

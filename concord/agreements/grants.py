@@ -24,8 +24,8 @@ def _provider(resource: str, named: str | None, directory, session, owners: dict
     kind, _, ident = resource.partition("/")
     agencies = directory.current(session)
     if not ident or len(resource) > RESOURCE_MAX or (kind != "declaration" and kind not in owners):
-        raise InvalidDocument("unknown resource", [Problem("/resource", "use declaration/ID or watchlist_entry/ID, "
-                                                                  f"at most {RESOURCE_MAX} characters")])
+        raise InvalidDocument("unknown resource", [Problem("/resource", "use declaration/ID, watchlist_entry/ID or "
+                                                                  f"incident/ID, at most {RESOURCE_MAX} characters")])
     if kind == "declaration":
         if named not in (None, agencies.lead):
             raise InvalidDocument("declarations are the lead agency's",

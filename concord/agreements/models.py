@@ -18,7 +18,7 @@ PURPOSES = {
     "environmental_protection": "Environmental protection (CITES, waste)",
     "border_control_task": "The agency's own task on a declaration it is engaged on",
 }
-RESOURCES = ("declaration", "party", "goods_item", "inspection_result", "watchlist_entry", "incident")
+RESOURCES = ("declaration", "party", "goods_item", "inspection_result", "watchlist_entry", "incident", "notice")
 LIVE = "active"
 
 
@@ -33,7 +33,8 @@ class SharingAgreement(Base):
     recipients: Mapped[list]
     purposes: Mapped[list]
     legal_basis: Mapped[str] = mapped_column(Text)
-    scopes: Mapped[list]  # [{resource, fields: [JSON pointers], condition: {hs_chapters, origins, offices}}]
+    # [{resource, fields: [JSON pointers], condition: {hs_chapters, origins, offices, categories (incidents)}}]
+    scopes: Mapped[list]
     handling: Mapped[dict]  # {onward_sharing, court_use: forbidden|with_permission|allowed, retention_days}
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime]

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from concord.bounds import Timestamp
 from concord.agreements.models import PURPOSES, RESOURCES
@@ -13,6 +13,27 @@ class Condition(Strict):
     hs_chapters: list[str] = Field([], max_length=99)
     origins: list[str] = Field([], max_length=300)
     offices: list[str] = Field([], max_length=1000)
+    categories: list[str] = Field([], max_length=10, description="incident scopes only: the incident categories "
+                                  "shared (seizure, interception, ...); none: every category")
+
+    @field_validator("categories")
+    @classmethod
+    def incident_categories(cls, v):
+        from concord.incidents.models import CATEGORIES
+
+        for c in v:
+            if c not in CATEGORIES:
+                raise ValueError(f"unknown incident category '{c}'; use one of: {', '.join(CATEGORIES)}")
+        return v
+
+    @model_serializer(mode="wrap")
+    def _stored(self, handler):
+        # Agreements stored before incidents had no categories: an empty list is left out, so that the same
+        # agreement loaded again is the same content (versions.same_content), not a new version to sign.
+        out = handler(self)
+        if not out.get("categories"):
+            out.pop("categories", None)
+        return out
 
     @field_validator("hs_chapters")
     @classmethod
@@ -27,6 +48,14 @@ class ScopeIn(Strict):
     resource: Literal[RESOURCES]  # type: ignore[valid-type]
     fields: list[str] = Field(min_length=1, max_length=200, description="JSON pointers the recipients may see, e.g. /importer/name")
     condition: Condition = Condition()
+
+    @model_validator(mode="after")
+    def categories_of_incidents(self):
+        if self.condition.categories and self.resource != "incident":
+            raise ValueError("condition.categories applies to incident scopes only")
+        if self.resource == "notice" and self.condition != Condition():
+            raise ValueError("a notice scope takes no condition: the notice's purpose and issuer select it")
+        return self
 
     @field_validator("fields")
     @classmethod

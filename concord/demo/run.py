@@ -256,12 +256,91 @@ def audit_summary(app) -> dict:
             "verified": report.ok, "first_bad_seq": report.first_bad_seq}
 
 
+def enforcement(app, clock: FixedClock) -> dict:
+    """Plant health finds cocaine in a banana container; the police see it under their agreement; a notice goes to
+    the food authority, which answers; a joint operation of three agencies runs its tasks with one escalation."""
+    from concord.incidents import queries
+    from concord.incidents.messages import (AssignOperationTask, CompleteOperationTask, EscalateOverdueTasks,
+                                            GiveNoticeFeedback, IssueNotice, OpenOperation, RecordIncident)
+    from concord.messaging.audiences import messages_for
+    from concord.messaging.models import EventRecord
+
+    with app.sessions() as s:
+        lead = app.lead_agency(s)
+        who = {u.id: subject_for(u, lead) for u in s.scalars(select(User))}
+    now = clock.now()
+    seizure = {"category": "seizure", "severity": "critical", "title": "Cocaine in banana boxes",
+               "summary": "found at the phytosanitary check of a reefer container", "occurred_at": now.isoformat(),
+               "location": {"office": "NLRTM", "place": "Reefer terminal, quay 7", "country": "NL"},
+               "found": [{"goods": "cocaine", "hs_code": "293979", "origin": "EC", "quantity": "120", "unit": "KGM",
+                          "concealment": "bricks under the false floor of banana boxes"}],
+               "containers": ["MSCU1234566"], "conveyance": "IMO9074729",
+               "indicators": {"containers": ["MSCU1234566"], "hs": ["0803"], "origins": ["EC"]}}
+    inc = app.bus.handle(RecordIncident(document=seizure), subject=who["nppo-officer"])["id"]
+    with app.sessions() as s:
+        police = queries.get_incident(s, who["pol-officer"], inc, "criminal_investigation", access=app.access)
+        maritime = queries.list_incidents(s, who["mar-officer"], purpose="criminal_investigation", access=app.access)
+    notice = app.bus.handle(IssueNotice(document={
+        "title": "Banana consignments from Ecuador used for cocaine", "purpose": "public_health",
+        "indicators": {"hs": ["0803"], "origins": ["EC"]}, "recommended_action": "inspect",
+        "valid_until": (now + timedelta(days=30)).isoformat(),
+        "feedback_due_at": (now + timedelta(days=7)).isoformat()}), subject=who["nppo-officer"])
+    app.bus.handle(GiveNoticeFeedback(notice_id=notice["id"], action_taken="inspected", result="hit",
+                                      note="two pallets of the same exporter held"), subject=who["fda-officer"])
+    op = app.bus.handle(OpenOperation(document={
+        "name": "Operation Banana Split", "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(days=14)).isoformat(),
+        "template": [{"name": "containers_checked", "type": "number", "required": True}],
+        "members": [{"user_id": "pol-officer", "role": "member"},
+                    {"user_id": "cus-supervisor", "role": "supervisor"}]}),
+        subject=who["nppo-officer"])["id"]
+    due = (now + timedelta(hours=4)).isoformat()
+    app.bus.handle(AssignOperationTask(operation_id=op, title="Trace the consignee", owner="pol-officer", due_at=due),
+                   subject=who["nppo-officer"])
+    held = app.bus.handle(AssignOperationTask(operation_id=op, title="Hold the sister containers at the quay",
+                                              owner="cus-supervisor", due_at=due), subject=who["nppo-officer"])["id"]
+    app.bus.handle(CompleteOperationTask(operation_id=op, task_id=held, report={"containers_checked": 3}),
+                   subject=who["cus-supervisor"])
+    clock.advance(hours=5)
+    escalated = app.bus.handle(EscalateOverdueTasks())
+    with app.sessions() as s:
+        issuer = queries.get_notice(s, who["nppo-officer"], notice["id"], access=app.access)
+        team = queries.get_operation(s, who["pol-officer"], op, access=app.access)
+        rows = [{"id": e.id, "name": e.name, "declaration_id": None, "agency": e.agency, "occurred_at": e.occurred_at,
+                 "payload": e.payload} for e in s.scalars(select(EventRecord).where(
+                     EventRecord.declaration_id.is_(None), EventRecord.name.like("incident.%")
+                     | EventRecord.name.like("notice.%") | EventRecord.name.like("operation.%")))]
+        streams = Counter(m["audience"] for m in messages_for(s, rows, access=app.access))
+    return {"incident": {"category": "seizure", "owner": "NPPO", "police_see": sorted(police["document"]),
+                         "maritime_sees": maritime["total"]},
+            "notice": {"recipients": notice["recipients"], "feedback": issuer["deliveries"][0]["result"],
+                       "hit_rate": issuer["stats"]["hit_rate"]},
+            "operation": {"agencies": sorted({m["agency"] for m in team["members"]}), "tasks": len(team["tasks"]),
+                          "done": sum(t["status"] == "done" for t in team["tasks"]), "escalations": escalated},
+            "event_stream": dict(sorted(streams.items()))}
+
+
+def print_enforcement(e: dict) -> None:
+    """What the enforcement story did, in a few lines."""
+    from rich.console import Console
+
+    console = Console(width=max(Console().width, 130))
+    i, n, o = e["incident"], e["notice"], e["operation"]
+    console.print(f"enforcement: {i['owner']} recorded a {i['category']}; the police (under MOU-NPPO-POL-SEIZURES) "
+                  f"see {', '.join(i['police_see'])}; maritime security sees {i['maritime_sees']} incidents")
+    console.print(f"notice to {', '.join(n['recipients'])}: feedback {n['feedback']}, hit rate {n['hit_rate']}; "
+                  f"operation of {', '.join(o['agencies'])}: {o['done']}/{o['tasks']} tasks done, "
+                  f"{o['escalations']} escalated; event stream messages per agency: "
+                  + ", ".join(f"{k} {v}" for k, v in e["event_stream"].items()))
+
+
 def run_demo(database: Path, count: int, seed: int) -> dict:
     """Run the demo into a fresh database and return its summary."""
     sim = Simulation(database, seed)
     try:
         sim.run(count)
-        return summarize(sim.app) | {"audit_log": audit_summary(sim.app), "database": str(database)}
+        summary = summarize(sim.app) | {"enforcement": enforcement(sim.app, sim.clock)}
+        return summary | {"audit_log": audit_summary(sim.app), "database": str(database)}
     finally:
         sim.app.close()
 
@@ -292,6 +371,7 @@ def print_summary(summary: dict) -> None:
     console.print(t)
     console.print(f"released: {summary['released']}; median lodgement to release "
                   f"{summary['median_hours_lodgement_to_release']} h (p90 {summary['p90_hours_lodgement_to_release']} h)")
+    print_enforcement(summary["enforcement"])
     log = summary["audit_log"]
     console.print(f"audit log: {log['entries']} entries, checkpoint signed at size {log['checkpoint_size']}, "
                   f"verified: {'yes' if log['verified'] else 'NO, first bad seq ' + str(log['first_bad_seq'])}")

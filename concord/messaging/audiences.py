@@ -6,7 +6,8 @@ read the policy decision point allows, and to the declaring trader, each as that
 declaration: not even its id. Streams state no purpose, so agreements (which are read per stated purpose, and audited
 per read) add no audience; a granted access request does. An event that concerns no declaration is addressed to the
 agency it names (an access request to its provider, a decision to its requester, a list load to its owner), else to
-the lead. There is no subject for everyone."""
+the lead. Events of incidents, notices and operations go to the agencies entitled to the record
+(concord.incidents.audiences). There is no subject for everyone."""
 
 from __future__ import annotations
 
@@ -74,6 +75,10 @@ def messages_for(session, rows: list[dict], *, access) -> list[dict]:
     for r in rows:
         at = times.get(r["occurred_at"]) or times.setdefault(r["occurred_at"], as_utc(r["occurred_at"]))
         e = _Event(r["name"], r["agency"], r["payload"], at)
+        if r["declaration_id"] is None and r["name"].split(".", 1)[0] in RECORD_EVENTS:
+            out += [_message(r, audience, agency, e.occurred_at.isoformat(), seen)
+                    for audience, agency, seen in _record_audiences(session, r, access)]
+            continue
         d, tasks = found.get(r["declaration_id"], (None, ()))
         if d is None:  # not about a declaration: to the agency it is addressed to (else the lead), whole
             to = lead if r["declaration_id"] else r["agency"] or lead  # a declaration not found: the lead's alone
@@ -87,6 +92,16 @@ def messages_for(session, rows: list[dict], *, access) -> list[dict]:
                 del seen["event"]  # a fresh dict: the cut copies what it shows; its head becomes the envelope
                 out.append(_message(r, audience, seen.pop("agency"), seen.pop("at"), seen))
     return out
+
+
+RECORD_EVENTS = ("incident", "notice", "operation")  # event name prefixes with audiences of their own
+
+
+def _record_audiences(session, row: dict, access) -> list:
+    """Incidents, notices and operations: each entitled agency, cut by the exit rule (concord.incidents.audiences)."""
+    from concord.incidents.audiences import audiences
+
+    return audiences(session, row, access)
 
 
 def _message(r: dict, audience: str, agency, at: str, payload: dict) -> dict:

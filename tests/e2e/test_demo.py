@@ -24,3 +24,12 @@ def test_same_seed_same_figures_and_the_agency_columns_add_up(tmp_path):
     assert other != first  # the seed matters
     for row in first["by_agency"].values():
         assert row["tasks"] == row["open"] + row["superseded_or_withdrawn"] + sum(row["outcomes"].values())
+
+
+def test_the_demo_tells_the_enforcement_story(tmp_path):
+    """A seizure the police see under their agreement, a notice answered, an operation with one escalation."""
+    e = run_demo(tmp_path / "demo.db", 20, seed=7)["enforcement"]
+    assert "found" in e["incident"]["police_see"] and "summary" not in e["incident"]["police_see"]
+    assert e["incident"]["maritime_sees"] == 0 and "MAR" not in e["event_stream"]
+    assert e["notice"] == {"recipients": ["FDA"], "feedback": "hit", "hit_rate": 1.0}
+    assert e["operation"] == {"agencies": ["CUS", "NPPO", "POL"], "tasks": 2, "done": 1, "escalations": 1}

@@ -177,7 +177,7 @@ def test_a_request_is_checked_before_it_is_stored_without_a_lookup(concord):
     from concord.errors import InvalidDocument
 
     for resource, provider, pointer in (("declaration/" + "D" * 120, None, "/resource"),
-                                        ("incident/1", "POL", "/resource"),
+                                        ("operation/1", "POL", "/resource"),  # incidents may be asked for, operations not
                                         ("watchlist_entry/WLE1", None, "/provider"),
                                         ("watchlist_entry/WLE1", "XYZ", "/provider"),
                                         ("declaration/DCL1", "POL", "/provider")):

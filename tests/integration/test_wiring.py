@@ -31,8 +31,9 @@ def test_bootstrap_builds_every_part_the_routes_use(sqlite_concord):
     assert hub.tokens is not None and hub.lodging_queue is not None and hub.audit_nodes is not None
     assert hub.access.clock is hub.clock and hub.bus.deps["access"] is hub.access
     assert hub.bus.deps["book"] is hub.access.book
-    assert set(hub.config_sections) == {"agreements"} and set(hub.resource_owners) == {"watchlist_entry"}
-    assert set(hub.periodic) == {"screening-index", "audit-summaries"}
+    assert set(hub.config_sections) == {"agreements"} and set(hub.resource_owners) == {"watchlist_entry",
+                                                                                               "incident"}
+    assert set(hub.periodic) == {"screening-index", "audit-summaries", "operation-escalations", "notice-feedback"}
     screening = hub.bus.deps["screening"]
     assert screening is hub.screening and hub.risk is hub.bus.deps["risk"] and hub.risk.screening is screening
     assert screening.clock is hub.clock and screening.lead_of == hub.lead_agency

@@ -3,7 +3,7 @@
 Existing declarations get the keys of their current version, so a hunt finds them too.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-03 16:40:00
 """
 import json
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import concord.db
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'  # 0006 before the incidents lane's branch was merged in
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Enforcement records: incidents and seizures, response teams and joint operations, risk information notices."""
