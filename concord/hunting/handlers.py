@@ -160,8 +160,6 @@ def _hold(uow, d, tasks: list, hunt, action, engage: str, lead: str, hits: list[
 def hunt_on(make_command):
     """An event handler that starts the hunt `make_command(event)` describes: the one line that subscribes an
     incident's or a notice's event to hunting (None from `make_command`: no hunt for that event)."""
-    from concord.hunting.messages import StartHunt as _StartHunt  # noqa: F401 - documents the expected type
-
     def handler(event, uow, *, access, risk, directory):
         cmd = make_command(event)
         if cmd is not None and not Indicators.model_validate(cmd.indicators).empty():
