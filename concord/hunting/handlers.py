@@ -4,8 +4,9 @@ by watchlist entries and a rule until the hunt lapses. One transaction: all of i
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
-from concord.clearance.handlers import CUSTOMS_LANE_TASKS, settle, tasks_of
+from concord.clearance.handlers import CUSTOMS_LANE_TASKS, settle
 from concord.clearance.messages import TaskCreated, TaskDecided
 from concord.clearance.models import AgencyTask
 from concord.declarations.models import TERMINAL
@@ -55,7 +56,7 @@ def start_hunt(cmd: StartHunt, uow, *, access, risk, directory) -> dict:
         found = find(s, matcher, now - timedelta(days=body.lookback_days), MAX_MATCHES)
         rules = future.rule_set(ind, body.action.lane) if ind.rule else None
         if rules is not None:
-            found += pending_for_rule(s, rules, matcher, now, {d.id for d, _, _ in found}, MAX_MATCHES)
+            found += pending_for_rule(s, rules, matcher, now, {f.id for f in found}, MAX_MATCHES)
         if len(found) > MAX_MATCHES:
             raise InvalidDocument("the hunt is too broad; nothing was stored", [Problem(
                 "/indicators", f"the indicators match more than {MAX_MATCHES:,} declarations; narrow them")])
@@ -65,18 +66,21 @@ def start_hunt(cmd: StartHunt, uow, *, access, risk, directory) -> dict:
                     started_by=subject.user_id if subject else "system", started_at=now, watchlist_entries=[],
                     rule_id=None, note=body.purpose)
         s.add(hunt)
+        s.flush()  # the hunt first: then nothing else needs the ORM's flush before the batched inserts
         who = {} if subject else {"actor": "system", "agency": cmd.agency}
-        for d, _doc, hits in found:
+        pending = _pending(s, [f.id for f in found if f.status not in TERMINAL])
+        for f in found:
             task_id = None
-            if d.status not in TERMINAL:
-                task_id = _hold(uow, d, hunt, body.action, engage, lead, hits)
+            if f.id in pending:
+                d, tasks = pending[f.id]
+                task_id = _hold(uow, d, tasks, hunt, body.action, engage, lead, f.hits)
                 uow.audit("hunt:hold:placed", f"declaration/{d.id}", owner=lead, **who,
                           detail={"hunt": hunt.id, "task": task_id, "engaged": engage})
             else:
-                uow.audit("hunt:match:found", f"declaration/{d.id}", owner=lead, **who,
-                          detail={"hunt": hunt.id, "pointers": [h["pointer"] for h in hits]})
-            s.add(HuntMatch(hunt_id=hunt.id, declaration_id=d.id, pending=task_id is not None, task_id=task_id,
-                            hits=hits, matched_at=now))
+                uow.audit("hunt:match:found", f"declaration/{f.id}", owner=lead, **who,
+                          detail={"hunt": hunt.id, "pointers": [h["pointer"] for h in f.hits]})
+            uow.stage(HuntMatch, {"hunt_id": hunt.id, "declaration_id": f.id, "pending": task_id is not None,
+                                  "task_id": task_id, "hits": f.hits, "matched_at": now})
         hunt.watchlist_entries, hunt.rule_id = future.install(uow, hunt, ind, body.action.lane)
         uow.record(HuntStarted(hunt_id=hunt.id, source=hunt.source, agency=cmd.agency))
         uow.audit("hunt:started", f"hunt/{hunt.id}", owner=cmd.agency, **who, detail={
@@ -96,10 +100,28 @@ def _parse(cmd: StartHunt) -> HuntIn:
                           else cmd.valid_until.isoformat(), "action": cmd.action, "purpose": cmd.purpose})
 
 
-def _hold(uow, d, hunt, action, engage: str, lead: str, hits: list[dict]) -> str:
+def _pending(s, ids: list[str]) -> dict:
+    """Pending declarations, locked for update, each with its tasks: two queries for all of them."""
+    from sqlalchemy import select
+
+    from concord.declarations.models import Declaration
+
+    out = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        rows = s.scalars(select(Declaration).where(Declaration.id.in_(chunk), Declaration.status.not_in(TERMINAL))
+                         .with_for_update()).all()
+        tasks: dict = {}
+        for t in s.scalars(select(AgencyTask).where(AgencyTask.declaration_id.in_(chunk))):
+            tasks.setdefault(t.declaration_id, []).append(t)
+        out |= {d.id: (d, tasks.get(d.id, [])) for d in rows}
+    return out
+
+
+def _hold(uow, d, tasks: list, hunt, action, engage: str, lead: str, hits: list[dict]) -> str:
     """Raise the lane, engage the agency with a task in the action's state, and let release wait for it."""
-    s, now = uow.session, uow.clock.now()
-    current = [t for t in tasks_of(s, d.id) if t.declaration_version == d.version]
+    now = uow.clock.now()
+    current = [t for t in tasks if t.declaration_version == d.version]
     basis = f"hunt {hunt.id} of {hunt.agency} ({hunt.source})"
     reason = {"rule": f"HUNT-{hunt.id}", "description": f"matched {hunt.source} on "
               + ", ".join(sorted({h['pointer'] for h in hits})), "legal_basis": basis, "items": []}
@@ -111,13 +133,15 @@ def _hold(uow, d, hunt, action, engage: str, lead: str, hits: list[dict]) -> str
         wanted.append((lead, CUSTOMS_LANE_TASKS[d.lane][0] if d.lane in CUSTOMS_LANE_TASKS else "document_check",
                        "open"))
     fields = sorted(set(HOLD_FIELDS) | {h["pointer"] for h in hits if h["pointer"] != "/"})
-    held_task = None
+    held_task, new = None, []
     for agency, kind, status in wanted:
-        t = AgencyTask(id=new_id("TSK"), declaration_id=d.id, declaration_version=d.version, agency=agency,
-                       task_type=kind, status=status, created_at=now, due_at=now + timedelta(hours=HOLD_SLA_HOURS),
-                       decided_at=None, overdue_raised=False, reasons=[reason],
-                       fields=["/"] if agency == lead else fields, last_decision=None)
-        s.add(t)
+        # Staged as lodging stages its tasks (one batched insert at commit); settle reads the same object.
+        t = SimpleNamespace(id=new_id("TSK"), declaration_id=d.id, declaration_version=d.version, agency=agency,
+                            task_type=kind, status=status, created_at=now,
+                            due_at=now + timedelta(hours=HOLD_SLA_HOURS), decided_at=None, overdue_raised=False,
+                            reasons=[reason], fields=["/"] if agency == lead else fields, last_decision=None)
+        uow.stage(AgencyTask, t.__dict__)
+        new.append(t)
         held_task = held_task or t
         uow.record(TaskCreated(declaration_id=d.id, agency=agency, task_id=t.id, task_type=kind,
                                due_at=t.due_at.isoformat(), rules=[reason["rule"]]))
@@ -129,16 +153,13 @@ def _hold(uow, d, hunt, action, engage: str, lead: str, hits: list[dict]) -> str
             seen = d.engaged.get(agency, {"fields": [], "rules": []})
             d.engaged = {**d.engaged, agency: {"fields": sorted(set(seen["fields"]) | set(fields)),
                                                "rules": sorted(set(seen["rules"]) | {reason["rule"]})}}
-    s.flush()
-    settle(uow, d, tasks_of(s, d.id))
+    settle(uow, d, tasks + new)
     return held_task.id
 
 
 def hunt_on(make_command):
     """An event handler that starts the hunt `make_command(event)` describes: the one line that subscribes an
     incident's or a notice's event to hunting (None from `make_command`: no hunt for that event)."""
-    from concord.hunting.messages import StartHunt as _StartHunt  # noqa: F401 - documents the expected type
-
     def handler(event, uow, *, access, risk, directory):
         cmd = make_command(event)
         if cmd is not None and not Indicators.model_validate(cmd.indicators).empty():

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from concord.hunting import sharing
+from concord.hunting import exchange, sharing
 from concord.hunting.messages import StartHunt
 from concord.hunting.models import Hunt
 from concord.hunting.stix import bundle_of, read_bundle
@@ -16,7 +16,8 @@ DEFAULT_DAYS = 30  # how long an imported indicator without valid_until hunts
 
 
 def export_bundle(session, subject, purpose, app, reads: list) -> dict:
-    """Every hunt the subject receives, each marked with the TLP level its sharing basis gives."""
+    """Every hunt the subject receives, and every incident and notice it may read (each cut to its view), each
+    marked with the TLP level its sharing basis gives."""
     agencies = app.directory.current(session).agencies
     shared = []
     for agency, (level, decision) in sharing.providers_for(session, subject, agencies, purpose, app.access).items():
@@ -27,6 +28,10 @@ def export_bundle(session, subject, purpose, app, reads: list) -> dict:
     names = {code: a.name for code, a in agencies.items()}
     bundle = json.loads(bundle_of(shared, names).serialize())
     bundle.setdefault("objects", [])  # the library leaves an empty bundle without the list
+    seen = {o["id"] for o in bundle["objects"]}
+    records = exchange.incidents(session, subject, purpose, app.access, reads=reads) + exchange.notices(
+        session, subject, app.access, reads=reads)
+    bundle["objects"] += [o for o, _ in exchange.plain(records) if o["id"] not in seen]
     return bundle
 
 

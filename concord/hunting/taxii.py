@@ -30,13 +30,17 @@ def _taxii(body: dict, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(body, media_type=TAXII, headers=headers)
 
 
-def collection_id(agency: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, "collection/" + agency))
+KINDS = {"hunts": "hunt indicators", "incidents": "incidents", "notices": "risk information notices"}
 
 
-def _collection(agency: str, names: dict) -> dict:
-    return {"id": collection_id(agency), "title": f"{names.get(agency, agency)}: hunt indicators",
-            "description": f"indicators of {agency}'s hunts, as you may receive them", "can_read": True,
+def collection_id(agency: str, kind: str = "hunts") -> str:
+    """Stable ids: a hunts collection keeps the id it had before incidents and notices had collections."""
+    return str(uuid.uuid5(NAMESPACE, "collection/" + agency if kind == "hunts" else f"collection/{kind}/{agency}"))
+
+
+def _collection(kind: str, agency: str, names: dict) -> dict:
+    return {"id": collection_id(agency, kind), "title": f"{names.get(agency, agency)}: {KINDS[kind]}",
+            "description": f"{agency}'s {KINDS[kind]}, as you may receive them", "can_read": True,
             "can_write": False, "media_types": [STIX]}
 
 
@@ -45,13 +49,31 @@ def _names(app, session) -> dict:
 
 
 def _received(app, session, subject, why) -> dict:
-    return sharing.providers_for(session, subject, app.directory.current(session).agencies, why, app.access)
+    """collection id -> (kind, agency, TLP and decision for hunts): the collections the subject receives.
+
+    Incidents' and notices' collections are listed for the agency's own and for providers whose agreements share
+    that kind with the subject's agency; their objects are still each cut by the incidents' own rule."""
+    agencies = app.directory.current(session).agencies
+    out = {collection_id(a): ("hunts", a, got)
+           for a, got in sharing.providers_for(session, subject, agencies, why, app.access).items()}
+    if subject is None or subject.agency is None or subject.is_trader:
+        return out
+    now = app.access.now()
+    for kind, resource in (("incidents", "incident"), ("notices", "notice")):
+        for agency in sorted(agencies):
+            # a notice is read for its own purpose (the reader states none); an incident for the stated one
+            shared = agency == subject.agency or any(
+                subject.agency in s.recipients and s.resource == resource and s.provider == agency
+                and s.in_force(now) and (resource == "notice" or why in s.purposes)
+                for s in app.access.book.scopes())
+            if shared:
+                out[collection_id(agency, kind)] = (kind, agency, None)
+    return out
 
 
 def _find(app, session, subject, why, cid: str):
-    for agency, got in _received(app, session, subject, why).items():
-        if collection_id(agency) == cid:
-            return agency, got
+    if (found := _received(app, session, subject, why).get(cid)) is not None:
+        return found
     raise NotFound(f"collection {cid} not found")
 
 
@@ -72,22 +94,26 @@ def collections(why: str | None = Depends(purpose), subject=Depends(current_subj
     """The collections the caller receives: its own agency's, and those agreements share with it for the purpose."""
     with app.sessions() as s:
         names = _names(app, s)
-        return _taxii({"collections": [_collection(a, names) for a in _received(app, s, subject, why)]})
+        return _taxii({"collections": [_collection(kind, a, names)
+                                       for kind, a, _ in _received(app, s, subject, why).values()]})
 
 
 @router.get("/api/collections/{collection}/", responses=_RESPONSES)
 def collection(collection: str, why: str | None = Depends(purpose), subject=Depends(current_subject),
                app=Depends(concord_app)):
     with app.sessions() as s:
-        agency, _ = _find(app, s, subject, why, collection)
-        return _taxii(_collection(agency, _names(app, s)))
+        kind, agency, _ = _find(app, s, subject, why, collection)
+        return _taxii(_collection(kind, agency, _names(app, s)))
 
 
 def _objects(request: Request, app, subject, why, cid: str, object_id: str | None = None,
              types: str | None = None, added_after: str | None = None) -> list[tuple[dict, str]]:
     """(STIX object, date added) of the collection, oldest first; its reads audited."""
     with app.sessions() as s:
-        agency, (level, decision) = _find(app, s, subject, why, cid)
+        kind, agency, got = _find(app, s, subject, why, cid)
+        if kind != "hunts":
+            return _records(request, app, s, subject, why, kind, agency, object_id, types, added_after)
+        level, decision = got
         hunts = s.scalars(select(Hunt).where(Hunt.agency == agency).order_by(Hunt.started_at, Hunt.id)).all()
         names = _names(app, s)
     if not hunts:
@@ -108,6 +134,24 @@ def _objects(request: Request, app, subject, why, cid: str, object_id: str | Non
         reads = [(f"hunt/{h.id}", decision) for h in hunts if any(
             x[0]["id"].endswith(str(uuid.uuid5(NAMESPACE, h.id))) for x in out)]
         log_request_reads(request, subject, reads, why)
+    return out
+
+
+def _records(request, app, s, subject, why, kind, agency, object_id, types, added_after) -> list:
+    """An incidents' or notices' collection: each record cut by the incidents lane's own queries."""
+    from concord.hunting import exchange
+
+    reads: list = []
+    pairs = (exchange.incidents(s, subject, why, app.access, owner=agency, reads=reads) if kind == "incidents"
+             else exchange.notices(s, subject, app.access, issuer=agency, reads=reads))
+    out = sorted(((o, _stamp(at)) for o, at in exchange.plain(pairs)), key=lambda x: x[1])
+    if object_id:
+        out = [x for x in out if x[0]["id"] == object_id]
+    if types:
+        out = [x for x in out if x[0]["type"] in set(types.split(","))]
+    if added_after:
+        out = [x for x in out if x[1] > _stamp_of(added_after)]
+    log_request_reads(request, subject, reads, why)
     return out
 
 

@@ -24,7 +24,7 @@ from concord.hunting.indicators import Indicators
 from concord.hunting.messages import StartHunt
 from concord.hunting.stix import indicators_from_pattern, pattern_of, read_bundle
 from concord.hunting.stix_io import export_bundle, import_bundle
-from concord.hunting.taxii import collection_id
+from concord.hunting.taxii import TAXII, collection_id
 from support import demo_config_text, subjects
 
 # Police share their hunts' indicators with customs (not with anyone else), and forbid onward sharing.
@@ -156,7 +156,8 @@ def test_a_taxii_client_pulls_what_its_agency_receives_page_by_page(app, served)
     customs = Server(f"{served}/taxii2/", auth=Bearer(token["cus-officer"]))
     assert customs.title == "Concord TAXII 2.1"
     [root] = customs.api_roots
-    assert sorted(c.id for c in root.collections) == sorted([collection_id("CUS"), collection_id("POL")])
+    hunts = {c.id for c in root.collections if c.title.endswith("hunt indicators")}
+    assert hunts == {collection_id("CUS"), collection_id("POL")}  # its own, and the police's under the agreement
     police_collection = next(c for c in root.collections if c.id == collection_id("POL"))
     pulled = []
     for page in as_pages(police_collection.get_objects, per_request=2):
@@ -173,8 +174,66 @@ def test_a_taxii_client_pulls_what_its_agency_receives_page_by_page(app, served)
     # the food authority receives no police collection: only its own (empty) one; the police's is a 404, as a
     # collection that does not exist
     food = Server(f"{served}/taxii2/", auth=Bearer(token["fda-officer"]))
-    assert [c.id for c in food.api_roots[0].collections] == [collection_id("FDA")]
+    listed = {c.id for c in food.api_roots[0].collections}
+    assert collection_id("FDA") in listed and collection_id("POL") not in listed
     for cid in (collection_id("POL"), collection_id("NOWHERE")):
         r = requests.get(f"{served}/taxii2/api/collections/{cid}/objects/", auth=Bearer(token["fda-officer"]))
         assert r.status_code == 404 and r.json() == {"error": {"code": "not_found",
                                                               "message": f"collection {cid} not found"}}
+
+
+def test_incidents_and_notices_leave_as_stix_cut_to_each_reader_and_through_taxii(app):
+    from fastapi.testclient import TestClient
+
+    from concord.incidents.messages import IssueNotice, RecordIncident
+
+    seizure = {"category": "seizure", "severity": "critical", "title": "Cocaine in banana boxes",
+               "summary": "S3CR3T-informant says a second container follows", "occurred_at": "2026-01-05T07:30:00+00:00",
+               "location": {"office": "NLRTM", "place": "Quay 7", "country": "NL"},
+               "found": [{"goods": "cocaine", "hs_code": "293979", "origin": "EC", "quantity": "120.5", "unit": "KGM",
+                          "concealment": "bricks under the false floor"}],
+               "containers": ["MSCU1234566"], "conveyance": "IMO9074729",
+               "parties": [{"role": "exporter", "name": "Guayaquil Banana Exporters SA", "id": "EC0992345678"}],
+               "indicators": {"containers": ["MSCU1234566"], "hs": ["0803"], "origins": ["EC"]}}
+    who = subjects(app)
+    incident = app.bus.handle(RecordIncident(document=seizure), subject=who["nppo-officer"])["id"]
+    now = app.clock.now()
+    notice = app.bus.handle(IssueNotice(document={
+        "title": "Bananas from Guayaquil used for cocaine", "summary": "check the pallets", "purpose": "public_health",
+        "indicators": {"hs": ["0803"], "origins": ["EC"]}, "recommended_action": "inspect",
+        "valid_until": (now + timedelta(days=30)).isoformat(), "feedback_due_at": (now + timedelta(days=7)).isoformat()}),
+        subject=who["nppo-officer"])["id"]
+
+    police = bundle_for(app, "pol-officer")
+    parsed = stix2.parse(json.dumps(police), allow_custom=True)
+    [stix_incident] = [o for o in parsed.objects if o.type == "incident"]
+    assert stix_incident.name == "Cocaine in banana boxes" and stix_incident.x_concord_containers == ["MSCU1234566"]
+    assert "S3CR3T" not in json.dumps(police) and "parties" not in json.dumps(police)  # outside the police's scope
+    assert {o.relationship_type for o in parsed.objects if o.type == "relationship"} == {"indicates"}
+    assert stix_incident.object_marking_refs == ["marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"]
+    assert not [o for o in parsed.objects if o.get("external_references", [{}])[0].get("external_id") == notice]
+
+    food = stix2.parse(json.dumps(bundle_for(app, "fda-officer", purpose=None)), allow_custom=True)
+    [notice_indicator] = [o for o in food.objects if o.type == "indicator"]
+    assert notice_indicator.name.startswith("Bananas") and "EC" in notice_indicator.pattern
+    assert [o.name for o in food.objects if o.type == "course-of-action"] == ["inspect"]
+    assert not [o for o in food.objects if o.type == "incident"]
+    assert bundle_for(app, "vet-officer")["objects"] == []
+    assert incident in json.dumps(bundle_for(app, "nppo-officer"))  # the owner's own: whole, TLP:AMBER
+
+    token = {u: app.bus.handle(IssueToken(user_id=u), subject=who["admin"])["token"] for u in ("pol-officer", "vet-officer")}
+    with TestClient(create_app(app, background=False)) as client:
+        def get(path, user):
+            return client.get(path, headers={"Authorization": f"Bearer {token[user]}",
+                                             "Concord-Purpose": "criminal_investigation"})
+
+        cid = collection_id("NPPO", "incidents")
+        listed = get("/taxii2/api/collections/", "pol-officer").json()["collections"]
+        assert cid in {c["id"] for c in listed}
+        pulled = get(f"/taxii2/api/collections/{cid}/objects/?limit=2", "pol-officer")
+        assert pulled.headers["content-type"] == TAXII and pulled.json()["more"] is True
+        rest = get(f"/taxii2/api/collections/{cid}/objects/?limit=10&next={pulled.json()['next']}", "pol-officer")
+        objects = pulled.json()["objects"] + rest.json()["objects"]
+        assert {o["type"] for o in objects} == {"marking-definition", "identity", "incident", "indicator", "relationship"}
+        assert cid not in {c["id"] for c in get("/taxii2/api/collections/", "vet-officer").json()["collections"]}
+        assert get(f"/taxii2/api/collections/{cid}/objects/", "vet-officer").status_code == 404
