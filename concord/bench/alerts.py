@@ -167,7 +167,12 @@ async def _fan_out(base: str, tokens: dict, subscribers: int, declarations: int,
                 await asyncio.sleep(wait)
             tasks.append(asyncio.create_task(lodge(i)))
         await asyncio.gather(*tasks)
-    await asyncio.sleep(3.0)  # the last notifications on their way
+    # The last notifications on their way: until nothing has arrived for 3 s (a loaded machine lags far behind).
+    quiet, count = 0.0, -1
+    while quiet < 3.0:
+        await asyncio.sleep(0.5)
+        now = sum(len(c.received) for c in clients)
+        quiet, count = (quiet + 0.5, count) if now == count else (0.0, now)
     for client in clients:
         client.close()
     return {"clients": clients, "sent": sent, "answered": answered, "answered_at": answered_at}
