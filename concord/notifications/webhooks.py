@@ -120,7 +120,7 @@ class WebhookDispatcher:
                 n = attempts + 1
                 if error is None:
                     continue
-                elif n >= s_.webhook_max_attempts:
+                if n >= s_.webhook_max_attempts:
                     values = {"status": DEAD, "attempts": n, "last_status": status, "last_error": error[:300],
                               "finished_at": now}
                 else:
