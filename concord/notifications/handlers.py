@@ -5,17 +5,16 @@ from __future__ import annotations
 import base64
 import secrets
 
-from sqlalchemy import delete, func, select, update
-
 from pydantic import ValidationError
+from sqlalchemy import delete, func, select, update
 
 from concord.errors import InvalidDocument, NotFound, Problem, problems_from
 from concord.ids import new_id
 from concord.messaging.audiences import audience_token
 from concord.notifications.messages import CreateWebhook, RemoveWebhook, ReplayDeadLetters
 from concord.notifications.models import DEAD, PENDING, Notification, WebhookDelivery, WebhookSubscription
+from concord.notifications.queries import own_webhook, webhook_agency, webhook_out
 from concord.notifications.schemas import WebhookIn
-from concord.notifications.queries import _out, own_webhook, webhook_agency
 
 MAX_WEBHOOKS = 10  # per agency
 
@@ -50,7 +49,7 @@ def create_webhook(cmd: CreateWebhook, uow, *, app) -> dict:
         uow.audit("notifications:webhook:created", f"webhook/{hook.id}", owner=agency,
                   detail={"url": hook.url, "events": hook.events})
         uow.commit()
-        return _out(hook, {}) | {"secret": hook.secret}
+        return webhook_out(hook, {}) | {"secret": hook.secret}
 
 
 def remove_webhook(cmd: RemoveWebhook, uow) -> dict:

@@ -53,7 +53,7 @@ def _counts(session, ids: list[str]) -> dict:
     return out
 
 
-def _out(hook: WebhookSubscription, counts: dict) -> dict:
+def webhook_out(hook: WebhookSubscription, counts: dict) -> dict:
     return {"id": hook.id, "agency": hook.agency, "url": hook.url, "events": hook.events,
             "description": hook.description, "created_by": hook.created_by, "created_at": hook.created_at,
             "pending": counts.get((hook.id, PENDING), 0), "dead": counts.get((hook.id, DEAD), 0)}
@@ -66,12 +66,12 @@ def list_webhooks(session, subject: Subject) -> list[dict]:
                                                               WebhookSubscription.active)
                             .order_by(WebhookSubscription.created_at)).all()
     counts = _counts(session, [h.id for h in hooks]) if hooks else {}
-    return [_out(h, counts) for h in hooks]
+    return [webhook_out(h, counts) for h in hooks]
 
 
 def get_webhook(session, subject: Subject, webhook_id: str) -> dict:
     hook = own_webhook(session, subject, webhook_id)
-    return _out(hook, _counts(session, [hook.id]))
+    return webhook_out(hook, _counts(session, [hook.id]))
 
 
 def dead_letters(session, subject: Subject, webhook_id: str, limit: int = 500) -> list[dict]:

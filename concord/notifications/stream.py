@@ -14,6 +14,7 @@ from concord.errors import TooManyRequests
 
 RETRY_MS = 2000  # the browser's EventSource reconnects after this
 CLOSED = None  # queued to end a stream (server shutdown)
+BURST = 64  # queued notifications sent in one write
 
 
 class Listener:
@@ -115,12 +116,20 @@ async def frames(listener: Listener, after: int | None, replay, gap: bytes | Non
             return
         queue = listener.queue
         while not (listener.overflowed and queue.empty()):  # a client that fell behind reconnects and replays
-            item = await queue.get()
+            items = [await queue.get()]
+            while not queue.empty() and len(items) < BURST:  # one commit's events go out in one write
+                items.append(queue.get_nowait())
+            chunk = []
+            for item in items:
+                if item is CLOSED:
+                    break
+                seq, data = item
+                if seq > last:  # a notification both replayed and queued live is sent once
+                    last = seq
+                    chunk.append(data)
+            if chunk:
+                yield b"".join(chunk)
             if item is CLOSED:
                 return
-            seq, data = item
-            if seq > last:  # a notification both replayed and queued live is sent once
-                last = seq
-                yield data
     finally:
         listener.close()

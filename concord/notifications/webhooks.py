@@ -109,12 +109,18 @@ class WebhookDispatcher:
         s_ = self.settings
         with self._write_lock, self.sessions() as s:
             now = self.clock.now()
+            done = [(d, a, st) for d, a, st, error in results if error is None]
+            for attempts in {a for _, a, _ in done}:  # the usual case: delivered at the first attempt, in bulk
+                for status in {st for _, a, st in done if a == attempts}:
+                    s.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(
+                        [d for d, a, st in done if a == attempts and st == status])).values(
+                        status=DELIVERED, attempts=attempts + 1, last_status=status, last_error=None,
+                        finished_at=now))
             for delivery_id, attempts, status, error in results:
                 n = attempts + 1
                 if error is None:
-                    values = {"status": DELIVERED, "attempts": n, "last_status": status, "last_error": None,
-                              "finished_at": now}
-                elif n >= s_.webhook_max_attempts:
+                    continue
+                if n >= s_.webhook_max_attempts:
                     values = {"status": DEAD, "attempts": n, "last_status": status, "last_error": error[:300],
                               "finished_at": now}
                 else:

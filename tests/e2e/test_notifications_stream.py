@@ -71,7 +71,7 @@ def hub(tmp_path_factory):
     var = tmp_path_factory.mktemp("stream")
     tokens = prepare(var, USERS)
     with serve(var, CONCORD_STREAM_HEARTBEAT_S="0.5") as (base, process):
-        yield base, tokens, process
+        yield base, tokens, process, var
 
 
 def lodge(base, token, doc) -> str:
@@ -81,7 +81,7 @@ def lodge(base, token, doc) -> str:
 
 
 def test_each_stream_carries_what_its_recipient_may_read_and_resumes(hub):
-    base, tokens, _ = hub
+    base, tokens, *_ = hub
     auth = lambda user: {"Authorization": f"Bearer {tokens[user]}"}  # noqa: E731
     streams = {u: Stream(base, tokens[u]) for u in USERS[:6]}
     tasks_only = Stream(base, tokens["nppo-officer"], events=["task."])
@@ -136,7 +136,7 @@ def test_each_stream_carries_what_its_recipient_may_read_and_resumes(hub):
 
 
 def test_a_stream_is_refused_without_a_token_a_reader_role_or_a_valid_cursor_and_is_bounded(hub):
-    base, tokens, _ = hub
+    base, tokens, *_ = hub
     assert httpx.get(f"{base}/api/v1/stream").status_code == 401
     liaison = httpx.get(f"{base}/api/v1/stream", headers={"Authorization": f"Bearer {tokens['vet-liaison']}"})
     assert liaison.status_code == 403 and liaison.json()["error"]["code"] == "forbidden"
@@ -168,3 +168,24 @@ def test_open_streams_do_not_hold_the_servers_shutdown(tmp_path):
         assert time.monotonic() - start < 10
         for s in streams:
             s.close()
+
+
+def test_the_webhooks_cli_shows_the_secret_once_and_refuses_a_bad_address(hub):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    *_, var = hub
+    env = {**os.environ, "CONCORD_VAR_DIR": str(var)}
+    concord = str(Path(sys.executable).parent / "concord")
+    run = lambda *a: subprocess.run([concord, "webhooks", *a], env=env, capture_output=True, text=True,  # noqa: E731
+                                    timeout=300)
+    added = run("add", "https://nppo.example/concord", "--as", "nppo-liaison", "--event", "task.")
+    assert added.returncode == 0, added.stderr
+    made = json.loads(added.stdout)
+    assert made["secret"].startswith("whsec_") and made["events"] == ["task."]
+    listed = run("list", "--as", "nppo-liaison")
+    assert [h["id"] for h in json.loads(listed.stdout)] == [made["id"]] and "whsec_" not in listed.stdout
+    bad = run("add", "ftp://nppo.example/concord", "--as", "nppo-liaison")
+    assert bad.returncode == 2 and "/url" in bad.stderr and "Traceback" not in bad.stderr

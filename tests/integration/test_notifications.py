@@ -231,3 +231,41 @@ def test_backoff_doubles_with_jitter_up_to_the_cap():
     assert [backoff(n, 5, 3600, rng=lambda: 0.0) for n in (1, 2, 3)] == [2.5, 5, 10]
     assert backoff(30, 5, 3600, rng=lambda: 1.0) == 3600
 
+
+
+def _message(n: int, audience: str, name: str = "task.created") -> dict:
+    return {"id": f"ev_{n:028x}", "name": name, "declaration_id": None, "agency": audience,
+            "occurred_at": "2026-01-05T08:00:00+00:00", "audience": audience, "payload": {"n": n}}
+
+
+def test_a_stream_replays_its_audience_then_goes_live_sending_each_notification_once(sqlite_concord):
+    from concord.notifications.stream import Streams, frames
+
+    store = sqlite_concord.notifications.store
+    store.store([_message(n, "NPPO" if n % 2 else "VET") for n in range(1, 11)])
+    rows = store.read(0)
+    assert [r[0] for r in rows] == list(range(1, 11))
+
+    async def run():
+        streams = Streams(per_user=1, queue=3)
+        listener = streams.open("nppo-officer", "NPPO", ())
+        with pytest.raises(Exception) as refused:  # one stream per user here
+            streams.open("nppo-officer", "NPPO", ())
+        assert refused.value.status == 429
+        streams.deliver(rows[6:])  # live rows that the replay also reads: sent once
+        out = []
+        gen = frames(listener, 2, lambda last: store.read(last, "NPPO"), None)
+        async for chunk in gen:
+            out.append(chunk)
+            if b"id: 9\n" in chunk:
+                break
+        streams.deliver([(seq, "NPPO", "task.created", b"id: %d\n\n" % seq) for seq in range(20, 25)])
+        async for chunk in gen:  # the queue overflowed: what it holds is sent, then the stream ends (the client replays)
+            out.append(chunk)
+        assert streams.count() == 0 and "nppo-officer" not in streams.open_per_user
+        return b"".join(out)
+
+    text = asyncio.run(run())
+    ids = [int(line[4:]) for line in text.split(b"\n") if line.startswith(b"id: ")]
+    # NPPO's after 2, once each (7 and 9 were queued live too), VET's never; 20 filled the queue of 3, 21 overflowed it
+    assert ids == [3, 5, 7, 9, 20]
