@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from datetime import timedelta
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -37,7 +38,7 @@ from concord.incidents import notices, operations
 from concord.incidents.messages import (AddAttachment, AddOperationMember, AssignOperationTask, ChangeIncidentStatus,
                                         CheckNoticeFeedback, CompleteOperationTask, EscalateOverdueTasks,
                                         GiveNoticeFeedback, IssueNotice, OpenOperation, PostOperationMessage,
-                                        RecordIncident)
+                                        IncidentRecorded, NoticeIssued, RecordIncident)
 from concord.hunting import handlers as hunting
 from concord.hunting.messages import StartHunt
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationCancelled,
@@ -138,6 +139,29 @@ CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements
 RESOURCE_OWNERS = {"watchlist_entry": screening.owner_of, "incident": incidents.owner_of}
 
 
+INCIDENT_WATCH = timedelta(days=30)  # how long new declarations meet an incident's indicators
+# A notice's recommended action -> what a pending declaration that matches gets (concord.hunting.schemas.HuntAction).
+NOTICE_ACTIONS = {"monitor": None, "screen": {"lane": "yellow", "task": "document_check"},
+                  "inspect": {"lane": "red", "task": "inspection"}, "hold": {"lane": "red", "task": "hold"},
+                  "seize": {"lane": "red", "task": "hold"}, "report": None}
+
+
+def hunt_of_incident(e: IncidentRecorded) -> StartHunt:
+    """An incident's hunt: its owner holds the pending matches and watches new ones for INCIDENT_WATCH."""
+    return StartHunt(agency=e.owner_agency, source=f"incident/{e.incident_id}", indicators=e.indicators,
+                     valid_until=e.occurred_at + INCIDENT_WATCH)
+
+
+def hunt_of_notice(e: NoticeIssued) -> StartHunt | None:
+    """A notice's hunt until it lapses, acting as it recommends; a notice that only asks to monitor or report
+    starts none (its recipients act on it themselves)."""
+    action = NOTICE_ACTIONS.get(e.recommended_action)
+    if action is None:
+        return None
+    return StartHunt(agency=e.owner_agency, source=f"notice/{e.notice_id}", indicators=e.indicators,
+                     valid_until=e.valid_until, action=action)
+
+
 @dataclass
 class Concord:
     """The wired application: what the API, the CLI and the tests all run on."""
@@ -210,6 +234,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     for command, handler in COMMANDS.items():
         app.bus.register(command, handler)
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
+    # A finding turns at once into action on the cargo: an incident's or a notice's indicators start a hunt.
+    app.bus.subscribe(IncidentRecorded, hunting.hunt_on(hunt_of_incident))
+    app.bus.subscribe(NoticeIssued, hunting.hunt_on(hunt_of_notice))
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
     # joint inspections: proposed when a second agency needs the goods examined; called off with the declaration
     app.bus.subscribe(TaskCreated, inspections.propose_when_joint, when=inspections.needs_goods)

@@ -297,6 +297,7 @@ def audit_summary(app) -> dict:
 def enforcement(app, clock: FixedClock) -> dict:
     """Plant health finds cocaine in a banana container; the police see it under their agreement; a notice goes to
     the food authority, which answers; a joint operation of three agencies runs its tasks with one escalation."""
+    from concord.hunting.models import Hunt, HuntMatch
     from concord.incidents import queries
     from concord.incidents.messages import (AssignOperationTask, CompleteOperationTask, EscalateOverdueTasks,
                                             GiveNoticeFeedback, IssueNotice, OpenOperation, RecordIncident)
@@ -352,8 +353,12 @@ def enforcement(app, clock: FixedClock) -> dict:
                      EventRecord.declaration_id.is_(None), EventRecord.name.like("incident.%")
                      | EventRecord.name.like("notice.%") | EventRecord.name.like("operation.%")))]
         streams = Counter(m["audience"] for m in messages_for(s, rows, access=app.access))
+        hunt = s.scalars(select(Hunt).where(Hunt.source == f"incident/{inc}")).one()
+        matches = s.scalars(select(HuntMatch).where(HuntMatch.hunt_id == hunt.id)).all()
     return {"incident": {"category": "seizure", "owner": "NPPO", "police_see": sorted(police["document"]),
                          "maritime_sees": maritime["total"]},
+            "hunt": {"held": sum(m.pending for m in matches), "recent": sum(not m.pending for m in matches),
+                     "watch_until": hunt.valid_until.date().isoformat()},
             "notice": {"recipients": notice["recipients"], "feedback": issuer["deliveries"][0]["result"],
                        "hit_rate": issuer["stats"]["hit_rate"]},
             "operation": {"agencies": sorted({m["agency"] for m in team["members"]}), "tasks": len(team["tasks"]),
@@ -366,9 +371,11 @@ def print_enforcement(e: dict) -> None:
     from rich.console import Console
 
     console = Console(width=max(Console().width, 130))
-    i, n, o = e["incident"], e["notice"], e["operation"]
+    i, n, o, h = e["incident"], e["notice"], e["operation"], e["hunt"]
     console.print(f"enforcement: {i['owner']} recorded a {i['category']}; the police (under MOU-NPPO-POL-SEIZURES) "
                   f"see {', '.join(i['police_see'])}; maritime security sees {i['maritime_sees']} incidents")
+    console.print(f"hunt on the seizure's indicators: {h['held']} pending declarations held for plant health, "
+                  f"{h['recent']} of the last 30 days reported to it; new ones meet it until {h['watch_until']}")
     console.print(f"notice to {', '.join(n['recipients'])}: feedback {n['feedback']}, hit rate {n['hit_rate']}; "
                   f"operation of {', '.join(o['agencies'])}: {o['done']}/{o['tasks']} tasks done, "
                   f"{o['escalations']} escalated (then done); event stream messages per agency: "

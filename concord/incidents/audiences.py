@@ -23,7 +23,8 @@ ENVELOPE = frozenset(("incident_id", "notice_id", "operation_id", "owner_agency"
                       "from_agency", "recipient", "task_id", "owner", "due_at", "level", "to_user", "to_agency",
                       "user_id", "role", "message_id", "author", "result"))
 DOCUMENT = {"category": "/category", "severity": "/severity", "indicators": "/indicators",
-            "valid_until": "/valid_until", "feedback_due_at": "/feedback_due_at"}
+            "valid_until": "/valid_until", "feedback_due_at": "/feedback_due_at",
+            "recommended_action": "/recommended_action"}
 
 
 def _model(payload: dict) -> dict:

@@ -113,6 +113,7 @@ class NoticeIssued(Event):
     indicators: dict = field(default_factory=dict)
     valid_until: str = ""
     feedback_due_at: str = ""
+    recommended_action: str = ""  # what the hunt the notice starts does to matching declarations
 
 
 @dataclass(kw_only=True)

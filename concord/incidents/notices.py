@@ -73,7 +73,8 @@ def issue_notice(cmd: IssueNotice, uow, *, book, access) -> dict:
                                            feedback_at=None, overdue_raised=False))
         uow.record(NoticeIssued(agency=n.issuer_agency, notice_id=n.id, owner_agency=n.issuer_agency,
                                 indicators=n.indicators, valid_until=doc.valid_until.isoformat(),
-                                feedback_due_at=doc.feedback_due_at.isoformat()))
+                                feedback_due_at=doc.feedback_due_at.isoformat(),
+                                recommended_action=doc.recommended_action))
         uow.audit("notice:issued", f"notice/{n.id}", owner=n.issuer_agency, purpose=n.purpose,
                   detail={"recipients": {a: k for a, k in allowed.items()}})
         uow.commit()

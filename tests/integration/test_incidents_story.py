@@ -1,7 +1,7 @@
 """Issue 14's story, end to end: plant health finds cocaine in a banana container; the police see it under their
 agreement (on a read for the agreement's purpose and on their event stream); the food authority receives a notice
 and gives feedback; a three-agency operation runs its tasks with one escalation; an agency with no agreement sees
-none of it on any route or in the event stream."""
+none of it on any route or in the event stream. The seizure's indicators hold the sister container still pending."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ from concord.incidents import queries
 from concord.incidents.messages import (AddAttachment, AssignOperationTask, ChangeIncidentStatus,
                                         CompleteOperationTask, EscalateOverdueTasks, GiveNoticeFeedback, IssueNotice,
                                         OpenOperation, PostOperationMessage, RecordIncident)
-from support import subjects
+from concord.declarations.messages import SubmitDeclaration
+from concord.declarations.models import Declaration
+from concord.declarations.schemas import parse_declaration
+from support import declaration, item, subjects
 
 CONCEALMENT = "S3CR3T-bricks under the false floor of banana boxes"
 SUMMARY = "S3CR3T-informant says a second container follows"
@@ -50,8 +53,16 @@ def test_seizure_notice_operation_and_an_agency_without_agreement(concord):
     app.transport.subscribe(seen.append)
     now = app.clock.now()
 
-    # 1. Plant health records the seizure and attaches a photo.
+    sister = app.bus.handle(SubmitDeclaration(document=parse_declaration(declaration(
+        lrn="SISTER-1", items=[item("080390", "Fresh bananas", "EC", documents=["N851"])])).model_dump(mode="json")),
+        subject=who["hollandfoods"])["id"]
+
+    # 1. Plant health records the seizure and attaches a photo; the sister container still pending is held for it.
     inc = app.bus.handle(RecordIncident(document=SEIZURE), subject=who["nppo-officer"])["id"]
+    with app.sessions() as s:
+        held = s.get(Declaration, sister)
+        assert held.status not in ("released", "refused") and held.lane == "red"
+        assert any(r.startswith("HUNT-") for r in held.engaged["NPPO"]["rules"]), held.engaged
     photo = app.bus.handle(AddAttachment(incident_id=inc, name="hold.jpg", media_type="image/jpeg", data=JPEG),
                            subject=who["nppo-officer"])
     assert app.bus.handle(AddAttachment(incident_id=inc, name="hold.jpg", media_type="image/jpeg", data=JPEG),
