@@ -41,7 +41,6 @@ def run(user: str = AS_USER,
         purpose: str = PURPOSE):
     """Start a hunt for your agency, then print its report as you may see it."""
     from concord.cliutil import act_as
-    from concord.hunting import queries
     from concord.hunting.messages import StartHunt
 
     if valid_until.tzinfo is None:
