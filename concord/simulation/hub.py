@@ -1,0 +1,108 @@
+"""One scenario's hub: a real Concord on its own database, driven through `app.bus` with the simulation's clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from sqlalchemy import func, select
+
+from concord.access.handlers import subject_for
+from concord.access.models import User
+from concord.agencies.messages import LoadConfig
+from concord.bootstrap import bootstrap
+from concord.clearance.messages import DecideTask
+from concord.clearance.models import AgencyTask
+from concord.clock import FixedClock
+from concord.config import Settings
+from concord.declarations.messages import RecordArrival, SubmitDeclaration
+from concord.declarations.models import Declaration
+from concord.declarations.schemas import parse_declaration
+from concord.risk.messages import AddWatchlistEntry
+
+REASONS = {"approve": "documents checked; compliant", "require_inspection": "documents raise doubts; examine the goods",
+           "approve_with_conditions": "irregularity found at examination: duties reassessed, penalty notified"}
+
+
+def scenario_config(traders, *, random_rate: float, profiles: bool) -> str:
+    """The demo's agencies, routing rules and agreements; the port's traders; the scenario's selection."""
+    config = yaml.safe_load(resources.files("concord.demo").joinpath("coordination.yaml").read_text())
+    config["users"] += [{"id": t.user_id, "name": t.name, "trader": {"id": t.trader_id, "name": t.name},
+                         "roles": ["trader"]} for t in traders]
+    risk = config["risk"]
+    risk["random_inspection_rate"] = random_rate
+    risk["lanes"]["exploration_lane"] = "red"  # a control drawn at random is a physical examination
+    if not profiles:
+        risk["profiles"] = []
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+class Hub:
+    """The product under test: lodgements, officers' decisions and arrivals go through its command handlers."""
+
+    def __init__(self, database: Path, start: datetime, traders, *, random_rate: float, profiles: bool,
+                 watchlisted=(), seed: int = 0):
+        for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        self.start = start
+        self.clock = FixedClock(start - timedelta(days=7))  # the config and intelligence predate the first call
+        self.app = bootstrap(Settings(database_url=f"sqlite:///{database}", var_dir=database.parent), clock=self.clock)
+        import random
+
+        self.app.risk.budget.rng = random.Random(seed)  # customs' random draw is part of the seeded run
+        self.app.bus.handle(LoadConfig(text=scenario_config(traders, random_rate=random_rate, profiles=profiles),
+                                       source="port simulation"))
+        with self.app.sessions() as s:
+            lead = self.app.lead_agency(s)
+            users = {u.id: subject_for(u, lead) for u in s.scalars(select(User))}
+        self.traders = {t.user_id: users[t.user_id] for t in traders}
+        self.officers = {u.agency: u for u in users.values()
+                         if u.agency and u.has("officer") and not u.has("supervisor") and u.user_id != "cus-analyst"}
+        for t in watchlisted:
+            self.app.bus.handle(AddWatchlistEntry(entry={
+                "kind": "party", "value": {"identifier": t.trader_id, "name": t.name},
+                "reason": "past irregularities and intelligence on undervaluation", "severity": "high",
+                "expires_at": (start + timedelta(days=400)).isoformat()}), subject=self.officers["CUS"])
+
+    def at(self, hours: float) -> None:
+        self.clock.set(max(self.clock.now(), self.start + timedelta(hours=hours)))
+
+    def lodge(self, hours: float, consignment, expected_arrival_h: float) -> tuple[str, list[tuple[str, str, str]]]:
+        """The trader lodges; returns the declaration and its open tasks (id, agency, task type)."""
+        self.at(hours)
+        doc = dict(consignment.document, arrival=(self.start + timedelta(hours=expected_arrival_h)).isoformat())
+        doc = parse_declaration(doc).model_dump(mode="json")
+        did = self.app.bus.handle(SubmitDeclaration(document=doc), subject=self.traders[consignment.trader.user_id])["id"]
+        with self.app.sessions() as s:
+            tasks = s.execute(select(AgencyTask.id, AgencyTask.agency, AgencyTask.task_type)
+                              .where(AgencyTask.declaration_id == did, AgencyTask.status == "open")).all()
+        return did, [tuple(t) for t in tasks]
+
+    def arrive(self, hours: float, did: str) -> None:
+        self.at(hours)
+        self.app.bus.handle(RecordArrival(declaration_id=did), subject=self.officers["CUS"])
+
+    def decide(self, hours: float, task_id: str, agency: str, decision: str, inspection: dict | None = None) -> None:
+        self.at(hours)
+        self.app.bus.handle(DecideTask(task_id=task_id, decision=decision, reason=REASONS[decision],
+                                       conditions=["pay the reassessed duties and the penalty"]
+                                       if decision == "approve_with_conditions" else [],
+                                       inspection=inspection), subject=self.officers[agency])
+
+    def releases(self) -> dict[str, datetime]:
+        """Declaration id -> release time, as the hub recorded it."""
+        with self.app.sessions() as s:
+            return {i: r for i, r in s.execute(select(Declaration.id, Declaration.released_at))}
+
+    def counts(self) -> dict:
+        from concord.audit.models import AuditEntry
+
+        with self.app.sessions() as s:
+            return {"declarations": s.scalar(select(func.count()).select_from(Declaration)),
+                    "tasks": s.scalar(select(func.count()).select_from(AgencyTask)),
+                    "audit_entries": s.scalar(select(func.count()).select_from(AuditEntry))}
+
+    def close(self) -> None:
+        self.app.close()
