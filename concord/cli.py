@@ -155,6 +155,10 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(risk_cli.app, name="risk")
 risk_rules_cli.mount(risk_cli.app)
 app.add_typer(screening_cli.lists_app, name="screening")
+
+from concord.simulation.cli import app as simulate_app  # noqa: E402  (the port simulation's block)
+
+app.add_typer(simulate_app, name="simulate")
 app.command("screen")(screening_cli.screen)
 
 

@@ -78,7 +78,7 @@ class Hub:
         with self.app.sessions() as s:
             tasks = s.execute(select(AgencyTask.id, AgencyTask.agency, AgencyTask.task_type)
                               .where(AgencyTask.declaration_id == did, AgencyTask.status == "open")).all()
-        return did, [tuple(t) for t in tasks]
+        return did, sorted((tuple(t) for t in tasks), key=lambda t: (t[1], t[2]))  # stable whatever the ids
 
     def arrive(self, hours: float, did: str) -> None:
         self.at(hours)

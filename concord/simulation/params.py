@@ -20,7 +20,7 @@ class Params:
     vessel_calls_per_day: float = 6.0
     discharge_hours: tuple[float, float] = (2.0, 14.0)
     # The trader population and its irregular consignments.
-    traders: int = 300
+    traders: int | None = None  # None: one per 20 declarations of the run, between 40 and 300
     risky_trader_share: float = 0.05  # of traders
     risky_volume_share: float = 0.06  # of consignments, lodged by the risky traders
     irregular_share: float = 0.03  # of all consignments: the known truth both scenarios share
@@ -46,7 +46,7 @@ class Params:
     require_inspection: dict = field(default_factory=lambda: {"NPPO": 0.08, "FDA": 0.10, "STD": 0.06, "POL": 0.05,
                                                               "ENV": 0.10, "MAR": 0.03})
     # Inspection bays (per 1,000 declarations a day) and their opening hours; moving a box to the bay and back.
-    bays: int = 8
+    bays: float = 8
     bay_hours: tuple[int, int] = (6, 22)
     terminal_move_hours: float = 6.0  # median, log-normal (sigma 0.5)
     inspection_hours: float = 1.5  # one agency's examination, median
@@ -56,9 +56,12 @@ class Params:
     lab_hours: float = 72.0  # median, log-normal (sigma 0.4)
     random_in_coordinated: float = 0.01  # customs' random control beside the risk selection (the model's eyes)
 
-    def scaled(self, count: int) -> int:
+    def scaled(self, count: float) -> int:
         """Staff or bays for this port's volume: the figure per 1,000 declarations a day, at least one."""
         return max(1, round(count * self.per_day / 1000))
+
+    def trader_count(self) -> int:
+        return self.traders or min(300, max(40, self.days * self.per_day // 20))
 
     def varied(self, **changes) -> Params:
         return replace(self, **changes)

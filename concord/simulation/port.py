@@ -27,7 +27,8 @@ class Draws:
         return random.Random(f"{self.key}:{name}")
 
     def lognormal(self, name: str, median: float, sigma: float) -> float:
-        return median * math.exp(self.rng(name).gauss(0.0, sigma))
+        # clipped at three sigmas: a one-in-a-thousand week-long delay would say more about the draw than the port
+        return median * math.exp(sigma * max(-3.0, min(3.0, self.rng(name).gauss(0.0, 1.0))))
 
     def chance(self, name: str, p: float) -> bool:
         return self.rng(name).random() < p

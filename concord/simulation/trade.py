@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,17 +31,13 @@ class Consignment:
     document: dict  # the declaration as the trader's system sends it (arrival filled in per scenario)
 
 
-def lognormal(rng: random.Random, median: float, sigma: float) -> float:
-    return median * math.exp(rng.gauss(0.0, sigma))
-
-
 def make_traders(p: Params, rng: random.Random) -> list[Trader]:
     """The population: a few risky traders, a share of them known, and some compliant ones wrongly listed."""
-    n_risky = max(1, round(p.traders * p.risky_trader_share))
+    n_risky = max(1, round(p.trader_count() * p.risky_trader_share))
     n_known = round(n_risky * p.known_risky_share)
     n_false = round(n_known * p.false_flags_per_known)
     traders = []
-    for i in range(p.traders):
+    for i in range(p.trader_count()):
         risky = i < n_risky
         watchlisted = i < n_known or n_risky <= i < n_risky + n_false
         traders.append(Trader(f"trader-{i:04d}", f"NL{700000000 + i * 7919 % 100000000:09d}",
