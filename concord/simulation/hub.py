@@ -106,3 +106,58 @@ class Hub:
 
     def close(self) -> None:
         self.app.close()
+
+
+class JointInspections:
+    """The coordinated port's one bay visit through the product's joint inspections (concord/inspections)."""
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+
+    @staticmethod
+    def available() -> bool:
+        from importlib.util import find_spec
+
+        return find_spec("concord.inspections") is not None and find_spec("concord.inspections.messages") is not None
+
+    def open(self, hours: float, did: str) -> tuple[str, list[str]]:
+        """Customs asks for the inspection (Concord may have proposed it already); every invited agency accepts."""
+        from concord.inspections.messages import AnswerInvitation, RequestInspection
+        from concord.inspections.models import InspectionInvitation
+
+        hub = self.hub
+        hub.at(hours)
+        insp = hub.app.bus.handle(RequestInspection(declaration_id=did), subject=hub.officers["CUS"])
+        with hub.app.sessions() as s:
+            invited = s.execute(select(InspectionInvitation.agency, InspectionInvitation.status).where(
+                InspectionInvitation.inspection_id == insp["id"]).order_by(InspectionInvitation.agency)).all()
+        for agency, status in invited:
+            if status == "invited":
+                hub.app.bus.handle(AnswerInvitation(inspection_id=insp["id"], accept=True), subject=hub.officers[agency])
+        return insp["id"], [a for a, _ in invited]
+
+    def start(self, hours: float, inspection_id: str) -> None:
+        from concord.inspections.messages import StartInspection
+
+        self.hub.at(hours)
+        self.hub.app.bus.handle(StartInspection(inspection_id=inspection_id), subject=self.hub.officers["CUS"])
+
+    def finding(self, hours: float, inspection_id: str, agency: str, irregular: bool, sample: bool) -> list[str]:
+        """The agency's finding at the bay; returns the ids of the samples it sent to a laboratory."""
+        from concord.inspections.messages import RecordFinding
+
+        self.hub.at(hours)
+        out = self.hub.app.bus.handle(RecordFinding(
+            inspection_id=inspection_id, result="irregular" if irregular else "compliant",
+            findings="undervalued: the goods do not match the invoice" if irregular else "goods match the declaration",
+            seals_before=[f"SEAL-{inspection_id[-6:]}"], seals_after=[f"{agency}-{inspection_id[-6:]}"],
+            samples=[{"description": "sample for analysis", "laboratory": f"{agency} reference laboratory"}]
+            if sample else []), subject=self.hub.officers[agency])
+        return [x["id"] if isinstance(x, dict) else x for x in out.get("samples", [])]
+
+    def lab_result(self, hours: float, sample_id: str, agency: str) -> None:
+        from concord.inspections.messages import RecordLabResult
+
+        self.hub.at(hours)
+        self.hub.app.bus.handle(RecordLabResult(sample_id=sample_id, result="compliant", detail="within limits"),
+                                subject=self.hub.officers[agency])

@@ -47,6 +47,8 @@ class Record:
     inspected_by: list = field(default_factory=list)  # agencies that examined the goods
     customs_examined: bool = False
     found: bool = False  # an irregular consignment customs examined
+    joint_in_product: bool = False  # the bay visit went through the product's joint inspection
+    joint_refused: str | None = None  # why the product would not hold it (then the simulation alone did)
 
 
 class Port:
@@ -63,6 +65,10 @@ class Port:
             self.officers[agency] = simpy.PriorityResource(self.env, capacity=on_day)
             self.env.process(self._closed(self.officers[agency], on_day - on_night, 7, 19))
         self.bays = simpy.PriorityResource(self.env, capacity=p.scaled(p.bays))
+        from concord.simulation.hub import JointInspections
+
+        # The coordinated port books its one bay visit through the product, once joint inspections are merged.
+        self.joint = JointInspections(hub) if scenario == "coordinated" and JointInspections.available() else None
         self.env.process(self._closed(self.bays, self.bays.capacity, *p.bay_hours))
 
     def _closed(self, resource, count: int, opens: int, closes: int):
@@ -149,11 +155,17 @@ class Port:
         p = self.p
         rec.bay_visits += 1
         visit = rec.bay_visits
+        booking = self._book(rec) if self.joint is not None else None
         yield self.env.timeout(d.lognormal(f"move-{visit}", p.terminal_move_hours, 0.5))
         hours = [d.lognormal(f"examine-{t[1]}", p.inspection_hours, 0.4) for t in tasks]
         with self.bays.request() as bay:
             yield bay
+            if booking is not None and not self._product(rec, lambda: self.joint.start(self.env.now, booking[0])):
+                booking = None
             yield self.env.timeout(max(hours) + (p.joint_extra_hours if len(tasks) > 1 else 0.0))
+        if booking is not None:
+            yield from self._joint_findings(c, d, rec, tasks, booking)
+            return
         labs = []
         for task_id, agency, _ in tasks:
             rec.inspected_by.append(agency)
@@ -166,8 +178,53 @@ class Port:
         if labs:
             yield self.env.all_of(labs)
 
-    def _lab_result(self, c, d: Draws, task_id: str, agency: str):
+    def _book(self, rec: Record):
+        return self._product(rec, lambda: self.joint.open(self.env.now, rec.declaration_id))
+
+    @staticmethod
+    def _product(rec: Record, call, failed=None):
+        """A step of the joint inspection in the product; a refusal is kept and the simulation carries on alone."""
+        from concord.errors import ConcordError
+
+        try:
+            out = call()
+        except ConcordError as e:
+            rec.joint_refused = e.message
+            return failed
+        return True if out is None else out
+
+    def _joint_findings(self, c, d: Draws, rec: Record, tasks, booking):
+        """Each invited agency records its finding on the one inspection; an agency with a task decides it after."""
+        inspection_id, invited = booking
+        rec.joint_in_product = True
+        by_agency = {agency: task_id for task_id, agency, _ in tasks}
+        labs = []
+        for agency in invited:
+            irregular = agency == CUSTOMS and c.irregular
+            if agency == CUSTOMS:
+                rec.customs_examined, rec.found = True, c.irregular
+            if agency in by_agency:
+                rec.inspected_by.append(agency)
+            sample = agency in by_agency and d.chance(f"sample-{agency}", self.p.sample_share.get(agency, 0.0))
+            samples = self._product(rec, lambda: self.joint.finding(self.env.now, inspection_id, agency, irregular,
+                                                                     sample), [])
+            if agency not in by_agency:
+                continue
+            if sample:
+                labs.append(self.env.process(self._lab_result(c, d, by_agency[agency], agency, samples)))
+            else:
+                self._findings(c, by_agency[agency], agency)
+        for task_id, agency, _ in tasks:  # an agency the product did not invite still examined the box here
+            if agency not in invited:
+                rec.inspected_by.append(agency)
+                self._findings(c, task_id, agency)
+        if labs:
+            yield self.env.all_of(labs)
+
+    def _lab_result(self, c, d: Draws, task_id: str, agency: str, samples=()):
         yield self.env.timeout(d.lognormal(f"lab-{agency}", self.p.lab_hours, 0.4))
+        for sample_id in samples:
+            self._product(self.records[c.index], lambda: self.joint.lab_result(self.env.now, sample_id, agency))
         self._findings(c, task_id, agency)
 
     def _findings(self, c, task_id: str, agency: str) -> None:

@@ -70,6 +70,10 @@ def summarize(p: Params, consignments, records, releases) -> dict:
         "agency_examinations": sum(len(r.inspected_by) for r in recs),
         # boxes that went to the bay more than once although several agencies examined them
         "containers_moved_twice": sum(1 for r in recs if r.bay_visits > 1),
+        # bay visits held as the product's joint inspection (request, every agency's yes, start, findings, lab results)
+        "joint_inspections_in_product": sum(r.joint_in_product for r in recs),
+        "joint_inspections_refused_by_product": sum(r.joint_refused is not None for r in recs),
+        "product_refusals": sorted({r.joint_refused for r in recs if r.joint_refused})[:5],
     }
 
 
