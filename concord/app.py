@@ -190,9 +190,11 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     from concord.screening.api import router as screening_router
     from concord.clearance.api import router as clearance_router
     from concord.declarations.api import router as declarations_router
+    from concord.inspections.api import router as inspections_router
+    from concord.trs.api import router as trs_router
 
     for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router,
-                   audit_router, risk_router, screening_router):
+                   audit_router, risk_router, screening_router, inspections_router, trs_router):
         app.include_router(router)
     from concord.declarations.api import FAST_ROUTES
 

@@ -25,15 +25,21 @@ from concord.audit.log import AuditLog
 from concord.audit.summaries import Summaries
 from concord.audit.tree import NodeCache
 from concord.clearance import handlers as clearance
-from concord.clearance.messages import CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments
+from concord.clearance.messages import CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments, TaskCreated, TaskDecided
 from concord.clock import Clock
 from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
 from concord.declarations import handlers as declarations
 from concord.declarations.grouping import LodgingQueue
-from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, LodgeGroup, RecordArrival,
-                                           SubmitDeclaration)
+from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationCancelled,
+                                           DeclarationRefused, LodgeGroup, RecordArrival, SubmitDeclaration)
+from concord.inspections import facilities as inspection_facilities
+from concord.inspections import handlers as inspections
+from concord.inspections.messages import (AnswerInvitation, RecordFinding, RecordLabResult, RecordNoShow,
+                                          RequestInspection, RescheduleInspection, StartInspection)
 from concord.messaging.audiences import messages_for
+from concord.trs import handlers as trs_handlers
+from concord.trs.messages import RecordExit
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
 from concord.messaging.transports import InProcessTransport, NatsTransport
@@ -74,9 +80,21 @@ COMMANDS = {
     ScreenName: screening.screen_name,
     RecordMatchDecision: screening.record_match_decision,
     LoadScreeningList: screening.load_screening_list,
+    # joint inspections
+    RequestInspection: inspections.request_inspection,
+    AnswerInvitation: inspections.answer_invitation,
+    RescheduleInspection: inspections.reschedule_inspection,
+    RecordNoShow: inspections.record_no_show,
+    StartInspection: inspections.start_inspection,
+    RecordFinding: inspections.record_finding,
+    RecordLabResult: inspections.record_lab_result,
+    # time release study: the goods' exit, its last milestone
+    RecordExit: trs_handlers.record_exit,
 }
 # Sections of the coordination config that other packages validate and store: name -> (validate, store).
 CONFIG_SECTIONS = {"agreements": (agreements.validate_config_section, agreements.store_config_section)}
+CONFIG_SECTIONS["inspection_facilities"] = (inspection_facilities.validate_config_section,
+                                            inspection_facilities.store_config_section)
 # Records other than declarations that access requests may name (`watchlist_entry/ID`): type -> owner_of(session, id).
 RESOURCE_OWNERS = {"watchlist_entry": screening.owner_of}
 
@@ -153,6 +171,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
         app.bus.register(command, handler)
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
+    # joint inspections: proposed when a second agency needs the goods examined; called off with the declaration
+    app.bus.subscribe(TaskCreated, inspections.propose_when_joint)
+    app.bus.subscribe(TaskDecided, inspections.propose_when_joint)
+    app.bus.subscribe(DeclarationRefused, inspections.cancel_with_declaration)
+    app.bus.subscribe(DeclarationCancelled, inspections.cancel_with_declaration)
     app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
     app.tokens = TokenReader(engine)
     app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000)

@@ -15,6 +15,7 @@ from concord.declarations.cli import declarations_app
 from concord.risk import cli as risk_cli
 from concord.risk import rules_cli as risk_rules_cli
 from concord.screening import cli as screening_cli
+from concord.trs.cli import trs_app
 from concord.cliutil import fail, hub, read_text
 from concord.errors import ConcordError
 
@@ -160,6 +161,7 @@ from concord.simulation.cli import app as simulate_app  # noqa: E402  (the port 
 
 app.add_typer(simulate_app, name="simulate")
 app.command("screen")(screening_cli.screen)
+app.add_typer(trs_app, name="trs")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import concord.agreements.models  # noqa: F401
 import concord.audit.models  # noqa: F401
 import concord.clearance.models  # noqa: F401
 import concord.declarations.models  # noqa: F401
+import concord.inspections.models  # noqa: F401
 import concord.messaging.models  # noqa: F401
 import concord.risk.models  # noqa: F401
 import concord.routing.models  # noqa: F401

@@ -152,6 +152,7 @@ class CoordinationConfig(Strict):
     routing_rules: list[RoutingRuleConfig] = []
     risk: RiskConfig = RiskConfig()
     agreements: list[dict] = []  # validated by the agreements package
+    inspection_facilities: list[dict] = []  # validated by the inspections package
 
     def lead_agency(self) -> str:
         return next(a.code for a in self.agencies if a.role == "lead")

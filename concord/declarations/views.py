@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from concord.access.exits import (assessment, doc, document, envelope, note, outcome, party, reason, scoped, step)
+from concord.access.exits import (REASON, Field, assessment, doc, document, envelope, note, outcome, party, reason,
+                                  scoped, step)
 from concord.access.policy import DeclarationAt, Ref
 
 WATCHLIST_HIT = ("kind", "entry_id", "agency", "lane", "forced")
@@ -149,6 +150,24 @@ EVENT_FIELDS = {
     "task.documents_supplied": _TASK | {"documents": "envelope"},
     "task.goods_inspected": _TASK | {"result": "outcome:/result"},
     "task.overdue": _TASK | {"due_at": "envelope"},
+    # joint inspections: the appointment is the trader's and every engaged agency's; a finding is its agency's
+    "inspection.requested": {"inspection_id": "envelope", "facility": "envelope", "agencies": "envelope"},
+    "inspection.proposed": {"inspection_id": "envelope", "facility": "envelope", "bay": "envelope",
+                            "slot_start": "envelope", "slot_end": "envelope", "agencies": "envelope"},
+    "inspection.invitation_answered": {"inspection_id": "envelope", "accepted": "envelope", "reason": "assessment"},
+    "inspection.confirmed": {"inspection_id": "envelope", "facility": "envelope", "bay": "envelope",
+                             "slot_start": "envelope", "slot_end": "envelope"},
+    "inspection.rescheduled": {"inspection_id": "envelope", "reason": "envelope"},
+    "inspection.no_show": {"inspection_id": "envelope", "party": "envelope"},
+    "inspection.started": {"inspection_id": "envelope", "bay": "envelope", "containers": "doc:/transport/containers"},
+    "inspection.finding_recorded": _TASK | {
+        "inspection_id": "envelope", "finding_id": "envelope", "result": "reason:/result",
+        "findings": "reason:/findings", "seals_before": "reason:/seals_before", "seals_after": "reason:/seals_after",
+        "photos": "reason:/photos", "samples": "reason:/samples", "containers": "doc:/transport/containers"},
+    "inspection.lab_result_recorded": _TASK | {"inspection_id": "envelope", "sample_id": "envelope",
+                                               "result": "reason:/result"},
+    "inspection.finished": {"inspection_id": "envelope", "outcome": "envelope"},
+    "inspection.outcome_settled": {"inspection_id": "envelope", "outcome": "envelope"},
 }
 OWNERS_ONLY = {"risk.outcome_recorded"}  # the agency's own label for the risk model: it and the lead
 
@@ -177,6 +196,8 @@ def event_model(e, d, tasks: list, lead: str):
             body[k] = doc(v, kind[4:])
         elif kind.startswith("outcome:") and agency is not None:
             body[k] = outcome(v, agency, ref, kind[8:])
+        elif kind.startswith("reason:") and agency is not None:  # its agency's alone; others as agreements say
+            body[k] = Field(v, REASON, agency, pointer=kind[7:], ref=ref)
         else:
             body[k] = assessment(v, e.agency)
     model = head | body

@@ -143,6 +143,8 @@ class Simulation:
         decision = forced or self.pick(FIRST_DECISION["inspection" if task.status == "inspection_required" else task_type])
         if task.status in ("held",) and decision in ("hold", "request_documents"):
             decision = "approve"
+        if task_type == "inspection" or task.status == "inspection_required":
+            inspect_jointly(self, d.id, agency, "irregular" if decision == "refuse" else "compliant")
         reason = {"approve": "checked; compliant", "approve_with_conditions": "release under conditions",
                   "request_documents": "certificate missing or illegible", "hold": "held pending verification",
                   "require_inspection": "documents inconsistent with goods; inspect", "refuse": "not admissible: "
@@ -180,6 +182,17 @@ class Simulation:
             self.app.bus.handle(RecordArrival(declaration_id=did), subject=self.officers["CUS"])
         except ConcordError:
             pass
+        self.at(self.clock.now() + timedelta(hours=self.rng.uniform(4, 30)), self.leave, did, 0)
+
+    def leave(self, did: str, tries: int) -> None:
+        """The goods leave the terminal once released (the TRS study's last milestone); until then, look again."""
+        from concord.trs.messages import RecordExit
+
+        try:
+            self.app.bus.handle(RecordExit(declaration_id=did), subject=self.officers["CUS"])
+        except ConcordError:
+            if tries < 10:
+                self.at(self.clock.now() + timedelta(hours=12), self.leave, did, tries + 1)
 
     def cancel(self, did: str, trader) -> None:
         try:
@@ -201,6 +214,31 @@ class Simulation:
             if r < acc:
                 return decision
         return choices[0][0]
+
+
+def inspect_jointly(sim, did: str, agency: str, result: str) -> None:
+    """Where Concord proposed a joint inspection, the invited agencies accept it, customs moves the goods to the bay
+    once, and each agency records its own finding before it decides (docs/inspections.md)."""
+    from concord.inspections.messages import AnswerInvitation, RecordFinding, StartInspection
+    from concord.inspections.models import InspectionInvitation, JointInspection
+
+    with sim.app.sessions() as s:
+        insp = s.scalars(select(JointInspection).where(JointInspection.declaration_id == did, JointInspection.status.in_(
+            ("proposed", "confirmed", "in_progress")))).first()
+        invited = [] if insp is None else s.scalars(select(InspectionInvitation).where(
+            InspectionInvitation.inspection_id == insp.id).order_by(InspectionInvitation.agency)).all()
+    if insp is None or agency not in {i.agency for i in invited}:
+        return
+    try:
+        for inv in invited:
+            if inv.status == "invited":
+                sim.app.bus.handle(AnswerInvitation(inspection_id=insp.id, accept=True), subject=sim.officers[inv.agency])
+        sim.app.bus.handle(StartInspection(inspection_id=insp.id), subject=sim.officers["CUS"])
+        sim.app.bus.handle(RecordFinding(inspection_id=insp.id, result=result, findings=f"{agency}: goods examined",
+                                         seals_before=[f"SEAL-{did[-6:]}"], seals_after=[f"{agency}-{did[-6:]}"]),
+                           subject=sim.officers[agency])
+    except ConcordError:
+        pass
 
 
 def summarize(app) -> dict:
@@ -256,12 +294,31 @@ def audit_summary(app) -> dict:
             "verified": report.ok, "first_bad_seq": report.first_bad_seq}
 
 
+def trs_headline(app) -> dict:
+    """The time release study's headline over the demo's fortnight, as the lead agency sees it (docs/trs.md)."""
+    from concord.access.identity import Subject
+    from concord.trs.queries import trs_report
+
+    with app.sessions() as s:
+        lead = Subject("demo", app.lead_agency(s), None, frozenset({"auditor"}), lead=True)
+        rep = trs_report(s, lead, START, START + timedelta(days=11), as_of=app.clock.now(), access=app.access)
+    a2r, holders = rep["arrival_to_release_hours"], rep["holders"]["arrival_to_release"]
+    worst = max(rep["agencies"].items(), key=lambda kv: (kv[1]["sla_breach_share"], kv[0]), default=(None, None))
+    return {"released": rep["released"], "median_hours_arrival_to_release": a2r["median"],
+            "p90_hours_arrival_to_release": a2r["p90"], "released_on_arrival_share": rep["released_on_arrival"]["share"],
+            "longest_holder": holders[0]["holder"] if holders else None,
+            "longest_holder_hours": holders[0]["hours"] if holders else None,
+            "most_sla_breaches": {"agency": worst[0], "breaches": worst[1]["sla_breaches"],
+                                  "tasks": worst[1]["tasks"]} if worst[0] else None}
+
+
 def run_demo(database: Path, count: int, seed: int) -> dict:
     """Run the demo into a fresh database and return its summary."""
     sim = Simulation(database, seed)
     try:
         sim.run(count)
-        return summarize(sim.app) | {"audit_log": audit_summary(sim.app), "database": str(database)}
+        return summarize(sim.app) | {"trs": trs_headline(sim.app), "audit_log": audit_summary(sim.app),
+                                     "database": str(database)}
     finally:
         sim.app.close()
 
@@ -292,6 +349,18 @@ def print_summary(summary: dict) -> None:
     console.print(t)
     console.print(f"released: {summary['released']}; median lodgement to release "
                   f"{summary['median_hours_lodgement_to_release']} h (p90 {summary['p90_hours_lodgement_to_release']} h)")
+    print_trs(console, summary["trs"])
     log = summary["audit_log"]
     console.print(f"audit log: {log['entries']} entries, checkpoint signed at size {log['checkpoint_size']}, "
                   f"verified: {'yes' if log['verified'] else 'NO, first bad seq ' + str(log['first_bad_seq'])}")
+
+
+def print_trs(console, trs: dict) -> None:
+    """The time release study's headline line (`concord trs report` gives the whole report)."""
+    share = trs["released_on_arrival_share"]
+    worst = trs["most_sla_breaches"] or {}
+    console.print(f"time release (WCO TRS): arrival to release median {trs['median_hours_arrival_to_release']} h "
+                  f"(p90 {trs['p90_hours_arrival_to_release']} h); released on arrival "
+                  f"{'-' if share is None else round(share * 100, 1)} %; holds the goods longest from arrival to release: "
+                  f"{trs['longest_holder']} ({trs['longest_holder_hours']} h in all); most SLA breaches: "
+                  f"{worst.get('agency')} ({worst.get('breaches')} of {worst.get('tasks')} tasks)")

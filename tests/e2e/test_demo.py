@@ -9,6 +9,9 @@ def test_demo_runs_the_main_job(tmp_path):
     assert summary["by_status"]["released"] > 60 and summary["released"] == summary["by_status"]["released"]
     assert {"CUS", "NPPO", "VET", "FDA", "STD", "POL", "ENV", "MAR"} <= set(summary["by_agency"])
     assert summary["median_hours_lodgement_to_release"] > 0
+    trs = summary["trs"]  # the time release study's headline
+    assert trs["released"] == summary["released"] and trs["p90_hours_arrival_to_release"] >= trs["median_hours_arrival_to_release"]
+    assert trs["longest_holder"] in summary["by_agency"] or trs["longest_holder"] == "trader"
     assert summary["audit_log"]["verified"] and summary["audit_log"]["entries"] == summary["audit_log"]["checkpoint_size"]
 
 

@@ -31,7 +31,7 @@ def test_bootstrap_builds_every_part_the_routes_use(sqlite_concord):
     assert hub.tokens is not None and hub.lodging_queue is not None and hub.audit_nodes is not None
     assert hub.access.clock is hub.clock and hub.bus.deps["access"] is hub.access
     assert hub.bus.deps["book"] is hub.access.book
-    assert set(hub.config_sections) == {"agreements"} and set(hub.resource_owners) == {"watchlist_entry"}
+    assert set(hub.config_sections) == {"agreements", "inspection_facilities"} and set(hub.resource_owners) == {"watchlist_entry"}
     assert set(hub.periodic) == {"screening-index", "audit-summaries"}
     screening = hub.bus.deps["screening"]
     assert screening is hub.screening and hub.risk is hub.bus.deps["risk"] and hub.risk.screening is screening

@@ -1,0 +1,1 @@
+"""Time release analytics (the WCO Time Release Study method) from the milestones Concord records."""
