@@ -104,6 +104,24 @@ class Hub:
                     "tasks": s.scalar(select(func.count()).select_from(AgencyTask)),
                     "audit_entries": s.scalar(select(func.count()).select_from(AuditEntry))}
 
+    def trs(self, until: datetime) -> dict | None:
+        """The product's own time release figures over the run (concord/trs), as customs sees them."""
+        from importlib.util import find_spec
+
+        if find_spec("concord.trs") is None:
+            return None
+        from concord.access.identity import Subject
+        from concord.trs.queries import trs_report
+
+        with self.app.sessions() as s:
+            lead = Subject("port-simulation", self.app.lead_agency(s), None, frozenset({"auditor"}), lead=True)
+            rep = trs_report(s, lead, self.start - timedelta(days=7), until, as_of=self.clock.now(), access=self.app.access)
+        a2r = rep["arrival_to_release_hours"]
+        return {"median_hours_arrival_to_release": a2r.get("median"), "p90_hours_arrival_to_release": a2r.get("p90"),
+                "released_on_arrival_share": rep["released_on_arrival"]["share"],
+                "lodged_before_arrival_share": rep["lodged_before_arrival"]["share"],
+                "longest_holder": rep["longest_holder"]}
+
     def close(self) -> None:
         self.app.close()
 

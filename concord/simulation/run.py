@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from concord.simulation.hub import Hub
@@ -31,10 +31,12 @@ def run_scenario(p: Params, scenario: str, consignments, folder: Path, *, random
         port.run((p.days + DRAIN_DAYS) * 24)
         releases = hub.releases()
         counts = hub.counts()
+        trs = hub.trs(START + timedelta(days=p.days + DRAIN_DAYS))
     finally:
         hub.close()
     seconds = time.perf_counter() - started
-    return summarize(p, consignments, port.records, releases) | {"hub": counts, "seconds": round(seconds, 1)}
+    return summarize(p, consignments, port.records, releases) | {"hub": counts, "trs": trs,
+                                                                         "seconds": round(seconds, 1)}
 
 
 def summarize(p: Params, consignments, records, releases) -> dict:

@@ -56,6 +56,13 @@ def test_the_simulation_goes_through_the_hubs_handlers(small_port):
             assert red == result[scenario]["customs_inspections"] > 0
             found = count("SELECT count(*) FROM task_decisions WHERE kind = 'approve_with_conditions'")
             assert found == result[scenario]["irregular_found"]
+            if scenario == "coordinated":  # every bay visit was the product's joint inspection, held once per box
+                visits = result[scenario]["bay_visits"]
+                assert result[scenario]["joint_inspections_in_product"] == visits > 0
+                assert result[scenario]["joint_inspections_refused_by_product"] == 0
+                assert count("SELECT count(*) FROM joint_inspections WHERE status = 'finished'") == visits
+                assert count("SELECT count(DISTINCT declaration_id) FROM joint_inspections") == visits
+                assert count("SELECT count(*) FROM inspection_findings") >= visits
         engine.dispose()
 
 
