@@ -53,14 +53,16 @@ def _print_comparison(r: dict) -> None:
                     "(arrival to release, hours)")
     for col in ("", "sequential", "coordinated"):
         t.add_column(col, justify="right")
-    for key in ("median_hours", "p90_hours", "mean_hours", "released_on_arrival_share", "customs_inspection_rate",
+    for key in ("median_hours", "p90_hours", "mean_hours", "released_on_discharge_share", "customs_inspection_rate",
                 "customs_inspections", "irregular_found", "hits_per_inspection", "bay_visits", "agency_examinations",
                 "containers_moved_twice", "not_released"):
         t.add_row(key.replace("_", " "), str(r["sequential"][key]), str(r["coordinated"][key]))
     out.print(t)
-    out.print(f"median {r['reduction']:.0%} shorter, p90 {r['p90_reduction']:.0%} shorter; irregularities found per "
-              f"inspection: {r['hits_per_inspection_ratio']}x random selection "
-              f"({r['hits_per_inspection_ratio_vs_base_rate']}x the irregular share)")
+    ratio = lambda x: "n/a (nothing found to compare)" if x is None else f"{x}x"  # noqa: E731
+    share = lambda x: "n/a" if x is None else f"{x:.0%}"  # noqa: E731
+    out.print(f"median {share(r['reduction'])} shorter, p90 {share(r['p90_reduction'])} shorter; irregularities found "
+              f"per inspection: {ratio(r['hits_per_inspection_ratio'])} random selection's "
+              f"({ratio(r['hits_per_inspection_ratio_vs_base_rate'])} the irregular share)")
 
 
 def _print_sensitivity(r: dict) -> None:

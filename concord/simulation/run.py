@@ -48,7 +48,7 @@ def summarize(p: Params, consignments, records, releases) -> dict:
             continue
         released = released.replace(tzinfo=timezone.utc) if released.tzinfo is None else released
         h = (released - START).total_seconds() / 3600 - c.arrival_h
-        before_arrival += h <= 0.001  # released the moment the box is discharged
+        before_arrival += h <= c.available_h - c.arrival_h + 0.001  # released the moment the box is discharged
         hours.append(max(0.0, h))
     recs = [records[c.index] for c in consignments]
     customs = [r for r in recs if r.customs_examined]
@@ -62,7 +62,7 @@ def summarize(p: Params, consignments, records, releases) -> dict:
         "median_hours": _q(hours, 50),
         "p90_hours": _q(hours, 90),
         "mean_hours": round(statistics.fmean(hours), 2) if hours else None,
-        "released_on_arrival_share": round(before_arrival / max(len(hours), 1), 4),
+        "released_on_discharge_share": round(before_arrival / max(len(hours), 1), 4),
         "customs_inspections": len(customs),
         "customs_inspection_rate": round(len(customs) / max(len(recs), 1), 4),
         "irregular_found": found,
