@@ -10,7 +10,7 @@ from pathlib import Path
 
 from concord.simulation.hub import Hub
 from concord.simulation.params import Params
-from concord.simulation.port import CUSTOMS, Port
+from concord.simulation.port import Port
 from concord.simulation.trade import make_consignments
 
 START = datetime(2026, 11, 2, 0, 0, tzinfo=timezone.utc)  # a Monday

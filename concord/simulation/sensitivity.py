@@ -6,9 +6,8 @@ import tempfile
 from pathlib import Path
 
 from concord.simulation.params import AGENCIES, Params
-from concord.simulation.run import run_scenario
+from concord.simulation.run import START, run_scenario
 from concord.simulation.trade import make_consignments
-from concord.simulation.run import START
 
 
 def variants(p: Params) -> dict[str, Params]:

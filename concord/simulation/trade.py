@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from concord.demo.catalog import CATALOG, container_number, exporter, imo_number
 from concord.simulation.params import Params
@@ -89,7 +89,3 @@ def _document(rng: random.Random, p: Params, i: int, trader: Trader, vessel: str
             "exporter": exporter(origin, goods), "office_of_entry": "NLRTM",
             "transport": {"mode": "sea", "conveyance": vessel, "containers": [container_number(rng)]},
             "items": [item]}
-
-
-def arrival_iso(start: datetime, hours: float) -> str:
-    return (start + timedelta(hours=hours)).isoformat()
