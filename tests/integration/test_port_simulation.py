@@ -87,3 +87,19 @@ def test_concord_simulate_port_prints_the_figures_as_json():
         assert key in figures
     for scenario in ("sequential", "coordinated"):
         assert figures[scenario]["median_hours"] is not None and figures[scenario]["p90_hours"] is not None
+
+
+def test_each_sensitivity_variant_changes_one_factor_of_the_port():
+    from dataclasses import fields
+
+    from concord.simulation.sensitivity import variants
+
+    base = Params()
+    found = variants(base)
+    assert len(found) == 20
+    for name, varied in found.items():
+        changed = [f.name for f in fields(Params) if getattr(varied, f.name) != getattr(base, f.name)]
+        assert len(changed) == 1, (name, changed)
+        if isinstance(getattr(base, changed[0]), dict):  # one agency's figure, not the whole table
+            before, after = getattr(base, changed[0]), getattr(varied, changed[0])
+            assert sum(before[k] != after[k] for k in before) == 1, name
