@@ -17,7 +17,9 @@ def port(days: int = typer.Option(28, min=1, max=366, help="days of vessel calls
          per_day: int = typer.Option(1000, "--per-day", min=10, max=20_000, help="declarations a day"),
          seed: int = typer.Option(7, help="the same seed gives the same trade, officers, findings and figures"),
          json_output: bool = typer.Option(False, "--json", help="print the figures as one JSON object"),
-         sensitivity: bool = typer.Option(False, "--sensitivity", help="one factor at a time, on the coordinated port"),
+         sensitivity: bool = typer.Option(False, "--sensitivity", help="one factor at a time, on one port"),
+         scenario: str = typer.Option("coordinated", help="the port the sensitivity analysis varies: coordinated or "
+                                                          "sequential (customs draws 5 % at random there)"),
          keep: Path = typer.Option(None, help="keep each scenario's hub database in this folder")):
     """Sequential against coordinated clearance on the same trade, each through its own real hub."""
     from concord.simulation.params import Params
@@ -29,7 +31,9 @@ def port(days: int = typer.Option(28, min=1, max=366, help="days of vessel calls
     if sensitivity:
         from concord.simulation.sensitivity import sensitivity as run
 
-        result = run(p, progress=None if json_output else lambda r: console.print(
+        if scenario not in ("coordinated", "sequential"):
+            raise typer.BadParameter("give coordinated or sequential", param_hint="--scenario")
+        result = run(p, scenario, 0.05 if scenario == "sequential" else None, progress=None if json_output else lambda r: console.print(
             f"  {r['variant']}: median {r['median_hours']} h, p90 {r['p90_hours']} h"))
         if json_output:
             typer.echo(json.dumps(result, indent=2))
