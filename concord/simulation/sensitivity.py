@@ -11,7 +11,7 @@ from concord.simulation.trade import make_consignments
 
 
 def variants(p: Params) -> dict[str, Params]:
-    """Each agency twice as slow, each agency's officers halved, then the port's capacities and delays."""
+    """Each agency twice as slow, each agency's officers halved, then the port's capacities and waits."""
     out = {}
     for a in AGENCIES:
         out[f"{a} officers twice as slow"] = p.varied(review_minutes={**p.review_minutes, a: 2 * p.review_minutes[a]})
@@ -22,6 +22,10 @@ def variants(p: Params) -> dict[str, Params]:
     out["terminal moves twice as long"] = p.varied(terminal_move_hours=2 * p.terminal_move_hours)
     out["laboratory twice as slow"] = p.varied(lab_hours=2 * p.lab_hours)
     out["half the declarations lodged before arrival"] = p.varied(prearrival_share=p.prearrival_share / 2)
+    # the sequential port's waits: lodgement after arrival and the file's hand-over between agencies
+    out["lodgement after arrival twice as late"] = p.varied(
+        lodgement_after_arrival_hours=2 * p.lodgement_after_arrival_hours)
+    out["hand-overs twice as slow"] = p.varied(handover_hours=2 * p.handover_hours)
     return out
 
 

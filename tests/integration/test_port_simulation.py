@@ -96,7 +96,7 @@ def test_each_sensitivity_variant_changes_one_factor_of_the_port():
 
     base = Params()
     found = variants(base)
-    assert len(found) == 20
+    assert len(found) == 22
     for name, varied in found.items():
         changed = [f.name for f in fields(Params) if getattr(varied, f.name) != getattr(base, f.name)]
         assert len(changed) == 1, (name, changed)
