@@ -178,6 +178,10 @@ app.add_typer(screening_cli.lists_app, name="screening")
 # hunting: hunts and the STIX exchange
 app.add_typer(hunting_cli.hunt_app, name="hunt")
 app.add_typer(hunting_cli.stix_app, name="stix")
+
+from concord.simulation.cli import app as simulate_app  # noqa: E402  (the port simulation's block)
+
+app.add_typer(simulate_app, name="simulate")
 app.command("screen")(screening_cli.screen)
 app.add_typer(trs_app, name="trs")
 

@@ -1,0 +1,1 @@
+"""Simulations that drive the real hub: `concord simulate port` compares sequential and coordinated clearance."""
