@@ -102,19 +102,46 @@ def train(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False
 def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False),
              valid: Path = typer.Option(..., "--valid", exists=True, dir_okay=False),
              test: Path = typer.Option(..., "--test", exists=True, dir_okay=False),
-             dataset: str = DATASET, params: str = PARAMS, as_json: bool = typer.Option(False, "--json")):
-    """Train on --train, stop early on --valid, and report the selection metrics on --test once."""
-    from concord.risk.learning.model import evaluate as run
+             dataset: str = DATASET, params: str = PARAMS,
+             resamples: int = typer.Option(400, min=50, max=5000, help="bootstrap resamples for the intervals"),
+             deduplicated: bool = typer.Option(True, "--deduplicated/--no-deduplicated",
+                                               help="also train and test on the deduplicated splits"),
+             as_json: bool = typer.Option(False, "--json")):
+    """Train on --train, stop early on --valid, report on --test once: all, repeated and never-seen goods lines,
+    beside plain LightGBM and a lookup table of earlier outcomes, with bootstrap intervals."""
+    from concord.risk.learning.evaluation import honest_evaluate
 
     started = time.perf_counter()
     try:
         with _progress() as step:
-            result, _ = run(_load(dataset, train, step), _load(dataset, valid, step), _load(dataset, test, step),
-                            _params(params), progress=step)
+            result = honest_evaluate(_load(dataset, train, step), _load(dataset, valid, step),
+                                     _load(dataset, test, step), _params(params), progress=step,
+                                     resamples=resamples, deduplicated=deduplicated)
     except ConcordError as e:
         _fail(e)
     result["seconds"] = round(time.perf_counter() - started, 1)
-    _emit(result, as_json)
+    if as_json:
+        _emit(result, True)
+        return
+    _emit(result, False)
+    Console().print(_subsets_table(result))
+
+
+def _subsets_table(result: dict) -> Table:
+    """The headline: each subset, each model, AUC / P@5 / P@10 with their 95 % intervals."""
+    table = Table("test rows", "model", "AUC", "P@5", "P@10", title="never-seen goods lines lead; "
+                  "repeated ones measure memory")
+    sections = [(name, result["subsets"][name]) for name in ("never_seen", "repeated", "all")]
+    if "deduplicated" in result:
+        sections.append(("deduplicated splits", result["deduplicated"]))
+    for name, sub in sections:
+        for model in ("concord", "plain_lightgbm", "lookup"):
+            if model in sub:
+                m = sub[model]
+                table.add_row(f"{name} ({sub['rows']})", model,
+                              *[f"{m[k]:.3f} [{m['interval'][k][0]:.3f}, {m['interval'][k][1]:.3f}]"
+                                for k in ("auc", "precision@5", "precision@10")])
+    return table
 
 
 @app.command()
