@@ -42,6 +42,7 @@ from concord.risk import handlers as risk_handlers
 from concord.risk import queries as risk_queries
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
                                    RetireRule, TryRule)
+from concord.risk.messages import CheckModelDrift
 from concord.risk.scoring.step import RiskStep
 from concord.screening import handlers as screening
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
@@ -71,6 +72,7 @@ COMMANDS = {
     RemoveWatchlistEntry: risk_handlers.remove_watchlist_entry,
     RecordOutcome: risk_handlers.record_outcome,
     TryRule: risk_queries.try_rule,
+    CheckModelDrift: risk_handlers.check_model_drift,
     ScreenName: screening.screen_name,
     RecordMatchDecision: screening.record_match_decision,
     LoadScreeningList: screening.load_screening_list,
@@ -153,6 +155,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
         app.bus.register(command, handler)
     app.bus.subscribe(GoodsInspected, risk_handlers.outcome_from_inspection)
     app.bus.subscribe(OutcomeRecorded, risk_handlers.feed_model)
+    app.periodic["risk-drift"] = (3600.0, lambda: app.bus.handle(CheckModelDrift()))  # risk lane: hourly
     app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
     app.tokens = TokenReader(engine)
     app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000)

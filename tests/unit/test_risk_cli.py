@@ -62,7 +62,8 @@ def test_train_models_activate_rollback_drift_evaluate(files):
     assert json.loads(out.stdout.strip().splitlines()[-1])["version"] == "v2"
     listed = json.loads(run(app, ["models", "--models", str(models), "--json"]).stdout)["versions"]
     assert [(v["version"], v["active"]) for v in listed] == [("v1", True), ("v2", False)]
-    assert run(app, ["activate", "v2", "--models", str(models)]).exit_code == 0
+    assert run(app, ["activate", "v2", "--models", str(models)]).exit_code == 2  # not compared with v1
+    assert run(app, ["activate", "v2", "--models", str(models), "--force"]).exit_code == 0
     assert run(app, ["rollback", "--models", str(models)]).exit_code == 0
     assert run(app, ["activate", "v5", "--models", str(models)]).exit_code == 2  # bad input: the one exit code
     drift = run(app, ["drift", "--recent", str(test), "--models", str(models), "--json"])
