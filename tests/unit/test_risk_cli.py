@@ -68,9 +68,12 @@ def test_train_models_activate_rollback_drift_evaluate(files):
     assert run(app, ["activate", "v5", "--models", str(models)]).exit_code == 2  # bad input: the one exit code
     drift = run(app, ["drift", "--recent", str(test), "--models", str(models), "--json"])
     assert json.loads(drift.stdout)["version"] == "v1"
-    result = run(app, ["evaluate", "--train", str(train), "--valid", str(valid), "--test", str(test), "--json"] + fast)
+    result = run(app, ["evaluate", "--train", str(train), "--valid", str(valid), "--test", str(test), "--json",
+                       "--resamples", "50", "--no-deduplicated"] + fast)
     metrics = json.loads(result.stdout)
-    assert {"auc", "precision@1", "recall@5", "critical_recall@10"} <= set(metrics)
+    assert {"auc", "precision@1", "recall@5", "critical_recall@10"} <= set(metrics["all_split_concord"])
+    assert set(metrics["subsets"]) == {"all", "repeated", "never_seen"} and "deduplicated" not in metrics
+    assert {"concord", "plain_lightgbm", "lookup"} <= set(metrics["subsets"]["all"])
 
 
 @pytest.mark.skipif(not (KCS / "train.csv").exists(), reason=f"the KCS benchmark data is not at {KCS}")
