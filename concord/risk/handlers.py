@@ -195,6 +195,9 @@ def feed_model(event: OutcomeRecorded, uow, *, risk) -> None:
         model = risk.models.current(s)
         if model is None:
             return
+        if event.declaration_id in getattr(model, "caught_up_ids", ()):
+            model.caught_up_ids.discard(event.declaration_id)  # loaded just now: caught up with this outcome
+            return
         version = s.get(DeclarationVersion, (event.declaration_id, event.version))
         for record in labelled_records(version.document, event.result == "irregular"):
             model.record_outcome(record)

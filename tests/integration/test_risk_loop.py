@@ -65,6 +65,11 @@ def test_an_outcome_reaches_the_model_at_once_and_a_reloaded_model_catches_up(ap
     registry_module._cache.clear()  # a restart: the model file knows nothing of it
     app.risk.models.invalidate()
     assert line_history(app, did) == 1  # caught up from the recorded outcomes on load
+    other = submit(app, 2, amount="9100.00")
+    registry_module._cache.clear()
+    app.risk.models.invalidate()
+    record(app, other, "compliant")  # the model loads inside feed_model: its catch-up holds this outcome
+    assert line_history(app, other) == 1 and line_history(app, did) == 1  # counted once each
 
 
 def test_retraining_on_the_hub_outcomes_and_champion_against_challenger(app):

@@ -26,6 +26,10 @@ def hub_outcomes(session, since: datetime | None = None) -> list[tuple[datetime,
 
     Several agencies may inspect one declaration version: it is irregular if any of them found it so,
     and the revenue recovered is their sum."""
+    return [(at, records) for at, _, records in _outcomes(session, since)]
+
+
+def _outcomes(session, since: datetime | None = None) -> list[tuple[datetime, str, list]]:
     query = select(InspectionOutcome, DeclarationVersion.document).join(
         DeclarationVersion, (DeclarationVersion.declaration_id == InspectionOutcome.declaration_id)
         & (DeclarationVersion.version == InspectionOutcome.version)).order_by(InspectionOutcome.recorded_at)
@@ -39,7 +43,8 @@ def hub_outcomes(session, since: datetime | None = None) -> list[tuple[datetime,
         if outcome.revenue_recovered is not None:
             f["revenue"] = (f["revenue"] or 0.0) + float(outcome.revenue_recovered)
         f["at"] = max(f["at"], outcome.recorded_at)
-    return [(_utc(f["at"]), labelled_records(f["doc"], f["fraud"], revenue=f["revenue"])) for f in found.values()]
+    return [(_utc(f["at"]), key[0], labelled_records(f["doc"], f["fraud"], revenue=f["revenue"]))
+            for key, f in found.items()]
 
 
 def hub_declarations(session, limit: int = 200_000) -> list:
@@ -56,11 +61,14 @@ def catch_up(model, session) -> int:
     Returns the goods items added."""
     since = model.info.get("outcomes_until")
     since = _utc(datetime.fromisoformat(since)).replace(tzinfo=None) if since else None
-    added = 0
-    for _, records in hub_outcomes(session, since):
+    added, ids = 0, set()
+    for _, declaration_id, records in _outcomes(session, since):
+        ids.add(declaration_id)
         for record in records:
             model.record_outcome(record)
             added += 1
+    # feed_model may be what loaded the model: the outcome it carries is among these already
+    model.caught_up_ids = ids
     return added
 
 
