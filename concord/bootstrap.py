@@ -59,6 +59,7 @@ from concord.risk import handlers as risk_handlers
 from concord.risk import queries as risk_queries
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
                                    RetireRule, TryRule)
+from concord.risk.messages import CheckModelDrift
 from concord.risk.scoring.step import RiskStep
 from concord.screening import handlers as screening
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
@@ -94,6 +95,7 @@ COMMANDS = {
     RemoveWatchlistEntry: risk_handlers.remove_watchlist_entry,
     RecordOutcome: risk_handlers.record_outcome,
     TryRule: risk_queries.try_rule,
+    CheckModelDrift: risk_handlers.check_model_drift,
     ScreenName: screening.screen_name,
     RecordMatchDecision: screening.record_match_decision,
     LoadScreeningList: screening.load_screening_list,
@@ -243,6 +245,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.bus.subscribe(TaskDecided, inspections.propose_when_joint, when=inspections.needs_goods)
     app.bus.subscribe(DeclarationRefused, inspections.cancel_with_declaration)
     app.bus.subscribe(DeclarationCancelled, inspections.cancel_with_declaration)
+    app.periodic["risk-drift"] = (3600.0, lambda: app.bus.handle(CheckModelDrift()))  # risk lane: hourly
     app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
     # overdue operation tasks escalated, notices' missing feedback raised (as CheckDeadlines is for clearance)
     app.periodic["operation-escalations"] = (60, lambda: app.bus.handle(EscalateOverdueTasks()))

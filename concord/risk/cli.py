@@ -78,19 +78,36 @@ def _fail(error: ConcordError) -> None:
 
 
 @app.command()
-def train(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False),
-          valid: Path = typer.Option(..., "--valid", exists=True, dir_okay=False),
+def train(train: Path = typer.Option(None, "--train", exists=True, dir_okay=False),
+          valid: Path = typer.Option(None, "--valid", exists=True, dir_okay=False),
+          from_hub: bool = typer.Option(False, "--from-hub", help="train on the outcomes Concord recorded "
+                                        "(CONCORD_DATABASE_URL) instead of --train/--valid"),
           dataset: str = DATASET, models: Path = MODELS, params: str = PARAMS,
           activate: bool = typer.Option(False, "--activate", help="make the new version active"),
           as_json: bool = typer.Option(False, "--json")):
-    """Train on --train, stop early on --valid, and register the model version with its metrics."""
+    """Train on --train, stop early on --valid (or on the hub's recorded outcomes), and register the version."""
     from concord.risk.learning.model import fit
 
+    if not from_hub and (train is None or valid is None):
+        raise typer.BadParameter("give --train and --valid, or --from-hub")
     try:
         with _progress() as step:
-            model = fit(_load(dataset, train, step), _load(dataset, valid, step), params=_params(params),
-                        progress=step)
-        metrics = {**model.info, "dataset": dataset, "files": {"train": str(train), "valid": str(valid)}}
+            if from_hub:
+                from concord.cliutil import hub
+                from concord.risk.learning.hub import train_from_hub
+
+                concord = hub()
+                try:
+                    with concord.sessions() as session:
+                        model = train_from_hub(session, _params(params), progress=step)
+                finally:
+                    concord.close()
+                files = {"hub": "recorded outcomes"}
+            else:
+                model = fit(_load(dataset, train, step), _load(dataset, valid, step), params=_params(params),
+                            progress=step)
+                files = {"train": str(train), "valid": str(valid)}
+        metrics = {**model.info, "dataset": "hub" if from_hub else dataset, "files": files}
         registry = _registry(models)
         version = registry.register(model.to_bytes(), metrics, activate=activate)
     except ConcordError as e:
@@ -102,19 +119,46 @@ def train(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False
 def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False),
              valid: Path = typer.Option(..., "--valid", exists=True, dir_okay=False),
              test: Path = typer.Option(..., "--test", exists=True, dir_okay=False),
-             dataset: str = DATASET, params: str = PARAMS, as_json: bool = typer.Option(False, "--json")):
-    """Train on --train, stop early on --valid, and report the selection metrics on --test once."""
-    from concord.risk.learning.model import evaluate as run
+             dataset: str = DATASET, params: str = PARAMS,
+             resamples: int = typer.Option(400, min=50, max=5000, help="bootstrap resamples for the intervals"),
+             deduplicated: bool = typer.Option(True, "--deduplicated/--no-deduplicated",
+                                               help="also train and test on the deduplicated splits"),
+             as_json: bool = typer.Option(False, "--json")):
+    """Train on --train, stop early on --valid, report on --test once: all, repeated and never-seen goods lines,
+    beside plain LightGBM and a lookup table of earlier outcomes, with bootstrap intervals."""
+    from concord.risk.learning.evaluation import honest_evaluate
 
     started = time.perf_counter()
     try:
         with _progress() as step:
-            result, _ = run(_load(dataset, train, step), _load(dataset, valid, step), _load(dataset, test, step),
-                            _params(params), progress=step)
+            result = honest_evaluate(_load(dataset, train, step), _load(dataset, valid, step),
+                                     _load(dataset, test, step), _params(params), progress=step,
+                                     resamples=resamples, deduplicated=deduplicated)
     except ConcordError as e:
         _fail(e)
     result["seconds"] = round(time.perf_counter() - started, 1)
-    _emit(result, as_json)
+    if as_json:
+        _emit(result, True)
+        return
+    _emit(result, False)
+    Console().print(_subsets_table(result))
+
+
+def _subsets_table(result: dict) -> Table:
+    """The headline: each subset, each model, AUC / P@5 / P@10 with their 95 % intervals."""
+    table = Table("test rows", "model", "AUC", "P@5", "P@10", title="never-seen goods lines lead; "
+                  "repeated ones measure memory")
+    sections = [(name, result["subsets"][name]) for name in ("never_seen", "repeated", "all")]
+    if "deduplicated" in result:
+        sections.append(("deduplicated splits", result["deduplicated"]))
+    for name, sub in sections:
+        for model in ("concord", "plain_lightgbm", "lookup"):
+            if model in sub:
+                m = sub[model]
+                table.add_row(f"{name} ({sub['rows']})", model,
+                              *[f"{m[k]:.3f} [{m['interval'][k][0]:.3f}, {m['interval'][k][1]:.3f}]"
+                                for k in ("auc", "precision@5", "precision@10")])
+    return table
 
 
 @app.command()
@@ -185,10 +229,40 @@ def _pct(x) -> str:
 
 
 @app.command()
-def activate(version: str, models: Path = MODELS):
-    """Make a model version the one that scores live declarations."""
+def activate(version: str, models: Path = MODELS,
+             recent: Path = typer.Option(None, "--recent", exists=True, dir_okay=False,
+                                         help="recent declarations with outcomes to compare the two models on"),
+             from_hub: bool = typer.Option(False, "--from-hub", help="compare on the outcomes Concord recorded"),
+             dataset: str = DATASET,
+             force: bool = typer.Option(False, "--force", help="activate without comparing with the active model")):
+    """Make a model version the one that scores live declarations, once it ranks recent outcomes at least as
+    well as the active one (champion / challenger)."""
+    from concord.risk.learning.hub import challenge, hub_outcomes, require_win
+    from concord.risk.learning.registry import load_model
+
     try:
-        console.print(f"active: {_registry(models).activate(version)}")
+        registry = _registry(models)
+        champion = registry.active_version(missing_ok=True)
+        comparison = None
+        if champion is not None and champion != version and not force:
+            if recent is not None:
+                records = load_dataset(dataset, recent)
+            elif from_hub:
+                from concord.cliutil import hub
+
+                concord = hub()
+                try:
+                    with concord.sessions() as session:
+                        records = [r for _, rs in hub_outcomes(session) for r in rs]
+                finally:
+                    concord.close()
+            else:
+                raise typer.BadParameter(f"{champion} is active: compare {version} with it on recent outcomes "
+                                         "(--recent FILE or --from-hub), or --force")
+            comparison = challenge(load_model(registry.root, champion), load_model(registry.root, version), records)
+            console.print_json(data={"champion": champion, "challenger": version, **comparison})
+            require_win(comparison)
+        console.print(f"active: {registry.activate(version, comparison=comparison)}")
     except ConcordError as e:
         _fail(e)
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select, update
 
 from concord.declarations.models import Declaration, DeclarationVersion
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
-from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
-                                   RetireRule, RuleCreated, RuleRetired, WatchlistEntryAdded, WatchlistEntryRemoved)
+from concord.risk.messages import (AddWatchlistEntry, CheckModelDrift, CreateRule, ModelDrifted, OutcomeRecorded,
+                                   RecordOutcome, RemoveWatchlistEntry, RetireRule, RuleCreated, RuleRetired,
+                                   WatchlistEntryAdded, WatchlistEntryRemoved)
 from concord.risk.models import InspectionOutcome, RiskCatalog, RiskRule, WatchlistEntry
 from concord.risk.catalogue.rules import compile_rule
 from concord.risk.schemas import OutcomeIn, RuleIn, WatchlistEntryIn, canonical_value, parse
+
+
+log = logging.getLogger(__name__)
+# The latest drift check per model version: score PSI and status (the gauge an operator's metrics read).
+DRIFT_GAUGE: dict[str, dict] = {}
 
 
 def require_analyst(subject) -> None:
@@ -187,6 +195,40 @@ def feed_model(event: OutcomeRecorded, uow, *, risk) -> None:
         model = risk.models.current(s)
         if model is None:
             return
+        if event.declaration_id in getattr(model, "caught_up_ids", ()):
+            model.caught_up_ids.discard(event.declaration_id)  # loaded just now: caught up with this outcome
+            return
         version = s.get(DeclarationVersion, (event.declaration_id, event.version))
         for record in labelled_records(version.document, event.result == "irregular"):
             model.record_outcome(record)
+
+
+def check_model_drift(cmd: CheckModelDrift, uow, *, risk) -> dict:
+    """The active model's score and features on the latest declarations against its training period; past the
+    alert threshold, a log line and a `ModelDrifted` event for the risk unit (the lead agency)."""
+    from concord.risk.learning.drift import ALERT
+    from concord.risk.learning.hub import hub_declarations
+
+    with uow:
+        s = uow.session
+        model = risk.models.current(s)
+        if model is None:
+            return {"model": None}
+        records = hub_declarations(s, limit=cmd.declarations)
+        if not records:
+            return {"model": model.version, "rows": 0}
+        report = model.drift(records, top=5)
+        DRIFT_GAUGE[model.version] = {"score_psi": report["score_psi"], "status": report["status"],
+                                      "rows": report["rows"], "at": uow.clock.now().isoformat()}
+        alert_at = ALERT if cmd.alert_at is None else cmd.alert_at
+        alerted = report["score_psi"] >= alert_at
+        if alerted:
+            worst = [f["feature"] for f in report["features"]]
+            log.warning("risk model %s drifted: score PSI %.3f over %d declarations (alert at %.2f); worst "
+                        "features %s", model.version, report["score_psi"], report["rows"], alert_at, ", ".join(worst))
+            uow.record(ModelDrifted(model_version=model.version, score_psi=report["score_psi"],
+                                    status=report["status"], features=worst))
+            uow.audit("risk:model:drifted", f"risk-model/{model.version}", actor="system",
+                      detail={"score_psi": report["score_psi"], "rows": report["rows"]})
+            uow.commit()
+        return {"model": model.version, "alerted": alerted, **DRIFT_GAUGE[model.version]}

@@ -80,3 +80,21 @@ class OutcomeRecorded(Event):
     name = "risk.outcome_recorded"
     version: int
     result: str
+
+
+@dataclass(kw_only=True)
+class CheckModelDrift(Command):
+    """Compare the latest declarations with the active model's training period (the server runs it hourly)."""
+
+    declarations: int = 2000
+    alert_at: float | None = None  # score PSI that raises the alert (default: drift.ALERT, 0.25)
+
+
+@dataclass(kw_only=True)
+class ModelDrifted(Event):
+    # No declaration and no agency: addressed to the lead agency, whose risk unit keeps the model.
+    name = "risk.model_drifted"
+    model_version: str
+    score_psi: float
+    status: str  # "watch" or "alert"
+    features: list  # the most drifted feature names, worst first

@@ -34,7 +34,7 @@ def test_bootstrap_builds_every_part_the_routes_use(sqlite_concord):
     assert set(hub.config_sections) == {"agreements", "sps_certificates", "inspection_facilities"}
     assert set(hub.resource_owners) == {"watchlist_entry", "incident"}
     assert set(hub.periodic) == {"screening-index", "audit-summaries", "operation-escalations", "notice-feedback",
-                                 "notification-retention"}
+                                 "notification-retention", "risk-drift"}
     assert hub.notifications is not None and not hub.notifications.started  # the server starts it
     screening = hub.bus.deps["screening"]
     assert screening is hub.screening and hub.risk is hub.bus.deps["risk"] and hub.risk.screening is screening

@@ -62,14 +62,18 @@ def test_train_models_activate_rollback_drift_evaluate(files):
     assert json.loads(out.stdout.strip().splitlines()[-1])["version"] == "v2"
     listed = json.loads(run(app, ["models", "--models", str(models), "--json"]).stdout)["versions"]
     assert [(v["version"], v["active"]) for v in listed] == [("v1", True), ("v2", False)]
-    assert run(app, ["activate", "v2", "--models", str(models)]).exit_code == 0
+    assert run(app, ["activate", "v2", "--models", str(models)]).exit_code == 2  # not compared with v1
+    assert run(app, ["activate", "v2", "--models", str(models), "--force"]).exit_code == 0
     assert run(app, ["rollback", "--models", str(models)]).exit_code == 0
     assert run(app, ["activate", "v5", "--models", str(models)]).exit_code == 2  # bad input: the one exit code
     drift = run(app, ["drift", "--recent", str(test), "--models", str(models), "--json"])
     assert json.loads(drift.stdout)["version"] == "v1"
-    result = run(app, ["evaluate", "--train", str(train), "--valid", str(valid), "--test", str(test), "--json"] + fast)
+    result = run(app, ["evaluate", "--train", str(train), "--valid", str(valid), "--test", str(test), "--json",
+                       "--resamples", "50", "--no-deduplicated"] + fast)
     metrics = json.loads(result.stdout)
-    assert {"auc", "precision@1", "recall@5", "critical_recall@10"} <= set(metrics)
+    assert {"auc", "precision@1", "recall@5", "critical_recall@10"} <= set(metrics["all_split_concord"])
+    assert set(metrics["subsets"]) == {"all", "repeated", "never_seen"} and "deduplicated" not in metrics
+    assert {"concord", "plain_lightgbm", "lookup"} <= set(metrics["subsets"]["all"])
 
 
 @pytest.mark.skipif(not (KCS / "train.csv").exists(), reason=f"the KCS benchmark data is not at {KCS}")

@@ -6,7 +6,8 @@ from itertools import repeat
 
 import numpy as np
 
-from concord.risk.learning.history import OUTCOME_KEYS, VALUE_KEYS, Columns, HistoryProfiles, log_mass_value
+from concord.risk.learning.history import (COUNT_KEYS, NORM_KEYS, OUTCOME_KEYS, Columns, HistoryProfiles,
+                                           log_mass_value)
 
 __all__ = ["FeatureSpec", "HistoryProfiles", "featurize", "fit_spec"]
 
@@ -15,6 +16,15 @@ CATEGORICAL_FIELDS = ("office", "mode", "process_type", "import_type", "import_u
 # critical-fraud and revenue rates only where there are enough events to say something
 CRITICAL_PROFILES = ("hs6", "importer", "declarant", "hs6_departure", "goods_line")
 REVENUE_PROFILES = ("importer", "hs6")
+# Profiles that remember one goods line exactly (its value, its mass, or all of it). On repeats they are
+# nearly the answer; on goods never seen they are empty. Training hides them on a share of rows
+# (`memory_dropout`), so that the model also learns what to do without them: price and mass against the
+# norm, new parties, unusual routes, which carry to goods and traders it has not seen.
+MEMORY_PROFILES = ("value", "mass", "hs6_value", "hs6_mass", "goods_line")
+# shares of declarations: a rare origin for the goods, a rare route for that origin, goods off the importer's usual
+SHARES = (("origin_share", "hs6_origin", "hs6"), ("route_share", "hs6_origin_departure", "hs6_origin"),
+          ("importer_goods_share", "importer_hs6", "importer"), ("importer_heading_share", "importer_hs4", "importer"),
+          ("seller_goods_share", "seller_hs6", "seller"))
 
 
 @dataclass
@@ -22,8 +32,11 @@ class FeatureSpec:
     """What the feature function computes: profile keys, smoothing, categorical vocabularies."""
 
     outcome_profiles: list[str] = field(default_factory=lambda: list(OUTCOME_KEYS))
-    value_profiles: list[str] = field(default_factory=lambda: list(VALUE_KEYS))
+    value_profiles: list[str] = field(default_factory=lambda: list(NORM_KEYS))
+    # declaration counts only (saved models from before these existed have none, and keep their layout)
+    count_profiles: list[str] = field(default_factory=list)
     smoothing: float = 5.0  # pseudo-count of the prior fraud rate in every profile rate
+    memory_dropout: float = 0.0  # share of training rows whose goods-line memory is hidden (training only)
     vocab: dict[str, list[str]] = field(default_factory=dict)
 
     def names(self) -> list[str]:
@@ -35,7 +48,14 @@ class FeatureSpec:
                 + ([f"{p}.revenue"] if p in REVENUE_PROFILES else [])
         for p in self.value_profiles:
             names += [f"{p}.n_declared", f"{p}.value_per_kg_z", f"{p}.mass_z", f"{p}.value_z"]
+        names += [f"{p}.n_declared" for p in self.count_profiles]
+        names += [name for name, *_ in self.shares()]
         return names + [f"cat.{c}" for c in CATEGORICAL_FIELDS]
+
+    def shares(self) -> list[tuple]:
+        """The share features this spec can compute (both of their counts present)."""
+        have = set(self.value_profiles) | set(self.count_profiles)
+        return [s for s in SHARES if s[1] in have and s[2] in have] if self.count_profiles else []
 
     def categorical_names(self) -> list[str]:
         """Columns LightGBM should treat as categories (integer codes)."""
@@ -52,7 +72,10 @@ class FeatureSpec:
 
 
 def fit_spec(records, min_count: int = 20, **options) -> FeatureSpec:
-    """Build the categorical vocabularies from training records; rare values share 'other'."""
+    """Build the categorical vocabularies from training records; rare values share 'other'.
+
+    New specs count parties, combinations and routes and hide goods-line memory on half the training rows."""
+    options = {"count_profiles": list(COUNT_KEYS), "memory_dropout": 0.5, **options}
     cols = Columns(list(records), {})
     vocab = {}
     for c in CATEGORICAL_FIELDS:
@@ -74,6 +97,12 @@ def _layout(spec: FeatureSpec) -> dict:
             "crit_rows": np.array(crit, dtype=np.intp), "crit": ix(f"{ops[i]}.critical" for i in crit),
             "rev_rows": np.array(rev, dtype=np.intp), "rev": ix(f"{ops[i]}.revenue" for i in rev),
             "declared": ix(f"{p}.n_declared" for p in vps),
+            "counted": ix(f"{p}.n_declared" for p in spec.count_profiles),
+            "shares": [(col[name], (vps + spec.count_profiles).index(a), (vps + spec.count_profiles).index(b))
+                       for name, a, b in spec.shares()],
+            "memory_n": ix(f"{p}.n" for p in ops if p in MEMORY_PROFILES),
+            "memory_rate": ix(f"{p}.rate" for p in ops if p in MEMORY_PROFILES),
+            "memory_crit": ix(f"{p}.critical" for p in ops if p in MEMORY_PROFILES and p in CRITICAL_PROFILES),
             "z": [ix(f"{p}.{z}" for p in vps) for z in ("value_per_kg_z", "mass_z", "value_z")],
             "cats": [(col[f"cat.{c}"], c, {None: np.nan, **{v: float(i) for i, v in enumerate(spec.vocab.get(c, []))}},
                       float(len(spec.vocab.get(c, [])))) for c in CATEGORICAL_FIELDS],
@@ -93,7 +122,10 @@ def featurize(records, profiles: HistoryProfiles, spec: FeatureSpec, as_of: floa
         return x
     cols = Columns(records, profiles.vocab)
     at = cols.ts if as_of is None else np.minimum(cols.ts, int(as_of))
-    (n0, s0), (on, osums), (vn, vsums) = profiles.query(cols, at, spec.outcome_profiles, spec.value_profiles)
+    (n0, s0), (on, osums), (vn, vsums) = profiles.query(cols, at, spec.outcome_profiles,
+                                                        spec.value_profiles + spec.count_profiles)
+    counts, nv = vn, len(spec.value_profiles)
+    vn, vsums = vn[:nv], vsums[:nv]
     m = spec.smoothing
     prior = (s0[:, 0] + 1.0) / (n0 + 5.0)  # a weak prior, before any outcome is known
     lm, lv = log_mass_value(records)
@@ -119,6 +151,21 @@ def featurize(records, profiles: HistoryProfiles, spec: FeatureSpec, as_of: floa
             var = np.maximum(vsums[:, :, 2 * k + 1] / vn - mean * mean, 0.0)
             z = (values - mean) / np.sqrt(var + 0.01)  # floor: identical past values must not explode
             x[:, lay["z"][k]] = np.where(vn >= 2, z, nan).T
+    if spec.count_profiles:
+        x[:, lay["counted"]] = counts[nv:].T
+        for column, a, b in lay["shares"]:  # of the declarations so far of b, the share that were also a
+            x[:, column] = (counts[a] + 0.5) / (counts[b] + 1.0)
     for column, field, code, other in lay["cats"]:
         x[:, column] = np.fromiter(map(code.get, cols.values(field), repeat(other)), np.float64, n)
+    return x
+
+
+def forget_lines(x: np.ndarray, spec: FeatureSpec, rows: np.ndarray) -> np.ndarray:
+    """The rows' features as if their goods line had never been seen: memory counts 0, rates at the prior."""
+    lay = _layout(spec)
+    x = x.copy()
+    prior = x[rows, 7][:, None]
+    x[np.ix_(rows, lay["memory_n"])] = 0.0
+    x[np.ix_(rows, lay["memory_rate"])] = prior
+    x[np.ix_(rows, lay["memory_crit"])] = prior * 0.05
     return x

@@ -36,7 +36,21 @@ OUTCOME_KEYS: dict[str, tuple[str, ...]] = {
 }
 # Value profiles: distribution of log value per kg, log mass and log value of all declarations
 # seen (with or without an outcome), for "value per unit relative to the same HS code and origin".
-VALUE_KEYS: dict[str, tuple[str, ...]] = {"hs6_origin": ("hs6", "origin"), "hs6": ("hs6",)}
+VALUE_KEYS: dict[str, tuple[str, ...]] = {
+    "hs6_origin": ("hs6", "origin"), "hs6": ("hs6",),
+    # siblings: the heading's price and mass norm, for goods declared under a subheading they do not fit
+    "hs4": ("hs4",),
+    # how often each party, combination and route was declared before (counts only, see COUNT_KEYS)
+    "importer": ("importer",), "declarant": ("declarant",), "seller": ("seller",),
+    "importer_declarant": ("importer", "declarant"), "importer_seller": ("importer", "seller"),
+    "importer_declarant_seller": ("importer", "declarant", "seller"), "importer_hs6": ("importer", "hs6"),
+    "importer_hs4": ("importer", "hs4"), "seller_hs6": ("seller", "hs6"),
+    "hs6_origin_departure": ("hs6", "origin", "departure"), "origin_departure": ("origin", "departure"),
+}
+# Value profiles whose price and mass norms are features (the others give their declaration counts only:
+# first-time importer, new importer-broker-seller combination, an unusual route for the goods).
+NORM_KEYS = ("hs6_origin", "hs6", "hs4")
+COUNT_KEYS = tuple(k for k in VALUE_KEYS if k not in NORM_KEYS)
 
 MISSING, UNKNOWN = -2, -1  # ids of an absent value and of a value no event ever had
 

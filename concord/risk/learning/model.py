@@ -12,7 +12,7 @@ import numpy as np
 
 from concord.errors import ConcordError
 from concord.risk.learning.drift import drift_report, reference_profile
-from concord.risk.learning.features import FeatureSpec, featurize, fit_spec
+from concord.risk.learning.features import FeatureSpec, featurize, fit_spec, forget_lines
 from concord.risk.learning.history import HistoryProfiles
 from concord.risk.learning.metrics import selection_metrics
 
@@ -138,6 +138,9 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
     names, cats = spec.names(), spec.categorical_names()
     progress("features")
     x_train, x_valid = featurize(train, profiles, spec), featurize(valid, profiles, spec)
+    if spec.memory_dropout:  # some rows learn as if their goods line were new (see features.MEMORY_PROFILES)
+        hidden = np.flatnonzero(np.random.default_rng(1).random(len(train)) < spec.memory_dropout)
+        x_train = forget_lines(x_train, spec, hidden)
     (y_train, _), (y_valid, c_valid) = _labels(train), _labels(valid)
     d_train = lgb.Dataset(x_train, y_train, feature_name=names, categorical_feature=cats, free_raw_data=False)
     d_valid = lgb.Dataset(x_valid, y_valid, reference=d_train)

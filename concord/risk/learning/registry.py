@@ -81,17 +81,18 @@ class ModelRegistry:
             raise NotFound("no model is active; train one with `concord risk train` or activate a version")
         return stack[-1]
 
-    def _append(self, action: str, version: str) -> str:
-        entry = {"action": action, "version": version, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    def _append(self, action: str, version: str, **detail) -> str:
+        entry = {"action": action, "version": version, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 **{k: v for k, v in detail.items() if v is not None}}
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / "activations.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
         return version
 
-    def activate(self, version: str) -> str:
-        """Make a version the active one."""
+    def activate(self, version: str, comparison: dict | None = None) -> str:
+        """Make a version the active one; `comparison`, the champion / challenger result it won, is logged."""
         self._dir(version)
-        return self._append("activate", version)
+        return self._append("activate", version, comparison=comparison)
 
     def rollback(self) -> str:
         """Return to the version that was active before the current activation."""
@@ -135,4 +136,5 @@ def active_model(session=None, root=None):
     if key not in _cache:
         _cache.clear()  # keep one model in memory: an activation replaces it
         _cache[key] = RiskModel.from_bytes(registry.model_bytes(version), version)
+        _cache[key].caught_up = False  # the first reader with a session adds the outcomes recorded since
     return _cache[key]

@@ -58,7 +58,17 @@ def registry_model(session, root):
         from concord.risk.learning.registry import active_model
     except ImportError:  # the learned model is an optional part
         return None
-    return active_model(session, root)
+    model = active_model(session, root)
+    if model is not None and session is not None and not getattr(model, "caught_up", True):
+        # outcomes recorded since it was trained (while another version scored, or before a restart)
+        from concord.risk.learning.hub import catch_up
+
+        try:
+            log.info("risk model %s caught up with %d recorded goods outcomes", model.version, catch_up(model, session))
+        except Exception:  # noqa: BLE001 - a database without the outcomes table: score with the trained history
+            log.exception("the risk model could not read the recorded outcomes; it scores with its trained history")
+        model.caught_up = True
+    return model
 
 
 class ModelSource:

@@ -1,0 +1,131 @@
+"""The model and the hub: outcomes Concord recorded as training labels, a loaded model caught up at once,
+champion against challenger on recent outcomes, drift raised to the risk unit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import select
+
+from concord.declarations.models import DeclarationVersion
+from concord.errors import Conflict
+from concord.risk.learning.datasets import labelled_records, record_from_declaration
+from concord.risk.models import InspectionOutcome
+
+log = logging.getLogger(__name__)
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def hub_outcomes(session, since: datetime | None = None) -> list[tuple[datetime, list]]:
+    """Outcomes recorded in Concord (after `since`), as (recorded at, labelled goods items), oldest first.
+
+    Several agencies may inspect one declaration version: it is irregular if any of them found it so,
+    and the revenue recovered is their sum."""
+    return [(at, records) for at, _, records in _outcomes(session, since)]
+
+
+def _outcomes(session, since: datetime | None = None) -> list[tuple[datetime, str, list]]:
+    query = select(InspectionOutcome, DeclarationVersion.document).join(
+        DeclarationVersion, (DeclarationVersion.declaration_id == InspectionOutcome.declaration_id)
+        & (DeclarationVersion.version == InspectionOutcome.version)).order_by(InspectionOutcome.recorded_at)
+    if since is not None:
+        query = query.where(InspectionOutcome.recorded_at > since)
+    found: dict[tuple, dict] = {}
+    for outcome, document in session.execute(query):
+        f = found.setdefault((outcome.declaration_id, outcome.version),
+                             {"doc": document, "fraud": False, "revenue": None, "at": outcome.recorded_at})
+        f["fraud"] |= outcome.result == "irregular"
+        if outcome.revenue_recovered is not None:
+            f["revenue"] = (f["revenue"] or 0.0) + float(outcome.revenue_recovered)
+        f["at"] = max(f["at"], outcome.recorded_at)
+    return [(_utc(f["at"]), key[0], labelled_records(f["doc"], f["fraud"], revenue=f["revenue"]))
+            for key, f in found.items()]
+
+
+def hub_declarations(session, limit: int = 200_000) -> list:
+    """The latest declaration versions as records without outcomes (for price and party statistics)."""
+    rows = session.scalars(select(DeclarationVersion.document).order_by(DeclarationVersion.declaration_id.desc())
+                           .limit(limit))
+    return [record_from_declaration(doc, i) for doc in rows for i in range(len(doc.get("items") or ()))]
+
+
+def catch_up(model, session) -> int:
+    """Outcomes recorded in Concord that the model file does not hold become its history now (a model loaded
+    after a restart or an activation would otherwise miss what `feed_model` gave its predecessor in memory):
+    all of them for a model trained on files, those after its training for one trained on the hub's outcomes.
+    Returns the goods items added."""
+    since = model.info.get("outcomes_until")
+    since = _utc(datetime.fromisoformat(since)).replace(tzinfo=None) if since else None
+    added, ids = 0, set()
+    for _, declaration_id, records in _outcomes(session, since):
+        ids.add(declaration_id)
+        for record in records:
+            model.record_outcome(record)
+            added += 1
+    # feed_model may be what loaded the model: the outcome it carries is among these already
+    model.caught_up_ids = ids
+    return added
+
+
+def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2, progress=None):
+    """Train on the outcomes Concord recorded: the latest `valid_share` of them (by declaration time) stop
+    the boosting; every stored declaration feeds the price and party statistics."""
+    from concord.errors import ConcordError
+    from concord.risk.learning.history import HistoryProfiles
+    from concord.risk.learning.model import fit
+
+    outcomes = hub_outcomes(session)
+    records = sorted((r for _, rs in outcomes for r in rs), key=lambda r: r.ts)
+    if len(records) < 20 or len({r.fraud for r in records}) < 2:
+        raise ConcordError(f"the hub holds {len(records)} labelled goods items; training needs at least 20, "
+                           "with both irregular and compliant outcomes")
+    cut = int(len(records) * (1 - valid_share))
+    profiles = HistoryProfiles().observe(records)
+    labelled = {r.declaration_id for r in records}
+    profiles.add_declarations([r for r in hub_declarations(session) if r.declaration_id not in labelled])
+    model = fit(records[:cut], records[cut:], profiles, params, progress=progress)
+    model.info["outcomes_until"] = max(at for at, _ in outcomes).isoformat()
+    model.info["source"] = "hub"
+    return model
+
+
+def challenge(champion, challenger, recent, margin: float = 0.0) -> dict:
+    """Champion against challenger on recent labelled records: both rank them as of each record's time
+    (neither reads a record's own outcome). The challenger may be activated if its AUC is at least the
+    champion's minus `margin`; records inside the challenger's training period are left out (it learnt them)."""
+    from concord.risk.learning.metrics import selection_metrics
+
+    trained_to = ((challenger.info.get("periods") or {}).get("valid") or [None, None])[1]
+    if trained_to:
+        recent = [r for r in recent if r.when.date().isoformat() > trained_to]
+    recent = [r for r in recent if r.fraud is not None]
+    y = np.array([r.fraud for r in recent])
+    if len(recent) < 20 or len(set(y.tolist())) < 2:
+        return {"records": len(recent), "decided": False,
+                "reason": "too few recent outcomes after the challenger's training period to compare"}
+    c = np.array([r.critical or 0 for r in recent])
+    a = selection_metrics(y, c, champion.score_records(recent))
+    b = selection_metrics(y, c, challenger.score_records(recent))
+    keep = ("auc", "precision@5", "precision@10")
+    return {"records": len(recent), "decided": True, "champion": {k: round(a[k], 4) for k in keep},
+            "challenger": {k: round(b[k], 4) for k in keep}, "wins": b["auc"] >= a["auc"] - margin}
+
+
+class ChallengerLost(Conflict):
+    """A new model that ranks recent outcomes worse than the active one."""
+
+    code = "challenger_lost"
+
+
+def require_win(result: dict) -> None:
+    if not result.get("decided"):
+        raise ChallengerLost(f"not activated: {result['reason']}; give more recent outcomes, or --force")
+    if not result["wins"]:
+        raise ChallengerLost(f"not activated: on {result['records']} recent outcomes the challenger's AUC "
+                             f"{result['challenger']['auc']} is below the active model's {result['champion']['auc']}"
+                             "; --force activates it anyway")
