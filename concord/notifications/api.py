@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import StringConstraints
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
@@ -41,7 +43,8 @@ def _cursor(last_event_id: str | None) -> int | None:
 
 
 @router.get("/stream", response_class=Response, responses=STREAM_DOC)
-async def stream(events: list[str] = Query([], max_length=20, description="event name prefixes, e.g. task."),
+async def stream(events: list[Annotated[str, StringConstraints(max_length=80)]] = Query(
+                     [], max_length=20, description="event name prefixes, e.g. task."),
                  last_event_id: str | None = Header(None, alias="Last-Event-ID", max_length=20,
                                                     description="resume after this event id (replayed from the "
                                                                 "store, within its retention)"),
