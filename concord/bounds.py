@@ -128,3 +128,17 @@ class BoundedRoute(APIRoute):
             return await handler(request)
 
         return bounded
+
+
+# Media type -> the bytes its content starts with: an attachment or a photo must be what it says it is (a file
+# served back under a declared type it does not have is how stored content turns into script).
+MEDIA_MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",), "application/pdf": (b"%PDF-",),
+               "image/webp": (b"RIFF",)}
+
+
+def media_of(data: bytes) -> str | None:
+    """The media type the content's first bytes show, among MEDIA_MAGIC's; None for anything else."""
+    found = next((t for t, magics in MEDIA_MAGIC.items() if data.startswith(magics)), None)
+    if found == "image/webp" and data[8:12] != b"WEBP":  # RIFF is also WAV and AVI
+        return None
+    return found

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from concord.access.deps import audited_read, concord_app, current_subject, purpose
 from concord.bounds import MAX_OFFSET, MAX_PAGE, BoundedRoute, read_body
 from concord.incidents import queries
-from concord.incidents.handlers import MAGIC, MAX_ATTACHMENT
+from concord.incidents.handlers import ATTACHMENT_TYPES, MAX_ATTACHMENT
 from concord.incidents.messages import (AddAttachment, AddOperationMember, AssignOperationTask, ChangeIncidentStatus,
                                         CompleteOperationTask, GiveNoticeFeedback, IssueNotice, OpenOperation,
                                         PostOperationMessage, RecordIncident)
@@ -18,7 +18,7 @@ from concord.incidents.schemas import (FeedbackIn, IncidentIn, MemberIn, Message
 router = APIRouter(prefix="/api/v1", tags=["incidents"], route_class=BoundedRoute)
 INCIDENT_STATUSES = Literal["reported", "triaged", "responding", "closed"]
 SHA256 = Path(pattern=r"^[0-9a-f]{64}$", description="the attachment's SHA-256, lower-case hex")
-_BINARY = {t: {"schema": {"type": "string", "format": "binary"}} for t in MAGIC}
+_BINARY = {t: {"schema": {"type": "string", "format": "binary"}} for t in ATTACHMENT_TYPES}
 _UPLOAD = {"requestBody": {"required": True, "content": _BINARY}, "x-max-body-bytes": MAX_ATTACHMENT}
 
 
@@ -74,7 +74,7 @@ async def add_attachment(request: Request, incident_id: str = Path(max_length=32
 
 
 @router.get("/incidents/{incident_id}/attachments/{sha256}", response_class=Response,
-            responses={200: {"description": "the file", "content": {t: {} for t in MAGIC}}})
+            responses={200: {"description": "the file", "content": {t: {} for t in ATTACHMENT_TYPES}}})
 def get_attachment(request: Request, incident_id: str = Path(max_length=32), sha256: str = SHA256,
                    why: str | None = Depends(purpose), subject=Depends(current_subject), app=Depends(concord_app)):
     """An attachment's bytes, where the caller's view of the incident covers /attachments."""

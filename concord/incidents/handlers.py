@@ -7,6 +7,7 @@ import hashlib
 from pydantic import ValidationError
 
 from concord.access.policy import Ref, authorize
+from concord.bounds import media_of
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem, problems_from
 from concord.ids import new_id
 from concord.incidents.messages import AddAttachment, ChangeIncidentStatus, IncidentRecorded, IncidentStatusChanged, \
@@ -15,8 +16,7 @@ from concord.incidents.models import NEXT_STATUS, Attachment, Incident, Incident
 from concord.incidents.schemas import IncidentIn, ReviewIn
 
 MAX_ATTACHMENT = 8 << 20  # a report or a phone's photo; video belongs in the agency's evidence system
-# media type -> the magic bytes its content must start with
-MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",), "application/pdf": (b"%PDF-",)}
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf")  # what an incident may carry (bounds.media_of)
 
 
 def require_officer(subject, what: str) -> None:
@@ -127,8 +127,8 @@ def change_incident_status(cmd: ChangeIncidentStatus, uow, *, access) -> dict:
 
 def sniff(data: bytes, declared: str) -> str:
     """The content's media type, which must be the declared one: JPEG, PNG or PDF by their magic bytes."""
-    found = next((t for t, magics in MAGIC.items() if data.startswith(magics)), None)
-    if found is None:
+    found = media_of(data)
+    if found not in ATTACHMENT_TYPES:
         raise InvalidDocument("the attachment is not a JPEG, PNG or PDF file",
                               [Problem("", "send a photo (JPEG, PNG) or a report (PDF)")])
     if declared.split(";")[0].strip().lower() != found:

@@ -3,10 +3,10 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Base64Bytes, Field
+from pydantic import AfterValidator, Base64Bytes, Field, model_validator
 
 from concord.bodies import StrictBody as Strict
-from concord.bounds import Timestamp
+from concord.bounds import Timestamp, media_of
 
 MAX_PHOTO_BYTES = 2 << 20  # one photo, decoded
 MAX_PHOTOS = 5
@@ -45,6 +45,12 @@ class NoShowIn(Strict):
 class PhotoIn(Strict):
     media_type: Literal["image/jpeg", "image/png", "image/webp"]
     content: Base64Bytes = Field(max_length=MAX_PHOTO_BYTES * 4 // 3 + 4, description="the image, base64")
+
+    @model_validator(mode="after")
+    def is_what_it_says(self):
+        if media_of(self.content) != self.media_type:
+            raise ValueError(f"the content is not {self.media_type}: send the image file itself, base64-encoded")
+        return self
 
 
 class SampleIn(Strict):

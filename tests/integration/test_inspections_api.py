@@ -36,10 +36,13 @@ def test_a_joint_inspection_over_http(sqlite_concord):
     assert http.post(f"/api/v1/declarations/{did}/arrival", json={}, headers=auth["cus-officer"]).status_code == 200
     assert http.post(f"/api/v1/inspections/{insp}/start", headers=auth["vet-officer"]).status_code == 403
     assert http.post(f"/api/v1/inspections/{insp}/start", headers=auth["cus-officer"]).status_code == 200
-    photo = b"\x89PNG fake image"
+    photo = b"\x89PNG\r\n\x1a\n fake image"
     body = {"result": "irregular", "findings": "fish declared as shrimps", "seals_before": ["ML-123"],
             "seals_after": ["CUS-999"], "photos": [{"media_type": "image/png", "content": base64.b64encode(photo).decode()}],
             "samples": [{"description": "tissue", "laboratory": "Wageningen Food Safety Research"}]}
+    html = {**body, "photos": [{"media_type": "image/png", "content": base64.b64encode(b"<script>x</script>").decode()}]}
+    r = http.post(f"/api/v1/inspections/{insp}/findings", json=html, headers=auth["vet-officer"])
+    assert r.status_code == 422 and r.json()["error"]["problems"][0]["pointer"] == "/photos/0", r.text  # not a PNG
     r = http.post(f"/api/v1/inspections/{insp}/findings", json=body, headers=auth["vet-officer"])
     assert r.status_code == 201, r.text
     sha = hashlib.sha256(photo).hexdigest()

@@ -75,7 +75,7 @@ def test_two_agencies_get_one_slot_and_the_goods_move_once(concord):
     concord.clock.advance(minutes=40)
     vet = act(concord, RecordFinding(inspection_id=insp.id, result="irregular", findings="undeclared frozen fish",
                                      seals_before=["SEAL-1"], seals_after=["SEAL-2"],
-                                     photos=[{"media_type": "image/jpeg", "content": b"\xff\xd8photo"}]), "vet-officer")
+                                     photos=[{"media_type": "image/jpeg", "content": b"\xff\xd8\xffphoto"}]), "vet-officer")
     assert vet["inspection_status"] == "in_progress"  # NPPO has still to record its own
     nppo = act(concord, RecordFinding(inspection_id=insp.id, result="compliant", findings="no pests seen",
                                       samples=[{"description": "leaf sample", "laboratory": "NVWA lab Wageningen"}]),
@@ -105,7 +105,7 @@ def test_each_agency_sees_its_own_findings_the_trader_one_outcome(concord):
     act(concord, RecordArrival(declaration_id=did), "cus-officer")
     act(concord, StartInspection(inspection_id=insp.id), "cus-officer")
     act(concord, RecordFinding(inspection_id=insp.id, result="irregular", findings="undeclared fish",
-                               photos=[{"media_type": "image/png", "content": b"png-bytes"}]), "vet-officer")
+                               photos=[{"media_type": "image/png", "content": b"\x89PNG\r\n\x1a\npng-bytes"}]), "vet-officer")
     act(concord, RecordFinding(inspection_id=insp.id, result="compliant", findings="no pests"), "nppo-officer")
     who = subjects(concord)
 
@@ -115,7 +115,7 @@ def test_each_agency_sees_its_own_findings_the_trader_one_outcome(concord):
 
     vet, nppo, trader, customs = view("vet-officer"), view("nppo-officer"), view("hollandfoods"), view("cus-officer")
     own = {f["agency"]: f for f in vet["findings"]}
-    assert own["VET"]["findings"] == "undeclared fish" and own["VET"]["photos"][0]["size"] == 9
+    assert own["VET"]["findings"] == "undeclared fish" and own["VET"]["photos"][0]["size"] == 17
     assert own["NPPO"] == {"agency": "NPPO", "finding_id": own["NPPO"]["finding_id"], "recorded": True}
     assert {f["agency"]: "result" in f for f in nppo["findings"]} == {"VET": False, "NPPO": True}
     for seen in (trader, customs):  # neither the trader nor the lead reads an agency's findings
@@ -125,7 +125,7 @@ def test_each_agency_sees_its_own_findings_the_trader_one_outcome(concord):
     assert "reason" not in str(trader["history"])
     sha = own["VET"]["photos"][0]["sha256"]
     with concord.sessions() as s:
-        assert queries.attachment(s, who["vet-officer"], insp.id, sha, access=concord.access).content == b"png-bytes"
+        assert queries.attachment(s, who["vet-officer"], insp.id, sha, access=concord.access).content == b"\x89PNG\r\n\x1a\npng-bytes"
         for user in ("nppo-officer", "hollandfoods", "cus-officer", "pol-officer"):
             with pytest.raises(NotFound):
                 queries.attachment(s, who[user], insp.id, sha, access=concord.access)
