@@ -22,7 +22,7 @@ from concord.db import WAL_AUTOCHECKPOINT_PAGES
 from concord.declarations.grouping import BULK_CHUNK, MAX_BATCH, lodge_batch
 from concord.demo.run import make_document
 
-TABLES = ("declarations", "declaration_versions", "agency_tasks", "events", "audit_entries")
+TABLES = ("declarations", "declaration_versions", "agency_tasks", "events", "audit_entries", "declaration_keys")
 
 
 def _bodies(count: int, trader, seed: int = 1) -> list[bytes]:
@@ -48,6 +48,7 @@ def _raw_insert(source: Path, target: Path, batch: int, indexes: bool = True) ->
         cols = [r[1] for r in src.execute(f"PRAGMA table_info({t})")]
         tables[t] = (cols, src.execute(f"SELECT * FROM {t}").fetchall())
     if indexes:  # the rest of the schema and its rows (agencies, users...), untimed: foreign keys point there
+        dst.execute("PRAGMA foreign_keys=OFF")  # some point at declarations the timed part inserts
         for name, sql in src.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL "
                                      "AND name NOT LIKE 'sqlite_%'").fetchall():
             if name not in TABLES:
@@ -57,6 +58,8 @@ def _raw_insert(source: Path, target: Path, batch: int, indexes: bool = True) ->
                     dst.executemany(f"INSERT INTO {name} VALUES ({','.join('?' * len(rows[0]))})", rows)
         for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall():
             dst.execute(sql)
+        dst.commit()
+        dst.execute("PRAGMA foreign_keys=ON")
     dst.commit()
     n_rows = sum(len(rows) for _, rows in tables.values())
     n_decl = len(tables["declarations"][1])
