@@ -127,6 +127,26 @@ def _without_lifespan(app):
     return asgi
 
 
+def _outer_space_only(case, schema) -> bool:
+    """Whether a body "accepted although invalid" is valid once each string loses its outer whitespace, as the
+    server does before it checks lengths (bodies.StrictModel): "\\vdV" plus 199 characters is 200 characters of
+    title. Any other fault in the body still counts."""
+    import jsonschema_rs
+
+    def strip(v):
+        if isinstance(v, str):
+            return v.strip()
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items()}
+        return [strip(x) for x in v] if isinstance(v, list) else v
+
+    if not isinstance(case.body, (dict, list)) or strip(case.body) == case.body:
+        return False
+    doc = schema.raw_schema
+    body = doc["paths"][case.path][case.method.lower()]["requestBody"]["content"]["application/json"]["schema"]
+    return jsonschema_rs.Draft202012Validator({**body, "components": doc["components"]}).is_valid(strip(case.body))
+
+
 def _postgres_database(request) -> str:
     """A fresh PostgreSQL database for the module (skips when the server does not answer), dropped afterwards."""
     import uuid
@@ -187,7 +207,10 @@ def test_schemathesis_finds_no_server_error_schema_violation_or_undocumented_sta
                     try:
                         case.validate_response(case.call(headers=headers), checks=checks, headers=headers)
                     except (Exception, BaseExceptionGroup) as e:  # collect them all, not only the first
-                        first = next((line for line in str(e).splitlines() if line.startswith("- ")), repr(e)[:200])
+                        found = [line for line in str(e).splitlines() if line.startswith("- ")]
+                        if found == ["- ST201 Schema-violating request accepted"] and _outer_space_only(case, schema):
+                            continue
+                        first = next(iter(found), repr(e)[:200])
                         failures[f"{operation.label} as {user}: {first}"] += 1
                         seen.setdefault(first, str(e)[:800])
 

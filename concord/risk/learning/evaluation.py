@@ -205,6 +205,7 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
         d_test = [replace(r, fraud=None, critical=None, revenue=None) for r in d_test]
         d_scores = {"concord": _concord_scores(d_train, d_valid, d_test, params, progress)[0],
                     "plain_lightgbm": plain_lightgbm(d_train, d_valid, d_test)}
-        result["deduplicated"] = {"rows": {"train": len(d_train), "valid": len(d_valid), "test": len(d_test)},
-                                  **compare(d_y, d_c, d_scores, resamples)}
+        # compare() counts the test rows as "rows"; here rows are every deduplicated split's
+        result["deduplicated"] = {**compare(d_y, d_c, d_scores, resamples),
+                                  "rows": {"train": len(d_train), "valid": len(d_valid), "test": len(d_test)}}
     return result
