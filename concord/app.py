@@ -190,32 +190,22 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     from concord.agencies.api import router as agencies_router
     from concord.agreements.api import router as agreements_router
     from concord.audit.api import router as audit_router
-    from concord.risk.api import router as risk_router
-    from concord.screening.api import router as screening_router
     from concord.clearance.api import router as clearance_router
     from concord.declarations.api import router as declarations_router
-    from concord.notifications.api import router as notifications_router
+    from concord.hunting.api import router as hunting_router
+    from concord.hunting.taxii import router as taxii_router
+    from concord.incidents.api import router as incidents_router
     from concord.inspections.api import router as inspections_router
+    from concord.notifications.api import router as notifications_router
+    from concord.risk.api import router as risk_router
+    from concord.screening.api import router as screening_router
+    from concord.standards.api import router as standards_router
     from concord.trs.api import router as trs_router
 
     for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router,
-                   audit_router, risk_router, screening_router, inspections_router, trs_router):
+                   audit_router, risk_router, screening_router, inspections_router, trs_router, incidents_router,
+                   standards_router, hunting_router, taxii_router, notifications_router):
         app.include_router(router)
-    from concord.incidents.api import router as incidents_router
-
-    app.include_router(incidents_router)
-
-    # edge: the standards at the edge (issue 18)
-    from concord.standards.api import router as standards_router
-
-    app.include_router(standards_router)
-    # hunting: hunts, their reports and STIX export; the read-only TAXII 2.1 server
-    from concord.hunting.api import router as hunting_router
-    from concord.hunting.taxii import router as taxii_router
-
-    app.include_router(hunting_router)
-    app.include_router(taxii_router)
-    app.include_router(notifications_router)
     from concord.declarations.api import FAST_ROUTES
 
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front

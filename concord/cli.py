@@ -11,14 +11,19 @@ from rich.console import Console
 from concord.agreements.cli import agreements_app
 from concord.audit import cli as audit_cli
 from concord.bench import cli as bench_cli
+from concord.cliutil import fail, hub, read_text
+from concord.console.cli import users_app
 from concord.declarations.cli import declarations_app
+from concord.errors import ConcordError
 from concord.hunting import cli as hunting_cli
+from concord.incidents.cli import incidents_app, notices_app, operations_app
+from concord.notifications.cli import webhooks_app
 from concord.risk import cli as risk_cli
 from concord.risk import rules_cli as risk_rules_cli
 from concord.screening import cli as screening_cli
+from concord.simulation.cli import app as simulate_app
+from concord.standards.cli import standards_app
 from concord.trs.cli import trs_app
-from concord.cliutil import fail, hub, read_text
-from concord.errors import ConcordError
 
 app = typer.Typer(help="Concord: coordinated border management hub.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -30,24 +35,6 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(bench_cli.app, name="bench")
 app.add_typer(agreements_app, name="agreements")
 app.add_typer(declarations_app, name="declarations")
-from concord.incidents.cli import incidents_app, notices_app, operations_app  # noqa: E402 - the lane's block
-
-app.add_typer(incidents_app, name="incidents")
-app.add_typer(operations_app, name="operations")
-app.add_typer(notices_app, name="notices")
-
-# edge: the standards at the edge (issue 18)
-from concord.standards.cli import standards_app  # noqa: E402
-
-app.add_typer(standards_app, name="standards")
-
-from concord.notifications.cli import webhooks_app  # noqa: E402 - notifications: agencies' webhooks
-
-app.add_typer(webhooks_app, name="webhooks")
-
-from concord.console.cli import users_app  # noqa: E402 - the console's local accounts
-
-app.add_typer(users_app, name="users")
 console = Console(stderr=True)
 
 
@@ -175,16 +162,17 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(risk_cli.app, name="risk")
 risk_rules_cli.mount(risk_cli.app)
 app.add_typer(screening_cli.lists_app, name="screening")
-# hunting: hunts and the STIX exchange
+app.command("screen")(screening_cli.screen)
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(operations_app, name="operations")
+app.add_typer(notices_app, name="notices")
 app.add_typer(hunting_cli.hunt_app, name="hunt")
 app.add_typer(hunting_cli.stix_app, name="stix")
-
-from concord.simulation.cli import app as simulate_app  # noqa: E402  (the port simulation's block)
-
-app.add_typer(simulate_app, name="simulate")
-app.command("screen")(screening_cli.screen)
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(standards_app, name="standards")
+app.add_typer(users_app, name="users")
 app.add_typer(trs_app, name="trs")
-
+app.add_typer(simulate_app, name="simulate")
 
 def main() -> None:
     """The `concord` command: a fault the user can fix is one line and exit 2, never a traceback."""
