@@ -60,7 +60,8 @@ class NatsCluster:
             n.config.write_text(
                 f'server_name: {n.name}\nlisten: "127.0.0.1:{n.port}"\n'
                 f'jetstream {{\n  store_dir: "{store}"\n  max_memory_store: 64MB\n  max_file_store: 1GB\n}}\n'
-                f'cluster {{\n  name: {name}\n  listen: "127.0.0.1:{n.route_port}"\n  routes: [{routes}]\n}}\n')
+                + (f'cluster {{\n  name: {name}\n  listen: "127.0.0.1:{n.route_port}"\n  routes: [{routes}]\n}}\n'
+                   if size > 1 else ""))  # one node: a plain JetStream server
 
     @property
     def urls(self) -> str:
