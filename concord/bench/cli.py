@@ -176,8 +176,8 @@ def bench_console(json_output: bool = JSON, declarations: int = 240, requests: i
 
 
 @app.command("cluster")
-def bench_cluster(json_output: bool = JSON, rate: float = typer.Option(150.0, help="lodgings per second"),
-                  seconds: float = typer.Option(12.0, help="how long to lodge"),
+def bench_cluster(json_output: bool = JSON, rate: float = typer.Option(100.0, help="lodgings per second"),
+                  seconds: float = typer.Option(15.0, help="how long to lodge"),
                   kill_at: float = typer.Option(0.3, help="share of the run after which the stream leader is "
                                                           "killed (kill -9)")):
     """A three-node JetStream cluster, one node killed mid-run: lodgings acknowledged and failed, messages owed,

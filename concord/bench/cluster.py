@@ -1,7 +1,7 @@
 """Lodging while a JetStream node dies: a hub publishes through a three-node cluster (stream with 3 replicas), one
 node, the stream's leader, is killed with `kill -9` mid-run, and an agency's durable consumer counts what arrives.
 
-    concord bench cluster [--rate 150] [--seconds 12] [--kill-at 0.3]
+    concord bench cluster [--rate 100] [--seconds 15] [--kill-at 0.3]
 
 Declarations are lodged one by one through the bus (SQLite, the outbox relay on its thread as `concord serve` runs
 it with NATS), paced at `rate` a second. The figures: lodgings acknowledged and failed; the messages the outbox
@@ -32,19 +32,21 @@ class RecordedTransport(NatsTransport):
     """The production transport, noting when each publish succeeded or failed (the relay retries a failure)."""
 
     def __init__(self, *args, **kwargs):
-        self.attempts: list[tuple[float, bool]] = []
+        self.attempts: list[tuple[float, bool]] = []  # (when the publish started, whether it succeeded)
         super().__init__(*args, **kwargs)
 
     def publish_many(self, messages: list[dict]) -> None:
+        started = time.monotonic()
         try:
             super().publish_many(messages)
         except Exception:
-            self.attempts.append((time.monotonic(), False))
+            self.attempts.append((started, False))
             raise
-        self.attempts.append((time.monotonic(), True))
+        self.attempts.append((started, True))
 
     def longest_outage(self) -> float:
-        """Seconds from the first failed publish of a run of failures to the next success."""
+        """Seconds from the start of the first failed publish of a run of failures to the start of the next one
+        that succeeded: how long nothing could be published (the catch-up afterwards not included)."""
         longest, failing_since = 0.0, None
         for at, ok in self.attempts:
             if not ok and failing_since is None:
@@ -101,9 +103,13 @@ class AgencyConsumer:
                 except Exception:
                     pass
 
+    def info(self):
+        """The stream's info: its configuration and its cluster (leader, replicas)."""
+        return self._call(self._nc.jetstream(timeout=5).stream_info(self.stream))
+
     def leader(self) -> str:
         """The server name of the stream's current leader."""
-        return self._call(self._nc.jetstream(timeout=5).stream_info(self.stream)).cluster.leader
+        return self.info().cluster.leader
 
     def wait_for(self, expected: set[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -177,7 +183,7 @@ def _owed(app, declaration_ids: set[str]) -> tuple[set[str], set[str], int]:
     return owed, {f"{m['id']}:{m['audience']}" for m in messages}, unpublished
 
 
-def run(rate: float = 150, seconds: float = 12, kill_at: float = 0.3, drain_timeout: float = 30) -> dict:
+def run(rate: float = 100, seconds: float = 15, kill_at: float = 0.3, drain_timeout: float = 30) -> dict:
     """Lodge for `seconds` at `rate`, kill the stream leader `kill_at` of the way in; returns the figures (and,
     under "_raw", what the integration test checks beyond them)."""
     from importlib import resources
@@ -216,6 +222,7 @@ def run(rate: float = 150, seconds: float = 12, kill_at: float = 0.3, drain_time
             documents = [declaration_document(json.dumps(make_document(rng, now, i, trader)))
                          for i in range(int(rate * seconds))]
             consumer = AgencyConsumer(cluster.urls, stream, prefix)
+            config = consumer.info().config  # as the transport created it
             app.bus.relay.start()  # on its thread, as `concord serve` runs it with NATS
             killed = {}
 
@@ -251,7 +258,8 @@ def run(rate: float = 150, seconds: float = 12, kill_at: float = 0.3, drain_time
     before = _phase(lodged, lodged["start"], lodged["killed_at"] or lodged["end"])
     down = _phase(lodged, lodged["killed_at"], lodged["end"]) if lodged["killed_at"] else None
     return {
-        "nodes": 3, "stream_replicas": 3, "killed": killed.get("node"), "rate_per_s": rate, "seconds": seconds,
+        "nodes": 3, "stream_replicas": config.num_replicas, "duplicate_window_s": config.duplicate_window,
+        "killed": killed.get("node"), "rate_per_s": rate, "seconds": seconds,
         "killed_after_s": round(lodged["killed_at"] - lodged["start"], 2) if lodged["killed_at"] else None,
         "lodgings_acknowledged": len(lodged["ids"]), "lodgings_failed": lodged["failed"],
         "messages_owed": len(owed), "messages_delivered": len(owed & unique),

@@ -22,6 +22,8 @@ def test_lodging_and_delivery_survive_the_stream_leader_killed_mid_run():
 
     out = run(rate=100, seconds=8, kill_at=0.3)
     raw = out["_raw"]
+    # The stream as the transport created it: on all three nodes, dropping a repeated Nats-Msg-Id for 15 minutes.
+    assert out["stream_replicas"] == 3 and out["duplicate_window_s"] == 900, out
     # The kill did something: the stream's leader died, and the relay saw publishes fail and retried them.
     assert out["killed"] in {"n1", "n2", "n3"} and out["publish_failures_retried"] >= 1, out
     # Lodging never stopped: all of it acknowledged, some while the node was down, no pause past a bound that
