@@ -1,10 +1,11 @@
 """The events leave through a real JetStream cluster: a node killed with `kill -9` mid-run stops neither lodging nor
 delivery, and every acknowledged lodging's messages reach an agency's consumer exactly once after deduplication.
-A server that is down leaves the outbox rows unpublished until it is back, then they go out once."""
+A cluster without quorum leaves the outbox rows unpublished until it has one again, then they go out once."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 
@@ -43,7 +44,8 @@ def test_lodging_and_delivery_survive_the_stream_leader_killed_mid_run():
     assert out["hub_store"]["lost"] == 0 and out["hub_store"]["stored"] == out["messages_owed"], out
 
 
-def test_a_server_down_leaves_the_outbox_unpublished_and_its_return_publishes_each_message_once(tmp_path):
+def test_a_cluster_without_quorum_leaves_the_outbox_unpublished_and_its_return_publishes_each_message_once(
+        tmp_path):
     from concord.agencies.messages import LoadConfig
     from concord.bootstrap import bootstrap
     from concord.config import Settings
@@ -52,18 +54,21 @@ def test_a_server_down_leaves_the_outbox_unpublished_and_its_return_publishes_ea
     from concord.messaging.models import EventRecord
     from support import declaration, demo_config_text, subjects
 
-    stream = f"CONCORD_DOWN_{uuid.uuid4().hex[:8].upper()}"
-    prefix = f"concorddown{uuid.uuid4().hex[:6]}"
-    with NatsCluster(tmp_path / "nats", size=1) as server:
+    stream = f"CONCORD_QUORUM_{uuid.uuid4().hex[:8].upper()}"
+    prefix = f"concordquorum{uuid.uuid4().hex[:6]}"
+    with NatsCluster(tmp_path / "nats") as cluster:
         app = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'n.db'}", var_dir=tmp_path,
-                                 bus_transport="nats", nats_url=server.urls, nats_stream=stream,
-                                 nats_subject_prefix=prefix))
+                                 bus_transport="nats", nats_url=cluster.urls, nats_stream=stream,
+                                 nats_subject_prefix=prefix, nats_replicas=3))
         try:
             app.bus.handle(LoadConfig(text=demo_config_text()))
             app.bus.relay.flush()
-            server.kill("n1")
+            leader = asyncio.run(_leader(cluster.urls, stream))
+            other = next(n.name for n in cluster.nodes if n.name != leader)
+            cluster.kill(leader)
+            cluster.kill(other)  # one node of three left: no quorum, JetStream cannot store
             trader = subjects(app)["hollandfoods"]
-            for lrn in ("DOWN-1", "DOWN-2"):  # lodging goes on: the outbox is in the hub's database
+            for lrn in ("QUORUM-1", "QUORUM-2"):  # lodging goes on: the outbox is in the hub's database
                 doc = parse_declaration(declaration(lrn=lrn)).model_dump(mode="json")
                 app.bus.handle(SubmitDeclaration(document=doc), subject=trader)
 
@@ -76,16 +81,32 @@ def test_a_server_down_leaves_the_outbox_unpublished_and_its_return_publishes_ea
             with pytest.raises(Exception):
                 app.bus.relay.flush()
             assert unpublished() == owed > 0  # nothing marked sent without the stream's acknowledgement
-            server.restart("n1")
-            server.wait_ready()
-            app.bus.relay.flush()  # the same client, reconnected
+            cluster.restart(other)  # two of three: a quorum again, once they have elected a leader
+            deadline = time.monotonic() + 60
+            while True:  # as the relay does: retry until the stream takes them
+                try:
+                    app.bus.relay.flush()
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline, "the stream never came back"
+                    time.sleep(0.5)
             assert unpublished() == 0
-            ids = asyncio.run(_msg_ids(server.urls, stream, prefix))
+            ids = asyncio.run(_msg_ids(cluster.urls, stream, prefix))
         finally:
             app.close()
     with app.sessions() as s:
         lodged = s.scalars(select(EventRecord.id).where(EventRecord.name == "declaration.lodged")).all()
-    assert len(ids) == len(set(ids)) and {f"{e}:CUS" for e in lodged} <= set(ids)
+    assert len(lodged) == 2 and len(ids) == len(set(ids)) and {f"{e}:CUS" for e in lodged} <= set(ids)
+
+
+async def _leader(urls: str, stream: str) -> str:
+    import nats
+
+    nc = await nats.connect(servers=urls.split(","))
+    try:
+        return (await nc.jetstream().stream_info(stream)).cluster.leader
+    finally:
+        await nc.close()
 
 
 async def _msg_ids(urls: str, stream: str, prefix: str) -> list[str]:
