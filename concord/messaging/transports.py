@@ -127,7 +127,10 @@ class NatsTransport:
 
     def publish_many(self, messages: list[dict]) -> None:
         """Publish and wait for every acknowledgement; raises if any is missing (nothing is then marked sent)."""
-        self.duplicates += self._run(self._publish(messages))
+        # Each window waits at most publish_timeout_s for its acks: a bound that grows with the batch, so that a
+        # large catch-up after an outage is not given up on (and sent again, whole) merely for being large.
+        windows = -(-len(messages) // WINDOW)
+        self.duplicates += self._run(self._publish(messages), timeout=self.publish_timeout_s * (windows + 1) + 5)
         for callback in self.batch_subscribers:
             callback(messages)
 
