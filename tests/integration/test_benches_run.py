@@ -108,6 +108,7 @@ def test_console_bench_runs_small_and_times_every_screen_beside_the_api():
     assert set(out["baseline_api_json"]) == {"api_tasks (NPPO)", "api_declaration (CUS)"}
 
 
+@pytest.mark.nats  # its own nats-server processes on free ports, not the server on 4222
 def test_cluster_bench_runs_small_through_the_cli():
     import json
 

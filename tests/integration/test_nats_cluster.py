@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from concord.bench.nats_cluster import NatsCluster, nats_server_binary
 
-pytestmark = pytest.mark.skipif(nats_server_binary() is None, reason="nats-server is not installed")
+# Its own nats-server processes on free loopback ports (never the server on 4222), started from the binary.
+pytestmark = [pytest.mark.nats, pytest.mark.skipif(nats_server_binary() is None, reason="nats-server is not installed")]
 
 
 @pytest.mark.slow
