@@ -218,8 +218,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     clock = clock or Clock()
     sessions = make_session_factory(engine)
     if transport is None:
-        transport = (NatsTransport(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix) if settings.bus_transport == "nats"
-                     else InProcessTransport())
+        transport = (NatsTransport(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix,
+                                   replicas=settings.nats_replicas, duplicate_window_s=settings.nats_duplicate_window_s)
+                     if settings.bus_transport == "nats" else InProcessTransport())
     app = Concord(settings, engine, sessions, clock, Directory(), AuditLog(), transport,
                   write_lock=threading.RLock() if url.startswith("sqlite") else None)
     app.access = AccessContext(clock, AgreementBook(sessions), app.lead_agency)

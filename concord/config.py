@@ -50,8 +50,14 @@ class Settings(BaseSettings):
     # 7 ms: at 560/s on the 2-core machine, p99 was 34-52 ms (5 runs) against 51-63 ms at 5 ms and 41-107 at 10.
     group_commit_ms: float = 7.0
     bus_transport: str = "inprocess"  # or "nats"
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = "nats://127.0.0.1:4222"  # a cluster: every server, comma-separated (docs/scaling.md)
     nats_stream: str = "CONCORD"
+    nats_replicas: int = Field(1, ge=1, le=5)  # the stream's replicas: 3 on a three-node cluster survives one node
+    # JetStream drops a message whose Nats-Msg-Id it stored within this window: it must cover the relay's
+    # redelivery after a crash or an outage (the next flush, or the restart's first sweep). Each id held costs the
+    # server memory (about 2,000 messages/s at an EU-size average: 1.8 M ids in 15 min); consumers dedupe by the
+    # same id for what comes later.
+    nats_duplicate_window_s: float = Field(900.0, gt=0)
     nats_subject_prefix: str = "concord"  # subjects: <prefix>.<event name>.<audience> (docs/access.md)
     # Notifications (docs/notifications.md): the server stores what the relay cuts per audience, for replay,
     # and delivers it on /api/v1/stream and to agencies' webhooks.

@@ -173,3 +173,17 @@ def bench_console(json_output: bool = JSON, declarations: int = 240, requests: i
     from concord.bench.console import run
 
     _print(run(declarations, requests), json_output)
+
+
+@app.command("cluster")
+def bench_cluster(json_output: bool = JSON, rate: float = typer.Option(100.0, help="lodgings per second"),
+                  seconds: float = typer.Option(15.0, help="how long to lodge"),
+                  kill_at: float = typer.Option(0.3, help="share of the run after which the stream leader is "
+                                                          "killed (kill -9)")):
+    """A three-node JetStream cluster, one node killed mid-run: lodgings acknowledged and failed, messages owed,
+    delivered once after deduplication, duplicates before it, lost; longest lodging pause before and after."""
+    from concord.bench.cluster import run
+
+    out = run(rate, seconds, kill_at)
+    out.pop("_raw")
+    _print(out, json_output)

@@ -172,3 +172,8 @@ class OutboxRelay:
                 self.transport.publish_many(messages)
                 self._mark(session, "seq", [r[0] for r in rows])
                 total += len(rows)
+                # Rows committed since the flush began are in memory too: forget those just published, or the next
+                # flush sends them again (after an outage, the whole catch-up: 4,000 repeats in the node-kill bench).
+                swept = {r[1] for r in rows}
+                with self._fresh_lock:
+                    self._fresh = [r for r in self._fresh if r["id"] not in swept]

@@ -1,5 +1,7 @@
 """The benchmarks still run (tiny sizes): a refactoring once broke one, and nothing noticed until it was run."""
 
+import pytest
+
 from concord.bench import ingest
 from concord.bench import risk_step as bench_engine
 
@@ -32,7 +34,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay", "edifact", "hunt", "alerts", "console", "schemes"):
+                 "audit-flood", "relay", "edifact", "hunt", "alerts", "console", "schemes", "cluster"):
         assert f" {name} " in listed, name
 
 
@@ -104,3 +106,21 @@ def test_console_bench_runs_small_and_times_every_screen_beside_the_api():
     out = console.run(count=12, requests=2)
     assert len(out["pages"]) == 13 and all(p["p95_ms"] > 0 and p["bytes"] > 500 for p in out["pages"].values())
     assert set(out["baseline_api_json"]) == {"api_tasks (NPPO)", "api_declaration (CUS)"}
+
+
+@pytest.mark.nats  # its own nats-server processes on free ports, not the server on 4222
+def test_cluster_bench_runs_small_through_the_cli():
+    import json
+
+    from typer.testing import CliRunner
+
+    from concord.bench.nats_cluster import nats_server_binary
+    from concord.cli import app
+
+    if nats_server_binary() is None:
+        pytest.skip("nats-server is not installed")
+    out = CliRunner().invoke(app, ["bench", "cluster", "--json", "--rate", "40", "--seconds", "2"])
+    assert out.exit_code == 0, out.output
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["lodgings_acknowledged"] == 80 and figures["killed"] and figures["lost"] == 0, figures
+    assert figures["messages_delivered"] == figures["messages_owed"] > 80, figures

@@ -80,3 +80,28 @@ def test_lodged_declarations_reach_jetstream_through_the_outbox(tmp_path):
                                          f"{prefix}.declaration.lodged.trader-NL823456781"}
     assert not [m for m in got if m.subject.endswith(".all")]  # no subject for everyone
     assert len({m.headers["Nats-Msg-Id"] for m in got}) == len(got)  # one message per event and audience
+
+
+def test_an_existing_stream_gets_the_configured_duplicate_window():
+    import nats
+    from nats.js.api import StreamConfig
+
+    stream = f"CONCORD_TEST_{uuid.uuid4().hex[:8].upper()}"
+    prefix = f"concordtest{uuid.uuid4().hex[:6]}"
+
+    async def window(create: bool = False) -> float:
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        js = nc.jetstream()
+        try:
+            if create:  # as an older hub created it: the server's default window (2 min)
+                await js.add_stream(StreamConfig(name=stream, subjects=[f"{prefix}.>"]))
+            return (await js.stream_info(stream)).config.duplicate_window
+        finally:
+            await nc.close()
+
+    assert asyncio.run(window(create=True)) == 120
+    NatsTransport("nats://127.0.0.1:4222", stream, prefix=prefix, duplicate_window_s=900).close()
+    try:
+        assert asyncio.run(window()) == 900  # a relay's redelivery after a restart is still dropped
+    finally:
+        asyncio.run(_read_all(stream, prefix))  # deletes the stream
