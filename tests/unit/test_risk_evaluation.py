@@ -52,3 +52,20 @@ def test_honest_evaluate_reports_each_subset_with_intervals_and_the_paired_lead(
     # the planted risk lives in repeated goods lines: the lookup table finds it there
     assert subsets["repeated"]["lookup"]["auc"] > 0.8
     assert result["deduplicated"]["rows"]["test"] <= subsets["never_seen"]["rows"]
+
+
+def test_test_labels_never_reach_the_scores_permuted_or_zeroed():
+    from dataclasses import replace
+
+    from concord.risk.learning.evaluation import _concord_scores, plain_lightgbm
+
+    records = synthetic_records(1500, seed=8, days=90)
+    train, valid, test = records[:900], records[900:1150], records[1150:]
+    rng = np.random.default_rng(0)
+    flipped = rng.permutation([r.fraud for r in test])
+    variants = [test, [replace(r, fraud=int(f)) for r, f in zip(test, flipped)],
+                [replace(r, fraud=0, critical=0, revenue=None) for r in test]]
+    concord = [_concord_scores(train, valid, t, FAST, lambda *a, **k: None)[0] for t in variants]
+    plain = [plain_lightgbm(train, valid, t) for t in variants]
+    assert all(np.array_equal(concord[0], c) for c in concord[1:])
+    assert all(np.array_equal(plain[0], p) for p in plain[1:])

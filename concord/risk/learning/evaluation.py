@@ -21,8 +21,9 @@ from concord.risk.learning.metrics import selection_metrics
 
 RAW_CATEGORIES = ("office", "process_type", "import_type", "import_use", "payment_type", "mode", "declarant",
                   "importer", "seller", "courier", "hs6", "departure", "origin", "tax_type", "origin_indicator")
+# one thread, as DEFAULT_PARAMS (model.py) says why
 PLAIN_PARAMS = {"objective": "binary", "metric": "auc", "learning_rate": 0.05, "num_leaves": 31,
-                "min_data_in_leaf": 40, "num_threads": 2, "seed": 1, "verbose": -1}
+                "min_data_in_leaf": 40, "num_threads": 1, "seed": 1, "verbose": -1}
 HEADLINE = ("auc", "precision@5", "precision@10")
 SUBSETS = ("all", "repeated", "never_seen")
 
