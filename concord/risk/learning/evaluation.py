@@ -126,8 +126,8 @@ def _interval(values: np.ndarray) -> list[float]:
 
 
 def compare(y, critical, scores: dict[str, np.ndarray], resamples: int = 400, seed: int = 13,
-            lead: tuple[str, str] = ("concord", "plain_lightgbm")) -> dict:
-    """Each model's metrics with 95 % bootstrap intervals on one subset, and the paired lead of one model."""
+            leads=(("concord", "plain_lightgbm"), ("concord_novel", "plain_lightgbm"))) -> dict:
+    """Each model's metrics with 95 % bootstrap intervals on one subset, and the paired leads of some models."""
     y = np.asarray(y, dtype=np.int64)
     n = len(y)
     out: dict = {"rows": int(n), "frauds": int(y.sum()), "base_rate": round(float(y.mean()), 4) if n else None}
@@ -142,10 +142,10 @@ def compare(y, critical, scores: dict[str, np.ndarray], resamples: int = 400, se
         out[name] = {**{m: round(point[m], 4) for m in HEADLINE},
                      "interval": {m: _interval(boot[name][m]) for m in HEADLINE},
                      "recall@10": round(point["recall@10"], 4)}
-    a, b = lead
-    if a in boot and b in boot:
-        out[f"{a}_minus_{b}"] = {m: {"point": round(out[a][m] - out[b][m], 4),
-                                     "interval": _interval(boot[a][m] - boot[b][m])} for m in HEADLINE}
+    for a, b in leads:
+        if a in boot and b in boot:
+            out[f"{a}_minus_{b}"] = {m: {"point": round(out[a][m] - out[b][m], 4),
+                                         "interval": _interval(boot[a][m] - boot[b][m])} for m in HEADLINE}
     return out
 
 
@@ -179,6 +179,26 @@ def _concord_scores(train, valid, test, params, progress):
     return model.score_records(unlabelled), model
 
 
+def novel_line_scores(model, train, valid, test, params: dict | None = None) -> np.ndarray:
+    """An experiment, not (yet) the product: a second booster trained only on the rows whose goods line had
+    no known outcome at their own time, stopped on the valid rows alike, on the main model's features.
+    The main model's trees are mostly memory; this one only ever learns what carries to new goods. Chosen on
+    valid.csv (never-seen rows, AUC 0.645 against 0.631 for the main model, train Jan-Oct 2020 stopped on
+    Nov-Dec); scores every test row, but it is reported on never-seen lines only."""
+    from concord.risk.learning.model import DEFAULT_PARAMS
+
+    column = model.spec.names().index("goods_line.n")
+    x_train, x_valid = model.features(train), model.features(valid)
+    new_t, new_v = x_train[:, column] == 0, x_valid[:, column] == 0
+    names, cats = model.spec.names(), model.spec.categorical_names()
+    d_train = lgb.Dataset(x_train[new_t], np.array([r.fraud for r in train])[new_t], feature_name=names,
+                          categorical_feature=cats, free_raw_data=False)
+    d_valid = lgb.Dataset(x_valid[new_v], np.array([r.fraud for r in valid])[new_v], reference=d_train)
+    booster = lgb.train({**DEFAULT_PARAMS, **(params or {})}, d_train, 3000, valid_sets=[d_valid],
+                        callbacks=[lgb.early_stopping(100, verbose=False)])
+    return booster.predict(model.features(test), num_iteration=booster.best_iteration, num_threads=1)
+
+
 def honest_evaluate(train, valid, test, params: dict | None = None, progress=None, resamples: int = 400,
                     deduplicated: bool = True) -> dict:
     """Concord, plain LightGBM and the lookup table on all / repeated / never-seen test rows, with intervals."""
@@ -198,13 +218,19 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
     scores = {"concord": scores_concord, "plain_lightgbm": plain_lightgbm(train, valid, test),
               "lookup": lookup_scores(train + valid, test)}
     lap("plain_lightgbm_and_lookup")
+    progress("the novel-line booster (experiment)")
+    novel = novel_line_scores(model, train, valid, test, params)
+    lap("novel_line_booster")
     fresh = novelty(test, seen_lines(train + valid))
     progress("bootstrap intervals")
     result = {"goods_line": "HS6, origin, net mass, declared value; seen = labelled in train or valid",
               "resamples": resamples, "best_iteration": model.info["best_iteration"], "valid": model.info["valid"],
               "subsets": {}}
     for name, mask in (("never_seen", fresh), ("repeated", ~fresh), ("all", np.ones(len(test), bool))):
-        result["subsets"][name] = compare(y[mask], critical[mask], {k: v[mask] for k, v in scores.items()}, resamples)
+        subset = {k: v[mask] for k, v in scores.items()}
+        if name == "never_seen":
+            subset["concord_novel"] = novel[mask]
+        result["subsets"][name] = compare(y[mask], critical[mask], subset, resamples)
     # the full-split metrics at every cut-off, as the data README asks, for the record
     result["all_split_concord"] = selection_metrics(y, critical, scores_concord)
     lap("bootstrap")
