@@ -82,9 +82,9 @@ def per_scheme(scores: np.ndarray, schemes: list, budget: float = BUDGET) -> dic
 def run(n: int = 30_000, seed: int = 0, progress=None) -> dict:
     """Generate, split by time, fit the three models, report overall and per-scheme figures on test."""
     from concord.risk.learning.evaluation import plain_lightgbm
+    from concord.risk.learning.features import fit_spec
     from concord.risk.learning.history import HistoryProfiles
     from concord.risk.learning.metrics import selection_metrics
-    from concord.risk.learning.features import fit_spec
     from concord.risk.learning.model import fit
     from concord.risk.learning.schemes import SCHEMES, THRESHOLD, scheme_records, split
 
