@@ -91,3 +91,22 @@ def test_as_of_caps_history_and_empty_batches_are_fine():
 def test_outcomes_without_a_label_are_refused():
     with pytest.raises(ValueError, match="outcome"):
         HistoryProfiles().add_outcome(RiskRecord("x", T0, hs6="010121"))
+
+
+def test_a_burst_of_the_same_importer_and_goods_is_counted_within_the_window_only():
+    base = dict(hs6="390110", origin="CN", importer="I1", seller="S1", net_mass=90.0, fraud=0)
+    parts = [RiskRecord(f"p{i}", T0 + timedelta(days=i), value=950.0 + i, **base) for i in range(3)]
+    old = RiskRecord("old", T0 - timedelta(days=30), value=5000.0, **base)
+    other = RiskRecord("o", T0 + timedelta(days=1), value=900.0, **{**base, "importer": "I2"})
+    records = [old] + parts + [other]
+    spec = fit_spec(records, min_count=1, value_threshold=1000.0)
+    names = spec.names()
+    x = featurize(parts + [other], HistoryProfiles().observe(records), spec)
+    burst = x[:, names.index("recent.importer_hs6_n")]
+    assert list(burst) == [0, 1, 2, 0]  # strictly before; the declaration 30 days back is outside the window
+    assert x[2, names.index("recent.importer_hs6_log_value")] == pytest.approx(np.mean(np.log1p([950.0, 951.0])))
+    assert x[0, names.index("value_vs_threshold")] == pytest.approx(np.log1p(950.0) - np.log1p(1000.0))
+    # without a threshold the column is absent information, and a spec without the window keeps the old layout
+    assert np.isnan(featurize(parts[:1], HistoryProfiles().observe(records), fit_spec(records, min_count=1))
+                    [0, names.index("value_vs_threshold")])
+    assert "recent.importer_hs6_n" not in fit_spec(records, min_count=1, recent_days=0).names()

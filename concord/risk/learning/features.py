@@ -25,6 +25,8 @@ MEMORY_PROFILES = ("value", "mass", "hs6_value", "hs6_mass", "goods_line")
 SHARES = (("origin_share", "hs6_origin", "hs6"), ("route_share", "hs6_origin_departure", "hs6_origin"),
           ("importer_goods_share", "importer_hs6", "importer"), ("importer_heading_share", "importer_hs4", "importer"),
           ("seller_goods_share", "seller_hs6", "seller"))
+RECENT = ("recent.importer_hs6_n", "recent.importer_hs6_log_value", "value_vs_threshold")
+RECENT_KEY = "importer_hs6"  # a value profile: every declaration counts, with or without an outcome
 
 
 @dataclass
@@ -37,6 +39,11 @@ class FeatureSpec:
     count_profiles: list[str] = field(default_factory=list)
     smoothing: float = 5.0  # pseudo-count of the prior fraud rate in every profile rate
     memory_dropout: float = 0.0  # share of training rows whose goods-line memory is hidden (training only)
+    # split consignments: the importer's declarations of the same HS6 in the last `recent_days` days (0: none,
+    # the layout of models saved before), their mean log value, and the declared value against the threshold
+    # of the simplified procedure (`value_threshold`, the administration's own; None: that column stays NaN)
+    recent_days: float = 0.0
+    value_threshold: float | None = None
     vocab: dict[str, list[str]] = field(default_factory=dict)
 
     def names(self) -> list[str]:
@@ -50,6 +57,8 @@ class FeatureSpec:
             names += [f"{p}.n_declared", f"{p}.value_per_kg_z", f"{p}.mass_z", f"{p}.value_z"]
         names += [f"{p}.n_declared" for p in self.count_profiles]
         names += [name for name, *_ in self.shares()]
+        if self.recent_days:
+            names += list(RECENT)
         return names + [f"cat.{c}" for c in CATEGORICAL_FIELDS]
 
     def shares(self) -> list[tuple]:
@@ -75,7 +84,7 @@ def fit_spec(records, min_count: int = 20, **options) -> FeatureSpec:
     """Build the categorical vocabularies from training records; rare values share 'other'.
 
     New specs count parties, combinations and routes and hide goods-line memory on half the training rows."""
-    options = {"count_profiles": list(COUNT_KEYS), "memory_dropout": 0.5, **options}
+    options = {"count_profiles": list(COUNT_KEYS), "memory_dropout": 0.5, "recent_days": 7.0, **options}
     cols = Columns(list(records), {})
     vocab = {}
     for c in CATEGORICAL_FIELDS:
@@ -104,6 +113,7 @@ def _layout(spec: FeatureSpec) -> dict:
             "memory_rate": ix(f"{p}.rate" for p in ops if p in MEMORY_PROFILES),
             "memory_crit": ix(f"{p}.critical" for p in ops if p in MEMORY_PROFILES and p in CRITICAL_PROFILES),
             "z": [ix(f"{p}.{z}" for p in vps) for z in ("value_per_kg_z", "mass_z", "value_z")],
+            "recent": [col[name] for name in RECENT] if spec.recent_days else [],
             "cats": [(col[f"cat.{c}"], c, {None: np.nan, **{v: float(i) for i, v in enumerate(spec.vocab.get(c, []))}},
                       float(len(spec.vocab.get(c, [])))) for c in CATEGORICAL_FIELDS],
         }
@@ -155,9 +165,23 @@ def featurize(records, profiles: HistoryProfiles, spec: FeatureSpec, as_of: floa
         x[:, lay["counted"]] = counts[nv:].T
         for column, a, b in lay["shares"]:  # of the declarations so far of b, the share that were also a
             x[:, column] = (counts[a] + 0.5) / (counts[b] + 1.0)
+    if lay["recent"]:
+        _recent(x, lay["recent"], cols, at, profiles, spec, lv)
     for column, field, code, other in lay["cats"]:
         x[:, column] = np.fromiter(map(code.get, cols.values(field), repeat(other)), np.float64, n)
     return x
+
+
+def _recent(x, columns, cols, at, profiles: HistoryProfiles, spec: FeatureSpec, lv: np.ndarray) -> None:
+    """A burst of the same importer and goods within days, read strictly before each declaration: the
+    declarations between (t - window) and t, as the difference of two as-of totals."""
+    window = int(spec.recent_days * 86400)
+    (now_n, now_s), (then_n, then_s) = (profiles.declared_before(cols, t, [RECENT_KEY]) for t in (at, at - window))
+    n, sums = now_n[0] - then_n[0], now_s[0, :, 4] - then_s[0, :, 4]  # moment 4: log value
+    x[:, columns[0]] = n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x[:, columns[1]] = np.where(n > 0, sums / n, np.nan)
+    x[:, columns[2]] = np.nan if spec.value_threshold is None else lv - np.log1p(spec.value_threshold)
 
 
 def forget_lines(x: np.ndarray, spec: FeatureSpec, rows: np.ndarray) -> np.ndarray:

@@ -122,7 +122,9 @@ def key_plan(profiles: dict[str, tuple], names) -> tuple:
     """The fields, a (profiles x longest key) index into them (padded), and one salt per profile."""
     order = list(profiles)
     fields = sorted({f for n in names for f in profiles[n]})
-    width = max((len(profiles[n]) for n in names), default=1)
+    # the width of the whole set, not of `names`: padding is part of the key, so a query for some profiles
+    # must pad as the events (stored for all of them) were padded
+    width = max((len(v) for v in profiles.values()), default=1)
     index = np.array([[fields.index(f) for f in profiles[n]] + [len(fields)] * (width - len(profiles[n]))
                       for n in names], dtype=np.int64).reshape(len(names), width)
     salts = np.array([((order.index(n) + 1) * 0x9E3779B97F4A7C15) % 2**64 for n in names], dtype=np.uint64)
@@ -202,6 +204,13 @@ class HistoryProfiles:
             count, sums = store.before(keys, np.tile(at, len(names)))
             out.append((count.reshape(len(names), n), sums.reshape(len(names), n, store.width)))
         return overall, out[0], out[1]
+
+    def declared_before(self, cols: Columns, at: np.ndarray, names) -> tuple[np.ndarray, np.ndarray]:
+        """Declarations (any outcome) per named value profile strictly before `at`: (count, sums) shaped
+        (profiles, records) and (profiles, records, width)."""
+        keys, _ = self._keys(cols, self.value_keys, names)
+        count, sums = self.values.before(keys, np.tile(at, len(names)))
+        return count.reshape(len(names), len(at)), sums.reshape(len(names), len(at), self.values.width)
 
     def to_bytes(self) -> bytes:
         """The profiles as one .npz archive (no pickle: a model file must be safe to load)."""
