@@ -57,6 +57,7 @@ def server(tmp_path):
         "valid_from": "2026-01-01T00:00:00+00:00", "valid_until": "2030-01-01T00:00:00+00:00",
         "scopes": [{"resource": "inspection_result", "fields": ["/result"]}]}), subject=subjects(hub)["cus-liaison"])
     hub.bus.handle(SignAgreement(agreement_id=draft["id"]), subject=subjects(hub)["cus-liaison"])
+    _enforcement(hub)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -67,6 +68,28 @@ def server(tmp_path):
     server.should_exit = True
     thread.join(10)
     hub.close()
+
+
+def _enforcement(hub) -> None:
+    """A seizure of plant health's, a joint operation on it with the police, and a notice to the food authority."""
+    from datetime import timedelta
+
+    from concord.incidents.messages import IssueNotice, OpenOperation, RecordIncident
+
+    who, now = subjects(hub), hub.clock.now()
+    inc = hub.bus.handle(RecordIncident(document={
+        "category": "seizure", "severity": "high", "title": "Cocaine in banana boxes", "summary": "120 kg",
+        "occurred_at": now.isoformat(), "location": {"office": "NLRTM", "place": "Quay 7"},
+        "found": [{"goods": "cocaine", "origin": "EC", "concealment": "false floor"}]}), subject=who["nppo-officer"])
+    hub.bus.handle(OpenOperation(document={
+        "name": "Operation Banana Split", "incident_id": inc["id"], "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(days=14)).isoformat(), "members": [{"user_id": "pol-officer", "role": "member"}]}),
+        subject=who["nppo-officer"])
+    hub.bus.handle(IssueNotice(document={
+        "title": "Bananas from Guayaquil used for cocaine", "purpose": "public_health",
+        "indicators": {"hs": ["0901"], "origins": ["EC"]}, "recommended_action": "inspect",
+        "valid_until": (now + timedelta(days=30)).isoformat(),
+        "feedback_due_at": (now + timedelta(days=7)).isoformat()}), subject=who["nppo-officer"])
 
 
 class Screens:
@@ -163,6 +186,21 @@ def _journeys(browser, base: str, screens: Screens) -> None:
     nppo.get_by_label("Reason").fill("phytosanitary certificate PC-1 checked")
     nppo.get_by_role("button", name="Record the decision").click()
     expect(nppo.get_by_role("status")).to_contain_text("Decision recorded")
+    # ... and works its seizure: the board, the incident, the operation's thread, the notice's feedback so far
+    nppo.get_by_role("link", name="Incidents").click()
+    screens.check(nppo, "incident-board")
+    nppo.get_by_role("link", name="Cocaine in banana boxes").click()
+    expect(nppo.get_by_text("false floor")).to_be_visible()
+    screens.check(nppo, "incident")
+    nppo.goto(f"{base}/console/operations")
+    nppo.get_by_role("link", name="Operation Banana Split").click()
+    nppo.get_by_label("Message to the operation").fill("Police on quay 7 at 06:00")
+    nppo.get_by_role("button", name="Post").click()
+    expect(nppo.get_by_role("status")).to_contain_text("message is posted")
+    screens.check(nppo, "operation")
+    nppo.goto(f"{base}/console/notices")
+    nppo.get_by_role("link", name="Bananas from Guayaquil used for cocaine").click()
+    screens.check(nppo, "notice")
 
     # Customs records arrival
     customs = sign_in(browser, base, "cus-officer")
