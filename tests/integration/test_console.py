@@ -244,7 +244,8 @@ def _pages(c, did, task_ids, seqs, enf=None) -> dict:
              f"/console/operations/{enf['op']}", "/console/notices", f"/console/notices/{enf['notice']}"}
     paths |= {"/console/", "/console/tasks", "/console/declarations", f"/console/declarations?q={MARK['lrn']}",
              f"/console/declarations?q={MARK['conveyance']}", f"/console/declarations/{did}",
-             f"/console/declarations/{did}/live", "/console/lodge", "/console/agreements", "/console/audit",
+             f"/console/declarations/{did}/live", f"/console/declarations/{did}/amend", "/console/upload",
+             "/console/lodge", "/console/agreements", "/console/audit",
              "/console/supervisor",
              "/console/sign-in"}
     paths |= {f"/console/tasks/{t}" for t in task_ids} | {f"/console/audit/{s}" for s in seqs}
@@ -268,10 +269,10 @@ def test_every_console_route_shows_no_more_than_the_api(hub):
     with hub.sessions() as s:
         task_ids = [t.id for t in s.scalars(select(AgencyTask).where(AgencyTask.declaration_id == did))]
         seqs = [e.seq for e in s.scalars(select(AuditEntry).where(AuditEntry.resource == f"declaration/{did}"))][:2]
-    from concord.console import auditor, enforcement, liaison, officer, pages, supervisor, trader
+    from concord.console import auditor, declarant, enforcement, liaison, officer, pages, supervisor, trader
 
     enf = _plant_enforcement(hub)
-    modules = (pages, officer, supervisor, trader, liaison, auditor, enforcement)
+    modules = (pages, officer, supervisor, trader, liaison, auditor, enforcement, declarant)
     routes = {r.path for m in modules for r in m.router.routes if "GET" in r.methods}
     walked = {p.split("?")[0] for p in _pages(client(hub), "D", ["T"], [0])}
     holes = {"D": "/{declaration_id}", "T": "/{task_id}", "0": "/{seq}", "I": "/{incident_id}", "H": "/{sha256}",
