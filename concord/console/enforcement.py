@@ -24,7 +24,7 @@ from concord.incidents.schemas import FEEDBACK_ACTIONS, RESULTS, FeedbackIn, Mes
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 INCIDENT_STATUSES = ("reported", "triaged", "responding", "closed")
-POLL_SECONDS = 5  # the board polls its list; the event stream will replace it
+POLL_SECONDS = 20  # the board refreshes on the stream's incident events (console/live.py); this is a fallback
 
 
 def _agency(request: Request, signed) -> None:

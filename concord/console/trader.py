@@ -16,7 +16,7 @@ from concord.errors import ConcordError, Forbidden
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATUSES = ("accepted", "under_control", "documents_requested", "cleared", "released", "refused", "cancelled")
-POLL_SECONDS = 2  # the declaration page polls its live part; the event stream (GET /api/v1/stream) will replace it
+POLL_SECONDS = 20  # the live part refreshes on the stream's events (console/live.py); this slow poll is a fallback
 
 
 @router.get("/declarations")

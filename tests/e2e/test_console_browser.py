@@ -120,7 +120,11 @@ def sign_in(browser, base: str, user: str):
     return page
 
 
-def test_console_journeys(server):
+def test_console_journeys(server, monkeypatch):
+    from concord.console import trader
+
+    # the declaration page's fallback poll out of the way: "released without reloading" is then the stream's doing
+    monkeypatch.setattr(trader, "POLL_SECONDS", 600)
     screens = Screens()
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

@@ -244,7 +244,7 @@ def _pages(c, did, task_ids, seqs, enf=None) -> dict:
              f"/console/operations/{enf['op']}", "/console/notices", f"/console/notices/{enf['notice']}"}
     paths |= {"/console/", "/console/tasks", "/console/declarations", f"/console/declarations?q={MARK['lrn']}",
              f"/console/declarations?q={MARK['conveyance']}", f"/console/declarations/{did}",
-             f"/console/declarations/{did}/live", f"/console/declarations/{did}/amend", "/console/upload",
+             f"/console/declarations/{did}/live", f"/console/declarations/{did}/amend", "/console/upload", "/console/stream?events=task.",
              "/console/lodge", "/console/agreements", "/console/audit",
              "/console/supervisor",
              "/console/sign-in"}
