@@ -245,6 +245,8 @@ def _pages(c, did, task_ids, seqs, enf=None) -> dict:
     paths |= {"/console/", "/console/tasks", "/console/declarations", f"/console/declarations?q={MARK['lrn']}",
              f"/console/declarations?q={MARK['conveyance']}", f"/console/declarations/{did}",
              f"/console/declarations/{did}/live", f"/console/declarations/{did}/amend", "/console/upload", "/console/stream?events=task.",
+             "/console/access-requests", "/console/access-report", "/console/access-report.csv?agency=NPPO",
+             "/console/agreements/MOU-NPPO-POL-SEIZURES/diff", "/console/agreements/K/diff",
              "/console/lodge", "/console/agreements", "/console/audit",
              "/console/supervisor",
              "/console/sign-in"}
@@ -269,15 +271,16 @@ def test_every_console_route_shows_no_more_than_the_api(hub):
     with hub.sessions() as s:
         task_ids = [t.id for t in s.scalars(select(AgencyTask).where(AgencyTask.declaration_id == did))]
         seqs = [e.seq for e in s.scalars(select(AuditEntry).where(AuditEntry.resource == f"declaration/{did}"))][:2]
-    from concord.console import auditor, declarant, enforcement, liaison, officer, pages, supervisor, trader
+    from concord.console import (auditor, declarant, enforcement, liaison, live, officer, pages, sharing, supervisor,
+                                 trader)
 
     enf = _plant_enforcement(hub)
-    modules = (pages, officer, supervisor, trader, liaison, auditor, enforcement, declarant)
+    modules = (pages, officer, supervisor, trader, liaison, auditor, enforcement, declarant, live, sharing)
     routes = {r.path for m in modules for r in m.router.routes if "GET" in r.methods}
     walked = {p.split("?")[0] for p in _pages(client(hub), "D", ["T"], [0])}
     holes = {"D": "/{declaration_id}", "T": "/{task_id}", "0": "/{seq}", "I": "/{incident_id}", "H": "/{sha256}",
-             "O": "/{operation_id}", "N": "/{notice_id}"}
-    walked = {re.sub(r"/(D|T|0|I|H|O|N)(?=/|$)", lambda m: holes[m.group(1)], p) for p in walked}
+             "O": "/{operation_id}", "N": "/{notice_id}", "K": "/{key}"}
+    walked = {re.sub(r"/(D|T|0|I|H|O|N|K)(?=/|$)", lambda m: holes[m.group(1)], p) for p in walked}
     assert routes and routes <= walked, f"console GET routes missing from this walk: {routes - walked}"
     seen_by, enf_seen_by = {}, {}
     for user in USERS:
