@@ -74,7 +74,9 @@ def _enforcement(hub) -> None:
     """A seizure of plant health's, a joint operation on it with the police, and a notice to the food authority."""
     from datetime import timedelta
 
+    from concord.agreements.messages import RequestAccess
     from concord.incidents.messages import IssueNotice, OpenOperation, RecordIncident
+    from concord.risk.messages import AddWatchlistEntry
 
     who, now = subjects(hub), hub.clock.now()
     inc = hub.bus.handle(RecordIncident(document={
@@ -90,6 +92,11 @@ def _enforcement(hub) -> None:
         "indicators": {"hs": ["0901"], "origins": ["EC"]}, "recommended_action": "inspect",
         "valid_until": (now + timedelta(days=30)).isoformat(),
         "feedback_due_at": (now + timedelta(days=7)).isoformat()}), subject=who["nppo-officer"])
+    entry = hub.bus.handle(AddWatchlistEntry(entry={
+        "kind": "party", "value": {"name": "Verdant Seeds Trading Ltd", "country": "KE"}, "reason": "uncertified seed",
+        "severity": "medium", "expires_at": (now + timedelta(days=30)).isoformat()}), subject=who["nppo-officer"])
+    hub.bus.handle(RequestAccess(resource=f"watchlist_entry/{entry['id']}", provider="NPPO", purpose="public_health",
+                                 justification="importer named on a food alert"), subject=who["fda-officer"])
 
 
 class Screens:
@@ -230,6 +237,14 @@ def _journeys(browser, base: str, screens: Screens) -> None:
     screens.check(liaison, "liaison-agreements")
     liaison.get_by_role("button", name="Sign for NPPO").click()
     expect(liaison.get_by_role("status")).to_contain_text("signature is recorded")
+    # ... answers an access request, and reads the agency's access report
+    liaison.get_by_role("link", name="Access requests and break-glass").click()
+    screens.check(liaison, "liaison-access-requests")
+    liaison.get_by_label("Reason").fill("named on the alert")
+    liaison.get_by_role("button", name="Record the decision").click()
+    expect(liaison.get_by_role("status")).to_contain_text("decision is recorded")
+    liaison.goto(f"{base}/console/access-report")
+    screens.check(liaison, "liaison-access-report")
 
     # An auditor verifies a proof in the page
     auditor = sign_in(browser, base, "auditor")
