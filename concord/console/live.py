@@ -17,7 +17,7 @@ from pydantic import StringConstraints
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
-from concord.console.web import signed_in
+from concord.console.web import render, signed_in
 from concord.errors import InvalidDocument, Misconfigured, Problem
 from concord.notifications.queries import stream_audience
 from concord.notifications.schemas import EVENT_PREFIX
@@ -76,3 +76,31 @@ async def stream(request: Request, events: list[Annotated[str, StringConstraints
         _changes(listener, service.started, time.monotonic() + REAUTHENTICATE_S), ping=service.heartbeat_s,
         sep="\n", send_timeout=30, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         background=BackgroundTask(listener.aclose))
+
+
+RECENT = 50  # notifications listed on the page
+
+
+def _link(message: dict) -> tuple[str, str] | None:
+    """The console page of the record a notification names, if any (its id is in the message as cut)."""
+    payload = message.get("payload") if isinstance(message.get("payload"), dict) else {}
+    for key, path in (("declaration_id", "declarations"), ("incident_id", "incidents"),
+                      ("operation_id", "operations"), ("notice_id", "notices")):
+        value = message.get(key) or payload.get(key)
+        if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,32}", value):
+            return f"/console/{path}/{value}", value
+    return None
+
+
+@router.get("/notifications")
+def notifications(request: Request, signed=Depends(signed_in)):
+    """The latest notifications of the user's audience, newest first: what the stream carried (the relay's cut
+    for that audience, stored for replay), listed; live, like the stream's other pages."""
+    subject = signed.subject
+    audience = stream_audience(subject)
+    service = getattr(request.app.state.concord, "notifications", None)
+    if service is None:
+        raise Misconfigured("notifications are off on this hub (CONCORD_NOTIFICATIONS=false)")
+    rows = [{"seq": seq, "name": name, "at": (message.get("occurred_at") or "")[:19].replace("T", " "),
+             "link": _link(message)} for seq, name, message in service.store.recent(audience, RECENT)]
+    return render(request, "notifications.html", signed, rows=rows, poll=FALLBACK_POLL_S)

@@ -223,6 +223,9 @@ def _journeys(browser, base: str, screens: Screens) -> None:
 
     # The trader, still on the declaration's page, sees "released" without reloading
     expect(trader.locator("#declaration-status")).to_have_text("released", timeout=10_000)
+    trader.get_by_role("link", name="Notifications").click()
+    expect(trader.get_by_role("link", name=did).first).to_be_visible()
+    screens.check(trader, "trader-notifications")
 
     # A police officer without a purpose sees nothing of it
     police = sign_in(browser, base, "pol-officer")

@@ -114,6 +114,11 @@ def test_the_console_stream_carries_each_user_only_their_audiences_changes(serve
             assert "change" in names and f"change-{did}" in names, (user, names)
             assert {d for _, d in streams[user].events} == {"{}"}  # no content: the page reads through its route
         assert streams["eurotech"].events == [] and streams["pol-officer"].events == []
+        # The notification list: the same audience's stored notifications, with a link to the record
+        listed = streams["hollandfoods"].client.get("/console/notifications")
+        assert listed.status_code == 200 and f'href="/console/declarations/{did}"' in listed.text
+        assert did not in streams["eurotech"].client.get("/console/notifications").text
+        assert did not in streams["pol-officer"].client.get("/console/notifications").text
     finally:
         for s in streams.values():
             s.close()

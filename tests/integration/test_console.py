@@ -244,7 +244,7 @@ def _pages(c, did, task_ids, seqs, enf=None) -> dict:
              f"/console/operations/{enf['op']}", "/console/notices", f"/console/notices/{enf['notice']}"}
     paths |= {"/console/", "/console/tasks", "/console/declarations", f"/console/declarations?q={MARK['lrn']}",
              f"/console/declarations?q={MARK['conveyance']}", f"/console/declarations/{did}",
-             f"/console/declarations/{did}/live", f"/console/declarations/{did}/amend", "/console/upload", "/console/stream?events=task.",
+             f"/console/declarations/{did}/live", f"/console/declarations/{did}/amend", "/console/upload", "/console/stream?events=task.", "/console/notifications",
              "/console/access-requests", "/console/access-report", "/console/access-report.csv?agency=NPPO",
              "/console/agreements/MOU-NPPO-POL-SEIZURES/diff", "/console/agreements/K/diff",
              "/console/sign-in/oidc", "/console/sign-in/oidc/callback?code=c&state=s",
