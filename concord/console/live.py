@@ -7,8 +7,8 @@ route, and so through the query functions and the access rule, as any read does.
 
 from __future__ import annotations
 
+import asyncio
 import re
-import time
 from typing import Annotated
 
 import orjson
@@ -21,12 +21,12 @@ from concord.console.web import render, signed_in
 from concord.errors import InvalidDocument, Misconfigured, Problem
 from concord.notifications.queries import stream_audience
 from concord.notifications.schemas import EVENT_PREFIX
-from concord.notifications.stream import frames
+from concord.notifications.stream import CLOSED, frames
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 CHANGE = b"event: change\ndata: {}\n\n"
 IDS = ("declaration_id", "incident_id", "operation_id", "notice_id")
-REAUTHENTICATE_S = 600  # the stream ends after this, and the browser reconnects with the cookie, checked anew
+REAUTHENTICATE_S = 600.0  # the stream ends after this, and the browser reconnects with the cookie, checked anew
 FALLBACK_POLL_S = 20  # pages poll this slowly too: a stream refused (limit, role) or cut still ends in fresh data
 
 
@@ -48,14 +48,20 @@ def _targets(chunk: bytes) -> bytes:
     return b"".join(b"event: change-%s\ndata: {}\n\n" % i.encode() for i in named)
 
 
-async def _changes(listener, live: bool, until: float):
+async def _changes(listener, live: bool):
     async for chunk in frames(listener, None, None, None, live=live):
         if chunk.startswith(b"retry:"):
             yield chunk
             continue
         yield CHANGE + _targets(chunk)  # one per write: a commit's events refresh a page once
-        if time.monotonic() > until:
-            return
+
+
+def _end(listener) -> None:
+    """End a stream as the server's shutdown does (frames() returns on CLOSED): the browser reconnects."""
+    try:
+        listener.queue.put_nowait(CLOSED)
+    except asyncio.QueueFull:
+        listener.overflowed = True  # it ends once it has drained its queue
 
 
 @router.get("/stream")
@@ -72,10 +78,15 @@ async def stream(request: Request, events: list[Annotated[str, StringConstraints
     if service is None:
         raise Misconfigured("notifications are off on this hub (CONCORD_NOTIFICATIONS=false)")
     listener = service.streams.open(subject.user_id, audience, tuple(events))
+    timer = asyncio.get_running_loop().call_later(REAUTHENTICATE_S, _end, listener)
+
+    async def closed() -> None:
+        timer.cancel()
+        await listener.aclose()
+
     return EventSourceResponse(
-        _changes(listener, service.started, time.monotonic() + REAUTHENTICATE_S), ping=service.heartbeat_s,
-        sep="\n", send_timeout=30, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        background=BackgroundTask(listener.aclose))
+        _changes(listener, service.started), ping=service.heartbeat_s, sep="\n", send_timeout=30,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}, background=BackgroundTask(closed))
 
 
 RECENT = 50  # notifications listed on the page

@@ -114,6 +114,20 @@ def test_the_console_stream_carries_each_user_only_their_audiences_changes(serve
             assert "change" in names and f"change-{did}" in names, (user, names)
             assert {d for _, d in streams[user].events} == {"{}"}  # no content: the page reads through its route
         assert streams["eurotech"].events == [] and streams["pol-officer"].events == []
+        # A stream ends after REAUTHENTICATE_S, so the browser reconnects and its cookie is checked again
+        from concord.console import live
+
+        live.REAUTHENTICATE_S = 0.5
+        try:
+            short = Stream(base, "eurotech")
+            assert short.response.status_code == 200
+            wait = time.monotonic() + 20
+            while not short.response.is_closed:
+                assert time.monotonic() < wait, "the stream did not end"
+                time.sleep(0.1)
+        finally:
+            live.REAUTHENTICATE_S = 600.0
+        assert not streams["eurotech"].response.is_closed  # opened with the 10 minutes: still open
         # The notification list: the same audience's stored notifications, with a link to the record
         listed = streams["hollandfoods"].client.get("/console/notifications")
         assert listed.status_code == 200 and f'href="/console/declarations/{did}"' in listed.text
