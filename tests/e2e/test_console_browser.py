@@ -226,6 +226,13 @@ def _journeys(browser, base: str, screens: Screens) -> None:
     trader.get_by_role("link", name="Notifications").click()
     expect(trader.get_by_role("link", name=did).first).to_be_visible()
     screens.check(trader, "trader-notifications")
+    trader.get_by_role("link", name="Upload a batch").click()
+    trader.get_by_label(re.compile("^File")).set_input_files(files=[{
+        "name": "shift.ndjson", "mimeType": "application/x-ndjson",
+        "buffer": json.dumps({"lrn": "LRN-BROWSER-2"}).encode()}])
+    trader.get_by_role("button", name="Upload", exact=True).click()
+    expect(trader.get_by_role("status")).to_contain_text("0 lodged, 0 already lodged, 1 failed.")
+    screens.check(trader, "trader-upload-results")
 
     # A police officer without a purpose sees nothing of it
     police = sign_in(browser, base, "pol-officer")
