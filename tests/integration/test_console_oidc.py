@@ -82,8 +82,9 @@ class Provider:
                                  Route("/token", token, methods=["POST"]), Route("/jwks", jwks)])
 
 
-@pytest.fixture
-def provider():
+@pytest.fixture(scope="module")
+def running_provider():
+    """One provider (its RSA keys take a while to make) for the module; each test resets what it plays."""
     import uvicorn
 
     idp = Provider("concord-console", "s3cret-of-the-client")
@@ -99,6 +100,12 @@ def provider():
     yield idp
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def provider(running_provider):
+    running_provider.user, running_provider.tamper = "nppo-officer", None
+    return running_provider
 
 
 @pytest.fixture
