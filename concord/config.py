@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     stream_connections_per_user: int = Field(4, ge=1)  # open streams per user; one more answers 429
     stream_heartbeat_s: float = Field(15.0, gt=0)  # a comment line when idle, so proxies keep the stream open
     stream_queue: int = Field(1000, ge=10)  # notifications waiting for a slow client; past it its stream ends
+    # Console sign-in through an agency's OpenID Connect provider (docs/console.md); empty issuer: passwords only.
+    # The provider signs in the users of console_oidc_agency only, named by the ID token's console_oidc_claim.
+    console_oidc_issuer: str = ""
+    console_oidc_client_id: str = ""
+    console_oidc_client_secret: str = ""
+    console_oidc_agency: str = ""
+    console_oidc_claim: str = "preferred_username"
     webhook_max_attempts: int = Field(10, ge=1)  # then the delivery is dead-lettered
     webhook_backoff_s: float = Field(5.0, gt=0)  # first retry after about this; doubles per attempt, with jitter
     webhook_backoff_cap_s: float = Field(3600.0, gt=0)

@@ -89,6 +89,10 @@ def run(count: int = 240, requests: int = 30, seed: int = 7) -> dict:
                 "liaison_agreements": ("nppo-liaison", "/console/agreements"),
                 "auditor_log": ("auditor", "/console/audit"),
                 "auditor_entry_with_proof": ("auditor", f"/console/audit/{seq}"),
+                "incident_board (NPPO)": ("nppo-officer", "/console/incidents"),
+                "notices (NPPO)": ("nppo-officer", "/console/notices"),
+                "liaison_access_report": ("nppo-liaison", "/console/access-report"),
+                "trader_upload_form": ("hollandfoods", "/console/upload"),
             }
             out = {name: _timed(clients[user], path, requests) for name, (user, path) in pages.items()}
             token = {u: app.bus.handle(IssueToken(user_id=u))["token"] for u in ("cus-officer", "nppo-officer")}

@@ -16,7 +16,7 @@ from concord.errors import ConcordError, Forbidden
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATUSES = ("accepted", "under_control", "documents_requested", "cleared", "released", "refused", "cancelled")
-POLL_SECONDS = 2  # the declaration page polls its live part; the event stream (GET /api/v1/stream) will replace it
+POLL_SECONDS = 20  # the live part refreshes on the stream's events (console/live.py); this slow poll is a fallback
 
 
 @router.get("/declarations")
@@ -47,7 +47,8 @@ def _declaration(request: Request, signed, declaration_id: str) -> tuple[dict, l
 def declaration(declaration_id: str, request: Request, signed=Depends(signed_in)):
     d, events = _declaration(request, signed, declaration_id)
     return render(request, "declaration.html", signed, d=d, events=events, poll=POLL_SECONDS,
-                  document=d.get("document"), may_record_arrival=_customs(signed) and d["status"] == "cleared")
+                  document=d.get("document"), may_record_arrival=_customs(signed) and d["status"] == "cleared",
+                  done=request.query_params.get("done"))
 
 
 @router.get("/declarations/{declaration_id}/live")
@@ -72,9 +73,10 @@ def _trader(request, signed) -> None:
         raise Forbidden(tr(request, "Declarations are lodged by traders and brokers."))
 
 
-def _lodge_form(request, signed, values: dict, errors: dict, loose: list, status: int = 200):
+def _lodge_form(request, signed, values: dict, errors: dict, loose: list, status: int = 200, **extra):
+    """The lodging form; extra (action, heading) turns it into the amendment form (console/declarant.py)."""
     return render(request, "lodge.html", signed, status=status, values=values, errors=errors, loose=loose,
-                  rows=range(ITEM_ROWS), input_id=input_id, key=values.get("key") or secrets.token_hex(12))
+                  rows=range(ITEM_ROWS), input_id=input_id, key=values.get("key") or secrets.token_hex(12), **extra)
 
 
 @router.post("/lodge")

@@ -113,9 +113,10 @@ def mount_console(app) -> None:
     """The console's pages under /console and its assets, served from the package (no CDN)."""
     from starlette.staticfiles import StaticFiles
 
-    from concord.console import auditor, liaison, officer, pages, supervisor, trader
+    from concord.console import (auditor, declarant, enforcement, liaison, live, officer, oidc, pages, sharing,
+                                 supervisor, trader)
 
-    for module in (pages, officer, supervisor, trader, liaison, auditor):
+    for module in (pages, officer, supervisor, trader, liaison, auditor, enforcement, declarant, live, sharing, oidc):
         app.include_router(module.router)
 
     class CachedStatic(StaticFiles):  # kept a day (htmx's name carries its version; our CSS may lag a day)

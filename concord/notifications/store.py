@@ -76,6 +76,14 @@ class NotificationStore:
         with self.sessions() as s:
             return [(seq, aud, name, frame(seq, name, message)) for seq, aud, name, message in s.execute(q)]
 
+    def recent(self, audience: str, limit: int = 50) -> list[tuple]:
+        """The audience's latest notifications, newest first, as (seq, name, message): what its stream carried
+        (the console's notification list)."""
+        q = select(Notification.seq, Notification.name, Notification.message).where(
+            Notification.audience == audience).order_by(Notification.seq.desc()).limit(limit)
+        with self.sessions() as s:
+            return [tuple(row) for row in s.execute(q)]
+
     def prune(self) -> int:
         """Forget notifications past the retention (they can no longer be replayed); how many."""
         with self._write_lock, self.sessions() as s:

@@ -57,6 +57,7 @@ def server(tmp_path):
         "valid_from": "2026-01-01T00:00:00+00:00", "valid_until": "2030-01-01T00:00:00+00:00",
         "scopes": [{"resource": "inspection_result", "fields": ["/result"]}]}), subject=subjects(hub)["cus-liaison"])
     hub.bus.handle(SignAgreement(agreement_id=draft["id"]), subject=subjects(hub)["cus-liaison"])
+    _enforcement(hub)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -67,6 +68,35 @@ def server(tmp_path):
     server.should_exit = True
     thread.join(10)
     hub.close()
+
+
+def _enforcement(hub) -> None:
+    """A seizure of plant health's, a joint operation on it with the police, and a notice to the food authority."""
+    from datetime import timedelta
+
+    from concord.agreements.messages import RequestAccess
+    from concord.incidents.messages import IssueNotice, OpenOperation, RecordIncident
+    from concord.risk.messages import AddWatchlistEntry
+
+    who, now = subjects(hub), hub.clock.now()
+    inc = hub.bus.handle(RecordIncident(document={
+        "category": "seizure", "severity": "high", "title": "Cocaine in banana boxes", "summary": "120 kg",
+        "occurred_at": now.isoformat(), "location": {"office": "NLRTM", "place": "Quay 7"},
+        "found": [{"goods": "cocaine", "origin": "EC", "concealment": "false floor"}]}), subject=who["nppo-officer"])
+    hub.bus.handle(OpenOperation(document={
+        "name": "Operation Banana Split", "incident_id": inc["id"], "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(days=14)).isoformat(), "members": [{"user_id": "pol-officer", "role": "member"}]}),
+        subject=who["nppo-officer"])
+    hub.bus.handle(IssueNotice(document={
+        "title": "Bananas from Guayaquil used for cocaine", "purpose": "public_health",
+        "indicators": {"hs": ["0901"], "origins": ["EC"]}, "recommended_action": "inspect",
+        "valid_until": (now + timedelta(days=30)).isoformat(),
+        "feedback_due_at": (now + timedelta(days=7)).isoformat()}), subject=who["nppo-officer"])
+    entry = hub.bus.handle(AddWatchlistEntry(entry={
+        "kind": "party", "value": {"name": "Verdant Seeds Trading Ltd", "country": "KE"}, "reason": "uncertified seed",
+        "severity": "medium", "expires_at": (now + timedelta(days=30)).isoformat()}), subject=who["nppo-officer"])
+    hub.bus.handle(RequestAccess(resource=f"watchlist_entry/{entry['id']}", provider="NPPO", purpose="public_health",
+                                 justification="importer named on a food alert"), subject=who["fda-officer"])
 
 
 class Screens:
@@ -97,7 +127,11 @@ def sign_in(browser, base: str, user: str):
     return page
 
 
-def test_console_journeys(server):
+def test_console_journeys(server, monkeypatch):
+    from concord.console import trader
+
+    # the declaration page's fallback poll out of the way: "released without reloading" is then the stream's doing
+    monkeypatch.setattr(trader, "POLL_SECONDS", 600)
     screens = Screens()
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -163,6 +197,21 @@ def _journeys(browser, base: str, screens: Screens) -> None:
     nppo.get_by_label("Reason").fill("phytosanitary certificate PC-1 checked")
     nppo.get_by_role("button", name="Record the decision").click()
     expect(nppo.get_by_role("status")).to_contain_text("Decision recorded")
+    # ... and works its seizure: the board, the incident, the operation's thread, the notice's feedback so far
+    nppo.get_by_role("link", name="Incidents").click()
+    screens.check(nppo, "incident-board")
+    nppo.get_by_role("link", name="Cocaine in banana boxes").click()
+    expect(nppo.get_by_text("false floor")).to_be_visible()
+    screens.check(nppo, "incident")
+    nppo.goto(f"{base}/console/operations")
+    nppo.get_by_role("link", name="Operation Banana Split").click()
+    nppo.get_by_label("Message to the operation").fill("Police on quay 7 at 06:00")
+    nppo.get_by_role("button", name="Post").click()
+    expect(nppo.get_by_role("status")).to_contain_text("message is posted")
+    screens.check(nppo, "operation")
+    nppo.goto(f"{base}/console/notices")
+    nppo.get_by_role("link", name="Bananas from Guayaquil used for cocaine").click()
+    screens.check(nppo, "notice")
 
     # Customs records arrival
     customs = sign_in(browser, base, "cus-officer")
@@ -174,6 +223,16 @@ def _journeys(browser, base: str, screens: Screens) -> None:
 
     # The trader, still on the declaration's page, sees "released" without reloading
     expect(trader.locator("#declaration-status")).to_have_text("released", timeout=10_000)
+    trader.get_by_role("link", name="Notifications").click()
+    expect(trader.get_by_role("link", name=did).first).to_be_visible()
+    screens.check(trader, "trader-notifications")
+    trader.get_by_role("link", name="Upload a batch").click()
+    trader.get_by_label(re.compile("^File")).set_input_files(files=[{
+        "name": "shift.ndjson", "mimeType": "application/x-ndjson",
+        "buffer": json.dumps({"lrn": "LRN-BROWSER-2"}).encode()}])
+    trader.get_by_role("button", name="Upload", exact=True).click()
+    expect(trader.get_by_role("status")).to_contain_text("0 lodged, 0 already lodged, 1 failed.")
+    screens.check(trader, "trader-upload-results")
 
     # A police officer without a purpose sees nothing of it
     police = sign_in(browser, base, "pol-officer")
@@ -188,6 +247,14 @@ def _journeys(browser, base: str, screens: Screens) -> None:
     screens.check(liaison, "liaison-agreements")
     liaison.get_by_role("button", name="Sign for NPPO").click()
     expect(liaison.get_by_role("status")).to_contain_text("signature is recorded")
+    # ... answers an access request, and reads the agency's access report
+    liaison.get_by_role("link", name="Access requests and break-glass").click()
+    screens.check(liaison, "liaison-access-requests")
+    liaison.get_by_label("Reason").fill("named on the alert")
+    liaison.get_by_role("button", name="Record the decision").click()
+    expect(liaison.get_by_role("status")).to_contain_text("decision is recorded")
+    liaison.goto(f"{base}/console/access-report")
+    screens.check(liaison, "liaison-access-report")
 
     # An auditor verifies a proof in the page
     auditor = sign_in(browser, base, "auditor")

@@ -104,7 +104,7 @@ def test_console_bench_runs_small_and_times_every_screen_beside_the_api():
     from concord.bench import console
 
     out = console.run(count=12, requests=2)
-    assert len(out["pages"]) == 13 and all(p["p95_ms"] > 0 and p["bytes"] > 500 for p in out["pages"].values())
+    assert len(out["pages"]) == 17 and all(p["p95_ms"] > 0 and p["bytes"] > 500 for p in out["pages"].values())
     assert set(out["baseline_api_json"]) == {"api_tasks (NPPO)", "api_declaration (CUS)"}
 
 

@@ -230,11 +230,25 @@ def test_french_from_accept_language_and_the_switch(hub):
 MARK = {"lrn": "LRN-SECRET-7731", "importer": "Zyxwvut Hidden Importer BV", "conveyance": "IMO9999993"}
 
 
-def _pages(c, did, task_ids, seqs) -> dict:
-    """Every GET route of the console, with the planted declaration's ids where a route takes one."""
-    paths = {"/console/", "/console/tasks", "/console/declarations", f"/console/declarations?q={MARK['lrn']}",
+ENF = {"summary": "S3CR3T-SUMMARY-4411", "concealment": "S3CR3T-CONCEALED-4412", "thread": "S3CR3T-THREAD-4413",
+       "notice": "S3CR3T-NOTICE-4414"}
+WHY = "criminal_investigation"  # the police's agreement on seizures: the walk states it where a read may
+
+
+def _pages(c, did, task_ids, seqs, enf=None) -> dict:
+    """Every GET route of the console, with the planted records' ids where a route takes one."""
+    enf = enf or {"inc": "I", "sha": "H", "op": "O", "notice": "N"}
+    paths = {f"/console/incidents?purpose={WHY}", "/console/incidents", f"/console/incidents/live?purpose={WHY}",
+             f"/console/incidents/{enf['inc']}", f"/console/incidents/{enf['inc']}?purpose={WHY}",
+             f"/console/incidents/{enf['inc']}/attachments/{enf['sha']}?purpose={WHY}", "/console/operations",
+             f"/console/operations/{enf['op']}", "/console/notices", f"/console/notices/{enf['notice']}"}
+    paths |= {"/console/", "/console/tasks", "/console/declarations", f"/console/declarations?q={MARK['lrn']}",
              f"/console/declarations?q={MARK['conveyance']}", f"/console/declarations/{did}",
-             f"/console/declarations/{did}/live", "/console/lodge", "/console/agreements", "/console/audit",
+             f"/console/declarations/{did}/live", f"/console/declarations/{did}/amend", "/console/upload", "/console/stream?events=task.", "/console/notifications",
+             "/console/access-requests", "/console/access-report", "/console/access-report.csv?agency=NPPO",
+             "/console/agreements/MOU-NPPO-POL-SEIZURES/diff", "/console/agreements/K/diff",
+             "/console/sign-in/oidc", "/console/sign-in/oidc/callback?code=c&state=s",
+             "/console/lodge", "/console/agreements", "/console/audit",
              "/console/supervisor",
              "/console/sign-in"}
     paths |= {f"/console/tasks/{t}" for t in task_ids} | {f"/console/audit/{s}" for s in seqs}
@@ -258,26 +272,39 @@ def test_every_console_route_shows_no_more_than_the_api(hub):
     with hub.sessions() as s:
         task_ids = [t.id for t in s.scalars(select(AgencyTask).where(AgencyTask.declaration_id == did))]
         seqs = [e.seq for e in s.scalars(select(AuditEntry).where(AuditEntry.resource == f"declaration/{did}"))][:2]
-    from concord.console import auditor, liaison, officer, pages, supervisor, trader
+    from concord.console import (auditor, declarant, enforcement, liaison, live, officer, oidc, pages, sharing,
+                                 supervisor, trader)
 
-    modules = (pages, officer, supervisor, trader, liaison, auditor)
+    enf = _plant_enforcement(hub)
+    modules = (pages, officer, supervisor, trader, liaison, auditor, enforcement, declarant, live, sharing, oidc)
     routes = {r.path for m in modules for r in m.router.routes if "GET" in r.methods}
     walked = {p.split("?")[0] for p in _pages(client(hub), "D", ["T"], [0])}
-    walked = {re.sub(r"/(D|T|0)(?=/|$)", lambda m: {"D": "/{declaration_id}", "T": "/{task_id}",
-                                                      "0": "/{seq}"}[m.group(1)], p) for p in walked}
+    holes = {"D": "/{declaration_id}", "T": "/{task_id}", "0": "/{seq}", "I": "/{incident_id}", "H": "/{sha256}",
+             "O": "/{operation_id}", "N": "/{notice_id}", "K": "/{key}"}
+    walked = {re.sub(r"/(D|T|0|I|H|O|N|K)(?=/|$)", lambda m: holes[m.group(1)], p) for p in walked}
     assert routes and routes <= walked, f"console GET routes missing from this walk: {routes - walked}"
-    seen_by = {}
+    seen_by, enf_seen_by = {}, {}
     for user in USERS:
-        api = _api_text(hub, user, did)
-        for path, r in _pages(signed(hub, user), did, task_ids, seqs).items():
-            assert r.status_code in (200, 303, 403, 404), (user, path, r.status_code)
+        api = _api_text(hub, user, did, enf)
+        for path, r in _pages(signed(hub, user), did, task_ids, seqs, enf).items():
+            assert r.status_code in (200, 303, 400, 403, 404), (user, path, r.status_code)
             for name, marker in MARK.items():
                 if marker in r.text and "q=" not in path:
                     assert marker in api, f"{user} sees {name} on {path}, which the API does not give them"
                     seen_by.setdefault(user, set()).add(name)
+            for name, marker in ENF.items():
+                if marker in r.text:
+                    assert marker in api, f"{user} sees {name} on {path}, which the API does not give them"
+                    enf_seen_by.setdefault(user, set()).add(name)
     assert seen_by["hollandfoods"] == set(MARK) and seen_by["cus-officer"] == set(MARK)
     assert seen_by.get("nppo-officer") == {"lrn", "importer"}  # its routing rule's fields: not the conveyance
     assert "pol-officer" not in seen_by and "eurotech" not in seen_by  # no purpose, no agreement: nothing
+    assert enf_seen_by["nppo-officer"] == set(ENF)  # its incident, its operation, its notice
+    assert enf_seen_by["pol-officer"] == {"concealment", "thread"}  # the agreed fields; a member of the operation
+    # an operation is its member agencies': customs' officer reads the thread its supervisor is in; no incident
+    # agreement gives customs the seizure
+    assert enf_seen_by["cus-supervisor"] == enf_seen_by["cus-officer"] == {"thread"}
+    assert not {"hollandfoods", "eurotech"} & set(enf_seen_by)
     assert web.PAGE > 0
 
 
@@ -290,11 +317,49 @@ def _tasks(hub, did):
         return s.scalars(select(AgencyTask).where(AgencyTask.declaration_id == did)).all()
 
 
-def _api_text(hub, user, did) -> str:
-    """What the API's read functions give this user about the declaration (its document, timeline, audit)."""
+def _plant_enforcement(hub) -> dict:
+    """A seizure of NPPO's with a photo, an operation with the police and customs, a notice to the food authority."""
+    from concord.incidents.messages import AddAttachment, IssueNotice, OpenOperation, PostOperationMessage, \
+        RecordIncident
+
+    who, now = subjects(hub), hub.clock.now()
+    inc = hub.bus.handle(RecordIncident(document={
+        "category": "seizure", "title": "Cocaine in banana boxes", "summary": ENF["summary"],
+        "occurred_at": "2026-01-05T07:30:00+00:00",
+        "found": [{"goods": "cocaine", "concealment": ENF["concealment"]}]}), subject=who["nppo-officer"])["id"]
+    photo = hub.bus.handle(AddAttachment(incident_id=inc, name="hold.jpg", media_type="image/jpeg",
+                                         data=b"\xff\xd8\xff\xe0" + b"\x00" * 64), subject=who["nppo-officer"])
+    op = hub.bus.handle(OpenOperation(document={
+        "name": "Operation Walk", "incident_id": inc, "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(days=14)).isoformat(),
+        "members": [{"user_id": "pol-officer", "role": "member"}, {"user_id": "cus-supervisor", "role": "observer"}]}),
+        subject=who["nppo-officer"])["id"]
+    hub.bus.handle(PostOperationMessage(operation_id=op, text=ENF["thread"]), subject=who["pol-officer"])
+    notice = hub.bus.handle(IssueNotice(document={
+        "title": "Bananas used for cocaine", "summary": ENF["notice"], "purpose": "public_health",
+        "indicators": {"hs": ["0901"]}, "recommended_action": "inspect",
+        "valid_until": (now + timedelta(days=30)).isoformat(),
+        "feedback_due_at": (now + timedelta(days=7)).isoformat()}), subject=who["nppo-officer"])["id"]
+    return {"inc": inc, "sha": photo["sha256"], "op": op, "notice": notice}
+
+
+def _api_text(hub, user, did, enf=None) -> str:
+    """What the API's read functions give this user about the declaration (its document, timeline, audit), and
+    about the planted incident, operation and notice."""
     who = subjects(hub)[user]
     out = []
     with hub.sessions() as s:
+        if enf is not None:
+            from concord.incidents import queries as enforcement
+
+            for read in (lambda: enforcement.get_incident(s, who, enf["inc"], None, access=hub.access),
+                         lambda: enforcement.get_incident(s, who, enf["inc"], WHY, access=hub.access),
+                         lambda: enforcement.get_operation(s, who, enf["op"], access=hub.access),
+                         lambda: enforcement.get_notice(s, who, enf["notice"], access=hub.access)):
+                try:
+                    out.append(read())
+                except NotFound:
+                    pass
         try:
             out.append(queries.get_declaration(s, who, did, {}, access=hub.access))
             out.append(queries.timeline(s, who, did, access=hub.access))

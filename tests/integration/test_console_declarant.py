@@ -1,0 +1,79 @@
+"""The trader's further work in the console over HTTP: a batch upload (NDJSON and CSV) answered line by line, an
+amendment through the lodging form, a reply to a request for documents, and a cancellation; none of it on another
+trader's declaration."""
+
+import re
+
+import orjson
+
+from concord.clearance.messages import DecideTask
+from support import declaration, item, subjects
+from test_console import BANANAS, csrf_of, hub, signed, submit, _tasks  # noqa: F401 (hub: the fixture)
+
+CSV_HEAD = ("lrn,type,office_of_entry,arrival,transport/mode,transport/conveyance,transport/containers,"
+            "declarant/id,declarant/name,declarant/country,declarant/address,importer/id,importer/name,"
+            "importer/country,importer/address,exporter/id,exporter/name,exporter/country,exporter/address,"
+            "item/hs_code,item/description,item/origin,item/quantity,item/unit,item/net_mass_kg,item/value/amount,"
+            "item/value/currency,item/documents")
+PARTIES = ('NL823456781,Holland Foods Import BV,NL,"Waalhaven Zuidzijde 21",NL823456781,Holland Foods Import BV,NL,'
+           '"Waalhaven Zuidzijde 21",ECEXP000001,Guayaquil Banana Exporters SA,EC,"Av. 9 de Octubre 100"')
+
+
+def upload(c, data: bytes, name: str, csrf: str | None = None):
+    page = c.get("/console/upload")
+    return c.post("/console/upload", data={"csrf": csrf or csrf_of(page.text)},
+                  files={"file": (name, data, "application/octet-stream")})
+
+
+def test_batch_upload_answers_each_line_ndjson_and_csv(hub):
+    trader = signed(hub, "hollandfoods")
+    good = orjson.dumps(declaration(lrn="LRN-UP-1"))
+    bad = orjson.dumps(declaration(lrn="LRN-UP-2", office_of_entry="XXXXX"))
+    r = upload(trader, good + b"\n" + bad + b"\n", "shift.ndjson")
+    assert r.status_code == 200 and "1 lodged, 0 already lodged, 1 failed." in r.text
+    assert re.search(r'href="/console/declarations/[A-Za-z0-9]+">', r.text) and "/office_of_entry" in r.text
+    rows = [CSV_HEAD,
+            f"LRN-CSV-1,IM,NLRTM,2026-01-07T08:00,sea,IMO9074729,MSCU1234566,{PARTIES},"
+            f"610910,T-shirts,BD,1000,NAR,200,2800.00,EUR,",
+            f"LRN-CSV-1,,,,,,,,,,,,,,,,,,,999999,Socks,BD,500,NAR,50,700.00,EUR,",
+            f"LRN-CSV-2,IM,NLRTM,2026-01-07T08:00,sea,IMO9074729,MSCU1234566,{PARTIES},"
+            f"610910,T-shirts,BD,1000,NAR,200,2800.00,EUR,"]
+    r = upload(trader, "\n".join(rows).encode(), "shift.csv")
+    assert "1 lodged, 0 already lodged, 1 failed." in r.text
+    assert re.search(r"row 3, /items/1/hs_code", r.text)  # the second item of LRN-CSV-1: the file's row 3
+    assert upload(trader, b"lrn,colour\nX,red\n", "x.csv").status_code == 422  # a column the console does not know
+    assert upload(trader, good, "again.ndjson", csrf="forged").status_code == 400
+    assert signed(hub, "cus-officer").get("/console/upload").status_code == 403
+
+
+def test_trader_supplies_requested_documents_amends_and_cancels(hub):
+    did = submit(hub, declaration(lrn="LRN-AMEND-1", items=[BANANAS]))
+    nppo = next(t for t in _tasks(hub, did) if t.agency == "NPPO")
+    hub.bus.handle(DecideTask(task_id=nppo.id, decision="request_documents", reason="certificate missing",
+                              documents=["C085"]), subject=subjects(hub)["nppo-officer"])
+    trader = signed(hub, "hollandfoods")
+    page = trader.get(f"/console/declarations/{did}")
+    assert f'id="doc-{nppo.id}-C085"' in page.text and "Amend this declaration" in page.text
+    r = trader.post(f"/console/declarations/{did}/documents",
+                    data={"csrf": csrf_of(page.text), "task_id": nppo.id, "doc_C085": "PC-2026-77"})
+    assert r.status_code == 303 and "documents are sent" in trader.get(r.headers["location"]).text
+    form = trader.get(f"/console/declarations/{did}/amend")
+    assert form.status_code == 200 and 'value="LRN-AMEND-1"' in form.text and 'value="N851:N851-1"' in form.text
+    fields = dict(re.findall(r'name="(/[^"]+|csrf|key)"[^>]*value="([^"]*)"', form.text))
+    fields |= {"/type": "IM", "/transport/mode": "sea", "/items/0/quantity": "0"}
+    r = trader.post(f"/console/declarations/{did}/amend", data=fields)
+    assert r.status_code == 422 and 'id="f-items-0-quantity"' in r.text  # the API's fault, at the field
+    r = trader.post(f"/console/declarations/{did}/amend", data=fields | {"/items/0/quantity": "250"})
+    assert r.status_code == 303 and "amendment is lodged" in trader.get(r.headers["location"]).text
+    with hub.sessions() as s:
+        from concord.declarations.models import Declaration
+
+        assert s.get(Declaration, did).version == 2
+    other = signed(hub, "eurotech")  # another trader: the declaration does not exist for it
+    assert other.get(f"/console/declarations/{did}/amend").status_code == 404
+    token = csrf_of(other.get("/console/upload").text)
+    assert other.post(f"/console/declarations/{did}/cancel", data={"csrf": token, "reason": "x"}).status_code == 404
+    token = csrf_of(trader.get(f"/console/declarations/{did}").text)
+    assert trader.post(f"/console/declarations/{did}/cancel", data={"csrf": token, "reason": ""}).status_code == 422
+    r = trader.post(f"/console/declarations/{did}/cancel", data={"csrf": token, "reason": "order withdrawn"})
+    assert r.status_code == 303 and "declaration is cancelled" in trader.get(r.headers["location"]).text
