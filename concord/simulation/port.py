@@ -49,6 +49,18 @@ class Record:
     found: bool = False  # an irregular consignment customs examined
     joint_in_product: bool = False  # the bay visit went through the product's joint inspection
     joint_refused: str | None = None  # why the product would not hold it (then the simulation alone did)
+    slot_waits: list = field(default_factory=list)  # hours the box, ready at the bay, waited for the product's slot
+
+
+def port_facility(p: Params) -> dict:
+    """The port's inspection facility in the coordination config, sized like the simulation's bays and officers:
+    the product schedules the coordinated port's joint inspections there (slot, bay, officers of each agency)."""
+    opens, closes = p.bay_hours
+    return {"code": "RTM-PORT", "name": "Port inspection facility (simulation)", "offices": ["NLRTM"],
+            "bays": p.scaled(p.bays), "slot_minutes": p.slot_minutes,
+            "hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "open": f"{opens:02d}:00",
+                      "close": f"{closes:02d}:00"},
+            "staffing": {agency: p.scaled(day) for agency, (day, _) in p.staff.items()}}
 
 
 class Port:
@@ -155,17 +167,24 @@ class Port:
         p = self.p
         rec.bay_visits += 1
         visit = rec.bay_visits
-        booking = self._book(rec) if self.joint is not None else None
-        yield self.env.timeout(d.lognormal(f"move-{visit}", p.terminal_move_hours, 0.5))
+        move = d.lognormal(f"move-{visit}", p.terminal_move_hours, 0.5)
         hours = [d.lognormal(f"examine-{t[1]}", p.inspection_hours, 0.4) for t in tasks]
-        with self.bays.request() as bay:
-            yield bay
-            if booking is not None and not self._product(rec, lambda: self.joint.start(self.env.now, booking[0])):
-                booking = None
-            yield self.env.timeout(max(hours) + (p.joint_extra_hours if len(tasks) > 1 else 0.0))
+        duration = max(hours) + (p.joint_extra_hours if len(tasks) > 1 else 0.0)
+        booking = self._book(rec, self.env.now + move) if self.joint is not None else None
         if booking is not None:
-            yield from self._joint_findings(c, d, rec, tasks, booking)
-            return
+            # The product's bay and slot: the box is there when the slot begins, not when the simulation finds a bay.
+            inspection_id, invited, slot_h = booking
+            rec.slot_waits.append(max(0.0, slot_h - (self.env.now + move)))
+            yield self.env.timeout(max(move, slot_h - self.env.now))
+            if self._product(rec, lambda: self.joint.start(self.env.now, inspection_id)):
+                yield self.env.timeout(duration)
+                yield from self._joint_findings(c, d, rec, tasks, (inspection_id, invited))
+                return
+        else:
+            yield self.env.timeout(move)
+        with self.bays.request() as bay:  # the sequential port (or a refusal): the simulation's own bays
+            yield bay
+            yield self.env.timeout(duration)
         labs = []
         for task_id, agency, _ in tasks:
             rec.inspected_by.append(agency)
@@ -178,8 +197,8 @@ class Port:
         if labs:
             yield self.env.all_of(labs)
 
-    def _book(self, rec: Record):
-        return self._product(rec, lambda: self.joint.open(self.env.now, rec.declaration_id))
+    def _book(self, rec: Record, ready_h: float):
+        return self._product(rec, lambda: self.joint.open(self.env.now, rec.declaration_id, ready_h))
 
     @staticmethod
     def _product(rec: Record, call, failed=None):
