@@ -101,6 +101,28 @@ class Hub:
                               .where(AgencyTask.declaration_id == did, AgencyTask.status == "open")).all()
         return did, sorted((tuple(t) for t in tasks), key=lambda t: (t[1], t[2]))  # stable whatever the ids
 
+    def lodge_group(self, hours: float, consignments) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        """The traders' lodgings of one instant as one group commit; per consignment its declaration and open tasks."""
+        from concord.declarations.messages import LodgeGroup
+        from concord.errors import ConcordError
+
+        self.at(hours)
+        items = []
+        for c in consignments:
+            doc = dict(c.document, arrival=(self.start + timedelta(hours=c.arrival_h)).isoformat())
+            items.append((self.traders[c.trader.user_id], parse_declaration(doc).model_dump(mode="json"), None))
+        results = self.app.bus.handle(LodgeGroup(items=items))
+        if refused := next((r for r in results if isinstance(r, ConcordError)), None):
+            raise refused  # the simulation's documents are valid: a refusal is a fault to see, not to skip
+        ids = [r["id"] for r in results]
+        tasks: dict = {i: [] for i in ids}
+        with self.app.sessions() as s:
+            for row in s.execute(select(AgencyTask.declaration_id, AgencyTask.id, AgencyTask.agency,
+                                        AgencyTask.task_type).where(AgencyTask.declaration_id.in_(ids),
+                                                                    AgencyTask.status == "open")):
+                tasks[row[0]].append(tuple(row[1:]))
+        return [(i, sorted(tasks[i], key=lambda t: (t[1], t[2]))) for i in ids]  # stable whatever the ids
+
     def arrive(self, hours: float, did: str) -> None:
         self.at(hours)
         self.app.bus.handle(RecordArrival(declaration_id=did), subject=self.officers["CUS"])

@@ -15,6 +15,7 @@ import simpy
 from concord.simulation.params import SEQUENTIAL_ORDER, Params
 
 CUSTOMS = "CUS"
+LODGE_EVERY_H = 0.25  # a trader's system sends its lodgings every quarter hour (the product takes them as a group)
 
 
 class Draws:
@@ -70,6 +71,7 @@ class Port:
         self.hub, self.p, self.scenario, self.consignments = hub, p, scenario, consignments
         self.env = simpy.Environment()
         self.records = {c.index: Record() for c in consignments}
+        self.pending = []  # lodgings of the current instant, sent as one group
         self.officers = {}
         for agency, (day, night) in p.staff.items():
             on_day = p.scaled(day)
@@ -110,8 +112,7 @@ class Port:
     def _sequential(self, c, d: Draws):
         p, rec = self.p, self.records[c.index]
         lodge_h = c.arrival_h + d.lognormal("lodge-after", p.lodgement_after_arrival_hours, 0.8)
-        yield self.env.timeout(lodge_h)
-        rec.declaration_id, tasks = self.hub.lodge(self.env.now, c, c.arrival_h)
+        rec.declaration_id, tasks = yield from self._lodge(c, lodge_h)
         rec.lodged_h = self.env.now
         arrived = self.env.process(self._arrival(c, rec))  # mostly at once: the box waits in the terminal
         tasks.sort(key=lambda t: SEQUENTIAL_ORDER.index(t[1]) if t[1] in SEQUENTIAL_ORDER else 0)
@@ -129,8 +130,7 @@ class Port:
             lodge_h = max(0.0, c.arrival_h - d.uniform("prearrival-hours", *p.prearrival_hours))
         else:
             lodge_h = c.arrival_h + d.lognormal("lodge-late", p.late_lodgement_hours, 0.8)
-        yield self.env.timeout(lodge_h)
-        rec.declaration_id, tasks = self.hub.lodge(self.env.now, c, c.arrival_h)
+        rec.declaration_id, tasks = yield from self._lodge(c, lodge_h)
         rec.lodged_h = self.env.now
         arrived = self.env.process(self._arrival(c, rec))
         reviews = [self.env.process(self._review(c, d, task)) for task in tasks]
@@ -139,6 +139,23 @@ class Port:
         if to_examine:
             yield arrived
             yield from self._examine(c, d, rec, to_examine)
+
+    def _lodge(self, c, lodge_h: float):
+        """The trader's system sends what it has every quarter hour: the lodgings of one instant go to the product
+        as one group (LodgeGroup: one transaction, each declaration still assessed, routed and audited alone)."""
+        at = math.ceil(lodge_h / LODGE_EVERY_H - 1e-9) * LODGE_EVERY_H
+        yield self.env.timeout(max(0.0, at - self.env.now))
+        done = self.env.event()
+        if not self.pending:
+            self.env.process(self._send_lodgings())
+        self.pending.append((c, done))
+        return (yield done)
+
+    def _send_lodgings(self):
+        yield self.env.timeout(0)  # scheduled after every consignment lodging at this instant has joined the group
+        group, self.pending = self.pending, []
+        for (_, done), lodged in zip(group, self.hub.lodge_group(self.env.now, [c for c, _ in group])):
+            done.succeed(lodged)
 
     def _arrival(self, c, rec: Record):
         yield self.env.timeout(max(0.0, c.available_h - self.env.now))
