@@ -8,8 +8,8 @@ from concord.bounds import BoundedRoute
 from concord.inspections import queries
 from concord.inspections.messages import (AnswerInvitation, RecordFinding, RecordLabResult, RecordNoShow,
                                           RequestInspection, RescheduleInspection, StartInspection)
-from concord.inspections.schemas import (FINDING_BODY_BYTES, AnswerIn, FindingIn, LabResultIn, NoShowIn, RequestIn,
-                                         RescheduleIn)
+from concord.inspections.schemas import (FINDING_BODY_BYTES, AnswerIn, FindingIn, FindingIncidentIn, LabResultIn,
+                                         NoShowIn, RequestIn, RescheduleIn)
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"], route_class=BoundedRoute)
 
@@ -87,6 +87,22 @@ def record_finding(body: FindingIn, response: Response, inspection_id: str = _id
     if result["replayed"]:
         response.status_code = 200
     return result
+
+
+@router.post("/findings/{finding_id}/incident", status_code=201)
+def incident_from_finding(request: Request, body: FindingIncidentIn | None = None, finding_id: str = _id(),
+                          why: str | None = Depends(purpose), subject=Depends(current_subject),
+                          app=Depends(concord_app)):
+    """One step from a finding to an incident of the caller's agency, prefilled with the finding and what the agency
+    may see of its declaration (goods, HS codes, containers, conveyance, parties, the declaration's link)."""
+    from concord.incidents.messages import RecordIncident
+    from concord.inspections.escalation import incident_draft
+
+    draft = audited_read(request, subject, why, lambda s, reads: incident_draft(
+        s, subject, finding_id, purpose=why, reads=reads, access=app.access))
+    given = body.model_dump(exclude_none=True) if body is not None else {}
+    result = app.bus.handle(RecordIncident(document=draft | given), subject=subject)
+    return result | {"finding_id": finding_id, "declaration_id": draft["declarations"][0]}
 
 
 @router.post("/samples/{sample_id}/result")

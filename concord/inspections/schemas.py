@@ -74,3 +74,13 @@ class LabResultIn(Strict):
     result: Literal["compliant", "irregular"]
     detail: Text = ""
 
+
+
+class FindingIncidentIn(Strict):
+    """What the officer adds to the draft a finding makes (everything else comes from the finding and declaration)."""
+
+    category: Literal["seizure", "interception", "suspicious_consignment", "security_event", "health_event"] | None = \
+        Field(None, description="default: suspicious_consignment for an irregular finding, else interception")
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    title: str | None = Field(None, min_length=1, max_length=200, description="default: the result, inspection, goods")
+    summary: str | None = Field(None, max_length=4000, description="default: the finding's text and where it comes from")

@@ -27,7 +27,7 @@ def port(days: int = typer.Option(28, min=1, max=366, help="days of vessel calls
     p = Params(days=days, per_day=per_day, seed=seed)
     runs = 1 + 22 if sensitivity else 2  # the sensitivity analysis: a baseline and 22 variants of one port
     console.print(f"simulating {days} days at {per_day} declarations a day through {runs} hubs "
-                  f"({runs * days * per_day} lodgements; about 5-10 a second on a shared machine)")
+                  f"({runs * days * per_day} lodgements; two hubs at a time, one process each)")
     if sensitivity:
         from concord.simulation.sensitivity import sensitivity as run
 

@@ -22,13 +22,18 @@ from concord.declarations.models import Declaration
 from concord.declarations.schemas import parse_declaration
 from concord.risk.messages import AddWatchlistEntry
 
+HOUR = timedelta(hours=1)
 REASONS = {"approve": "documents checked; compliant", "require_inspection": "documents raise doubts; examine the goods",
            "approve_with_conditions": "irregularity found at examination: duties reassessed, penalty notified"}
 
 
-def scenario_config(traders, *, random_rate: float, profiles: bool) -> str:
-    """The demo's agencies, routing rules and agreements; the port's traders; the scenario's selection."""
+def scenario_config(traders, *, random_rate: float, profiles: bool, facility: dict | None = None) -> str:
+    """The demo's agencies, routing rules and agreements; the port's traders; the scenario's selection; the port's
+    inspection facility (the demo's four bays are a fraction of what a port of this volume runs)."""
     config = yaml.safe_load(resources.files("concord.demo").joinpath("coordination.yaml").read_text())
+    if facility is not None:
+        config["inspection_facilities"] = [facility] + [f for f in config.get("inspection_facilities") or ()
+                                                        if facility["offices"][0] not in f["offices"]]
     config["users"] += [{"id": t.user_id, "name": t.name, "trader": {"id": t.trader_id, "name": t.name},
                          "roles": ["trader"]} for t in traders]
     risk = config["risk"]
@@ -39,21 +44,37 @@ def scenario_config(traders, *, random_rate: float, profiles: bool) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
+def scratch_database(engine) -> None:
+    """A simulation's database is scratch, not a record: no write-ahead log and no sync to disk (a crash loses a run
+    that is rerun from its seed). Commits stop waiting on the file system; every handler still runs as in production."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _scratch(dbapi_conn, _):  # runs after db.py's pragmas, so it overrides WAL and synchronous=NORMAL
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=MEMORY")  # a rollback still works; nothing is written beside the database
+        cur.execute("PRAGMA synchronous=OFF")
+        cur.close()
+
+    engine.dispose()  # the connections the migrations opened reconnect with these pragmas
+
+
 class Hub:
     """The product under test: lodgements, officers' decisions and arrivals go through its command handlers."""
 
     def __init__(self, database: Path, start: datetime, traders, *, random_rate: float, profiles: bool,
-                 watchlisted=(), seed: int = 0):
+                 watchlisted=(), seed: int = 0, facility: dict | None = None):
         for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
             stale.unlink(missing_ok=True)
         self.start = start
         self.clock = FixedClock(start - timedelta(days=7))  # the config and intelligence predate the first call
         self.app = bootstrap(Settings(database_url=f"sqlite:///{database}", var_dir=database.parent), clock=self.clock)
+        scratch_database(self.app.engine)
         import random
 
         self.app.risk.budget.rng = random.Random(seed)  # customs' random draw is part of the seeded run
-        self.app.bus.handle(LoadConfig(text=scenario_config(traders, random_rate=random_rate, profiles=profiles),
-                                       source="port simulation"))
+        self.app.bus.handle(LoadConfig(text=scenario_config(traders, random_rate=random_rate, profiles=profiles,
+                                                            facility=facility), source="port simulation"))
         with self.app.sessions() as s:
             lead = self.app.lead_agency(s)
             users = {u.id: subject_for(u, lead) for u in s.scalars(select(User))}
@@ -79,6 +100,28 @@ class Hub:
             tasks = s.execute(select(AgencyTask.id, AgencyTask.agency, AgencyTask.task_type)
                               .where(AgencyTask.declaration_id == did, AgencyTask.status == "open")).all()
         return did, sorted((tuple(t) for t in tasks), key=lambda t: (t[1], t[2]))  # stable whatever the ids
+
+    def lodge_group(self, hours: float, consignments) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        """The traders' lodgings of one instant as one group commit; per consignment its declaration and open tasks."""
+        from concord.declarations.messages import LodgeGroup
+        from concord.errors import ConcordError
+
+        self.at(hours)
+        items = []
+        for c in consignments:
+            doc = dict(c.document, arrival=(self.start + timedelta(hours=c.arrival_h)).isoformat())
+            items.append((self.traders[c.trader.user_id], parse_declaration(doc).model_dump(mode="json"), None))
+        results = self.app.bus.handle(LodgeGroup(items=items))
+        if refused := next((r for r in results if isinstance(r, ConcordError)), None):
+            raise refused  # the simulation's documents are valid: a refusal is a fault to see, not to skip
+        ids = [r["id"] for r in results]
+        tasks: dict = {i: [] for i in ids}
+        with self.app.sessions() as s:
+            for row in s.execute(select(AgencyTask.declaration_id, AgencyTask.id, AgencyTask.agency,
+                                        AgencyTask.task_type).where(AgencyTask.declaration_id.in_(ids),
+                                                                    AgencyTask.status == "open")):
+                tasks[row[0]].append(tuple(row[1:]))
+        return [(i, sorted(tasks[i], key=lambda t: (t[1], t[2]))) for i in ids]  # stable whatever the ids
 
     def arrive(self, hours: float, did: str) -> None:
         self.at(hours)
@@ -138,21 +181,35 @@ class JointInspections:
 
         return find_spec("concord.inspections") is not None and find_spec("concord.inspections.messages") is not None
 
-    def open(self, hours: float, did: str) -> tuple[str, list[str]]:
-        """Customs asks for the inspection (Concord may have proposed it already); every invited agency accepts."""
-        from concord.inspections.messages import AnswerInvitation, RequestInspection
-        from concord.inspections.models import InspectionInvitation
+    def open(self, hours: float, did: str, ready_h: float) -> tuple[str, list[str], float]:
+        """Customs asks for the inspection, not before the box can be at the bay (Concord may have proposed a slot
+        already: one too early for the box is moved); every invited agency accepts. Returns the inspection, its
+        agencies and the hour its slot starts."""
+        from concord.inspections.messages import RequestInspection, RescheduleInspection
 
         hub = self.hub
         hub.at(hours)
-        insp = hub.app.bus.handle(RequestInspection(declaration_id=did), subject=hub.officers["CUS"])
+        ready = hub.start + timedelta(hours=ready_h)
+        insp = hub.app.bus.handle(RequestInspection(declaration_id=did, not_before=ready), subject=hub.officers["CUS"])
+        if datetime.fromisoformat(insp["slot_start"]) < ready:
+            insp = hub.app.bus.handle(RescheduleInspection(
+                inspection_id=insp["id"], reason="the container cannot reach the bay before then",
+                not_before=ready), subject=hub.officers["CUS"])
+        return insp["id"], self._accept(insp["id"]), (datetime.fromisoformat(insp["slot_start"]) - hub.start) / HOUR
+
+    def _accept(self, inspection_id: str) -> list[str]:
+        from concord.inspections.messages import AnswerInvitation
+        from concord.inspections.models import InspectionInvitation
+
+        hub = self.hub
         with hub.app.sessions() as s:
             invited = s.execute(select(InspectionInvitation.agency, InspectionInvitation.status).where(
-                InspectionInvitation.inspection_id == insp["id"]).order_by(InspectionInvitation.agency)).all()
+                InspectionInvitation.inspection_id == inspection_id).order_by(InspectionInvitation.agency)).all()
         for agency, status in invited:
             if status == "invited":
-                hub.app.bus.handle(AnswerInvitation(inspection_id=insp["id"], accept=True), subject=hub.officers[agency])
-        return insp["id"], [a for a, _ in invited]
+                hub.app.bus.handle(AnswerInvitation(inspection_id=inspection_id, accept=True),
+                                   subject=hub.officers[agency])
+        return [a for a, _ in invited]
 
     def start(self, hours: float, inspection_id: str) -> None:
         from concord.inspections.messages import StartInspection

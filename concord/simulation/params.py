@@ -49,6 +49,7 @@ class Params:
     # Inspection bays (per 1,000 declarations a day) and their opening hours; moving a box to the bay and back.
     bays: float = 24  # about 130 examinations a day of ~1.8 h in 16 opening hours, at ~60 % utilisation
     bay_hours: tuple[int, int] = (6, 22)
+    slot_minutes: int = 120  # the product's slot at the facility: most examinations (median 1.5 h) fit in one
     terminal_move_hours: float = 6.0  # median, log-normal (sigma 0.5)
     inspection_hours: float = 1.5  # one agency's examination, median
     joint_extra_hours: float = 0.5  # a joint examination lasts its longest agency's plus this

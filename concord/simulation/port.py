@@ -15,6 +15,7 @@ import simpy
 from concord.simulation.params import SEQUENTIAL_ORDER, Params
 
 CUSTOMS = "CUS"
+LODGE_EVERY_H = 0.25  # a trader's system sends its lodgings every quarter hour (the product takes them as a group)
 
 
 class Draws:
@@ -49,6 +50,18 @@ class Record:
     found: bool = False  # an irregular consignment customs examined
     joint_in_product: bool = False  # the bay visit went through the product's joint inspection
     joint_refused: str | None = None  # why the product would not hold it (then the simulation alone did)
+    slot_waits: list = field(default_factory=list)  # hours the box, ready at the bay, waited for the product's slot
+
+
+def port_facility(p: Params) -> dict:
+    """The port's inspection facility in the coordination config, sized like the simulation's bays and officers:
+    the product schedules the coordinated port's joint inspections there (slot, bay, officers of each agency)."""
+    opens, closes = p.bay_hours
+    return {"code": "RTM-PORT", "name": "Port inspection facility (simulation)", "offices": ["NLRTM"],
+            "bays": p.scaled(p.bays), "slot_minutes": p.slot_minutes,
+            "hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "open": f"{opens:02d}:00",
+                      "close": f"{closes:02d}:00"},
+            "staffing": {agency: p.scaled(day) for agency, (day, _) in p.staff.items()}}
 
 
 class Port:
@@ -58,6 +71,7 @@ class Port:
         self.hub, self.p, self.scenario, self.consignments = hub, p, scenario, consignments
         self.env = simpy.Environment()
         self.records = {c.index: Record() for c in consignments}
+        self.pending = []  # lodgings of the current instant, sent as one group
         self.officers = {}
         for agency, (day, night) in p.staff.items():
             on_day = p.scaled(day)
@@ -98,8 +112,7 @@ class Port:
     def _sequential(self, c, d: Draws):
         p, rec = self.p, self.records[c.index]
         lodge_h = c.arrival_h + d.lognormal("lodge-after", p.lodgement_after_arrival_hours, 0.8)
-        yield self.env.timeout(lodge_h)
-        rec.declaration_id, tasks = self.hub.lodge(self.env.now, c, c.arrival_h)
+        rec.declaration_id, tasks = yield from self._lodge(c, lodge_h)
         rec.lodged_h = self.env.now
         arrived = self.env.process(self._arrival(c, rec))  # mostly at once: the box waits in the terminal
         tasks.sort(key=lambda t: SEQUENTIAL_ORDER.index(t[1]) if t[1] in SEQUENTIAL_ORDER else 0)
@@ -117,8 +130,7 @@ class Port:
             lodge_h = max(0.0, c.arrival_h - d.uniform("prearrival-hours", *p.prearrival_hours))
         else:
             lodge_h = c.arrival_h + d.lognormal("lodge-late", p.late_lodgement_hours, 0.8)
-        yield self.env.timeout(lodge_h)
-        rec.declaration_id, tasks = self.hub.lodge(self.env.now, c, c.arrival_h)
+        rec.declaration_id, tasks = yield from self._lodge(c, lodge_h)
         rec.lodged_h = self.env.now
         arrived = self.env.process(self._arrival(c, rec))
         reviews = [self.env.process(self._review(c, d, task)) for task in tasks]
@@ -127,6 +139,23 @@ class Port:
         if to_examine:
             yield arrived
             yield from self._examine(c, d, rec, to_examine)
+
+    def _lodge(self, c, lodge_h: float):
+        """The trader's system sends what it has every quarter hour: the lodgings of one instant go to the product
+        as one group (LodgeGroup: one transaction, each declaration still assessed, routed and audited alone)."""
+        at = math.ceil(lodge_h / LODGE_EVERY_H - 1e-9) * LODGE_EVERY_H
+        yield self.env.timeout(max(0.0, at - self.env.now))
+        done = self.env.event()
+        if not self.pending:
+            self.env.process(self._send_lodgings())
+        self.pending.append((c, done))
+        return (yield done)
+
+    def _send_lodgings(self):
+        yield self.env.timeout(0)  # scheduled after every consignment lodging at this instant has joined the group
+        group, self.pending = self.pending, []
+        for (_, done), lodged in zip(group, self.hub.lodge_group(self.env.now, [c for c, _ in group])):
+            done.succeed(lodged)
 
     def _arrival(self, c, rec: Record):
         yield self.env.timeout(max(0.0, c.available_h - self.env.now))
@@ -155,17 +184,24 @@ class Port:
         p = self.p
         rec.bay_visits += 1
         visit = rec.bay_visits
-        booking = self._book(rec) if self.joint is not None else None
-        yield self.env.timeout(d.lognormal(f"move-{visit}", p.terminal_move_hours, 0.5))
+        move = d.lognormal(f"move-{visit}", p.terminal_move_hours, 0.5)
         hours = [d.lognormal(f"examine-{t[1]}", p.inspection_hours, 0.4) for t in tasks]
-        with self.bays.request() as bay:
-            yield bay
-            if booking is not None and not self._product(rec, lambda: self.joint.start(self.env.now, booking[0])):
-                booking = None
-            yield self.env.timeout(max(hours) + (p.joint_extra_hours if len(tasks) > 1 else 0.0))
+        duration = max(hours) + (p.joint_extra_hours if len(tasks) > 1 else 0.0)
+        booking = self._book(rec, self.env.now + move) if self.joint is not None else None
         if booking is not None:
-            yield from self._joint_findings(c, d, rec, tasks, booking)
-            return
+            # The product's bay and slot: the box is there when the slot begins, not when the simulation finds a bay.
+            inspection_id, invited, slot_h = booking
+            rec.slot_waits.append(max(0.0, slot_h - (self.env.now + move)))
+            yield self.env.timeout(max(move, slot_h - self.env.now))
+            if self._product(rec, lambda: self.joint.start(self.env.now, inspection_id)):
+                yield self.env.timeout(duration)
+                yield from self._joint_findings(c, d, rec, tasks, (inspection_id, invited))
+                return
+        else:
+            yield self.env.timeout(move)
+        with self.bays.request() as bay:  # the sequential port (or a refusal): the simulation's own bays
+            yield bay
+            yield self.env.timeout(duration)
         labs = []
         for task_id, agency, _ in tasks:
             rec.inspected_by.append(agency)
@@ -178,8 +214,8 @@ class Port:
         if labs:
             yield self.env.all_of(labs)
 
-    def _book(self, rec: Record):
-        return self._product(rec, lambda: self.joint.open(self.env.now, rec.declaration_id))
+    def _book(self, rec: Record, ready_h: float):
+        return self._product(rec, lambda: self.joint.open(self.env.now, rec.declaration_id, ready_h))
 
     @staticmethod
     def _product(rec: Record, call, failed=None):

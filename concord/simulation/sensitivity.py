@@ -6,8 +6,7 @@ import tempfile
 from pathlib import Path
 
 from concord.simulation.params import AGENCIES, Params
-from concord.simulation.run import START, run_scenario
-from concord.simulation.trade import make_consignments
+from concord.simulation.run import _scenario_job, scratch_folder
 
 
 def variants(p: Params) -> dict[str, Params]:
@@ -31,13 +30,21 @@ def variants(p: Params) -> dict[str, Params]:
 
 def sensitivity(p: Params, scenario: str = "coordinated", random_rate: float | None = None, progress=None) -> dict:
     """The scenario's median and p90 under each variant, beside its baseline, ranked by the change in p90."""
-    consignments = make_consignments(p, START)
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     rate = p.random_in_coordinated if random_rate is None else random_rate
     rows = []
-    with tempfile.TemporaryDirectory(prefix="concord-sens-") as tmp:
-        base = run_scenario(p, scenario, consignments, Path(tmp), random_rate=rate)
-        for name, q in variants(p).items():
-            r = run_scenario(q, scenario, consignments, Path(tmp), random_rate=rate)
+    runs = {"baseline": p} | variants(p)
+    with tempfile.TemporaryDirectory(prefix="concord-sens-", dir=scratch_folder()) as tmp, \
+            ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:  # two hubs at a time, one per core
+        futures = {}
+        for i, (name, q) in enumerate(runs.items()):
+            (Path(tmp) / str(i)).mkdir()
+            futures[name] = pool.submit(_scenario_job, q, scenario, str(Path(tmp) / str(i)), rate)
+        base = futures.pop("baseline").result()
+        for name, future in futures.items():
+            r = future.result()
             rows.append({"variant": name, "median_hours": r["median_hours"], "p90_hours": r["p90_hours"],
                          "median_change": _change(base["median_hours"], r["median_hours"]),
                          "p90_change": _change(base["p90_hours"], r["p90_hours"])})

@@ -249,7 +249,7 @@ def _pages(c, did, task_ids, seqs, enf=None) -> dict:
              "/console/agreements/MOU-NPPO-POL-SEIZURES/diff", "/console/agreements/K/diff",
              "/console/sign-in/oidc", "/console/sign-in/oidc/callback?code=c&state=s",
              "/console/lodge", "/console/agreements", "/console/audit",
-             "/console/supervisor",
+             "/console/supervisor", "/console/supervisor/trs",
              "/console/sign-in"}
     paths |= {f"/console/tasks/{t}" for t in task_ids} | {f"/console/audit/{s}" for s in seqs}
     return {p: c.get(p) for p in paths}
@@ -437,3 +437,35 @@ def test_failed_sign_ins_are_counted_per_client_not_logged_one_by_one(hub):
         logged = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "auth:token:refused"))
     assert logged == 1  # the window's first; the rest are one counted entry when it closes
     assert sign_in(c, "auditor").status_code == 303  # the right password still passes
+
+
+def test_supervisor_sees_the_time_release_figures_the_api_gives_the_agency(hub):
+    from datetime import datetime, time, timezone
+
+    from concord.declarations.messages import RecordArrival
+    from concord.trs.queries import trs_report
+
+    did = submit(hub, declaration(lrn="LRN-TRS-1", items=[BANANAS]))
+    hub.clock.advance(hours=5)
+    hub.bus.handle(RecordArrival(declaration_id=did), subject=subjects(hub)["cus-officer"])
+    hub.clock.advance(hours=3)
+    for t in _tasks(hub, did):
+        if t.open:
+            hub.bus.handle(DecideTask(task_id=t.id, decision="approve", reason="ok"),
+                           subject=subjects(hub)[f"{t.agency.lower()}-officer"])
+    day = hub.clock.now().date()
+    page = signed(hub, "cus-supervisor").get(f"/console/supervisor/trs?from={day - timedelta(days=2)}&to="
+                                             f"{day + timedelta(days=1)}")
+    assert page.status_code == 200, page.text
+    at = lambda d: datetime.combine(d, time(0), tzinfo=timezone.utc)  # noqa: E731
+    with hub.sessions() as s:
+        rep = trs_report(s, subjects(hub)["cus-supervisor"], at(day - timedelta(days=2)), at(day + timedelta(days=1)),
+                         as_of=hub.clock.now(), access=hub.access)
+    assert rep["released"] == 1 and rep["arrival_to_release_hours"]["median"] == 3.0
+    assert "3.0 h" in page.text and "<svg" in page.text and rep["longest_holder"] in page.text
+    for agency in rep["agencies"]:
+        assert f"<td>{agency}</td>" in page.text
+    assert signed(hub, "nppo-officer").get("/console/supervisor/trs").status_code == 403
+    bad = signed(hub, "cus-supervisor").get("/console/supervisor/trs?from=yesterday")
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
+    assert "Délais de mainlevée" in signed(hub, "cus-supervisor").get("/console/supervisor/trs?lang=fr").text

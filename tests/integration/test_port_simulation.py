@@ -14,7 +14,7 @@ from concord.simulation.run import compare
 # A small port with more fraud than the default, so that a run of 160 declarations has enough irregular ones
 # for the hit rates to mean something (the default 3 % gives about five): 10 %, 70 % of a risky trader's.
 SMALL = dict(days=2, per_day=80, traders=60, irregular_share=0.10, risky_volume_share=0.10, risky_irregular_rate=0.7)
-TIMINGS = ("seconds", "declarations_per_second")
+TIMINGS = ("seconds", "cpu_seconds", "declarations_per_second")
 
 
 def _without_timings(result: dict) -> dict:
@@ -63,7 +63,19 @@ def test_the_simulation_goes_through_the_hubs_handlers(small_port):
                 assert count("SELECT count(*) FROM joint_inspections WHERE status = 'finished'") == visits
                 assert count("SELECT count(DISTINCT declaration_id) FROM joint_inspections") == visits
                 assert count("SELECT count(*) FROM inspection_findings") >= visits
+                # the box was examined in the product's slot: started within it, on the bay the product gave
+                assert count("SELECT count(*) FROM joint_inspections WHERE started_at < slot_start "
+                             "OR started_at >= slot_end OR facility != 'RTM-PORT' OR bay < 1") == 0
         engine.dispose()
+
+
+def test_the_sequential_port_draws_at_random_the_share_risk_selects_in_the_coordinated_one(small_port):
+    result, _ = small_port
+    coordinated, sequential = result["coordinated"], result["sequential"]
+    # estimated by the product's risk step on the same trade; the random draws then land near it, not on it
+    assert sequential["random_inspection_rate"] > 0
+    assert abs(sequential["random_inspection_rate"] - coordinated["customs_inspection_rate"]) <= 0.05
+    assert coordinated["slot_wait_median_hours"] is not None and sequential["slot_wait_median_hours"] is None
 
 
 def test_coordination_meets_the_goals_on_a_small_port(small_port):
