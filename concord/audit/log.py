@@ -8,15 +8,14 @@ from concord.audit.canonical import canonical_entry, canonical_json  # noqa: F40
 from concord.audit.merkle import leaf_hash
 from concord.audit.models import AuditEntry
 from concord.clock import as_utc
-from concord.db import PLACEHOLDER, executemany
+from concord.db import PLACEHOLDER, executemany, insert_rows, insert_sql
 
 COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome", "owner",
            "request_id", "body", "leaf_hash")
 
 
 def _insert_sql(dialect) -> str:
-    mark = PLACEHOLDER[dialect.paramstyle]
-    return f"INSERT INTO audit_entries ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"
+    return insert_sql(AuditEntry.__table__, COLUMNS, dialect)
 
 
 class AuditLog:
@@ -58,5 +57,5 @@ class AuditLog:
                              leaf_hash(body)))
                 seq += 1
         # Straight to the driver: SQLAlchemy's per-row parameter processing cost three times the insert itself.
-        executemany(conn, _insert_sql(conn.dialect), rows)
+        insert_rows(conn, _insert_sql(conn.dialect), rows)
         return out
