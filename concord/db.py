@@ -76,6 +76,12 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.close()
 
         return engine
+    # Per worker process: two group-commit threads, the relay, the notification store, the checkpointer and the
+    # periodic jobs hold a connection at once, and the thread pool's reads come on top. 8 + 12 is 20 a worker:
+    # four workers stay under PostgreSQL's default max_connections (100), with room for the CLI and psql.
+    # More workers: pass pool_size and max_overflow so that workers x (pool_size + max_overflow) fits.
+    kwargs.setdefault("pool_size", 8)
+    kwargs.setdefault("max_overflow", 12)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

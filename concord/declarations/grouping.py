@@ -22,20 +22,23 @@ class LodgingQueue:
     finds the queue idle for longer goes at once, alone; under load, those arriving within a window share
     its commit, whose fixed cost (about 1 ms) would otherwise exceed the lodging itself.
 
-    With `thread` (PostgreSQL), each group is lodged in a thread of its own, one group at a time, while the
-    event loop goes on reading requests into the next group. On SQLite the loop lodges the group itself: its
+    With `threads` (PostgreSQL), each group is lodged in a thread, at most that many groups at a time, while
+    the event loop goes on reading requests into the next group. On SQLite the loop lodges the group itself: its
     commit does not wait on anything (no fsync at synchronous=NORMAL), and a thread only added GIL hand-offs.
     On PostgreSQL a commit waits for the server's fsync (1-8 ms here) and every statement for a round trip;
     on the loop, that wait blocked every request (one worker: 198-324 lodgings/s with the loop a third busy).
-    In a thread the wait releases the GIL, and the group that gathers meanwhile shares the next commit."""
+    In a thread the wait releases the GIL, and the group that gathers meanwhile shares the next commit. Two at a
+    time: one group's Python work overlaps the other's wait for the server (the audit head's row lock still
+    orders their commits); two groups that collide on a key fail over to lodging each alone, as any do."""
 
-    def __init__(self, bus, window: float = 0.0, limit: int = 200, *, thread: bool = False):
+    def __init__(self, bus, window: float = 0.0, limit: int = 200, *, threads: int = 0):
         self.bus, self.window, self.limit = bus, window, limit
         self.pending: list = []
         self._timer = None
         self._last = 0.0  # loop time of the last commit
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="group-commit") if thread else None
-        self._busy = False  # a group is being lodged in the thread: the next one waits for it
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="group-commit") if threads else None
+        self._threads = threads
+        self._busy = 0  # groups being lodged in the threads: with all of them busy, the next group waits
 
     async def lodge(self, subject, document: dict, key: str | None) -> dict:
         """Lodge one declaration; resolves when its group has committed (or raises its own error)."""
@@ -45,8 +48,8 @@ class LodgingQueue:
         return await future
 
     def _schedule(self) -> None:
-        if self._busy or not self.pending:
-            return  # the group in the thread schedules the next when it is done
+        if (self._busy and self._busy >= self._threads) or not self.pending:
+            return  # a group lodged in a thread schedules the next when it is done
         if len(self.pending) >= self.limit:
             self._flush()
         elif self._timer is None:
@@ -68,12 +71,12 @@ class LodgingQueue:
             _settle(group, lodge_isolated(self.bus, items))
             self._schedule()  # what is left past the limit
             return
-        self._busy = True
+        self._busy += 1
         loop.run_in_executor(self._executor, lodge_isolated, self.bus, items).add_done_callback(
             lambda done: self._lodged(group, done))
 
     def _lodged(self, group: list, done) -> None:
-        self._busy = False
+        self._busy -= 1
         try:
             error = done.exception()
         except BaseException as e:  # noqa: BLE001  (cancelled: the loop is closing)
