@@ -202,6 +202,8 @@ class Concord:
     def close(self) -> None:
         if hasattr(self.transport, "close"):
             self.transport.close()
+        if self.lodging_queue is not None:
+            self.lodging_queue.close()
         self.engine.dispose()
 
 
@@ -252,7 +254,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.periodic["operation-escalations"] = (60, lambda: app.bus.handle(EscalateOverdueTasks()))
     app.periodic["notice-feedback"] = (60, lambda: app.bus.handle(CheckNoticeFeedback()))
     app.tokens = TokenReader(engine)
-    app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000)
+    app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000, threads=0 if url.startswith("sqlite") else 2)
     app.audit_nodes = NodeCache()
     audit_summaries.register(app)  # refused tokens and denied reads: counted, rate-limited, flushed periodically
     if settings.notifications:  # started by the server only (create_app): the relay's cut, stored and delivered

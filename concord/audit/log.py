@@ -6,17 +6,16 @@ from sqlalchemy.orm import Session
 
 from concord.audit.canonical import canonical_entry, canonical_json  # noqa: F401  (re-exported)
 from concord.audit.merkle import leaf_hash
-from concord.audit.models import AuditEntry, AuditHead
+from concord.audit.models import AuditEntry
 from concord.clock import as_utc
-from concord.db import PLACEHOLDER, executemany
+from concord.db import PLACEHOLDER, executemany, insert_rows, insert_sql
 
 COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome", "owner",
            "request_id", "body", "leaf_hash")
 
 
 def _insert_sql(dialect) -> str:
-    mark = PLACEHOLDER[dialect.paramstyle]
-    return f"INSERT INTO audit_entries ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"
+    return insert_sql(AuditEntry.__table__, COLUMNS, dialect)
 
 
 class AuditLog:
@@ -33,14 +32,17 @@ class AuditLog:
         conn = session.connection()
         cursor = conn.connection.cursor()  # the driver's cursor: this runs once per commit of every request
         try:
-            cursor.execute(f"UPDATE audit_head SET size = size + {int(n)} WHERE id = 1 RETURNING size")
+            # n as a parameter: one statement text, which PostgreSQL prepares once (psycopg, after 5 uses)
+            cursor.execute(f"UPDATE audit_head SET size = size + {PLACEHOLDER[conn.dialect.paramstyle]} "
+                           "WHERE id = 1 RETURNING size", (n,))
             row = cursor.fetchone()
         finally:
             cursor.close()
         size = row[0] if row else None
-        if size is None:
-            session.add(AuditHead(id=1, size=n))
-            session.flush()
+        if size is None:  # the first entry ever: the head row is born (straight to the driver, as it may be in a
+            # pipeline, where the ORM's flush could not read its answers)
+            mark = PLACEHOLDER[conn.dialect.paramstyle]
+            executemany(conn, f"INSERT INTO audit_head (id, size) VALUES ({mark}, {mark})", [(1, n)])
             size = n
         bind_at = AuditEntry.__table__.c.at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) or (lambda v: v)
         seq, rows, out = size - n, [], []
@@ -55,5 +57,5 @@ class AuditLog:
                              leaf_hash(body)))
                 seq += 1
         # Straight to the driver: SQLAlchemy's per-row parameter processing cost three times the insert itself.
-        executemany(conn, _insert_sql(conn.dialect), rows)
+        insert_rows(conn, _insert_sql(conn.dialect), rows)
         return out

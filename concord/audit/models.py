@@ -29,6 +29,7 @@ class AuditEntry(Base):
         Index("ix_audit_entries_resource", "resource"),
         Index("ix_audit_entries_agency_at", "agency", "at"),
         Index("ix_audit_entries_owner_at", "owner", "at"),
+        Index("ix_audit_entries_actor_seq", "actor", "seq"),  # the auditor console: one actor, newest first
     )
 
 

@@ -28,7 +28,7 @@ def open_tasks(uow, declaration, engagements, lane: str, lead: str) -> list[Simp
                       "legal_basis": "customs control on the basis of risk analysis", "items": []}
     wanted = [(lead, task_type, sla, [customs_reason], ["/"])]
     wanted += [(e.agency, e.task_type, e.sla_hours, e.reasons, e.fields) for e in engagements]
-    tasks = []
+    tasks, events = [], []
     for agency, kind, hours, reasons, fields in wanted:
         t = SimpleNamespace(id=new_id("TSK"), declaration_id=declaration.id, declaration_version=declaration.version,
                             agency=agency, task_type=kind, status="open", created_at=now,
@@ -36,13 +36,21 @@ def open_tasks(uow, declaration, engagements, lane: str, lead: str) -> list[Simp
                             reasons=reasons, fields=fields, last_decision=None)
         tasks.append(t)
         uow.stage(AgencyTask, t.__dict__)  # the same dict: later changes before commit are written
-        uow.record(TaskCreated(declaration_id=declaration.id, agency=agency, task_id=t.id, task_type=kind,
-                               due_at=t.due_at.isoformat(), rules=[r["rule"] for r in reasons]))
+        events.append(uow.record(TaskCreated(declaration_id=declaration.id, agency=agency, task_id=t.id,
+                                             task_type=kind, due_at=t.due_at.isoformat(),
+                                             rules=[r["rule"] for r in reasons])))
     if lane not in CUSTOMS_LANE_TASKS:  # green and blue: customs releases without control
         customs = tasks[0]
         customs.status, customs.decided_at = "approved", now
         customs.last_decision = {"decision": "approve", "reason": f"lane {lane}: released without control",
                                  "officer": "system", "at": now.isoformat()}
+    # Every task of this version is created here, so this commit knows how many agencies must examine the
+    # goods; with fewer than two there is no joint inspection to propose, and the handler that would look it up
+    # again after the commit (inspections.propose_when_joint: a unit of work and two queries) is skipped.
+    # Not a payload field: it never leaves the process.
+    examiners = len({t.agency for t in tasks if t.status == "open" and t.task_type == "inspection"})
+    for event in events:
+        event.examiners = examiners
     return tasks
 
 

@@ -189,13 +189,18 @@ def _known(session, items) -> dict:
     # Straight to the driver: over HTTP a group is often a single lodging, and compiling this statement through
     # SQLAlchemy cost more than the lookup itself. Two IN lists over the unique (trader, LRN) and (trader, key).
     conn = session.connection()
-    mark = PLACEHOLDER[conn.dialect.paramstyle]
-    marks = lambda values: ", ".join([mark] * len(values))  # noqa: E731
-    where = f"lrn IN ({marks(lrns)})" + (f" OR idempotency_key IN ({marks(keys)})" if keys else "")
+    columns = "SELECT id, trader_id, lrn, idempotency_key, body_sha256, version, status FROM declarations WHERE "
+    if conn.dialect.name == "postgresql":  # arrays: one statement text whatever the group, prepared once
+        sql, params = columns + "trader_id = ANY(%s) AND (lrn = ANY(%s) OR idempotency_key = ANY(%s))", (
+            traders, lrns, keys)
+    else:
+        mark = PLACEHOLDER[conn.dialect.paramstyle]
+        marks = lambda values: ", ".join([mark] * len(values))  # noqa: E731
+        where = f"lrn IN ({marks(lrns)})" + (f" OR idempotency_key IN ({marks(keys)})" if keys else "")
+        sql, params = columns + f"trader_id IN ({marks(traders)}) AND ({where})", (*traders, *lrns, *keys)
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(f"SELECT id, trader_id, lrn, idempotency_key, body_sha256, version, status FROM declarations "
-                       f"WHERE trader_id IN ({marks(traders)}) AND ({where})", (*traders, *lrns, *keys))
+        cursor.execute(sql, params)
         rows = [KnownDeclaration(*r) for r in cursor.fetchall()]
     finally:
         cursor.close()

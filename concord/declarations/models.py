@@ -39,6 +39,7 @@ class Declaration(Base):
         UniqueConstraint("trader_id", "lrn"),
         UniqueConstraint("trader_id", "idempotency_key"),
         Index("ix_declarations_status", "status", "lodged_at"),
+        Index("ix_declarations_trader_lodged", "trader_id", "lodged_at"),  # a trader's own, newest first
     )
 
     def ensure_open(self, action: str) -> None:

@@ -148,7 +148,12 @@ def request_inspection(cmd: RequestInspection, uow, *, directory, access) -> dic
 
 
 def needs_goods(event) -> bool:
-    """Whether a task event asks for the goods themselves (most tasks are document checks: nothing to do)."""
+    """Whether a task event asks for the goods themselves (most tasks are document checks: nothing to do).
+
+    A lodging's tasks say at once how many agencies need the goods (`examiners`, clearance.open_tasks): with
+    fewer than two there is nothing joint to propose, and no unit of work is opened to find that out."""
+    if getattr(event, "examiners", 2) < 2:
+        return False
     return getattr(event, "task_type", None) == "inspection" or getattr(event, "status", None) == "inspection_required"
 
 
