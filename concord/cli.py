@@ -54,12 +54,25 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None), worker
 
     s = get_settings()
     host, port = host or s.host, port or s.port
+    if workers < 1:
+        fail("--workers must be at least 1")
+    if workers > 1 and s.sqlite_path() is not None:
+        # SQLite takes one writer at a time, and the group commit already makes one process its fastest writer;
+        # several would only queue on the file lock, with no elected leader for the jobs that run once.
+        fail(f"--workers {workers} needs PostgreSQL (CONCORD_DATABASE_URL=postgresql://...): "
+             "SQLite serves one worker")
     if s.sqlite_path() is None:  # a server database that does not answer: one line here, not uvicorn's traceback
         from concord.db import make_engine
+        from concord.migrations import upgrade
 
         engine = make_engine(s.resolved_database_url())
         engine.connect().close()
+        if workers > 1:  # once, here: the workers starting together would each run the migrations at once
+            upgrade(engine)
         engine.dispose()
+    import os
+
+    os.environ["CONCORD_WORKERS"] = str(workers)  # the workers' settings: spawned processes read it
     access_log = s.access_log if access_log is None else access_log
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Concord on http://{shown}:{port} (API docs: http://{shown}:{port}/docs), "
