@@ -127,18 +127,21 @@ def test_when_the_leader_worker_is_killed_another_takes_over(pg_url, tmp_path):
 
 LODGE = """
 import json, sys, time
+from pathlib import Path
 from concord.bootstrap import bootstrap
 from concord.config import Settings
 from concord.declarations.grouping import lodge_isolated
 from concord.access.handlers import subject_for
 from concord.access.models import User
 
-url, var, start, docs = sys.argv[1], sys.argv[2], float(sys.argv[3]), json.load(open(sys.argv[4]))
+url, var, barrier, docs = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), json.load(open(sys.argv[4]))
 hub = bootstrap(Settings(database_url=url, var_dir=var), create_schema=False)
 with hub.sessions() as s:
     trader = subject_for(s.get(User, "hollandfoods"), hub.lead_agency(s))
-while time.time() < start:
-    time.sleep(0.005)
+var.mkdir(parents=True, exist_ok=True)
+(var / "ready").touch()
+while not barrier.exists():  # both ready: go together
+    time.sleep(0.002)
 out = []
 for i in range(0, len(docs), 5):  # groups of five, as the API's group commit makes them
     out += lodge_isolated(hub.bus, [(trader, d, "key-" + d["lrn"]) for d in docs[i:i + 5]])
@@ -155,9 +158,11 @@ def test_a_lodging_sent_to_two_processes_at_once_is_stored_once(concord, tmp_pat
     path = tmp_path / "docs.json"
     path.write_text(json.dumps(docs))
     url = concord.engine.url.render_as_string(hide_password=False)
-    start = time.time() + 8  # both bootstrapped by then on a busy machine
-    procs = [subprocess.Popen([sys.executable, "-c", LODGE, url, str(tmp_path / f"p{n}"), str(start), str(path)],
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", LODGE, url, str(tmp_path / f"p{n}"), str(go), str(path)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in (0, 1)]
+    _until(lambda: True if all((tmp_path / f"p{n}" / "ready").exists() for n in (0, 1)) else None, 60)
+    go.touch()
     results = []
     for p in procs:
         out, err = p.communicate(timeout=120)
