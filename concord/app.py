@@ -118,6 +118,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
             # Several workers on one database: what must run once at a time runs on the elected leader only.
             leader = c.leadership.start()
+            if c.settings.workers == 1:  # alone, it leads at once: its first sweep and checkpoint are not skipped
+                await asyncio.to_thread(leader.wait, 2.0)
             once = leader.only_when_leading
             _periodic(stop, 60, once(lambda: c.bus.handle(CheckDeadlines())), "sla-deadlines")
             if c.engine.dialect.name == "sqlite":

@@ -43,9 +43,12 @@ def _concord(create: bool = False):
 
 
 @app.command()
-def serve(host: str = typer.Option(None), port: int = typer.Option(None), workers: int = 1,
+def serve(host: str = typer.Option(None), port: int = typer.Option(None),
+          workers: int = typer.Option(1, help="worker processes (several need PostgreSQL)"),
           access_log: bool = typer.Option(None, "--access-log/--no-access-log",
-                                          help="one line per request on stderr (default: CONCORD_ACCESS_LOG)")):
+                                          help="one line per request on stderr (default: CONCORD_ACCESS_LOG)"),
+          server: str = typer.Option("uvicorn", help="the HTTP server: uvicorn, or granian where it is installed "
+                                     "(`pip install granian`; measured against uvicorn in `concord bench http`)")):
     """Run the HTTP API on the database in force (`var/concord.db` of the checkout unless CONCORD_VAR_DIR or
     CONCORD_DATABASE_URL say otherwise); it creates and migrates the database if needed."""
     import uvicorn
@@ -78,6 +81,16 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None), worker
     console.print(f"Concord on http://{shown}:{port} (API docs: http://{shown}:{port}/docs), "
                   f"database {s.database_label()}; access log {'on' if access_log else 'off (--access-log)'}; "
                   f"Ctrl-C stops it", soft_wrap=True)
+    if server == "granian":
+        try:
+            from granian import Granian
+        except ImportError:
+            fail("--server granian: granian is not installed (`pip install granian`)")
+        Granian("concord.app:create_app", factory=True, address=host, port=port, interface="asgi", workers=workers,
+                log_access=access_log, log_level="info" if access_log else "warning").serve()
+        return
+    if server != "uvicorn":
+        fail(f"--server {server}: choose uvicorn or granian")
     uvicorn.run("concord.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info" if access_log else "warning", access_log=access_log)
 

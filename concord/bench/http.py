@@ -264,15 +264,15 @@ def _database(server: str | None):
 
 
 def run(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (),
-        workers: int = 1) -> dict:
+        workers: int = 1, server: str = "uvicorn") -> dict:
     """Start the server, measure the maximum rate, then latency at 70 % of it.
 
     `postgres`: a PostgreSQL server URL (its maintenance database, e.g. postgresql+psycopg://postgres@127.0.0.1
     :5432/postgres); the run uses a fresh database there instead of SQLite. `workers`: `concord serve --workers`
     (PostgreSQL only)."""
     with _database(postgres) as url:
-        result = _run_server(seconds, connections, url, rates, workers)
-    return {"database": "postgresql" if postgres else "sqlite"} | result
+        result = _run_server(seconds, connections, url, rates, workers, server)
+    return {"database": "postgresql" if postgres else "sqlite", "server": server} | result
 
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -281,13 +281,13 @@ WORKERS_GOAL = ">= 1000 declarations/s with two workers on PostgreSQL; p99 < 50 
 
 
 def compare(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (300, 500),
-            workers: int = 2) -> dict:
+            workers: int = 2, server: str = "uvicorn") -> dict:
     """One run of the three set-ups, one after the other on the same machine: SQLite with one worker, PostgreSQL
     with one, PostgreSQL with `workers`; each with its maximum, and p50/p99 at `rates` and at 70 % of its maximum."""
     postgres = postgres or DEFAULT_POSTGRES
-    runs = {"sqlite_1_worker": run(seconds, connections, None, rates),
-            "postgresql_1_worker": run(seconds, connections, postgres, rates),
-            f"postgresql_{workers}_workers": run(seconds, connections, postgres, rates, workers)}
+    runs = {"sqlite_1_worker": run(seconds, connections, None, rates, 1, server),
+            "postgresql_1_worker": run(seconds, connections, postgres, rates, 1, server),
+            f"postgresql_{workers}_workers": run(seconds, connections, postgres, rates, workers, server)}
     return {"runs": runs, "summary": {name: _summary(r) for name, r in runs.items()}, "goal": WORKERS_GOAL}
 
 
@@ -350,7 +350,8 @@ def _ready(database_url: str, workers: int, limit: float = 120.0) -> None:
         engine.dispose()
 
 
-def _run_server(seconds: float, connections: int, database_url: str, rates: tuple, workers: int = 1) -> dict:
+def _run_server(seconds: float, connections: int, database_url: str, rates: tuple, workers: int = 1,
+                server: str = "uvicorn") -> dict:
     tmp = Path(tempfile.mkdtemp())
     env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL=database_url)
     concord = str(Path(sys.executable).parent / "concord")
@@ -360,8 +361,8 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
     token = subprocess.run([concord, "tokens", "issue", "rotterdam-freight"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()
     port = _free_port()
-    server = subprocess.Popen([concord, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [concord, "serve", "--port", str(port), "--workers", str(workers), "--server", server]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         import httpx
 

@@ -176,3 +176,20 @@ def test_a_lodging_sent_to_two_processes_at_once_is_stored_once(concord, tmp_pat
         from concord.declarations.models import Declaration
 
         assert s.scalar(select(func.count()).select_from(Declaration).where(Declaration.lrn.like("TWICE-%"))) == 40
+
+
+def test_several_workers_on_sqlite_are_refused_in_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from concord.cli import app
+    from concord.config import get_settings
+
+    monkeypatch.setenv("CONCORD_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CONCORD_DATABASE_URL", "")
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(app, ["serve", "--workers", "2"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 2
+    assert "--workers 2 needs PostgreSQL" in out.output and "SQLite serves one worker" in out.output
