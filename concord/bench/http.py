@@ -176,7 +176,9 @@ def _children(pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                # multiprocessing's resource tracker is a child too, but serves nothing
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid \
+                        and b"resource_tracker" not in (entry / "cmdline").read_bytes():
                     found.append(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
