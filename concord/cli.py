@@ -76,6 +76,7 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
     import os
 
     os.environ["CONCORD_WORKERS"] = str(workers)  # the workers' settings: spawned processes read it
+    get_settings.cache_clear()  # and forked ones, which inherit this process's cached settings
     access_log = s.access_log if access_log is None else access_log
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Concord on http://{shown}:{port} (API docs: http://{shown}:{port}/docs), "
