@@ -78,7 +78,7 @@ class Leadership:
                                      application_name=f"concord-worker:{os.getpid()}") as conn:
                     while not self._stop.is_set():
                         if self.leading:
-                            conn.execute("SELECT 1")  # still connected, so still holding the lock
+                            conn.execute("SELECT pg_backend_pid()")  # still connected, so still holding the lock
                         elif conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0]:
                             log.info("this worker (pid %d) is now the leader", os.getpid())
                             self._leading.set()
