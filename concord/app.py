@@ -114,19 +114,27 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         settle_heap()
         ticker = None
         if background:
-            from concord.audit.checkpoints import Checkpointer, signer_from_settings
+            from concord.audit.checkpoints import Checkpointer, Ticker, signer_from_settings
 
-            _periodic(stop, 60, lambda: c.bus.handle(CheckDeadlines()), "sla-deadlines")
+            # Several workers on one database: what must run once at a time runs on the elected leader only.
+            leader = c.leadership.start()
+            if c.settings.workers == 1:  # alone, it leads at once: its first sweep and checkpoint are not skipped
+                await asyncio.to_thread(leader.wait, 2.0)
+            once = leader.only_when_leading
+            _periodic(stop, 60, once(lambda: c.bus.handle(CheckDeadlines())), "sla-deadlines")
             if c.engine.dialect.name == "sqlite":
                 from concord.db import wal_checkpoint_job
 
                 _periodic(stop, 0.1, wal_checkpoint_job(c.engine), "wal-checkpoint")
             for name, (seconds, job) in c.periodic.items():  # jobs bootstrap wired
-                _periodic(stop, seconds, job, name)
+                _periodic(stop, seconds, job if name in c.per_worker else once(job), name)
             from concord.messaging.transports import InProcessTransport
 
             if c.notifications is not None:  # before the relay: its first sweep is stored too
                 await c.notifications.start()
+            c.bus.relay.may_sweep = lambda: leader.leading
+            if c.settings.workers > 1:
+                c.bus.relay.sweep_grace = 5.0
             # On the loop only where nothing waits: on PostgreSQL each flush waits for two commits (the stored
             # notifications, the published marks), which blocked every request for milliseconds 20 times a second.
             on_loop = isinstance(c.transport, InProcessTransport) and c.engine.dialect.name == "sqlite"
@@ -136,7 +144,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             if c.settings.audit_signer == "embedded":
                 checkpointer = Checkpointer(c.sessions, signer_from_settings(c.settings), c.clock,
                                             write_lock=c.write_lock)
-                ticker = checkpointer.run_every(c.settings.checkpoint_interval_s)
+                ticker = Ticker(once(checkpointer.issue), c.settings.checkpoint_interval_s).start()
         yield
         stop.set()
         if background:
@@ -150,6 +158,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             c.bus.relay.stop()
             if c.notifications is not None:
                 await c.notifications.stop()
+            c.leadership.stop()  # last: the final checkpoint and sweep above ran as the leader
 
     app = FastAPI(title="Concord", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Coordinated border management hub: one declaration, every agency, one release.")

@@ -48,6 +48,7 @@ from concord.inspections import findings as inspection_findings
 from concord.inspections import handlers as inspections
 from concord.inspections.messages import (AnswerInvitation, RecordFinding, RecordLabResult, RecordNoShow,
                                           RequestInspection, RescheduleInspection, StartInspection)
+from concord.leadership import Leadership
 from concord.messaging.audiences import messages_for
 from concord.messaging.bus import MessageBus
 from concord.messaging.outbox import OutboxRelay
@@ -60,6 +61,7 @@ from concord.risk import queries as risk_queries
 from concord.risk.messages import (AddWatchlistEntry, CreateRule, OutcomeRecorded, RecordOutcome, RemoveWatchlistEntry,
                                    RetireRule, TryRule)
 from concord.risk.messages import CheckModelDrift
+from concord.risk.scoring.shared import SharedLanes
 from concord.risk.scoring.step import RiskStep
 from concord.screening import handlers as screening
 from concord.screening.messages import LoadScreeningList, RecordMatchDecision, ScreenName
@@ -190,6 +192,8 @@ class Concord:
     config_sections: dict = field(default_factory=lambda: dict(CONFIG_SECTIONS))
     resource_owners: dict = field(default_factory=lambda: dict(RESOURCE_OWNERS))
     notifications: object = None  # the server's notification store, streams and webhooks (concord.notifications)
+    leadership: Leadership | None = None  # which of several workers runs the jobs that must run once at a time
+    per_worker: set = field(default_factory=set)  # periodic jobs every worker runs (its own memory); others: leader
 
     def uow(self, subject=None, request_id=None) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock, self.audit_log, subject=subject, request_id=request_id,
@@ -253,6 +257,13 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     # overdue operation tasks escalated, notices' missing feedback raised (as CheckDeadlines is for clearance)
     app.periodic["operation-escalations"] = (60, lambda: app.bus.handle(EscalateOverdueTasks()))
     app.periodic["notice-feedback"] = (60, lambda: app.bus.handle(CheckNoticeFeedback()))
+    app.leadership = Leadership.of(engine)
+    app.per_worker |= {"screening-index", "audit-summaries"}  # this process's index and counters
+    if engine.dialect.name == "postgresql":  # where several workers may serve: one lane budget for all of them
+        lanes = SharedLanes(engine, risk.budget)
+        app.periodic["lane-exchange"] = (0.25, lanes.exchange)
+        app.periodic["lane-exchange-prune"] = (60, lanes.prune)
+        app.per_worker.add("lane-exchange")
     app.tokens = TokenReader(engine)
     app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000, threads=0 if url.startswith("sqlite") else 2)
     app.audit_nodes = NodeCache()

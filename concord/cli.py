@@ -43,9 +43,12 @@ def _concord(create: bool = False):
 
 
 @app.command()
-def serve(host: str = typer.Option(None), port: int = typer.Option(None), workers: int = 1,
+def serve(host: str = typer.Option(None), port: int = typer.Option(None),
+          workers: int = typer.Option(1, help="worker processes (several need PostgreSQL)"),
           access_log: bool = typer.Option(None, "--access-log/--no-access-log",
-                                          help="one line per request on stderr (default: CONCORD_ACCESS_LOG)")):
+                                          help="one line per request on stderr (default: CONCORD_ACCESS_LOG)"),
+          server: str = typer.Option("uvicorn", help="the HTTP server: uvicorn, or granian where it is installed "
+                                     "(`pip install granian`; measured against uvicorn in `concord bench http`)")):
     """Run the HTTP API on the database in force (`var/concord.db` of the checkout unless CONCORD_VAR_DIR or
     CONCORD_DATABASE_URL say otherwise); it creates and migrates the database if needed."""
     import uvicorn
@@ -54,17 +57,41 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None), worker
 
     s = get_settings()
     host, port = host or s.host, port or s.port
+    if workers < 1:
+        fail("--workers must be at least 1")
+    if workers > 1 and s.sqlite_path() is not None:
+        # SQLite takes one writer at a time, and the group commit already makes one process its fastest writer;
+        # several would only queue on the file lock, with no elected leader for the jobs that run once.
+        fail(f"--workers {workers} needs PostgreSQL (CONCORD_DATABASE_URL=postgresql://...): "
+             "SQLite serves one worker")
     if s.sqlite_path() is None:  # a server database that does not answer: one line here, not uvicorn's traceback
         from concord.db import make_engine
+        from concord.migrations import upgrade
 
         engine = make_engine(s.resolved_database_url())
         engine.connect().close()
+        if workers > 1:  # once, here: the workers starting together would each run the migrations at once
+            upgrade(engine)
         engine.dispose()
+    import os
+
+    os.environ["CONCORD_WORKERS"] = str(workers)  # the workers' settings: spawned processes read it
+    get_settings.cache_clear()  # and forked ones, which inherit this process's cached settings
     access_log = s.access_log if access_log is None else access_log
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Concord on http://{shown}:{port} (API docs: http://{shown}:{port}/docs), "
                   f"database {s.database_label()}; access log {'on' if access_log else 'off (--access-log)'}; "
                   f"Ctrl-C stops it", soft_wrap=True)
+    if server == "granian":
+        try:
+            from granian import Granian
+        except ImportError:
+            fail("--server granian: granian is not installed (`pip install granian`)")
+        Granian("concord.app:create_app", factory=True, address=host, port=port, interface="asgi", workers=workers,
+                log_access=access_log, log_level="info" if access_log else "warning").serve()
+        return
+    if server != "uvicorn":
+        fail(f"--server {server}: choose uvicorn or granian")
     uvicorn.run("concord.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info" if access_log else "warning", access_log=access_log)
 

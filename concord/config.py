@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     access_log: bool = False  # `concord serve` logs one line per request
+    # Worker processes serving one PostgreSQL database (`concord serve --workers N` sets it for its workers): with
+    # more than one, the leader's outbox sweep leaves the other workers' fresh events to them (concord.leadership).
+    workers: int = Field(1, ge=1)
 
     @field_validator("var_dir")
     @classmethod

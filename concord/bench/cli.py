@@ -47,11 +47,23 @@ def bench_pause(json_output: bool = JSON, groups: int = 150):
 def bench_http(json_output: bool = JSON, seconds: float = 8.0, connections: int = 32,
                postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): run on a "
                                                         "fresh database there instead of SQLite"),
-               at: list[int] = typer.Option([], help="also measure latency at this rate (declarations/s); repeatable")):
-    """Declarations/s over HTTP with one worker, and p99 latency at 70 % of that rate (loopback)."""
+               at: list[int] = typer.Option([], help="also measure latency at this rate (declarations/s); repeatable"),
+               workers: int = typer.Option(1, min=1, help="`concord serve --workers N` (PostgreSQL)"),
+               compare: bool = typer.Option(False, "--compare", help="one run of SQLite with one worker, PostgreSQL "
+                                            "with one and PostgreSQL with --workers (2 unless given), at --at rates "
+                                            "(300 and 500 unless given); --postgres defaults to the local server"),
+               server: str = typer.Option("uvicorn", help="`concord serve --server`: uvicorn or granian")):
+    """Declarations/s over HTTP, and p99 latency at 70 % of that rate (loopback)."""
+    from concord.bench.http import compare as compare_runs
     from concord.bench.http import run
 
-    _print(run(seconds, connections, postgres, tuple(at)), json_output)
+    if compare:
+        _print(compare_runs(seconds, connections, postgres, tuple(at) or (300, 500), max(workers, 2), server),
+               json_output)
+    elif workers > 1 and not postgres:
+        raise typer.BadParameter("several workers need PostgreSQL: add --postgres URL", param_hint="--workers")
+    else:
+        _print(run(seconds, connections, postgres, tuple(at), workers, server), json_output)
 
 
 @app.command("audit")

@@ -1,4 +1,4 @@
-"""HTTP load: one uvicorn worker, a load generator on loopback (another process), real declarations.
+"""HTTP load: uvicorn with one worker or several, a load generator on loopback (another process), real declarations.
 
 First the maximum rate (closed loop, many connections), then an open-loop run at 70 % of it, with
 latency measured from each request's scheduled start so that a stalled server cannot hide its queue."""
@@ -170,22 +170,46 @@ def _drain(database_url: str, limit: float = 60.0) -> float:
     return round(time.perf_counter() - start, 1)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the workers of `concord serve --workers N`), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                # multiprocessing's resource tracker is a child too, but serves nothing
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid \
+                        and b"resource_tracker" not in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
 class _ServerCpu:
     """CPU the server spent during a run, read from /proc (Linux; elsewhere nothing is reported): per declaration,
     and the share of the run's wall time its event-loop thread was busy. Wall-clock rates swing by about 15 %
     between identical runs on this machine; CPU per declaration by about 5 %, so it is the figure to compare
-    changes by. The loop's busy share explains the tail: queueing delay grows steeply as it nears 100 %."""
+    changes by. The loop's busy share explains the tail: queueing delay grows steeply as it nears 100 %.
+
+    With several workers, the CPU is the sum over the supervisor and its workers, and the loop's busy share is
+    each worker's."""
 
     def __init__(self, pid: int):
         self.pid, self.tick = pid, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.workers = _children(pid) if Path("/proc").is_dir() else []
 
-    def _ticks(self) -> tuple[int, int] | None:
+    def _ticks(self) -> tuple[int, list[int]] | None:
+        total, loops = 0, []
         try:
-            process = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            loop = Path(f"/proc/{self.pid}/task/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            for pid in [self.pid, *self.workers]:
+                process = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(process[11]) + int(process[12])  # utime + stime
+                if pid != self.pid or not self.workers:  # the supervisor runs no event loop of requests
+                    loop = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    loops.append(int(loop[11]) + int(loop[12]))
         except OSError:
             return None
-        return int(process[11]) + int(process[12]), int(loop[11]) + int(loop[12])  # utime + stime
+        return total, loops
 
     @contextmanager
     def measure(self, result: dict):
@@ -195,9 +219,10 @@ class _ServerCpu:
         after, wall = self._ticks(), time.perf_counter() - start
         if before is None or after is None or not result.get("requests"):
             return
-        process, loop = ((a - b) / self.tick for a, b in zip(after, before))
+        process = (after[0] - before[0]) / self.tick
+        loops = [round((a - b) / self.tick / wall, 2) for a, b in zip(after[1], before[1])]
         result["server_cpu_ms_per_declaration"] = round(process * 1e3 / result["requests"], 3)
-        result["event_loop_busy"] = round(loop / wall, 2)
+        result["event_loop_busy"] = loops[0] if len(loops) == 1 else loops
 
 
 def _run(coro):
@@ -240,17 +265,95 @@ def _database(server: str | None):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = ()) -> dict:
+def run(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (),
+        workers: int = 1, server: str = "uvicorn") -> dict:
     """Start the server, measure the maximum rate, then latency at 70 % of it.
 
     `postgres`: a PostgreSQL server URL (its maintenance database, e.g. postgresql+psycopg://postgres@127.0.0.1
-    :5432/postgres); the run uses a fresh database there instead of SQLite."""
+    :5432/postgres); the run uses a fresh database there instead of SQLite. `workers`: `concord serve --workers`
+    (PostgreSQL only)."""
     with _database(postgres) as url:
-        result = _run_server(seconds, connections, url, rates)
-    return {"database": "postgresql" if postgres else "sqlite"} | result
+        result = _run_server(seconds, connections, url, rates, workers, server)
+    return {"database": "postgresql" if postgres else "sqlite", "server": server} | result
 
 
-def _run_server(seconds: float, connections: int, database_url: str, rates: tuple) -> dict:
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+WORKERS_GOAL = ">= 1000 declarations/s with two workers on PostgreSQL; p99 < 50 ms at 500/s; lane shares within a " \
+               "point of their targets across workers"
+
+
+def compare(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (300, 500),
+            workers: int = 2, server: str = "uvicorn") -> dict:
+    """One run of the three set-ups, one after the other on the same machine: SQLite with one worker, PostgreSQL
+    with one, PostgreSQL with `workers`; each with its maximum, and p50/p99 at `rates` and at 70 % of its maximum."""
+    postgres = postgres or DEFAULT_POSTGRES
+    runs = {"sqlite_1_worker": run(seconds, connections, None, rates, 1, server),
+            "postgresql_1_worker": run(seconds, connections, postgres, rates, 1, server),
+            f"postgresql_{workers}_workers": run(seconds, connections, postgres, rates, workers, server)}
+    return {"runs": runs, "summary": {name: _summary(r) for name, r in runs.items()}, "goal": WORKERS_GOAL}
+
+
+def _summary(r: dict) -> dict:
+    """The headline figures of one set-up: maximum, p50/p99 at each rate, CPU per lodging, random share."""
+    out = {"max_declarations_per_s": r["max_declarations_per_s"]}
+    for name, figures in [("70%", r["at_70_percent"]), *r.get("at_rates", {}).items()]:
+        out[f"at_{name}"] = {k: figures.get(k) for k in ("achieved_rate", "p50_ms", "p99_ms", "errors",
+                                                           "server_cpu_ms_per_declaration")}
+    out["lanes_per_worker"] = r.get("lanes_per_worker")
+    return out
+
+
+def _lanes(database_url: str) -> dict | None:
+    """Lane shares of the run's lodgings per worker (PostgreSQL: the lane budget's exchange names the worker;
+    SQLite: one worker, the declarations' lanes), with the share drawn at random."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                rows = conn.execute(text("SELECT worker, final, drawn, count(*) FROM lane_decisions "
+                                         "GROUP BY worker, final, drawn")).all()
+                names = {0: "green", 1: "blue", 2: "yellow", 3: "red"}
+                rows = [(w, names.get(f, str(f)), d, n) for w, f, d, n in rows]
+            else:  # the random draw is recorded in the assessment only; here the lanes alone
+                rows = [("the worker", lane or "none", None, n) for lane, n in
+                        conn.execute(text("SELECT lane, count(*) FROM declarations GROUP BY lane")).all()]
+    finally:
+        engine.dispose()
+    out: dict = {}
+    for worker, lane, drawn, n in rows:
+        w = out.setdefault(worker, {"lodgings": 0, "lanes": {}, "random": 0})
+        w["lodgings"] += n
+        w["lanes"][lane] = w["lanes"].get(lane, 0) + n
+        w["random"] += n if drawn else 0
+    for w in out.values():
+        w["lanes"] = {lane: round(n / w["lodgings"], 4) for lane, n in sorted(w["lanes"].items())}
+        w["random"] = None if rows and rows[0][2] is None else round(w["random"] / w["lodgings"], 4)
+    return out or None
+
+
+def _ready(database_url: str, workers: int, limit: float = 120.0) -> None:
+    """Wait until every worker has started (each opens its leadership connection when its start-up is done)."""
+    if workers == 1:
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < limit:
+            with engine.connect() as conn:
+                if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND application_name LIKE 'concord-worker:%'")).scalar() >= workers:
+                    return
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
+def _run_server(seconds: float, connections: int, database_url: str, rates: tuple, workers: int = 1,
+                server: str = "uvicorn") -> dict:
     tmp = Path(tempfile.mkdtemp())
     env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL=database_url)
     concord = str(Path(sys.executable).parent / "concord")
@@ -260,8 +363,8 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
     token = subprocess.run([concord, "tokens", "issue", "rotterdam-freight"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()
     port = _free_port()
-    server = subprocess.Popen([concord, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    command = [concord, "serve", "--port", str(port), "--workers", str(workers), "--server", server]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         import httpx
 
@@ -271,6 +374,7 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
+        _ready(database_url, workers)
         from concord.access.identity import Subject
         from concord.bench.ingest import _bodies
 
@@ -302,13 +406,15 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
         for n, rate in enumerate(rates):  # latency at fixed rates too, each after the server has caught up
             _drain(database)
             at_rates[str(rate)] = latency([b.replace(b'"lrn": "', f'"lrn": "R{n}-'.encode()) for b in bodies], rate)
+        lanes = _lanes(database)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    return {"workers": 1, "connections": connections, "load_generator": generator,
+    return {"workers": workers, "connections": connections, "load_generator": generator,
             "open_loop_generator": "asyncio streams on uvloop, requests on a fixed schedule",
             "max_declarations_per_s": round(maximum), "seconds_to_catch_up_after_the_burst": drained,
-            "at_70_percent": loaded, **({"at_rates": at_rates} if at_rates else {}), "goal": ">= 1000 declarations/s; p99 < 50 ms at 70 % of the maximum"}
+            "at_70_percent": loaded, **({"at_rates": at_rates} if at_rates else {}),
+            "lanes_per_worker": lanes, "goal": ">= 1000 declarations/s; p99 < 50 ms at 70 % of the maximum"}
 
 
 if __name__ == "__main__":

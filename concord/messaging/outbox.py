@@ -8,6 +8,7 @@ import contextlib
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from sqlalchemy.orm import sessionmaker
 
@@ -48,6 +49,11 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
         self._task = None
         self._stop = threading.Event()
+        # Several workers: only the leader sweeps the table (two sweeps would publish the same rows twice), and
+        # it leaves rows younger than `sweep_grace` seconds to the worker that committed them, which publishes
+        # them from memory (routing them all through the leader would read back every other worker's events).
+        self.may_sweep = lambda: True
+        self.sweep_grace = 0.0
 
     def start(self, interval: float = 1.0, gather: float = 0.05, loop=None) -> None:
         """Publish in the background: shortly after a commit, and sweep the table every interval.
@@ -159,6 +165,8 @@ class OutboxRelay:
     def _sweep(self) -> int:
         """Publish the table's unpublished rows, oldest first. Straight to the driver: the ORM's per-row
         processing was most of the relay's cost."""
+        if not self.may_sweep():
+            return 0
         t = EventRecord.__table__
         total = 0
         with self._factory() as session:
@@ -166,10 +174,15 @@ class OutboxRelay:
             at = t.c.occurred_at.type.dialect_impl(conn.dialect)
             read_at = at.result_processor(conn.dialect, None) or (lambda v: v)
             payload = t.c.payload.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None) or (lambda v: v)
+            young, cutoff = "", ()
+            if self.sweep_grace > 0:
+                write_at = at.bind_processor(conn.dialect) or (lambda v: v)
+                young = f" AND occurred_at < {PLACEHOLDER[conn.dialect.paramstyle]}"
+                cutoff = (write_at(self.clock.now() - timedelta(seconds=self.sweep_grace)),)
             while True:
                 rows = session.connection().exec_driver_sql(
                     "SELECT seq, id, name, declaration_id, agency, occurred_at, payload FROM events "
-                    f"WHERE published_at IS NULL ORDER BY seq LIMIT {int(self.batch)}").all()
+                    f"WHERE published_at IS NULL{young} ORDER BY seq LIMIT {int(self.batch)}", cutoff).all()
                 if not rows:
                     return total
                 messages = self._cut(session, [

@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, Index, Integer, Numeric, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from concord.db import Base
@@ -104,3 +104,22 @@ class RiskCatalog(Base):
     name: Mapped[str] = mapped_column(String(20), primary_key=True)
     version: Mapped[int]
     changed_at: Mapped[datetime]
+
+
+class LaneDecisionRecord(Base):
+    """One lane decision of one worker, for the other workers' lane budgets (concord.risk.scoring.shared).
+
+    An exchange, not a record: the declaration's version keeps its assessment; rows older than a few minutes are
+    deleted. Lanes are ranks (0 green .. 3 red); `floor` is what forced hits and the random draw bound it to."""
+
+    __tablename__ = "lane_decisions"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    office: Mapped[str] = mapped_column(String(16))
+    scale: Mapped[str | None] = mapped_column(String(64))  # the model version the score is on; None: no model
+    score: Mapped[float | None] = mapped_column(Float)
+    floor: Mapped[int] = mapped_column(SmallInteger)
+    final: Mapped[int] = mapped_column(SmallInteger)
+    drawn: Mapped[bool]
+    worker: Mapped[str] = mapped_column(String(64))  # host:pid
+    decided_at: Mapped[datetime]

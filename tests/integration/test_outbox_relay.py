@@ -135,3 +135,25 @@ def test_nobody_listening_in_process_means_nothing_is_cut(sqlite_concord):
     did = _lodge(sqlite_concord, "SOMEBODY-1")
     relay.flush(sweep=False)
     assert calls and _lead(seen, did) == _stored(sqlite_concord, did)
+
+
+def test_with_several_workers_only_the_leader_sweeps_and_leaves_other_workers_fresh_rows_to_them(concord):
+    """A worker's own commits are its to publish for `sweep_grace`; a worker that is not the leader never sweeps."""
+    concord.bus.relay.flush()  # the start-up sweep
+    other = bootstrap(concord.settings, clock=concord.clock)  # another worker, on the same clock
+    try:
+        did = _lodge(other, "W2-1")
+    finally:
+        other.close()  # it died before publishing: its rows are the leader's to sweep, after the grace
+    seen = []
+    concord.transport.subscribe(seen.append)
+    relay = concord.bus.relay
+    relay.sweep_grace, leading = 5.0, [False]
+    relay.may_sweep = lambda: leading[0]
+    relay.flush()
+    leading[0] = True
+    relay.flush()
+    assert not [m for m in seen if m["declaration_id"] == did] and _unpublished(concord) > 0  # still young
+    concord.clock.advance(seconds=6)
+    relay.flush()
+    assert _lead(seen, did) == _stored(concord, did) and _unpublished(concord) == 0

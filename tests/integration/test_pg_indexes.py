@@ -148,7 +148,7 @@ def test_hot_reads_use_an_index_on_postgresql(filled):
     assert scans == {}, scans
     with app.engine.connect() as conn:  # the check itself: a query no index serves is reported
         assert _seq_scans(conn, "SELECT count(*) FROM audit_entries WHERE position('x' in body) > 0")
-    with app.engine.connect() as conn:  # and the two indexes 0012_pgpath added serve what they were made for
+    with app.engine.connect() as conn:  # and the two indexes migration 0012 added serve what they were made for
         page = queries["a trader's declarations"][-1]
         assert "ix_declarations_trader_lodged" in _plan(conn, *page)
         assert "ix_audit_entries_actor_seq" in _plan(conn, *conn_sql["auditor console by actor"])

@@ -109,6 +109,8 @@ class LaneBudget:
         self.rng = rng or random.Random()
         self.windows: dict[str, tuple[object, Window]] = {}  # office -> (score scale, window)
         self.lock = threading.Lock()  # API threads lodge concurrently on PostgreSQL (SQLite has its write lock)
+        # Told each decision (office, scale, score, floor, final, drawn): the other workers' budgets (shared.py)
+        self.on_decided = None
 
     def window(self, office: str, policy: LanePolicy, scale=None) -> Window:
         """The office's window for scores of one scale (a model version); a new scale starts a new window."""
@@ -130,6 +132,8 @@ class LaneBudget:
         if drawn:
             floor = max(floor, LANE_RANK[policy.exploration_lane])
         if score is None:
+            if self.on_decided is not None:
+                self.on_decided(office, scale, None, floor, floor, drawn)
             return LaneDecision(LANES[floor], drawn, "green", {})
         with self.lock:
             window = self.window(office, policy, scale)
@@ -138,6 +142,8 @@ class LaneBudget:
                             "green")
             final = max(floor, LANE_RANK[by_score])
             window.add(score, floor, final)
+        if self.on_decided is not None:
+            self.on_decided(office, scale, score, floor, final, drawn)
         lane = LANES[final]
         # Only finite thresholds are reported: an infinite one means the lane's budget is spent (or open to all).
         shown = {k: v for k, v in thresholds.items() if v is not None and math.isfinite(v)}

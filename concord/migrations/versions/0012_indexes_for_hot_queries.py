@@ -4,13 +4,13 @@ A trader's declarations, newest first (the trader console, GET /api/v1/declarati
 index finds them but every one had to be sorted before the first page. The auditor console filtered by actor,
 newest first: no index on actor, so a scan of the log backwards until a page was found.
 
-Revision ID: 0012_pgpath
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 21:00:00
 """
 from alembic import op
 
-revision = '0012_pgpath'
+revision = '0012'
 down_revision = '0011'
 branch_labels = None
 depends_on = None

@@ -1,0 +1,195 @@
+"""Several workers on one PostgreSQL database: one lane budget, one leader (taken over when it dies), lodgings
+idempotent across processes."""
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from concord.agencies.messages import LoadConfig
+from concord.bootstrap import bootstrap
+from concord.clock import FixedClock
+from concord.config import Settings
+from concord.declarations.schemas import parse_declaration
+from concord.leadership import LEADER_LOCK
+from concord.risk.scoring.compiled import ModelSource
+from concord.risk.scoring.shared import SharedLanes
+from concord.risk.scoring.step import RiskStep
+from support import declaration, demo_config_text, item
+
+CONCORD = str(Path(sys.executable).parent / "concord")
+
+
+class ValueModel:
+    """A fake learned model: the higher the declared value, the riskier."""
+
+    version = "fake-1"
+
+    def score_records(self, records):
+        return [min(1.0, r.value / 100000) for r in records]
+
+    def explain(self, record, top):
+        return []
+
+
+def test_two_workers_keep_one_lane_budget_whatever_trade_each_is_sent(pg_url, tmp_path):
+    """Worker 0 is sent only low-value trade, worker 1 the whole range (a keep-alive connection sticks to a worker).
+    Together they hold the office's targets (NLRTM in the demo config: red 3, yellow 7, blue 2 %, random 3 %), and
+    the red lane goes to the riskiest of the office's trade, so almost none of worker 0's: each worker's own budget
+    would have sent 3 % of worker 0's harmless trade to red."""
+    hubs = [bootstrap(Settings(database_url=pg_url, var_dir=tmp_path / f"w{n}"), clock=FixedClock()) for n in (0, 1)]
+    try:
+        hubs[0].bus.handle(LoadConfig(text=demo_config_text(random_rate=0.03), source="demo config"))
+        steps = [RiskStep(clock=h.clock, rng=random.Random(n), models=ModelSource(load=lambda _: ValueModel()))
+                 for n, h in enumerate(hubs)]
+        shared = [SharedLanes(h.engine, s.budget, worker=f"test:{n}") for n, (h, s) in enumerate(zip(hubs, steps))]
+        for s in shared:
+            s.exchange()
+        rng = random.Random(7)
+        lanes: list[list] = [[], []]
+        sessions = [h.sessions() for h in hubs]
+        snapshots = [hub.directory.current(s) for hub, s in zip(hubs, sessions)]
+        for n in range(4000):
+            w = n % 2
+            value = rng.uniform(1000, 40000) if w == 0 else rng.uniform(1000, 100000)
+            doc = parse_declaration(declaration(lrn=f"L{n}", items=[item("090111", "Green coffee", "BR",
+                                                                         amount=f"{value:.2f}")])).model_dump(mode="json")
+            a = steps[w].assess(sessions[w], snapshots[w], doc, declaration_id=f"D{n}/1")
+            lanes[w].append((a.lane, a.random))
+            if n % 100 == 99:  # the server exchanges every 0.25 s: at 400 lodgings a second, every 100
+                for s in shared:
+                    s.exchange()
+        for s in sessions:
+            s.close()
+        late = lanes[0][500:] + lanes[1][500:]  # once the windows have history
+        share = {lane: sum(x == lane for x, _ in late) / len(late) for lane in ("red", "yellow", "blue")}
+        assert abs(share["red"] - 0.03) <= 0.01 and abs(share["yellow"] - 0.07) <= 0.01, share
+        assert abs(share["blue"] - 0.02) <= 0.01, share
+        assert abs(sum(r for _, r in late) / len(late) - 0.03) <= 0.01
+        # Worker 0's trade is all below worker 1's riskiest: its reds are its random draws that landed there alone.
+        assert sum(x == "red" for x, _ in lanes[0][500:]) / len(lanes[0][500:]) < 0.005
+        with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+            workers = dict(conn.execute("SELECT worker, count(*) FROM lane_decisions GROUP BY worker").fetchall())
+        assert workers == {"test:0": 2000, "test:1": 2000}
+    finally:
+        for h in hubs:
+            h.close()
+
+
+def _leader(pg_url: str) -> int | None:
+    """The pid of the worker holding the leader lock in this test's database."""
+    with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database()) AND l.classid = %s AND l.objid = %s",
+            (LEADER_LOCK >> 32, LEADER_LOCK & 0xFFFFFFFF)).fetchone()
+    return int(row[0].rsplit(":", 1)[1]) if row else None
+
+
+def _until(check, seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if (found := check()) is not None:
+            return found
+        time.sleep(0.2)
+    return None
+
+
+def test_when_the_leader_worker_is_killed_another_takes_over(pg_url, tmp_path):
+    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": pg_url}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([CONCORD, "serve", "--workers", "2", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        first = _until(lambda: _leader(pg_url), 90)
+        assert first is not None and first != server.pid, "no worker became the leader"
+        os.kill(first, signal.SIGKILL)
+        killed = time.monotonic()
+        second = _until(lambda: (p if (p := _leader(pg_url)) not in (None, first) else None), 30)
+        assert second is not None, "no worker took over from the killed leader"
+        # The lock is freed when PostgreSQL sees the connection close, and the others retry every second.
+        print(f"taken over in {time.monotonic() - killed:.1f} s")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+LODGE = """
+import json, sys, time
+from pathlib import Path
+from concord.bootstrap import bootstrap
+from concord.config import Settings
+from concord.declarations.grouping import lodge_isolated
+from concord.access.handlers import subject_for
+from concord.access.models import User
+
+url, var, barrier, docs = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), json.load(open(sys.argv[4]))
+hub = bootstrap(Settings(database_url=url, var_dir=var), create_schema=False)
+with hub.sessions() as s:
+    trader = subject_for(s.get(User, "hollandfoods"), hub.lead_agency(s))
+var.mkdir(parents=True, exist_ok=True)
+(var / "ready").touch()
+while not barrier.exists():  # both ready: go together
+    time.sleep(0.002)
+out = []
+for i in range(0, len(docs), 5):  # groups of five, as the API's group commit makes them
+    out += lodge_isolated(hub.bus, [(trader, d, "key-" + d["lrn"]) for d in docs[i:i + 5]])
+print(json.dumps([[r["id"], r["replayed"]] for r in out]))
+"""
+
+
+def test_a_lodging_sent_to_two_processes_at_once_is_stored_once(concord, tmp_path):
+    """Both processes lodge the same declarations under the same keys at the same moment: the database's unique
+    (trader, key) and (trader, LRN) constraints make one of them the first and the other a replay of it."""
+    if concord.engine.dialect.name != "postgresql":
+        pytest.skip("two processes lodging at once: PostgreSQL (SQLite serves one worker)")
+    docs = [parse_declaration(declaration(lrn=f"TWICE-{n}")).model_dump(mode="json") for n in range(40)]
+    path = tmp_path / "docs.json"
+    path.write_text(json.dumps(docs))
+    url = concord.engine.url.render_as_string(hide_password=False)
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", LODGE, url, str(tmp_path / f"p{n}"), str(go), str(path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in (0, 1)]
+    _until(lambda: True if all((tmp_path / f"p{n}" / "ready").exists() for n in (0, 1)) else None, 60)
+    go.touch()
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        results.append(json.loads(out))
+    for a, b in zip(*results):
+        assert a[0] == b[0] and sorted([a[1], b[1]]) == [False, True]  # one lodged it, the other replayed it
+    with concord.sessions() as s:
+        from sqlalchemy import func, select
+
+        from concord.declarations.models import Declaration
+
+        assert s.scalar(select(func.count()).select_from(Declaration).where(Declaration.lrn.like("TWICE-%"))) == 40
+
+
+def test_several_workers_on_sqlite_are_refused_in_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from concord.cli import app
+    from concord.config import get_settings
+
+    monkeypatch.setenv("CONCORD_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CONCORD_DATABASE_URL", "")
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(app, ["serve", "--workers", "2"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 2
+    assert "--workers 2 needs PostgreSQL" in out.output and "SQLite serves one worker" in out.output
