@@ -94,7 +94,37 @@ class OutboxRelay:
             if sweep or self._wake.is_set():
                 self._wake.clear()
                 flushed = time.monotonic()
-                self._flush_logged(0, sweep)
+                try:
+                    await self._flush_on_loop(sweep)
+                except Exception:  # the transport is down: the rows stay unpublished and are retried
+                    log.exception("outbox relay failed; retrying")
+
+    async def _flush_on_loop(self, sweep: bool) -> None:
+        """flush() on the event loop, letting the loop run between publishing and marking: the streams send what
+        the transport's subscribers just delivered before the marking's write transaction (which may wait for a
+        request's) holds the loop. Not under `_lock` across the await (stop() flushes on this thread): rows that
+        stop() finds in flight are still unpublished in the table, and its sweep publishes them again (once each
+        in the store: consumers dedupe by id)."""
+        with self._fresh_lock:
+            fresh, self._fresh = self._fresh, []
+            sweep = sweep or self._sweep_due
+            self._sweep_due = False
+        if fresh:
+            try:
+                with self._lock, self._factory() as session:
+                    messages = self._cut(session, fresh)
+                    session.rollback()
+                    self.transport.publish_many(messages)
+                await asyncio.sleep(0)
+                with self._lock, self._factory() as session:
+                    for i in range(0, len(fresh), self.batch):
+                        self._mark(session, "id", [r["id"] for r in fresh[i:i + self.batch]])
+            except BaseException:
+                self._sweep_due = True  # they stay unpublished in the table; the next flush sweeps them up
+                raise
+        if sweep:
+            with self._lock:
+                self._sweep()
 
     def _flush_logged(self, pause: float, sweep: bool) -> None:
         try:
