@@ -77,7 +77,10 @@ class NotificationStore:
         if rows and rows[0][0] == self.last_seq + 1 and rows[-1][0] == self.last_seq + len(rows):
             self.last_seq = rows[-1][0]
             for consumer in self.consumers:
-                consumer(rows)
+                try:  # they are stored: a consumer's fault must not fail the relay's publish
+                    consumer(rows)
+                except Exception:
+                    log.exception("notification consumer failed")
         elif rows:
             self._wake.set()
 

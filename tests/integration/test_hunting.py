@@ -133,7 +133,8 @@ def test_a_hunts_cel_rule_also_reports_its_look_back_and_only_to_readers_of_the_
     h = hunt(app, indicators={"rule": rule})
 
     with app.sessions() as s:
-        matched = {m.declaration_id: m.pending for m in s.scalars(select(HuntMatch).where(HuntMatch.hunt_id == h["id"]))}
+        matches = s.scalars(select(HuntMatch).where(HuntMatch.hunt_id == h["id"]))
+        matched = {m.declaration_id: m.pending for m in matches}
         audit = {(e.action, e.resource) for e in s.scalars(select(AuditEntry))}
     # within the 30 days' look-back: reported; older, or not meeting the rule: not matched; pending: held
     assert matched == {recent: False, pending: True}

@@ -275,7 +275,8 @@ def test_webhooks_reach_no_internal_address_unless_allowed_checked_again_at_deli
     # receiver's 307 is not followed: its target never sees a request, and the delivery is a failure.
     app.settings.webhook_allow_networks = "127.0.0.0/8"
     asyncio.run(rounds(dispatcher, lambda: plain.requests and bouncer.requests, seconds=10))
-    assert plain.requests and all({k.lower(): v for k, v in h.items()}["host"].startswith("localhost:") for h, _ in plain.requests)
+    hosts = [{k.lower(): v for k, v in h.items()}["host"] for h, _ in plain.requests]
+    assert hosts and all(h.startswith("localhost:") for h in hosts)
     assert bouncer.requests and target.requests == []
     assert via_name["id"] and bounced["id"]
     # The pinned address keeps the name for Host and TLS (the certificate is verified against the name).
