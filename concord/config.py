@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(10.0, gt=0)
     webhook_concurrency: int = Field(32, ge=1)  # deliveries in flight at once
     webhook_allow_http: bool = False  # receivers must be https:// unless this is set (tests, a closed network)
+    # Internal networks a webhook may reach (comma-separated CIDRs, e.g. 127.0.0.0/8): by default only public
+    # addresses are posted to (no loopback, private, link-local, metadata or multicast: SSRF).
+    webhook_allow_networks: str = ""
     screening_threshold: float = Field(SCREENING_THRESHOLD, ge=0, le=1)
     screening_lane_threshold: float = Field(SCREENING_LANE_THRESHOLD, ge=0, le=1)
     host: str = "127.0.0.1"
@@ -87,6 +90,14 @@ class Settings(BaseSettings):
     # Worker processes serving one PostgreSQL database (`concord serve --workers N` sets it for its workers): with
     # more than one, the leader's outbox sweep leaves the other workers' fresh events to them (concord.leadership).
     workers: int = Field(1, ge=1)
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from concord.notifications.addresses import networks
+
+        networks(value)  # a ValueError names the faulty entry when the settings load
+        return value
 
     @field_validator("var_dir")
     @classmethod

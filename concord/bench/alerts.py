@@ -87,48 +87,84 @@ def serve(var_dir: Path, **env: str):
                 process.wait()
 
 
-class SseClient:
-    """One text/event-stream over a plain asyncio connection (HTTP/1.1, chunked): the load generator shares two
-    cores with the server, and a client library's per-event cost would be counted as the server's latency."""
+class _Subscriber(asyncio.Protocol):
+    """One text/event-stream connection that only timestamps what arrives: parsing waits until the run is over,
+    so the clients' own work (they share two cores with the server) is not counted as the server's latency."""
 
-    def __init__(self, audience: str):
-        self.audience = audience
-        self.received: list[tuple[float, dict]] = []  # (arrival, message)
-        self.status = 0
-        self._task = None
+    def __init__(self, request: bytes, seen: list):
+        self.request, self.seen, self.raw = request, seen, []  # raw: (arrival, bytes)
 
-    async def open(self, host: str, port: int, token: str) -> None:
-        self.reader, self.writer = await asyncio.open_connection(host, port, limit=1 << 20)
-        self.writer.write(f"GET /api/v1/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-                          "Accept: text/event-stream\r\n\r\n".encode())
-        self.status = int((await self.reader.readline()).split(b" ", 2)[1])
-        while (await self.reader.readline()) not in (b"\r\n", b""):
-            pass
-        self._task = asyncio.get_running_loop().create_task(self._read())
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.write(self.request)
 
-    async def _read(self) -> None:
-        buffer = b""
-        try:
-            while True:
-                size = int((await self.reader.readline()).strip() or b"0", 16)
-                if size == 0:
-                    return
-                buffer += (await self.reader.readexactly(size + 2))[:-2]  # the chunk, without its CRLF
-                while b"\n\n" in buffer:
-                    event, buffer = buffer.split(b"\n\n", 1)
-                    for line in event.split(b"\n"):
-                        if line.startswith(b"data: "):
-                            self.received.append((time.perf_counter(), json.loads(line[6:])))
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            return
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        self.raw.append((now, data))
+        self.seen[0] = now
 
-    def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        self.writer.close()
+    def messages(self) -> tuple[int, list[tuple[float, dict]]]:
+        """(HTTP status, [(arrival of the frame's last byte, message)]) out of the chunked body received."""
+        import bisect
+
+        raw = b"".join(d for _, d in self.raw)
+        if not raw:
+            return 0, []
+        ends, total = [], 0
+        for _, d in self.raw:
+            total += len(d)
+            ends.append(total)
+        status = int(raw.split(b" ", 2)[1])
+        pos = raw.find(b"\r\n\r\n") + 4
+        body, where = bytearray(), []  # where: (body offset, raw offset) of each chunk
+        while pos < len(raw):
+            eol = raw.find(b"\r\n", pos)
+            if eol < 0 or not (size := int(raw[pos:eol].split(b";")[0] or b"0", 16)):
+                break
+            where.append((len(body), eol + 2))
+            body += raw[eol + 2:eol + 2 + size]
+            pos = eol + 4 + size
+        starts = [b for b, _ in where]
+        out, at = [], 0
+        while (end := body.find(b"\n\n", at)) >= 0:
+            for line in bytes(body[at:end]).split(b"\n"):
+                if line.startswith(b"data: "):
+                    b, r = where[bisect.bisect_right(starts, end + 1) - 1]
+                    arrived = self.raw[bisect.bisect_left(ends, r + end + 2 - b)][0]
+                    out.append((arrived, json.loads(line[6:])))
+            at = end + 2
+        return status, out
 
 
-async def _fan_out(base: str, tokens: dict, subscribers: int, declarations: int, rate: float, seed: int) -> dict:
+def _subscribers(conn, host: str, port: int, streams: list[tuple[str, str]]) -> None:
+    """A client process: opens its share of the streams, says so, waits for the lodgings to end, then for 3 s of
+    quiet, and sends back what each stream received ([(audience, status, [(arrival, message)])])."""
+    async def main():
+        loop, seen = asyncio.get_running_loop(), [time.perf_counter()]
+        clients = []
+        for audience, token in streams:
+            request = (f"GET /api/v1/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                       "Accept: text/event-stream\r\n\r\n").encode()
+            _, client = await loop.create_connection(lambda: _Subscriber(request, seen), host, port)
+            clients.append((audience, client))
+        while not all(c.raw for _, c in clients):  # every stream's headers (or its refusal) arrived
+            await asyncio.sleep(0.05)
+        conn.send("open")
+        await loop.run_in_executor(None, conn.recv)  # the lodgings are over
+        while time.perf_counter() - seen[0] < 3.0:  # a loaded machine lags far behind
+            await asyncio.sleep(0.5)
+        for _, c in clients:
+            c.transport.close()
+        conn.send([(audience, *c.messages()) for audience, c in clients])
+
+    _run(main())
+    conn.close()
+
+
+async def _fan_out(base: str, tokens: dict, subscribers: int, declarations: int, rate: float, seed: int,
+                   processes: int) -> dict:
+    import multiprocessing
+
     import httpx
 
     from concord.access.identity import Subject
@@ -136,13 +172,20 @@ async def _fan_out(base: str, tokens: dict, subscribers: int, declarations: int,
 
     host, port = base.removeprefix("http://").split(":")
     users = list(OFFICERS) + list(TRADERS)
-    clients = []
-    for i in range(subscribers):
-        user = users[i % len(users)]
-        client = SseClient(TRADERS.get(user) and f"trader-{TRADERS[user]}" or user.split("-")[0].upper())
-        await client.open(host, int(port), tokens[user])
-        assert client.status == 200, client.status
-        clients.append(client)
+    streams = [(TRADERS.get(u) and f"trader-{TRADERS[u]}" or u.split("-")[0].upper(), tokens[u])
+               for u in (users[i % len(users)] for i in range(subscribers))]
+    # The subscribers run in processes of their own (the server's latency, not one client loop's backlog).
+    context, pipes, children = multiprocessing.get_context("fork"), [], []
+    for k in range(max(1, min(processes, subscribers))):
+        mine, theirs = context.Pipe()
+        child = context.Process(target=_subscribers, args=(theirs, host, int(port), streams[k::processes]),
+                                daemon=True)
+        child.start()
+        pipes.append(mine)
+        children.append(child)
+    loop = asyncio.get_running_loop()
+    for pipe in pipes:
+        assert await loop.run_in_executor(None, pipe.recv) == "open"
     await asyncio.sleep(1.0)  # every stream registered
     bodies = {t: _bodies(declarations, Subject(t, None, tid, frozenset({"trader"})), seed=seed + n)
               for n, (t, tid) in enumerate(TRADERS.items())}
@@ -167,14 +210,13 @@ async def _fan_out(base: str, tokens: dict, subscribers: int, declarations: int,
                 await asyncio.sleep(wait)
             tasks.append(asyncio.create_task(lodge(i)))
         await asyncio.gather(*tasks)
-    # The last notifications on their way: until nothing has arrived for 3 s (a loaded machine lags far behind).
-    quiet, count = 0.0, -1
-    while quiet < 3.0:
-        await asyncio.sleep(0.5)
-        now = sum(len(c.received) for c in clients)
-        quiet, count = (quiet + 0.5, count) if now == count else (0.0, now)
-    for client in clients:
-        client.close()
+    clients = []
+    for pipe in pipes:
+        pipe.send("done")
+    for pipe, child in zip(pipes, children):
+        clients += await loop.run_in_executor(None, pipe.recv)
+        child.join()
+    assert all(status == 200 for _, status, _ in clients), [status for _, status, _ in clients]
     return {"clients": clients, "sent": sent, "answered": answered, "answered_at": answered_at}
 
 
@@ -198,31 +240,33 @@ def _entitled(database_url: str, ids) -> tuple[dict, dict]:
     return {d: entitled.get(d, set()) for d in ids}, stored
 
 
-def sse_fan_out(subscribers: int = 1000, declarations: int = 100, rate: float = 10.0, seed: int = 5) -> dict:
+def sse_fan_out(subscribers: int = 1000, declarations: int = 100, rate: float = 10.0, seed: int = 5,
+                processes: int = 2) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="concord-bench-alerts-"))
     tokens = prepare(tmp, list(OFFICERS) + list(TRADERS))
     with serve(tmp, CONCORD_STREAM_CONNECTIONS_PER_USER=str(subscribers)) as (base, server):
         before = _cpu_seconds(server.pid)
-        out = _run(_fan_out(base, tokens, subscribers, declarations, rate, seed))
+        out = _run(_fan_out(base, tokens, subscribers, declarations, rate, seed, processes))
         cpu = _cpu_seconds(server.pid) - before
     clients, sent = out["clients"], out["sent"]
     entitled, stored = _entitled(f"sqlite:///{tmp / 'concord.db'}", sent)
     latencies, after_answer, delivered, wrong, events = [], [], 0, 0, set()
-    for c in clients:
-        for arrived, m in c.received:
+    for audience, _, received in clients:
+        for arrived, m in received:
             did = m.get("declaration_id")
             if did not in sent:
                 continue  # not caused by this run (none expected)
-            if c.audience not in entitled[did] or m.get("audience") != c.audience:
+            if audience not in entitled[did] or m.get("audience") != audience:
                 wrong += 1
                 continue
             delivered += 1
             events.add(m["id"])
             latencies.append(arrived - sent[did])
             after_answer.append(arrived - out["answered_at"][did])
-    expected = sum(stored.get(c.audience, 0) for c in clients)
+    expected = sum(stored.get(audience, 0) for audience, _, _ in clients)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
-    return {"subscribers": subscribers, "declarations": len(sent), "rate_per_s": rate, "events": len(events),
+    return {"subscribers": subscribers, "client_processes": processes, "declarations": len(sent), "rate_per_s": rate,
+            "events": len(events),
             "delivered": delivered, "expected": expected, "wrongly_delivered": wrong,
             "p50_ms": round(statistics.median(latencies) * 1e3, 1) if latencies else None,
             "p99_ms": round(q[98] * 1e3, 1), "max_ms": round(max(latencies, default=0) * 1e3, 1),
@@ -295,7 +339,8 @@ def webhook_throughput(deliveries: int = 5000, concurrency: int = 32) -> dict:
         out = {}
         for case, sign in (("signed", True), ("unsigned_baseline", False)):
             tmp = Path(tempfile.mkdtemp(prefix="concord-bench-webhooks-"))
-            settings = Settings(var_dir=tmp, webhook_concurrency=concurrency, webhook_allow_http=True)
+            settings = Settings(var_dir=tmp, webhook_concurrency=concurrency, webhook_allow_http=True,
+                                webhook_allow_networks="127.0.0.0/8")  # the receiver is on loopback
             sessions, engine = _webhook_database(settings, deliveries, f"http://127.0.0.1:{port}/hook")
             dispatcher = WebhookDispatcher(sessions, Clock(), settings, sign=sign)
             seconds = _run(_drain(dispatcher, deliveries))

@@ -13,7 +13,7 @@ from concord.declarations.models import TERMINAL
 from concord.errors import Forbidden, InvalidDocument, Problem
 from concord.hunting import future
 from concord.hunting.indicators import Indicators
-from concord.hunting.matching import Matcher, check, find, pending_for_rule
+from concord.hunting.matching import Matcher, check, find, rule_matches
 from concord.hunting.messages import HuntStarted, LaneRaised, StartHunt
 from concord.hunting.models import Hunt, HuntMatch
 from concord.hunting.schemas import HuntIn
@@ -53,10 +53,11 @@ def start_hunt(cmd: StartHunt, uow, *, access, risk, directory) -> dict:
             raise InvalidDocument("the hunt has faults; nothing was stored",
                                   [Problem(bad, f"no agency of that code; use one of {', '.join(sorted(snapshot.agencies))}")])
         matcher = Matcher(ind)
-        found = find(s, matcher, now - timedelta(days=body.lookback_days), MAX_MATCHES)
+        since = now - timedelta(days=body.lookback_days)
+        found = find(s, matcher, since, MAX_MATCHES)
         rules = future.rule_set(ind, body.action.lane) if ind.rule else None
-        if rules is not None:
-            found += pending_for_rule(s, rules, matcher, now, {f.id for f in found}, MAX_MATCHES)
+        if rules is not None:  # pending ones are held, recent ones reported, as the lists' matches are
+            found += rule_matches(s, rules, matcher, now, since, {f.id for f in found}, MAX_MATCHES)
         if len(found) > MAX_MATCHES:
             raise InvalidDocument("the hunt is too broad; nothing was stored", [Problem(
                 "/indicators", f"the indicators match more than {MAX_MATCHES:,} declarations; narrow them")])

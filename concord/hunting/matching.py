@@ -112,12 +112,14 @@ def find(session, matcher: Matcher, since: datetime, limit: int) -> list[Found]:
     return _checked(session, matcher, ids)
 
 
-def pending_for_rule(session, rules, matcher: Matcher, now: datetime, known: set, limit: int) -> list:
-    """Pending declarations that the hunt's CEL rule holds for (the lists found the others); a scan of the
-    pending ones only: the look-back is matched by the lists, `concord risk rules try` tries a rule on history."""
+def rule_matches(session, rules, matcher: Matcher, now: datetime, since: datetime, known: set, limit: int) -> list:
+    """Declarations that the hunt's CEL rule holds for, among those the lists did not find (`known`): the pending
+    ones (whenever lodged: they are held) and those lodged since `since` (the look-back: reported to the issuer).
+    A rule can read any field, so no index narrows it: a scan of those rows, in id order, `_CHUNK` at a time."""
     out, last = [], ""
+    window = or_(Declaration.status.not_in(TERMINAL), Declaration.lodged_at >= since)
     while len(out) <= limit:
-        rows = session.execute(_current().where(Declaration.status.not_in(TERMINAL), Declaration.id > last)
+        rows = session.execute(_current().where(window, Declaration.id > last)
                                .order_by(Declaration.id).limit(_CHUNK)).all()
         if not rows:
             break

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from concord.errors import InvalidDocument, NotFound, Problem, problems_from
 from concord.ids import new_id
 from concord.messaging.audiences import audience_token
+from concord.notifications.addresses import check, networks
 from concord.notifications.messages import CreateWebhook, RemoveWebhook, ReplayDeadLetters
 from concord.notifications.models import DEAD, PENDING, Notification, WebhookDelivery, WebhookSubscription
 from concord.notifications.queries import own_webhook, webhook_agency, webhook_out
@@ -34,6 +35,13 @@ def create_webhook(cmd: CreateWebhook, uow, *, app) -> dict:
     if cmd.url.startswith("http://") and not app.settings.webhook_allow_http:
         raise InvalidDocument("the webhook has faults; nothing was stored", [Problem(
             "/url", "use an https:// address (this hub accepts http:// only with CONCORD_WEBHOOK_ALLOW_HTTP)")])
+    # SSRF: an address inside the hub's network is refused now, as far as the name resolves today; each delivery
+    # checks again (concord.notifications.addresses).
+    reason, _ = check(cmd.url, networks(app.settings.webhook_allow_networks))
+    if reason:
+        raise InvalidDocument("the webhook has faults; nothing was stored", [Problem(
+            "/url", f"the hub posts only to public addresses: {reason} (an administrator can allow an internal "
+                    f"network with CONCORD_WEBHOOK_ALLOW_NETWORKS)")])
     with uow:
         s, now = uow.session, uow.clock.now()
         count = s.scalar(select(func.count()).select_from(WebhookSubscription)

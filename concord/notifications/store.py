@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from datetime import timedelta
 
 import orjson
@@ -41,6 +42,8 @@ class NotificationStore:
         self._wake: asyncio.Event | None = None
         self._loop = None
         self._task = None
+        self._loop_thread = None
+        self._stopping = False
 
     def store(self, messages: list[dict]) -> None:
         """The relay's batch subscriber: insert each message once (a redelivery is ignored), then wake the tail."""
@@ -54,10 +57,32 @@ class NotificationStore:
             if dialect == "postgresql":
                 s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
             insert = (postgresql if dialect == "postgresql" else sqlite).insert(Notification)
-            s.execute(insert.on_conflict_do_nothing(), rows)
+            stored = s.execute(insert.on_conflict_do_nothing().returning(  # a redelivery returns nothing
+                Notification.seq, Notification.audience, Notification.name, Notification.message,
+                sort_by_parameter_order=True), rows).all()
             s.commit()
-        if self._loop is not None:  # the relay may run on its own thread (NATS): wake the loop thread-safely
-            self._loop.call_soon_threadsafe(self._wake.set)
+        if self._loop is None:
+            return
+        # Hand what was just stored to the consumers at once, instead of reading it back (the tail's read cost a
+        # thread hop and a query per batch, and waited behind the relay's marking): on the loop's thread.
+        fresh = sorted((seq, aud, name, frame(seq, name, message)) for seq, aud, name, message in stored)
+        if threading.get_ident() == self._loop_thread:
+            self._fresh(fresh)
+        else:  # the relay runs on its own thread (NATS)
+            self._loop.call_soon_threadsafe(self._fresh, fresh)
+
+    def _fresh(self, rows: list[tuple]) -> None:
+        """This process's insert, delivered straight away if it follows what was delivered last; after a gap (another
+        process's rows between, or sequence numbers a redelivery consumed) the tail reads the table instead."""
+        if rows and rows[0][0] == self.last_seq + 1 and rows[-1][0] == self.last_seq + len(rows):
+            self.last_seq = rows[-1][0]
+            for consumer in self.consumers:
+                try:  # they are stored: a consumer's fault must not fail the relay's publish
+                    consumer(rows)
+                except Exception:
+                    log.exception("notification consumer failed")
+        elif rows:
+            self._wake.set()
 
     def latest(self) -> int:
         with self.sessions() as s:
@@ -94,26 +119,31 @@ class NotificationStore:
     async def start(self) -> None:
         """Tail from what is stored now: a consumer connecting later replays the past with Last-Event-ID."""
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        self._loop_thread = threading.get_ident()
         self.last_seq = await asyncio.to_thread(self.latest)
         self._task = self._loop.create_task(self._tail())
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stopping = True  # as the webhooks' loop: a cancellation that meets a wake-up is lost in 3.11
+            self._wake.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _tail(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_S)
             self._wake.clear()
             try:
-                while rows := await asyncio.to_thread(self.read, self.last_seq):
-                    self.last_seq = rows[-1][0]
-                    for consumer in self.consumers:
-                        consumer(rows)
-                    if len(rows) < PAGE:
+                while page := await asyncio.to_thread(self.read, self.last_seq):
+                    # what this process stored meanwhile was delivered at once (_fresh): not twice
+                    if rows := [r for r in page if r[0] > self.last_seq]:
+                        self.last_seq = rows[-1][0]
+                        for consumer in self.consumers:
+                            consumer(rows)
+                    if len(page) < PAGE:
                         break
             except Exception:  # the database is away: the next round reads from the same seq
                 log.exception("notification tail failed; retrying")

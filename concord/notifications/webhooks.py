@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import delete, select, update
 
 from concord.ids import new_id
+from concord.notifications.addresses import check_async, networks, pinned
 from concord.notifications.models import (DEAD, DELIVERED, PENDING, Notification, WebhookDelivery,
                                           WebhookSubscription)
 
@@ -148,8 +149,13 @@ class WebhookDispatcher:
         if self.sign:
             ts = int(time.time())  # the receiver compares it with its own clock: wall time, not the hub's clock
             headers |= {"webhook-timestamp": str(ts), "webhook-signature": signature(secret, message["id"], ts, body)}
+        # Checked again at each delivery, on what the name resolves to now, and posted to that very address.
+        reason, addresses = await check_async(url, networks(self.settings.webhook_allow_networks))
+        if reason or not addresses:
+            return delivery_id, attempts, None, f"refused: {reason} (CONCORD_WEBHOOK_ALLOW_NETWORKS)"
+        target, host, extensions = pinned(url, addresses[0])
         try:
-            answer = await client.post(url, content=body, headers=headers)
+            answer = await client.post(target, content=body, headers=headers | host, extensions=extensions)
         except Exception as e:  # refused, reset, timed out, bad TLS: all retried
             return delivery_id, attempts, None, f"{type(e).__name__}: {e}"[:300] or type(e).__name__
         if 200 <= answer.status_code < 300:
@@ -179,11 +185,15 @@ class WebhookDispatcher:
             self._wake.set()
 
     async def start(self) -> None:
-        self._wake = asyncio.Event()
+        self._wake, self._stopping = asyncio.Event(), False
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
         if self._task is not None:
+            # Python 3.11's wait_for loses a cancellation that meets a wake-up (the store now wakes this at once,
+            # also during the relay's last flush at shutdown): the flag ends the loop whatever happens to it.
+            self._stopping = True
+            self.wake()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -195,7 +205,7 @@ class WebhookDispatcher:
         # Redirects are not followed: a receiver's answer must not send the hub's traffic somewhere else.
         async with httpx.AsyncClient(timeout=self.settings.webhook_timeout_s, limits=limits,
                                      follow_redirects=False) as client:
-            while True:
+            while not self._stopping:
                 try:
                     busy = await self.round(client)
                 except Exception:

@@ -115,6 +115,39 @@ def test_a_hunt_holds_pending_sisters_reports_recent_ones_and_release_waits(app)
         report(app, "vet-officer", h["id"])
 
 
+def test_a_hunts_cel_rule_also_reports_its_look_back_and_only_to_readers_of_the_whole_document(app):
+    from concord.hunting.models import HuntMatch
+
+    rule = 'items.exists(i, i.description == "Cotton T-shirts, false bottom")'
+    shirts = lambda lrn: declaration(lrn=lrn, items=[item("610910", "Cotton T-shirts, false bottom", "BD")])  # noqa
+    too_old = submit(app, shirts("FB-1"))
+    as_(app, "cus-officer", RecordArrival(declaration_id=too_old))
+    app.clock.advance(days=40)
+    recent = submit(app, shirts("FB-2"))
+    as_(app, "cus-officer", RecordArrival(declaration_id=recent))
+    plain = submit(app, declaration(lrn="FB-3"))
+    as_(app, "cus-officer", RecordArrival(declaration_id=plain))
+    assert row(app, recent).status == row(app, too_old).status == "released"
+    pending = submit(app, shirts("FB-4"))
+
+    h = hunt(app, indicators={"rule": rule})
+
+    with app.sessions() as s:
+        matches = s.scalars(select(HuntMatch).where(HuntMatch.hunt_id == h["id"]))
+        matched = {m.declaration_id: m.pending for m in matches}
+        audit = {(e.action, e.resource) for e in s.scalars(select(AuditEntry))}
+    # within the 30 days' look-back: reported; older, or not meeting the rule: not matched; pending: held
+    assert matched == {recent: False, pending: True}
+    assert ("hunt:match:found", f"declaration/{recent}") in audit
+    assert row(app, pending).lane == "red"
+    # A rule may read any field, so its match is shown only to a reader of the whole document: the lead; the
+    # police (no agreement covers these T-shirts' fields) see only the one they were engaged on.
+    lead = report(app, "cus-officer", h["id"], purpose=None)
+    assert sorted(m["declaration_id"] for m in lead["items"]) == sorted([recent, pending]) and lead["total"] == 2
+    assert [m["declaration_id"] for m in report(app, "pol-officer", h["id"])["items"]] in ([], [pending])
+    assert recent not in str(report(app, "pol-officer", h["id"]))
+
+
 def test_new_declarations_meet_the_hunt_until_it_lapses(app):
     h = hunt(app, indicators={"containers": [SISTER], "hs": ["0803"], "conveyances": ["KL1234"]},
              lookback_days=0)

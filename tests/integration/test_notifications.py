@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,7 +19,7 @@ from concord.messaging.models import EventRecord
 from concord.messaging.transports import event_tokens, subject_for
 from concord.notifications import queries
 from concord.notifications.messages import CreateWebhook, RemoveWebhook, ReplayDeadLetters
-from concord.notifications.models import Notification
+from concord.notifications.models import Notification, WebhookDelivery
 from concord.notifications.service import Notifications
 from concord.notifications.webhooks import WebhookDispatcher, backoff
 from support import declaration, subjects
@@ -94,7 +95,7 @@ def test_nats_subjects_keep_four_tokens_whatever_the_event_name():
 class Receiver:
     """A real HTTP receiver on loopback: answers `fail` 500s first, then 204; records every request."""
 
-    def __init__(self, fail: int = 0):
+    def __init__(self, fail: int = 0, redirect: str | None = None):
         self.fail, self.requests = fail, []
         owner = self
 
@@ -102,9 +103,11 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["content-length"]))
                 owner.requests.append((dict(self.headers), body))
-                status = 500 if owner.fail > 0 else 204
+                status = 307 if redirect else 500 if owner.fail > 0 else 204
                 owner.fail -= 1
                 self.send_response(status)
+                if redirect:
+                    self.send_header("location", redirect)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -144,6 +147,7 @@ async def rounds(dispatcher: WebhookDispatcher, until, seconds: float = 20.0) ->
 @pytest.fixture
 def hooked(concord):
     concord.settings.webhook_allow_http = True
+    concord.settings.webhook_allow_networks = "127.0.0.0/8"  # the receivers run on loopback
     concord.settings.webhook_backoff_s = 0.05
     concord.settings.webhook_max_attempts = 3
     concord.bus.relay.flush()
@@ -224,6 +228,68 @@ def test_webhook_input_is_checked_and_only_liaisons_and_administrators_manage_th
         assert s.scalar(select(func.count()).select_from(Notification)) == 0
         assert [h["id"] for h in queries.list_webhooks(s, subjects(app)["nppo-liaison"])] == [made["id"]]
         assert queries.list_webhooks(s, subjects(app)["vet-liaison"]) == []
+
+
+def test_webhooks_reach_no_internal_address_unless_allowed_checked_again_at_delivery_and_never_redirected(hooked):
+    from pydantic import ValidationError
+
+    from concord.config import Settings
+    from concord.notifications.addresses import pinned
+
+    app, service, receivers = hooked
+    app.settings.webhook_allow_networks = ""
+    for url in ("http://127.0.0.1:8000/hook", "http://localhost/hook", "http://[::1]/hook", "http://10.1.2.3/hook",
+                "http://192.168.0.7/hook", "http://169.254.169.254/latest/meta-data/", "http://224.0.0.251/hook",
+                "http://[::ffff:127.0.0.1]/hook", "http://0.0.0.0/hook", "http://100.64.0.1/hook"):
+        with pytest.raises(InvalidDocument) as e:
+            as_(app, "nppo-liaison", CreateWebhook(url=url))
+        assert e.value.problems[0].pointer == "/url" and "public addresses" in e.value.problems[0].message, url
+    with app.sessions() as s:
+        assert queries.list_webhooks(s, subjects(app)["nppo-liaison"]) == []  # nothing stored
+    # Allowed for the receivers on loopback, registered; then the allowance goes (as a name that resolved to a
+    # public address at registration resolves to an internal one at delivery): nothing is posted to it.
+    app.settings.webhook_allow_networks = "127.0.0.0/8"
+    plain, target = Receiver(), Receiver()
+    bouncer = Receiver(redirect=target.url)
+    receivers += [plain, target, bouncer]
+    via_name = as_(app, "nppo-liaison", CreateWebhook(url=plain.url.replace("127.0.0.1", "localhost")))
+    bounced = as_(app, "vet-liaison", CreateWebhook(url=bouncer.url))
+    app.settings.webhook_allow_networks = ""
+    submit(app, declaration(lrn="W-9", items=[BANANAS, SHRIMPS]))
+    app.bus.relay.flush()
+    dispatcher = service.webhooks
+
+    def attempts():
+        with app.sessions() as s:
+            return s.execute(select(WebhookDelivery.subscription_id, WebhookDelivery.last_error)
+                             .where(WebhookDelivery.attempts > 0)).all()
+
+    app.settings.webhook_max_attempts = 100
+    asyncio.run(rounds(dispatcher, lambda: {w for w, _ in attempts()} == {via_name["id"], bounced["id"]}))
+    assert plain.requests == [] and bouncer.requests == [] and dispatcher.sent == 0
+    assert all(e.startswith("refused: 127.0.0.1 is a loopback address") for _, e in attempts()), attempts()
+    with app.sessions() as s:  # due again now
+        s.execute(update(WebhookDelivery).values(next_attempt_at=dispatcher.clock.now() - timedelta(seconds=1)))
+        s.commit()
+    # Allowed again: the NPPO receiver gets its posts (by the name's address, with the name as Host); the VET
+    # receiver's 307 is not followed: its target never sees a request, and the delivery is a failure.
+    app.settings.webhook_allow_networks = "127.0.0.0/8"
+    asyncio.run(rounds(dispatcher, lambda: plain.requests and bouncer.requests, seconds=10))
+    hosts = [{k.lower(): v for k, v in h.items()}["host"] for h, _ in plain.requests]
+    assert hosts and all(h.startswith("localhost:") for h in hosts)
+    assert bouncer.requests and target.requests == []
+    assert via_name["id"] and bounced["id"]
+    # The pinned address keeps the name for Host and TLS (the certificate is verified against the name).
+    assert pinned("https://hooks.nppo.example:8443/in", ipaddress_of("203.0.113.9")) == (
+        "https://203.0.113.9:8443/in", {"host": "hooks.nppo.example:8443"}, {"sni_hostname": "hooks.nppo.example"})
+    with pytest.raises(ValidationError, match="10.0.0.0/33"):
+        Settings(webhook_allow_networks="127.0.0.0/8, 10.0.0.0/33")
+
+
+def ipaddress_of(text):
+    import ipaddress
+
+    return ipaddress.ip_address(text)
 
 
 def test_backoff_doubles_with_jitter_up_to_the_cap():
