@@ -65,8 +65,14 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None), worker
     console.print(f"Concord on http://{shown}:{port} (API docs: http://{shown}:{port}/docs), "
                   f"database {s.database_label()}; access log {'on' if access_log else 'off (--access-log)'}; "
                   f"Ctrl-C stops it", soft_wrap=True)
+    level = "info" if access_log else "warning"
+    logs = {}
+    if s.log_format == "json":  # CONCORD_LOG_FORMAT=json: every line one JSON object, with the request id
+        from concord.observability.logs import uvicorn_log_config
+
+        logs = {"log_config": uvicorn_log_config(level)}
     uvicorn.run("concord.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info" if access_log else "warning", access_log=access_log)
+                log_level=level, access_log=access_log, **logs)
 
 
 @db_app.command("upgrade")

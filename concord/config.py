@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     access_log: bool = False  # `concord serve` logs one line per request
+    # "json": `concord serve` writes one JSON object per log line, with the request id (for a log pipeline)
+    log_format: str = Field("text", pattern="^(text|json)$")
 
     @field_validator("var_dir")
     @classmethod

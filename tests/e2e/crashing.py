@@ -35,9 +35,9 @@ def free_port() -> int:
 class Hub:
     """A configured database (SQLite in `var`, or `database_url`) and the `concord serve` processes on it."""
 
-    def __init__(self, var: Path, database_url: str = ""):
+    def __init__(self, var: Path, database_url: str = "", users: tuple = (), **env: str):
         self.var, self.url = var, database_url
-        self.env = {**os.environ, "CONCORD_VAR_DIR": str(var), "CONCORD_DATABASE_URL": database_url}
+        self.env = {**os.environ, "CONCORD_VAR_DIR": str(var), "CONCORD_DATABASE_URL": database_url, **env}
         # The config and tokens in this process, as `concord config load` and `concord tokens issue` would:
         # five CLI starts cost ten seconds on a loaded machine, and the servers are what is under test.
         from concord.access.messages import IssueToken
@@ -48,7 +48,7 @@ class Hub:
         hub = bootstrap(Settings(var_dir=var, database_url=database_url))
         try:
             hub.bus.handle(LoadConfig(text=demo_config_text(), source="demo config"))
-            self.tokens = {user: hub.bus.handle(IssueToken(user_id=user))["token"] for user in TRADERS}
+            self.tokens = {user: hub.bus.handle(IssueToken(user_id=user))["token"] for user in (*TRADERS, *users)}
         finally:
             hub.close()
         self.servers: dict[int, subprocess.Popen] = {}
