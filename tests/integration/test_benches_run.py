@@ -32,7 +32,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay", "edifact", "hunt", "alerts", "console", "schemes"):
+                 "audit-flood", "relay", "edifact", "hunt", "alerts", "console", "schemes", "soak"):
         assert f" {name} " in listed, name
 
 
@@ -104,3 +104,15 @@ def test_console_bench_runs_small_and_times_every_screen_beside_the_api():
     out = console.run(count=12, requests=2)
     assert len(out["pages"]) == 13 and all(p["p95_ms"] > 0 and p["bytes"] > 500 for p in out["pages"].values())
     assert set(out["baseline_api_json"]) == {"api_tasks (NPPO)", "api_declaration (CUS)"}
+
+
+def test_soak_bench_measures_each_window_and_the_memory():
+    """Tiny: a 1-second maximum, then two 2-second windows at 70 % of it."""
+    from concord.bench import soak
+
+    out = soak.run(minutes=4 / 60, seconds=1.0, window_s=2.0)
+    assert out["windows"] == 2 and len(out["per_window"]) == 2
+    assert out["max_declarations_per_s"] > 0 and abs(out["rate"] - 0.7 * out["max_declarations_per_s"]) <= 1
+    assert out["errors"] == 0 and out["requests"] > 0
+    assert out["rss_mb_start"] > 0 and out["rss_mb_end"] > 0 and out["rss_growth"] is not None
+    assert all(w["outbox"]["lag_s"] >= 0 and w["p99_ms"] > 0 for w in out["per_window"])
