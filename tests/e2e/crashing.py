@@ -60,19 +60,26 @@ class Hub:
 
     def serve(self, port: int | None = None) -> int:
         """Start a server and wait until it answers; its port."""
-        port = port or free_port()
-        log = open(self.var / f"serve-{port}.log", "ab")
-        self.servers[port] = subprocess.Popen([CONCORD, "serve", "--port", str(port)], env=self.env, stdout=log,
-                                              stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.servers[port].poll() is None, (self.var / f"serve-{port}.log").read_text()
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                return port
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError(f"the server on port {port} did not answer within 60 s")
+        return self.serve_many(port)[0]
+
+    def serve_many(self, *ports: int | None) -> list[int]:
+        """Start servers side by side (a start is seconds of imports) and wait until each answers; their ports."""
+        ports = [port or free_port() for port in ports or (None,)]
+        for port in ports:
+            log = open(self.var / f"serve-{port}.log", "ab")
+            self.servers[port] = subprocess.Popen([CONCORD, "serve", "--port", str(port)], env=self.env, stdout=log,
+                                                  stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        for port in ports:
+            while True:
+                assert self.servers[port].poll() is None, (self.var / f"serve-{port}.log").read_text()
+                assert time.monotonic() < deadline, f"the server on port {port} did not answer within 90 s"
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        return ports
 
     def kill(self, port: int, sig: int = signal.SIGKILL) -> int:
         proc = self.servers.pop(port)
@@ -160,15 +167,25 @@ def retry_everything(hub: Hub, port: int, ledger: Ledger) -> dict:
     """After the restart: every key sent once more with its body. Acknowledged ones must replay (200) the same
     declaration; those in doubt either replay (they were committed) or are lodged now (201)."""
     changed, replayed_in_doubt = [], 0
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        for key, (user, body) in ledger.sent.items():
-            r = client.post("/api/v1/declarations", content=body, headers={
+
+    async def retry(client: httpx.AsyncClient, keys: list[str]):
+        nonlocal replayed_in_doubt
+        for key in keys:
+            user, body = ledger.sent[key]
+            r = await client.post("/api/v1/declarations", content=body, headers={
                 "Authorization": f"Bearer {hub.tokens[user]}", "Idempotency-Key": key,
                 "Content-Type": "application/json"})
             assert r.status_code in (200, 201), (key, r.status_code, r.text)
             if key in ledger.acknowledged and (r.status_code != 200 or r.json()["id"] != ledger.acknowledged[key]):
                 changed.append((key, r.status_code, r.json()["id"], ledger.acknowledged[key]))
             replayed_in_doubt += key not in ledger.acknowledged and r.status_code == 200
+
+    async def all_keys():
+        keys = list(ledger.sent)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            await asyncio.gather(*[retry(client, keys[i::8]) for i in range(8)])
+
+    asyncio.run(all_keys())
     return {"changed": changed, "in_doubt_that_were_committed": replayed_in_doubt}
 
 

@@ -68,7 +68,7 @@ def test_kill_9_of_one_server_among_several_then_of_the_last_on_postgresql(tmp_p
     acknowledged is there once."""
     hub = Hub(tmp_path, pg_url)
     try:
-        first, second = hub.serve(), hub.serve()
+        first, second = hub.serve_many(None, None)
         ledger = asyncio.run(lodge_while(hub, [first, second], CLIENTS, lambda: hub.kill(first), then=1.5))
         survivor = account(hub, ledger)
         print("\nkill -9 of one of two servers on postgresql (before the retries): " + json.dumps(
