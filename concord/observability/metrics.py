@@ -18,7 +18,8 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 HELP = {
     "concord_http_requests_total": ("counter", "HTTP requests answered, by method, route template and status"),
     "concord_http_request_duration_seconds": ("histogram", "time to answer an HTTP request, by method and route"),
-    "concord_lodgings_total": ("counter", "declarations lodged over the API (201), replays (200) not counted"),
+    "concord_lodgings_total": ("counter", "declarations lodged one by one over the API (POST answered 201; replays "
+                                          "and NDJSON uploads not counted)"),
     "concord_lanes_total": ("counter", "risk assessments by lane (green, yellow, red...), this process"),
     "concord_outbox_unpublished_events": ("gauge", "events committed and not yet published by the relay"),
     "concord_outbox_lag_seconds": ("gauge", "age of the oldest event not yet published (0 when none)"),
