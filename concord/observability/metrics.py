@@ -28,6 +28,8 @@ HELP = {
     "concord_webhook_deliveries": ("gauge", "webhook deliveries by state (pending, delivered, dead)"),
     "concord_sse_streams_open": ("gauge", "notification streams open on this process"),
     "concord_process_resident_memory_bytes": ("gauge", "resident set size of this process"),
+    "concord_risk_model_score_psi": ("gauge", "the learned model's score drift (PSI) at its last hourly check, by "
+                                              "model version (alert at 0.25)"),
 }
 
 
@@ -141,6 +143,10 @@ def gauges(app) -> dict[tuple, float]:
     if notifications is not None:
         values[("concord_sse_streams_open", ())] = notifications.streams.count()
     values[("concord_process_resident_memory_bytes", ())] = resident_memory()
+    from concord.risk.handlers import DRIFT_GAUGE
+
+    for version, drift in list(DRIFT_GAUGE.items()):
+        values[("concord_risk_model_score_psi", (("model_version", str(version)),))] = drift["score_psi"]
     return values
 
 
