@@ -74,3 +74,29 @@ def test_readyz_says_what_is_not_ready(tmp_path):
             assert client.get("/readyz").status_code == 200
     finally:
         hub.close()
+
+
+def test_readyz_and_metrics_on_postgresql(tmp_path, pg_url):
+    """The same probes and gauges on the production database (in-process: the queries are what differs)."""
+    from concord.access.messages import IssueToken
+    from concord.agencies.messages import LoadConfig
+    from concord.app import create_app
+    from concord.bootstrap import bootstrap
+    from concord.config import Settings
+    from support import demo_config_text
+
+    hub = bootstrap(Settings(var_dir=tmp_path, database_url=pg_url))
+    try:
+        hub.bus.handle(LoadConfig(text=demo_config_text(), source="demo config"))
+        admin = hub.bus.handle(IssueToken(user_id="admin"))["token"]
+        trader = hub.bus.handle(IssueToken(user_id="hollandfoods"))["token"]
+        with TestClient(create_app(hub, background=False)) as client:
+            assert client.get("/readyz").json() == {"status": "ready", "checks": {"database": "ok",
+                                                                                  "migrations": "ok"}}
+            assert client.post("/api/v1/declarations", json=declaration(lrn="OPS-PG"),
+                               headers={"Authorization": f"Bearer {trader}"}).status_code == 201
+            body = client.get("/metrics", headers={"Authorization": f"Bearer {admin}"}).text
+            assert "concord_outbox_unpublished_events" in body and "concord_audit_unsigned_entries" in body
+            assert client.get("/metrics", headers={"Authorization": f"Bearer {trader}"}).status_code == 403
+    finally:
+        hub.close()
