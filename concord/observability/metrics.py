@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from datetime import timezone
 
+REQUESTS, DURATION = "concord_http_requests_total", "concord_http_request_duration_seconds"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 HELP = {
     "concord_http_requests_total": ("counter", "HTTP requests answered, by method, route template and status"),
@@ -47,13 +49,23 @@ class Registry:
 
     def observe(self, name: str, labels: tuple, value: float) -> None:
         with self.lock:
-            h = self.histograms.setdefault((name, labels), [0] * len(BUCKETS) + [0.0, 0])
-            for i, bound in enumerate(BUCKETS):
-                if value <= bound:
-                    h[i] += 1
-                    break
-            h[-2] += value
-            h[-1] += 1
+            self._observe(name, labels, value)
+
+    def _observe(self, name: str, labels: tuple, value: float) -> None:
+        h = self.histograms.get((name, labels))
+        if h is None:
+            h = self.histograms[(name, labels)] = [0] * (len(BUCKETS) + 1) + [0.0, 0]
+        h[bisect_left(BUCKETS, value)] += 1  # the slot past the last bucket counts only towards +Inf
+        h[-2] += value
+        h[-1] += 1
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered request: its count, its duration, and a lodging if it was one (one lock for all)."""
+        with self.lock:
+            self.counters[(REQUESTS, (("method", method), ("route", route), ("status", str(status))))] += 1
+            self._observe(DURATION, (("method", method), ("route", route)), seconds)
+            if status == 201 and method == "POST" and route == "/api/v1/declarations":
+                self.counters[("concord_lodgings_total", ())] += 1
 
 
 METRICS = Registry()
@@ -92,13 +104,7 @@ class Measured:
             route = getattr(scope.get("route"), "path", None)
             if route is None:
                 route = scope["path"] if scope["path"] in self.fast_paths else "unmatched"
-            method = scope.get("method", "")
-            METRICS.inc("concord_http_requests_total", (("method", method), ("route", route),
-                                                        ("status", str(status[0]))))
-            METRICS.observe("concord_http_request_duration_seconds", (("method", method), ("route", route)),
-                            time.perf_counter() - start)
-            if status[0] == 201 and method == "POST" and route == "/api/v1/declarations":
-                METRICS.inc("concord_lodgings_total")
+            METRICS.request(scope.get("method", ""), route, status[0], time.perf_counter() - start)
 
 
 def _labels(labels: tuple, extra: tuple = ()) -> str:
