@@ -17,6 +17,7 @@ from concord.bounds import request_id as request_id_of
 from concord.clearance.messages import CheckDeadlines
 from concord.errors import ConcordError, InvalidDocument, Problem, problem_of
 from concord.ids import new_id
+from concord.observability.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def _request_id(scope) -> bytes:
     given = request_id_of(next((v for k, v in scope["headers"] if k == b"x-request-id"), None))
     request_id = given or new_id("req_")
     scope.setdefault("state", {})["request_id"] = request_id
+    REQUEST_ID.set(request_id)  # for the log lines of this request (CONCORD_LOG_FORMAT=json)
     return request_id.encode()
 
 
@@ -209,6 +211,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     from concord.incidents.api import router as incidents_router
     from concord.inspections.api import router as inspections_router
     from concord.notifications.api import router as notifications_router
+    from concord.observability.api import router as observability_router
     from concord.risk.api import router as risk_router
     from concord.screening.api import router as screening_router
     from concord.standards.api import router as standards_router
@@ -216,12 +219,13 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
     for router in (access_router, agencies_router, declarations_router, clearance_router, agreements_router,
                    audit_router, risk_router, screening_router, inspections_router, trs_router, incidents_router,
-                   standards_router, hunting_router, taxii_router, notifications_router):
+                   standards_router, hunting_router, taxii_router, notifications_router, observability_router):
         app.include_router(router)
     from concord.declarations.api import FAST_ROUTES
+    from concord.observability.metrics import Measured
 
     stack = app.build_middleware_stack  # Starlette builds it at the first request; the fast lane goes in front
-    app.build_middleware_stack = lambda: FastLane(stack(), FAST_ROUTES)
+    app.build_middleware_stack = lambda: Measured(FastLane(stack(), FAST_ROUTES), {p for _, p in FAST_ROUTES})
 
     from concord.console.web import mount_console
 
@@ -230,9 +234,5 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
     from concord.openapi import document_errors
 
     document_errors(app)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz():
-        return {"status": "ok", "version": __version__}
 
     return app

@@ -252,6 +252,10 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.bus.subscribe(TaskDecided, inspections.propose_when_joint, when=inspections.needs_goods)
     app.bus.subscribe(DeclarationRefused, inspections.cancel_with_declaration)
     app.bus.subscribe(DeclarationCancelled, inspections.cancel_with_declaration)
+    from concord.declarations.messages import RiskAssessed
+    from concord.observability.metrics import count_lane, unreached
+
+    app.bus.subscribe(RiskAssessed, unreached, when=count_lane)  # /metrics: each lane counted, no unit of work
     app.periodic["risk-drift"] = (3600.0, lambda: app.bus.handle(CheckModelDrift()))  # risk lane: hourly
     app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
     # overdue operation tasks escalated, notices' missing feedback raised (as CheckDeadlines is for clearance)

@@ -92,8 +92,14 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
         return
     if server != "uvicorn":
         fail(f"--server {server}: choose uvicorn or granian")
+    level = "info" if access_log else "warning"
+    logs = {}
+    if s.log_format == "json":  # CONCORD_LOG_FORMAT=json: every line one JSON object, with the request id
+        from concord.observability.logs import uvicorn_log_config
+
+        logs = {"log_config": uvicorn_log_config(level)}
     uvicorn.run("concord.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info" if access_log else "warning", access_log=access_log)
+                log_level=level, access_log=access_log, **logs)
 
 
 @db_app.command("upgrade")

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
 
         networks(value)  # a ValueError names the faulty entry when the settings load
         return value
+    # "json": `concord serve` writes one JSON object per log line, with the request id (for a log pipeline)
+    log_format: str = Field("text", pattern="^(text|json)$")
 
     @field_validator("var_dir")
     @classmethod

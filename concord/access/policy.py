@@ -34,6 +34,7 @@ class Decision:
 
 
 DENY = Decision(False)
+HUB_METRICS = "hub:metrics"  # the operators' figures at /metrics: hub-wide counts (docs/operations.md)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ def authorize(subject: Subject, action: str, resource, purpose: str | None = Non
         return _declaration(subject, action, resource, purpose, session, access)
     if isinstance(resource, AuditEntry):
         return _audit_entry(subject, action, resource)
+    if resource == HUB_METRICS:  # the lead agency's administrators run the hub; an agency's own are not operators
+        allowed = action == "read" and subject.lead and subject.has("administrator")
+        return Decision(True, WHOLE, "role:administrator") if allowed else DENY
     if isinstance(resource, Ref):
         return _ref(subject, action, resource, purpose, session, access)
     from concord.access import records

@@ -66,6 +66,20 @@ def bench_http(json_output: bool = JSON, seconds: float = 8.0, connections: int 
         _print(run(seconds, connections, postgres, tuple(at), workers, server), json_output)
 
 
+@app.command("soak")
+def bench_soak(json_output: bool = JSON, minutes: float = typer.Option(10.0, help="how long to hold the load"),
+               rate: float = typer.Option(None, help="declarations/s to hold (default: 70 % of the maximum measured "
+                                                     "first)"),
+               seconds: float = typer.Option(8.0, help="length of the maximum-rate run"),
+               window: float = typer.Option(60.0, help="seconds per reported window (p99, errors, RSS, outbox lag)"),
+               postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): run on a "
+                                                        "fresh database there instead of SQLite")):
+    """One worker held at 70 % of its maximum for N minutes: errors and p99 per minute, RSS growth, outbox lag."""
+    from concord.bench.soak import run
+
+    _print(run(minutes, rate, seconds, postgres=postgres, window_s=window), json_output)
+
+
 @app.command("audit")
 def bench_audit(json_output: bool = JSON, appends: int = typer.Option(50000, help="entries appended through group "
                                                                                   "commit"),

@@ -34,7 +34,7 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay", "edifact", "hunt", "alerts", "console", "schemes", "cluster"):
+                 "audit-flood", "relay", "edifact", "hunt", "alerts", "console", "schemes", "cluster", "soak"):
         assert f" {name} " in listed, name
 
 
@@ -124,3 +124,15 @@ def test_cluster_bench_runs_small_through_the_cli():
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["lodgings_acknowledged"] == 80 and figures["killed"] and figures["lost"] == 0, figures
     assert figures["messages_delivered"] == figures["messages_owed"] > 80, figures
+
+
+def test_soak_bench_measures_each_window_and_the_memory():
+    """Tiny: a 1-second maximum, then two 2-second windows at 70 % of it."""
+    from concord.bench import soak
+
+    out = soak.run(minutes=4 / 60, seconds=1.0, window_s=2.0)
+    assert out["windows"] == 2 and len(out["per_window"]) == 2
+    assert out["max_declarations_per_s"] > 0 and abs(out["rate"] - 0.7 * out["max_declarations_per_s"]) <= 1
+    assert out["errors"] == 0 and out["requests"] > 0
+    assert out["rss_mb_start"] > 0 and out["rss_mb_end"] > 0 and out["rss_growth"] is not None
+    assert all(w["outbox"]["lag_s"] >= 0 and w["p99_ms"] > 0 for w in out["per_window"])

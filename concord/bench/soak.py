@@ -1,0 +1,123 @@
+"""Soak: the maximum rate first (as `concord bench http` measures it), then N minutes at 70 % of it, minute by
+minute: errors, p50/p99, outbox lag, and the server's resident memory at the start and the end of the soak.
+
+The baseline is the run's own first minute: a server that holds up has the same p99 in its last minute as in its
+first, and the same memory (growth under 10 % is the goal). The load generator's functions are bench/http's."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+from concord.bench.http import (_database, _drain, _free_port, _open_loop, _requests, _run, _wrk_maximum,
+                                _closed_loop)
+from concord.config import child_environment
+from concord.observability.metrics import resident_memory
+
+
+def _outbox(database_url: str) -> dict:
+    """Events committed and not yet published, and how old the oldest is (s): the relay's lag."""
+    from sqlalchemy import create_engine, func, select
+
+    from concord.messaging.models import EventRecord as E
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            waiting = E.published_at.is_(None)
+            count = conn.execute(select(func.count()).select_from(E).where(waiting)).scalar() or 0
+            oldest = conn.execute(select(E.occurred_at).where(waiting).order_by(E.seq).limit(1)).scalar()
+    finally:
+        engine.dispose()
+    if oldest is None:
+        return {"unpublished_events": 0, "lag_s": 0.0}
+    from datetime import datetime, timezone
+
+    oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc)
+    return {"unpublished_events": count, "lag_s": round((datetime.now(timezone.utc) - oldest).total_seconds(), 2)}
+
+
+def run(minutes: float = 10.0, rate: float | None = None, seconds: float = 8.0, connections: int = 32,
+        postgres: str | None = None, window_s: float = 60.0) -> dict:
+    """Measure the maximum for `seconds` (unless `rate` is given), then soak at 70 % of it (or `rate`)."""
+    with _database(postgres) as url:
+        result = _soak(minutes, rate, seconds, connections, url, window_s)
+    return {"database": "postgresql" if postgres else "sqlite"} | result
+
+
+def _soak(minutes: float, rate: float | None, seconds: float, connections: int, database_url: str,
+          window_s: float) -> dict:
+    import shutil
+
+    import httpx
+
+    from concord.access.identity import Subject
+    from concord.bench.ingest import _bodies
+
+    tmp = Path(tempfile.mkdtemp())
+    env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL=database_url)
+    concord = str(Path(sys.executable).parent / "concord")
+    config = tmp / "coordination.yaml"
+    config.write_text(resources.files("concord.demo").joinpath("coordination.yaml").read_text())
+    subprocess.run([concord, "config", "load", str(config)], env=env, check=True, capture_output=True)
+    token = subprocess.run([concord, "tokens", "issue", "rotterdam-freight"], env=env, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    port = _free_port()
+    server = subprocess.Popen([concord, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    database = database_url or f"sqlite:///{tmp / 'concord.db'}"
+    trader = Subject("rotterdam-freight", None, "NL812345670", frozenset({"trader"}))
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        maximum = None
+        if rate is None:
+            bodies = [b.replace(b'"lrn": "', b'"lrn": "M') for b in _bodies(int(3000 * seconds), trader, seed=11)]
+            if shutil.which("wrk"):
+                maximum = _wrk_maximum(f"http://127.0.0.1:{port}", token, bodies, seconds, connections, tmp)
+            else:
+                maximum = _run(_closed_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, bodies), seconds,
+                                            connections))
+            rate = 0.7 * maximum
+        window = min(window_s, minutes * 60)
+        windows = max(1, math.ceil(minutes * 60 / window - 1e-9))
+        pool = _bodies(int(rate * window) + 1, trader, seed=12)  # each window sends them under its own LRNs
+        drained = _drain(database)
+        rss_start = resident_memory(server.pid)
+        per_window, started = [], time.perf_counter()
+        for n in range(windows):
+            requests = _requests("127.0.0.1", port, token,
+                                 [b.replace(b'"lrn": "', f'"lrn": "S{n}-'.encode()) for b in pool])
+            figures = _run(_open_loop("127.0.0.1", port, requests, rate, window))
+            per_window.append({"window": n + 1, "requests": figures["requests"], "errors": figures["errors"],
+                               "achieved_rate": figures["achieved_rate"],
+                               "p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"], "max_ms": figures["max_ms"],
+                               "rss_mb": round(resident_memory(server.pid) / 2**20, 1), "outbox": _outbox(database)})
+        rss_end = resident_memory(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    first, last = per_window[0], per_window[-1]
+    growth = (rss_end - rss_start) / rss_start if rss_start else None
+    return {"workers": 1, "window_s": window, "windows": windows, "soak_s": round(time.perf_counter() - started),
+            "max_declarations_per_s": round(maximum) if maximum else None, "rate": round(rate),
+            "seconds_to_catch_up_after_the_burst": drained,
+            "errors": sum(w["errors"] for w in per_window), "requests": sum(w["requests"] for w in per_window),
+            "p99_ms_first_window": first["p99_ms"], "p99_ms_last_window": last["p99_ms"],
+            "p99_ms_worst_window": max(w["p99_ms"] for w in per_window),
+            "rss_mb_start": round(rss_start / 2**20, 1), "rss_mb_end": round(rss_end / 2**20, 1),
+            "rss_growth": round(growth, 3) if growth is not None else None,
+            # the first minute fills the caches and pools that a server then keeps: growth after it is the leak
+            "rss_growth_after_the_first_window": round(last["rss_mb"] / first["rss_mb"] - 1, 3) if first["rss_mb"]
+            else None,
+            "max_outbox_lag_s": max(w["outbox"]["lag_s"] for w in per_window), "per_window": per_window,
+            "goal": "no error; p99 in the last window near the first's (and < 50 ms); RSS growth < 10 %"}
