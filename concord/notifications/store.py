@@ -27,8 +27,9 @@ _PG_LOCK = 0x434F4E43  # advisory lock: notifications commit in seq order, so a 
 
 
 def frame(seq: int, name: str, message: dict) -> bytes:
-    """One server-sent event: `id` is the resume cursor, `event` the event name, `data` the message."""
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, name.encode(), orjson.dumps(message))
+    """One server-sent event: `id` is the resume cursor, `event` the event name, `data` the message (serialized as
+    the database stores it, so a frame built from the relay's batch and one read back carry the same values)."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, name.encode(), orjson.dumps(message, default=str))
 
 
 class NotificationStore:
@@ -57,15 +58,18 @@ class NotificationStore:
             if dialect == "postgresql":
                 s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
             insert = (postgresql if dialect == "postgresql" else sqlite).insert(Notification)
-            stored = s.execute(insert.on_conflict_do_nothing().returning(  # a redelivery returns nothing
-                Notification.seq, Notification.audience, Notification.name, Notification.message,
-                sort_by_parameter_order=True), rows).all()
+            # a redelivery returns nothing; the key, not the message: parsing the JSON back cost more than the insert
+            stored = s.execute(insert.on_conflict_do_nothing().returning(
+                Notification.seq, Notification.event_id, Notification.audience, sort_by_parameter_order=True),
+                rows).all()
             s.commit()
         if self._loop is None:
             return
         # Hand what was just stored to the consumers at once, instead of reading it back (the tail's read cost a
         # thread hop and a query per batch, and waited behind the relay's marking): on the loop's thread.
-        fresh = sorted((seq, aud, name, frame(seq, name, message)) for seq, aud, name, message in stored)
+        sent = {(m["id"], m["audience"]): m for m in messages}
+        fresh = sorted((seq, aud, m["name"], frame(seq, m["name"], m))
+                       for seq, eid, aud in stored for m in (sent[eid, aud],))
         if threading.get_ident() == self._loop_thread:
             self._fresh(fresh)
         else:  # the relay runs on its own thread (NATS)
