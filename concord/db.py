@@ -122,6 +122,27 @@ def bulk_insert(conn, table, rows: list[dict]) -> None:
     column's own bind processor, so SQLite stores them in SQLAlchemy's format and range queries compare).
     Rows of one call usually share a few timestamps, so each distinct one is converted once. `conn` is the
     transaction's SQLAlchemy Connection (a caller inserting into several tables fetches it once)."""
+    sql, out = _converted(conn, table, rows)
+    insert_rows(conn, sql, out)
+
+
+def insert_returning(conn, table, rows: list[dict], tail: str) -> list[tuple]:
+    """PostgreSQL: bulk_insert's one statement with `tail` after it (ON CONFLICT ..., RETURNING ...), the rows
+    inserted in the order given (a serial column numbers them in that order). SQLAlchemy's insertmanyvalues sent
+    a new statement text per batch size, which psycopg parsed again every time."""
+    sql, out = _converted(conn, table, rows)
+    cols = ", ".join(rows[0])
+    head, _, arrays = sql.partition(" SELECT * FROM ")
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"{head} SELECT {cols} FROM {arrays} WITH ORDINALITY AS u({cols}, ord) ORDER BY ord {tail}",
+                       [list(column) for column in zip(*out)])
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _converted(conn, table, rows: list[dict]) -> tuple[str, list[tuple]]:
     cols = tuple(rows[0])
     sql, json_at, time_at, bind_time = _insert_plan(table, cols, conn.dialect)
     seen: dict = {}
@@ -137,7 +158,7 @@ def bulk_insert(conn, table, rows: list[dict]) -> None:
                     stored = seen[v] = bind_time(v)
                 values[i] = stored
         out.append(tuple(values))
-    insert_rows(conn, sql, out)
+    return sql, out
 
 
 def insert_rows(conn, sql: str, rows: list[tuple]) -> None:

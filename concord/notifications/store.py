@@ -15,8 +15,9 @@ from datetime import timedelta
 
 import orjson
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
+from concord.db import insert_returning
 from concord.notifications.models import Notification
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,15 @@ class NotificationStore:
         rows = [{"event_id": m["id"], "audience": m["audience"], "name": m["name"], "stored_at": now, "message": m}
                 for m in messages]
         with self._write_lock, self.sessions() as s:
-            dialect = s.get_bind().dialect.name
-            if dialect == "postgresql":
-                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-            insert = (postgresql if dialect == "postgresql" else sqlite).insert(Notification)
             # a redelivery returns nothing; the key, not the message: parsing the JSON back cost more than the insert
-            stored = s.execute(insert.on_conflict_do_nothing().returning(
-                Notification.seq, Notification.event_id, Notification.audience, sort_by_parameter_order=True),
-                rows).all()
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+                stored = insert_returning(s.connection(), Notification.__table__, rows,
+                                          "ON CONFLICT DO NOTHING RETURNING seq, event_id, audience")
+            else:
+                stored = s.execute(sqlite.insert(Notification).on_conflict_do_nothing().returning(
+                    Notification.seq, Notification.event_id, Notification.audience, sort_by_parameter_order=True),
+                    rows).all()
             s.commit()
         if self._loop is None:
             return
