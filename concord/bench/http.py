@@ -352,8 +352,9 @@ def _ready(database_url: str, workers: int, limit: float = 120.0) -> None:
         engine.dispose()
 
 
-def _run_server(seconds: float, connections: int, database_url: str, rates: tuple, workers: int = 1,
-                server: str = "uvicorn") -> dict:
+def prepared_hub(database_url: str) -> tuple[Path, dict, str, str]:
+    """A hub in a temporary folder with the demo's coordination config: (folder, environment, the `concord`
+    command, a trader's token) for a `concord serve` to start on."""
     tmp = Path(tempfile.mkdtemp())
     env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL=database_url)
     concord = str(Path(sys.executable).parent / "concord")
@@ -362,6 +363,12 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
     subprocess.run([concord, "config", "load", str(config)], env=env, check=True, capture_output=True)
     token = subprocess.run([concord, "tokens", "issue", "rotterdam-freight"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()
+    return tmp, env, concord, token
+
+
+def _run_server(seconds: float, connections: int, database_url: str, rates: tuple, workers: int = 1,
+                server: str = "uvicorn") -> dict:
+    tmp, env, concord, token = prepared_hub(database_url)
     port = _free_port()
     command = [concord, "serve", "--port", str(port), "--workers", str(workers), "--server", server]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

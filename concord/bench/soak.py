@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import math
 import subprocess
-import sys
-import tempfile
 import time
-from importlib import resources
-from pathlib import Path
 
-from concord.bench.http import (_database, _drain, _free_port, _open_loop, _requests, _run, _wrk_maximum,
-                                _closed_loop)
-from concord.config import child_environment
+from concord.bench.http import (_closed_loop, _database, _drain, _free_port, _open_loop, _requests, _run,
+                                _wrk_maximum, prepared_hub)
 from concord.observability.metrics import resident_memory
 
 
@@ -59,14 +54,7 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
     from concord.access.identity import Subject
     from concord.bench.ingest import _bodies
 
-    tmp = Path(tempfile.mkdtemp())
-    env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL=database_url)
-    concord = str(Path(sys.executable).parent / "concord")
-    config = tmp / "coordination.yaml"
-    config.write_text(resources.files("concord.demo").joinpath("coordination.yaml").read_text())
-    subprocess.run([concord, "config", "load", str(config)], env=env, check=True, capture_output=True)
-    token = subprocess.run([concord, "tokens", "issue", "rotterdam-freight"], env=env, check=True,
-                           capture_output=True, text=True).stdout.strip()
+    tmp, env, concord, token = prepared_hub(database_url)
     port = _free_port()
     server = subprocess.Popen([concord, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
