@@ -8,8 +8,8 @@ from concord.bounds import BoundedRoute
 from concord.inspections import queries
 from concord.inspections.messages import (AnswerInvitation, RecordFinding, RecordLabResult, RecordNoShow,
                                           RequestInspection, RescheduleInspection, StartInspection)
-from concord.inspections.schemas import (FINDING_BODY_BYTES, AnswerIn, FindingIn, FindingIncidentIn, LabResultIn,
-                                         NoShowIn, RequestIn, RescheduleIn)
+from concord.inspections.schemas import (FINDING_BODY_BYTES, AnswerIn, FindingIn, FindingIncidentIn, FindingNoticeIn,
+                                         LabResultIn, NoShowIn, RequestIn, RescheduleIn)
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"], route_class=BoundedRoute)
 
@@ -102,6 +102,23 @@ def incident_from_finding(request: Request, body: FindingIncidentIn | None = Non
         s, subject, finding_id, purpose=why, reads=reads, access=app.access))
     given = body.model_dump(exclude_none=True) if body is not None else {}
     result = app.bus.handle(RecordIncident(document=draft | given), subject=subject)
+    return result | {"finding_id": finding_id, "declaration_id": draft["declarations"][0]}
+
+
+@router.post("/findings/{finding_id}/notice", status_code=201)
+def notice_from_finding(request: Request, body: FindingNoticeIn, finding_id: str = _id(),
+                        why: str | None = Depends(purpose), subject=Depends(current_subject),
+                        app=Depends(concord_app)):
+    """One step from a finding to a risk information notice of the caller's agency: its indicators are what the
+    agency may see of the finding's declaration (containers, conveyance, parties, HS codes and origins); the
+    agreements decide who receives it, and its hunt starts at once."""
+    from concord.incidents.messages import IssueNotice
+    from concord.inspections.escalation import incident_draft, notice_draft
+
+    draft = audited_read(request, subject, why, lambda s, reads: incident_draft(
+        s, subject, finding_id, purpose=why, reads=reads, access=app.access))
+    notice = notice_draft(draft, app.clock.now(), body.model_dump(mode="json", exclude_none=True))
+    result = app.bus.handle(IssueNotice(document=notice), subject=subject)
     return result | {"finding_id": finding_id, "declaration_id": draft["declarations"][0]}
 
 

@@ -1,4 +1,4 @@
-"""A finding becomes an incident in one step: the incident is prefilled from the finding and its declaration.
+"""A finding becomes an incident or a notice in one step, prefilled from the finding and its declaration.
 
 The draft is built from what the officer's agency may see: its own finding, and the declaration as the access rule
 cuts it for that agency (goods, HS codes, origins, containers, conveyance, parties the agency's view covers). A field
@@ -7,6 +7,7 @@ the agency cannot read never reaches the incident, which is then the agency's ow
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from concord.clock import as_utc
 from concord.declarations.queries import get_declaration
@@ -46,6 +47,20 @@ def incident_draft(session, subject, finding_id: str, *, purpose: str | None = N
         **({"conveyance": transport["conveyance"]} if transport.get("conveyance") else {}),
         "parties": parties,
     }
+
+
+def notice_draft(incident: dict, now, given: dict) -> dict:
+    """The notice a finding makes, from its incident draft: the declaration's containers, conveyance, parties and
+    HS codes (six digits) with their origins as indicators, valid 30 days, feedback due in 7, unless `given`."""
+    found = incident["found"]
+    indicators = {"containers": incident["containers"],
+                  "conveyances": [incident["conveyance"]] if incident.get("conveyance") else [],
+                  "parties": [p.get("id") or p["name"] for p in incident["parties"]],
+                  "hs": sorted({x["hs_code"][:6] for x in found if x.get("hs_code")}),
+                  "origins": sorted({x["origin"] for x in found if x.get("origin")})}
+    return {"title": incident["title"], "summary": incident["summary"], "indicators": indicators,
+            "valid_until": (now + timedelta(days=30)).isoformat(),
+            "feedback_due_at": (now + timedelta(days=7)).isoformat()} | given
 
 
 def _found(item: dict) -> dict:

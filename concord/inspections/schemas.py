@@ -84,3 +84,17 @@ class FindingIncidentIn(Strict):
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     title: str | None = Field(None, min_length=1, max_length=200, description="default: the result, inspection, goods")
     summary: str | None = Field(None, max_length=4000, description="default: the finding's text and where it comes from")
+
+
+class FindingNoticeIn(Strict):
+    """What the officer decides for the notice a finding makes; its indicators come from the finding's declaration
+    (containers, conveyance, parties, HS codes with their origins) unless given here."""
+
+    purpose: str = Field(max_length=40, description="the purpose the agreements to the recipients must cover")
+    recommended_action: Literal["monitor", "screen", "inspect", "hold", "seize", "report"] = "inspect"
+    title: str | None = Field(None, min_length=1, max_length=200, description="default: the result and the goods")
+    valid_until: Timestamp | None = Field(None, description="default: 30 days from now")
+    feedback_due_at: Timestamp | None = Field(None, description="default: 7 days from now")
+    recipients: list[Annotated[str, Field(max_length=16)]] | None = Field(
+        None, max_length=50, description="only these of the entitled agencies (default: all of them)")
+    indicators: dict | None = Field(None, description="instead of the finding's: as a notice takes them")
