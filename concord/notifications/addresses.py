@@ -45,6 +45,8 @@ def refused(ip: Address, allowed: tuple) -> str | None:
 
 
 def host_of(url: str) -> tuple[str, int]:
+    """(host, port) of the URL; a ValueError when the standard library cannot split it (a bad IPv6 literal, a port
+    out of range)."""
     parts = urlsplit(url)
     return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 

@@ -37,7 +37,11 @@ def create_webhook(cmd: CreateWebhook, uow, *, app) -> dict:
             "/url", "use an https:// address (this hub accepts http:// only with CONCORD_WEBHOOK_ALLOW_HTTP)")])
     # SSRF: an address inside the hub's network is refused now, as far as the name resolves today; each delivery
     # checks again (concord.notifications.addresses).
-    reason, _ = check(cmd.url, networks(app.settings.webhook_allow_networks))
+    try:
+        reason, _ = check(cmd.url, networks(app.settings.webhook_allow_networks))
+    except ValueError as e:  # what the schema's URL check let through and the standard library cannot split
+        raise InvalidDocument("the webhook has faults; nothing was stored", [Problem(
+            "/url", f"not a URL the hub can post to ({e}); send scheme://host[:port]/path")]) from None
     if reason:
         raise InvalidDocument("the webhook has faults; nothing was stored", [Problem(
             "/url", f"the hub posts only to public addresses: {reason} (an administrator can allow an internal "

@@ -183,6 +183,9 @@ def test_hunts_are_refused_with_pointers_and_only_for_ones_own_agency(app):
     with pytest.raises(InvalidDocument) as e:
         hunt(app, indicators={"containers": ["MSCU1234567"]})  # wrong check digit: nothing stored
     assert e.value.problems[0].pointer == "/indicators/containers/0"
+    with pytest.raises(InvalidDocument) as e:
+        hunt(app, indicators={"rule": "items.exists(i, i.hs_code.startsWith("})  # a CEL rule that does not compile
+    assert e.value.problems[0].pointer == "/indicators/rule"
     with app.sessions() as s:
         assert queries.hunts_of(s, subjects(app)["pol-officer"]) == []
 

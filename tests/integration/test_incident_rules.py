@@ -192,3 +192,15 @@ def test_incident_categories_belong_to_incident_scopes_and_reloading_changes_not
         # Stored as before incidents existed (no empty categories), so databases written earlier reload unchanged.
         stored = s.scalar(select(SharingAgreement.scopes).where(SharingAgreement.key == "MOU-CUS-POL-2026"))
         assert set(stored[0]["condition"]) == {"hs_chapters", "origins", "offices"}
+
+
+def test_an_incident_or_notice_whose_cel_rule_does_not_compile_is_refused_at_the_rule(sqlite_concord):
+    """Its hunt compiled the rule only after the incident was stored, and failed in the background, unseen."""
+    app, who = sqlite_concord, subjects(sqlite_concord)
+    bad = {"rule": "items.exists(i, i.hs_code.startsWith("}
+    with pytest.raises(InvalidDocument) as e:
+        _seizure(app, who, indicators=bad)
+    assert [p.pointer for p in e.value.problems] == ["/indicators/rule"]
+    with pytest.raises(InvalidDocument) as e:
+        app.bus.handle(IssueNotice(document=notice_doc(app.clock.now()) | {"indicators": bad}), subject=who["nppo-officer"])
+    assert [p.pointer for p in e.value.problems] == ["/indicators/rule"]

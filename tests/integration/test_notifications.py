@@ -244,6 +244,10 @@ def test_webhooks_reach_no_internal_address_unless_allowed_checked_again_at_deli
         with pytest.raises(InvalidDocument) as e:
             as_(app, "nppo-liaison", CreateWebhook(url=url))
         assert e.value.problems[0].pointer == "/url" and "public addresses" in e.value.problems[0].message, url
+    for url in ("http://[fe80::1/hook", "http://example.org:99999/hook"):  # the fuzzer's: once a 500
+        with pytest.raises(InvalidDocument) as e:
+            as_(app, "nppo-liaison", CreateWebhook(url=url))
+        assert e.value.problems[0].pointer == "/url" and "not a URL" in e.value.problems[0].message, url
     with app.sessions() as s:
         assert queries.list_webhooks(s, subjects(app)["nppo-liaison"]) == []  # nothing stored
     # Allowed for the receivers on loopback, registered; then the allowance goes (as a name that resolved to a
