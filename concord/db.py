@@ -132,7 +132,7 @@ def insert_returning(conn, table, rows: list[dict], tail: str) -> list[tuple]:
     a new statement text per batch size, which psycopg parsed again every time."""
     sql, out = _converted(conn, table, rows)
     cols = ", ".join(rows[0])
-    head, _, arrays = sql.partition(" SELECT * FROM ")
+    head, arrays = sql[:sql.index(" SELECT")], sql[sql.index("unnest("):]  # INSERT INTO t (...) | unnest(...)
     cursor = conn.connection.cursor()
     try:
         cursor.execute(f"{head} SELECT {cols} FROM {arrays} WITH ORDINALITY AS u({cols}, ord) ORDER BY ord {tail}",
