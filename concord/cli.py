@@ -73,9 +73,9 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
         if workers > 1:  # once, here: the workers starting together would each run the migrations at once
             upgrade(engine)
         engine.dispose()
-    import os
+    from concord.config import set_process_environment
 
-    os.environ["CONCORD_WORKERS"] = str(workers)  # the workers' settings: spawned processes read it
+    set_process_environment(CONCORD_WORKERS=str(workers))  # the workers' settings: spawned processes read it
     get_settings.cache_clear()  # and forked ones, which inherit this process's cached settings
     access_log = s.access_log if access_log is None else access_log
     shown = f"[{host}]" if ":" in host else host

@@ -168,5 +168,6 @@ def child_environment(**overrides: str) -> dict:
 
 
 def set_process_environment(**values: str) -> None:
-    """Set variables that native libraries read at load time (OpenMP threads); before they load."""
+    """Set variables that native libraries read at load time (OpenMP threads), or that the server's worker
+    processes read as their settings (CONCORD_WORKERS): before they load or start."""
     os.environ.update(values)
