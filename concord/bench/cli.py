@@ -194,11 +194,13 @@ def bench_alerts(json_output: bool = JSON, subscribers: int = 1000,
 
 
 @app.command("console")
-def bench_console(json_output: bool = JSON, declarations: int = 240, requests: int = 30):
+def bench_console(json_output: bool = JSON, declarations: int = 240, requests: int = 30,
+                  bulk: int = typer.Option(0, min=0, help="then lodge this many more through the bulk upload path "
+                                                          "(100000: the issue's size), open tasks and all")):
     """Console pages at the demo's size: server time per page (p50, p95) and weight, beside the API's JSON reads."""
     from concord.bench.console import run
 
-    _print(run(declarations, requests), json_output)
+    _print(run(declarations, requests, bulk=bulk), json_output)
 
 
 @app.command("cluster")
