@@ -42,8 +42,8 @@ def _bulk(app, count: int) -> float:
         broker = subject_for(s.scalars(select(User).where(User.id == "rotterdam-freight")).one(), app.lead_agency(s))
     start = time.perf_counter()
     for first in range(0, count, MAX_BATCH):
-        bodies = [b.replace(b'"lrn": "', b'"lrn": "BULK') for b in _bodies(min(MAX_BATCH, count - first), broker,
-                                                                          seed=first + 1)]
+        prefix = b'"lrn": "BULK%d-' % first  # _bodies numbers each upload's LRNs from 0
+        bodies = [b.replace(b'"lrn": "', prefix) for b in _bodies(min(MAX_BATCH, count - first), broker, seed=first)]
         assert lodge_batch(app.bus, broker, b"\n".join(bodies), BULK_CHUNK)["failed"] == 0
     return round(time.perf_counter() - start, 1)
 
