@@ -58,3 +58,18 @@ def item(hs_code: str, description: str, origin: str, amount: str = "5000.00", d
             "net_mass_kg": "100", "value": {"amount": amount, "currency": "EUR"},
             "documents": [{"type": t, "reference": f"{t}-1"} for t in documents], **extra}
 
+
+def console_accounts(app, users, password: str) -> None:
+    """Console accounts for `users`, all with `password`: one Argon2id hash (a tenth of a second of CPU), copied."""
+    from sqlalchemy import insert
+
+    from concord.console.auth import set_password
+    from concord.console.models import ConsoleAccount
+
+    set_password(app, users[0], password)
+    with app.sessions() as s:
+        first = s.get(ConsoleAccount, users[0])
+        s.execute(insert(ConsoleAccount), [{"user_id": u, "password_hash": first.password_hash, "totp_secret": None,
+                                            "failures": 0, "locked_until": None, "changed_at": first.changed_at}
+                                           for u in users[1:]])
+        s.commit()

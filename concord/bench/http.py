@@ -366,6 +366,18 @@ def prepared_hub(database_url: str) -> tuple[Path, dict, str, str]:
     return tmp, env, concord, token
 
 
+def wait_for_server(port: int, tries: int) -> None:
+    """Until the server on the port answers /healthz (or `tries` attempts 50 ms apart have passed)."""
+    import httpx
+
+    for _ in range(tries):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+
+
 def _run_server(seconds: float, connections: int, database_url: str, rates: tuple, workers: int = 1,
                 server: str = "uvicorn") -> dict:
     tmp, env, concord, token = prepared_hub(database_url)
@@ -373,14 +385,7 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
     command = [concord, "serve", "--port", str(port), "--workers", str(workers), "--server", server]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        import httpx
-
-        for _ in range(200):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_for_server(port, 200)
         _ready(database_url, workers)
         from concord.access.identity import Subject
         from concord.bench.ingest import _bodies

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from concord.bench.http import (_closed_loop, _database, _drain, _free_port, _open_loop, _requests, _run,
-                                _wrk_maximum, prepared_hub)
+                                _wrk_maximum, prepared_hub, wait_for_server)
 from concord.observability.metrics import resident_memory
 
 
@@ -49,8 +49,6 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
           window_s: float) -> dict:
     import shutil
 
-    import httpx
-
     from concord.access.identity import Subject
     from concord.bench.ingest import _bodies
 
@@ -61,12 +59,7 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
     database = database_url or f"sqlite:///{tmp / 'concord.db'}"
     trader = Subject("rotterdam-freight", None, "NL812345670", frozenset({"trader"}))
     try:
-        for _ in range(600):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_for_server(port, 600)
         maximum = None
         if rate is None:
             bodies = [b.replace(b'"lrn": "', b'"lrn": "M') for b in _bodies(int(3000 * seconds), trader, seed=11)]

@@ -15,10 +15,9 @@ from concord.agencies.messages import LoadConfig
 from concord.app import create_app
 from concord.bootstrap import bootstrap
 from concord.config import Settings
-from concord.console.auth import set_password
 from concord.declarations.messages import SubmitDeclaration
 from concord.declarations.schemas import parse_declaration
-from support import declaration, demo_config_text, item, subjects
+from support import console_accounts, declaration, demo_config_text, item, subjects
 
 PASSWORD = "correct horse battery"
 USERS = ("hollandfoods", "eurotech", "nppo-officer", "pol-officer", "nppo-liaison")
@@ -31,17 +30,7 @@ def server(tmp_path):
     hub = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'concord.db'}", var_dir=tmp_path,
                              stream_heartbeat_s=0.5))
     hub.bus.handle(LoadConfig(text=demo_config_text(), source="demo config"))
-    set_password(hub, USERS[0], PASSWORD)
-    with hub.sessions() as s:  # one Argon2id hash (a tenth of a second of CPU) copied to the other accounts
-        from sqlalchemy import insert
-
-        from concord.console.models import ConsoleAccount
-
-        first = s.get(ConsoleAccount, USERS[0])
-        s.execute(insert(ConsoleAccount), [{"user_id": u, "password_hash": first.password_hash, "totp_secret": None,
-                                            "failures": 0, "locked_until": None, "changed_at": first.changed_at}
-                                           for u in USERS[1:]])
-        s.commit()
+    console_accounts(hub, USERS, PASSWORD)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -11,12 +11,11 @@ from fastapi.testclient import TestClient
 from concord.app import create_app
 from concord.clearance.messages import DecideTask
 from concord.console import auth
-from concord.console.auth import set_password
 from concord.declarations import queries
 from concord.declarations.messages import SubmitDeclaration
 from concord.declarations.schemas import parse_declaration
 from concord.errors import NotFound
-from support import declaration, item, subjects
+from support import console_accounts, declaration, item, subjects
 
 PASSWORD = "correct horse battery"
 BANANAS = item("080390", "Fresh bananas", "EC", documents=["N851"])
@@ -26,18 +25,8 @@ USERS = ("hollandfoods", "eurotech", "cus-officer", "nppo-officer", "pol-officer
 
 @pytest.fixture
 def hub(sqlite_concord):
-    """The demo hub with console accounts; one Argon2id hash (a tenth of a second) copied to every account."""
-    from sqlalchemy import insert
-
-    from concord.console.models import ConsoleAccount
-
-    set_password(sqlite_concord, USERS[0], PASSWORD)
-    with sqlite_concord.sessions() as s:
-        first = s.get(ConsoleAccount, USERS[0])
-        s.execute(insert(ConsoleAccount), [{"user_id": u, "password_hash": first.password_hash, "totp_secret": None,
-                                            "failures": 0, "locked_until": None, "changed_at": first.changed_at}
-                                           for u in USERS[1:]])
-        s.commit()
+    """The demo hub with console accounts."""
+    console_accounts(sqlite_concord, USERS, PASSWORD)
     return sqlite_concord
 
 

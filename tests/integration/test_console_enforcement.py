@@ -6,14 +6,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
 
-from concord.console.auth import set_password
-from concord.console.models import ConsoleAccount
 from concord.incidents.messages import (AddAttachment, AssignOperationTask, IssueNotice, OpenOperation,
                                         RecordIncident)
-from support import subjects
-from test_console import PASSWORD, client, csrf_of, signed
+from support import console_accounts, subjects
+from test_console import PASSWORD, csrf_of, signed
 
 USERS = ("nppo-officer", "pol-officer", "fda-officer", "cus-supervisor", "cus-officer", "hollandfoods")
 SECRET = "S3CR3T-informant says a second container follows"
@@ -30,13 +27,7 @@ SEIZURE = {
 
 @pytest.fixture
 def hub(sqlite_concord):
-    set_password(sqlite_concord, USERS[0], PASSWORD)
-    with sqlite_concord.sessions() as s:
-        first = s.get(ConsoleAccount, USERS[0])
-        s.execute(insert(ConsoleAccount), [{"user_id": u, "password_hash": first.password_hash, "totp_secret": None,
-                                            "failures": 0, "locked_until": None, "changed_at": first.changed_at}
-                                           for u in USERS[1:]])
-        s.commit()
+    console_accounts(sqlite_concord, USERS, PASSWORD)
     return sqlite_concord
 
 
