@@ -64,7 +64,7 @@ def renumber(problems: dict, values: dict) -> dict:
 
 
 def at_fields(problems: dict, fields: list[str]) -> tuple[dict, list]:
-    """Each problem at the nearest input above its pointer; the ones no input holds, for the summary."""
+    """Each problem at the nearest input above its pointer (or the first below it); the rest, for the summary."""
     placed: dict = {}
     loose = []
     known = set(fields)
@@ -72,6 +72,8 @@ def at_fields(problems: dict, fields: list[str]) -> tuple[dict, list]:
         target = pointer
         while target and target not in known:
             target = target.rsplit("/", 1)[0]
+        if not target and pointer:  # a whole part missing (/indicators): at its first input
+            target = next((f for f in fields if f.startswith(pointer + "/")), "")
         if target:
             placed[target] = f"{placed[target]}; {message}" if target in placed else message
         else:
@@ -81,3 +83,50 @@ def at_fields(problems: dict, fields: list[str]) -> tuple[dict, list]:
 
 def problems_of_validation(error: ValidationError) -> dict:
     return {p.pointer: p.message for p in problems_from(error)}
+
+
+# -- any form whose inputs are named by pointers (incidents, operations, notices, agreements) --
+
+def document_from(values: dict, kinds: dict[str, str]) -> dict:
+    """The document a form describes, by each input's kind: text, codes (comma-separated, upper-cased), list
+    (comma-separated) or time (<input type=datetime-local>, minutes in UTC). Blank inputs are left out, so the
+    API says what is required; a row of a list (`/found/0/goods`) counts only when one of its inputs is filled."""
+    doc: dict = {}
+    for pointer, kind in kinds.items():
+        value = (values.get(pointer) or "").strip()
+        if not value:
+            continue
+        if kind in ("codes", "list"):
+            value = [v.strip().upper() if kind == "codes" else v.strip() for v in value.split(",") if v.strip()]
+        elif kind == "time" and len(value) == 16:
+            value += ":00+00:00"
+        _put(doc, pointer.strip("/").split("/"), value)
+    return _lists(doc)
+
+
+def _lists(node):
+    """Rows keyed "0", "1"... become lists in their order (a blank row is simply absent)."""
+    if not isinstance(node, dict):
+        return node
+    node = {k: _lists(v) for k, v in node.items()}
+    if node and all(k.isdigit() for k in node):
+        return [node[k] for k in sorted(node, key=int)]
+    return node
+
+
+def form_problems(problems: dict, values: dict, kinds: dict[str, str]) -> dict:
+    """Point problems about list rows back at the form's rows (the document drops blank ones)."""
+    import re
+
+    out = dict(problems)
+    for prefix in {m.group(1) for p in kinds if (m := re.match(r"^(.*)/\d+/[^/]+$", p))}:
+        filled = sorted({int(p[len(prefix) + 1:].split("/")[0]) for p in kinds if p.startswith(prefix + "/")
+                         and (values.get(p) or "").strip()})
+        moved = {}
+        for pointer, message in out.items():
+            rest = pointer[len(prefix) + 1:].split("/", 1) if pointer.startswith(prefix + "/") else None
+            if rest and rest[0].isdigit() and int(rest[0]) < len(filled):
+                pointer = "/".join([prefix, str(filled[int(rest[0])])] + rest[1:])
+            moved[pointer] = message
+        out = moved
+    return out
