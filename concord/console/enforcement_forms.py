@@ -4,13 +4,11 @@ own checks and 422 pointers land on the input they name."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from concord.agreements.models import PURPOSES
-from concord.console.forms import at_fields, document_from, form_problems, input_id
+from concord.console.forms import Input, at_fields, choices_of as _pick, document_from, form_problems, input_id, kinds_of
 from concord.console.web import N_, form, redirect, render, signed_in, tr
 from concord.errors import ConcordError, Forbidden
 from concord.incidents.messages import IssueNotice, OpenOperation, RecordIncident
@@ -20,18 +18,6 @@ from concord.incidents.schemas import ACTIONS
 router = APIRouter(prefix="/console", include_in_schema=False)
 MEMBER_ROWS = 4  # members named when an operation opens; more are added on the operation's page or by the API
 PARTY_ROLES = ("importer", "exporter", "consignee", "carrier", "driver", "suspect", "other")
-
-
-class Input(NamedTuple):
-    pointer: str
-    label: str
-    kind: str = "text"  # text, codes, list, time (document_from's kinds), long (a text area)
-    choices: tuple = ()  # a select's (value, text); a leading ("", "—") makes it optional
-    size: int = 200
-
-
-def _pick(values, optional: bool = False) -> tuple:
-    return ((("", "—"),) if optional else ()) + tuple((v, v.replace("_", " ")) for v in values)
 
 
 INCIDENT = (
@@ -87,10 +73,6 @@ FORMS = {"incidents": (INCIDENT, RecordIncident, N_("Report an incident")),
          "notices": (NOTICE, IssueNotice, N_("Issue a risk information notice"))}
 
 
-def _kinds(fieldsets) -> dict[str, str]:
-    return {i.pointer: ("text" if i.kind == "long" else i.kind) for _, inputs in fieldsets for i in inputs}
-
-
 def _officer(request: Request, signed) -> None:
     """The handlers' own rule (require_officer), said before the form is filled rather than after."""
     s = signed.subject
@@ -117,7 +99,7 @@ def _new(what: str):
         _officer(request, signed)
         values = await form(request, signed)
         fieldsets, command, _ = FORMS[what]
-        kinds = _kinds(fieldsets)
+        kinds = kinds_of(fieldsets)
         app = request.app.state.concord
         try:
             done = await run_in_threadpool(app.bus.handle, command(document=document_from(values, kinds)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pydantic import ValidationError
 
 from concord.errors import problems_from
@@ -86,6 +88,24 @@ def problems_of_validation(error: ValidationError) -> dict:
 
 
 # -- any form whose inputs are named by pointers (incidents, operations, notices, agreements) --
+
+class Input(NamedTuple):
+    pointer: str
+    label: str
+    kind: str = "text"  # text, codes, list, time (document_from's kinds), long (a text area)
+    choices: tuple = ()  # a select's (value, text); a leading ("", "—") makes it optional
+    size: int = 200
+
+
+def choices_of(values, optional: bool = False) -> tuple:
+    """A select's choices from codes, shown with spaces; optional: a blank first choice."""
+    return ((("", "—"),) if optional else ()) + tuple((v, v.replace("_", " ")) for v in values)
+
+
+def kinds_of(fieldsets) -> dict[str, str]:
+    """Each input's pointer and how document_from reads it, from a form's (legend, inputs) fieldsets."""
+    return {i.pointer: ("text" if i.kind == "long" else i.kind) for _, inputs in fieldsets for i in inputs}
+
 
 def document_from(values: dict, kinds: dict[str, str]) -> dict:
     """The document a form describes, by each input's kind: text, codes (comma-separated, upper-cased), list

@@ -109,7 +109,7 @@ def _open_customs_task(hub) -> None:
 
     hub.bus.handle(LoadConfig(text=demo_config_text(random_rate=1.0), source="every declaration controlled"))
     hub.bus.handle(SubmitDeclaration(document=parse_declaration(declaration(lrn="LRN-BROWSER-DRAWN")).model_dump(
-        mode="json")), subject=subjects(hub)["eurotech"])
+        mode="json")), subject=subjects(hub)["hollandfoods"])
     hub.bus.handle(LoadConfig(text=demo_config_text(), source="demo config"))
 
 
