@@ -11,15 +11,24 @@ from concord.errors import problems_from
 PARTY = ("id", "name", "country", "address")
 ITEM = ("hs_code", "description", "origin", "quantity", "unit", "net_mass_kg", "value/amount", "value/currency",
         "documents")
-ITEM_ROWS = 3  # item rows on the lodging form; a larger declaration goes through the API or an upload
+ITEM_ROWS = 3  # item rows on an empty lodging form; "Add an item" adds one more each time
+MAX_ITEM_ROWS = 40  # the form's 400 fields hold 40 items; a larger declaration goes through the API or an upload
 
 
-def lodging_fields() -> list[str]:
+def item_rows(values: dict) -> int:
+    """How many item rows the form has (its hidden `rows` input), within 1..MAX_ITEM_ROWS."""
+    try:
+        return min(max(int(values.get("rows") or ITEM_ROWS), 1), MAX_ITEM_ROWS)
+    except ValueError:
+        return ITEM_ROWS
+
+
+def lodging_fields(rows: int = ITEM_ROWS) -> list[str]:
     """Every input of the lodging form, by the pointer it fills."""
     fields = ["/lrn", "/type", "/office_of_entry", "/arrival", "/transport/mode", "/transport/conveyance",
               "/transport/containers"]
     fields += [f"/{role}/{k}" for role in ("declarant", "importer", "exporter") for k in PARTY]
-    fields += [f"/items/{n}/{k}" for n in range(ITEM_ROWS) for k in ITEM]
+    fields += [f"/items/{n}/{k}" for n in range(rows) for k in ITEM]
     return fields
 
 
@@ -27,10 +36,20 @@ def input_id(pointer: str) -> str:
     return "f" + pointer.replace("/", "-")
 
 
+def _kept(values: dict) -> list[int]:
+    """The item rows that are filled in and not marked for removal, in order."""
+    return [n for n in range(item_rows(values)) if not values.get(f"remove/{n}")
+            and any((values.get(f"/items/{n}/{k}") or "").strip() for k in ITEM)]
+
+
 def document_of(values: dict) -> dict:
-    """The declaration a lodging form describes; blank fields are left out, so the API says what is required."""
+    """The declaration a lodging form describes; blank fields are left out, so the API says what is required, and
+    rows left blank or marked for removal are not items."""
     doc: dict = {}
-    for pointer in lodging_fields():
+    kept = set(_kept(values))
+    for pointer in lodging_fields(item_rows(values)):
+        if pointer.startswith("/items/") and int(pointer.split("/")[2]) not in kept:
+            continue
         value = (values.get(pointer) or "").strip()
         if not value:
             continue
@@ -42,9 +61,20 @@ def document_of(values: dict) -> dict:
         elif pointer == "/arrival" and len(value) == 16:  # <input type=datetime-local>: minutes, no zone; UTC
             value += ":00+00:00"
         _put(doc, pointer.strip("/").split("/"), value)
-    if "items" in doc:  # rows left blank are not items; the rest keep their order
+    if "items" in doc:  # the kept rows, in their order
         doc["items"] = [doc["items"][k] for k in sorted(doc["items"], key=int)]
     return doc
+
+
+def with_rows(values: dict, extra: int) -> dict:
+    """The form again without the rows marked for removal, the rest moved up, and `extra` blank rows after them
+    ("Add an item" and "Remove the marked items" send the form back so, nothing lodged)."""
+    kept = [n for n in range(item_rows(values)) if not values.get(f"remove/{n}")]
+    out = {k: v for k, v in values.items() if not k.startswith(("/items/", "remove/"))}
+    for new, old in enumerate(kept):
+        out |= {f"/items/{new}/{k}": values.get(f"/items/{old}/{k}", "") for k in ITEM}
+    out["rows"] = str(min(max(len(kept) + extra, 1), MAX_ITEM_ROWS))
+    return out
 
 
 def _put(doc: dict, path: list[str], value) -> None:
@@ -54,8 +84,8 @@ def _put(doc: dict, path: list[str], value) -> None:
 
 
 def renumber(problems: dict, values: dict) -> dict:
-    """Problems point into the document's items (blank rows removed): point them back at the form's rows."""
-    rows = [n for n in range(ITEM_ROWS) if any((values.get(f"/items/{n}/{k}") or "").strip() for k in ITEM)]
+    """Problems point into the document's items (blank and removed rows left out): point them at the form's rows."""
+    rows = _kept(values)
     out = {}
     for pointer, message in problems.items():
         parts = pointer.split("/")
