@@ -59,7 +59,8 @@ async def reassign(task_id: str, request: Request, signed=Depends(signed_in)):
     back = fields.get("filter", "").strip()[:64]
     try:
         if not officer:
-            raise InvalidDocument(tr(request, "Choose the officer."), [Problem("/officer", "an officer's user id")])
+            choose = tr(request, "Choose the officer.")
+            raise InvalidDocument(choose, [Problem("/officer", choose)])
         await run_in_threadpool(app.bus.handle, AssignTask(task_id=tid, officer=officer), subject=signed.subject)
     except ConcordError as e:
         if e.status in (403, 404):  # not the caller's task, or not a supervisor: the API's refusal, as a page

@@ -37,8 +37,10 @@ def test_supervisor_reassigns_an_open_task_between_officers_of_the_agency(hub):
     page = sup.get("/console/supervisor")
     assert page.status_code == 200 and f'action="/console/tasks/{tid}/assignment"' in page.text
     options = set(re.findall(rf'<select id="officer-{tid}"[^>]*>(.*?)</select>', page.text, re.S)[0].split("<option"))
-    offered = {v for o in options for v in re.findall(r'value="([^"]+)"', o)}
+    offered = {v for o in options for v in re.findall(r'value="([^"]*)"', o)} - {""}
     assert offered == {"cus-officer", "cus-analyst", "cus-supervisor"}  # officers of CUS only: no liaison, no NPPO
+    unchosen = _give(sup, tid, "", page.text)  # an unassigned task offers no officer until one is chosen
+    assert unchosen.status_code == 422 and "Choose the officer." in unchosen.text
     r = _give(sup, tid, "cus-officer", page.text)
     assert r.status_code == 303 and r.headers["location"] == f"/console/supervisor?done={tid}"
     after = sup.get(r.headers["location"]).text
