@@ -26,8 +26,8 @@ from concord.audit.log import AuditLog
 from concord.audit.summaries import Summaries
 from concord.audit.tree import NodeCache
 from concord.clearance import handlers as clearance
-from concord.clearance.messages import (CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments, TaskCreated,
-                                        TaskDecided)
+from concord.clearance.messages import (AssignTask, CheckDeadlines, DecideTask, GoodsInspected, SupplyDocuments,
+                                        TaskCreated, TaskDecided)
 from concord.clock import Clock
 from concord.config import Settings, get_settings
 from concord.db import make_engine, make_session_factory
@@ -83,6 +83,7 @@ COMMANDS = {
     CancelDeclaration: declarations.cancel_declaration,
     RecordArrival: declarations.record_arrival,
     DecideTask: clearance.decide_task,
+    AssignTask: clearance.assign_task,
     SupplyDocuments: clearance.supply_documents,
     CheckDeadlines: clearance.check_deadlines,
     DraftAgreement: agreements.draft_agreement,

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
-from concord.clearance.messages import (CheckDeadlines, DecideTask, DocumentsRequested, DocumentsSupplied,
-                                        GoodsInspected, SupplyDocuments, TaskCreated, TaskDecided, TaskOverdue)
+from concord.clearance.messages import (AssignTask, CheckDeadlines, DecideTask, DocumentsRequested, DocumentsSupplied,
+                                        GoodsInspected, SupplyDocuments, TaskCreated, TaskDecided, TaskOverdue,
+                                        TaskReassigned)
 from concord.clearance.models import CLEARED, TERMINAL, AgencyTask, SuppliedDocument, TaskDecision
 from concord.declarations.messages import DeclarationRefused, GoodsCleared, GoodsReleased
 from concord.declarations.models import TERMINAL as DECLARATION_TERMINAL
@@ -133,6 +134,41 @@ def decide_task(cmd: DecideTask, uow) -> dict:
         uow.commit()
         return {"task_id": task.id, "decision_id": cmd.decision_id or decision.id, "status": status,
                 "declaration_status": d.status, "replayed": False}
+
+
+def assign_task(cmd: AssignTask, uow, *, access) -> dict:
+    """A supervisor gives an open task of the agency to one of its officers (or moves it from one to another)."""
+    from concord.access.models import User
+    from concord.access.policy import Ref, authorize
+
+    subject = uow.subject
+    with uow:
+        s = uow.session
+        task = s.get(AgencyTask, cmd.task_id, with_for_update=True)
+        # Another agency's task, like a missing one, is not in the caller's queue: 404 (the API's convention)
+        if task is None or not authorize(subject, "assign", Ref("agency_task", task.id, task.agency),
+                                         session=s, access=access).allowed:
+            raise NotFound(f"task {cmd.task_id} not found in your agency's queue")
+        if not subject.has("supervisor"):
+            raise Forbidden("only a supervisor of the agency can assign its tasks")
+        if not task.open:
+            raise Conflict(f"task {task.id} is already {task.status}; only an open task can be reassigned")
+        officer = s.get(User, cmd.officer)
+        # One message whether the user is unknown, of another agency or not an officer: nothing said about others
+        if officer is None or officer.agency != task.agency or not officer.active or not set(officer.roles) & {
+                "officer", "supervisor"}:
+            raise InvalidDocument("no such officer in your agency", [Problem(
+                "/officer", f"give the user id of an active officer or supervisor of {task.agency}")])
+        previous = task.assignee
+        if previous == officer.id:  # a retried request: already done, nothing recorded twice
+            return {"task_id": task.id, "assignee": officer.id, "previous": previous, "replayed": True}
+        task.assignee = officer.id
+        uow.record(TaskReassigned(declaration_id=task.declaration_id, agency=task.agency, task_id=task.id,
+                                  assignee=officer.id, previous=previous))
+        uow.audit("task:assignment:changed", f"task/{task.id}", owner=task.agency,
+                  detail={"assignee": officer.id, "previous": previous})
+        uow.commit()
+        return {"task_id": task.id, "assignee": officer.id, "previous": previous, "replayed": False}
 
 
 def supply_documents(cmd: SupplyDocuments, uow, *, access) -> dict:

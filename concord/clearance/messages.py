@@ -24,6 +24,12 @@ class SupplyDocuments(Command):
 
 
 @dataclass(kw_only=True)
+class AssignTask(Command):
+    task_id: str
+    officer: str  # a user id of the task's agency with the officer or supervisor role
+
+
+@dataclass(kw_only=True)
 class CheckDeadlines(Command):
     pass
 
@@ -72,3 +78,11 @@ class TaskOverdue(Event):
     name = "task.overdue"
     task_id: str
     due_at: str
+
+
+@dataclass(kw_only=True)
+class TaskReassigned(Event):
+    name = "task.reassigned"
+    task_id: str
+    assignee: str
+    previous: str | None = None

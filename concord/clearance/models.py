@@ -38,10 +38,12 @@ class AgencyTask(Base):
     reasons: Mapped[list]  # which rules engaged the agency, on which items, on which legal basis
     fields: Mapped[list]  # JSON pointers the agency may see (data minimisation)
     last_decision: Mapped[dict | None]
+    assignee: Mapped[str | None] = mapped_column(String(64))  # the officer a supervisor gave it to; None: the queue's
 
     __table_args__ = (
         Index("ix_agency_tasks_queue", "agency", "status", "due_at"),
         Index("ix_agency_tasks_declaration", "declaration_id", "agency"),
+        Index("ix_agency_tasks_assignee", "agency", "assignee", "status"),
     )
 
     @property

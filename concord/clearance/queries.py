@@ -7,9 +7,11 @@ from concord.access.policy import Decision
 from concord.clearance.models import TERMINAL, AgencyTask
 from concord.errors import Forbidden, InvalidDocument, Problem
 
+UNASSIGNED = "-"  # the assignee filter's value for tasks no officer has been given
+
 
 def task_queue(session, subject, now, *, status: str | None = None, overdue: bool | None = None,
-               limit: int = 50, offset: int = 0, access) -> dict:
+               assignee: str | None = None, limit: int = 50, offset: int = 0, access) -> dict:
     """The caller's agency's tasks, oldest deadline first, with overdue ones flagged."""
     if subject.agency is None:
         raise Forbidden("task queues belong to agencies; traders follow their declarations")
@@ -22,6 +24,8 @@ def task_queue(session, subject, now, *, status: str | None = None, overdue: boo
         where.append(AgencyTask.status == status)
     if overdue is not None:
         where.append(AgencyTask.due_at < now if overdue else AgencyTask.due_at >= now)
+    if assignee is not None:  # "-": the tasks no officer has been given yet
+        where.append(AgencyTask.assignee.is_(None) if assignee == UNASSIGNED else AgencyTask.assignee == assignee)
     total = session.scalar(select(func.count()).select_from(AgencyTask).where(*where))
     rows = session.scalars(select(AgencyTask).where(*where).order_by(AgencyTask.due_at, AgencyTask.id)
                            .limit(limit).offset(offset)).all()
@@ -32,6 +36,7 @@ def task_queue(session, subject, now, *, status: str | None = None, overdue: boo
         "declaration_version": envelope(t.declaration_version), "task_type": envelope(t.task_type),
         "status": envelope(t.status), "created_at": envelope(t.created_at.isoformat()),
         "due_at": envelope(t.due_at.isoformat()), "overdue": envelope(t.open and t.due_at < now),
+        "assignee": envelope(t.assignee),
         "reasons": assessment(t.reasons, t.agency), "last_decision": outcome(t.last_decision, t.agency)}, t.agency)
         for t in rows], lens)}
 
@@ -92,3 +97,35 @@ def decisions_per_officer(session, subject, since, *, access) -> list[dict]:
     lens = Lens(subject, Decision(True, (), "own-agency"), access.lead_of(session), session, access=access)
     return cut([step({"officer": envelope(o), "decisions": envelope(k), "total": envelope(sum(k.values()))},
                      subject.agency) for o, k in sorted(per.items(), key=lambda x: -sum(x[1].values()))], lens)
+
+
+def _supervised(subject, what: str) -> None:
+    if subject.agency is None or not subject.has("supervisor"):
+        raise Forbidden(f"{what} are for an agency's supervisors")
+
+
+def workload(session, subject, now, *, access) -> list[dict]:
+    """A supervisor's view of the agency's open tasks per assigned officer (None: not assigned), with the overdue."""
+    from sqlalchemy import case
+
+    _supervised(subject, "workload figures")
+    rows = session.execute(select(AgencyTask.assignee, func.count(), func.sum(case((AgencyTask.due_at < now, 1),
+                                                                                  else_=0)))
+                           .where(AgencyTask.agency == subject.agency, AgencyTask.status.not_in(TERMINAL))
+                           .group_by(AgencyTask.assignee)).all()
+    lens = Lens(subject, Decision(True, (), "own-agency"), access.lead_of(session), session, access=access)
+    return cut([step({"officer": envelope(o), "open": envelope(n), "overdue": envelope(int(late or 0))},
+                     subject.agency) for o, n, late in sorted(rows, key=lambda r: (r[0] is None, -r[1], r[0] or ""))],
+               lens)
+
+
+def agency_officers(session, subject, *, access) -> list[dict]:
+    """The active officers and supervisors of the supervisor's own agency: whom a task may be given to."""
+    from concord.access.models import User
+
+    _supervised(subject, "the agency's officers")
+    users = session.scalars(select(User).where(User.agency == subject.agency, User.active.is_(True))
+                            .order_by(User.id)).all()
+    lens = Lens(subject, Decision(True, (), "own-agency"), access.lead_of(session), session, access=access)
+    return cut([step({"id": envelope(u.id), "name": envelope(u.name)}, subject.agency) for u in users
+                if set(u.roles) & {"officer", "supervisor"}], lens)

@@ -32,3 +32,7 @@ class SuppliedDocumentIn(Strict):
 class SupplyIn(Strict):
     task_id: str = Field(max_length=32)
     documents: list[SuppliedDocumentIn] = Field(min_length=1, max_length=100)
+
+
+class AssignmentIn(Strict):
+    officer: str = Field(min_length=1, max_length=64, description="the user id of an officer of the task's agency")

@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from concord.clearance.messages import SupplyDocuments
 from concord.clearance.schemas import SupplyIn
-from concord.console.forms import ITEM, ITEM_ROWS, PARTY, at_fields, document_of, lodging_fields, renumber
-from concord.console.trader import _declaration, _lodge_form, _trader
+from concord.console.forms import (ITEM, ITEM_ROWS, MAX_ITEM_ROWS, PARTY, at_fields, document_of, item_rows,
+                                  lodging_fields, renumber)
+from concord.console.trader import _declaration, _lodge_form, _trader, rows_changed
 from concord.console.web import BadForm, N_, form, redirect, render, signed_in, tr
 from concord.declarations.grouping import MAX_BATCH, lodge_batch
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration
@@ -172,8 +173,9 @@ async def upload(request: Request, signed=Depends(signed_in)):
 
 def values_of(document: dict) -> dict:
     """The lodging form's values for a lodged document (the reverse of forms.document_of)."""
-    values = {}
-    for pointer in lodging_fields():
+    rows = max(ITEM_ROWS, len(document.get("items") or []))
+    values = {"rows": str(rows)}
+    for pointer in lodging_fields(rows):
         node = document
         for key in pointer.strip("/").split("/"):
             node = node[int(key)] if isinstance(node, list) and key.isdigit() and int(key) < len(node) else (
@@ -201,7 +203,7 @@ def _own(request, signed, declaration_id: str) -> tuple[dict, list]:
 def amend_page(declaration_id: str, request: Request, signed=Depends(signed_in)):
     d, _ = _own(request, signed, declaration_id)
     document = d.get("document") or {}
-    if len(document.get("items", [])) > ITEM_ROWS:
+    if len(document.get("items", [])) > MAX_ITEM_ROWS:
         raise Conflict(tr(request, "This declaration has more items than the form holds; amend it through the API."))
     return _lodge_form(request, signed, values_of(document), {}, [], action=f"/console/declarations/{d['id']}/amend",
                        heading=tr(request, "Amend declaration %(id)s", id=d["id"]))
@@ -213,6 +215,9 @@ async def amend(declaration_id: str, request: Request, signed=Depends(signed_in)
     _trader(request, signed)
     values = await form(request, signed)
     app, did = request.app.state.concord, declaration_id[:32]
+    if (changed := rows_changed(request, signed, values, action=f"/console/declarations/{did}/amend",
+                                heading=tr(request, "Amend declaration %(id)s", id=did))) is not None:
+        return changed
     try:
         document = declaration_document(orjson.dumps(document_of(values)))
         await run_in_threadpool(app.bus.handle, AmendDeclaration(declaration_id=did, document=document),
@@ -221,7 +226,7 @@ async def amend(declaration_id: str, request: Request, signed=Depends(signed_in)
         if e.status == 404:
             raise
         problems = {p.pointer: p.message for p in getattr(e, "problems", [])} or {"": e.message}
-        errors, loose = at_fields(renumber(problems, values), lodging_fields())
+        errors, loose = at_fields(renumber(problems, values), lodging_fields(item_rows(values)))
         return _lodge_form(request, signed, values, errors, loose, status=e.status,
                            action=f"/console/declarations/{did}/amend",
                            heading=tr(request, "Amend declaration %(id)s", id=did))

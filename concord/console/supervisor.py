@@ -1,31 +1,74 @@
-"""Supervisor screen: the agency's overdue tasks (SLA breaches) and decisions per officer over the last week."""
+"""Supervisor screen: the agency's workload per officer, its open tasks with a form to give each to an officer
+(the API's AssignTask), overdue tasks (SLA breaches) and decisions per officer over the last week."""
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
-from concord.clearance.queries import decisions_per_officer, task_queue
+from concord.clearance.messages import AssignTask
+from concord.clearance.queries import UNASSIGNED, agency_officers, decisions_per_officer, task_queue, workload
 from concord.console.officer import countdown
-from concord.console.web import N_, PAGE, render, signed_in, tr
-from concord.errors import Forbidden, InvalidDocument, Problem
+from concord.console.web import N_, PAGE, form, redirect, render, signed_in, tr
+from concord.errors import ConcordError, Forbidden, InvalidDocument, Problem
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 WEEK = timedelta(days=7)
 
 
-@router.get("/supervisor")
-def supervisor(request: Request, signed=Depends(signed_in)):
-    app, subject = request.app.state.concord, signed.subject
-    if subject.agency is None or not subject.has("supervisor"):
+def _supervisor(request: Request, signed) -> None:
+    if signed.subject.agency is None or not signed.subject.has("supervisor"):
         raise Forbidden(tr(request, "This screen is for an agency's supervisors."))
+
+
+def _screen(request: Request, signed, officer: str, page: int, status: int = 200, errors: dict | None = None,
+            chosen: dict | None = None):
+    app, subject = request.app.state.concord, signed.subject
     now = app.clock.now()
     with app.sessions() as s:
         overdue = task_queue(s, subject, now, status="open", overdue=True, limit=PAGE, access=app.access)
         open_total = task_queue(s, subject, now, status="open", limit=1, access=app.access)["total"]
-        officers = decisions_per_officer(s, subject, now - WEEK, access=app.access)
-    for item in overdue["items"]:
+        tasks = task_queue(s, subject, now, status="open", assignee=officer or None, limit=PAGE,
+                           offset=(page - 1) * PAGE, access=app.access)
+        load = workload(s, subject, now, access=app.access)
+        officers = agency_officers(s, subject, access=app.access)
+        decided = decisions_per_officer(s, subject, now - WEEK, access=app.access)
+    for item in overdue["items"] + tasks["items"]:
         item["left"], item["late"] = countdown(item["due_at"], now)
-    return render(request, "supervisor.html", signed, overdue=overdue, open_total=open_total, officers=officers)
+    return render(request, "supervisor.html", signed, status=status, overdue=overdue, open_total=open_total,
+                  officers=decided, tasks=tasks, load=load, staff=officers, who={o["id"]: o["name"] for o in officers}, officer=officer, unassigned=UNASSIGNED,
+                  page=page, pages=max(1, -(-tasks["total"] // PAGE)), errors=errors or {}, chosen=chosen or {},
+                  done=request.query_params.get("done", "")[:32])
+
+
+@router.get("/supervisor")
+def supervisor(request: Request, officer: str = Query("", max_length=64), page: int = Query(1, ge=1, le=10_000),
+               signed=Depends(signed_in)):
+    """The workload per officer and the open tasks (all, one officer's, or the unassigned), each reassignable."""
+    _supervisor(request, signed)
+    return _screen(request, signed, officer, page)
+
+
+@router.post("/tasks/{task_id}/assignment")
+async def reassign(task_id: str, request: Request, signed=Depends(signed_in)):
+    """Give an open task to an officer of the agency: the API's AssignTask, refused at the field when it cannot."""
+    fields = await form(request, signed)
+    app, tid = request.app.state.concord, task_id[:32]
+    officer = fields.get("officer", "").strip()[:64]
+    back = fields.get("filter", "").strip()[:64]
+    try:
+        if not officer:
+            choose = tr(request, "Choose the officer.")
+            raise InvalidDocument(choose, [Problem("/officer", choose)])
+        await run_in_threadpool(app.bus.handle, AssignTask(task_id=tid, officer=officer), subject=signed.subject)
+    except ConcordError as e:
+        if e.status in (403, 404):  # not the caller's task, or not a supervisor: the API's refusal, as a page
+            raise
+        _supervisor(request, signed)
+        message = "; ".join(p.message for p in getattr(e, "problems", [])) or e.message
+        return _screen(request, signed, back, 1, status=e.status, errors={tid: message}, chosen={tid: officer})
+    return redirect("/console/supervisor?" + urlencode({"officer": back, "done": tid} if back else {"done": tid}))
 
 
 TRS_DAYS = 30  # the period a supervisor sees first: the last month of arrivals

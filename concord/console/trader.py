@@ -7,7 +7,8 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 
 from concord.access.deps import audited_read
-from concord.console.forms import ITEM_ROWS, at_fields, document_of, input_id, lodging_fields, renumber
+from concord.console.forms import (MAX_ITEM_ROWS, at_fields, document_of, input_id, item_rows, lodging_fields,
+                                  renumber, with_rows)
 from concord.console.officer import names
 from concord.console.web import PAGE, tr, form, redirect, render, signed_in
 from concord.declarations import queries
@@ -75,8 +76,18 @@ def _trader(request, signed) -> None:
 
 def _lodge_form(request, signed, values: dict, errors: dict, loose: list, status: int = 200, **extra):
     """The lodging form; extra (action, heading) turns it into the amendment form (console/declarant.py)."""
+    rows = item_rows(values)
     return render(request, "lodge.html", signed, status=status, values=values, errors=errors, loose=loose,
-                  rows=range(ITEM_ROWS), input_id=input_id, key=values.get("key") or secrets.token_hex(12), **extra)
+                  rows=range(rows), more=rows < MAX_ITEM_ROWS, input_id=input_id,
+                  key=values.get("key") or secrets.token_hex(12), **extra)
+
+
+def rows_changed(request, signed, values: dict, **extra):
+    """"Add an item" or "Remove the marked items": the same form back with its rows changed, nothing lodged."""
+    change = values.get("rows_change")
+    if change not in ("add", "remove"):
+        return None
+    return _lodge_form(request, signed, with_rows(values, 1 if change == "add" else 0), {}, [], **extra)
 
 
 @router.post("/lodge")
@@ -84,12 +95,14 @@ async def lodge(request: Request, signed=Depends(signed_in)):
     """Lodge through the API's path: the same validation (JSON pointers) and the same lodging queue."""
     _trader(request, signed)
     values = await form(request, signed)
+    if (changed := rows_changed(request, signed, values)) is not None:
+        return changed
     app = request.app.state.concord
     try:
         document = declaration_document(orjson.dumps(document_of(values)))
         result = await app.lodging_queue.lodge(signed.subject, document, "console-" + values.get("key", "")[:80])
     except ConcordError as e:
         problems = {p.pointer: p.message for p in getattr(e, "problems", [])} or {"": e.message}
-        errors, loose = at_fields(renumber(problems, values), lodging_fields())
+        errors, loose = at_fields(renumber(problems, values), lodging_fields(item_rows(values)))
         return _lodge_form(request, signed, values, errors, loose, status=e.status)
     return redirect(f"/console/declarations/{result['id']}")

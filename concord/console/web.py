@@ -113,10 +113,12 @@ def mount_console(app) -> None:
     """The console's pages under /console and its assets, served from the package (no CDN)."""
     from starlette.staticfiles import StaticFiles
 
-    from concord.console import (auditor, declarant, enforcement, liaison, live, officer, oidc, pages, sharing,
-                                 supervisor, trader)
+    from concord.console import (agreement_forms, auditor, declarant, enforcement, enforcement_forms, liaison, live,
+                                 officer, oidc, pages, sharing, supervisor, trader)
 
-    for module in (pages, officer, supervisor, trader, liaison, auditor, enforcement, declarant, live, sharing, oidc):
+    # enforcement_forms before enforcement: /incidents/new is a form, not an incident called "new"
+    for module in (pages, officer, supervisor, trader, agreement_forms, liaison, auditor, enforcement_forms,
+                   enforcement, declarant, live, sharing, oidc):
         app.include_router(module.router)
 
     class CachedStatic(StaticFiles):  # kept a day (htmx's name carries its version; our CSS may lag a day)

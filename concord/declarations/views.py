@@ -170,7 +170,9 @@ EVENT_FIELDS = {
     "inspection.finished": {"inspection_id": "envelope", "outcome": "envelope"},
     "inspection.outcome_settled": {"inspection_id": "envelope", "outcome": "envelope"},
 }
-OWNERS_ONLY = {"risk.outcome_recorded"}  # the agency's own label for the risk model: it and the lead
+# The agency's own label for the risk model, and which of its officers works a task (task.reassigned: task_id,
+# assignee, previous): the whole event is the agency's working data, for it and the lead; never the trader's.
+OWNERS_ONLY = {"risk.outcome_recorded", "task.reassigned"}
 
 
 def event_model(e, d, tasks: list, lead: str):

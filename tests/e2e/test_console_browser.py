@@ -21,6 +21,8 @@ from concord.app import create_app
 from concord.bootstrap import bootstrap
 from concord.config import Settings
 from concord.console.auth import set_password
+from concord.declarations.messages import SubmitDeclaration
+from concord.declarations.schemas import parse_declaration
 from support import ROOT, demo_config_text, subjects
 
 CHROMIUM = "/usr/bin/chromium"
@@ -29,7 +31,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 AXE = Path(__file__).parents[1] / "browser" / "vendor" / "axe-4.14.1.min.js"
 SHOTS = ROOT / "docs" / "console"
 PASSWORD = "correct horse battery"
-USERS = ("hollandfoods", "nppo-officer", "cus-officer", "pol-officer", "nppo-liaison", "auditor")
+USERS = ("hollandfoods", "nppo-officer", "cus-officer", "pol-officer", "nppo-liaison", "auditor", "cus-supervisor")
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no {CHROMIUM}: apt-get install chromium")
@@ -58,6 +60,7 @@ def server(tmp_path):
         "scopes": [{"resource": "inspection_result", "fields": ["/result"]}]}), subject=subjects(hub)["cus-liaison"])
     hub.bus.handle(SignAgreement(agreement_id=draft["id"]), subject=subjects(hub)["cus-liaison"])
     _enforcement(hub)
+    _open_customs_task(hub)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -97,6 +100,17 @@ def _enforcement(hub) -> None:
         "severity": "medium", "expires_at": (now + timedelta(days=30)).isoformat()}), subject=who["nppo-officer"])
     hub.bus.handle(RequestAccess(resource=f"watchlist_entry/{entry['id']}", provider="NPPO", purpose="public_health",
                                  justification="importer named on a food alert"), subject=who["fda-officer"])
+
+
+def _open_customs_task(hub) -> None:
+    """A declaration drawn for customs control (every one drawn, then the demo's rate again): an open task of
+    customs' for its supervisor to give to an officer."""
+    from support import declaration
+
+    hub.bus.handle(LoadConfig(text=demo_config_text(random_rate=1.0), source="every declaration controlled"))
+    hub.bus.handle(SubmitDeclaration(document=parse_declaration(declaration(lrn="LRN-BROWSER-DRAWN")).model_dump(
+        mode="json")), subject=subjects(hub)["hollandfoods"])
+    hub.bus.handle(LoadConfig(text=demo_config_text(), source="demo config"))
 
 
 class Screens:
@@ -212,6 +226,18 @@ def _journeys(browser, base: str, screens: Screens) -> None:
     nppo.goto(f"{base}/console/notices")
     nppo.get_by_role("link", name="Bananas from Guayaquil used for cocaine").click()
     screens.check(nppo, "notice")
+    for what in ("incidents", "operations", "notices"):  # the forms that create them (a check, not a journey)
+        nppo.goto(f"{base}/console/{what}/new")
+        screens.check(nppo, f"{what}-new")
+
+    # Customs' supervisor gives an open task to an officer
+    supervisor = sign_in(browser, base, "cus-supervisor")
+    supervisor.get_by_role("link", name="Supervision").click()
+    screens.check(supervisor, "supervisor-workload")
+    supervisor.locator("form.inline select").first.select_option("cus-analyst")
+    supervisor.locator("form.inline").first.get_by_role("button", name="Reassign").click()
+    expect(supervisor.get_by_role("status")).to_contain_text("is reassigned")
+    expect(supervisor.get_by_role("link", name=re.compile(r"cus-analyst"))).to_be_visible()
 
     # Customs records arrival
     customs = sign_in(browser, base, "cus-officer")

@@ -230,7 +230,9 @@ def _pages(c, did, task_ids, seqs, enf=None) -> dict:
     paths = {f"/console/incidents?purpose={WHY}", "/console/incidents", f"/console/incidents/live?purpose={WHY}",
              f"/console/incidents/{enf['inc']}", f"/console/incidents/{enf['inc']}?purpose={WHY}",
              f"/console/incidents/{enf['inc']}/attachments/{enf['sha']}?purpose={WHY}", "/console/operations",
-             f"/console/operations/{enf['op']}", "/console/notices", f"/console/notices/{enf['notice']}"}
+             f"/console/operations/{enf['op']}", "/console/notices", f"/console/notices/{enf['notice']}",
+             "/console/incidents/new", "/console/agreements/new", f"/console/operations/new?incident={enf['inc']}",
+             f"/console/notices/new?incident={enf['inc']}"}
     paths |= {"/console/", "/console/tasks", "/console/declarations", f"/console/declarations?q={MARK['lrn']}",
              f"/console/declarations?q={MARK['conveyance']}", f"/console/declarations/{did}",
              f"/console/declarations/{did}/live", f"/console/declarations/{did}/amend", "/console/upload", "/console/stream?events=task.", "/console/notifications",
@@ -238,7 +240,7 @@ def _pages(c, did, task_ids, seqs, enf=None) -> dict:
              "/console/agreements/MOU-NPPO-POL-SEIZURES/diff", "/console/agreements/K/diff",
              "/console/sign-in/oidc", "/console/sign-in/oidc/callback?code=c&state=s",
              "/console/lodge", "/console/agreements", "/console/audit",
-             "/console/supervisor", "/console/supervisor/trs",
+             "/console/supervisor", "/console/supervisor?officer=-", "/console/supervisor/trs",
              "/console/sign-in"}
     paths |= {f"/console/tasks/{t}" for t in task_ids} | {f"/console/audit/{s}" for s in seqs}
     return {p: c.get(p) for p in paths}
@@ -261,11 +263,12 @@ def test_every_console_route_shows_no_more_than_the_api(hub):
     with hub.sessions() as s:
         task_ids = [t.id for t in s.scalars(select(AgencyTask).where(AgencyTask.declaration_id == did))]
         seqs = [e.seq for e in s.scalars(select(AuditEntry).where(AuditEntry.resource == f"declaration/{did}"))][:2]
-    from concord.console import (auditor, declarant, enforcement, liaison, live, officer, oidc, pages, sharing,
-                                 supervisor, trader)
+    from concord.console import (agreement_forms, auditor, declarant, enforcement, enforcement_forms, liaison, live,
+                                 officer, oidc, pages, sharing, supervisor, trader)
 
     enf = _plant_enforcement(hub)
-    modules = (pages, officer, supervisor, trader, liaison, auditor, enforcement, declarant, live, sharing, oidc)
+    modules = (pages, officer, supervisor, trader, agreement_forms, liaison, auditor, enforcement_forms, enforcement,
+               declarant, live, sharing, oidc)
     routes = {r.path for m in modules for r in m.router.routes if "GET" in r.methods}
     walked = {p.split("?")[0] for p in _pages(client(hub), "D", ["T"], [0])}
     holes = {"D": "/{declaration_id}", "T": "/{task_id}", "0": "/{seq}", "I": "/{incident_id}", "H": "/{sha256}",

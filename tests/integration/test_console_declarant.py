@@ -77,3 +77,41 @@ def test_trader_supplies_requested_documents_amends_and_cancels(hub):
     assert trader.post(f"/console/declarations/{did}/cancel", data={"csrf": token, "reason": ""}).status_code == 422
     r = trader.post(f"/console/declarations/{did}/cancel", data={"csrf": token, "reason": "order withdrawn"})
     assert r.status_code == 303 and "declaration is cancelled" in trader.get(r.headers["location"]).text
+
+
+def _form_values(html: str) -> dict:
+    return dict(re.findall(r'name="(/[^"]+|csrf|key|rows)"[^>]*value="([^"]*)"', html)) | {
+        "/type": "IM", "/transport/mode": "sea"}
+
+
+def test_trader_amends_a_declaration_of_more_items_than_the_empty_form_adding_and_removing_rows(hub):
+    goods = [item("610910", f"T-shirts lot {n}", "BD", amount=f"{100 + n}.00") for n in range(5)]
+    did = submit(hub, declaration(lrn="LRN-AMEND-5", items=goods))
+    trader = signed(hub, "hollandfoods")
+    form = trader.get(f"/console/declarations/{did}/amend")
+    assert form.status_code == 200 and 'value="T-shirts lot 4"' in form.text and 'name="/items/5/hs_code"' not in form.text
+    fields = _form_values(form.text)
+    assert fields["rows"] == "5"
+    more = trader.post(f"/console/declarations/{did}/amend", data=fields | {"rows_change": "add"})
+    assert more.status_code == 200 and 'name="/items/5/hs_code"' in more.text  # one more row, nothing lodged
+    fields = _form_values(more.text) | {"/items/5/hs_code": "610910", "/items/5/description": "T-shirts lot 5",
+                                        "/items/5/origin": "BD", "/items/5/quantity": "10", "/items/5/unit": "NAR",
+                                        "/items/5/net_mass_kg": "2", "/items/5/value/amount": "50.00",
+                                        "/items/5/value/currency": "EUR"}
+    fewer = trader.post(f"/console/declarations/{did}/amend", data=fields | {"remove/1": "1", "rows_change": "remove"})
+    assert fewer.status_code == 200 and "T-shirts lot 1" not in fewer.text
+    assert re.search(r'id="f-items-1-description"[^>]*value="T-shirts lot 2"', fewer.text)  # the rest moved up
+    fields = _form_values(fewer.text)
+    bad = trader.post(f"/console/declarations/{did}/amend", data=fields | {"/items/4/quantity": "0"})
+    assert bad.status_code == 422 and re.search(r'id="f-items-4-quantity"[^>]*aria-invalid="true"', bad.text)
+    done = trader.post(f"/console/declarations/{did}/amend", data=fields | {"remove/0": "1"})  # marked: not an item
+    assert done.status_code == 303
+    with hub.sessions() as s:
+        from concord.declarations.models import Declaration, DeclarationVersion
+
+        d = s.get(Declaration, did)
+        latest = s.get(DeclarationVersion, (did, d.version))
+        assert d.version == 2 and [i["description"] for i in latest.document["items"]] == [
+            "T-shirts lot 2", "T-shirts lot 3", "T-shirts lot 4", "T-shirts lot 5"]
+    lodge = trader.get("/console/lodge")
+    assert 'name="rows_change" value="add"' in lodge.text and 'name="/items/3/hs_code"' not in lodge.text
