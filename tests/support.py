@@ -67,6 +67,8 @@ def console_accounts(app, users, password: str) -> None:
     from concord.console.models import ConsoleAccount
 
     set_password(app, users[0], password)
+    if len(users) == 1:
+        return
     with app.sessions() as s:
         first = s.get(ConsoleAccount, users[0])
         s.execute(insert(ConsoleAccount), [{"user_id": u, "password_hash": first.password_hash, "totp_secret": None,
