@@ -80,3 +80,14 @@ def test_history_fields_are_checked_like_any_other():
     with pytest.raises(InvalidDocument) as e:
         compile_rule("items.exists(i, i.history.importer_hs6_1d.count > 2)")
     assert e.value.problems[0].message == "line 1, column 27: unknown field 'importer_hs6_1d'"
+
+
+def test_trying_a_history_rule_replays_the_past_in_lodging_order(app):
+    from concord.risk.messages import TryRule
+
+    for n in range(4):
+        submit(app, part(n))
+        app.clock.advance(hours=3)
+    submit(app, part(9, hs="090111"))
+    tried = as_(app, "cus-analyst", TryRule(expression=SPLIT))
+    assert tried["scanned"] == 5 and tried["hits"] == 2  # the third and fourth parts

@@ -17,7 +17,7 @@ start (documented in docs/risk-model.md).
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right
 from datetime import datetime
 
 WINDOWS = (("7d", 7), ("30d", 30))
@@ -44,13 +44,68 @@ def _declaration_key(declaration_id: str | None) -> str | None:
     return None if declaration_id is None else declaration_id.rpartition("/")[0] or declaration_id
 
 
+class _Series:
+    """One key's declarations in time order, with running sums: a window's count and sum are two bisections."""
+
+    __slots__ = ("ts", "values", "keys", "cum")
+
+    def __init__(self):
+        self.ts: list[float] = []
+        self.values: list[float] = []
+        self.keys: list[str] = []
+        self.cum: list[float] = [0.0]
+
+    def add(self, ts: float, value: float, key: str) -> None:
+        at = bisect_right(self.ts, ts)
+        self.ts.insert(at, ts)
+        self.values.insert(at, value)
+        self.keys.insert(at, key)
+        if at == len(self.ts) - 1:  # the usual case, in time order
+            self.cum.append(self.cum[-1] + value)
+        else:
+            self._sum_from(at)
+
+    def remove(self, ts: float, key: str) -> None:
+        at = bisect_left(self.ts, ts)
+        while at < len(self.ts) and self.ts[at] == ts and self.keys[at] != key:
+            at += 1
+        if at < len(self.ts) and self.keys[at] == key:
+            del self.ts[at], self.values[at], self.keys[at]
+            del self.cum[-1]
+            self._sum_from(at)
+
+    def drop_before(self, ts: float) -> list[str]:
+        cut = bisect_left(self.ts, ts)
+        gone = self.keys[:cut]
+        del self.ts[:cut], self.values[:cut], self.keys[:cut]
+        self.cum = [0.0]
+        self._sum_from(0)
+        return gone
+
+    def _sum_from(self, at: int) -> None:
+        del self.cum[at + 1:]
+        for v in self.values[at:]:
+            self.cum.append(self.cum[-1] + v)
+
+    def window(self, since: float, until: float, own: str | None, own_ts: float | None) -> dict:
+        lo, hi = bisect_left(self.ts, since), bisect_left(self.ts, until)  # [since, until): strictly before
+        if hi <= lo:
+            return empty_window()
+        if own_ts is not None and since <= own_ts < until:  # an earlier version of this declaration: not its past
+            picked = [v for v, k in zip(self.values[lo:hi], self.keys[lo:hi]) if k != own]
+            if not picked:
+                return empty_window()
+            return {"count": len(picked), "value": float(sum(picked)), "max_value": float(max(picked))}
+        return {"count": hi - lo, "value": self.cum[hi] - self.cum[lo], "max_value": max(self.values[lo:hi])}
+
+
 class DeclarationHistory:
     """Per importer and per importer x HS6, the (time, value, declaration) of earlier declarations."""
 
     def __init__(self, horizon_days: int = 30):
         self.horizon = horizon_days * DAY
-        self._series: dict[tuple, list[tuple[float, float, str]]] = {}
-        self._of: dict[str, list[tuple[tuple, tuple]]] = {}  # declaration -> its entries, to replace on amendment
+        self._series: dict[tuple, _Series] = {}
+        self._of: dict[str, list[tuple[tuple, float]]] = {}  # declaration -> (series, time), to replace on amendment
         self._lock = threading.Lock()
         self._recorded = 0
 
@@ -73,42 +128,34 @@ class DeclarationHistory:
         """A declaration lodged at `at`; `values` are its items' values in the base currency (None: unknown)."""
         key, ts = _declaration_key(declaration_id) or f"@{id(doc)}-{self._recorded}", at.timestamp()
         with self._lock:
-            self._forget(key)
+            for series, when in self._of.pop(key, ()):
+                if (rows := self._series.get(series)) is not None:
+                    rows.remove(when, key)
             entries = []
             for series, value in self._entries(doc, values):
-                entry = (ts, value, key)
-                insort(self._series.setdefault(series, []), entry)
-                entries.append((series, entry))
+                rows = self._series.get(series)
+                if rows is None:
+                    rows = self._series[series] = _Series()
+                rows.add(ts, value, key)
+                entries.append((series, ts))
             self._of[key] = entries
             self._recorded += 1
             if self._recorded % 4096 == 0:
                 self._prune(ts - self.horizon)
 
-    def _forget(self, key: str) -> None:
-        for series, entry in self._of.pop(key, ()):
-            rows = self._series.get(series, [])
-            i = bisect_left(rows, entry)
-            if i < len(rows) and rows[i] == entry:
-                del rows[i]
-
     def _prune(self, before: float) -> None:
         for series, rows in list(self._series.items()):
-            cut = bisect_left(rows, (before,))
-            for _, _, key in rows[:cut]:
+            for key in rows.drop_before(before):
                 self._of.pop(key, None)
-            del rows[:cut]
-            if not rows:
+            if not rows.ts:
                 del self._series[series]
 
     def _window(self, series: tuple, ts: float, days: int, own: str | None) -> dict:
         rows = self._series.get(series)
-        if not rows:
+        if rows is None:
             return empty_window()
-        lo, hi = bisect_left(rows, (ts - days * DAY,)), bisect_left(rows, (ts,))  # strictly before ts
-        picked = [v for _, v, k in rows[lo:hi] if k != own]
-        if not picked:
-            return empty_window()
-        return {"count": len(picked), "value": float(sum(picked)), "max_value": float(max(picked))}
+        own_ts = next((t for s, t in self._of.get(own, ()) if s == series), None) if own is not None else None
+        return rows.window(ts - days * DAY, ts, own, own_ts)
 
     def aggregates(self, doc: dict, at: datetime, declaration_id: str | None = None) -> tuple[dict, list[dict]]:
         """The declaration's `history` and each item's, over declarations strictly before `at`."""
