@@ -4,7 +4,6 @@ from datetime import datetime, timezone
 
 import pytest
 
-import concord.risk.models  # noqa: F401 - the tables, until the migration that creates them is generated
 from concord.db import Base
 from concord.declarations.schemas import parse_declaration
 from concord.errors import InvalidDocument

@@ -22,6 +22,7 @@ from datetime import datetime
 
 WINDOWS = (("7d", 7), ("30d", 30))
 DAY = 86400.0
+BLOCK = 64
 
 
 def empty_window() -> dict:
@@ -47,13 +48,14 @@ def _declaration_key(declaration_id: str | None) -> str | None:
 class _Series:
     """One key's declarations in time order, with running sums: a window's count and sum are two bisections."""
 
-    __slots__ = ("ts", "values", "keys", "cum")
+    __slots__ = ("ts", "values", "keys", "cum", "blocks")
 
     def __init__(self):
         self.ts: list[float] = []
         self.values: list[float] = []
         self.keys: list[str] = []
         self.cum: list[float] = [0.0]
+        self.blocks: list[float] = []  # the largest value of each BLOCK rows: a window's largest in O(sqrt n)
 
     def add(self, ts: float, value: float, key: str) -> None:
         at = bisect_right(self.ts, ts)
@@ -62,6 +64,10 @@ class _Series:
         self.keys.insert(at, key)
         if at == len(self.ts) - 1:  # the usual case, in time order
             self.cum.append(self.cum[-1] + value)
+            if at % BLOCK:
+                self.blocks[-1] = max(self.blocks[-1], value)
+            else:
+                self.blocks.append(value)
         else:
             self._sum_from(at)
 
@@ -86,6 +92,21 @@ class _Series:
         del self.cum[at + 1:]
         for v in self.values[at:]:
             self.cum.append(self.cum[-1] + v)
+        first = at // BLOCK
+        del self.blocks[first:]
+        self.blocks += [max(self.values[b:b + BLOCK]) for b in range(first * BLOCK, len(self.values), BLOCK)]
+
+    def _largest(self, lo: int, hi: int) -> float:
+        """max(values[lo:hi]) from whole blocks and the two partial ends."""
+        first, last = -(-lo // BLOCK), hi // BLOCK
+        if first >= last:
+            return max(self.values[lo:hi])
+        parts = [max(self.blocks[first:last])]
+        if lo < first * BLOCK:
+            parts.append(max(self.values[lo:first * BLOCK]))
+        if last * BLOCK < hi:
+            parts.append(max(self.values[last * BLOCK:hi]))
+        return max(parts)
 
     def window(self, since: float, until: float, own: str | None, own_ts: float | None) -> dict:
         lo, hi = bisect_left(self.ts, since), bisect_left(self.ts, until)  # [since, until): strictly before
@@ -96,7 +117,7 @@ class _Series:
             if not picked:
                 return empty_window()
             return {"count": len(picked), "value": float(sum(picked)), "max_value": float(max(picked))}
-        return {"count": hi - lo, "value": self.cum[hi] - self.cum[lo], "max_value": max(self.values[lo:hi])}
+        return {"count": hi - lo, "value": self.cum[hi] - self.cum[lo], "max_value": self._largest(lo, hi)}
 
 
 class DeclarationHistory:
