@@ -70,6 +70,8 @@ class RiskStep:
                 add({"kind": "profile", "id": p.id, "reason": p.reason, "items": items}, p.lane, True)
         if rules.reads_history and not self._seeded:
             self._seed_history(session, now, snapshot.rates)
+        elif not rules.reads_history and self._seeded:  # no rule reads it any more: free it, seed again if one does
+            self.history, self._seeded = DeclarationHistory(), False
         rule_hits = rules.evaluate(doc, snapshot.rates, now, self.history, declaration_id)
         for r in rule_hits:
             add({"kind": "rule", "id": r.id, "version": r.version, "name": r.name, "severity": r.severity},
@@ -97,8 +99,8 @@ class RiskStep:
                             "reason": "selected at random for control, so the model also learns from trade it would "
                                       "not select"})
         self._record_hits(session, rule_hits, declaration_id, now)
-        # every declaration joins the history, whether or not a rule reads it yet: one that arrives sees the past
-        self.history.record(doc, base_values(doc, snapshot.rates), now, declaration_id)
+        if self._seeded:  # while a rule reads history; before that, the database is the history (see _seed_history)
+            self.history.record(doc, base_values(doc, snapshot.rates), now, declaration_id)
         versions = {"rules": rules.version, "watchlists": watchlists.version, "model": scale,
                     "profiles": snapshot.profiles.version}
         if self.screening is not None:
@@ -106,7 +108,8 @@ class RiskStep:
         return Assessment(decision.lane, round(score, 6), reasons, versions, random=decision.random)
 
     def _seed_history(self, session, now, rates) -> None:
-        """Once, when a rule first reads history: the declarations lodged in its horizon before this step began."""
+        """When a rule first reads history: the declarations lodged in the store's horizon, from the database;
+        from then on the step records each declaration it assesses."""
         self._seeded = True
         since = now - timedelta(seconds=self.history.horizon)
         q = (select(Declaration.id, Declaration.version, Declaration.lodged_at, DeclarationVersion.document)
