@@ -2,7 +2,7 @@
 """Second tuning round for never-seen goods lines, KCS train/valid only: train Jan-Oct 2020, stop on Nov-Dec 2020
 (on its rows whose line was new, where said), measure on valid.csv (2021 Q1) rows whose goods line no train row
 holds. test.csv is not read. Leave-line-out features: concord/risk/learning/novel.py."""
-import json, sys
+import json
 from dataclasses import replace
 from datetime import datetime, timezone
 import numpy as np, lightgbm as lgb
@@ -56,13 +56,6 @@ full = lambda l, x: np.hstack([l, x])
 fn_llo_cat = lnames + cats
 count = Counter(line(r) for r in tr)
 w = np.array([1.0 / count[line(r)] for r in tr])
-from collections import Counter
-from scipy.stats import rankdata
-from concord.risk.learning.model import fit
-count = Counter(line(r) for r in tr)
-w = np.array([1.0 / count[line(r)] for r in tr])
-def auc(label, s):
-    print(json.dumps({"config": label, "valid_never_seen": round(roc_auc_score(y[fresh], s[fresh]), 4)}), flush=True)
 from concord.risk.learning.model import fit
 from concord.risk.learning.novel import rank_mean
 L = lambda x1, x2: np.hstack([x1, x2])
