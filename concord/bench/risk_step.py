@@ -43,6 +43,9 @@ TEMPLATES = (  # the shapes analysts write; narrow, as rules that hit everything
     'importer.country != route.entry_country && size(items) > 2 && route.from == "{o}"',
 )
 
+SPLIT_RULE = ("items.exists(i, i.history.importer_hs6_7d.count >= 2 && i.history.importer_hs6_7d.max_value < 1000.0 "
+              "&& i.value_base < 1000.0)")
+
 
 def _documents(count: int, seed: int) -> list[dict]:
     rng, now = random.Random(seed), FixedClock().now()
@@ -63,6 +66,10 @@ def _catalogues(app, rules: int, entries: int, seed: int) -> None:
                            severity=rng.choice(("low", "medium", "high")),
                            lane=rng.choice(("yellow", "red")), valid_from=now - timedelta(days=1), active=True,
                            created_at=now))
+        # and the risk unit's split-consignment rule, which reads the importer's recent declarations (history)
+        s.add(RiskRule(id="BENCH-SPLIT", version=1, name="split consignments", expression=SPLIT_RULE,
+                       rationale="bench", author="bench", agency="CUS", severity="high", lane="red",
+                       valid_from=now - timedelta(days=1), active=True, created_at=now))
         # Mostly exact identifiers; a handful of broad entries (routes, goods from an origin), as agencies keep them.
         kinds = ["party"] * 400 + ["container"] * 300 + ["vessel"] * 250 + ["hs_origin"] * 49 + ["route"]
         for n in range(entries):
@@ -174,14 +181,17 @@ def run(count: int = 3000, rules: int = 50, entries: int = 10000, seed: int = 1,
                 for i, doc in enumerate(docs[:200]):
                     step.assess(s, snapshot, doc, declaration_id=f"WARM{n}-{i}/1")
             baseline = _timed(lambda d, i: snapshot.profiles.assess(d, declaration_id=f"DCL{i}/1"), docs)
-            bare = _timed(lambda d, i: without.assess(s, snapshot, d, declaration_id=f"BARE{i}/1"), docs)
+            # a minute between declarations, so the history rule reads a growing past (two days by the end)
+            tick = app.clock.advance
+            bare = _timed(lambda d, i: (tick(seconds=60), without.assess(s, snapshot, d, declaration_id=f"BARE{i}/1")),
+                          docs)
             lanes = []
-            full = _timed(lambda d, i: lanes.append(
-                with_model.assess(s, snapshot, d, declaration_id=f"DCL{i}/1").lane), docs)
+            full = _timed(lambda d, i: (tick(seconds=60), lanes.append(
+                with_model.assess(s, snapshot, d, declaration_id=f"DCL{i}/1").lane)), docs)
             s.rollback()
         app.close()
     return {
-        "declarations": count, "rules": rules, "watchlist_entries": entries,
+        "declarations": count, "rules": rules + 1, "rules_reading_history": 1, "watchlist_entries": entries,
         "model": getattr(model, "version", "?"), "model_is_stand_in": active is None,
         "engine_is": "profiles, rules, watchlists, party screening, model, lane budget",
         "engine_without_model_is": "profiles, rules, watchlists (names exact), lane budget",

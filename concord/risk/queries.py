@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, case, func, select
 
@@ -10,7 +10,8 @@ from concord.declarations.models import Declaration, DeclarationVersion
 from concord.risk.handlers import require_agency_officer, require_analyst
 from concord.risk.messages import TryRule
 from concord.risk.models import InspectionOutcome, RiskRule, RuleHit, WatchlistEntry
-from concord.risk.catalogue.rules import CompiledRule, RuleSet, compile_rule
+from concord.risk.catalogue.history import DeclarationHistory
+from concord.risk.catalogue.rules import CompiledRule, RuleSet, base_values, compile_rule
 
 SAMPLE_HITS = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -75,20 +76,34 @@ def try_rule(cmd: TryRule, uow, *, directory) -> dict:
         for row in s.execute(select(InspectionOutcome.declaration_id, InspectionOutcome.result)):
             if labels.get(row.declaration_id) != "irregular":  # one irregular finding by any agency labels it
                 labels[row.declaration_id] = row.result
-        q = (select(DeclarationVersion.declaration_id, DeclarationVersion.document)
+        q = (select(DeclarationVersion.declaration_id, DeclarationVersion.document, DeclarationVersion.submitted_at,
+                    Declaration.lodged_at)
              .join(Declaration, and_(Declaration.id == DeclarationVersion.declaration_id,
-                                     Declaration.version == DeclarationVersion.version))
-             .order_by(DeclarationVersion.declaration_id))
+                                     Declaration.version == DeclarationVersion.version)))
+        # a rule reading history sees the declarations in lodging order, each after those lodged before it,
+        # and from a horizon before `since`, as the live step would have
+        history = DeclarationHistory() if rules.reads_history else None
+        q = q.order_by(Declaration.lodged_at, Declaration.id) if history else q.order_by(DeclarationVersion.declaration_id)
         if cmd.since is not None:
-            q = q.where(DeclarationVersion.submitted_at >= cmd.since)
+            lead = timedelta(seconds=history.horizon) if history else timedelta(0)
+            q = q.where(DeclarationVersion.submitted_at >= cmd.since - lead)
         scanned = hits = inspected = irregular = base_inspected = base_irregular = 0
         sample = []
         for row in s.execute(q.execution_options(yield_per=1000)):
+            lodged = _aware(row.lodged_at)
+            if history is not None:
+                counted = cmd.since is None or _aware(row.submitted_at) >= cmd.since
+                hit = counted and bool(rules.evaluate(row.document, rates, lodged, history, f"{row.declaration_id}/0"))
+                history.record(row.document, base_values(row.document, rates), lodged, f"{row.declaration_id}/0")
+                if not counted:
+                    continue
+            else:
+                hit = bool(rules.evaluate(row.document, rates))
             scanned += 1
             label = labels.get(row.declaration_id)
             base_inspected += label is not None
             base_irregular += label == "irregular"
-            if rules.evaluate(row.document, rates):
+            if hit:
                 hits += 1
                 inspected += label is not None
                 irregular += label == "irregular"
@@ -102,3 +117,7 @@ def try_rule(cmd: TryRule, uow, *, directory) -> dict:
         uow.audit("risk:rule:tried", "declarations", detail={k: result[k] for k in ("scanned", "hits", "since")})
         uow.commit()
         return result
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -32,6 +32,11 @@ def test_per_scheme_recall_marks_a_scheme_found_at_the_budget_as_blind():
 
 def test_the_bench_runs_small_and_reports_each_model_per_scheme():
     out = run(4000, seed=1)
-    assert set(out["models"]) == {"concord", "reference", "plain_lightgbm"}
+    assert set(out["models"]) == {"concord", "reference", "plain_lightgbm", "concord_with_split_rule"}
     for m in out["models"].values():
-        assert 0.0 <= m["auc"] <= 1.0 and set(m["per_scheme"]) <= set(SCHEME_NAMES) | {"noise"}
+        assert 0.0 <= m["precision@10"] <= 1.0 and set(m["per_scheme"]) <= set(SCHEME_NAMES) | {"noise"}
+    # the risk unit's rule reads history and finds split consignments the model, never shown one, does not
+    rule, split = out["split_rule"], "split_consignments"
+    assert rule["hits_split_consignments"] > 0 and "history.importer_hs6_7d" in rule["expression"]
+    assert out["models"]["concord_with_split_rule"]["per_scheme"][split]["recall"] > \
+        out["models"]["concord"]["per_scheme"][split]["recall"]

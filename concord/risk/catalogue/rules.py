@@ -11,11 +11,12 @@ from datetime import datetime
 import cel
 
 from concord.errors import InvalidDocument, Problem
+from concord.risk.catalogue.history import empty_history, empty_item_history
 from concord.routing.criteria import Rates
 
 log = logging.getLogger(__name__)
 
-VARIABLES = ("declaration", "items", "importer", "exporter", "declarant", "transport", "route")
+VARIABLES = ("declaration", "items", "importer", "exporter", "declarant", "transport", "route", "history")
 
 
 def _item(item: dict, rates) -> dict:
@@ -36,9 +37,22 @@ def _prune(value, keys: frozenset):
     return value
 
 
-def activation(doc: dict, rates=None, variables=VARIABLES, keys: frozenset | None = None) -> dict:
-    """The names a rule sees; only `variables`, and only the fields named in `keys` (None: all)."""
+def base_values(doc: dict, rates) -> list:
+    """Each item's value in the base currency (None where no rate is known)."""
+    return [None if rates is None else rates.to_base(i["value"]["amount"], i["value"]["currency"])
+            for i in doc["items"]]
+
+
+def activation(doc: dict, rates=None, variables=VARIABLES, keys: frozenset | None = None,
+               history: tuple | None = None) -> dict:
+    """The names a rule sees; only `variables`, and only the fields named in `keys` (None: all).
+
+    `history` is (the declaration's, each item's) aggregates of earlier declarations (catalogue/history.py);
+    None reads as nothing before."""
     items = [_item(i, rates) for i in doc["items"]]
+    top, per_item = history or (empty_history(), [empty_item_history() for _ in items])
+    for item, past in zip(items, per_item):
+        item["history"] = past
     arrival = doc.get("arrival")
     view = {
         "declaration": {**doc, "items": items,
@@ -48,6 +62,7 @@ def activation(doc: dict, rates=None, variables=VARIABLES, keys: frozenset | Non
         "route": {"from": doc["exporter"]["country"], "entry": doc["office_of_entry"],
                   "entry_country": doc["office_of_entry"][:2], "destination": doc.get("destination_country"),
                   "origins": sorted({i["origin"] for i in doc["items"]}), "mode": doc["transport"]["mode"]},
+        "history": top,
     }
     if keys is None:
         return {v: view[v] for v in variables}
@@ -261,6 +276,8 @@ class RuleSet:
         self.variables = frozenset(v for r in rules for v in r.program.variables() if v in VARIABLES)
         self.keys = _prunable_keys([r.source for r in rules])
         self.errors: Counter = Counter()  # (rule id, version) -> evaluations that failed at run time
+        # a rule naming `history` (the variable or an item's field) needs the store's aggregates
+        self.reads_history = any("history" in _WORD.findall(_STRING.sub("", r.source)) for r in rules)
 
     @classmethod
     def from_rows(cls, rows, version: int) -> RuleSet:
@@ -276,12 +293,17 @@ class RuleSet:
                                       r.valid_until, program, r.expression))
         return cls(rules, version)
 
-    def evaluate(self, doc: dict, rates=None, now: datetime | None = None) -> list[CompiledRule]:
-        """The rules valid at `now` that hold for the declaration."""
+    def evaluate(self, doc: dict, rates=None, now: datetime | None = None, history=None,
+                 declaration_id: str | None = None) -> list[CompiledRule]:
+        """The rules valid at `now` that hold for the declaration; `history` (a DeclarationHistory) answers
+        what rules read of the declarations before `now` (None: nothing before)."""
         live = [r for r in self.rules if now is None or r.valid_at(now)]
         if not live:
             return []
-        context = cel.Context(activation(doc, rates, self.variables, self.keys))
+        past = None
+        if self.reads_history and history is not None and now is not None:
+            past = history.aggregates(doc, now, declaration_id)
+        context = cel.Context(activation(doc, rates, self.variables, self.keys, past))
         hits = []
         for rule in live:
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 from sqlalchemy import and_, select
 
 from concord.clock import Clock
@@ -11,6 +13,8 @@ from concord.risk.scoring.compiled import Catalog, ModelSource, Policies
 from concord.risk.scoring.assessment import LANE_RANK, Assessment
 from concord.risk.scoring.lanes import LaneBudget, floor_of
 from concord.risk.models import SEVERITY_RANK, RuleHit
+from concord.risk.catalogue.history import DeclarationHistory
+from concord.risk.catalogue.rules import base_values
 from concord.risk.catalogue.watchlists import ExactNames, NoNames
 
 WATCHLIST_LANES = {"critical": "red", "high": "red", "medium": "yellow", "low": "yellow"}
@@ -32,6 +36,8 @@ class RiskStep:
         # No registry directory, no model: a test or a tool never picks up whatever model the host has active.
         self.models = models or ModelSource(ttl, load=None if model_root else (lambda _: None), root=model_root)
         self.policies = Policies()
+        self.history = DeclarationHistory()
+        self._seeded = False
 
     def invalidate(self) -> None:
         """Recheck rules, watchlists and the model on the next assessment (a catalogue changed here)."""
@@ -62,7 +68,11 @@ class RiskStep:
         for p in snapshot.profiles.profiles:
             if items := p.criteria.matching_items(doc, snapshot.rates):
                 add({"kind": "profile", "id": p.id, "reason": p.reason, "items": items}, p.lane, True)
-        rule_hits = rules.evaluate(doc, snapshot.rates, now)
+        if rules.reads_history and not self._seeded:
+            self._seed_history(session, now, snapshot.rates)
+        elif not rules.reads_history and self._seeded:  # no rule reads it any more: free it, seed again if one does
+            self.history, self._seeded = DeclarationHistory(), False
+        rule_hits = rules.evaluate(doc, snapshot.rates, now, self.history, declaration_id)
         for r in rule_hits:
             add({"kind": "rule", "id": r.id, "version": r.version, "name": r.name, "severity": r.severity},
                 r.lane, SEVERITY_RANK[r.severity] >= force_rank)
@@ -89,11 +99,27 @@ class RiskStep:
                             "reason": "selected at random for control, so the model also learns from trade it would "
                                       "not select"})
         self._record_hits(session, rule_hits, declaration_id, now)
+        if self._seeded:  # while a rule reads history; before that, the database is the history (see _seed_history)
+            self.history.record(doc, base_values(doc, snapshot.rates), now, declaration_id)
         versions = {"rules": rules.version, "watchlists": watchlists.version, "model": scale,
                     "profiles": snapshot.profiles.version}
         if self.screening is not None:
             versions["screening"] = self.screening.versions()
         return Assessment(decision.lane, round(score, 6), reasons, versions, random=decision.random)
+
+    def _seed_history(self, session, now, rates) -> None:
+        """When a rule first reads history: the declarations lodged in the store's horizon, from the database;
+        from then on the step records each declaration it assesses."""
+        self._seeded = True
+        since = now - timedelta(seconds=self.history.horizon)
+        q = (select(Declaration.id, Declaration.version, Declaration.lodged_at, DeclarationVersion.document)
+             .join(DeclarationVersion, and_(DeclarationVersion.declaration_id == Declaration.id,
+                                            DeclarationVersion.version == Declaration.version))
+             .where(Declaration.lodged_at >= since, Declaration.lodged_at < now))
+        for did, version, lodged_at, doc in session.execute(q):
+            if lodged_at.tzinfo is None:
+                lodged_at = lodged_at.replace(tzinfo=timezone.utc)
+            self.history.record(doc, base_values(doc, rates), lodged_at, f"{did}/{version}")
 
     def _record_hits(self, session, hits, declaration_id: str, now) -> None:
         if not hits:
