@@ -167,8 +167,8 @@ def featurize(records, profiles: HistoryProfiles, spec: FeatureSpec, as_of: floa
             x[:, column] = (counts[a] + 0.5) / (counts[b] + 1.0)
     if lay["recent"]:
         _recent(x, lay["recent"], cols, at, profiles, spec, lv)
-    for column, field, code, other in lay["cats"]:
-        x[:, column] = np.fromiter(map(code.get, cols.values(field), repeat(other)), np.float64, n)
+    for column, name, code, other in lay["cats"]:
+        x[:, column] = np.fromiter(map(code.get, cols.values(name), repeat(other)), np.float64, n)
     return x
 
 
