@@ -17,6 +17,7 @@ from concord.audit.models import AuditEntry
 from concord.clearance.queries import task_queue
 from concord.declarations.models import Declaration
 from concord.declarations.queries import list_declarations
+from concord.declarations.search import search_declarations
 from concord.hunting.models import DeclarationKey
 from concord.agencies.messages import LoadConfig
 from concord.bootstrap import bootstrap
@@ -37,6 +38,13 @@ FILL = [
               md5(n::text) || md5(n::text), 'IM', 'NLRTM', ',08,', ',EC,', '{}'::jsonb,
               (ARRAY['accepted','under_control','cleared','released','released','released','refused'])[1 + n % 7],
               'green', 1, timestamp '2026-01-01' + n * interval '1 minute', timestamp '2026-01-01'
+       FROM generate_series(1, 10000) n""",
+    """INSERT INTO declaration_versions (declaration_id, version, document, submitted_at, submitted_by, risk,
+       engagements)
+       SELECT 'DCL' || lpad(n::text, 12, '0'), 1,
+              jsonb_build_object('lrn', 'LRN-' || n, 'transport', jsonb_build_object('containers',
+                                 jsonb_build_array('MSCU' || lpad(n::text, 7, '0')))),
+              timestamp '2026-01-01' + n * interval '1 minute', 'broker', '{}'::jsonb, '[]'::jsonb
        FROM generate_series(1, 10000) n""",
     """INSERT INTO agency_tasks (id, declaration_id, declaration_version, agency, task_type, status, created_at,
        due_at, overdue_raised, reasons, fields)
@@ -111,6 +119,16 @@ def test_hot_reads_use_an_index_on_postgresql(filled):
         queries["a trader's declarations"] = _captured(app, lambda: list_declarations(s, trader, access=app.access))
         queries["customs' declarations by status"] = _captured(app, lambda: list_declarations(
             s, people["cus-officer"], status="under_control", access=app.access))
+        # the console's declarations page and search (concord.console.trader), as customs and as an agency
+        for who in ("cus-officer", "nppo-officer"):
+            queries[f"console list ({who})"] = _captured(app, lambda: list_declarations(
+                s, people[who], limit=25, count_cap=1000, access=app.access))
+            queries[f"console search ({who})"] = _captured(app, lambda: search_declarations(
+                s, people[who], "MSCU", limit=25, access=app.access))
+            queries[f"console search past the window ({who})"] = _captured(app, lambda: search_declarations(
+                s, people[who], "MSCU0000042", limit=25, window=50, access=app.access))
+        queries["an agency's declarations, API (NPPO)"] = _captured(app, lambda: list_declarations(
+            s, people["nppo-officer"], access=app.access))
     assert all(queries.values()), queries  # the application ran its queries
     conn_sql = {
         # concord.messaging.outbox.OutboxRelay._sweep
@@ -140,6 +158,8 @@ def test_hot_reads_use_an_index_on_postgresql(filled):
     with app.engine.connect() as conn:
         for name, statements in queries.items():
             for sql, params in statements:
+                if name.startswith("console") or name.startswith("an agency"):
+                    print("\n====", name, "\n", sql[:300], "\n", _plan(conn, sql, params)[:3000])
                 if found := _seq_scans(conn, sql, params):
                     scans[name] = found
         for name, (sql, params) in conn_sql.items():
