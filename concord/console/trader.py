@@ -16,7 +16,7 @@ from concord.errors import ConcordError, Forbidden
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATUSES = ("accepted", "under_control", "documents_requested", "cleared", "released", "refused", "cancelled")
-COUNT_CAP = 1000  # the list counts this many at most; "more than 1,000" then (counting 100,000 cost 0.2 s a page)
+COUNT_CAP = 1000  # the list counts this many at most, then "more than 1,000" (plant health's 34,753: 0.25 s a page)
 POLL_SECONDS = 20  # the live part refreshes on the stream's events (console/live.py); this slow poll is a fallback
 
 

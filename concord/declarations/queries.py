@@ -62,7 +62,7 @@ def list_declarations(session, subject, *, status: str | None = None, limit: int
     if count_cap is None:  # every visible row: for an agency, its ids as a set read through indexes
         total = session.scalar(select(func.count()).select_from(Declaration).where(
             declaration_scope(subject, purpose, session=session, access=access, as_set=True), *where[1:]))
-    else:  # counting 100,000 rows to print one number costs more than the page: count a bounded prefix
+    else:  # an agency's exact count visits all its rows (34,753 of 100,000: 0.25 s), more than the page costs
         cap = max(count_cap, offset + limit)
         counted = session.scalar(select(func.count()).select_from(  # ordered: the prefix is an index's
             select(Declaration.id).where(*where).order_by(Declaration.lodged_at.desc(), Declaration.id.desc())
