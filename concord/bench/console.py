@@ -60,6 +60,7 @@ def run(count: int = 240, requests: int = 30, seed: int = 7, bulk: int = 0) -> d
     from concord.clearance.models import TERMINAL, AgencyTask
     from concord.console.auth import set_password
     from concord.console.models import ConsoleAccount
+    from concord.declarations.models import Declaration
     from concord.demo.run import Simulation
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,6 +80,7 @@ def run(count: int = 240, requests: int = 30, seed: int = 7, bulk: int = 0) -> d
                 task = s.scalars(select(AgencyTask).where(AgencyTask.agency == "NPPO",
                                                           AgencyTask.status.not_in(TERMINAL))).first() or \
                     s.scalars(select(AgencyTask).where(AgencyTask.agency == "NPPO")).first()
+                rare = s.get(Declaration, task.declaration_id).lrn  # one old declaration: the search reads them all
                 seq = s.scalar(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1))
                 open_tasks = {a: len(s.scalars(select(AgencyTask.id).where(
                     AgencyTask.agency == a, AgencyTask.status.not_in(TERMINAL))).all()) for a in ("CUS", "NPPO")}
@@ -102,7 +104,10 @@ def run(count: int = 240, requests: int = 30, seed: int = 7, bulk: int = 0) -> d
                 "officer_queue (NPPO)": ("nppo-officer", "/console/tasks"),
                 "officer_task": ("nppo-officer", f"/console/tasks/{task.id}"),
                 "search (CUS)": ("cus-officer", "/console/declarations?q=MSCU"),
+                "search_one_old (CUS)": ("cus-officer", f"/console/declarations?q={rare}"),
                 "declarations (CUS)": ("cus-officer", "/console/declarations"),
+                "search (NPPO)": ("nppo-officer", "/console/declarations?q=MSCU"),
+                "declarations (NPPO)": ("nppo-officer", "/console/declarations"),
                 "declaration (CUS)": ("cus-officer", f"/console/declarations/{did}"),
                 "trader_declarations": ("hollandfoods", "/console/declarations"),
                 "trader_declaration": ("hollandfoods", f"/console/declarations/{trader_did}"),

@@ -40,6 +40,9 @@ class Declaration(Base):
         UniqueConstraint("trader_id", "idempotency_key"),
         Index("ix_declarations_status", "status", "lodged_at"),
         Index("ix_declarations_trader_lodged", "trader_id", "lodged_at"),  # a trader's own, newest first
+        Index("ix_declarations_lodged", "lodged_at", "id"),  # everyone's list and search, newest first
+        Index("ix_declarations_office", "office_of_entry", "lodged_at"),  # agreements scoped to offices
+        Index("ix_declarations_lrn", "lrn"),  # the console's search by an LRN, whoever lodged it
     )
 
     def ensure_open(self, action: str) -> None:

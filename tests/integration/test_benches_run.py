@@ -105,7 +105,7 @@ def test_console_bench_runs_small_and_times_every_screen_beside_the_api():
 
     out = console.run(count=12, requests=2, bulk=1030)  # two uploads
     assert out["declarations"] == 1042 and out["bulk_lodged"] == 1030
-    assert len(out["pages"]) == 17 and all(p["p95_ms"] > 0 and p["bytes"] > 500 for p in out["pages"].values())
+    assert len(out["pages"]) == 20 and all(p["p95_ms"] > 0 and p["bytes"] > 500 for p in out["pages"].values())
     assert set(out["baseline_api_json"]) == {"api_tasks (NPPO)", "api_declaration (CUS)"}
 
 

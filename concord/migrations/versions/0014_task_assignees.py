@@ -1,13 +1,13 @@
 """supervisor reassignment: the officer an agency task is assigned to
 
-Revision ID: 0014_console_forms
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-03 23:45:00
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0014_console_forms'
+revision = '0014'
 down_revision = '0013'
 branch_labels = None
 depends_on = None
