@@ -100,6 +100,8 @@ class Settings(BaseSettings):
         return value
     # "json": `concord serve` writes one JSON object per log line, with the request id (for a log pipeline)
     log_format: str = Field("text", pattern="^(text|json)$")
+    # a warning with every thread's stack when the event loop does not run for this long (0: no watch)
+    stall_log_ms: int = Field(500, ge=0)
 
     @field_validator("var_dir")
     @classmethod

@@ -37,6 +37,28 @@ def _outbox(database_url: str) -> dict:
     return {"unpublished_events": count, "lag_s": round((datetime.now(timezone.utc) - oldest).total_seconds(), 2)}
 
 
+def _stalls(path, started: float, window: float) -> list[dict]:
+    """The server's event-loop stall warnings (concord.observability.stalls): when, how long, which jobs ran."""
+    import json
+    import re
+    from datetime import datetime
+
+    found = []
+    for line in path.read_text(errors="replace").splitlines():
+        if "event loop stalled" not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        head = entry["message"].split("\n", 1)[0]
+        ms = re.search(r"stalled for (\d+) ms", head)
+        at = datetime.fromisoformat(entry["time"]).timestamp() - started
+        found.append({"at_s": round(at, 1), "window": max(1, math.ceil(at / window)), "ms": int(ms.group(1)) if ms
+                      else None, "jobs": head.split("running: ", 1)[-1]})
+    return found
+
+
 def run(minutes: float = 10.0, rate: float | None = None, seconds: float = 8.0, connections: int = 32,
         postgres: str | None = None, window_s: float = 60.0) -> dict:
     """Measure the maximum for `seconds` (unless `rate` is given), then soak at 70 % of it (or `rate`)."""
@@ -54,8 +76,11 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
 
     tmp, env, concord, token = prepared_hub(database_url)
     port = _free_port()
+    # JSON log lines carry their time: the server's stall warnings are placed in their window below
+    env = env | {"CONCORD_LOG_FORMAT": "json"}
+    log = open(tmp / "server.log", "wb")
     server = subprocess.Popen([concord, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=log)
     database = database_url or f"sqlite:///{tmp / 'concord.db'}"
     trader = Subject("rotterdam-freight", None, "NL812345670", frozenset({"trader"}))
     try:
@@ -74,7 +99,7 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
         pool = _bodies(int(rate * window) + 1, trader, seed=12)  # each window sends them under its own LRNs
         drained = _drain(database)
         rss_start = resident_memory(server.pid)
-        per_window, started = [], time.perf_counter()
+        per_window, started, wall = [], time.perf_counter(), time.time()
         for n in range(windows):
             requests = _requests("127.0.0.1", port, token,
                                  [b.replace(b'"lrn": "', f'"lrn": "S{n}-'.encode()) for b in pool])
@@ -87,6 +112,10 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
+    stalls = _stalls(tmp / "server.log", wall, window)
+    for w in per_window:
+        w["loop_stalls"] = [s for s in stalls if s["window"] == w["window"]]
     first, last = per_window[0], per_window[-1]
     growth = (rss_end - rss_start) / rss_start if rss_start else None
     return {"workers": 1, "window_s": window, "windows": windows, "soak_s": round(time.perf_counter() - started),
@@ -100,5 +129,6 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
             # the first minute fills the caches and pools that a server then keeps: growth after it is the leak
             "rss_growth_after_the_first_window": round(last["rss_mb"] / first["rss_mb"] - 1, 3) if first["rss_mb"]
             else None,
+            "loop_stalls": len(stalls), "longest_loop_stall_ms": max((s["ms"] for s in stalls), default=0),
             "max_outbox_lag_s": max(w["outbox"]["lag_s"] for w in per_window), "per_window": per_window,
             "goal": "no error; p99 in the last window near the first's (and < 50 ms); RSS growth < 10 %"}

@@ -29,6 +29,8 @@ HELP = {
     "concord_audit_unsigned_entries": ("gauge", "audit entries after the last signed checkpoint"),
     "concord_webhook_deliveries": ("gauge", "webhook deliveries by state (pending, delivered, dead)"),
     "concord_sse_streams_open": ("gauge", "notification streams open on this process"),
+    "concord_event_loop_stalls_total": ("counter", "times the event loop did not run for CONCORD_STALL_LOG_MS or "
+                                                   "more (each logged with every thread's stack)"),
     "concord_process_resident_memory_bytes": ("gauge", "resident set size of this process"),
     "concord_risk_model_score_psi": ("gauge", "the learned model's score drift (PSI) at its last hourly check, by "
                                               "model version (alert at 0.25)"),

@@ -1,0 +1,76 @@
+"""Event-loop stalls, logged as they happen: how long the loop did not run, and where every thread was.
+
+A server whose p99 jumps for a second in the middle of a steady load has a loop that did not run for that second:
+a blocking call on it, or another thread holding the GIL. A heartbeat on the loop and a watchdog thread find
+both: when the heartbeat is late by more than the threshold (CONCORD_STALL_LOG_MS; 0 turns it off), the watchdog
+logs one warning with the stack of each thread and the periodic jobs running then. `concord_event_loop_stalls_total`
+counts them for /metrics. The heartbeat costs one wake-up every 50 ms."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+import time
+import traceback
+
+log = logging.getLogger(__name__)
+
+RUNNING: dict[str, float] = {}  # periodic job name -> when its current run started (app._periodic keeps it)
+
+
+def _stacks(limit: int = 12) -> str:
+    names = {t.ident: t.name for t in threading.enumerate()}
+    out = []
+    for ident, frame in sys._current_frames().items():
+        name = names.get(ident, str(ident))
+        if name == "stall-watchdog":
+            continue
+        stack = traceback.format_stack(frame, limit=limit)
+        out.append(f"--- thread {name}\n" + "".join(stack))
+    return "\n".join(out)
+
+
+class StallWatch:
+    """A heartbeat on the running loop and a watchdog thread that logs a stall once per stall."""
+
+    def __init__(self, threshold_s: float, beat_s: float = 0.05):
+        self.threshold_s, self.beat_s = threshold_s, beat_s
+        self.last = time.monotonic()
+        self.stalls = 0
+        self.longest_s = 0.0
+        self._stop = threading.Event()
+        self._task = None
+
+    async def _beat(self) -> None:
+        while True:
+            self.last = time.monotonic()
+            await asyncio.sleep(self.beat_s)
+
+    def _watch(self) -> None:
+        logged_for = None  # the heartbeat the last warning was about: one warning per stall
+        while not self._stop.wait(self.threshold_s / 4):
+            last = self.last
+            late = time.monotonic() - last - self.beat_s
+            if late > self.longest_s:
+                self.longest_s = late
+            if late >= self.threshold_s and logged_for != last:
+                logged_for = last
+                self.stalls += 1
+                from concord.observability.metrics import METRICS
+
+                METRICS.inc("concord_event_loop_stalls_total")
+                jobs = ", ".join(f"{n} (for {time.monotonic() - t:.2f} s)" for n, t in list(RUNNING.items()))
+                log.warning("event loop stalled for %.0f ms so far; periodic jobs running: %s\n%s", late * 1000,
+                            jobs or "none", _stacks())
+
+    def start(self) -> "StallWatch":
+        self._task = asyncio.get_running_loop().create_task(self._beat())
+        threading.Thread(target=self._watch, name="stall-watchdog", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
