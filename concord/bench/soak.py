@@ -37,6 +37,18 @@ def _outbox(database_url: str) -> dict:
     return {"unpublished_events": count, "lag_s": round((datetime.now(timezone.utc) - oldest).total_seconds(), 2)}
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _stalls(path, started: float, window: float) -> list[dict]:
     """The server's event-loop stall warnings (concord.observability.stalls): when, how long, which jobs ran."""
     import json
@@ -103,10 +115,13 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
         for n in range(windows):
             requests = _requests("127.0.0.1", port, token,
                                  [b.replace(b'"lrn": "', f'"lrn": "S{n}-'.encode()) for b in pool])
+            cpu = _cpu_seconds(server.pid)
             figures = _run(_open_loop("127.0.0.1", port, requests, rate, window))
+            cpu = _cpu_seconds(server.pid) - cpu
             per_window.append({"window": n + 1, "requests": figures["requests"], "errors": figures["errors"],
                                "achieved_rate": figures["achieved_rate"],
                                "p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"], "max_ms": figures["max_ms"],
+                               "server_cpu_ms_per_lodging": round(1000 * cpu / max(1, figures["requests"]), 2),
                                "rss_mb": round(resident_memory(server.pid) / 2**20, 1), "outbox": _outbox(database)})
         rss_end = resident_memory(server.pid)
     finally:
