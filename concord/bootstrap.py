@@ -269,6 +269,14 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     if engine.dialect.name == "postgresql":  # where several workers may serve: one lane budget for all of them
         app.lanes = lanes = SharedLanes(engine, risk.budget)  # its own thread; close() sends the last decisions
         app.periodic["lane-exchange-prune"] = (60, lanes.prune)
+    if settings.metrics_dir is not None:  # several workers: each publishes its counters for the others' scrapes
+        from concord.observability.metrics import METRICS, process_gauges
+        from concord.observability.workers import EVERY, publish_job
+
+        publish = publish_job(settings.metrics_dir, METRICS, lambda: process_gauges(app))
+        app.periodic["metrics-publish"] = (EVERY, publish)
+        app.per_worker.add("metrics-publish")
+        app.on_stop.append(publish)  # the counts up to the stop stay in the sums
     app.tokens = TokenReader(engine)
     app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000, threads=0 if url.startswith("sqlite") else 2)
     app.audit_nodes = NodeCache()

@@ -10,8 +10,8 @@ import math
 import subprocess
 import time
 
-from concord.bench.http import (_closed_loop, _database, _drain, _free_port, _open_loop, _requests, _run,
-                                _wrk_maximum, prepared_hub, wait_for_server)
+from concord.bench.http import (_closed_loop, _database, _drain, _free_port, _open_loop, _ready, _requests, _run,
+                                _ServerCpu, _wrk_maximum, prepared_hub, wait_for_server)
 from concord.observability.metrics import resident_memory
 
 
@@ -37,16 +37,9 @@ def _outbox(database_url: str) -> dict:
     return {"unpublished_events": count, "lag_s": round((datetime.now(timezone.utc) - oldest).total_seconds(), 2)}
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
-    import os
-
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
+def _rss(pid: int, workers: list[int]) -> int:
+    """Resident memory of the server: its workers' and the supervisor's together."""
+    return sum(resident_memory(p) for p in [pid, *workers])
 
 
 def _stalls(path, started: float, window: float) -> list[dict]:
@@ -71,16 +64,26 @@ def _stalls(path, started: float, window: float) -> list[dict]:
     return found
 
 
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
 def run(minutes: float = 10.0, rate: float | None = None, seconds: float = 8.0, connections: int = 32,
-        postgres: str | None = None, window_s: float = 60.0) -> dict:
-    """Measure the maximum for `seconds` (unless `rate` is given), then soak at 70 % of it (or `rate`)."""
+        postgres: str | None = None, window_s: float = 60.0, workers: int = 1) -> dict:
+    """Measure the maximum for `seconds` (unless `rate` is given), then soak at 70 % of it (or `rate`).
+
+    `postgres`: "postgresql" (the local server) or a server's URL: the soak creates its own database there and
+    drops it after. `workers`: `concord serve --workers` (PostgreSQL only)."""
+    if postgres == "postgresql":
+        postgres = LOCAL_POSTGRES
+    if workers > 1 and not postgres:
+        raise ValueError("--workers above 1 needs --database postgresql (SQLite serves one worker)")
     with _database(postgres) as url:
-        result = _soak(minutes, rate, seconds, connections, url, window_s)
+        result = _soak(minutes, rate, seconds, connections, url, window_s, workers)
     return {"database": "postgresql" if postgres else "sqlite"} | result
 
 
 def _soak(minutes: float, rate: float | None, seconds: float, connections: int, database_url: str,
-          window_s: float) -> dict:
+          window_s: float, workers: int) -> dict:
     import shutil
 
     from concord.access.identity import Subject
@@ -91,12 +94,14 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
     # JSON log lines carry their time: the server's stall warnings are placed in their window below
     env = env | {"CONCORD_LOG_FORMAT": "json"}
     log = open(tmp / "server.log", "wb")
-    server = subprocess.Popen([concord, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=log)
+    server = subprocess.Popen([concord, "serve", "--port", str(port), "--workers", str(workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=log)
     database = database_url or f"sqlite:///{tmp / 'concord.db'}"
     trader = Subject("rotterdam-freight", None, "NL812345670", frozenset({"trader"}))
     try:
         wait_for_server(port, 600)
+        _ready(database, workers)
+        cpu = _ServerCpu(server.pid)
         maximum = None
         if rate is None:
             bodies = [b.replace(b'"lrn": "', b'"lrn": "M') for b in _bodies(int(3000 * seconds), trader, seed=11)]
@@ -110,20 +115,22 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
         windows = max(1, math.ceil(minutes * 60 / window - 1e-9))
         pool = _bodies(int(rate * window) + 1, trader, seed=12)  # each window sends them under its own LRNs
         drained = _drain(database)
-        rss_start = resident_memory(server.pid)
+        rss_start = _rss(server.pid, cpu.workers)
         per_window, started, wall = [], time.perf_counter(), time.time()
         for n in range(windows):
             requests = _requests("127.0.0.1", port, token,
                                  [b.replace(b'"lrn": "', f'"lrn": "S{n}-'.encode()) for b in pool])
-            cpu = _cpu_seconds(server.pid)
-            figures = _run(_open_loop("127.0.0.1", port, requests, rate, window))
-            cpu = _cpu_seconds(server.pid) - cpu
+            figures = {}
+            with cpu.measure(figures):
+                figures |= _run(_open_loop("127.0.0.1", port, requests, rate, window))
             per_window.append({"window": n + 1, "requests": figures["requests"], "errors": figures["errors"],
                                "achieved_rate": figures["achieved_rate"],
                                "p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"], "max_ms": figures["max_ms"],
-                               "server_cpu_ms_per_lodging": round(1000 * cpu / max(1, figures["requests"]), 2),
-                               "rss_mb": round(resident_memory(server.pid) / 2**20, 1), "outbox": _outbox(database)})
-        rss_end = resident_memory(server.pid)
+                               "server_cpu_ms_per_lodging": figures.get("server_cpu_ms_per_declaration"),
+                               "event_loop_busy": figures.get("event_loop_busy"),
+                               "rss_mb": round(_rss(server.pid, cpu.workers) / 2**20, 1),
+                               "outbox": _outbox(database)})
+        rss_end = _rss(server.pid, cpu.workers)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -133,7 +140,7 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
         w["loop_stalls"] = [s for s in stalls if s["window"] == w["window"]]
     first, last = per_window[0], per_window[-1]
     growth = (rss_end - rss_start) / rss_start if rss_start else None
-    return {"workers": 1, "window_s": window, "windows": windows, "soak_s": round(time.perf_counter() - started),
+    return {"workers": workers, "window_s": window, "windows": windows, "soak_s": round(time.perf_counter() - started),
             "max_declarations_per_s": round(maximum) if maximum else None, "rate": round(rate),
             "seconds_to_catch_up_after_the_burst": drained,
             "errors": sum(w["errors"] for w in per_window), "requests": sum(w["requests"] for w in per_window),
