@@ -60,7 +60,8 @@ def _stalls(path, started: float, window: float) -> list[dict]:
         ms = re.search(r"stalled for (\d+) ms", head)
         at = datetime.fromisoformat(entry["time"]).timestamp() - started
         found.append({"at_s": round(at, 1), "window": max(1, math.ceil(at / window)), "ms": int(ms.group(1)) if ms
-                      else None, "jobs": head.split("running: ", 1)[-1]})
+                      else None, "jobs": head.split("running: ", 1)[-1].split("; garbage", 1)[0],
+                      "collections": head.split("garbage collections: ", 1)[-1] if "garbage" in head else None})
     return found
 
 

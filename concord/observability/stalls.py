@@ -3,17 +3,20 @@
 A server whose p99 jumps for a second in the middle of a steady load has a loop that did not run for that second:
 a blocking call on it, or another thread holding the GIL. A heartbeat on the loop and a watchdog thread find
 both: when the heartbeat is late by more than the threshold (CONCORD_STALL_LOG_MS; 0 turns it off), the watchdog
-logs one warning with the stack of each thread and the periodic jobs running then. `concord_event_loop_stalls_total`
+logs one warning with the stack of each thread, the periodic jobs running then and the garbage collections of
+10 ms or more during the stall (a full collection holds the GIL and shows in no stack). `concord_event_loop_stalls_total`
 counts them for /metrics. The heartbeat costs one wake-up every 50 ms."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import threading
 import time
 import traceback
+from collections import deque
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,16 @@ class StallWatch:
         self.longest_s = 0.0
         self._stop = threading.Event()
         self._task = None
+        self._gc_started = 0.0
+        self.collections: deque = deque(maxlen=64)  # (ended at, generation, seconds) of collections of 10 ms or more
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.monotonic()
+        else:
+            took = time.monotonic() - self._gc_started
+            if took >= 0.01:
+                self.collections.append((time.monotonic(), info.get("generation"), took))
 
     async def _beat(self) -> None:
         while True:
@@ -62,15 +75,20 @@ class StallWatch:
 
                 METRICS.inc("concord_event_loop_stalls_total")
                 jobs = ", ".join(f"{n} (for {time.monotonic() - t:.2f} s)" for n, t in list(RUNNING.items()))
-                log.warning("event loop stalled for %.0f ms so far; periodic jobs running: %s\n%s", late * 1000,
-                            jobs or "none", _stacks())
+                collected = ", ".join(f"gen{g} {took * 1000:.0f} ms" for at, g, took in list(self.collections)
+                                      if at >= last) or "none"
+                log.warning("event loop stalled for %.0f ms so far; periodic jobs running: %s; garbage collections: "
+                            "%s\n%s", late * 1000, jobs or "none", collected, _stacks())
 
     def start(self) -> "StallWatch":
+        gc.callbacks.append(self._gc)
         self._task = asyncio.get_running_loop().create_task(self._beat())
         threading.Thread(target=self._watch, name="stall-watchdog", daemon=True).start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
         if self._task is not None:
             self._task.cancel()
