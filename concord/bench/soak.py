@@ -57,7 +57,7 @@ def _stalls(path, started: float, window: float) -> list[dict]:
         except ValueError:
             continue
         head = entry["message"].split("\n", 1)[0]
-        ms = re.search(r"stalled for (\d+) ms", head)
+        ms = re.search(r"stalled for (\d+) ms", head)  # the whole stall, logged when the loop ran again
         at = datetime.fromisoformat(entry["time"]).timestamp() - started
         found.append({"at_s": round(at, 1), "window": max(1, math.ceil(at / window)), "ms": int(ms.group(1)) if ms
                       else None, "jobs": head.split("running: ", 1)[-1].split("; garbage", 1)[0],

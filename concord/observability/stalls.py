@@ -3,9 +3,9 @@
 A server whose p99 jumps for a second in the middle of a steady load has a loop that did not run for that second:
 a blocking call on it, or another thread holding the GIL. A heartbeat on the loop and a watchdog thread find
 both: when the heartbeat is late by more than the threshold (CONCORD_STALL_LOG_MS; 0 turns it off), the watchdog
-logs one warning with the stack of each thread, the periodic jobs running then and the garbage collections of
-10 ms or more during the stall (a full collection holds the GIL and shows in no stack). `concord_event_loop_stalls_total`
-counts them for /metrics. The heartbeat costs one wake-up every 50 ms."""
+logs one warning when the loop runs again: how long it stood still, the stack of each thread and the periodic
+jobs running as the stall was seen, and the garbage collections of 10 ms or more during it (a full collection
+holds the GIL and shows in no stack). `concord_event_loop_stalls_total` counts them for /metrics. The heartbeat costs one wake-up every 50 ms."""
 
 from __future__ import annotations
 
@@ -62,23 +62,25 @@ class StallWatch:
             await asyncio.sleep(self.beat_s)
 
     def _watch(self) -> None:
-        logged_for = None  # the heartbeat the last warning was about: one warning per stall
+        stalled = None  # (the last heartbeat before the stall, what was seen during it): logged when it ends
         while not self._stop.wait(self.threshold_s / 4):
             last = self.last
+            if stalled is not None and last != stalled[0]:  # the loop ran again: the whole stall, logged once
+                took = last - stalled[0] - self.beat_s
+                self.longest_s = max(self.longest_s, took)
+                collected = ", ".join(f"gen{g} {t * 1000:.0f} ms" for at, g, t in list(self.collections)
+                                      if stalled[0] <= at <= last) or "none"
+                log.warning("event loop stalled for %.0f ms; periodic jobs running: %s; garbage collections: "
+                            "%s\n%s", took * 1000, stalled[1], collected, stalled[2])
+                stalled = None
             late = time.monotonic() - last - self.beat_s
-            if late > self.longest_s:
-                self.longest_s = late
-            if late >= self.threshold_s and logged_for != last:
-                logged_for = last
+            if stalled is None and late >= self.threshold_s:  # the stacks now, while the loop is still stuck
                 self.stalls += 1
                 from concord.observability.metrics import METRICS
 
                 METRICS.inc("concord_event_loop_stalls_total")
                 jobs = ", ".join(f"{n} (for {time.monotonic() - t:.2f} s)" for n, t in list(RUNNING.items()))
-                collected = ", ".join(f"gen{g} {took * 1000:.0f} ms" for at, g, took in list(self.collections)
-                                      if at >= last) or "none"
-                log.warning("event loop stalled for %.0f ms so far; periodic jobs running: %s; garbage collections: "
-                            "%s\n%s", late * 1000, jobs or "none", collected, _stacks())
+                stalled = (last, jobs or "none", _stacks())
 
     def start(self) -> "StallWatch":
         gc.callbacks.append(self._gc)
