@@ -260,7 +260,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
 
     app.bus.subscribe(RiskAssessed, unreached, when=count_lane)  # /metrics: each lane counted, no unit of work
     app.periodic["risk-drift"] = (3600.0, lambda: app.bus.handle(CheckModelDrift()))  # risk lane: hourly
-    app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
+    app.periodic["screening-index"] = (parties.ttl / 2, screening.refresh_job(sessions, parties))
     # overdue operation tasks escalated, notices' missing feedback raised (as CheckDeadlines is for clearance)
     app.periodic["operation-escalations"] = (60, lambda: app.bus.handle(EscalateOverdueTasks()))
     app.periodic["notice-feedback"] = (60, lambda: app.bus.handle(CheckNoticeFeedback()))
