@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -23,12 +24,17 @@ log = logging.getLogger(__name__)
 
 
 def _periodic(stop: threading.Event, seconds: float, job, name: str) -> threading.Thread:
+    from concord.observability.stalls import RUNNING
+
     def loop():
         while not stop.wait(seconds):
+            RUNNING[name] = time.monotonic()  # named in a stall's warning if the loop stalls meanwhile
             try:
                 job()
             except Exception:  # a failed round is retried on the next tick
                 log.exception("%s failed", name)
+            finally:
+                RUNNING.pop(name, None)
 
     thread = threading.Thread(target=loop, name=name, daemon=True)
     thread.start()
@@ -114,7 +120,11 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
         warm_up(c)
         settle_heap()
-        ticker = None
+        ticker = watch = None
+        if c.settings.stall_log_ms > 0:
+            from concord.observability.stalls import StallWatch
+
+            watch = StallWatch(c.settings.stall_log_ms / 1000).start()
         if background:
             from concord.audit.checkpoints import Checkpointer, Ticker, signer_from_settings
 
@@ -128,6 +138,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 from concord.db import wal_checkpoint_job
 
                 _periodic(stop, 0.1, wal_checkpoint_job(c.engine), "wal-checkpoint")
+            if c.lanes is not None:  # every worker, from the start: it receives the others' decisions before lodging
+                c.lanes.start()
             for name, (seconds, job) in c.periodic.items():  # jobs bootstrap wired
                 _periodic(stop, seconds, job if name in c.per_worker else once(job), name)
             from concord.messaging.transports import InProcessTransport
@@ -149,6 +161,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 ticker = Ticker(once(checkpointer.issue), c.settings.checkpoint_interval_s).start()
         yield
         stop.set()
+        if watch is not None:
+            watch.stop()
         if background:
             for job in c.on_stop:  # e.g. the audit summaries still counting: logged, not lost
                 try:
@@ -157,6 +171,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                     log.exception("shutdown job failed")
             if ticker is not None:
                 ticker.stop()
+            if c.lanes is not None:
+                c.lanes.close()
             c.bus.relay.stop()
             if c.notifications is not None:
                 await c.notifications.stop()

@@ -189,6 +189,7 @@ class Concord:
     audit_nodes: NodeCache | None = None  # stored subtrees of the audit log: they never change, no invalidation
     auth_refusals: Summaries | None = None  # refused tokens counted per client (rate limit, one entry per window)
     read_denials: Summaries | None = None  # denied reads counted per reader, for the access reports
+    lanes: object = None  # risk.scoring.shared.SharedLanes on PostgreSQL: this process's lane decisions, shared
     on_stop: list = field(default_factory=list)  # what the server runs when it stops (flush what is still counted)
     config_sections: dict = field(default_factory=lambda: dict(CONFIG_SECTIONS))
     resource_owners: dict = field(default_factory=lambda: dict(RESOURCE_OWNERS))
@@ -205,6 +206,8 @@ class Concord:
         return self.directory.current(session).lead
 
     def close(self) -> None:
+        if self.lanes is not None:  # before the engine goes: a CLI upload's last decisions reach the other workers
+            self.lanes.close()
         if hasattr(self.transport, "close"):
             self.transport.close()
         if self.lodging_queue is not None:
@@ -258,17 +261,23 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
 
     app.bus.subscribe(RiskAssessed, unreached, when=count_lane)  # /metrics: each lane counted, no unit of work
     app.periodic["risk-drift"] = (3600.0, lambda: app.bus.handle(CheckModelDrift()))  # risk lane: hourly
-    app.periodic["screening-index"] = (parties.ttl, screening.refresh_job(sessions, parties))
+    app.periodic["screening-index"] = (parties.ttl / 2, screening.refresh_job(sessions, parties))
     # overdue operation tasks escalated, notices' missing feedback raised (as CheckDeadlines is for clearance)
     app.periodic["operation-escalations"] = (60, lambda: app.bus.handle(EscalateOverdueTasks()))
     app.periodic["notice-feedback"] = (60, lambda: app.bus.handle(CheckNoticeFeedback()))
     app.leadership = Leadership.of(engine)
     app.per_worker |= {"screening-index", "audit-summaries"}  # this process's index and counters
     if engine.dialect.name == "postgresql":  # where several workers may serve: one lane budget for all of them
-        lanes = SharedLanes(engine, risk.budget)
-        app.periodic["lane-exchange"] = (0.25, lanes.exchange)
+        app.lanes = lanes = SharedLanes(engine, risk.budget)  # its own thread; close() sends the last decisions
         app.periodic["lane-exchange-prune"] = (60, lanes.prune)
-        app.per_worker.add("lane-exchange")
+    if settings.metrics_dir is not None:  # several workers: each publishes its counters for the others' scrapes
+        from concord.observability.metrics import METRICS, process_gauges
+        from concord.observability.workers import EVERY, publish_job
+
+        publish = publish_job(settings.metrics_dir, METRICS, lambda: process_gauges(app))
+        app.periodic["metrics-publish"] = (EVERY, publish)
+        app.per_worker.add("metrics-publish")
+        app.on_stop.append(publish)  # the counts up to the stop stay in the sums
     app.tokens = TokenReader(engine)
     app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000, threads=0 if url.startswith("sqlite") else 2)
     app.audit_nodes = NodeCache()

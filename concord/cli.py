@@ -51,8 +51,6 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
                                      "(`pip install granian`; measured against uvicorn in `concord bench http`)")):
     """Run the HTTP API on the database in force (`var/concord.db` of the checkout unless CONCORD_VAR_DIR or
     CONCORD_DATABASE_URL say otherwise); it creates and migrates the database if needed."""
-    import uvicorn
-
     from concord.config import get_settings
 
     s = get_settings()
@@ -76,7 +74,25 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
     from concord.config import set_process_environment
 
     set_process_environment(CONCORD_WORKERS=str(workers))  # the workers' settings: spawned processes read it
+    own_metrics_dir = None
+    if workers > 1 and s.metrics_dir is None:  # a directory for this run, where each worker publishes its counters
+        import tempfile
+
+        own_metrics_dir = tempfile.mkdtemp(prefix="concord-metrics-")
+        set_process_environment(CONCORD_METRICS_DIR=own_metrics_dir)
     get_settings.cache_clear()  # and forked ones, which inherit this process's cached settings
+    try:
+        _serve(s, host, port, workers, access_log, server)
+    finally:
+        if own_metrics_dir is not None:
+            import shutil
+
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+
+def _serve(s, host: str, port: int, workers: int, access_log, server: str) -> None:
+    import uvicorn
+
     access_log = s.access_log if access_log is None else access_log
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Concord on http://{shown}:{port} (API docs: http://{shown}:{port}/docs), "

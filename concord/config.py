@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # Worker processes serving one PostgreSQL database (`concord serve --workers N` sets it for its workers): with
     # more than one, the leader's outbox sweep leaves the other workers' fresh events to them (concord.leadership).
     workers: int = Field(1, ge=1)
+    # Where each worker publishes its metrics for the others' /metrics to sum (`concord serve --workers N` makes one
+    # per run and removes it after); unset: one process, its own counters only.
+    metrics_dir: Path | None = None
 
     @field_validator("webhook_allow_networks")
     @classmethod
@@ -100,6 +103,8 @@ class Settings(BaseSettings):
         return value
     # "json": `concord serve` writes one JSON object per log line, with the request id (for a log pipeline)
     log_format: str = Field("text", pattern="^(text|json)$")
+    # a warning with every thread's stack when the event loop does not run for this long (0: no watch)
+    stall_log_ms: int = Field(500, ge=0)
 
     @field_validator("var_dir")
     @classmethod

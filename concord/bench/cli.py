@@ -72,12 +72,19 @@ def bench_soak(json_output: bool = JSON, minutes: float = typer.Option(10.0, hel
                                                      "first)"),
                seconds: float = typer.Option(8.0, help="length of the maximum-rate run"),
                window: float = typer.Option(60.0, help="seconds per reported window (p99, errors, RSS, outbox lag)"),
-               postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): run on a "
-                                                        "fresh database there instead of SQLite")):
-    """One worker held at 70 % of its maximum for N minutes: errors and p99 per minute, RSS growth, outbox lag."""
+               database: str = typer.Option("sqlite", help="sqlite, postgresql (the server at 127.0.0.1:5432) or "
+                                                            "a PostgreSQL server's URL: the soak creates its own "
+                                                            "database there and drops it after"),
+               postgres: str = typer.Option(None, help="the same as --database URL (kept for older scripts)"),
+               workers: int = typer.Option(1, help="`concord serve --workers N` (PostgreSQL only)")):
+    """The server held at 70 % of its maximum for N minutes: errors, p99, CPU per lodging and event-loop stalls per
+    minute, RSS growth, outbox lag."""
     from concord.bench.soak import run
 
-    _print(run(minutes, rate, seconds, postgres=postgres, window_s=window), json_output)
+    target = postgres or (None if database == "sqlite" else database)
+    if workers > 1 and target is None:
+        raise typer.BadParameter("--workers above 1 needs --database postgresql: SQLite serves one worker")
+    _print(run(minutes, rate, seconds, postgres=target, window_s=window, workers=workers), json_output)
 
 
 @app.command("audit")

@@ -10,8 +10,8 @@ import math
 import subprocess
 import time
 
-from concord.bench.http import (_closed_loop, _database, _drain, _free_port, _open_loop, _requests, _run,
-                                _wrk_maximum, prepared_hub, wait_for_server)
+from concord.bench.http import (_closed_loop, _database, _drain, _free_port, _open_loop, _ready, _requests, _run,
+                                _ServerCpu, _wrk_maximum, prepared_hub, wait_for_server)
 from concord.observability.metrics import resident_memory
 
 
@@ -37,16 +37,54 @@ def _outbox(database_url: str) -> dict:
     return {"unpublished_events": count, "lag_s": round((datetime.now(timezone.utc) - oldest).total_seconds(), 2)}
 
 
+def _rss(pid: int, workers: list[int]) -> int:
+    """Resident memory of the server: its workers' and the supervisor's together."""
+    return sum(resident_memory(p) for p in [pid, *workers])
+
+
+def _stalls(path, started: float, window: float) -> list[dict]:
+    """The server's event-loop stall warnings (concord.observability.stalls): when, how long, which jobs ran."""
+    import json
+    import re
+    from datetime import datetime
+
+    found = []
+    for line in path.read_text(errors="replace").splitlines():
+        if "event loop stalled" not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        head = entry["message"].split("\n", 1)[0]
+        ms = re.search(r"stalled for (\d+) ms", head)  # the whole stall, logged when the loop ran again
+        at = datetime.fromisoformat(entry["time"]).timestamp() - started
+        found.append({"at_s": round(at, 1), "window": max(1, math.ceil(at / window)), "ms": int(ms.group(1)) if ms
+                      else None, "jobs": head.split("running: ", 1)[-1].split("; garbage", 1)[0],
+                      "collections": head.split("garbage collections: ", 1)[-1] if "garbage" in head else None})
+    return found
+
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
 def run(minutes: float = 10.0, rate: float | None = None, seconds: float = 8.0, connections: int = 32,
-        postgres: str | None = None, window_s: float = 60.0) -> dict:
-    """Measure the maximum for `seconds` (unless `rate` is given), then soak at 70 % of it (or `rate`)."""
+        postgres: str | None = None, window_s: float = 60.0, workers: int = 1) -> dict:
+    """Measure the maximum for `seconds` (unless `rate` is given), then soak at 70 % of it (or `rate`).
+
+    `postgres`: "postgresql" (the local server) or a server's URL: the soak creates its own database there and
+    drops it after. `workers`: `concord serve --workers` (PostgreSQL only)."""
+    if postgres == "postgresql":
+        postgres = LOCAL_POSTGRES
+    if workers > 1 and not postgres:
+        raise ValueError("--workers above 1 needs --database postgresql (SQLite serves one worker)")
     with _database(postgres) as url:
-        result = _soak(minutes, rate, seconds, connections, url, window_s)
+        result = _soak(minutes, rate, seconds, connections, url, window_s, workers)
     return {"database": "postgresql" if postgres else "sqlite"} | result
 
 
 def _soak(minutes: float, rate: float | None, seconds: float, connections: int, database_url: str,
-          window_s: float) -> dict:
+          window_s: float, workers: int) -> dict:
     import shutil
 
     from concord.access.identity import Subject
@@ -54,12 +92,17 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
 
     tmp, env, concord, token = prepared_hub(database_url)
     port = _free_port()
-    server = subprocess.Popen([concord, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    # JSON log lines carry their time: the server's stall warnings are placed in their window below
+    env = env | {"CONCORD_LOG_FORMAT": "json"}
+    log = open(tmp / "server.log", "wb")
+    server = subprocess.Popen([concord, "serve", "--port", str(port), "--workers", str(workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=log)
     database = database_url or f"sqlite:///{tmp / 'concord.db'}"
     trader = Subject("rotterdam-freight", None, "NL812345670", frozenset({"trader"}))
     try:
         wait_for_server(port, 600)
+        _ready(database, workers)
+        cpu = _ServerCpu(server.pid)
         maximum = None
         if rate is None:
             bodies = [b.replace(b'"lrn": "', b'"lrn": "M') for b in _bodies(int(3000 * seconds), trader, seed=11)]
@@ -73,23 +116,32 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
         windows = max(1, math.ceil(minutes * 60 / window - 1e-9))
         pool = _bodies(int(rate * window) + 1, trader, seed=12)  # each window sends them under its own LRNs
         drained = _drain(database)
-        rss_start = resident_memory(server.pid)
-        per_window, started = [], time.perf_counter()
+        rss_start = _rss(server.pid, cpu.workers)
+        per_window, started, wall = [], time.perf_counter(), time.time()
         for n in range(windows):
             requests = _requests("127.0.0.1", port, token,
                                  [b.replace(b'"lrn": "', f'"lrn": "S{n}-'.encode()) for b in pool])
-            figures = _run(_open_loop("127.0.0.1", port, requests, rate, window))
+            figures = {}
+            with cpu.measure(figures):
+                figures |= _run(_open_loop("127.0.0.1", port, requests, rate, window))
             per_window.append({"window": n + 1, "requests": figures["requests"], "errors": figures["errors"],
                                "achieved_rate": figures["achieved_rate"],
                                "p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"], "max_ms": figures["max_ms"],
-                               "rss_mb": round(resident_memory(server.pid) / 2**20, 1), "outbox": _outbox(database)})
-        rss_end = resident_memory(server.pid)
+                               "server_cpu_ms_per_lodging": figures.get("server_cpu_ms_per_declaration"),
+                               "event_loop_busy": figures.get("event_loop_busy"),
+                               "rss_mb": round(_rss(server.pid, cpu.workers) / 2**20, 1),
+                               "outbox": _outbox(database)})
+        rss_end = _rss(server.pid, cpu.workers)
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
+    stalls = _stalls(tmp / "server.log", wall, window)
+    for w in per_window:
+        w["loop_stalls"] = [s for s in stalls if s["window"] == w["window"]]
     first, last = per_window[0], per_window[-1]
     growth = (rss_end - rss_start) / rss_start if rss_start else None
-    return {"workers": 1, "window_s": window, "windows": windows, "soak_s": round(time.perf_counter() - started),
+    return {"workers": workers, "window_s": window, "windows": windows, "soak_s": round(time.perf_counter() - started),
             "max_declarations_per_s": round(maximum) if maximum else None, "rate": round(rate),
             "seconds_to_catch_up_after_the_burst": drained,
             "errors": sum(w["errors"] for w in per_window), "requests": sum(w["requests"] for w in per_window),
@@ -100,5 +152,6 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
             # the first minute fills the caches and pools that a server then keeps: growth after it is the leak
             "rss_growth_after_the_first_window": round(last["rss_mb"] / first["rss_mb"] - 1, 3) if first["rss_mb"]
             else None,
+            "loop_stalls": len(stalls), "longest_loop_stall_ms": max((s["ms"] for s in stalls), default=0),
             "max_outbox_lag_s": max(w["outbox"]["lag_s"] for w in per_window), "per_window": per_window,
             "goal": "no error; p99 in the last window near the first's (and < 50 ms); RSS growth < 10 %"}

@@ -4,8 +4,8 @@ client library and its process-wide registry.
 Who may read them (docs/operations.md): the hub's administrators only, with a bearer token like any other exit.
 The labels are route templates, methods, status codes, lanes and delivery states: hub-wide counts with no agency,
 trader, office or declaration in them, so that even an administrator's scrape carries nothing an agreement
-governs. Counters are per process (each worker is scraped on its own, as Prometheus expects); the gauges read
-from the database are the hub's."""
+governs. With several workers (`concord serve --workers N`) the scrape sums every worker's counters
+(observability/workers.py); the gauges read from the database are the hub's, the process gauges per worker."""
 
 from __future__ import annotations
 
@@ -28,8 +28,11 @@ HELP = {
     "concord_audit_checkpoint_age_seconds": ("gauge", "seconds since the last signed audit checkpoint"),
     "concord_audit_unsigned_entries": ("gauge", "audit entries after the last signed checkpoint"),
     "concord_webhook_deliveries": ("gauge", "webhook deliveries by state (pending, delivered, dead)"),
-    "concord_sse_streams_open": ("gauge", "notification streams open on this process"),
-    "concord_process_resident_memory_bytes": ("gauge", "resident set size of this process"),
+    "concord_sse_streams_open": ("gauge", "notification streams open (on every worker)"),
+    "concord_event_loop_stalls_total": ("counter", "times the event loop did not run for CONCORD_STALL_LOG_MS or "
+                                                   "more (each logged with every thread's stack)"),
+    "concord_process_resident_memory_bytes": ("gauge", "resident set size of each worker process (by pid)"),
+    "concord_workers_reporting": ("gauge", "worker processes whose counters this scrape sums (alive ones)"),
     "concord_risk_model_score_psi": ("gauge", "the learned model's score drift (PSI) at its last hourly check, by "
                                               "model version (alert at 0.25)"),
 }
@@ -145,14 +148,23 @@ def gauges(app) -> dict[tuple, float]:
         values[("concord_audit_unsigned_entries", ())] = max(0, size - (last.size if last is not None else 0))
         for state, n in conn.execute(select(W.status, func.count()).group_by(W.status)):
             values[("concord_webhook_deliveries", (("state", state),))] = n
-    notifications = getattr(app, "notifications", None)
-    if notifications is not None:
-        values[("concord_sse_streams_open", ())] = notifications.streams.count()
-    values[("concord_process_resident_memory_bytes", ())] = resident_memory()
+    values |= process_gauges(app)
     from concord.risk.handlers import DRIFT_GAUGE
 
     for version, drift in list(DRIFT_GAUGE.items()):
         values[("concord_risk_model_score_psi", (("model_version", str(version)),))] = drift["score_psi"]
+    return values
+
+
+def process_gauges(app) -> dict[tuple, float]:
+    """This process's own gauges: its notification streams and its memory (labelled by pid)."""
+    import os
+
+    values = {}
+    notifications = getattr(app, "notifications", None)
+    if notifications is not None:
+        values[("concord_sse_streams_open", ())] = notifications.streams.count()
+    values[("concord_process_resident_memory_bytes", (("worker", str(os.getpid())),))] = resident_memory()
     return values
 
 
@@ -172,6 +184,24 @@ def exposition(app) -> str:
     series: dict[str, list[str]] = defaultdict(list)
     with METRICS.lock:
         counters, histograms = dict(METRICS.counters), {k: list(v) for k, v in METRICS.histograms.items()}
+    hub_gauges = gauges(app)
+    directory = getattr(getattr(app, "settings", None), "metrics_dir", None)
+    if directory is not None:  # several workers: the others' last published counts added to this one's
+        from concord.observability.workers import key, others
+
+        reporting = 1
+        for worker in others(directory):
+            for name, labels, value in worker["counters"]:
+                counters[key(name, labels)] = counters.get(key(name, labels), 0.0) + value
+            for name, labels, h in worker["histograms"]:
+                mine = histograms.setdefault(key(name, labels), [0] * len(h))
+                histograms[key(name, labels)] = [a + b for a, b in zip(mine, h)]
+            if worker["fresh"]:
+                reporting += 1
+                for name, labels, value in worker["gauges"]:
+                    k = key(name, labels)
+                    hub_gauges[k] = hub_gauges.get(k, 0.0) + value if not labels else value
+        hub_gauges[("concord_workers_reporting", ())] = reporting
     for (name, labels), value in counters.items():
         series[name].append(f"{name}{_labels(labels)} {value:g}")
     for (name, labels), h in histograms.items():
@@ -182,7 +212,7 @@ def exposition(app) -> str:
         series[name].append(f"{name}_bucket{_labels(labels, (('le', '+Inf'),))} {h[-1]}")
         series[name].append(f"{name}_sum{_labels(labels)} {h[-2]:.6f}")
         series[name].append(f"{name}_count{_labels(labels)} {h[-1]}")
-    for (name, labels), value in gauges(app).items():
+    for (name, labels), value in hub_gauges.items():
         series[name].append(f"{name}{_labels(labels)} {value:g}")
     lines = []
     for name, (kind, help_text) in HELP.items():

@@ -143,9 +143,12 @@ def owner_of(session, ident: str) -> str | None:
 
 
 def refresh_job(sessions, screening):
-    """The server's periodic job that keeps the screening index warm (bootstrap schedules it)."""
+    """The server's periodic job that keeps the screening index warm (bootstrap schedules it every half ttl).
+
+    It refreshes at half the ttl, so the lodging path on the event loop finds the index fresh and never does the
+    version checks itself while the job runs."""
     def refresh():
         with sessions() as s:
-            screening.refresh(s)
+            screening.refresh(s, max_age=screening.ttl / 2)
 
     return refresh

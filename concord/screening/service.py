@@ -40,7 +40,8 @@ class PartyScreening:
         self._checked = -float("inf")
         self._tables: bool | None = None
         self._risk_tables: bool | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the index and the cache: held to change them and to screen
+        self._checking = threading.Lock()  # one thread at a time reads the versions (refresh)
 
     @classmethod
     def from_settings(cls, settings, **deps) -> PartyScreening:
@@ -54,24 +55,53 @@ class PartyScreening:
 
     # --- keeping the index current -------------------------------------------------------------------------
 
-    def refresh(self, session) -> None:
-        """Bring the index up to the stored lists and watchlists, if their versions moved since the last check."""
-        if time.monotonic() - self._checked < self.ttl:
+    def refresh(self, session, max_age: float | None = None) -> None:
+        """Bring the index up to the stored lists and watchlists, if their versions moved since the last check.
+
+        Checked at most every `max_age` seconds (the ttl unless given). The versions are read without the index's
+        lock, which screening takes too: it is held only to apply a change. While another thread checks an index
+        that was built, a caller screens with the index as it is (at most a ttl old) instead of waiting. The
+        server's periodic job and the lodging path on the event loop used to meet here every second, and the loop
+        waited for the job's queries. After `invalidate` (a list changed in this process) every caller waits."""
+        max_age = self.ttl if max_age is None else max_age
+        if time.monotonic() - self._checked < max_age:
             return
-        with self._lock:
-            if time.monotonic() - self._checked < self.ttl:
+        if not self._checking.acquire(blocking=self._checked == -float("inf")):
+            return
+        try:
+            if time.monotonic() - self._checked < max_age:
                 return
             if self._tables is None:
                 # A database not yet upgraded to the screening tables screens the agencies' watchlists only.
                 self._tables = inspect(session.connection()).has_table(ScreeningList.__tablename__)
-            changed = self._refresh_lists(session) if self._tables else False
-            changed = self._refresh_watchlists(session) or changed
-            if changed:
-                if len(self.index.entries) > 2 * len(self.index) + 1000:  # drop postings of replaced entries
-                    self.index = WatchlistIndex(self.index.live(), threshold=self.threshold)
-                self.generation += 1
-                self._cache.clear()
+            if self._moved(session):
+                with self._lock:
+                    changed = self._refresh_lists(session) if self._tables else False
+                    changed = self._refresh_watchlists(session) or changed
+                    if changed:
+                        if len(self.index.entries) > 2 * len(self.index) + 1000:  # drop replaced entries' postings
+                            self.index = WatchlistIndex(self.index.live(), threshold=self.threshold)
+                        self.generation += 1
+                        self._cache.clear()
             self._checked = time.monotonic()
+        finally:
+            self._checking.release()
+
+    def _moved(self, session) -> bool:
+        """Whether a stored list or the agencies' watchlists changed since the index was built (versions only)."""
+        from concord.risk.models import RiskCatalog
+
+        if self._tables:
+            rows = session.execute(select(ScreeningList.id, ScreeningList.name, ScreeningList.owner_agency,
+                                          ScreeningList.sharing, ScreeningList.version)).all()
+            if any(ListInfo(r.id, r.name, r.owner_agency, r.sharing, r.version) != self.lists.get(r.id) for r in rows):
+                return True
+        if self._risk_tables is None:
+            self._risk_tables = inspect(session.connection()).has_table(RiskCatalog.__tablename__)
+        if not self._risk_tables:
+            return False
+        version = session.scalar(select(RiskCatalog.version).where(RiskCatalog.name == "watchlists")) or 0
+        return version != self.watchlists_version
 
     def _refresh_lists(self, session) -> bool:
         changed = False

@@ -100,3 +100,58 @@ def test_readyz_and_metrics_on_postgresql(tmp_path, pg_url):
             assert client.get("/metrics", headers={"Authorization": f"Bearer {trader}"}).status_code == 403
     finally:
         hub.close()
+
+
+def _series(body: str, name: str) -> dict[str, float]:
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+            if line.startswith(name)}
+
+
+def test_a_scrape_of_two_workers_counts_both(tmp_path, pg_url):
+    """`concord serve --workers 2` on PostgreSQL: whichever worker a scrape reaches, it counts every lodging of
+    both (each worker publishes its counters; the one scraped adds the others'), and says two workers report."""
+    import subprocess
+    import time
+
+    from crashing import CONCORD, free_port
+
+    hub = Hub(tmp_path, pg_url, users=("admin",))
+    port = free_port()
+    log = open(tmp_path / "serve.log", "ab")
+    server = subprocess.Popen([CONCORD, "serve", "--port", str(port), "--workers", "2"], env=hub.env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        trader = {"Authorization": f"Bearer {hub.tokens['hollandfoods']}"}
+        admin = {"Authorization": f"Bearer {hub.tokens['admin']}"}
+
+        def scrape() -> str:
+            return httpx.get(f"{base}/metrics", headers=admin | {"Connection": "close"}, timeout=30).text
+
+        deadline = time.monotonic() + 120
+        while True:  # both workers up: each has published its counters once
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "two workers did not report within 120 s"
+            try:
+                if _series(scrape(), "concord_workers_reporting").get("concord_workers_reporting") == 2:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        lodged = 0
+        for i in range(40):  # a new connection each: the kernel hands them to either worker
+            r = httpx.post(f"{base}/api/v1/declarations", json=declaration(lrn=f"MW-{i}"),
+                           headers=trader | {"Connection": "close"}, timeout=30)
+            assert r.status_code == 201, r.text
+            lodged += 1
+        time.sleep(2.5)  # each worker publishes every second
+        for _ in range(6):  # whichever worker answers
+            body = scrape()
+            assert _series(body, "concord_lodgings_total") == {"concord_lodgings_total": lodged}, body
+            posted = _series(body, 'concord_http_requests_total{method="POST",route="/api/v1/declarations"')
+            assert sum(posted.values()) == lodged
+            assert len(_series(body, "concord_process_resident_memory_bytes{")) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()

@@ -137,3 +137,15 @@ def test_soak_bench_measures_each_window_and_the_memory():
     assert out["errors"] == 0 and out["requests"] > 0
     assert out["rss_mb_start"] > 0 and out["rss_mb_end"] > 0 and out["rss_growth"] is not None
     assert all(w["outbox"]["lag_s"] >= 0 and w["p99_ms"] > 0 for w in out["per_window"])
+    assert all(w["server_cpu_ms_per_lodging"] > 0 and isinstance(w["loop_stalls"], list) for w in out["per_window"])
+    assert out["loop_stalls"] >= 0 and out["database"] == "sqlite"
+
+
+def test_soak_bench_on_postgresql_with_two_workers(pg_server):
+    """Tiny, on its own database of the local PostgreSQL server (created and dropped by the bench)."""
+    from concord.bench import soak
+
+    out = soak.run(minutes=4 / 60, rate=30, window_s=2.0, postgres="postgresql", workers=2)
+    assert out["database"] == "postgresql" and out["workers"] == 2 and out["windows"] == 2
+    assert out["errors"] == 0 and out["requests"] > 0 and out["rss_mb_start"] > 0
+    assert all(isinstance(w["event_loop_busy"], list) and len(w["event_loop_busy"]) == 2 for w in out["per_window"])

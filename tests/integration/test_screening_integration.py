@@ -223,3 +223,33 @@ def test_the_http_api(hub):
     assert [(x["name"], x["owner_agency"], x["sharing"], x["entries"]) for x in lists] == [
         ("POL organised crime", "POL", "hit_no_hit", 3)]
     assert client("hollandfoods").get("/api/v1/screening/lists").status_code == 403
+
+
+def test_screening_does_not_wait_for_another_threads_version_check(sqlite_concord):
+    """The lodging path (on the event loop) screens with the index as it is while the periodic job reads the
+    versions; after an invalidation it waits, so a list changed in this process is seen at once."""
+    import threading
+
+    screening = sqlite_concord.bus.deps["screening"]
+    with sqlite_concord.sessions() as s:
+        screening.refresh(s)
+    screening._checked -= 10 * screening.ttl  # stale: a check is due
+    screening._checking.acquire()  # the periodic job is reading the versions
+    try:
+        def lodging_path():
+            with sqlite_concord.sessions() as s:
+                screening.refresh(s)
+
+        t = threading.Thread(target=lodging_path, daemon=True)
+        t.start()
+        t.join(timeout=10)
+        assert not t.is_alive(), "the screening waited for the other thread's check"
+        screening.invalidate()
+        t = threading.Thread(target=lodging_path, daemon=True)
+        t.start()
+        t.join(timeout=0.5)
+        assert t.is_alive()  # invalidated: it waits for the check under way, then checks itself
+    finally:
+        screening._checking.release()
+    t.join(timeout=10)
+    assert not t.is_alive()

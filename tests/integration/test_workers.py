@@ -80,6 +80,8 @@ def test_two_workers_keep_one_lane_budget_whatever_trade_each_is_sent(pg_url, tm
             workers = dict(conn.execute("SELECT worker, count(*) FROM lane_decisions GROUP BY worker").fetchall())
         assert workers == {"test:0": 2000, "test:1": 2000}
     finally:
+        for s in shared:
+            s.close()
         for h in hubs:
             h.close()
 
@@ -193,3 +195,24 @@ def test_several_workers_on_sqlite_are_refused_in_one_line(tmp_path, monkeypatch
         get_settings.cache_clear()
     assert out.exit_code == 2
     assert "--workers 2 needs PostgreSQL" in out.output and "SQLite serves one worker" in out.output
+
+
+def test_a_cli_upload_sends_its_lane_decisions_to_the_other_workers(pg_url, tmp_path):
+    """`concord declarations lodge` is a process that lodges beside the server's workers: its decisions must reach
+    their lane windows too, the last ones included (the run ends before a tick of the exchange would send them)."""
+    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": pg_url}
+    run = lambda *args: subprocess.run([CONCORD, *args], env=env, capture_output=True, text=True, timeout=120)
+    config = tmp_path / "coordination.yaml"
+    config.write_text(demo_config_text())
+    assert run("config", "load", str(config)).returncode == 0
+    shift = tmp_path / "shift.ndjson"
+    declarant = declaration()["declarant"] | {"id": "DE345678912"}
+    shift.write_text("\n".join(json.dumps(declaration(lrn=f"CLI-{i}", declarant=declarant)) for i in range(25)))
+    out = run("declarations", "lodge", str(shift), "--as", "eurotech")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["lodged"] == 25
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        workers = conn.execute("SELECT worker, count(*) FROM lane_decisions GROUP BY worker").fetchall()
+    assert len(workers) == 1 and workers[0][1] == 25, workers
+    # the CLI's own name (host:pid), not this test process's
+    assert workers[0][0].rsplit(":", 1)[1] != str(os.getpid())

@@ -79,3 +79,24 @@ def test_the_config_section_is_checked_with_pointers():
     with pytest.raises(InvalidDocument) as e:
         parse_config(text, sections=CONFIG_SECTIONS)
     assert [p.pointer for p in e.value.problems] == ["/inspection_facilities/2/staffing/XYZ"]
+
+
+def test_the_calendar_finds_the_same_overlaps_as_comparing_every_booking():
+    """The bisection (a full calendar made each slot compare itself with every booking) misses none and adds none,
+    with bookings of different lengths, some of them long."""
+    import random
+    from datetime import timedelta
+
+    from concord.inspections.scheduling import Booking, Calendar
+
+    rng = random.Random(3)
+    booked = [Booking(MONDAY + timedelta(minutes=15 * rng.randrange(2000)), None, rng.randrange(1, 5),
+                      frozenset({"CUS"})) for _ in range(400)]
+    booked = [Booking(b.start, b.start + timedelta(minutes=rng.choice((30, 60, 120, 600))), b.bay, b.agencies)
+              for b in booked]
+    calendar = Calendar(booked)
+    for _ in range(300):
+        start = MONDAY + timedelta(minutes=5 * rng.randrange(6500))
+        end = start + timedelta(minutes=rng.choice((60, 120)))
+        expected = sorted((b.start, b.bay) for b in booked if b.start < end and start < b.end)
+        assert sorted((b.start, b.bay) for b in calendar.overlapping(start, end)) == expected

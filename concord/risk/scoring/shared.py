@@ -7,12 +7,17 @@ other. Here every worker adds the others' decisions to its windows, a fraction o
 thresholds of the same window and the lanes hold their targets across workers. Off the lodging path: a decision
 costs an append in memory; a background job sends and receives them in one round trip each.
 
+Every process that lodges takes part, the server's workers and a CLI upload alike: the first decision starts
+the exchange's thread, and `close` sends what is left (a CLI run ends before the next tick).
+
 The random draw needs no sharing: each worker draws at the configured rate, so their union does too."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
 from collections import deque
 from datetime import datetime, timedelta, timezone
 
@@ -20,6 +25,9 @@ from sqlalchemy.engine import Engine
 
 from concord.risk.scoring.lanes import LaneBudget
 
+log = logging.getLogger(__name__)
+
+EVERY = 0.25  # seconds between exchanges: at 400 lodgings a second, a hundred decisions late at most
 KEEP = timedelta(minutes=10)  # rows older than this are deleted: a worker reads the others' within a second
 PENDING_LIMIT = 100_000  # decisions held while the database is away; the oldest are dropped (statistics only)
 
@@ -37,17 +45,55 @@ class SharedLanes:
         self.worker = worker or worker_name()
         self.pending: deque = deque(maxlen=PENDING_LIMIT)
         self.cursor: int | None = None  # the last row of the exchange read
+        self._exchanging = threading.Lock()  # the thread's tick and a caller's exchange (close, tests) take turns
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        budget.on_decided = self.record
+
+    def start(self) -> "SharedLanes":
+        """Exchange every EVERY seconds in a thread until `close` (started by the first decision if not before)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="lane-exchange", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        failing = False
+        while not self._stop.wait(EVERY):
+            try:
+                self.exchange()
+                failing = False
+            except Exception:  # the database away: logged once until it is back; the next tick tries again
+                if not failing:
+                    log.exception("lane exchange failed")
+                failing = True
+
+    def close(self) -> None:
+        """Stop the thread and send the decisions not sent yet (a CLI run's last ones)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.pending:
+            try:
+                self.exchange()
+            except Exception:
+                log.exception("lane exchange failed at close: %d decisions not shared", len(self.pending))
 
     def record(self, office: str, scale, score, floor: int, final: int, drawn: bool) -> None:
         """A decision of this worker (called by the budget on the lodging path: an append, nothing more)."""
         self.pending.append((office, None if scale is None else str(scale), score, floor, final, drawn))
+        if self._thread is None and not self._stop.is_set():
+            self.start()
 
     def exchange(self) -> int:
         """Send this worker's decisions since the last exchange, add the others' to the windows; how many added.
 
         Rows are read by sequence: a row whose insert commits after a later one was read is missed, a decision or
         two in a window of thousands, which moves no threshold."""
-        self.budget.on_decided = self.record  # only a process that exchanges records (a CLI run does not)
+        with self._exchanging:
+            return self._exchange()
+
+    def _exchange(self) -> int:
         sent = []
         while self.pending:
             sent.append(self.pending.popleft())
