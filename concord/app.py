@@ -114,6 +114,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
         warm_up(c)
         settle_heap()
+        c.tokens.start()  # PostgreSQL: listen for credential changes, so identities may be cached
         ticker = None
         if background:
             from concord.audit.checkpoints import Checkpointer, Ticker, signer_from_settings
@@ -149,6 +150,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 ticker = Ticker(once(checkpointer.issue), c.settings.checkpoint_interval_s).start()
         yield
         stop.set()
+        c.tokens.stop()
         if background:
             for job in c.on_stop:  # e.g. the audit summaries still counting: logged, not lost
                 try:

@@ -268,7 +268,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
         app.periodic["lane-exchange"] = (0.25, lanes.exchange)
         app.periodic["lane-exchange-prune"] = (60, lanes.prune)
         app.per_worker.add("lane-exchange")
-    app.tokens = TokenReader(engine)
+    app.tokens = TokenReader(engine, ttl=settings.token_cache_s)
     app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000, threads=0 if url.startswith("sqlite") else 2)
     app.audit_nodes = NodeCache()
     audit_summaries.register(app)  # refused tokens and denied reads: counted, rate-limited, flushed periodically
