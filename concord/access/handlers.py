@@ -210,7 +210,7 @@ class TokenReader:
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self.drop()
                         # a dead connection shows here, not in a quiet notifies(); what arrives meanwhile is queued
-                        conn.execute("SELECT 1")
+                        conn.execute("SELECT pg_backend_pid()")
             except Exception as e:  # not listening: serve nothing from cache until listening again
                 log.warning("credential listener lost its connection (%s); retrying", e.__class__.__name__)
             self._listening = False
