@@ -112,7 +112,7 @@ class TokenReader:
         if self.ttl <= 0:
             return False
         if not self._sqlite:  # listening, and no notification arrived that the listener has not yet read
-            return self._listening and not self._pending.poll(0)
+            return self._listening and not self._stop.is_set() and not self._pending.poll(0)
         cur = conn.cursor()
         cur.execute("PRAGMA data_version")
         version = cur.fetchone()[0]
@@ -167,17 +167,17 @@ class TokenReader:
     def start(self) -> "TokenReader":
         """On PostgreSQL, start listening for credential changes (the cache is used only while listening)."""
         if not self._sqlite and self.ttl > 0 and self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._listen, name="credentials", daemon=True)
+            self._stop = threading.Event()  # the thread's own: a stopped one still leaving must not be revived
+            self._thread = threading.Thread(target=self._listen, args=(self._stop,), name="credentials", daemon=True)
             self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._listening = False
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        # not joined: the thread waits up to a second for notifications, and leaves (with its connection) after it;
+        # a shutdown (or each test's server) need not wait for that
+        self._thread = None
         self.drop()
 
     def wait_listening(self, timeout: float) -> bool:
@@ -189,33 +189,37 @@ class TokenReader:
             time.sleep(0.01)
         return self._listening
 
-    def _listen(self) -> None:
+    def _listen(self, stop: threading.Event) -> None:
         import os
 
         import psycopg
 
         dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 with psycopg.connect(dsn, autocommit=True, connect_timeout=5,
                                      application_name=f"concord-credentials:{os.getpid()}") as conn:
                     conn.execute(f"LISTEN {self.CHANNEL}")
                     # A request checks this socket before it trusts the cache: a notification the kernel holds
                     # but this thread has not yet read (it waits for the GIL) already sends requests to the table.
-                    self._pending = select.poll()
-                    self._pending.register(conn.pgconn.socket, select.POLLIN)
+                    pending = select.poll()
+                    pending.register(conn.pgconn.socket, select.POLLIN)
+                    if stop.is_set() or stop is not self._stop:
+                        break
+                    self._pending = pending
                     self.drop()  # whatever changed before the LISTEN was unseen
                     self._listening = True
-                    while not self._stop.is_set():
+                    while not stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self.drop()
                         # a dead connection shows here, not in a quiet notifies(); what arrives meanwhile is queued
                         conn.execute("SELECT pg_backend_pid()")
             except Exception as e:  # not listening: serve nothing from cache until listening again
                 log.warning("credential listener lost its connection (%s); retrying", e.__class__.__name__)
-            self._listening = False
-            self.drop()
-            self._stop.wait(1.0)
+            if stop is self._stop:
+                self._listening = False
+                self.drop()
+            stop.wait(1.0)
 
 
 def authenticate(token: str | None, tokens: TokenReader, refusals=None, client: str = "unknown",
