@@ -120,6 +120,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
 
         warm_up(c)
         settle_heap()
+        c.tokens.start()  # PostgreSQL: listen for credential changes, so identities may be cached
         ticker = watch = None
         if c.settings.stall_log_ms > 0:
             from concord.observability.stalls import StallWatch
@@ -161,6 +162,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 ticker = Ticker(once(checkpointer.issue), c.settings.checkpoint_interval_s).start()
         yield
         stop.set()
+        c.tokens.stop()
         if watch is not None:
             watch.stop()
         if background:

@@ -278,7 +278,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
         app.periodic["metrics-publish"] = (EVERY, publish)
         app.per_worker.add("metrics-publish")
         app.on_stop.append(publish)  # the counts up to the stop stay in the sums
-    app.tokens = TokenReader(engine)
+    app.tokens = TokenReader(engine, ttl=settings.token_cache_s)
     app.lodging_queue = LodgingQueue(app.bus, settings.group_commit_ms / 1000, threads=0 if url.startswith("sqlite") else 2)
     app.audit_nodes = NodeCache()
     audit_summaries.register(app)  # refused tokens and denied reads: counted, rate-limited, flushed periodically

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     # one-lodging transactions would cost more than the lodgings. An idle server commits a lodging at once.
     # 7 ms: at 560/s on the 2-core machine, p99 was 34-52 ms (5 runs) against 51-63 ms at 5 ms and 41-107 at 10.
     group_commit_ms: float = 7.0
+    token_cache_s: float = Field(5.0, ge=0)  # token -> identity kept this long at most (dropped on any change); 0: off
     bus_transport: str = "inprocess"  # or "nats"
     nats_url: str = "nats://127.0.0.1:4222"  # a cluster: every server, comma-separated (docs/scaling.md)
     nats_stream: str = "CONCORD"

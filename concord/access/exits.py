@@ -20,7 +20,7 @@ in the dict's `withheld` map; a withheld list item is replaced by its stub (hit 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from concord.access.policy import Decision, Ref, authorize
 from concord.access.redaction import redact
@@ -34,8 +34,11 @@ class Unclassified(TypeError):
     """A read model carried a value without a class: a bug in the query that built it, never shown."""
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
+    """A value with its class and owner. A named tuple, not a frozen dataclass: read models build thousands of
+    these per second on the relay's path, and a frozen dataclass's __init__ (one object.__setattr__ per
+    attribute) was the largest single cost of building them."""
+
     value: Any
     cls: str
     owner: str | None = None  # the agency whose data it is (None: the lead agency)
@@ -165,8 +168,7 @@ def _walk(node, lens: Lens, shown: bool):
     return node
 
 
-@dataclass(frozen=True)
-class _Withheld:
+class _Withheld(NamedTuple):
     stub: Any = _DROP
     ask: str | None = None  # the agency to ask for it
 

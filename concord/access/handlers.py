@@ -2,7 +2,9 @@
 
 import contextlib
 import hashlib
+import logging
 import secrets
+import select
 import threading
 
 import orjson
@@ -13,6 +15,8 @@ from concord.access.models import ApiToken, User
 from concord.db import PLACEHOLDER
 from concord.errors import NotFound, TooManyRequests, Unauthenticated
 from concord.ids import new_id
+
+log = logging.getLogger(__name__)
 
 
 def token_hash(token: str) -> str:
@@ -53,36 +57,81 @@ def subject_for(user, lead_agency: str | None) -> Subject:
 
 
 class TokenReader:
-    """Reads the token and its user on every request, on one connection per thread kept outside the pool.
+    """The subject of a token hash: a small cache of token -> identity in front of one indexed read.
 
-    Nothing is cached, so a revocation (by the API or by `concord tokens revoke` in another process) refuses
-    the very next request; but the read is one indexed statement straight to the driver, without a session,
-    ORM compilation or a pool checkout, which together cost a third of a lodging over HTTP."""
+    The read goes straight to the driver on one connection per thread kept outside the pool (no session, ORM
+    compilation or pool checkout). Its answer is kept for at most `ttl` seconds, and only while this process
+    learns at once of every change to tokens, users or agencies, so that a revocation (by the API, by
+    `concord tokens revoke` in another process, or by hand in SQL) refuses the very next request:
+    - PostgreSQL: triggers on those tables send NOTIFY concord_credentials (migration 0016); a thread LISTENs
+      and drops the cache. While it is not listening (start-up, a lost connection) nothing is served from cache.
+    - SQLite: `PRAGMA data_version` on the reader's connection changes whenever any other connection, in this
+      process or another, commits; then the cache is dropped. It costs a few microseconds and no disk read.
+    Refused tokens are never cached: each is read again."""
 
     SQL = ("SELECT t.id, t.revoked_at, u.id, u.agency, u.trader_id, u.roles, u.active, a.role FROM api_tokens t "
            "JOIN users u ON u.id = t.user_id LEFT JOIN agencies a ON a.code = u.agency WHERE t.token_hash = {}")
+    CHANNEL = "concord_credentials"
 
-    def __init__(self, engine):
+    def __init__(self, engine, ttl: float = 5.0, clock=None):
+        import time
+
         self.engine = engine
         self.sql = self.SQL.format(PLACEHOLDER[engine.dialect.paramstyle])
+        self.ttl = ttl
+        self._now = clock or time.monotonic
         self._local = threading.local()
         self._subjects: dict = {}
+        self._cache: dict = {}  # digest -> (token id, subject, expires)
+        self._generation = 0  # bumped on every drop: a read that began before a drop is not cached
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._lock = threading.Lock()
+        self._listening = False
+        self._pending = select.poll()  # the listener's socket, once it listens
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def drop(self) -> None:
+        """Forget every cached identity (a token, user or agency changed)."""
+        with self._lock:
+            self._generation += 1
+            self._cache.clear()
 
     def _connection(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self.engine.raw_connection()
             conn.detach()  # the pool neither counts it nor resets it
-            if hasattr(conn.driver_connection, "autocommit") and self.engine.dialect.name != "sqlite":
+            if hasattr(conn.driver_connection, "autocommit") and not self._sqlite:
                 conn.driver_connection.autocommit = True  # each read sees the latest commit
             self._local.conn = conn
         return conn
+
+    def _trusted(self, conn) -> bool:
+        """Whether cached answers still hold: nothing changed that this process has not yet seen."""
+        if self.ttl <= 0:
+            return False
+        if not self._sqlite:  # listening, and no notification arrived that the listener has not yet read
+            return self._listening and not self._stop.is_set() and not self._pending.poll(0)
+        cur = conn.cursor()
+        cur.execute("PRAGMA data_version")
+        version = cur.fetchone()[0]
+        cur.close()
+        if version != getattr(self._local, "version", None):  # each connection counts its own
+            self._local.version = version
+            self.drop()
+        return True
 
     def subject(self, digest: str) -> tuple[str | None, Subject | None]:
         """(token id, subject) for a token hash; the subject is None when the token is refused."""
         for attempt in (1, 2):
             try:
-                cur = self._connection().cursor()
+                conn = self._connection()
+                trusted = self._trusted(conn)
+                if trusted and (hit := self._cache.get(digest)) is not None and hit[2] > self._now():
+                    return hit[0], hit[1]
+                generation = self._generation
+                cur = conn.cursor()
                 cur.execute(self.sql, (digest,))
                 row = cur.fetchone()
                 cur.close()
@@ -107,7 +156,70 @@ class TokenReader:
             if len(self._subjects) > 10_000:
                 self._subjects.clear()
             self._subjects[key] = subject
+        if trusted:
+            with self._lock:
+                if generation == self._generation:
+                    if len(self._cache) > 10_000:
+                        self._cache.clear()
+                    self._cache[digest] = (token_id, subject, self._now() + self.ttl)
         return token_id, subject
+
+    def start(self) -> "TokenReader":
+        """On PostgreSQL, start listening for credential changes (the cache is used only while listening)."""
+        if not self._sqlite and self.ttl > 0 and self._thread is None:
+            self._stop = threading.Event()  # the thread's own: a stopped one still leaving must not be revived
+            self._thread = threading.Thread(target=self._listen, args=(self._stop,), name="credentials", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._listening = False
+        # not joined: the thread waits up to a second for notifications, and leaves (with its connection) after it;
+        # a shutdown (or each test's server) need not wait for that
+        self._thread = None
+        self.drop()
+
+    def wait_listening(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the listener to be in place; whether it is."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not self._listening and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self._listening
+
+    def _listen(self, stop: threading.Event) -> None:
+        import os
+
+        import psycopg
+
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True, connect_timeout=5,
+                                     application_name=f"concord-credentials:{os.getpid()}") as conn:
+                    conn.execute(f"LISTEN {self.CHANNEL}")
+                    # A request checks this socket before it trusts the cache: a notification the kernel holds
+                    # but this thread has not yet read (it waits for the GIL) already sends requests to the table.
+                    pending = select.poll()
+                    pending.register(conn.pgconn.socket, select.POLLIN)
+                    if stop.is_set() or stop is not self._stop:
+                        break
+                    self._pending = pending
+                    self.drop()  # whatever changed before the LISTEN was unseen
+                    self._listening = True
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.drop()
+                        # a dead connection shows here, not in a quiet notifies(); what arrives meanwhile is queued
+                        conn.execute("SELECT pg_backend_pid()")
+            except Exception as e:  # not listening: serve nothing from cache until listening again
+                log.warning("credential listener lost its connection (%s); retrying", e.__class__.__name__)
+            if stop is self._stop:
+                self._listening = False
+                self.drop()
+            stop.wait(1.0)
 
 
 def authenticate(token: str | None, tokens: TokenReader, refusals=None, client: str = "unknown",

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+from concord.bench.cpu import CpuGroups
 from concord.config import child_environment
 
 
@@ -139,6 +140,16 @@ def _wrk_maximum(base: str, token: str, bodies: list[bytes], seconds: float, con
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(tmp / "post.lua"), base,
                           "--", str(tmp / "bodies.ndjson"), token], capture_output=True, text=True, check=True).stdout
     return float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+
+
+def _maximum(port: int, token: str, bodies: list[bytes], seconds: float, connections: int, tmp: Path) -> float:
+    """The closed-loop maximum over the first half of the bodies: by wrk when installed, else by asyncio streams."""
+    import shutil
+
+    if shutil.which("wrk"):
+        return _wrk_maximum(f"http://127.0.0.1:{port}", token, bodies[: len(bodies) // 2], seconds, connections, tmp)
+    return _run(_closed_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, bodies[: len(bodies) // 2]),
+                             seconds, connections))
 
 
 def _drain(database_url: str, limit: float = 60.0) -> float:
@@ -299,6 +310,8 @@ def _summary(r: dict) -> dict:
     for name, figures in [("70%", r["at_70_percent"]), *r.get("at_rates", {}).items()]:
         out[f"at_{name}"] = {k: figures.get(k) for k in ("achieved_rate", "p50_ms", "p99_ms", "errors",
                                                            "server_cpu_ms_per_declaration")}
+        out[f"at_{name}"]["cpu_ms_per_declaration"] = figures.get("cpu_ms_per_declaration")
+    out["at_maximum"] = r.get("at_maximum")
     out["lanes_per_worker"] = r.get("lanes_per_worker")
     return out
 
@@ -395,19 +408,18 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
         import shutil
 
         generator = "wrk" if shutil.which("wrk") else "asyncio streams (install Debian's wrk for a lighter one)"
-        if shutil.which("wrk"):
-            maximum = _wrk_maximum(f"http://127.0.0.1:{port}", token, bodies[: len(bodies) // 2], seconds,
-                                   connections, tmp)
-        else:
-            maximum = _run(_closed_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, bodies[: len(bodies) // 2]),
-                                        seconds, connections))
-        database = database_url or f"sqlite:///{tmp / 'concord.db'}"
         cpu = _ServerCpu(server.pid)
+        groups = CpuGroups([server.pid, *cpu.workers], database_url)
+        at_maximum: dict = {}
+        with groups.measure(at_maximum):  # the load generator here is this process (or wrk, its child)
+            maximum = _maximum(port, token, bodies, seconds, connections, tmp)
+            at_maximum["requests"] = round(maximum * seconds)
+        database = database_url or f"sqlite:///{tmp / 'concord.db'}"
 
         def latency(requests: list[bytes], rate: float) -> dict:
             """An open-loop run at `rate`, with the server's CPU over it."""
             result: dict = {}
-            with cpu.measure(result):
+            with cpu.measure(result), groups.measure(result):
                 result |= _run(_open_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, requests), rate,
                                           seconds))
             return result
@@ -425,6 +437,7 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
     return {"workers": workers, "connections": connections, "load_generator": generator,
             "open_loop_generator": "asyncio streams on uvloop, requests on a fixed schedule",
             "max_declarations_per_s": round(maximum), "seconds_to_catch_up_after_the_burst": drained,
+            "at_maximum": {k: v for k, v in at_maximum.items() if k != "requests"},
             "at_70_percent": loaded, **({"at_rates": at_rates} if at_rates else {}),
             "lanes_per_worker": lanes, "goal": ">= 1000 declarations/s; p99 < 50 ms at 70 % of the maximum"}
 

@@ -49,9 +49,13 @@ def open_tasks(uow, declaration, engagements, lane: str, lead: str) -> list[Simp
     # goods; with fewer than two there is no joint inspection to propose, and the handler that would look it up
     # again after the commit (inspections.propose_when_joint: a unit of work and two queries) is skipped.
     # Not a payload field: it never leaves the process.
-    examiners = len({t.agency for t in tasks if t.status == "open" and t.task_type == "inspection"})
-    for event in events:
-        event.examiners = examiners
+    # One event carries the count: the handler invites every examining agency at once, so the others' units of
+    # work (a locked read and two queries each, three round trips on PostgreSQL) would find nothing to add.
+    examining = [t.status == "open" and t.task_type == "inspection" for t in tasks]
+    examiners = len({t.agency for t, e in zip(tasks, examining) if e})
+    first = examining.index(True) if examiners else -1
+    for n, event in enumerate(events):
+        event.examiners = examiners if n == first else min(examiners, 1)
     return tasks
 
 

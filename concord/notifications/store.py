@@ -39,7 +39,7 @@ class NotificationStore:
     def __init__(self, sessions, clock, *, retention_h: float, write_lock=None):
         self.sessions, self.clock, self.retention = sessions, clock, timedelta(hours=retention_h)
         self._write_lock = write_lock or contextlib.nullcontext()
-        self.consumers: list = []  # callables(rows): rows are (seq, audience, name, frame bytes)
+        self.consumers: list = []  # callables(rows): rows are (seq, audience, name, frame bytes or its message)
         self.last_seq = 0
         self._wake: asyncio.Event | None = None
         self._loop = None
@@ -69,9 +69,10 @@ class NotificationStore:
             return
         # Hand what was just stored to the consumers at once, instead of reading it back (the tail's read cost a
         # thread hop and a query per batch, and waited behind the relay's marking): on the loop's thread.
+        # The frame is left to the consumer that has a listener for its audience (stream.deliver): serializing
+        # every message again for audiences nobody listens to was most of this hand-over.
         sent = {(m["id"], m["audience"]): m for m in messages}
-        fresh = sorted((seq, aud, m["name"], frame(seq, m["name"], m))
-                       for seq, eid, aud in stored for m in (sent[eid, aud],))
+        fresh = sorted((seq, aud, sent[eid, aud]["name"], sent[eid, aud]) for seq, eid, aud in stored)
         if threading.get_ident() == self._loop_thread:
             self._fresh(fresh)
         else:  # the relay runs on its own thread (NATS)

@@ -11,6 +11,7 @@ import asyncio
 from collections import Counter, defaultdict
 
 from concord.errors import TooManyRequests
+from concord.notifications.store import frame
 
 RETRY_MS = 2000  # the browser's EventSource reconnects after this
 CLOSED = None  # queued to end a stream (server shutdown)
@@ -72,7 +73,11 @@ class Streams:
     def deliver(self, rows: list[tuple]) -> None:
         """The tail's consumer: each stored notification to the open streams of its audience (on the loop)."""
         for seq, audience, name, data in rows:
-            for listener in self.by_audience.get(audience, ()):
+            if not (listeners := self.by_audience.get(audience)):
+                continue
+            if not isinstance(data, bytes):  # this process's message, framed only now that someone listens
+                data = frame(seq, name, data)
+            for listener in listeners:
                 if listener.overflowed or not listener.wants(name):
                     continue
                 try:

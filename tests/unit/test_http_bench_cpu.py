@@ -42,3 +42,28 @@ def test_nothing_is_reported_for_a_process_that_is_gone_or_a_run_without_request
     with _ServerCpu(os.getpid()).measure(empty):
         pass
     assert "event_loop_busy" not in gone and "event_loop_busy" not in empty
+
+
+@pytest.mark.postgres
+def test_cpu_per_group_counts_the_postgres_backend_that_did_the_work(pg_url):
+    """A query that burns CPU in the bench database's backend shows under postgres_backends (and postgres_all),
+    not under the server; the load generator (this process) is counted from getrusage."""
+    from sqlalchemy import create_engine, text
+
+    from concord.bench.cpu import CpuGroups
+
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))  # the backend exists before the stretch
+            result: dict = {}
+            with CpuGroups([], pg_url).measure(result, lodgings=1000):
+                conn.execute(text("SELECT count(*) FROM generate_series(1, 3000000) AS g(n) WHERE n % 7 = 3"))
+    finally:
+        engine.dispose()
+    per = result["cpu_ms_per_declaration"]
+    assert per["server"] == 0
+    assert per["postgres_backends"] > 0.1  # at least 0.1 s over the 1,000
+    assert per["postgres_all"] >= per["postgres_backends"]
+    assert per["total"] == pytest.approx(per["server"] + per["load_generator"] + per["postgres_all"], abs=0.01)
+    assert result["cpu_bound_declarations_per_s"] == round((os.cpu_count() or 1) * 1e3 / per["total"])

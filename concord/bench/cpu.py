@@ -1,0 +1,96 @@
+"""Where the CPU of an HTTP bench run goes, per process group: the server's worker(s), PostgreSQL, and the load
+generator. The sum per lodging, against the cores the machine has, says what rate the machine can reach at all
+when everything shares it (a bound from CPU alone: it ignores waits, so the real maximum is below it)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _ticks(pid: int) -> int | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _postgres_pids(database_url: str) -> tuple[set[int], set[int]]:
+    """(the backends serving the bench's database, every process of the PostgreSQL server), from pg_stat_activity:
+    the second also holds the WAL writer, checkpointer and background writer the bench's commits keep busy, and
+    anything else the server does meanwhile (on a shared machine, others' work too)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT pid, datname = current_database() FROM pg_stat_activity")).all()
+    finally:
+        engine.dispose()
+    return {pid for pid, ours in rows if ours}, _postmaster({pid for pid, _ in rows})
+
+
+def _postmaster(known: set[int]) -> set[int]:
+    """Every process of the server: the postmaster (the parent of its backends) and all its children."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    roots = {parents[pid] for pid in known if pid in parents}
+    return roots | {pid for pid, parent in parents.items() if parent in roots}
+
+
+class CpuGroups:
+    """CPU seconds per lodging of each process group over a stretch of a run, read from /proc and getrusage."""
+
+    def __init__(self, server_pids: list[int], database_url: str | None):
+        self.server_pids = server_pids
+        self.database_url = database_url if database_url and database_url.startswith("postgresql") else None
+
+    def _snapshot(self) -> dict:
+        me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        snap = {"server": {pid: _ticks(pid) for pid in self.server_pids},
+                "load_generator": me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime}
+        if self.database_url:
+            ours, every = _postgres_pids(self.database_url)
+            snap["postgres_backends"] = {pid: _ticks(pid) for pid in ours}
+            snap["postgres_all"] = {pid: _ticks(pid) for pid in every}
+        return snap
+
+    @staticmethod
+    def _seconds(before: dict, after: dict) -> float:
+        # a process that started during the stretch counts from its start; one that ended is lost (pools keep
+        # their connections, so the backends of a run stay)
+        return sum((t - (before.get(pid) or 0)) for pid, t in after.items() if t is not None) / TICK
+
+    @contextmanager
+    def measure(self, result: dict, lodgings=None):
+        """Adds `cpu_ms_per_declaration` (per group, and their sum) and `cores_busy` to `result`; `lodgings` is
+        a number, or None to take result["requests"] after the stretch."""
+        before, start = self._snapshot(), time.perf_counter()
+        yield
+        after, wall = self._snapshot(), time.perf_counter() - start
+        n = lodgings if lodgings is not None else result.get("requests")
+        if not n:
+            return
+        seconds = {"server": self._seconds(before["server"], after["server"]),
+                   "load_generator": after["load_generator"] - before["load_generator"]}
+        if self.database_url:
+            seconds["postgres_backends"] = self._seconds(before["postgres_backends"], after["postgres_backends"])
+            seconds["postgres_all"] = self._seconds(before["postgres_all"], after["postgres_all"])
+        total = seconds["server"] + seconds["load_generator"] + seconds.get("postgres_all", 0.0)
+        per = {k: round(v * 1e3 / n, 3) for k, v in seconds.items()} | {"total": round(total * 1e3 / n, 3)}
+        cores = os.cpu_count() or 1
+        result["cpu_ms_per_declaration"] = per
+        result["cores_busy"] = round(total / wall, 2)
+        # the rate at which the sum would fill every core: no more can be lodged here, whatever the waits
+        result["cpu_bound_declarations_per_s"] = round(cores * 1e3 / per["total"]) if per["total"] else None
