@@ -113,25 +113,28 @@ def decide_task(cmd: DecideTask, uow) -> dict:
             raise InvalidDocument("a decision needs a reason", [Problem("/reason", "say why, e.g. the certificate checked")])
         if cmd.decision == "request_documents" and not cmd.documents:
             raise InvalidDocument("say which documents", [Problem("/documents", "list the document types, e.g. N851")])
+        # Every read before the first change: a read after one would flush it on its own (one flush, not three).
+        d = s.get(Declaration, task.declaration_id, with_for_update=True)
+        tasks = tasks_of(s, d.id)  # `task` is among them (the session's identity map), changed below
         now = uow.clock.now()
         status = task.decide(cmd.decision, cmd.reason, now)
-        decision = TaskDecision(id=new_id("DEC"), client_id=cmd.decision_id, task_id=task.id, kind=cmd.decision,
-                                reason=cmd.reason, conditions=cmd.conditions, documents=cmd.documents,
-                                inspection=cmd.inspection, officer=subject.user_id, decided_at=now)
-        s.add(decision)
+        # A new row nothing reads back in this unit of work: staged for the commit's batched insert, not the ORM's
+        decision = uow.stage(TaskDecision, {
+            "id": new_id("DEC"), "client_id": cmd.decision_id, "task_id": task.id, "kind": cmd.decision,
+            "reason": cmd.reason, "conditions": cmd.conditions, "documents": cmd.documents,
+            "inspection": cmd.inspection, "officer": subject.user_id, "decided_at": now})
         task.last_decision = {"decision": cmd.decision, "reason": cmd.reason, "conditions": cmd.conditions,
                               "documents": cmd.documents, "officer": subject.user_id, "at": now.isoformat()}
-        d = s.get(Declaration, task.declaration_id, with_for_update=True)
         ref = dict(declaration_id=d.id, agency=task.agency, task_id=task.id)
         if cmd.inspection:
             uow.record(GoodsInspected(**ref, result=str(cmd.inspection.get("result", "done"))))
         if cmd.decision == "request_documents":
             uow.record(DocumentsRequested(**ref, documents=cmd.documents))
         uow.record(TaskDecided(**ref, decision=cmd.decision, status=status, reason=cmd.reason))
-        settle(uow, d, tasks_of(s, d.id))
+        settle(uow, d, tasks)
         uow.audit("declaration:decision:recorded", f"task/{task.id}", detail={"decision": cmd.decision})
         uow.commit()
-        return {"task_id": task.id, "decision_id": cmd.decision_id or decision.id, "status": status,
+        return {"task_id": task.id, "decision_id": cmd.decision_id or decision["id"], "status": status,
                 "declaration_status": d.status, "replayed": False}
 
 

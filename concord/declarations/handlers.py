@@ -270,9 +270,10 @@ def record_arrival(cmd: RecordArrival, uow) -> dict:
         if d.arrived_at is not None:
             return {"id": d.id, "status": d.status, "arrived_at": d.arrived_at.isoformat(), "replayed": True}
         d.ensure_open("presented")
+        tasks = tasks_of(uow.session, d.id)  # before the change: a read after it would flush it as its own UPDATE
         d.arrived_at = uow.clock.now()
         uow.record(GoodsArrived(declaration_id=d.id, location=cmd.location or d.office_of_entry))
-        settle(uow, d, tasks_of(uow.session, d.id))
+        settle(uow, d, tasks)
         uow.audit("declaration:arrival:recorded", f"declaration/{d.id}")
         uow.commit()
         return {"id": d.id, "status": d.status, "arrived_at": d.arrived_at.isoformat(), "replayed": False}
