@@ -63,10 +63,12 @@ def containers_of(session, d: Declaration) -> list[str]:
 
 def booked(session, facility: str, exclude: str | None = None) -> list[Booking]:
     """The slots held at a facility: proposed, confirmed and in-progress inspections."""
-    rows = session.scalars(select(JointInspection).where(
+    # The four columns, not the inspections: a busy facility holds hundreds, each mapped object cost ~60 µs
+    rows = session.execute(select(JointInspection.slot_start, JointInspection.slot_end, JointInspection.bay,
+                                  JointInspection.agencies).where(
         JointInspection.facility == facility, JointInspection.status.in_(("proposed", "confirmed", "in_progress")),
-        JointInspection.id != (exclude or ""))).all()
-    return [Booking(r.slot_start, r.slot_end, r.bay, frozenset(r.agencies)) for r in rows]
+        JointInspection.id != (exclude or "")))
+    return [Booking(start, end, bay, frozenset(agencies)) for start, end, bay, agencies in rows]
 
 
 def place(session, insp: JointInspection, facility: FacilityConfig, not_before: datetime) -> Slot:
