@@ -97,12 +97,24 @@ def tasks_of(session, declaration_id: str) -> list[AgencyTask]:
     return list(session.scalars(select(AgencyTask).where(AgencyTask.declaration_id == declaration_id)))
 
 
+# What settle and a decision read of a task and of a declaration (uow.fetch: plain rows, no ORM objects)
+TASK_COLUMNS = ("declaration_id", "declaration_version", "agency", "task_type", "status", "decided_at", "last_decision")
+SETTLED_COLUMNS = ("status", "version", "arrived_at", "released_at", "updated_at", "outcome_reason", "office_of_entry")
+
+
+def tasks_to_settle(uow, declaration_id: str, *, holding=None) -> list:
+    """The declaration's tasks as rows settle can change (`holding`, a task row already fetched, stands for its own)."""
+    tasks = uow.fetch(AgencyTask, TASK_COLUMNS, declaration_id=declaration_id)
+    return [holding if holding is not None and t.id == holding.id else t for t in tasks]
+
+
 def decide_task(cmd: DecideTask, uow) -> dict:
     """Record an officer's decision on their agency's task, then settle the declaration."""
     subject = uow.subject
     with uow:
         s = uow.session
-        task = s.get(AgencyTask, cmd.task_id, with_for_update=True)  # the lock makes a concurrent retry a replay
+        # the lock makes a concurrent retry a replay
+        task = next(iter(uow.fetch(AgencyTask, TASK_COLUMNS, for_update=True, id=cmd.task_id)), None)
         if task is None or subject.agency != task.agency:
             raise NotFound(f"task {cmd.task_id} not found in your agency's queue")
         if not subject.has("officer", "supervisor"):
@@ -118,25 +130,27 @@ def decide_task(cmd: DecideTask, uow) -> dict:
             raise InvalidDocument("a decision needs a reason", [Problem("/reason", "say why, e.g. the certificate checked")])
         if cmd.decision == "request_documents" and not cmd.documents:
             raise InvalidDocument("say which documents", [Problem("/documents", "list the document types, e.g. N851")])
+        d = uow.fetch(Declaration, SETTLED_COLUMNS, for_update=True, id=task.declaration_id)[0]
+        tasks = tasks_to_settle(uow, d.id, holding=task)
         now = uow.clock.now()
         status = task.decide(cmd.decision, cmd.reason, now)
-        decision = TaskDecision(id=new_id("DEC"), client_id=cmd.decision_id, task_id=task.id, kind=cmd.decision,
-                                reason=cmd.reason, conditions=cmd.conditions, documents=cmd.documents,
-                                inspection=cmd.inspection, officer=subject.user_id, decided_at=now)
-        s.add(decision)
+        # A new row nothing reads back in this unit of work: staged for the commit's batched insert, not the ORM's
+        decision = uow.stage(TaskDecision, {
+            "id": new_id("DEC"), "client_id": cmd.decision_id, "task_id": task.id, "kind": cmd.decision,
+            "reason": cmd.reason, "conditions": cmd.conditions, "documents": cmd.documents,
+            "inspection": cmd.inspection, "officer": subject.user_id, "decided_at": now})
         task.last_decision = {"decision": cmd.decision, "reason": cmd.reason, "conditions": cmd.conditions,
                               "documents": cmd.documents, "officer": subject.user_id, "at": now.isoformat()}
-        d = s.get(Declaration, task.declaration_id, with_for_update=True)
         ref = dict(declaration_id=d.id, agency=task.agency, task_id=task.id)
         if cmd.inspection:
             uow.record(GoodsInspected(**ref, result=str(cmd.inspection.get("result", "done"))))
         if cmd.decision == "request_documents":
             uow.record(DocumentsRequested(**ref, documents=cmd.documents))
         uow.record(TaskDecided(**ref, decision=cmd.decision, status=status, reason=cmd.reason))
-        settle(uow, d, tasks_of(s, d.id))
+        settle(uow, d, tasks)
         uow.audit("declaration:decision:recorded", f"task/{task.id}", detail={"decision": cmd.decision})
         uow.commit()
-        return {"task_id": task.id, "decision_id": cmd.decision_id or decision.id, "status": status,
+        return {"task_id": task.id, "decision_id": cmd.decision_id or decision["id"], "status": status,
                 "declaration_status": d.status, "replayed": False}
 
 

@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from concord.clearance.handlers import open_tasks, settle, tasks_of
+from concord.clearance.handlers import SETTLED_COLUMNS, open_tasks, settle, tasks_of, tasks_to_settle
 from concord.clock import FixedClock
 from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, DeclarationAccepted,
                                            DeclarationAmended, DeclarationCancelled, DeclarationLodged,
@@ -264,15 +264,16 @@ def record_arrival(cmd: RecordArrival, uow) -> dict:
     if not (subject.lead and subject.has("officer", "supervisor")):
         raise Forbidden("goods arrival is recorded by customs officers")
     with uow:
-        d = uow.session.get(Declaration, cmd.declaration_id, with_for_update=True)
+        d = next(iter(uow.fetch(Declaration, SETTLED_COLUMNS, for_update=True, id=cmd.declaration_id)), None)
         if d is None:
             raise NotFound(f"declaration {cmd.declaration_id} not found")
         if d.arrived_at is not None:
             return {"id": d.id, "status": d.status, "arrived_at": d.arrived_at.isoformat(), "replayed": True}
         d.ensure_open("presented")
+        tasks = tasks_to_settle(uow, d.id)
         d.arrived_at = uow.clock.now()
         uow.record(GoodsArrived(declaration_id=d.id, location=cmd.location or d.office_of_entry))
-        settle(uow, d, tasks_of(uow.session, d.id))
+        settle(uow, d, tasks)
         uow.audit("declaration:arrival:recorded", f"declaration/{d.id}")
         uow.commit()
         return {"id": d.id, "status": d.status, "arrived_at": d.arrived_at.isoformat(), "replayed": False}

@@ -25,10 +25,11 @@ def current_tasks(session, d: Declaration) -> list[AgencyTask]:
         AgencyTask.declaration_id == d.id, AgencyTask.declaration_version == d.version).order_by(AgencyTask.id)))
 
 
-def agencies_needing(session, d: Declaration) -> dict[str, AgencyTask]:
-    """Agency -> the open task for which it must examine the goods (the lead first, then by code)."""
+def agencies_needing(session, d: Declaration, tasks=None) -> dict[str, AgencyTask]:
+    """Agency -> the open task for which it must examine the goods (the lead first, then by code); `tasks`, the
+    declaration's current tasks if the caller has them already."""
     out: dict = {}
-    for t in current_tasks(session, d):
+    for t in current_tasks(session, d) if tasks is None else tasks:
         if needs_examination(t):
             out.setdefault(t.agency, t)
     return out
@@ -75,13 +76,15 @@ def booked(session, facility: str, exclude: str | None = None, since: datetime |
             for start, end, bay, agencies in session.execute(query)]
 
 
-def place(session, insp: JointInspection, facility: FacilityConfig, not_before: datetime) -> Slot:
-    """Move the inspection to the first slot that fits from not_before; its old bay is released."""
+def place(session, insp: JointInspection, facility: FacilityConfig, not_before: datetime, *, fresh: bool = False) -> Slot:
+    """Move the inspection to the first slot that fits from not_before; its old bay is released (a `fresh`
+    inspection, created in this transaction, holds none)."""
     slot = first_slot(facility, insp.agencies, not_before, booked(session, facility.code, insp.id, since=not_before))
     if slot is None:
         raise Conflict(f"facility {facility.code} has no slot with a free bay and officers of "
                        f"{', '.join(insp.agencies)} in the next weeks; ask the facility to add capacity")
-    release_bays(session, insp.id)
+    if not fresh:
+        release_bays(session, insp.id)
     insp.facility, insp.bay, insp.slot_start, insp.slot_end = facility.code, slot.bay, slot.start, slot.end
     session.add(InspectionBooking(facility=facility.code, bay=slot.bay, slot_start=slot.start, inspection_id=insp.id))
     return slot

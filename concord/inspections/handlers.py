@@ -103,7 +103,7 @@ def open_inspection(uow, d: Declaration, needed: dict, *, directory, by: str, no
                            started_at=None, finished_at=None, outcome=None, outcome_at=None, reschedules=0, history=[])
     s.add(insp)
     s.flush()
-    b.place(s, insp, fac, _not_before(uow, d, not_before))
+    b.place(s, insp, fac, _not_before(uow, d, not_before), fresh=True)
     for agency in agencies:
         s.add(InspectionInvitation(inspection_id=insp.id, agency=agency, task_id=needed[agency].id, status="invited",
                                    invited_at=now))
@@ -133,8 +133,9 @@ def request_inspection(cmd: RequestInspection, uow, *, directory, access) -> dic
         if d is None or not authorize(uow.subject, "read", d, session=s, access=access).allowed:
             raise NotFound(f"declaration {cmd.declaration_id} not found")
         d.ensure_open("inspected")
-        needed = b.agencies_needing(s, d)
-        own = next((t for t in b.current_tasks(s, d) if t.agency == uow.subject.agency and t.open), None)
+        tasks = b.current_tasks(s, d)
+        needed = b.agencies_needing(s, d, tasks)
+        own = next((t for t in tasks if t.agency == uow.subject.agency and t.open), None)
         if own is None and not uow.subject.lead:
             raise Conflict(f"your agency has no open task on declaration {d.id}; only agencies with a task inspect")
         if own is not None:

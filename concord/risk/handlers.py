@@ -169,17 +169,16 @@ def outcome_from_inspection(event, uow) -> None:
     if event.result not in ("compliant", "irregular"):
         return
     with uow:
-        s = uow.session
-        task = s.get(AgencyTask, event.task_id)
-        if task is None or s.scalars(select(InspectionOutcome.id).where(
-                InspectionOutcome.declaration_id == task.declaration_id,
-                InspectionOutcome.version == task.declaration_version,
-                InspectionOutcome.agency == task.agency)).first() is not None:
+        task = next(iter(uow.fetch(AgencyTask, ("declaration_id", "declaration_version", "agency"),
+                                   id=event.task_id)), None)
+        if task is None or uow.fetch(InspectionOutcome, (), declaration_id=task.declaration_id,
+                                     version=task.declaration_version, agency=task.agency):
             return  # already recorded through the outcomes API: that one stands
-        s.add(InspectionOutcome(id=new_id("OUT"), declaration_id=task.declaration_id, version=task.declaration_version,
-                                agency=task.agency, result=event.result, revenue_recovered=None, currency=None,
-                                notes="from the inspection decision on task " + task.id, recorded_by="system",
-                                recorded_at=uow.clock.now()))
+        uow.stage(InspectionOutcome, {  # batched at commit: nothing reads it back here
+            "id": new_id("OUT"), "declaration_id": task.declaration_id, "version": task.declaration_version,
+            "agency": task.agency, "result": event.result, "revenue_recovered": None, "currency": None,
+            "notes": "from the inspection decision on task " + task.id, "recorded_by": "system",
+            "recorded_at": uow.clock.now()})
         uow.record(OutcomeRecorded(declaration_id=task.declaration_id, agency=task.agency,
                                    version=task.declaration_version, result=event.result))
         uow.audit("risk:outcome:recorded", f"declaration/{task.declaration_id}", actor="system", agency=task.agency,

@@ -31,6 +31,25 @@ class Consignment:
     document: dict  # the declaration as the trader's system sends it (arrival filled in per scenario)
 
 
+# Distinct company names: numbered ones ("Port Trader 0101 BV") all scored 0.82 against every listed trader, so
+# the product's party screening reported seven near-matches on each declaration, which no real port's trade does.
+# No two of the first 480 names score 0.6 against each other (checked with concord.screening's own matching).
+STEMS = ("Maasland", "Brinkhorst", "Vlietstra", "Oostergo", "Havenkamp", "Dekkerswald", "Zeevang", "Terpstra",
+         "Lindeboom", "Rijnmond", "Kornwerd", "Ambacht", "Scheldeveld", "Veenhuis", "Waalkade", "Dordtmund",
+         "Molenaar", "Hellevoet", "Botlek", "Pernis", "Oudeland", "Schiedam", "Vondelhof", "Kralingen", "Ijsselmonde",
+         "Wijnhaven", "Noordereiland", "Charlois", "Hoogvliet", "Rozenburg", "Brielle", "Spijkenisse", "Barendrecht",
+         "Ridderkerk", "Capelle", "Overschie", "Delfshaven", "Kethel", "Vreewijk", "Heijplaat")
+TRADES = ("Logistics", "Trading", "Import", "Foods", "Textiles", "Machinery", "Agri", "Chemicals", "Electronics",
+          "Timber", "Fresh", "Metals")
+LEGAL_FORMS = ("BV", "NV", "GmbH", "Ltd", "SA", "BV")
+
+
+def trader_name(i: int) -> str:
+    """The i-th trader's company name, unique for any population size."""
+    name = f"{STEMS[i % len(STEMS)]} {TRADES[(i // len(STEMS) + i) % len(TRADES)]} {LEGAL_FORMS[i % len(LEGAL_FORMS)]}"
+    return name if i < len(STEMS) * len(TRADES) else f"{name} {i // (len(STEMS) * len(TRADES)) + 1}"
+
+
 def make_traders(p: Params, rng: random.Random) -> list[Trader]:
     """The population: a few risky traders, a share of them known, and some compliant ones wrongly listed."""
     n_risky = max(1, round(p.trader_count() * p.risky_trader_share))
@@ -41,7 +60,7 @@ def make_traders(p: Params, rng: random.Random) -> list[Trader]:
         risky = i < n_risky
         watchlisted = i < n_known or n_risky <= i < n_risky + n_false
         traders.append(Trader(f"trader-{i:04d}", f"NL{700000000 + i * 7919 % 100000000:09d}",
-                              f"Port Trader {i:04d} BV", risky, watchlisted))
+                              trader_name(i), risky, watchlisted))
     return traders
 
 
