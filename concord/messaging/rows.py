@@ -72,7 +72,7 @@ def _update_plan(table, columns: tuple, dialect):
 
 
 def write_back(conn, tracked: list) -> None:
-    """UPDATE each fetched row whose columns were assigned new values (compared with what was read)."""
+    """Write back each fetched row whose columns were assigned new values (compared with what was read)."""
     for model, row, before in tracked:
         changed = tuple(k for k, v in vars(row).items() if k in before and before[k] != v)
         if not changed:
