@@ -142,7 +142,8 @@ def check_tour(printed: dict, var: Path) -> None:
     assert "criminal_investigation" in report and "MOU-CUS-POL-2026" in report
     checkpoint = json.loads(output(printed, "audit/checkpoint"))
     assert checkpoint["note"].startswith("concord.local/audit\n") and "\n\u2014 concord.local/audit " in checkpoint["note"]
-    assert json.loads(output(printed, "concord audit verify --json"))["ok"] is True
+    verified = output(printed, "concord audit verify --json")
+    assert json.loads(verified)["ok"] is True, verified
 
 
 def test_the_two_commands_then_the_tour_on_the_demo_database(tmp_path):

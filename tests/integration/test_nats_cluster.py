@@ -115,7 +115,13 @@ async def _msg_ids(urls: str, stream: str, prefix: str) -> list[str]:
 
     nc = await nats.connect(servers=urls.split(","))
     try:
-        sub = await nc.jetstream().pull_subscribe(f"{prefix}.>", durable="check", stream=stream)
+        deadline = time.monotonic() + 60
+        while True:  # a cluster that has just regained its quorum may take more than one request's 5 s to place
+            try:  # the consumer (seen under a loaded CI); the same durable config makes a retry idempotent
+                sub = await nc.jetstream().pull_subscribe(f"{prefix}.>", durable="check", stream=stream)
+                break
+            except nats.errors.TimeoutError:
+                assert time.monotonic() < deadline, "the consumer could not be created in 60 s"
         ids = []
         while True:
             try:
