@@ -216,18 +216,13 @@ def supply_documents(cmd: SupplyDocuments, uow, *, access) -> dict:
         return {"task_id": task.id, "status": task.status, "declaration_status": d.status}
 
 
-def late_tasks(now):
-    """Open tasks whose SLA has passed and whose lateness was not raised yet (ix_agency_tasks_due serves it: the
-    periodic check ran over every task ever created, half a second and growing at 400,000 lodgings)."""
-    return select(AgencyTask).where(AgencyTask.status.in_(("open", "held", "inspection_required")),
-                                    AgencyTask.due_at < now, AgencyTask.overdue_raised.is_(False))
-
-
 def check_deadlines(cmd: CheckDeadlines, uow) -> int:
     """Raise TaskOverdue once for each open task whose SLA has passed."""
     with uow:
         now = uow.clock.now()
-        late = uow.session.scalars(late_tasks(now)).all()
+        late = uow.session.scalars(select(AgencyTask).where(
+            AgencyTask.status.in_(("open", "held", "inspection_required")), AgencyTask.due_at < now,
+            AgencyTask.overdue_raised.is_(False))).all()
         for t in late:
             t.overdue_raised = True
             uow.record(TaskOverdue(declaration_id=t.declaration_id, agency=t.agency, task_id=t.id,

@@ -44,7 +44,6 @@ class AgencyTask(Base):
         Index("ix_agency_tasks_queue", "agency", "status", "due_at"),
         Index("ix_agency_tasks_declaration", "declaration_id", "agency"),
         Index("ix_agency_tasks_assignee", "agency", "assignee", "status"),
-        Index("ix_agency_tasks_due", "status", "due_at", "overdue_raised"),  # the SLA check (handlers.late_tasks)
     )
 
     @property
