@@ -125,7 +125,7 @@ async def _msg_ids(urls: str, stream: str, prefix: str) -> list[str]:
         ids = []
         while True:
             try:
-                batch = await sub.fetch(500, timeout=1)
+                batch = await sub.fetch(500, timeout=1 if ids else 15)  # a regained quorum may answer late
             except nats.errors.TimeoutError:
                 return ids
             ids += [m.headers["Nats-Msg-Id"] for m in batch]
