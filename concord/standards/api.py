@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from concord.access.deps import concord_app, current_subject
 from concord.bounds import BoundedRoute, read_body
-from concord.standards import edifact
+from concord.standards import cusres, edifact
 
 router = APIRouter(prefix="/api/v1", tags=["standards"], route_class=BoundedRoute)
 EDIFACT_MEDIA = "application/edifact"
@@ -52,8 +52,8 @@ def lodge_edifact(request: Request, body: bytes = Depends(_interchange), subject
             raise
         answer, status = e.answer, 422
     if _wants_json(request):
-        return edifact.as_json(answer)
-    return Response(edifact.render(answer, app.clock.now()), status_code=status, media_type=EDIFACT_MEDIA)
+        return cusres.as_json(answer)
+    return Response(cusres.render(answer, app.clock.now()), status_code=status, media_type=EDIFACT_MEDIA)
 
 
 async def _certificate(request: Request) -> bytes:

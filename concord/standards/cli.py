@@ -27,7 +27,7 @@ def lodge_edifact(file, user: str) -> None:
     2 if the interchange was rejected whole (its CONTRL is printed, the reason on stderr)."""
     from concord.cliutil import act_as
     from concord.errors import Forbidden
-    from concord.standards import edifact
+    from concord.standards import cusres, edifact
 
     def command(app, who):
         if not who.is_trader:
@@ -35,11 +35,11 @@ def lodge_edifact(file, user: str) -> None:
         try:
             return edifact.lodge_interchange(app.bus, who, file.read_bytes()), app.clock.now()
         except edifact.InterchangeRejected as e:
-            typer.echo(edifact.render(e.answer, app.clock.now()))
+            typer.echo(cusres.render(e.answer, app.clock.now()))
             raise  # one line on stderr and exit 2, as every refusal
 
     answer, now = act_as(user, command)
-    typer.echo(edifact.render(answer, now))
+    typer.echo(cusres.render(answer, now))
     if any(m.error for m in answer.messages) or answer.faults:
         raise typer.Exit(1)
 

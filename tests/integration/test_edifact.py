@@ -12,7 +12,7 @@ from concord.access.messages import IssueToken
 from concord.app import create_app
 from concord.declarations.models import Declaration
 from concord.declarations.schemas import parse_declaration
-from concord.standards import cusdec, edifact
+from concord.standards import cusdec, cusres, edifact
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "edifact"
 D96B = (DATA / "cusdec_d96b.edi").read_bytes()
@@ -183,7 +183,7 @@ def test_only_traders_lodge_and_the_cli_answers_the_same(sqlite_concord, tmp_pat
 
 
 def test_status_changes_render_as_cusres():
-    text = edifact.status_cusres("DCL1", "HF-1", "refused", "the certificate does not match ?+:'")
+    text = cusres.status_cusres("DCL1", "HF-1", "refused", "the certificate does not match ?+:'")
     segments = _segments(text)
     assert [s.tag for s in segments] == ["UNB", "UNH", "BGM", "RFF", "RFF", "GIS", "FTX", "UNT", "UNZ"]
     assert segments[2].elements == ["962", "DCL1", "27"] and segments[5].elements == [["refused", "ZZZ"]]
