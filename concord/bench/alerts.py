@@ -1,14 +1,11 @@
-"""Notifications: fan-out to many server-sent event subscribers, and webhook throughput with signatures.
+"""Notifications: fan-out to many server-sent event subscribers, and webhook throughput (bench/webhooks.py).
 
 SSE: a real `concord serve` process; N subscribers (real HTTP/1.1 connections to /api/v1/stream, spread over
 agency officers and traders) from this process; traders lodge declarations over HTTP at a fixed rate. Each
 notification's latency runs from the moment its lodging request was sent to its arrival at a subscriber. What
 reaches whom is checked against a plain restatement of the rule, read from the database afterwards: a message
 about a declaration may reach the lead agency, the agencies with a task on it, and its own trader; anything
-else counts as wrongly delivered. `expected` is what the store says each subscriber's audience was owed.
-
-Webhooks: the dispatcher of the server, run here on a database of stored notifications against a local
-receiver (another process), signed, beside the same run unsigned."""
+else counts as wrongly delivered. `expected` is what the store says each subscriber's audience was owed."""
 
 from __future__ import annotations
 
@@ -23,19 +20,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from concord.bench import free_port, run_loop
+from concord.bench.webhooks import webhook_throughput
 from concord.config import child_environment
 
 OFFICERS = ("cus-officer", "nppo-officer", "vet-officer", "fda-officer", "std-officer", "pol-officer",
             "env-officer", "mar-officer")
 TRADERS = {"hollandfoods": "NL823456781", "rotterdam-freight": "NL812345670"}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(var_dir: Path, users, database_url: str = "") -> dict:
@@ -61,7 +52,7 @@ def serve(var_dir: Path, **env: str):
     """`concord serve` on a free port over var_dir; yields (base URL, process); stopped with SIGTERM."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     concord = str(Path(sys.executable).parent / "concord")
     process = subprocess.Popen([concord, "serve", "--port", str(port)],
                                env=child_environment(CONCORD_VAR_DIR=str(var_dir), **env),
@@ -157,7 +148,7 @@ def _subscribers(conn, host: str, port: int, streams: list[tuple[str, str]]) -> 
             c.transport.close()
         conn.send([(audience, *c.messages()) for audience, c in clients])
 
-    _run(main())
+    run_loop(main())
     conn.close()
 
 
@@ -246,7 +237,7 @@ def sse_fan_out(subscribers: int = 1000, declarations: int = 100, rate: float = 
     tokens = prepare(tmp, list(OFFICERS) + list(TRADERS))
     with serve(tmp, CONCORD_STREAM_CONNECTIONS_PER_USER=str(subscribers)) as (base, server):
         before = _cpu_seconds(server.pid)
-        out = _run(_fan_out(base, tokens, subscribers, declarations, rate, seed, processes))
+        out = run_loop(_fan_out(base, tokens, subscribers, declarations, rate, seed, processes))
         cpu = _cpu_seconds(server.pid) - before
     clients, sent = out["clients"], out["sent"]
     entitled, stored = _entitled(f"sqlite:///{tmp / 'concord.db'}", sent)
@@ -289,112 +280,6 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _run(coro):
-    try:
-        import uvloop
-
-        return uvloop.run(coro)
-    except ImportError:
-        return asyncio.run(coro)
-
-
-# -- webhooks --
-
-RECEIVER = """
-import asyncio, sys
-async def handle(reader, writer):
-    try:
-        while True:
-            length = 0
-            while (line := await reader.readline()) not in (b"\\r\\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if not line:
-                break
-            await reader.readexactly(length)
-            writer.write(b"HTTP/1.1 204 No Content\\r\\n\\r\\n")
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
-    writer.close()
-async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
-    print("ready", flush=True)
-    await server.serve_forever()
-asyncio.run(main())
-"""
-
-
-def webhook_throughput(deliveries: int = 5000, concurrency: int = 32) -> dict:
-    """Deliveries per second through the dispatcher (enqueue, claim, sign, post, settle), signed and unsigned."""
-    from concord.clock import Clock
-    from concord.config import Settings
-    from concord.notifications.webhooks import WebhookDispatcher, signature
-
-    port = _free_port()
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)], stdout=subprocess.PIPE)
-    receiver.stdout.readline()
-    try:
-        out = {}
-        for case, sign in (("signed", True), ("unsigned_baseline", False)):
-            tmp = Path(tempfile.mkdtemp(prefix="concord-bench-webhooks-"))
-            settings = Settings(var_dir=tmp, webhook_concurrency=concurrency, webhook_allow_http=True,
-                                webhook_allow_networks="127.0.0.0/8")  # the receiver is on loopback
-            sessions, engine = _webhook_database(settings, deliveries, f"http://127.0.0.1:{port}/hook")
-            dispatcher = WebhookDispatcher(sessions, Clock(), settings, sign=sign)
-            seconds = _run(_drain(dispatcher, deliveries))
-            engine.dispose()
-            out[case] = {"deliveries": dispatcher.sent, "seconds": round(seconds, 2),
-                         "per_second": round(dispatcher.sent / seconds)}
-        body = b'{"type":"task.created","data":{}}' * 10
-        start, n = time.perf_counter(), 20000
-        for i in range(n):
-            signature("whsec_" + "A" * 44, "ev_1", 1700000000 + i, body)
-        out["signature_us"] = round((time.perf_counter() - start) / n * 1e6, 1)
-        out["concurrency"] = concurrency
-        return out
-    finally:
-        receiver.terminate()
-        receiver.wait()
-
-
-def _webhook_database(settings, count: int, url: str):
-    """A hub database holding `count` NPPO notifications and one NPPO webhook created before them."""
-    from concord.clock import Clock
-    from concord.db import make_engine, make_session_factory
-    from concord.migrations import upgrade
-    from concord.notifications.handlers import new_secret
-    from concord.notifications.models import Notification, WebhookSubscription
-
-    engine = make_engine(settings.resolved_database_url())
-    upgrade(engine)
-    sessions = make_session_factory(engine)
-    now = Clock().now()
-    with sessions() as s:
-        s.add(WebhookSubscription(id="WHKBENCH", agency="NPPO", audience="NPPO", url=url, secret=new_secret(),
-                                  events=[], description="bench", created_by="bench", created_at=now, active=True,
-                                  queued_seq=0))
-        s.execute(Notification.__table__.insert(), [
-            {"event_id": f"ev_{i:028x}", "audience": "NPPO", "name": "task.created", "stored_at": now,
-             "message": {"id": f"ev_{i:028x}", "name": "task.created", "declaration_id": f"DCL{i}", "agency": "NPPO",
-                         "occurred_at": now.isoformat(), "audience": "NPPO",
-                         "payload": {"task_id": f"TSK{i}", "rule": "NPPO-fresh-fruit", "items": [1]}}}
-            for i in range(count)])
-        s.commit()
-    return sessions, engine
-
-
-async def _drain(dispatcher, count: int) -> float:
-    import httpx
-
-    limits = httpx.Limits(max_connections=dispatcher.settings.webhook_concurrency)
-    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
-        start = time.perf_counter()
-        while dispatcher.sent < count:
-            if not await dispatcher.round(client):
-                break
-        return time.perf_counter() - start
 
 
 def run(subscribers: int = 1000, declarations: int = 100, rate: float = 10.0, deliveries: int = 5000) -> dict:

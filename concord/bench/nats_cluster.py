@@ -15,17 +15,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from concord.bench import free_port
+
 
 def nats_server_binary() -> str | None:
     """The nats-server executable, or None."""
     return shutil.which("nats-server") or next((p for p in ("/usr/sbin/nats-server", "/usr/local/bin/nats-server")
                                                 if os.access(p, os.X_OK)), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -51,7 +47,7 @@ class NatsCluster:
             raise RuntimeError("nats-server is not installed (https://docs.nats.io/running-a-nats-service/introduction"
                                "/installation)")
         self.root, self.cluster_name = Path(root), name
-        self.nodes = [Node(f"n{i + 1}", _free_port(), _free_port(), self.root / f"n{i + 1}.conf",
+        self.nodes = [Node(f"n{i + 1}", free_port(), free_port(), self.root / f"n{i + 1}.conf",
                            self.root / f"n{i + 1}.log") for i in range(size)]
         routes = ", ".join(f"nats-route://127.0.0.1:{n.route_port}" for n in self.nodes)
         for n in self.nodes:
