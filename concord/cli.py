@@ -190,7 +190,8 @@ def demo(json_output: bool = typer.Option(False, "--json", help="print the summa
          seed: int = typer.Option(7, help="the same seed gives the same declarations, decisions and figures")):
     """Replace the database with a fresh one: the demo config, realistic declarations, officers' decisions, releases."""
     from concord.config import get_settings
-    from concord.demo.run import print_summary, run_demo
+    from concord.demo.run import run_demo
+    from concord.demo.summary import print_summary
 
     settings = get_settings()
     default = settings.sqlite_path()
