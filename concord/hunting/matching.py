@@ -113,10 +113,13 @@ def find(session, matcher: Matcher, since: datetime, limit: int) -> list[Found]:
     return _checked(session, matcher, ids)
 
 
-def rule_matches(session, rules, matcher: Matcher, now: datetime, since: datetime, known: set, limit: int) -> list:
+def rule_matches(session, rules, matcher: Matcher, now: datetime, since: datetime, known: set, limit: int,
+                 rates=None) -> list:
     """Declarations that the hunt's CEL rule holds for, among those the lists did not find (`known`): the pending
     ones (whenever lodged: they are held) and those lodged since `since` (the look-back: reported to the issuer).
-    A rule can read any field, so no index narrows it: a scan of those rows, in id order, `_CHUNK` at a time."""
+    A rule can read any field, so no index narrows it: a scan of those rows, in id order, `_CHUNK` at a time.
+    Values in the base currency convert with `rates`, as the live step does; a rule that reads `history` reads
+    the importer's declarations before each one was lodged (one query per declaration scanned)."""
     out, last = [], ""
     history = DatabaseHistory(session) if rules.reads_history else None
     window = or_(Declaration.status.not_in(TERMINAL), Declaration.lodged_at >= since)
@@ -127,8 +130,8 @@ def rule_matches(session, rules, matcher: Matcher, now: datetime, since: datetim
             break
         for did, status, doc, lodged_at in rows:
             # a rule reading history sees the importer's declarations before this one was lodged, as live
-            if did not in known and (rules.evaluate(doc, None, _utc(lodged_at), history, f"{did}/0") if history
-                                     else rules.evaluate(doc, None, now)):
+            if did not in known and (rules.evaluate(doc, rates, _utc(lodged_at), history, f"{did}/0") if history
+                                     else rules.evaluate(doc, rates, now)):
                 out.append(Found(did, status, doc, matcher.hits(doc) + [{"indicator": "rule", "pointer": "/"}]))
         last = rows[-1][0]
     return out

@@ -1,0 +1,107 @@
+"""The history rules read lives in the database: the same windows as the in-memory replay on SQLite and
+PostgreSQL, one worker's lodgings seen by another, kept across a restart, read by hunts as of each lodging."""
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from concord.db import Base
+from concord.declarations.schemas import parse_declaration
+from concord.hunting.messages import StartHunt
+from concord.hunting.models import HuntMatch
+from concord.risk.catalogue import history_store
+from concord.risk.catalogue.history import DeclarationHistory
+from concord.risk.messages import CreateRule
+from concord.risk.models import HistoryEntry
+from concord.risk.scoring.step import RiskStep
+from support import declaration, item
+from test_risk_engine import NeverDraws, as_, risk_of, submit
+from test_risk_history_rules import SPLIT, part, split_rule
+
+
+@pytest.fixture
+def app(concord):
+    Base.metadata.create_all(concord.engine)
+    concord.bus.deps["risk"] = RiskStep(clock=concord.clock, rng=NeverDraws())
+    return concord
+
+
+def doc(importer: str, *hs: str) -> dict:
+    return {"importer": {"id": importer}, "items": [{"hs_code": h} for h in hs]}
+
+
+def test_the_database_windows_equal_the_in_memory_replay_through_amendments(app):
+    """Random lodgings, out of order, with amendments, several goods per declaration and two importers: every
+    window (count, value, largest) read from the database equals the replay's, to the cent."""
+    rng, start = random.Random(11), datetime(2026, 1, 1, tzinfo=timezone.utc)
+    memory = DeclarationHistory(horizon_days=400)
+    versions: dict[str, int] = {}
+    with app.sessions() as s:
+        for n in range(400):
+            did = f"D{rng.randrange(300)}"  # some ids recur: an amendment replaces the earlier version
+            versions[did] = versions.get(did, 0) + 1
+            at = start + timedelta(hours=rng.randrange(24 * 40), microseconds=rng.randrange(10**6))
+            d = doc(rng.choice(("IM1", "IM2")), *rng.sample(("610910", "090111", "610910", "851712"), rng.randint(1, 3)))
+            values = [round(rng.uniform(10, 5000), 2) for _ in d["items"]]
+            memory.record(d, values, at, f"{did}/{versions[did]}")
+            history_store.record(s, history_store.entries(d, values, at, f"{did}/{versions[did]}"),
+                                 f"{did}/{versions[did]}", replace=versions[did] > 1)
+            if n % 13 == 0:
+                when = start + timedelta(hours=rng.randrange(24 * 40))
+                own = f"{rng.choice(list(versions))}/9"
+                probe = doc(rng.choice(("IM1", "IM2", "IM3")), "610910", "090111", "610910")
+                mem_top, mem_items = memory.aggregates(probe, when, own)
+                db_top, db_items = history_store.aggregates(s, probe, when, own)
+                assert db_top.keys() == mem_top.keys() and len(db_items) == len(mem_items) == 3
+                for got, want in [(db_top[k], mem_top[k]) for k in mem_top] + [
+                        (g[k], w[k]) for g, w in zip(db_items, mem_items) for k in w]:
+                    assert got["count"] == want["count"]
+                    assert got["value"] == pytest.approx(want["value"], abs=0.005)
+                    assert got["max_value"] == pytest.approx(want["max_value"], abs=0.005)
+        s.rollback()
+
+
+def test_each_lodging_writes_its_rows_and_an_amendment_replaces_them(app):
+    from concord.declarations.messages import AmendDeclaration
+
+    did = submit(app, declaration(lrn="H-1", items=[item("610910", "T-shirts", "CN", amount="900.00"),
+                                                   item("610910", "Shirts", "CN", amount="100.00"),
+                                                   item("090111", "Coffee", "BR", amount="50.00")]))["id"]
+    with app.sessions() as s:
+        rows = {r.hs6: r.value for r in s.scalars(select(HistoryEntry).where(HistoryEntry.declaration_id == did))}
+    assert rows == {"610910": 100000, "090111": 5000}  # cents of the base currency, per HS6
+    amended = declaration(lrn="H-1", items=[item("090111", "Coffee", "BR", amount="70.00")])
+    as_(app, "hollandfoods", AmendDeclaration(declaration_id=did,
+                                              document=parse_declaration(amended).model_dump(mode="json")))
+    with app.sessions() as s:
+        rows = {r.hs6: r.value for r in s.scalars(select(HistoryEntry).where(HistoryEntry.declaration_id == did))}
+    assert rows == {"090111": 7000}
+
+
+def test_another_worker_sees_the_lodgings_and_a_restart_keeps_them(app):
+    """Two risk steps on one database are two workers; a third, started afterwards, a restart."""
+    one, two = app.bus.deps["risk"], RiskStep(clock=app.clock, rng=NeverDraws())
+    as_(app, "cus-analyst", CreateRule(rule=split_rule()))
+    lanes = []
+    for n, step in enumerate((one, two, one)):
+        app.bus.deps["risk"] = step
+        lanes.append(risk_of(app, submit(app, part(n))["id"])["lane"])
+        app.clock.advance(hours=2)
+    assert lanes == ["green", "green", "red"]  # the first two parts, lodged on either worker, both count
+    app.bus.deps["risk"] = RiskStep(clock=app.clock, rng=NeverDraws())  # a restart: nothing in memory
+    assert risk_of(app, submit(app, part(3))["id"])["lane"] == "red"
+
+
+def test_a_hunt_reads_each_declarations_history_as_of_its_lodging(app):
+    for n in range(3):
+        submit(app, part(n))
+        app.clock.advance(hours=2)
+    submit(app, part(9, hs="090111"))
+    h = as_(app, "pol-officer", StartHunt(
+        agency="POL", source="incident/INC-1", indicators={"rule": SPLIT}, lookback_days=30,
+        valid_until=(app.clock.now() + timedelta(days=30)).isoformat(), purpose="criminal_investigation"))
+    with app.sessions() as s:
+        matched = s.scalars(select(func.count()).select_from(HuntMatch).where(HuntMatch.hunt_id == h["id"])).one()
+    assert matched == 1  # the third part only: the first two had fewer than two before them, the coffee none
