@@ -47,20 +47,54 @@ def test_the_database_windows_equal_the_in_memory_replay_through_amendments(app)
             values = [round(rng.uniform(10, 5000), 2) for _ in d["items"]]
             memory.record(d, values, at, f"{did}/{versions[did]}")
             history_store.record(s, history_store.entries(d, values, at, f"{did}/{versions[did]}"),
-                                 f"{did}/{versions[did]}", replace=versions[did] > 1)
+                                 f"{did}/{versions[did]}", at, replace=versions[did] > 1)
             if n % 13 == 0:
                 when = start + timedelta(hours=rng.randrange(24 * 40))
                 own = f"{rng.choice(list(versions))}/9"
                 probe = doc(rng.choice(("IM1", "IM2", "IM3")), "610910", "090111", "610910")
                 mem_top, mem_items = memory.aggregates(probe, when, own)
                 db_top, db_items = history_store.aggregates(s, probe, when, own)
-                assert db_top.keys() == mem_top.keys() and len(db_items) == len(mem_items) == 3
-                for got, want in [(db_top[k], mem_top[k]) for k in mem_top] + [
-                        (g[k], w[k]) for g, w in zip(db_items, mem_items) for k in w]:
-                    assert got["count"] == want["count"]
-                    assert got["value"] == pytest.approx(want["value"], abs=0.005)
-                    assert got["max_value"] == pytest.approx(want["max_value"], abs=0.005)
+                _same((db_top, db_items), (mem_top, mem_items))
         s.rollback()
+
+
+def _same(got: tuple, want: tuple) -> None:
+    (got_top, got_items), (want_top, want_items) = got, want
+    assert got_top.keys() == want_top.keys() and len(got_items) == len(want_items)
+    pairs = [(got_top[k], want_top[k]) for k in want_top]
+    pairs += [(gi[k], wi[k]) for gi, wi in zip(got_items, want_items) for k in wi]
+    for g, w in pairs:
+        assert g["count"] == w["count"]
+        assert g["value"] == pytest.approx(w["value"], abs=0.005)
+        assert g["max_value"] == pytest.approx(w["max_value"], abs=0.005)
+
+
+def test_a_busy_importers_cache_answers_as_the_query_while_another_writer_lodges_and_amends(app, monkeypatch):
+    """Two writers (workers) lodge in time order, amend, and move declarations between importers; a reader's cache
+    of every importer (HOT 0) answers exactly as the query and as the replay, each time."""
+    monkeypatch.setattr(history_store, "HOT", 0)
+    rng, at = random.Random(5), datetime(2026, 3, 1, tzinfo=timezone.utc)
+    memory, hot, versions = DeclarationHistory(horizon_days=400), history_store.HotImporters(), {}
+    for n in range(300):
+        with app.sessions() as s:  # each lodging its own transaction, committed, as a worker's would be
+            did = f"D{rng.randrange(120)}"
+            versions[did] = versions.get(did, 0) + 1
+            at += timedelta(minutes=rng.randrange(1, 180), microseconds=rng.randrange(10**6))
+            d = doc(rng.choice(("IM1", "IM2")), *rng.sample(("610910", "090111", "851712"), rng.randint(1, 2)))
+            values = [round(rng.uniform(10, 2000), 2) for _ in d["items"]]
+            key = f"{did}/{versions[did]}"
+            memory.record(d, values, at, key)
+            history_store.record(s, history_store.entries(d, values, at, key), key, at, replace=versions[did] > 1)
+            s.commit()
+        if n % 7 == 0:
+            probe = doc(rng.choice(("IM1", "IM2")), "610910", "090111")
+            when = at + timedelta(seconds=1)
+            with app.sessions() as s:
+                cached = history_store.DatabaseHistory(s, hot).aggregates(probe, when, "D999/1")
+                queried = history_store.aggregates(s, probe, when, "D999/1")
+            _same(cached, queried)
+            _same(queried, memory.aggregates(probe, when, "D999/1"))
+    assert hot._importers  # the cache answered
 
 
 def test_each_lodging_writes_its_rows_and_an_amendment_replaces_them(app):

@@ -34,6 +34,7 @@ class RiskStep:
         # No registry directory, no model: a test or a tool never picks up whatever model the host has active.
         self.models = models or ModelSource(ttl, load=None if model_root else (lambda _: None), root=model_root)
         self.policies = Policies()
+        self.hot = history_store.HotImporters()  # busy importers' history rows (history_store.py)
 
     def invalidate(self) -> None:
         """Recheck rules, watchlists and the model on the next assessment (a catalogue changed here)."""
@@ -66,7 +67,8 @@ class RiskStep:
             if items := p.criteria.matching_items(doc, snapshot.rates):
                 add({"kind": "profile", "id": p.id, "reason": p.reason, "items": items}, p.lane, True)
         # read only if a rule names `history`: one query, in this transaction (catalogue/history_store.py)
-        rule_hits = rules.evaluate(doc, snapshot.rates, now, history_store.DatabaseHistory(session), declaration_id)
+        rule_hits = rules.evaluate(doc, snapshot.rates, now, history_store.DatabaseHistory(session, self.hot),
+                                   declaration_id)
         for r in rule_hits:
             add({"kind": "rule", "id": r.id, "version": r.version, "name": r.name, "severity": r.severity},
                 r.lane, SEVERITY_RANK[r.severity] >= force_rank)
@@ -107,7 +109,7 @@ class RiskStep:
         if not version.isdigit():
             return  # an assessment outside the pipeline (a what-if, a selection estimate): not lodged
         rows = history_store.entries(doc, base_values(doc, rates), now, declaration_id)
-        history_store.record(session, rows, declaration_id, replace=int(version) > 1,
+        history_store.record(session, rows, declaration_id, now, replace=int(version) > 1,
                              stage=None if uow is None else uow.stage)
 
     def _record_hits(self, session, hits, declaration_id: str, now) -> None:
