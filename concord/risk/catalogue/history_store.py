@@ -28,10 +28,11 @@ import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, delete, insert, select, text
+from sqlalchemy import bindparam, delete, text
 
 from concord.risk.catalogue.history import (WINDOWS, DeclarationHistory, _declaration_key, empty_history,
                                             empty_item_history)
+from concord.db import PLACEHOLDER, bulk_insert
 from concord.risk.models import HistoryEntry
 
 MICRO = 1_000_000
@@ -104,7 +105,7 @@ def aggregates(session, doc: dict, at: datetime, declaration_id: str | None = No
               "own": _declaration_key(declaration_id) or "", "hs6": sorted({_hs6(i) for i in doc["items"]})}
     params.update({f"since_{w}": until - d * DAY_US for w, d in WINDOWS})
     top, goods = empty_history(), {}
-    for hs6, *sums in session.execute(QUERY, params):
+    for hs6, *sums in session.connection().execute(QUERY, params):  # Core: no ORM execute, no autoflush
         windows = {w: _window(*sums[3 * n:3 * n + 3]) for n, (w, _) in enumerate(WINDOWS)}
         if hs6 == "":
             top = {f"importer_{w}": v for w, v in windows.items()}
@@ -164,8 +165,19 @@ class _Importer:
             self.seen = {k: at for k, at in self.seen.items() if at >= horizon}
 
 
-_ROWS = (select(HistoryEntry.declaration_id, HistoryEntry.hs6, HistoryEntry.at, HistoryEntry.value)
-         .where(HistoryEntry.importer == bindparam("importer"), HistoryEntry.at >= bindparam("since")))
+_ROWS = "SELECT declaration_id, hs6, at, value FROM risk_history WHERE importer = {0} AND at >= {0}"
+
+
+def _rows(session, importer: str, since: int) -> list:
+    """The importer's rows from `since`, through the transaction's own driver connection: this read runs on every
+    assessment of a busy importer, and SQLAlchemy's result set-up would cost more than the read."""
+    conn = session.connection()
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(_ROWS.format(PLACEHOLDER[conn.dialect.paramstyle]), (importer, since))
+        return cur.fetchall()
+    finally:
+        cur.close()
 
 
 class HotImporters:
@@ -179,7 +191,7 @@ class HotImporters:
     def load(self, session, importer: str, at: datetime) -> None:
         since = micros(at) - LONGEST * DAY_US
         cache = _Importer(micros(at))
-        cache.apply(importer, session.execute(_ROWS, {"importer": importer, "since": since}))
+        cache.apply(importer, _rows(session, importer, since))
         with self._lock:
             self._importers[importer] = cache
             while len(self._importers) > self.size:
@@ -194,7 +206,7 @@ class HotImporters:
         if micros(at) < cache.since:
             return None  # before what it loaded: the query answers
         with cache.lock:
-            cache.apply(importer, session.execute(_ROWS, {"importer": importer, "since": cache.latest - LAG}))
+            cache.apply(importer, _rows(session, importer, cache.latest - LAG))
             top, items = cache.history.aggregates(doc, at, declaration_id)
         if top["importer_30d"]["count"] < HOT // 2:  # no longer busy: free it
             with self._lock:
@@ -213,8 +225,8 @@ def record(session, rows: list[dict], declaration_id: str, at: datetime, *, repl
     tombstone for an importer the declaration left (see the module's docstring)."""
     did = _declaration_key(declaration_id)
     if replace:
-        left = set(session.execute(delete(HistoryEntry).where(HistoryEntry.declaration_id == did)
-                                   .returning(HistoryEntry.importer)).scalars())
+        left = set(session.connection().execute(delete(HistoryEntry.__table__).where(
+            HistoryEntry.declaration_id == did).returning(HistoryEntry.importer)).scalars())
         left -= {r["importer"] for r in rows}
         rows = rows + [{"importer": i, "at": micros(at), "declaration_id": did, "hs6": TOMBSTONE, "value": 0}
                        for i in sorted(left)]
@@ -224,4 +236,4 @@ def record(session, rows: list[dict], declaration_id: str, at: datetime, *, repl
         for row in rows:
             stage(HistoryEntry, row)
     else:
-        session.execute(insert(HistoryEntry), rows)
+        bulk_insert(session.connection(), HistoryEntry.__table__, rows)
