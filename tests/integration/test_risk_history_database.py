@@ -139,3 +139,40 @@ def test_a_hunt_reads_each_declarations_history_as_of_its_lodging(app):
     with app.sessions() as s:
         matched = s.scalars(select(func.count()).select_from(HuntMatch).where(HuntMatch.hunt_id == h["id"])).one()
     assert matched == 1  # the third part only: the first two had fewer than two before them, the coffee none
+
+
+@pytest.mark.postgres
+def test_the_history_reads_use_their_indexes_on_postgresql(pg_url):
+    """EXPLAIN on tables big enough that the planner prefers an index: the window query, a busy importer's new
+    rows and the outcomes recorded since a worker's last look scan no whole table."""
+    from sqlalchemy import bindparam, create_engine, text
+
+    from concord.risk.catalogue.history_store import QUERY, _ROWS
+
+    engine = create_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            Base.metadata.create_all(conn)
+            conn.execute(text("INSERT INTO risk_history (importer, at, declaration_id, hs6, value) SELECT "
+                              "'IM' || (n % 500), 1700000000000000 + n * 60000000::bigint, 'D' || n, "
+                              "lpad((n % 97)::text, 6, '0'), n FROM generate_series(1, 60000) n"))
+            conn.execute(text("INSERT INTO risk_inspection_outcomes (id, declaration_id, version, agency, result, "
+                              "recorded_by, recorded_at) SELECT 'OUT' || n, 'D' || n, 1, 'CUS', 'compliant', 'x', "
+                              "timestamp '2026-01-01' + n * interval '1 minute' FROM generate_series(1, 30000) n"))
+            conn.execute(text("ANALYZE risk_history"))
+            conn.execute(text("ANALYZE risk_inspection_outcomes"))
+            until = 1700000000000000 + 50000 * 60000000
+            params = {"importer": "IM7", "until": until, "since": until - 30 * history_store.DAY_US, "own": "D1",
+                      "hs6": ["000007"], "since_7d": until - 7 * history_store.DAY_US,
+                      "since_30d": until - 30 * history_store.DAY_US}
+            explain = text("EXPLAIN " + QUERY.text).bindparams(bindparam("hs6", expanding=True))
+            plans = ["\n".join(r[0] for r in conn.execute(explain, params))]
+            plans.append("\n".join(r[0] for r in conn.exec_driver_sql(
+                "EXPLAIN " + _ROWS.format("%s"), ("IM7", until - 60_000_000))))
+            plans.append("\n".join(r[0] for r in conn.exec_driver_sql(
+                "EXPLAIN SELECT id FROM risk_inspection_outcomes WHERE recorded_at > %s",
+                (datetime(2026, 1, 20),))))
+    finally:
+        engine.dispose()
+    for plan in plans:
+        assert "Seq Scan" not in plan, plan
