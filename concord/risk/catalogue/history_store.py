@@ -39,7 +39,7 @@ MICRO = 1_000_000
 DAY_US = 86_400 * MICRO
 LONGEST = max(d for _, d in WINDOWS)
 TOMBSTONE = "-"
-HOT = 200  # declarations of one importer in 30 days from which the step caches its rows
+HOT = 64  # declarations of one importer in 30 days from which the step caches its rows
 MAX_HOT = 256
 LAG = 30 * MICRO
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
