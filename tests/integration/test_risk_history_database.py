@@ -176,3 +176,19 @@ def test_the_history_reads_use_their_indexes_on_postgresql(pg_url):
         engine.dispose()
     for plan in plans:
         assert "Seq Scan" not in plan, plan
+
+
+def test_the_parts_of_a_split_consignment_lodged_in_one_group_commit_count_for_each_other(app):
+    """A batch upload is one transaction: its rows are written at its commit, yet each part counts for the next,
+    as it would lodged one by one (the rows the group staged are read with the database's)."""
+    from concord.declarations.messages import LodgeGroup
+    from support import subjects
+
+    as_(app, "cus-analyst", CreateRule(rule=split_rule()))
+    submit(app, part(0))  # one part committed before the batch
+    app.clock.advance(hours=1)
+    trader = subjects(app)["hollandfoods"]
+    docs = [parse_declaration(part(n)).model_dump(mode="json") for n in (1, 2, 3)]
+    results = app.bus.handle(LodgeGroup(items=[(trader, d, None) for d in docs]))
+    lanes = [risk_of(app, r["id"])["lane"] for r in results]
+    assert lanes == ["green", "red", "red"]  # the second part of the batch is the third in all

@@ -18,8 +18,8 @@ transaction that commits after a later one): the cache follows every worker's wr
 query's. An amendment replaces its declaration's rows; one that moves a declaration to another importer leaves
 a tombstone row (hs6 "-") in the old importer's range, so a cache of that importer drops it too.
 
-The declarations lodged in one group commit share one instant, so none of them is "strictly before" another:
-nothing staged needs reading back.
+A group commit's lodgings are assessed one after the other (each at its own time) and written together at its
+commit: the rows staged by the earlier ones count for the later ones (`pending`), as a committed row would.
 """
 
 from __future__ import annotations
@@ -116,23 +116,54 @@ def aggregates(session, doc: dict, at: datetime, declaration_id: str | None = No
 
 
 class DatabaseHistory:
-    """`history` for RuleSet.evaluate, read through one session (a transaction's, so it sees what it wrote);
-    with `hot`, the live step's cache of busy importers (never for reads as of the past, such as hunts')."""
+    """`history` for RuleSet.evaluate, read through one session; with `hot`, the live step's cache of busy
+    importers (never for reads as of the past, such as hunts'); with `pending`, the rows this transaction staged
+    and has not written yet (the earlier lodgings of the same group commit, which count like any other)."""
 
-    __slots__ = ("session", "hot")
+    __slots__ = ("session", "hot", "pending")
 
-    def __init__(self, session, hot: HotImporters | None = None):
-        self.session, self.hot = session, hot
+    def __init__(self, session, hot: HotImporters | None = None, pending: list | None = None):
+        self.session, self.hot, self.pending = session, hot, pending
 
     def aggregates(self, doc: dict, at: datetime, declaration_id: str | None = None) -> tuple[dict, list[dict]]:
         importer = (doc.get("importer") or {}).get("id")
+        found = None
         if self.hot is not None and importer:
-            if (cached := self.hot.aggregates(self.session, importer, doc, at, declaration_id)) is not None:
-                return cached
-        top, items = aggregates(self.session, doc, at, declaration_id)
-        if self.hot is not None and importer and top["importer_30d"]["count"] >= HOT:
-            self.hot.load(self.session, importer, at)
-        return top, items
+            found = self.hot.aggregates(self.session, importer, doc, at, declaration_id)
+        if found is None:
+            found = aggregates(self.session, doc, at, declaration_id)
+            if self.hot is not None and importer and found[0]["importer_30d"]["count"] >= HOT:
+                self.hot.load(self.session, importer, at)
+        if self.pending and importer:
+            found = _with_pending(found, self.pending, doc, importer, micros(at), _declaration_key(declaration_id))
+        return found
+
+
+def _with_pending(found: tuple, pending: list, doc: dict, importer: str, until: int, own: str | None) -> tuple:
+    """Windows with the staged rows added, in cents as the database adds them (the same figures either way)."""
+    # staged before this one in the transaction's order: before it even at the same instant (a fixed clock)
+    rows = [r for r in pending if r["importer"] == importer and r["hs6"] != TOMBSTONE and r["declaration_id"] != own
+            and until - LONGEST * DAY_US <= r["at"] <= until]
+    if not rows:
+        return found
+
+    def add(window: dict, picked: list) -> dict:
+        if not picked:
+            return window
+        return {"count": window["count"] + len(picked),
+                "value": (round(window["value"] * 100) + sum(picked)) / 100,
+                "max_value": max(round(window["max_value"] * 100), max(picked)) / 100}
+
+    top, items = found
+    per_declaration: dict[str, list] = {}
+    for r in rows:
+        per_declaration.setdefault(r["declaration_id"], [r["at"], 0])[1] += r["value"]
+    top = {f"importer_{w}": add(top[f"importer_{w}"], [v for at, v in per_declaration.values()
+                                                       if at >= until - d * DAY_US]) for w, d in WINDOWS}
+    items = [{f"importer_hs6_{w}": add(i[f"importer_hs6_{w}"], [r["value"] for r in rows if r["hs6"] == _hs6(it)
+                                                                and r["at"] >= until - d * DAY_US])
+              for w, d in WINDOWS} for i, it in zip(items, doc["items"])]
+    return top, items
 
 
 class _Importer:

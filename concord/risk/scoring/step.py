@@ -10,7 +10,7 @@ from concord.declarations.models import Declaration, DeclarationVersion
 from concord.risk.scoring.compiled import Catalog, ModelSource, Policies
 from concord.risk.scoring.assessment import LANE_RANK, Assessment
 from concord.risk.scoring.lanes import LaneBudget, floor_of
-from concord.risk.models import SEVERITY_RANK, RuleHit
+from concord.risk.models import SEVERITY_RANK, HistoryEntry, RuleHit
 from concord.risk.catalogue import history_store
 from concord.risk.catalogue.rules import base_values
 from concord.risk.catalogue.watchlists import ExactNames, NoNames
@@ -67,7 +67,8 @@ class RiskStep:
             if items := p.criteria.matching_items(doc, snapshot.rates):
                 add({"kind": "profile", "id": p.id, "reason": p.reason, "items": items}, p.lane, True)
         # read only if a rule names `history`: one query, in this transaction (catalogue/history_store.py)
-        rule_hits = rules.evaluate(doc, snapshot.rates, now, history_store.DatabaseHistory(session, self.hot),
+        staged = None if uow is None else uow.staged.get(HistoryEntry.__table__)  # this group's earlier lodgings
+        rule_hits = rules.evaluate(doc, snapshot.rates, now, history_store.DatabaseHistory(session, self.hot, staged),
                                    declaration_id)
         for r in rule_hits:
             add({"kind": "rule", "id": r.id, "version": r.version, "name": r.name, "severity": r.severity},
