@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy import select, update
 
-from concord.declarations.models import Declaration, DeclarationVersion
+from concord.declarations.models import Declaration
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
 from concord.risk.messages import (AddWatchlistEntry, CheckModelDrift, CreateRule, ModelDrifted, OutcomeRecorded,
