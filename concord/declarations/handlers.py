@@ -92,7 +92,7 @@ def lodge(uow, snapshot, risk, document: dict, key: str | None):
 
 
 def _assess_and_route(uow, snapshot, risk, d, document: dict, previous_tasks) -> None:
-    assessment = risk.assess(uow.session, snapshot, document, declaration_id=f"{d.id}/{d.version}")
+    assessment = risk.assess(uow.session, snapshot, document, declaration_id=f"{d.id}/{d.version}", uow=uow)
     engagements = snapshot.routing.route(document)
     d.lane = assessment.lane
     d.engaged = {e.agency: {"fields": e.fields, "rules": sorted({r["rule"] for r in e.reasons})} for e in engagements}

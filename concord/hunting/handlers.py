@@ -57,7 +57,7 @@ def start_hunt(cmd: StartHunt, uow, *, access, risk, directory) -> dict:
         found = find(s, matcher, since, MAX_MATCHES)
         rules = future.rule_set(ind, body.action.lane) if ind.rule else None
         if rules is not None:  # pending ones are held, recent ones reported, as the lists' matches are
-            found += rule_matches(s, rules, matcher, now, since, {f.id for f in found}, MAX_MATCHES)
+            found += rule_matches(s, rules, matcher, now, since, {f.id for f in found}, MAX_MATCHES, snapshot.rates)
         if len(found) > MAX_MATCHES:
             raise InvalidDocument("the hunt is too broad; nothing was stored", [Problem(
                 "/indicators", f"the indicators match more than {MAX_MATCHES:,} declarations; narrow them")])

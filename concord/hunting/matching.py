@@ -4,7 +4,7 @@ checked precisely, which also says on which field it matched."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 from sqlalchemy import and_, or_, select
@@ -14,6 +14,7 @@ from concord.errors import InvalidDocument, Problem
 from concord.hunting.indicators import Indicators
 from concord.hunting.keys import conveyance_key, upper_bound
 from concord.hunting.models import DeclarationKey
+from concord.risk.catalogue.history_store import DatabaseHistory
 from concord.risk.catalogue.watchlists import PARTIES, normalize_identifier, normalize_name
 
 MAX_PAIRS = 2000  # HS prefixes x origins: each pair is one range of the index
@@ -112,27 +113,37 @@ def find(session, matcher: Matcher, since: datetime, limit: int) -> list[Found]:
     return _checked(session, matcher, ids)
 
 
-def rule_matches(session, rules, matcher: Matcher, now: datetime, since: datetime, known: set, limit: int) -> list:
+def rule_matches(session, rules, matcher: Matcher, now: datetime, since: datetime, known: set, limit: int,
+                 rates=None) -> list:
     """Declarations that the hunt's CEL rule holds for, among those the lists did not find (`known`): the pending
     ones (whenever lodged: they are held) and those lodged since `since` (the look-back: reported to the issuer).
-    A rule can read any field, so no index narrows it: a scan of those rows, in id order, `_CHUNK` at a time."""
+    A rule can read any field, so no index narrows it: a scan of those rows, in id order, `_CHUNK` at a time.
+    Values in the base currency convert with `rates`, as the live step does; a rule that reads `history` reads
+    the importer's declarations before each one was lodged (one query per declaration scanned)."""
     out, last = [], ""
+    history = DatabaseHistory(session) if rules.reads_history else None
     window = or_(Declaration.status.not_in(TERMINAL), Declaration.lodged_at >= since)
     while len(out) <= limit:
-        rows = session.execute(_current().where(window, Declaration.id > last)
+        rows = session.execute(_current(Declaration.lodged_at).where(window, Declaration.id > last)
                                .order_by(Declaration.id).limit(_CHUNK)).all()
         if not rows:
             break
-        for did, status, doc in rows:
-            if did not in known and rules.evaluate(doc, None, now):
+        for did, status, doc, lodged_at in rows:
+            # a rule reading history sees the importer's declarations before this one was lodged, as live
+            if did not in known and (rules.evaluate(doc, rates, _utc(lodged_at), history, f"{did}/0") if history
+                                     else rules.evaluate(doc, rates, now)):
                 out.append(Found(did, status, doc, matcher.hits(doc) + [{"indicator": "rule", "pointer": "/"}]))
         last = rows[-1][0]
     return out
 
 
-def _current():
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _current(*more):
     """Plain rows (id, status, current document): a hunt reads hundreds, and ORM objects cost ten times more."""
-    return (select(Declaration.id, Declaration.status, DeclarationVersion.document)
+    return (select(Declaration.id, Declaration.status, DeclarationVersion.document, *more)
             .join(DeclarationVersion, and_(DeclarationVersion.declaration_id == Declaration.id,
                                            DeclarationVersion.version == Declaration.version)))
 

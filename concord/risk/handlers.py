@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy import select, update
 
-from concord.declarations.models import Declaration, DeclarationVersion
+from concord.declarations.models import Declaration
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
 from concord.risk.messages import (AddWatchlistEntry, CheckModelDrift, CreateRule, ModelDrifted, OutcomeRecorded,
@@ -187,19 +187,14 @@ def outcome_from_inspection(event, uow) -> None:
 
 
 def feed_model(event: OutcomeRecorded, uow, *, risk) -> None:
-    """A recorded outcome becomes history for the active model at once (and a label at its next training)."""
-    from concord.risk.learning.datasets import labelled_records
+    """A recorded outcome becomes history for the active model at once on this worker (the others read it on
+    their next recheck, within the model source's ttl) and a label at its next training."""
+    from concord.risk.learning.hub import follow_outcomes
 
     with uow.read() as s:
-        model = risk.models.current(s)
-        if model is None:
-            return
-        if event.declaration_id in getattr(model, "caught_up_ids", ()):
-            model.caught_up_ids.discard(event.declaration_id)  # loaded just now: caught up with this outcome
-            return
-        version = s.get(DeclarationVersion, (event.declaration_id, event.version))
-        for record in labelled_records(version.document, event.result == "irregular"):
-            model.record_outcome(record)
+        model = risk.models.current(s)  # a model loaded just now has caught up with this outcome already
+        if model is not None:
+            follow_outcomes(model, s)
 
 
 def check_model_drift(cmd: CheckModelDrift, uow, *, risk) -> dict:

@@ -77,7 +77,9 @@ class InspectionOutcome(Base):
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
 
-    __table_args__ = (UniqueConstraint("declaration_id", "version", "agency"),)
+    # by time: every worker reads the outcomes recorded since its last look (learning/hub.py, OutcomeFeed)
+    __table_args__ = (UniqueConstraint("declaration_id", "version", "agency"),
+                      Index("ix_risk_inspection_outcomes_recorded", "recorded_at"))
 
 
 class RuleHit(Base):
@@ -94,6 +96,24 @@ class RuleHit(Base):
     hit_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_risk_rule_hits_declaration", "declaration_id"),)
+
+
+class HistoryEntry(Base):
+    """What rules read of the past (catalogue/history_store.py): per declaration and HS6, its importer, when it was
+    assessed and its value, written in the lodging's transaction and shared by every worker.
+
+    Time in microseconds and value in cents of the base currency: integers, so that windows compare and sums add
+    up exactly alike on SQLite and PostgreSQL. The key leads with importer and time: a window is one range."""
+
+    __tablename__ = "risk_history"
+
+    importer: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    declaration_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hs6: Mapped[str] = mapped_column(String(6), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_risk_history_declaration", "declaration_id"), {"sqlite_with_rowid": False})
 
 
 class RiskCatalog(Base):

@@ -104,3 +104,22 @@ def test_drift_past_the_threshold_is_an_event_for_the_lead_agency(app):
         events = s.scalars(select(EventRecord).where(EventRecord.name == "risk.model_drifted")).all()
     assert len(events) == 1 and events[0].agency is None and events[0].declaration_id is None
     assert events[0].payload["model_version"] == "v1"
+
+
+def test_an_agencys_inspection_decision_is_an_outcome_the_model_and_retraining_read(app):
+    """An officer's decision after inspecting the goods (not only the outcomes API) reaches the model's history at
+    once and is among the hub's outcomes that `concord risk train --from-hub` trains on."""
+    from concord.clearance.messages import DecideTask
+    from test_read_leaks import task_of
+
+    doc = parse_declaration(declaration(lrn="SHRIMP-1", items=[item("030617", "Frozen shrimps", "VN")]))
+    did = app.bus.handle(SubmitDeclaration(document=doc.model_dump(mode="json")),
+                         subject=subjects(app)["hollandfoods"])["id"]
+    assert line_history(app, did) == 0
+    app.bus.handle(DecideTask(task_id=task_of(app, did, "VET").id, decision="refuse", reason="larvae",
+                              inspection={"result": "irregular", "findings": "larvae"}),
+                   subject=subjects(app)["vet-officer"])
+    assert line_history(app, did) == 1
+    with app.sessions() as s:
+        (at, records), = hub_outcomes(s)
+    assert [r.fraud for r in records] == [1] and records[0].hs6 == "030617"

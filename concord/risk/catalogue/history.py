@@ -8,10 +8,9 @@ base currency (`value`) and the largest (`max_value`, so "each under the thresho
 Only declarations lodged strictly before the one assessed count, never itself or its own earlier versions
 (an amendment is not a second consignment).
 
-The store is in memory, one per risk step: it holds what the step assessed in the last `horizon_days`
-and, at start, what the database holds of them (`seed`). With several workers, each sees its own
-assessments after start plus the seed; a burst spread over workers is counted from the seed on the next
-start (documented in docs/risk-model.md).
+This store is in memory: replays over the past (`rules try`, the scheme benchmark) fill one in lodging order,
+and the live step keeps one per busy importer as a cache of the database (history_store.py), which is where
+the live history lives, shared by every worker.
 """
 
 from __future__ import annotations
@@ -163,6 +162,14 @@ class DeclarationHistory:
             self._recorded += 1
             if self._recorded % 4096 == 0:
                 self._prune(ts - self.horizon)
+
+    def forget(self, declaration_id: str) -> None:
+        """A declaration no longer in this store's past (amended to another importer)."""
+        key = _declaration_key(declaration_id)
+        with self._lock:
+            for series, when in self._of.pop(key, ()):
+                if (rows := self._series.get(series)) is not None:
+                    rows.remove(when, key)
 
     def _prune(self, before: float) -> None:
         for series, rows in list(self._series.items()):

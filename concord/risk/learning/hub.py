@@ -4,10 +4,11 @@ champion against challenger on recent outcomes, drift raised to the risk unit.""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+import threading
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from concord.declarations.models import DeclarationVersion
 from concord.errors import Conflict
@@ -54,22 +55,71 @@ def hub_declarations(session, limit: int = 200_000) -> list:
     return [record_from_declaration(doc, i) for doc in rows for i in range(len(doc.get("items") or ()))]
 
 
+class OutcomeFeed:
+    """The outcomes recorded in Concord, as they arrive, into one loaded model's history: those since its
+    training when it loads (after a restart or an activation), then each new one, whichever worker recorded it.
+
+    Every worker adds the same events (one per outcome row, in the same order of arrival it reads), so two
+    workers score the next declaration of a line alike. New rows are those recorded after the last one read,
+    less `LAG` seconds for a transaction that commits after a later one (read again, skipped by id)."""
+
+    LAG = 60.0
+
+    def __init__(self, since: datetime | None):
+        self.since = since  # naive UTC, as the column holds it; None: from the first outcome
+        self.seen: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def pull(self, model, session) -> int:
+        """Add the outcomes not yet read to the model's history; the goods items added."""
+        with self._lock:
+            query = select(InspectionOutcome.id, InspectionOutcome.declaration_id, InspectionOutcome.version,
+                           InspectionOutcome.result, InspectionOutcome.revenue_recovered,
+                           InspectionOutcome.recorded_at).order_by(InspectionOutcome.recorded_at, InspectionOutcome.id)
+            if self.since is not None:
+                query = query.where(InspectionOutcome.recorded_at > self.since - timedelta(seconds=self.LAG))
+            new = [r for r in session.execute(query) if r.id not in self.seen]
+            if not new:
+                return 0
+            documents = dict(((d, v), doc) for d, v, doc in session.execute(
+                select(DeclarationVersion.declaration_id, DeclarationVersion.version, DeclarationVersion.document)
+                .where(tuple_(DeclarationVersion.declaration_id, DeclarationVersion.version)
+                       .in_({(r.declaration_id, r.version) for r in new}))))
+            added = 0
+            for r in new:
+                self.seen[r.id] = r.recorded_at
+                doc = documents.get((r.declaration_id, r.version))
+                if doc is None:
+                    continue
+                revenue = None if r.revenue_recovered is None else float(r.revenue_recovered)
+                for record in labelled_records(doc, r.result == "irregular", revenue=revenue):
+                    model.record_outcome(record)
+                    added += 1
+            latest = max(r.recorded_at for r in new)
+            self.since = latest if self.since is None else max(self.since, latest)
+            horizon = self.since - timedelta(seconds=self.LAG)
+            self.seen = {k: at for k, at in self.seen.items() if at > horizon}
+            return added
+
+
 def catch_up(model, session) -> int:
-    """Outcomes recorded in Concord that the model file does not hold become its history now (a model loaded
-    after a restart or an activation would otherwise miss what `feed_model` gave its predecessor in memory):
-    all of them for a model trained on files, those after its training for one trained on the hub's outcomes.
-    Returns the goods items added."""
+    """Outcomes recorded in Concord that the model file does not hold become its history now (all of them for a
+    model trained on files, those after its training for one trained on the hub's outcomes), and the model
+    follows new ones from then on (`OutcomeFeed`). Returns the goods items added."""
     since = model.info.get("outcomes_until")
-    since = _utc(datetime.fromisoformat(since)).replace(tzinfo=None) if since else None
-    added, ids = 0, set()
-    for _, declaration_id, records in _outcomes(session, since):
-        ids.add(declaration_id)
-        for record in records:
-            model.record_outcome(record)
-            added += 1
-    # feed_model may be what loaded the model: the outcome it carries is among these already
-    model.caught_up_ids = ids
-    return added
+    model.outcome_feed = OutcomeFeed(_utc(datetime.fromisoformat(since)).replace(tzinfo=None) if since else None)
+    if since:  # trained on the hub: the outcomes up to its last one are in the file, not to be added again
+        model.outcome_feed.seen = {r.id: r.recorded_at for r in session.execute(
+            select(InspectionOutcome.id, InspectionOutcome.recorded_at).where(
+                InspectionOutcome.recorded_at > model.outcome_feed.since - timedelta(seconds=OutcomeFeed.LAG),
+                InspectionOutcome.recorded_at <= model.outcome_feed.since))}
+    return model.outcome_feed.pull(model, session)
+
+
+def follow_outcomes(model, session) -> int:
+    """New outcomes into a loaded model's history (a no-op for a model that does not follow them)."""
+    feed = getattr(model, "outcome_feed", None)
+    return 0 if feed is None else feed.pull(model, session)
 
 
 def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2, progress=None):

@@ -90,12 +90,23 @@ class ModelSource:
         try:
             self.model = self.load(session)
             self._failed = False
+            if self.model is not None and session is not None:
+                self._follow(session)
         except Exception:  # noqa: BLE001 - a broken registry must not stop lodging: assess without the model
             if not self._failed:
                 log.exception("the active risk model could not be loaded; assessing without it")
             self._failed, self.model = True, None
         self._checked = time.monotonic()
         return self.model
+
+    def _follow(self, session) -> None:
+        """Outcomes another worker recorded since the last recheck join the model's history (hub.OutcomeFeed)."""
+        from concord.risk.learning.hub import follow_outcomes
+
+        try:
+            follow_outcomes(self.model, session)
+        except Exception:  # noqa: BLE001 - never stop lodging for it: the next recheck reads them again
+            log.exception("the risk model could not read the outcomes recorded since its last recheck")
 
     def score(self, model, doc: dict) -> tuple[float, list]:
         """The declaration's score (its riskiest item's) and that item's top feature contributions."""

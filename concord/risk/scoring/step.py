@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
-
 from sqlalchemy import and_, select
 
 from concord.clock import Clock
@@ -12,8 +10,8 @@ from concord.declarations.models import Declaration, DeclarationVersion
 from concord.risk.scoring.compiled import Catalog, ModelSource, Policies
 from concord.risk.scoring.assessment import LANE_RANK, Assessment
 from concord.risk.scoring.lanes import LaneBudget, floor_of
-from concord.risk.models import SEVERITY_RANK, RuleHit
-from concord.risk.catalogue.history import DeclarationHistory
+from concord.risk.models import SEVERITY_RANK, HistoryEntry, RuleHit
+from concord.risk.catalogue import history_store
 from concord.risk.catalogue.rules import base_values
 from concord.risk.catalogue.watchlists import ExactNames, NoNames
 
@@ -36,8 +34,7 @@ class RiskStep:
         # No registry directory, no model: a test or a tool never picks up whatever model the host has active.
         self.models = models or ModelSource(ttl, load=None if model_root else (lambda _: None), root=model_root)
         self.policies = Policies()
-        self.history = DeclarationHistory()
-        self._seeded = False
+        self.hot = history_store.HotImporters()  # busy importers' history rows (history_store.py)
 
     def invalidate(self) -> None:
         """Recheck rules, watchlists and the model on the next assessment (a catalogue changed here)."""
@@ -47,8 +44,9 @@ class RiskStep:
     def _now(self, session):
         return (self.clock or Clock()).now()
 
-    def assess(self, session, snapshot, doc: dict, *, declaration_id: str) -> Assessment:
-        """Lane, score, reasons and versions for one declaration version; rule hits are added to the session."""
+    def assess(self, session, snapshot, doc: dict, *, declaration_id: str, uow=None) -> Assessment:
+        """Lane, score, reasons and versions for one declaration version; rule hits are added to the session and
+        its history rows staged in `uow` (the lodging's unit of work; without one, inserted through `session`)."""
         now = self._now(session)
         rules, watchlists = self.catalog.current(session, now)
         model = self.models.current(session)
@@ -68,11 +66,10 @@ class RiskStep:
         for p in snapshot.profiles.profiles:
             if items := p.criteria.matching_items(doc, snapshot.rates):
                 add({"kind": "profile", "id": p.id, "reason": p.reason, "items": items}, p.lane, True)
-        if rules.reads_history and not self._seeded:
-            self._seed_history(session, now, snapshot.rates)
-        elif not rules.reads_history and self._seeded:  # no rule reads it any more: free it, seed again if one does
-            self.history, self._seeded = DeclarationHistory(), False
-        rule_hits = rules.evaluate(doc, snapshot.rates, now, self.history, declaration_id)
+        # read only if a rule names `history`: one query, in this transaction (catalogue/history_store.py)
+        staged = None if uow is None else uow.staged.get(HistoryEntry.__table__)  # this group's earlier lodgings
+        rule_hits = rules.evaluate(doc, snapshot.rates, now, history_store.DatabaseHistory(session, self.hot, staged),
+                                   declaration_id)
         for r in rule_hits:
             add({"kind": "rule", "id": r.id, "version": r.version, "name": r.name, "severity": r.severity},
                 r.lane, SEVERITY_RANK[r.severity] >= force_rank)
@@ -99,27 +96,22 @@ class RiskStep:
                             "reason": "selected at random for control, so the model also learns from trade it would "
                                       "not select"})
         self._record_hits(session, rule_hits, declaration_id, now)
-        if self._seeded:  # while a rule reads history; before that, the database is the history (see _seed_history)
-            self.history.record(doc, base_values(doc, snapshot.rates), now, declaration_id)
+        self._record_history(session, uow, doc, snapshot.rates, declaration_id, now)
         versions = {"rules": rules.version, "watchlists": watchlists.version, "model": scale,
                     "profiles": snapshot.profiles.version}
         if self.screening is not None:
             versions["screening"] = self.screening.versions()
         return Assessment(decision.lane, round(score, 6), reasons, versions, random=decision.random)
 
-    def _seed_history(self, session, now, rates) -> None:
-        """When a rule first reads history: the declarations lodged in the store's horizon, from the database;
-        from then on the step records each declaration it assesses."""
-        self._seeded = True
-        since = now - timedelta(seconds=self.history.horizon)
-        q = (select(Declaration.id, Declaration.version, Declaration.lodged_at, DeclarationVersion.document)
-             .join(DeclarationVersion, and_(DeclarationVersion.declaration_id == Declaration.id,
-                                            DeclarationVersion.version == Declaration.version))
-             .where(Declaration.lodged_at >= since, Declaration.lodged_at < now))
-        for did, version, lodged_at, doc in session.execute(q):
-            if lodged_at.tzinfo is None:
-                lodged_at = lodged_at.replace(tzinfo=timezone.utc)
-            self.history.record(doc, base_values(doc, rates), lodged_at, f"{did}/{version}")
+    def _record_history(self, session, uow, doc: dict, rates, declaration_id: str, now) -> None:
+        """Every pipeline assessment joins the history, whether or not a rule reads it yet: a rule activated
+        later reads the past as it was."""
+        _, _, version = declaration_id.rpartition("/")
+        if not version.isdigit():
+            return  # an assessment outside the pipeline (a what-if, a selection estimate): not lodged
+        rows = history_store.entries(doc, base_values(doc, rates), now, declaration_id)
+        history_store.record(session, rows, declaration_id, now, replace=int(version) > 1,
+                             stage=None if uow is None else uow.stage)
 
     def _record_hits(self, session, hits, declaration_id: str, now) -> None:
         if not hits:
