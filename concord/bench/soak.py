@@ -125,6 +125,7 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
             with cpu.measure(figures):
                 figures |= _run(_open_loop("127.0.0.1", port, requests, rate, window))
             per_window.append({"window": n + 1, "requests": figures["requests"], "errors": figures["errors"],
+                               "reconnects": figures["reconnects"], "connections_lost": figures["connections_lost"],
                                "achieved_rate": figures["achieved_rate"],
                                "p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"], "max_ms": figures["max_ms"],
                                "server_cpu_ms_per_lodging": figures.get("server_cpu_ms_per_declaration"),
