@@ -155,4 +155,5 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
             else None,
             "loop_stalls": len(stalls), "longest_loop_stall_ms": max((s["ms"] for s in stalls), default=0),
             "max_outbox_lag_s": max(w["outbox"]["lag_s"] for w in per_window), "per_window": per_window,
+            "server_log": str(tmp / "server.log"),  # the stall warnings (and CONCORD_MEMORY_TRACE_S's) in full
             "goal": "no error; p99 in the last window near the first's (and < 50 ms); RSS growth < 10 %"}
