@@ -138,8 +138,8 @@ def test_hot_reads_use_an_index_on_postgresql(filled):
     assert all(queries.values()), queries  # the application ran its queries
     conn_sql = {
         # concord.messaging.outbox.OutboxRelay._sweep
-        "relay sweep": ("SELECT seq, id, name, declaration_id, agency, occurred_at, payload FROM events "
-                        "WHERE published_at IS NULL ORDER BY seq LIMIT 500", None),
+        "relay sweep": ("SELECT seq, id FROM events WHERE published_at IS NULL AND seq > 41 ORDER BY seq LIMIT 500",
+                        None),
         # concord.hunting.matching.find: declarations carrying an indicator's keys
         "hunt key lookup": (str(select(Declaration.id).where(
             Declaration.id.in_(select(DeclarationKey.declaration_id).where(
