@@ -81,6 +81,11 @@ async def _closed_loop(host: str, port: int, requests: list[bytes], seconds: flo
 # uvicorn closes a keep-alive connection idle for 5 s (--timeout-keep-alive); the generator retires its own
 # before that, so that a request is not written into a socket the server is closing at that instant.
 IDLE_REUSE_S = 4.0
+# At most this many connections at once; a request beyond waits for one, its latency still counted from its
+# scheduled start. Without a cap, a server stalled for a second met a thousand new connections at once: the
+# kernel's accept queue overflowed (ListenOverflows) and connections were reset, in a soak at 300 /s on a loaded
+# machine and likely in the soak that aborted at 227 s.
+MAX_CONNECTIONS = 512
 LOST = (ConnectionError, IndexError, ValueError, asyncio.IncompleteReadError, OSError)
 
 
@@ -121,14 +126,17 @@ async def _open_loop(host: str, port: int, requests: list[bytes], rate: float, s
                 conn.writer.close()
             return None, None
 
+    slots = asyncio.Semaphore(MAX_CONNECTIONS)
+
     async def one(i: int, scheduled: float):
         nonlocal errors
-        conn, status = await send(i)
-        if status != 201:
-            errors += 1
-        latencies.append(time.perf_counter() - scheduled)
-        if conn is not None:
-            idle.append((conn, time.monotonic()))
+        async with slots:
+            conn, status = await send(i)
+            if status != 201:
+                errors += 1
+            latencies.append(time.perf_counter() - scheduled)
+            if conn is not None:
+                idle.append((conn, time.monotonic()))
 
     tasks = []
     start = time.perf_counter()
