@@ -126,6 +126,11 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             from concord.observability.stalls import StallWatch
 
             watch = StallWatch(c.settings.stall_log_ms / 1000).start()
+        memory = None
+        if c.settings.memory_trace_s > 0:
+            from concord.observability.memory import MemoryTrace
+
+            memory = MemoryTrace(c.settings.memory_trace_s).start()
         if background:
             from concord.audit.checkpoints import Checkpointer, Ticker, signer_from_settings
 
@@ -165,6 +170,8 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         c.tokens.stop()
         if watch is not None:
             watch.stop()
+        if memory is not None:
+            memory.stop()
         if background:
             for job in c.on_stop:  # e.g. the audit summaries still counting: logged, not lost
                 try:

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     log_format: str = Field("text", pattern="^(text|json)$")
     # a warning with every thread's stack when the event loop does not run for this long (0: no watch)
     stall_log_ms: int = Field(500, ge=0)
+    # debugging a soak's memory growth: every this many seconds, log where allocations grew (tracemalloc; slow)
+    memory_trace_s: float = Field(0, ge=0)
 
     @field_validator("var_dir")
     @classmethod

@@ -61,7 +61,14 @@ class AgreementBook:
         scopes = self._scopes
         if scopes is not None and time.monotonic() - self._loaded < self.ttl:
             return scopes
-        with self._lock, self.session_factory() as s:
+        with self._lock:
+            scopes = self._scopes  # another thread may have loaded them while this one waited for the lock
+            if scopes is not None and time.monotonic() - self._loaded < self.ttl:
+                return scopes
+            return self._load()
+
+    def _load(self) -> list[Scope]:
+        with self.session_factory() as s:
             rows = s.scalars(select(SharingAgreement).where(SharingAgreement.status == LIVE)).all()
             self._grant_holders = frozenset(s.scalars(select(AccessGrant.requester_agency).distinct().where(
                 AccessGrant.status.in_(("granted", "open")))))

@@ -78,26 +78,65 @@ async def _closed_loop(host: str, port: int, requests: list[bytes], seconds: flo
     return done / (time.perf_counter() - start)
 
 
+# uvicorn closes a keep-alive connection idle for 5 s (--timeout-keep-alive); the generator retires its own
+# before that, so that a request is not written into a socket the server is closing at that instant.
+IDLE_REUSE_S = 4.0
+# At most this many connections at once; a request beyond waits for one, its latency still counted from its
+# scheduled start. Without a cap, a server stalled for a second met a thousand new connections at once: the
+# kernel's accept queue overflowed (ListenOverflows) and connections were reset, in a soak at 300 /s on a loaded
+# machine and likely in the soak that aborted at 227 s.
+MAX_CONNECTIONS = 512
+LOST = (ConnectionError, IndexError, ValueError, asyncio.IncompleteReadError, OSError)
+
+
 async def _open_loop(host: str, port: int, requests: list[bytes], rate: float, seconds: float) -> dict:
     """Requests leave on a fixed schedule whatever the server does (open loop, as wrk2 does); each latency
-    counts from the request's scheduled start, so a stalled server cannot hide its queue."""
+    counts from the request's scheduled start, so a stalled server cannot hide its queue. A request whose
+    connection is lost is sent once more on a new connection; lost again, it counts as an error (by kind in
+    `lost`) and the run goes on."""
     n = min(int(rate * seconds), len(requests))
-    idle = [await _Connection.open(host, port) for _ in range(64)]
+    now = time.monotonic()
+    idle = [(await _Connection.open(host, port), now) for _ in range(64)]
     latencies: list[float] = []
-    errors = 0
+    errors, reconnects, lost = 0, 0, {}
+
+    async def send(i: int) -> tuple[_Connection | None, int | None]:
+        nonlocal reconnects
+        conn = None
+        while idle:
+            conn, since = idle.pop()
+            if time.monotonic() - since < IDLE_REUSE_S:
+                break
+            conn.writer.close()
+            conn = None
+        try:
+            conn = conn or await _Connection.open(host, port)
+            return conn, await conn.exchange(requests[i])
+        except LOST:  # the server closed the connection (an idle keep-alive one): send it again on a new one
+            reconnects += 1
+            if conn is not None:
+                conn.writer.close()
+        conn = None
+        try:
+            conn = await _Connection.open(host, port)
+            return conn, await conn.exchange(requests[i])
+        except LOST as e:
+            lost[type(e).__name__] = lost.get(type(e).__name__, 0) + 1
+            if conn is not None:
+                conn.writer.close()
+            return None, None
+
+    slots = asyncio.Semaphore(MAX_CONNECTIONS)
 
     async def one(i: int, scheduled: float):
         nonlocal errors
-        conn = idle.pop() if idle else await _Connection.open(host, port)
-        try:
-            status = await conn.exchange(requests[i])
-        except (IndexError, ConnectionError):  # the server closed an idle keep-alive connection: send it again
-            conn = await _Connection.open(host, port)
-            status = await conn.exchange(requests[i])
-        if status != 201:
-            errors += 1
-        latencies.append(time.perf_counter() - scheduled)
-        idle.append(conn)
+        async with slots:
+            conn, status = await send(i)
+            if status != 201:
+                errors += 1
+            latencies.append(time.perf_counter() - scheduled)
+            if conn is not None:
+                idle.append((conn, time.monotonic()))
 
     tasks = []
     start = time.perf_counter()
@@ -108,10 +147,11 @@ async def _open_loop(host: str, port: int, requests: list[bytes], rate: float, s
         tasks.append(asyncio.create_task(one(i, scheduled)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
-    for conn in idle:
+    for conn, _ in idle:
         conn.writer.close()
     q = statistics.quantiles(latencies, n=1000)
     return {"target_rate": round(rate), "achieved_rate": round(n / elapsed), "requests": n, "errors": errors,
+            "reconnects": reconnects, "connections_lost": lost,
             "p50_ms": round(statistics.median(latencies) * 1e3, 2), "p99_ms": round(q[989] * 1e3, 2),
             "p999_ms": round(q[998] * 1e3, 2), "max_ms": round(max(latencies) * 1e3, 2)}
 

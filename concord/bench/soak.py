@@ -125,6 +125,7 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
             with cpu.measure(figures):
                 figures |= _run(_open_loop("127.0.0.1", port, requests, rate, window))
             per_window.append({"window": n + 1, "requests": figures["requests"], "errors": figures["errors"],
+                               "reconnects": figures["reconnects"], "connections_lost": figures["connections_lost"],
                                "achieved_rate": figures["achieved_rate"],
                                "p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"], "max_ms": figures["max_ms"],
                                "server_cpu_ms_per_lodging": figures.get("server_cpu_ms_per_declaration"),
@@ -133,8 +134,14 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
                                "outbox": _outbox(database)})
         rss_end = _rss(server.pid, cpu.workers)
     finally:
+        stopping = time.perf_counter()
         server.terminate()
-        server.wait(timeout=30)
+        try:  # a graceful stop publishes the relay's backlog first: a relay far behind takes long
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        stop_s = round(time.perf_counter() - stopping, 1)
         log.close()
     stalls = _stalls(tmp / "server.log", wall, window)
     for w in per_window:
@@ -154,4 +161,5 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
             else None,
             "loop_stalls": len(stalls), "longest_loop_stall_ms": max((s["ms"] for s in stalls), default=0),
             "max_outbox_lag_s": max(w["outbox"]["lag_s"] for w in per_window), "per_window": per_window,
+            "server_log": str(tmp / "server.log"), "server_stop_s": stop_s,  # the stall warnings (and CONCORD_MEMORY_TRACE_S's) in full
             "goal": "no error; p99 in the last window near the first's (and < 50 ms); RSS growth < 10 %"}

@@ -122,7 +122,8 @@ class Simulation:
             d = s.get(Declaration, did)
             tasks = s.scalars(select(AgencyTask).where(AgencyTask.declaration_id == did,
                                                        AgencyTask.declaration_version == d.version,
-                                                       AgencyTask.status == "open")).all()
+                                                       AgencyTask.status == "open")
+                              .order_by(AgencyTask.agency, AgencyTask.id)).all()  # the seed's draws, in one order
         for t in tasks:
             lo, hi = HOURS_TO_DECIDE[t.task_type]
             self.at(self.clock.now() + timedelta(hours=self.rng.uniform(lo, hi)), self.decide, t.id, t.task_type, t.agency)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from concord.risk.catalogue.watchlists import PARTIES, normalize_identifier, normalize_name
+from concord.risk.catalogue.watchlists import PARTIES, normalize_identifier, normalize_name, normalize_number
 
 _IMO = re.compile(r"^(?:IMO)?(\d{7})$")
 
@@ -35,7 +35,7 @@ def keys_of(document: dict) -> set[str]:
         keys.add("n:" + normalize_name(party["name"]))
     transport = document["transport"]
     for number in transport.get("containers") or ():
-        keys.add("c:" + normalize_identifier(number))
+        keys.add("c:" + normalize_number(number))
     if transport.get("conveyance"):
         keys.add("v:" + conveyance_key(transport["conveyance"]))
     for item in document["items"]:

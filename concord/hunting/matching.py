@@ -15,7 +15,7 @@ from concord.hunting.indicators import Indicators
 from concord.hunting.keys import conveyance_key, upper_bound
 from concord.hunting.models import DeclarationKey
 from concord.risk.catalogue.history_store import DatabaseHistory
-from concord.risk.catalogue.watchlists import PARTIES, normalize_identifier, normalize_name
+from concord.risk.catalogue.watchlists import PARTIES, normalize_identifier, normalize_name, normalize_number
 
 MAX_PAIRS = 2000  # HS prefixes x origins: each pair is one range of the index
 _HS = re.compile(r"^\d{2,10}$")
@@ -53,7 +53,7 @@ class Matcher:
         self.ind = ind
         self.ids = {normalize_identifier(p) for p in ind.parties}
         self.names = {normalize_name(p) for p in ind.parties} - {""}
-        self.containers = {normalize_identifier(c) for c in ind.containers}
+        self.containers = {normalize_number(c) for c in ind.containers}
         self.conveyances = {conveyance_key(c) for c in ind.conveyances}
         self.hs, self.origins = tuple(ind.hs), set(ind.origins)
 
@@ -83,7 +83,7 @@ class Matcher:
                 out.append({"indicator": "parties", "pointer": f"/{role}/name"})
         transport = doc["transport"]
         for i, number in enumerate(transport.get("containers") or ()):
-            if normalize_identifier(number) in self.containers:
+            if normalize_number(number) in self.containers:
                 out.append({"indicator": "containers", "pointer": f"/transport/containers/{i}"})
         if transport.get("conveyance") and conveyance_key(transport["conveyance"]) in self.conveyances:
             out.append({"indicator": "conveyances", "pointer": "/transport/conveyance"})

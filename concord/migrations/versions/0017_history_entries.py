@@ -6,14 +6,14 @@ Expand-only: an older worker neither reads nor writes it. History starts at the 
 before it are not copied (their values need the rates of the day; the 30-day windows fill within a month).
 An index on outcomes' recording time: each worker reads the outcomes recorded since its last look.
 
-Revision ID: 0017_history
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-04 04:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0017_history'
+revision = '0017'
 down_revision = '0016'
 branch_labels = None
 depends_on = None
