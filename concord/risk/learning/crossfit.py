@@ -45,51 +45,58 @@ def _key(r, key: tuple) -> tuple:
     return tuple(_field(r, k) for k in key)
 
 
-def _means(rows, group) -> dict:
-    totals = defaultdict(lambda: [0, 0])
-    for r in rows:
-        t = totals[group(r)]
-        t[0] += r.fraud
-        t[1] += 1
-    return {k: a / b for k, (a, b) in totals.items()}
+def _codes(rows, key: tuple) -> np.ndarray:
+    """An integer per distinct value of `key` over `rows` (first seen, first numbered)."""
+    columns = [[_field(r, k) for r in rows] for k in key]
+    seen: dict = {}
+    return np.fromiter((seen.setdefault(v, len(seen)) for v in zip(*columns)), np.int64, len(rows))
+
+
+LINE = ("hs6", "origin", "net_mass", "value")
 
 
 class LineVotes:
-    """Per key, the sum over distinct labelled lines of the line's fraud rate within the group, and their number."""
+    """Per key, the sum over distinct labelled lines of the line's fraud rate within the group, and their number.
+
+    Vectorised: the labelled rows and the rows asked about are coded together, one integer per group and per
+    (group, line) pair, so that every total is a bincount."""
 
     def __init__(self, labelled):
-        labelled = [r for r in labelled if r.fraud is not None]
-        self.prior = float(np.mean(list(_means(labelled, goods_line).values()))) if labelled else 0.0
-        self.own, self.sums = {}, {}
-        for key in TE_KEYS + HIER:
-            own = _means(labelled, lambda r: (_key(r, key), goods_line(r)))
-            sums = defaultdict(lambda: [0.0, 0])
-            for (k, _), m in own.items():
-                sums[k][0] += m
-                sums[k][1] += 1
-            self.own[key], self.sums[key] = own, dict(sums)
+        self.rows = [r for r in labelled if r.fraud is not None]
+        self.y = np.array([r.fraud for r in self.rows], np.float64)
+        if self.rows:
+            line = _codes(self.rows, LINE)
+            self.prior = float(np.mean(np.bincount(line, self.y) / np.bincount(line)))
+        else:
+            self.prior = 0.0
 
     def features(self, rows) -> tuple[np.ndarray, list[str]]:
         """Rates and line counts per key; a row whose own line is among the votes has it left out."""
         rows = list(rows)
+        every, labelled = self.rows + rows, len(self.rows)
+        line = _codes(every, LINE)
+        span = int(line.max()) + 1 if len(every) else 1
         cols, names = [], []
         rate = np.full(len(rows), self.prior)
         for key in TE_KEYS + HIER:
-            value, count = np.empty(len(rows)), np.empty(len(rows))
-            sums, own = self.sums[key], self.own[key]
-            for i, r in enumerate(rows):
-                k = _key(r, key)
-                s, n = sums.get(k, (0.0, 0))
-                mine = own.get((k, goods_line(r)))
-                if mine is not None:
-                    s, n = s - mine, n - 1
-                toward = rate[i] if key in HIER else self.prior
-                value[i] = (s + SHRINK * toward) / (n + SHRINK)
-                count[i] = np.log1p(n)
+            group = _codes(every, key)
+            pair = group * span + line
+            pairs, inverse = np.unique(pair[:labelled], return_inverse=True)
+            mean = np.bincount(inverse, self.y, len(pairs)) / np.maximum(np.bincount(inverse, minlength=len(pairs)), 1)
+            size = int(group.max()) + 1 if len(every) else 1
+            total = np.bincount(pairs // span, mean, size)
+            lines = np.bincount(pairs // span, minlength=size).astype(np.float64)
+            s, n = total[group[labelled:]], lines[group[labelled:]]
+            at = np.minimum(np.searchsorted(pairs, pair[labelled:]), max(len(pairs) - 1, 0))
+            mine = (pairs[at] == pair[labelled:]) if len(pairs) else np.zeros(len(rows), bool)
+            s = np.where(mine, s - mean[at] if len(pairs) else s, s)
+            n = np.where(mine, n - 1, n)
+            toward = rate if key in HIER else self.prior
+            value = (s + SHRINK * toward) / (n + SHRINK)
             if key in HIER:
                 rate = value
             name = "xf." + "x".join(key)
-            cols += [value, count]
+            cols += [value, np.log1p(n)]
             names += [name, name + ".lines"]
         return np.column_stack(cols), names
 
