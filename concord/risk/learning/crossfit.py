@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter, defaultdict
+from dataclasses import replace
 
 import numpy as np
 
@@ -47,7 +48,8 @@ def _key(r, key: tuple) -> tuple:
 
 def _codes(rows, key: tuple) -> np.ndarray:
     """An integer per distinct value of `key` over `rows` (first seen, first numbered)."""
-    columns = [[_field(r, k) for r in rows] for k in key]
+    columns = [[r.hs6[:4] for r in rows] if k == "hs4" else [r.hs6[:2] for r in rows] if k == "hs2"
+               else [getattr(r, k) for r in rows] for k in key]
     seen: dict = {}
     return np.fromiter((seen.setdefault(v, len(seen)) for v in zip(*columns)), np.int64, len(rows))
 
@@ -55,63 +57,82 @@ def _codes(rows, key: tuple) -> np.ndarray:
 LINE = ("hs6", "origin", "net_mass", "value")
 
 
-class LineVotes:
-    """Per key, the sum over distinct labelled lines of the line's fraud rate within the group, and their number.
+class Coded:
+    """Rows coded once: an integer per goods line and per group of every key, and the labels (NaN unknown)."""
 
-    Vectorised: the labelled rows and the rows asked about are coded together, one integer per group and per
-    (group, line) pair, so that every total is a bincount."""
+    def __init__(self, rows):
+        self.rows = list(rows)
+        self.line = _codes(self.rows, LINE)
+        self.group = {key: _codes(self.rows, key) for key in TE_KEYS + HIER}
+        self.y = np.array([np.nan if r.fraud is None else r.fraud for r in self.rows], np.float64)
 
-    def __init__(self, labelled):
-        self.rows = [r for r in labelled if r.fraud is not None]
-        self.y = np.array([r.fraud for r in self.rows], np.float64)
-        if self.rows:
-            line = _codes(self.rows, LINE)
-            self.prior = float(np.mean(np.bincount(line, self.y) / np.bincount(line)))
-        else:
-            self.prior = 0.0
-
-    def features(self, rows) -> tuple[np.ndarray, list[str]]:
-        """Rates and line counts per key; a row whose own line is among the votes has it left out."""
-        rows = list(rows)
-        every, labelled = self.rows + rows, len(self.rows)
-        line = _codes(every, LINE)
-        span = int(line.max()) + 1 if len(every) else 1
+    def votes(self, labelled: np.ndarray, asked: np.ndarray, prior: float | None = None):
+        """Encodings of the `asked` rows from the labelled rows among `labelled` (index arrays): per key, the
+        sum of the line's fraud rate within the group over distinct lines and their number, a row's own line
+        left out where it is among the votes; the HS levels shrunk coarse to fine, the rest toward the prior."""
+        labelled = labelled[~np.isnan(self.y[labelled])]
+        y, line = self.y[labelled], self.line
+        span = int(line.max()) + 1 if len(line) else 1
+        if prior is None:
+            if len(labelled):
+                _, at = np.unique(line[labelled], return_inverse=True)
+                prior = float(np.mean(np.bincount(at, y) / np.bincount(at)))
+            else:
+                prior = 0.0
         cols, names = [], []
-        rate = np.full(len(rows), self.prior)
+        rate = np.full(len(asked), prior)
         for key in TE_KEYS + HIER:
-            group = _codes(every, key)
+            group = self.group[key]
             pair = group * span + line
-            pairs, inverse = np.unique(pair[:labelled], return_inverse=True)
-            mean = np.bincount(inverse, self.y, len(pairs)) / np.maximum(np.bincount(inverse, minlength=len(pairs)), 1)
-            size = int(group.max()) + 1 if len(every) else 1
+            pairs, inverse = np.unique(pair[labelled], return_inverse=True)
+            mean = np.bincount(inverse, y, len(pairs)) / np.maximum(np.bincount(inverse, minlength=len(pairs)), 1)
+            size = int(group.max()) + 1 if len(group) else 1
             total = np.bincount(pairs // span, mean, size)
             lines = np.bincount(pairs // span, minlength=size).astype(np.float64)
-            s, n = total[group[labelled:]], lines[group[labelled:]]
-            at = np.minimum(np.searchsorted(pairs, pair[labelled:]), max(len(pairs) - 1, 0))
-            mine = (pairs[at] == pair[labelled:]) if len(pairs) else np.zeros(len(rows), bool)
-            s = np.where(mine, s - mean[at] if len(pairs) else s, s)
-            n = np.where(mine, n - 1, n)
-            toward = rate if key in HIER else self.prior
-            value = (s + SHRINK * toward) / (n + SHRINK)
+            s, n = total[group[asked]], lines[group[asked]]
+            if len(pairs):
+                at = np.minimum(np.searchsorted(pairs, pair[asked]), len(pairs) - 1)
+                mine = pairs[at] == pair[asked]
+                s, n = np.where(mine, s - mean[at], s), np.where(mine, n - 1, n)
+            value = (s + SHRINK * (rate if key in HIER else prior)) / (n + SHRINK)
             if key in HIER:
                 rate = value
             name = "xf." + "x".join(key)
             cols += [value, np.log1p(n)]
             names += [name, name + ".lines"]
-        return np.column_stack(cols), names
+        return np.column_stack(cols), names, prior
+
+    def cross_fitted(self, rows: np.ndarray, folds: int = FOLDS):
+        """Each of `rows` encoded from the lines of the other folds: neither its own label nor its own line."""
+        part = np.array([zlib.crc32(repr(goods_line(self.rows[i])).encode()) % folds for i in rows])
+        out, names = None, []
+        for j in range(folds):
+            x, names, _ = self.votes(rows[part != j], rows[part == j])
+            out = np.empty((len(rows), x.shape[1])) if out is None else out
+            out[part == j] = x
+        return out, names
+
+
+class LineVotes:
+    """The votes of `labelled` for any rows asked later (a thin wrapper over Coded, for one-off use)."""
+
+    def __init__(self, labelled):
+        self.labelled = [r for r in labelled if r.fraud is not None]
+        coded = Coded(self.labelled)
+        self.prior = coded.votes(np.arange(len(self.labelled)), np.arange(0))[2]
+
+    def features(self, rows) -> tuple[np.ndarray, list[str]]:
+        rows = list(rows)
+        coded = Coded(self.labelled + rows)
+        n = len(self.labelled)
+        x, names, _ = coded.votes(np.arange(n), np.arange(n, n + len(rows)), self.prior)
+        return x, names
 
 
 def cross_fitted(rows, folds: int = FOLDS) -> tuple[np.ndarray, list[str]]:
     """Each row's encodings from the lines of the other folds: neither its own label nor its own line."""
     rows = list(rows)
-    part = np.array([zlib.crc32(repr(goods_line(r)).encode()) % folds for r in rows])
-    out, names = None, []
-    for j in range(folds):
-        inside = np.flatnonzero(part == j)
-        x, names = LineVotes([r for r, p in zip(rows, part) if p != j]).features([rows[i] for i in inside])
-        out = np.empty((len(rows), x.shape[1])) if out is None else out
-        out[inside] = x
-    return out, names
+    return Coded(rows).cross_fitted(np.arange(len(rows)), folds)
 
 
 class PriceNorms:
@@ -168,9 +189,11 @@ def crossfit_scores(train, valid, test, params: dict | None = None) -> np.ndarra
 
     train, valid, test = list(train), list(valid), list(test)
     norms = PriceNorms(train + valid + test)  # declared prices only: no outcome
-    enc_train, names = cross_fitted(train)
-    enc_valid = LineVotes(train).features(valid)[0]
-    enc_test = LineVotes(train + valid).features(test)[0]
+    coded = Coded(train + valid + [replace(r, fraud=None) for r in test])  # test labels never read
+    a, b, c = len(train), len(train) + len(valid), len(train) + len(valid) + len(test)
+    enc_train, names = coded.cross_fitted(np.arange(a))
+    enc_valid = coded.votes(np.arange(a), np.arange(a, b))[0]
+    enc_test = coded.votes(np.arange(b), np.arange(b, c))[0]
     prices = [norms.features(p) for p in (train, valid, test)]
     x_train, x_valid, x_test = (np.hstack([e, p[0]]) for e, p in zip((enc_train, enc_valid, enc_test), prices))
     names = names + prices[0][1]
