@@ -152,7 +152,7 @@ def _subsets_table(result: dict) -> Table:
     if "deduplicated" in result:
         sections.append(("deduplicated splits", result["deduplicated"]))
     for name, sub in sections:
-        for model in ("concord", "concord_novel", "concord_leave_line_out", "concord_novel_ensemble", "plain_lightgbm",
+        for model in ("concord", "concord_novel", "concord_crossfit", "plain_lightgbm",
                       "lookup"):
             if model in sub:
                 m = sub[model]

@@ -49,6 +49,7 @@ def test_honest_evaluate_reports_each_subset_with_intervals_and_the_paired_lead(
                 assert low is None or low <= high  # None: a subset too small for a top 5 %
         assert "concord_minus_plain_lightgbm" in subsets[name]
     assert "concord_novel_minus_plain_lightgbm" in subsets["never_seen"]
+    assert "concord_crossfit_minus_plain_lightgbm" in subsets["never_seen"]
     assert subsets["never_seen"]["lookup"]["auc"] == 0.5  # no memory, no ranking
     # the planted risk lives in repeated goods lines: the lookup table finds it there
     assert subsets["repeated"]["lookup"]["auc"] > 0.8
