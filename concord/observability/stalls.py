@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 RUNNING: dict[str, float] = {}  # periodic job name -> when its current run started (app._periodic keeps it)
 
 
-def _stacks(limit: int = 12) -> str:
+def _stacks(limit: int = 40) -> str:
     names = {t.ident: t.name for t in threading.enumerate()}
     out = []
     for ident, frame in sys._current_frames().items():

@@ -76,7 +76,10 @@ def free_port() -> int:
 
 def environment(var: Path, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONCORD_")}
-    return env | {"CONCORD_VAR_DIR": str(var), "CONCORD_PORT": str(port), "PATH": f"{BIN}:{env['PATH']}"}
+    # The server shares the tour's terminal, as `concord serve &` does. On a loaded CI machine its stall warning
+    # (every thread's stack, tested in its own test) landed among curl's answers the test reads; 0 turns it off.
+    return env | {"CONCORD_VAR_DIR": str(var), "CONCORD_PORT": str(port), "PATH": f"{BIN}:{env['PATH']}",
+                  "CONCORD_STALL_LOG_MS": "0"}
 
 
 def run_tour(folder: Path, var: Path, config: Path | None = None) -> dict[str, str]:
