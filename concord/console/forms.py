@@ -139,7 +139,7 @@ def kinds_of(fieldsets) -> dict[str, str]:
 
 def document_from(values: dict, kinds: dict[str, str]) -> dict:
     """The document a form describes, by each input's kind: text, codes (comma-separated, upper-cased), list
-    (comma-separated) or time (<input type=datetime-local>, minutes in UTC). Blank inputs are left out, so the
+    (comma-separated) or time (<input type=datetime-local>, minutes or seconds, in UTC). Blank inputs are left out, so the
     API says what is required; a row of a list (`/found/0/goods`) counts only when one of its inputs is filled."""
     doc: dict = {}
     for pointer, kind in kinds.items():
@@ -148,8 +148,8 @@ def document_from(values: dict, kinds: dict[str, str]) -> dict:
             continue
         if kind in ("codes", "list"):
             value = [v.strip().upper() if kind == "codes" else v.strip() for v in value.split(",") if v.strip()]
-        elif kind == "time" and len(value) == 16:
-            value += ":00+00:00"
+        elif kind == "time" and len(value) in (16, 19):  # minutes, or seconds (a stored time shown again)
+            value += (":00" if len(value) == 16 else "") + "+00:00"
         _put(doc, pointer.strip("/").split("/"), value)
     return _lists(doc)
 
