@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from concord.access.deps import audited_read
 from concord.console.forms import (MAX_ITEM_ROWS, at_fields, document_of, input_id, item_rows, lodging_fields,
-                                  renumber, with_rows)
+                                  lodging_form, renumber, with_rows)
 from concord.console.officer import names
-from concord.console.web import PAGE, tr, form, redirect, render, signed_in
+from concord.console.web import PAGE, tr, redirect, render, signed_in
 from concord.declarations import queries, search
 from concord.declarations.schemas import declaration_document
 from concord.errors import ConcordError, Forbidden
@@ -82,7 +82,7 @@ def _lodge_form(request, signed, values: dict, errors: dict, loose: list, status
     """The lodging form; extra (action, heading) turns it into the amendment form (console/declarant.py)."""
     rows = item_rows(values)
     return render(request, "lodge.html", signed, status=status, values=values, errors=errors, loose=loose,
-                  rows=range(rows), more=rows < MAX_ITEM_ROWS, input_id=input_id,
+                  rows=range(rows), more=rows < MAX_ITEM_ROWS, max_items=MAX_ITEM_ROWS, input_id=input_id,
                   key=values.get("key") or secrets.token_hex(12), **extra)
 
 
@@ -98,7 +98,7 @@ def rows_changed(request, signed, values: dict, **extra):
 async def lodge(request: Request, signed=Depends(signed_in)):
     """Lodge through the API's path: the same validation (JSON pointers) and the same lodging queue."""
     _trader(request, signed)
-    values = await form(request, signed)
+    values = await lodging_form(request, signed)
     if (changed := rows_changed(request, signed, values)) is not None:
         return changed
     app = request.app.state.concord

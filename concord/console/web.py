@@ -88,12 +88,17 @@ async def signed_in(request: Request) -> Signed:
     return signed
 
 
-async def form(request: Request, signed: Signed | None = None, csrf: str | None = None) -> dict:
-    """The url-encoded form, refused unless it carries the session's CSRF token (or the sign-in form's cookie's)."""
+async def form(request: Request, signed: Signed | None = None, csrf: str | None = None, *,
+               max_bytes: int = FORM_MAX_BYTES, max_fields: int = 400) -> dict:
+    """The url-encoded form, refused unless it carries the session's CSRF token (or the sign-in form's cookie's).
+    The lodging and amendment forms take more (a declaration of 999 items, as the API does)."""
     body = await request.body()
-    if len(body) > FORM_MAX_BYTES:
+    if len(body) > max_bytes:
         raise BadForm(N_("The form is too large."))
-    fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=400))
+    try:
+        fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields))
+    except ValueError:  # more fields than the form has
+        raise BadForm(N_("The form is too large.")) from None
     expected = signed.csrf if signed is not None else csrf
     if not expected or not csrf_ok(expected, fields.get("csrf")):
         raise BadForm(N_("The form has expired or did not come from this console; reload the page and send it again."))
