@@ -241,7 +241,7 @@ def _pages(c, did, task_ids, seqs, enf=None) -> dict:
              "/console/agreements/MOU-NPPO-POL-SEIZURES/new-version", "/console/agreements/K/new-version",
              "/console/sign-in/oidc", "/console/sign-in/oidc/callback?code=c&state=s",
              "/console/lodge", "/console/agreements", "/console/audit",
-             "/console/supervisor", "/console/supervisor?officer=-", "/console/supervisor/trs",
+             "/console/supervisor", "/console/supervisor?officer=-", "/console/supervisor/trs", "/console/supervisor/lanes",
              "/console/sign-in"}
     paths |= {f"/console/tasks/{t}" for t in task_ids} | {f"/console/audit/{s}" for s in seqs}
     return {p: c.get(p) for p in paths}
