@@ -13,7 +13,7 @@ from concord.console.officer import names
 from concord.console.web import PAGE, tr, redirect, render, signed_in
 from concord.declarations import queries, search
 from concord.declarations.schemas import declaration_document
-from concord.errors import ConcordError, Forbidden
+from concord.errors import ConcordError, Forbidden, InvalidDocument, Problem
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATUSES = ("accepted", "under_control", "documents_requested", "cleared", "released", "refused", "cancelled")
@@ -23,19 +23,36 @@ POLL_SECONDS = 20  # the live part refreshes on the stream's events (console/liv
 
 @router.get("/declarations")
 def declarations(request: Request, q: str = Query("", max_length=70), status: str = Query("", max_length=24),
+                 lodged_from: str = Query("", max_length=10), lodged_to: str = Query("", max_length=10),
                  page: int = Query(1, ge=1, le=10_000), signed=Depends(signed_in)):
-    """The declarations the subject may see (the API's list, through authorize), or a search within that view."""
+    """The declarations the subject may see (the API's list, through authorize), or a search within that view; both
+    within the days of lodging given."""
     app, subject = request.app.state.concord, signed.subject
     status = status if status in STATUSES else None
+    days = {"lodged_from": _day(request, "lodged_from", lodged_from), "lodged_to": _day(request, "lodged_to", lodged_to)}
     result = audited_read(request, subject, None, lambda s, reads: search.search_declarations(
-        s, subject, q.strip(), status=status, limit=PAGE, offset=(page - 1) * PAGE, reads=reads, access=app.access)
-        if q.strip() else queries.list_declarations(s, subject, status=status, limit=PAGE, offset=(page - 1) * PAGE,
-                                                     reads=reads, access=app.access, count_cap=COUNT_CAP))
+        s, subject, q.strip(), status=status, limit=PAGE, offset=(page - 1) * PAGE, reads=reads, access=app.access,
+        **days) if q.strip() else queries.list_declarations(s, subject, status=status, limit=PAGE,
+                                                             offset=(page - 1) * PAGE, reads=reads, access=app.access,
+                                                             count_cap=COUNT_CAP, **days))
     # Past the cap (a list) or the first matches needed (a search) the total is a lower bound, and the pager only
     # knows whether a next page exists.
     pages = max(1, -(-result["total"] // PAGE)) if result["complete"] else page + result["more"]
     return render(request, "declarations.html", signed, result=result, q=q, status_filter=status or "",
-                  statuses=STATUSES, page=page, pages=pages, open_ended=not result["complete"])
+                  statuses=STATUSES, page=page, pages=pages, open_ended=not result["complete"],
+                  lodged_from=days["lodged_from"] or "", lodged_to=days["lodged_to"] or "")
+
+
+def _day(request: Request, name: str, given: str):
+    """A day of the search form (<input type=date>: YYYY-MM-DD), or None when left blank."""
+    from datetime import date
+
+    if not given:
+        return None
+    try:
+        return date.fromisoformat(given)
+    except ValueError:
+        raise InvalidDocument(tr(request, "Give the day as YYYY-MM-DD."), [Problem(f"/{name}", given)]) from None
 
 
 def _declaration(request: Request, signed, declaration_id: str) -> tuple[dict, list]:

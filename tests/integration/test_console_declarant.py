@@ -148,3 +148,28 @@ def test_the_forms_hold_as_many_items_as_the_api_and_point_to_the_upload_for_man
     assert 'name="rows_change" value="add"' not in full.text
     stuffed = {f"x{n}": "" for n in range(10_200)} | {"csrf": csrf_of(lodge.text)}
     assert trader.post("/console/lodge", data=stuffed).status_code == 400  # more fields than the form has
+
+
+def test_search_and_list_within_days_of_lodging_as_the_api_filters(hub):
+    from datetime import timedelta
+
+    from fastapi.testclient import TestClient
+
+    from concord.access.messages import IssueToken
+    from concord.app import create_app
+
+    did = submit(hub, declaration(lrn="LRN-DAYS-1", items=[BANANAS]))
+    day = hub.clock.now().date()
+    before, after = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=1)).isoformat()
+    customs = signed(hub, "cus-officer")
+    for query, seen in ((f"lodged_from={day}&lodged_to={day}", True), (f"lodged_to={before}", False),
+                        (f"lodged_from={after}", False), (f"q=LRN-DAYS&lodged_from={day}", True),
+                        (f"q=LRN-DAYS&lodged_from={after}", False)):
+        page = customs.get(f"/console/declarations?{query}")
+        assert page.status_code == 200 and (f"/console/declarations/{did}" in page.text) == seen, query
+    assert f'value="{day}"' in customs.get(f"/console/declarations?lodged_from={day}").text  # kept in the form
+    assert customs.get("/console/declarations?lodged_from=yesterday").status_code == 422
+    api = TestClient(create_app(hub, background=False))
+    auth = {"Authorization": f"Bearer {hub.bus.handle(IssueToken(user_id='cus-officer'))['token']}"}
+    ids = lambda q: {d["id"] for d in api.get(f"/api/v1/declarations?{q}", headers=auth).json()["items"]}  # noqa: E731
+    assert did in ids(f"lodged_from={day}&lodged_to={day}") and did not in ids(f"lodged_from={after}")
