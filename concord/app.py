@@ -119,6 +119,9 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
         from concord.bootstrap import settle_heap, warm_up
 
         warm_up(c)
+        from concord.console.web import compile_templates
+
+        compile_templates()  # the console's pages, compiled before the heap is settled
         settle_heap()
         c.tokens.start()  # PostgreSQL: listen for credential changes, so identities may be cached
         ticker = watch = None

@@ -11,6 +11,7 @@ from rich.console import Console
 from concord.agreements.cli import agreements_app
 from concord.audit import cli as audit_cli
 from concord.bench import cli as bench_cli
+from concord.clearance.cli import tasks_app
 from concord.cliutil import fail, hub, read_text
 from concord.console.cli import users_app
 from concord.declarations.cli import declarations_app
@@ -35,6 +36,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(bench_cli.app, name="bench")
 app.add_typer(agreements_app, name="agreements")
 app.add_typer(declarations_app, name="declarations")
+app.add_typer(tasks_app, name="tasks")
 console = Console(stderr=True)
 
 

@@ -16,14 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from concord.clearance.messages import SupplyDocuments
 from concord.clearance.schemas import SupplyIn
-from concord.console.forms import (ITEM, ITEM_ROWS, MAX_ITEM_ROWS, PARTY, at_fields, document_of, item_rows,
-                                  lodging_fields, renumber)
+from concord.console.forms import (ITEM, ITEM_ROWS, PARTY, at_fields, document_of, item_rows, lodging_fields,
+                                  lodging_form, renumber)
 from concord.console.trader import _declaration, _lodge_form, _trader, rows_changed
 from concord.console.web import BadForm, N_, form, redirect, render, signed_in, tr
 from concord.declarations.grouping import MAX_BATCH, lodge_batch
 from concord.declarations.messages import AmendDeclaration, CancelDeclaration
 from concord.declarations.schemas import declaration_document
-from concord.errors import ConcordError, Conflict, InvalidDocument, Problem, problems_from
+from concord.errors import ConcordError, InvalidDocument, Problem, problems_from
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 UPLOAD_MAX_BYTES = 8 << 20  # a person's upload from the browser; a broker's system uses the API (64 MiB)
@@ -202,9 +202,7 @@ def _own(request, signed, declaration_id: str) -> tuple[dict, list]:
 @router.get("/declarations/{declaration_id}/amend")
 def amend_page(declaration_id: str, request: Request, signed=Depends(signed_in)):
     d, _ = _own(request, signed, declaration_id)
-    document = d.get("document") or {}
-    if len(document.get("items", [])) > MAX_ITEM_ROWS:
-        raise Conflict(tr(request, "This declaration has more items than the form holds; amend it through the API."))
+    document = d.get("document") or {}  # up to the API's 999 items: the form holds them all
     return _lodge_form(request, signed, values_of(document), {}, [], action=f"/console/declarations/{d['id']}/amend",
                        heading=tr(request, "Amend declaration %(id)s", id=d["id"]))
 
@@ -213,7 +211,7 @@ def amend_page(declaration_id: str, request: Request, signed=Depends(signed_in))
 async def amend(declaration_id: str, request: Request, signed=Depends(signed_in)):
     """A new version of the whole declaration (the API's PUT): risk and routing run again."""
     _trader(request, signed)
-    values = await form(request, signed)
+    values = await lodging_form(request, signed)
     app, did = request.app.state.concord, declaration_id[:32]
     if (changed := rows_changed(request, signed, values, action=f"/console/declarations/{did}/amend",
                                 heading=tr(request, "Amend declaration %(id)s", id=did))) is not None:

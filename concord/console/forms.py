@@ -12,7 +12,17 @@ PARTY = ("id", "name", "country", "address")
 ITEM = ("hs_code", "description", "origin", "quantity", "unit", "net_mass_kg", "value/amount", "value/currency",
         "documents")
 ITEM_ROWS = 3  # item rows on an empty lodging form; "Add an item" adds one more each time
-MAX_ITEM_ROWS = 40  # the form's 400 fields hold 40 items; a larger declaration goes through the API or an upload
+MAX_ITEM_ROWS = 999  # the API's most goods items (DeclarationIn.items): the console lodges and amends what it takes
+MANY_ITEMS = 40  # past this many rows (about 70 KB of page) the form points to the batch upload, which is quicker
+LODGING_FIELDS = MAX_ITEM_ROWS * (len(ITEM) + 1) + 100  # each row's inputs and its "remove" box, and the rest
+
+
+async def lodging_form(request, signed) -> dict:
+    """The lodging or amendment form: as large as the API's declaration (999 items, DECLARATION_MAX_BYTES)."""
+    from concord.console.web import form
+    from concord.declarations.api import DECLARATION_MAX_BYTES
+
+    return await form(request, signed, max_bytes=DECLARATION_MAX_BYTES, max_fields=LODGING_FIELDS)
 
 
 def item_rows(values: dict) -> int:
@@ -139,7 +149,7 @@ def kinds_of(fieldsets) -> dict[str, str]:
 
 def document_from(values: dict, kinds: dict[str, str]) -> dict:
     """The document a form describes, by each input's kind: text, codes (comma-separated, upper-cased), list
-    (comma-separated) or time (<input type=datetime-local>, minutes in UTC). Blank inputs are left out, so the
+    (comma-separated) or time (<input type=datetime-local>, minutes or seconds, in UTC). Blank inputs are left out, so the
     API says what is required; a row of a list (`/found/0/goods`) counts only when one of its inputs is filled."""
     doc: dict = {}
     for pointer, kind in kinds.items():
@@ -148,8 +158,8 @@ def document_from(values: dict, kinds: dict[str, str]) -> dict:
             continue
         if kind in ("codes", "list"):
             value = [v.strip().upper() if kind == "codes" else v.strip() for v in value.split(",") if v.strip()]
-        elif kind == "time" and len(value) == 16:
-            value += ":00+00:00"
+        elif kind == "time" and len(value) in (16, 19):  # minutes, or seconds (a stored time shown again)
+            value += (":00" if len(value) == 16 else "") + "+00:00"
         _put(doc, pointer.strip("/").split("/"), value)
     return _lists(doc)
 

@@ -22,7 +22,15 @@ def agreements(request: Request, signed=Depends(signed_in)):
     _liaison(request, signed)
     rows = agreements_api.list_agreements(status=None, subject=signed.subject, app=request.app.state.concord)
     return render(request, "agreements.html", signed, agreements=rows, done=request.query_params.get("done"),
-                  failed=None)
+                  failed=None, newest=_newest(rows))
+
+
+def _newest(rows: list) -> dict:
+    """Each key's newest version: the card that offers a new version."""
+    newest: dict = {}
+    for r in rows:
+        newest[r["key"]] = max(newest.get(r["key"], 0), r["version"])
+    return newest
 
 
 async def _act(request: Request, signed, command_of, done: str):
@@ -36,7 +44,7 @@ async def _act(request: Request, signed, command_of, done: str):
             raise
         rows = agreements_api.list_agreements(status=None, subject=signed.subject, app=app)
         return render(request, "agreements.html", signed, status=e.status, agreements=rows, done=None,
-                      failed=e.message)
+                      failed=e.message, newest=_newest(rows))
     return redirect(f"/console/agreements?done={done}")
 
 

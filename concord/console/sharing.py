@@ -141,4 +141,4 @@ def diff(key: str, request: Request, a: int = Query(0, ge=0, le=10_000), b: int 
     a = a if a in versions else max((v for v in versions if v < b), default=b)
     lines = list(difflib.unified_diff(_text(versions[a]), _text(versions[b]), f"v{a}", f"v{b}", lineterm="", n=2))
     return render(request, "agreement_diff.html", signed, key=key[:64], a=versions[a], b=versions[b],
-                  versions=sorted(versions), lines=lines[2:])
+                  versions=sorted(versions), lines=lines[2:], done=request.query_params.get("done"))

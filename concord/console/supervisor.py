@@ -118,3 +118,19 @@ def _scale(rep: dict) -> float:
         values += [g.get("p90") for g in groups.values()]
     values += [(a.get("decision_hours") or {}).get("p90") for a in (rep.get("agencies") or {}).values()]
     return max([v for v in values if isinstance(v, (int, float))] + [1.0])
+
+
+@router.get("/supervisor/lanes")
+def lanes(request: Request, weeks: int = Query(8, ge=1, le=53), signed=Depends(signed_in)):
+    """Lanes and the hit rate of the agency's inspections per week: the API's own query (`GET /api/v1/risk/lanes`),
+    drawn as bars beside the table that carries the figures."""
+    from concord.risk.queries import lanes_by_week
+
+    app, subject = request.app.state.concord, signed.subject
+    _supervisor(request, signed)
+    if not subject.lead:
+        raise Forbidden(tr(request, "Lanes are customs' risk results: this screen is for customs' supervisors."))
+    with app.sessions() as s:
+        rows = lanes_by_week(s, subject, app.clock.now(), weeks)
+    return render(request, "lanes.html", signed, rows=rows, weeks=weeks,
+                  most=max([r["declarations"] for r in rows] + [1]))

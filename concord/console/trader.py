@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from concord.access.deps import audited_read
 from concord.console.forms import (MAX_ITEM_ROWS, at_fields, document_of, input_id, item_rows, lodging_fields,
-                                  renumber, with_rows)
+                                  lodging_form, renumber, with_rows)
 from concord.console.officer import names
-from concord.console.web import PAGE, tr, form, redirect, render, signed_in
+from concord.console.web import PAGE, tr, redirect, render, signed_in
 from concord.declarations import queries, search
 from concord.declarations.schemas import declaration_document
-from concord.errors import ConcordError, Forbidden
+from concord.errors import ConcordError, Forbidden, InvalidDocument, Problem
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATUSES = ("accepted", "under_control", "documents_requested", "cleared", "released", "refused", "cancelled")
@@ -23,19 +23,36 @@ POLL_SECONDS = 20  # the live part refreshes on the stream's events (console/liv
 
 @router.get("/declarations")
 def declarations(request: Request, q: str = Query("", max_length=70), status: str = Query("", max_length=24),
+                 lodged_from: str = Query("", max_length=10), lodged_to: str = Query("", max_length=10),
                  page: int = Query(1, ge=1, le=10_000), signed=Depends(signed_in)):
-    """The declarations the subject may see (the API's list, through authorize), or a search within that view."""
+    """The declarations the subject may see (the API's list, through authorize), or a search within that view; both
+    within the days of lodging given."""
     app, subject = request.app.state.concord, signed.subject
     status = status if status in STATUSES else None
+    days = {"lodged_from": _day(request, "lodged_from", lodged_from), "lodged_to": _day(request, "lodged_to", lodged_to)}
     result = audited_read(request, subject, None, lambda s, reads: search.search_declarations(
-        s, subject, q.strip(), status=status, limit=PAGE, offset=(page - 1) * PAGE, reads=reads, access=app.access)
-        if q.strip() else queries.list_declarations(s, subject, status=status, limit=PAGE, offset=(page - 1) * PAGE,
-                                                     reads=reads, access=app.access, count_cap=COUNT_CAP))
+        s, subject, q.strip(), status=status, limit=PAGE, offset=(page - 1) * PAGE, reads=reads, access=app.access,
+        **days) if q.strip() else queries.list_declarations(s, subject, status=status, limit=PAGE,
+                                                             offset=(page - 1) * PAGE, reads=reads, access=app.access,
+                                                             count_cap=COUNT_CAP, **days))
     # Past the cap (a list) or the first matches needed (a search) the total is a lower bound, and the pager only
     # knows whether a next page exists.
     pages = max(1, -(-result["total"] // PAGE)) if result["complete"] else page + result["more"]
     return render(request, "declarations.html", signed, result=result, q=q, status_filter=status or "",
-                  statuses=STATUSES, page=page, pages=pages, open_ended=not result["complete"])
+                  statuses=STATUSES, page=page, pages=pages, open_ended=not result["complete"],
+                  lodged_from=days["lodged_from"] or "", lodged_to=days["lodged_to"] or "")
+
+
+def _day(request: Request, name: str, given: str):
+    """A day of the search form (<input type=date>: YYYY-MM-DD), or None when left blank."""
+    from datetime import date
+
+    if not given:
+        return None
+    try:
+        return date.fromisoformat(given)
+    except ValueError:
+        raise InvalidDocument(tr(request, "Give the day as YYYY-MM-DD."), [Problem(f"/{name}", given)]) from None
 
 
 def _declaration(request: Request, signed, declaration_id: str) -> tuple[dict, list]:
@@ -82,7 +99,7 @@ def _lodge_form(request, signed, values: dict, errors: dict, loose: list, status
     """The lodging form; extra (action, heading) turns it into the amendment form (console/declarant.py)."""
     rows = item_rows(values)
     return render(request, "lodge.html", signed, status=status, values=values, errors=errors, loose=loose,
-                  rows=range(rows), more=rows < MAX_ITEM_ROWS, input_id=input_id,
+                  rows=range(rows), more=rows < MAX_ITEM_ROWS, max_items=MAX_ITEM_ROWS, input_id=input_id,
                   key=values.get("key") or secrets.token_hex(12), **extra)
 
 
@@ -98,7 +115,7 @@ def rows_changed(request, signed, values: dict, **extra):
 async def lodge(request: Request, signed=Depends(signed_in)):
     """Lodge through the API's path: the same validation (JSON pointers) and the same lodging queue."""
     _trader(request, signed)
-    values = await form(request, signed)
+    values = await lodging_form(request, signed)
     if (changed := rows_changed(request, signed, values)) is not None:
         return changed
     app = request.app.state.concord

@@ -1,5 +1,6 @@
 """Declaration routes: parse, build a command, hand it to the bus, return what the caller may see."""
 
+from datetime import date
 from typing import Literal
 
 import orjson
@@ -100,10 +101,13 @@ def submit_batch(body: bytes = Depends(_upload_body), subject=Depends(current_su
 @router.get("")
 def list_(request: Request, status: STATUSES | None = None, limit: int = Query(50, ge=1, le=MAX_PAGE),
           offset: int = Query(0, ge=0, le=MAX_OFFSET),
+          lodged_from: date | None = Query(None, description="lodged on this UTC day or later"),
+          lodged_to: date | None = Query(None, description="lodged on this UTC day or earlier"),
           why: str | None = Depends(purpose), subject=Depends(current_subject), app=Depends(concord_app)):
     """Declarations the caller may see (agencies: engaged ones, and those an agreement shares for the purpose)."""
     return audited_read(request, subject, why, lambda s, reads: queries.list_declarations(
-        s, subject, status=status, limit=limit, offset=offset, purpose=why, reads=reads, access=app.access))
+        s, subject, status=status, limit=limit, offset=offset, purpose=why, reads=reads, access=app.access,
+        lodged_from=lodged_from, lodged_to=lodged_to))
 
 
 @router.get("/export", response_class=StreamingResponse,

@@ -48,16 +48,27 @@ def get_declaration(session, subject, declaration_id: str, agency_names: dict, p
     return cut(views.declaration_model(d, version, tasks, supplied, agency_names, lens.lead, decision.basis), lens)
 
 
+def lodged_between(lodged_from=None, lodged_to=None) -> list:
+    """The conditions for declarations lodged from one day to another (both whole UTC days, `lodged_to` included)."""
+    from datetime import datetime, time, timedelta, timezone
+
+    day = lambda d: datetime.combine(d, time(0), tzinfo=timezone.utc)  # noqa: E731
+    return ([Declaration.lodged_at >= day(lodged_from)] if lodged_from else []) + (
+        [Declaration.lodged_at < day(lodged_to + timedelta(days=1))] if lodged_to else [])
+
+
 def list_declarations(session, subject, *, status: str | None = None, limit: int = 50, offset: int = 0,
-                      purpose: str | None = None, reads: list | None = None, access, count_cap: int | None = None) -> dict:
-    """Declarations the subject may see; the scope is part of the query, so totals reveal nothing hidden. With
-    `count_cap`, counting stops past that many (and past this page): `complete` says whether `total` is exact,
-    `more` whether a next page exists."""
+                      purpose: str | None = None, reads: list | None = None, access, count_cap: int | None = None,
+                      lodged_from=None, lodged_to=None) -> dict:
+    """Declarations the subject may see (lodged between two days, when given); the scope is part of the query, so
+    totals reveal nothing hidden. With `count_cap`, counting stops past that many (and past this page): `complete`
+    says whether `total` is exact, `more` whether a next page exists."""
     if not 1 <= limit <= 500:
         raise InvalidDocument("bad page size", [Problem("/limit", "limit must be between 1 and 500")])
     where = [declaration_scope(subject, purpose, session=session, access=access)]
     if status:
         where.append(Declaration.status == status)
+    where += lodged_between(lodged_from, lodged_to)
     page = {}
     if count_cap is None:  # every visible row: for an agency, its ids as a set read through indexes
         total = session.scalar(select(func.count()).select_from(Declaration).where(

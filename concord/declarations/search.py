@@ -9,7 +9,7 @@ from concord.access.exits import cut
 from concord.access.policy import authorize, declaration_scope
 from concord.declarations import views
 from concord.declarations.models import Declaration as D, DeclarationVersion as V
-from concord.declarations.queries import _lens, _texts, note_read
+from concord.declarations.queries import _lens, _texts, lodged_between, note_read
 from concord.errors import InvalidDocument, Problem
 from concord.hunting.keys import conveyance_key
 from concord.hunting.models import DeclarationKey
@@ -19,7 +19,8 @@ NEWEST = (D.lodged_at.desc(), D.id.desc())
 
 
 def search_declarations(session, subject, term: str, *, status: str | None = None, limit: int = 50, offset: int = 0,
-                        purpose: str | None = None, reads: list | None = None, access, window: int = 2000) -> dict:
+                        purpose: str | None = None, reads: list | None = None, access, window: int = 2000,
+                        lodged_from=None, lodged_to=None) -> dict:
     """Declarations the subject may see whose *visible* values hold `term`, newest first.
 
     A declaration is kept only where the term is in the subject's cut of it, before paging, so a search can never
@@ -35,6 +36,7 @@ def search_declarations(session, subject, term: str, *, status: str | None = Non
     scope = [declaration_scope(subject, purpose, session=session, access=access)]
     if status:
         scope.append(D.status == status)
+    scope += lodged_between(lodged_from, lodged_to)  # the window then counts from the period's newest
     want, found, read, last, ended, batch = offset + limit + 1, [], 0, None, False, 4 * limit
 
     def keep(rows):

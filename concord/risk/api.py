@@ -49,6 +49,14 @@ def rule_stats(subject=Depends(current_subject), app=Depends(concord_app)):
         return queries.rule_statistics(s, subject)
 
 
+@router.get("/lanes")
+def lanes(weeks: int = Query(8, ge=1, le=53, description="how many ISO weeks, the current one last"),
+          subject=Depends(current_subject), app=Depends(concord_app)):
+    """Declarations lodged per lane and the hit rate of the agency's own inspections, per ISO week (customs)."""
+    with app.sessions() as s:
+        return queries.lanes_by_week(s, subject, app.clock.now(), weeks)
+
+
 @router.post("/rules/try")
 def try_rule(body: TryIn, subject=Depends(current_subject), app=Depends(concord_app)):
     """How many past declarations an expression would have hit, and how many of those were found irregular."""

@@ -12,6 +12,7 @@ from concord.risk.messages import TryRule
 from concord.risk.models import InspectionOutcome, RiskRule, RuleHit, WatchlistEntry
 from concord.risk.catalogue.history import DeclarationHistory
 from concord.risk.catalogue.rules import CompiledRule, RuleSet, base_values, compile_rule
+from concord.risk.scoring.assessment import LANES
 
 SAMPLE_HITS = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -121,3 +122,43 @@ def try_rule(cmd: TryRule, uow, *, directory) -> dict:
 
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def lanes_by_week(session, subject, now: datetime, weeks: int = 8) -> list[dict]:
+    """A supervisor's weekly picture of selection (customs' risk results: lead officers and supervisors only): the
+    declarations lodged per lane, and the hit rate of the agency's own inspections (irregular / inspected), by ISO
+    week, oldest first. Counted per day in SQL (the lodging-time index), summed per week here."""
+    from datetime import date
+
+    require_analyst(subject)
+    if not 1 <= weeks <= 53:
+        from concord.errors import InvalidDocument, Problem
+
+        raise InvalidDocument("bad number of weeks", [Problem("/weeks", "give 1 to 53 weeks")])
+    today = now.date()
+    first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))  # the Monday that starts the first week
+    since = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
+    out = {}
+    for n in range(weeks):
+        year, week, _ = (first + timedelta(days=7 * n)).isocalendar()
+        out[f"{year}-W{week:02d}"] = {"lanes": dict.fromkeys(LANES, 0), "inspected": 0, "irregular": 0}
+
+    def week_of(day) -> dict | None:
+        year, week, _ = date.fromisoformat(str(day)[:10]).isocalendar()
+        return out.get(f"{year}-W{week:02d}")
+
+    day = func.date(Declaration.lodged_at)
+    for d, lane, n in session.execute(select(day, Declaration.lane, func.count())
+                                      .where(Declaration.lodged_at >= since).group_by(day, Declaration.lane)):
+        if (w := week_of(d)) is not None and lane:
+            w["lanes"][lane] = w["lanes"].get(lane, 0) + n
+    o = InspectionOutcome
+    day = func.date(o.recorded_at)
+    for d, result, n in session.execute(select(day, o.result, func.count()).where(
+            o.agency == subject.agency, o.recorded_at >= since).group_by(day, o.result)):
+        if (w := week_of(d)) is not None:
+            w["inspected"] += n
+            w["irregular"] += n if result == "irregular" else 0
+    return [{"week": k, "declarations": sum(v["lanes"].values()), **v,
+             "hit_rate": round(v["irregular"] / v["inspected"], 4) if v["inspected"] else None}
+            for k, v in out.items()]

@@ -238,6 +238,11 @@ def _journeys(browser, base: str, screens: Screens) -> None:
     supervisor.locator("form.inline").first.get_by_role("button", name="Reassign").click()
     expect(supervisor.get_by_role("status")).to_contain_text("is reassigned")
     expect(supervisor.get_by_role("link", name=re.compile(r"cus-analyst"))).to_be_visible()
+    supervisor.get_by_role("link", name=re.compile("^Time release figures")).click()
+    screens.check(supervisor, "supervisor-trs")
+    supervisor.goto(f"{base}/console/supervisor/lanes")
+    expect(supervisor.get_by_role("heading", name="Lanes and hit rates per week")).to_be_visible()
+    screens.check(supervisor, "supervisor-lanes")
 
     # Customs records arrival
     customs = sign_in(browser, base, "cus-officer")
@@ -281,6 +286,22 @@ def _journeys(browser, base: str, screens: Screens) -> None:
     expect(liaison.get_by_role("status")).to_contain_text("decision is recorded")
     liaison.goto(f"{base}/console/access-report")
     screens.check(liaison, "liaison-access-report")
+    # ... proposes a new version of an agreement, fixes the field the page flagged, and reads what it changes
+    liaison.goto(f"{base}/console/agreements")
+    key = "MOU-NPPO-POL-SEIZURES"
+    liaison.locator(f'a[href="/console/agreements/{key}/new-version"]').click()
+    expect(liaison.get_by_role("heading", name=f"Propose a new version of {key}")).to_be_visible()
+    liaison.get_by_label("Retention (days)").fill("0")
+    liaison.get_by_role("button", name=f"Propose a new version of {key}").click()
+    expect(liaison.get_by_label("Retention (days)")).to_have_attribute("aria-invalid", "true")
+    screens.check(liaison, "liaison-new-version-flagged")
+    liaison.get_by_label("Retention (days)").fill("730")
+    liaison.get_by_role("button", name=f"Propose a new version of {key}").click()
+    expect(liaison.get_by_role("status")).to_contain_text("Version 2 is proposed")
+    expect(liaison.locator("pre.diff")).to_contain_text('"retention_days": 730')
+    screens.check(liaison, "liaison-agreement-diff")
+    liaison.goto(f"{base}/console/agreements/new")
+    screens.check(liaison, "liaison-agreement-draft")
 
     # An auditor verifies a proof in the page
     auditor = sign_in(browser, base, "auditor")

@@ -198,3 +198,13 @@ def test_the_command_line_examples(tmp_path):
     assert "Traceback" not in screened.stderr
     rows = [json.loads(line) for line in screened.stdout.splitlines()]
     assert len(rows) == 3 and all({"query", "matches"} <= set(r) for r in rows)
+
+
+def test_the_readme_shows_every_console_screen_the_browser_test_photographs():
+    """The browser test writes docs/console/*.png and its axe results; the README shows each of those screens."""
+    readme = (ROOT / "README.md").read_text()
+    shown = set(re.findall(r'src="docs/console/([a-z0-9-]+)\.png"', readme))
+    checked = set(json.loads((ROOT / "docs/console/axe-results.json").read_text()))
+    photographed = {p.stem for p in (ROOT / "docs/console").glob("*.png")}
+    assert shown <= photographed, f"the README shows screens no test photographs: {shown - photographed}"
+    assert checked <= shown, f"screens the browser test checks that the README does not show: {checked - shown}"

@@ -106,7 +106,10 @@ def test_console_bench_runs_small_and_times_every_screen_beside_the_api():
     out = console.run(count=12, requests=2, bulk=1030)  # two uploads
     assert out["declarations"] == 1042 and out["bulk_lodged"] == 1030
     assert len(out["pages"]) == 20 and all(p["p95_ms"] > 0 and p["bytes"] > 500 for p in out["pages"].values())
+    assert all(p["first_visit_ms"] > 0 and p["max_ms"] >= p["p95_ms"] for p in out["pages"].values())
     assert set(out["baseline_api_json"]) == {"api_tasks (NPPO)", "api_declaration (CUS)"}
+    assert out["p95_is_the_slowest_sample"] and set(out["full_collection_ms"]) == {
+        "unsettled_heap_before_start", "served_heap_after_timing"}
 
 
 @pytest.mark.nats  # its own nats-server processes on free ports, not the server on 4222

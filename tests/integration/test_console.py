@@ -238,9 +238,10 @@ def _pages(c, did, task_ids, seqs, enf=None) -> dict:
              f"/console/declarations/{did}/live", f"/console/declarations/{did}/amend", "/console/upload", "/console/stream?events=task.", "/console/notifications",
              "/console/access-requests", "/console/access-report", "/console/access-report.csv?agency=NPPO",
              "/console/agreements/MOU-NPPO-POL-SEIZURES/diff", "/console/agreements/K/diff",
+             "/console/agreements/MOU-NPPO-POL-SEIZURES/new-version", "/console/agreements/K/new-version",
              "/console/sign-in/oidc", "/console/sign-in/oidc/callback?code=c&state=s",
              "/console/lodge", "/console/agreements", "/console/audit",
-             "/console/supervisor", "/console/supervisor?officer=-", "/console/supervisor/trs",
+             "/console/supervisor", "/console/supervisor?officer=-", "/console/supervisor/trs", "/console/supervisor/lanes",
              "/console/sign-in"}
     paths |= {f"/console/tasks/{t}" for t in task_ids} | {f"/console/audit/{s}" for s in seqs}
     return {p: c.get(p) for p in paths}

@@ -115,3 +115,61 @@ def test_trader_amends_a_declaration_of_more_items_than_the_empty_form_adding_an
             "T-shirts lot 2", "T-shirts lot 3", "T-shirts lot 4", "T-shirts lot 5"]
     lodge = trader.get("/console/lodge")
     assert 'name="rows_change" value="add"' in lodge.text and 'name="/items/3/hs_code"' not in lodge.text
+
+
+def test_the_forms_hold_as_many_items_as_the_api_and_point_to_the_upload_for_many(hub):
+    """The API takes 999 goods items: a declaration of 120 lodged through it is amended in the console whole; the
+    lodging form grows past 40 rows; past 999 it offers no more; the page says why a file is quicker."""
+    from concord.console.forms import MAX_ITEM_ROWS
+    from concord.declarations.schemas import DeclarationIn
+
+    assert MAX_ITEM_ROWS == DeclarationIn.model_fields["items"].metadata[-1].max_length == 999
+    goods = [item("610910", f"T-shirts lot {n}", "BD", amount=f"{100 + n}.00") for n in range(120)]
+    did = submit(hub, declaration(lrn="LRN-AMEND-120", items=goods))
+    trader = signed(hub, "hollandfoods")
+    form = trader.get(f"/console/declarations/{did}/amend")
+    assert form.status_code == 200 and 'value="T-shirts lot 119"' in form.text
+    assert "up to 999 goods items" in form.text and 'href="/console/upload"' not in form.text.split("<main")[1]
+    fields = _form_values(form.text) | {"/items/119/description": "T-shirts lot 119, amended"}
+    done = trader.post(f"/console/declarations/{did}/amend", data=fields)
+    assert done.status_code == 303, done.text[:2000]
+    with hub.sessions() as s:
+        from concord.declarations.models import Declaration, DeclarationVersion
+
+        latest = s.get(DeclarationVersion, (did, s.get(Declaration, did).version))
+        assert len(latest.document["items"]) == 120
+        assert latest.document["items"][119]["description"] == "T-shirts lot 119, amended"
+    lodge = trader.get("/console/lodge")
+    assert "For many items a file is quicker" in lodge.text and 'href="/console/upload">Upload a batch' in lodge.text
+    page = trader.post("/console/lodge", data={"csrf": csrf_of(lodge.text), "rows": "40", "rows_change": "add"})
+    assert page.status_code == 200 and 'name="/items/40/hs_code"' in page.text  # a 41st row
+    full = trader.post("/console/lodge", data={"csrf": csrf_of(lodge.text), "rows": "999", "rows_change": "add"})
+    assert 'name="/items/998/hs_code"' in full.text and 'name="/items/999/hs_code"' not in full.text
+    assert 'name="rows_change" value="add"' not in full.text
+    stuffed = {f"x{n}": "" for n in range(10_200)} | {"csrf": csrf_of(lodge.text)}
+    assert trader.post("/console/lodge", data=stuffed).status_code == 400  # more fields than the form has
+
+
+def test_search_and_list_within_days_of_lodging_as_the_api_filters(hub):
+    from datetime import timedelta
+
+    from fastapi.testclient import TestClient
+
+    from concord.access.messages import IssueToken
+    from concord.app import create_app
+
+    did = submit(hub, declaration(lrn="LRN-DAYS-1", items=[BANANAS]))
+    day = hub.clock.now().date()
+    before, after = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=1)).isoformat()
+    customs = signed(hub, "cus-officer")
+    for query, seen in ((f"lodged_from={day}&lodged_to={day}", True), (f"lodged_to={before}", False),
+                        (f"lodged_from={after}", False), (f"q=LRN-DAYS&lodged_from={day}", True),
+                        (f"q=LRN-DAYS&lodged_from={after}", False)):
+        page = customs.get(f"/console/declarations?{query}")
+        assert page.status_code == 200 and (f"/console/declarations/{did}" in page.text) == seen, query
+    assert f'value="{day}"' in customs.get(f"/console/declarations?lodged_from={day}").text  # kept in the form
+    assert customs.get("/console/declarations?lodged_from=yesterday").status_code == 422
+    api = TestClient(create_app(hub, background=False))
+    auth = {"Authorization": f"Bearer {hub.bus.handle(IssueToken(user_id='cus-officer'))['token']}"}
+    ids = lambda q: {d["id"] for d in api.get(f"/api/v1/declarations?{q}", headers=auth).json()["items"]}  # noqa: E731
+    assert did in ids(f"lodged_from={day}&lodged_to={day}") and did not in ids(f"lodged_from={after}")

@@ -122,3 +122,28 @@ def test_the_api_reassigns_through_the_same_handler(hub):
     assert load["workload"] == [{"officer": "cus-analyst", "open": 1, "overdue": 0}]
     assert {o["id"] for o in load["officers"]} == {"cus-officer", "cus-analyst", "cus-supervisor"}
     assert api.get("/api/v1/tasks/workload", headers=officer).status_code == 403
+
+
+def test_customs_supervisor_sees_lanes_and_the_hit_rate_per_week_as_the_api_counts_them(hub):
+    from concord.risk.messages import RecordOutcome
+
+    who = subjects(hub)
+    dids = [submit(hub, declaration(lrn=f"LRN-LANES-{n}", items=[BANANAS])) for n in range(3)]
+    for did, result in zip(dids[:2], ("irregular", "compliant")):
+        hub.bus.handle(RecordOutcome(outcome={"declaration_id": did, "result": result}), subject=who["cus-officer"])
+    api = TestClient(create_app(hub, background=False))
+    token = hub.bus.handle(IssueToken(user_id="cus-supervisor"))["token"]
+    weeks = api.get("/api/v1/risk/lanes?weeks=4", headers={"Authorization": f"Bearer {token}"}).json()
+    assert len(weeks) == 4 and weeks[-1]["declarations"] >= 3, weeks
+    assert (weeks[-1]["inspected"], weeks[-1]["irregular"], weeks[-1]["hit_rate"]) == (2, 1, 0.5)
+    assert sum(weeks[-1]["lanes"].values()) == weeks[-1]["declarations"]
+    sup = signed(hub, "cus-supervisor")
+    assert 'href="/console/supervisor/lanes"' in sup.get("/console/supervisor").text
+    page = sup.get("/console/supervisor/lanes?weeks=4")
+    assert page.status_code == 200 and "<svg" in page.text
+    last = page.text.split(f'<th scope="row">{weeks[-1]["week"]}</th>')[-1].split("</tr>")[0]
+    cells = re.findall(r"<td>([^<]*)</td>", last)
+    assert cells == [str(weeks[-1]["declarations"]), *map(str, weeks[-1]["lanes"].values()), "2", "1", "50.0 %"]
+    for user, status in (("cus-officer", 403), ("nppo-officer", 403), ("hollandfoods", 403)):
+        assert signed(hub, user).get("/console/supervisor/lanes").status_code == status, user
+    assert sup.get("/console/supervisor/lanes?weeks=54").status_code == 422
