@@ -180,12 +180,15 @@ class OutboxRelay:
         return self._audiences(session, rows) if getattr(self.transport, "listened", True) else []
 
     def _publish_fresh(self, rows: list[dict]) -> int:
-        with self._factory() as session:
-            messages = self._cut(session, rows)
-            session.rollback()  # end the read transaction before waiting for the write lock
-            self.transport.publish_many(messages)
-            for i in range(0, len(rows), self.batch):
-                self._mark(session, "id", [r["id"] for r in rows[i:i + self.batch]])
+        # In batches, as the sweep does: a relay behind cut every held row's messages at once (14 a lodging on
+        # PostgreSQL's notifications store), and the peak stayed in the server's RSS.
+        for i in range(0, len(rows), self.batch):
+            chunk = rows[i:i + self.batch]
+            with self._factory() as session:
+                messages = self._cut(session, chunk)
+                session.rollback()  # end the read transaction before waiting for the write lock
+                self.transport.publish_many(messages)
+                self._mark(session, "id", [r["id"] for r in chunk])
         return len(rows)
 
     def _mark(self, session, key: str, values: list) -> None:
