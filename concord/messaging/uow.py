@@ -119,7 +119,10 @@ class UnitOfWork:
             if self.audit_notes:
                 self._audit_log.append(self.session, self.audit_notes, self.clock.now(), self.request_id)
             if driver is not None:
-                driver.commit()  # in the pipeline; the session's commit below then has nothing left to send
+                # COMMIT as a statement of the pipeline, answered with the rest at its end: the driver's commit()
+                # waited for its own answer, and the pipeline's end then for one more (two round trips for one).
+                # The session's commit below finds the transaction over and sends nothing.
+                driver.execute("COMMIT")
         self.session.commit()
         if outbox and self._outbox is not None:
             self._outbox.committed(outbox)
