@@ -82,7 +82,39 @@ def make_engine(url: str, **kwargs) -> Engine:
     # More workers: pass pool_size and max_overflow so that workers x (pool_size + max_overflow) fits.
     kwargs.setdefault("pool_size", 8)
     kwargs.setdefault("max_overflow", 12)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_IDLE_S = 2.0  # a pooled connection idle for longer is pinged before use (the server may have closed it)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pool_pre_ping, but only for a connection that sat idle in the pool: a ping is a round trip,
+    and under load it was one more per transaction (a group commit's six; the relay's sessions alike) for
+    connections used a few milliseconds before. A connection the server dropped in between (a restart) fails its
+    statement instead; SQLAlchemy then discards the pool's connections, and the caller's retry (a group commit's
+    lodgings go again alone) gets a fresh one."""
+    import time
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, proxy):
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:
+            if engine.dialect.is_disconnect(e, dbapi_conn, None):
+                from sqlalchemy.exc import DisconnectionError
+
+                raise DisconnectionError("the server closed the pooled connection") from e  # the pool retries
+            raise
 
 
 def wal_checkpoint_job(engine: Engine):

@@ -205,7 +205,7 @@ class OutboxRelay:
             conn.exec_driver_sql(f"UPDATE events SET published_at = {mark} WHERE {key} IN "
                                  f"({', '.join([mark] * len(values))})", (write_at(now) if write_at else now, *values))
             if driver is not None:
-                driver.commit()  # in the pipeline: the three statements in one round trip
+                driver.execute("COMMIT")  # in the pipeline: the three statements in one round trip (uow.commit)
         session.commit()
 
     def _sweep(self) -> int:

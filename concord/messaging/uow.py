@@ -106,8 +106,8 @@ class UnitOfWork:
                                            "payload": event.payload(), "published_at": None})
                   for event in self.events]
         conn = self._conn or self.session.connection()  # once: asking the session costs ~25 µs a time
-        # PostgreSQL: two round trips from here, the rows with the audit head's update (whose answer numbers
-        # the entries), then the entries with the COMMIT; SQLite runs the same statements one by one.
+        # PostgreSQL: one round trip from here, the rows, the audit entries (numbered by the database as it
+        # updates the head: AuditLog.append_at_commit) and the COMMIT; SQLite runs the same statements one by one.
         if self.fetched:
             from concord.messaging.rows import write_back
 
@@ -116,10 +116,14 @@ class UnitOfWork:
             for table in _insert_order(len(EventRecord.metadata.tables)):  # parents before children
                 if rows := self.staged.get(table):
                     bulk_insert(conn, table, rows)
-            if self.audit_notes:
+            if self.audit_notes and not (driver is not None and self._audit_log.append_at_commit(
+                    conn, self.audit_notes, self.clock.now(), self.request_id)):
                 self._audit_log.append(self.session, self.audit_notes, self.clock.now(), self.request_id)
             if driver is not None:
-                driver.commit()  # in the pipeline; the session's commit below then has nothing left to send
+                # COMMIT as a statement of the pipeline, answered with the rest at its end: the driver's commit()
+                # waited for its own answer, and the pipeline's end then for one more (two round trips for one).
+                # The session's commit below finds the transaction over and sends nothing.
+                driver.execute("COMMIT")
         self.session.commit()
         if outbox and self._outbox is not None:
             self._outbox.committed(outbox)

@@ -24,6 +24,7 @@ class Notifications:
         # run on a simulated clock, as in the tests and the demo, would otherwise never see a retry fall due).
         self.webhooks = WebhookDispatcher(app.sessions, Clock(), s, write_lock=app.write_lock)
         self.store.consumers += [self.streams.deliver, self.webhooks.wake]
+        self.store.wanted = lambda: set(self.streams.by_audience)  # the webhooks read their rows themselves
         self.started = False
 
     async def start(self) -> None:

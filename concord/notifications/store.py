@@ -14,7 +14,7 @@ import threading
 from datetime import timedelta
 
 import orjson
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import case, delete, func, null, select, text
 from sqlalchemy.dialects import sqlite
 
 from concord.db import insert_returning
@@ -39,7 +39,8 @@ class NotificationStore:
     def __init__(self, sessions, clock, *, retention_h: float, write_lock=None):
         self.sessions, self.clock, self.retention = sessions, clock, timedelta(hours=retention_h)
         self._write_lock = write_lock or contextlib.nullcontext()
-        self.consumers: list = []  # callables(rows): rows are (seq, audience, name, frame bytes or its message)
+        self.consumers: list = []  # callables(rows): rows are (seq, audience, name, frame bytes, its message or None)
+        self.wanted = None  # () -> the audiences whose messages a consumer here needs (None: all); on the loop
         self.last_seq = 0
         self._wake: asyncio.Event | None = None
         self._loop = None
@@ -99,14 +100,21 @@ class NotificationStore:
         with self.sessions() as s:
             return s.scalar(select(func.min(Notification.seq)))
 
-    def read(self, after: int, audience: str | None = None, limit: int = PAGE) -> list[tuple]:
-        """Stored notifications after seq `after` (of one audience, or all), oldest first, as SSE frames."""
-        q = select(Notification.seq, Notification.audience, Notification.name, Notification.message) \
+    def read(self, after: int, audience: str | None = None, limit: int = PAGE, wanted: set | None = None) -> list[tuple]:
+        """Stored notifications after seq `after` (of one audience, or all), oldest first, as SSE frames.
+
+        `wanted`: the audiences whose messages are read (the others' rows come with None): the tail reads every
+        process's rows, and with several workers that was every message of every worker parsed back from JSON and
+        framed again in each of them, for audiences nobody listens to here."""
+        message = Notification.message if wanted is None else case(
+            (Notification.audience.in_(sorted(wanted)), Notification.message), else_=null())
+        q = select(Notification.seq, Notification.audience, Notification.name, message) \
             .where(Notification.seq > after).order_by(Notification.seq).limit(limit)
         if audience is not None:
             q = q.where(Notification.audience == audience)
         with self.sessions() as s:
-            return [(seq, aud, name, frame(seq, name, message)) for seq, aud, name, message in s.execute(q)]
+            return [(seq, aud, name, None if message is None else frame(seq, name, message))
+                    for seq, aud, name, message in s.execute(q)]
 
     def recent(self, audience: str, limit: int = 50) -> list[tuple]:
         """The audience's latest notifications, newest first, as (seq, name, message): what its stream carried
@@ -144,7 +152,8 @@ class NotificationStore:
                 await asyncio.wait_for(self._wake.wait(), POLL_S)
             self._wake.clear()
             try:
-                while page := await asyncio.to_thread(self.read, self.last_seq):
+                while page := await asyncio.to_thread(self.read, self.last_seq, None, PAGE,
+                                                      None if self.wanted is None else self.wanted()):
                     # what this process stored meanwhile was delivered at once (_fresh): not twice
                     if rows := [r for r in page if r[0] > self.last_seq]:
                         self.last_seq = rows[-1][0]

@@ -73,7 +73,9 @@ class Streams:
     def deliver(self, rows: list[tuple]) -> None:
         """The tail's consumer: each stored notification to the open streams of its audience (on the loop)."""
         for seq, audience, name, data in rows:
-            if not (listeners := self.by_audience.get(audience)):
+            # None: the tail read it while nobody here listened to its audience (a stream opened since then
+            # replays it from the table if it asked to resume before it, and otherwise starts after it)
+            if data is None or not (listeners := self.by_audience.get(audience)):
                 continue
             if not isinstance(data, bytes):  # this process's message, framed only now that someone listens
                 data = frame(seq, name, data)

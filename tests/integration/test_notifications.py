@@ -339,3 +339,25 @@ def test_a_stream_replays_its_audience_then_goes_live_sending_each_notification_
     ids = [int(line[4:]) for line in text.split(b"\n") if line.startswith(b"id: ")]
     # NPPO's after 2, once each (7 and 9 were queued live too), VET's never; 20 filled the queue of 3, 21 overflowed it
     assert ids == [3, 5, 7, 9, 20]
+
+
+def test_the_tail_reads_the_messages_of_the_audiences_listened_to_here_only(sqlite_concord):
+    """With several workers the tail reads every process's rows; the messages of audiences nobody listens to here
+    are not parsed back or framed (they come as None), and the streams skip them."""
+    from concord.notifications.stream import Streams
+
+    store = sqlite_concord.notifications.store
+    store.store([_message(n, "NPPO" if n % 2 else "VET") for n in range(1, 7)])
+    rows = store.read(0, wanted={"NPPO"})
+    assert [(seq, aud, data is None) for seq, aud, _, data in rows] == [
+        (1, "NPPO", False), (2, "VET", True), (3, "NPPO", False), (4, "VET", True), (5, "NPPO", False), (6, "VET", True)]
+    assert rows[0][3] == store.read(0)[0][3]  # the same frame as a full read
+    assert all(data is None for *_, data in store.read(0, wanted=set()))
+
+    async def run():
+        streams = Streams(per_user=2, queue=10)
+        nppo, vet = streams.open("nppo-officer", "NPPO", ()), streams.open("vet-officer", "VET", ())
+        streams.deliver(rows)  # VET's stream opened after the read: its rows (None) are not sent as broken frames
+        return [nppo.queue.get_nowait()[0] for _ in range(nppo.queue.qsize())], vet.queue.qsize()
+
+    assert asyncio.run(run()) == ([1, 3, 5], 0)
