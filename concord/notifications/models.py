@@ -27,7 +27,7 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "audience"),
         Index("ix_notifications_audience", "audience", "seq"),
-        Index("ix_notifications_stored", "stored_at", postgresql_using="brin"),  # PostgreSQL: 0017_pgcpu
+        Index("ix_notifications_stored", "stored_at", postgresql_using="brin"),  # PostgreSQL: 0019
     )
 
 

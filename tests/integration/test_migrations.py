@@ -26,7 +26,7 @@ def test_postgresql_schema_matches_models(pg_url):
 
 
 def test_the_notifications_retention_index_is_a_brin_on_postgresql(pg_url):
-    """0017_pgcpu: some fourteen notifications per lodging each added a B-tree entry that only the hourly prune read."""
+    """0019: some fourteen notifications per lodging each added a B-tree entry that only the hourly prune read."""
     from sqlalchemy import text
 
     engine = make_engine(pg_url)

@@ -5,14 +5,14 @@ B-tree too, read by nothing but the hourly prune. Rows are appended in stored_at
 pages for the whole table, updated only when a block range's bounds move) finds the expired ones as well.
 SQLite keeps its B-tree (it has no BRIN).
 
-Revision ID: 0017_pgcpu
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-04 04:20:00
 """
 from alembic import op
 
-revision = '0017_pgcpu'
-down_revision = '0016'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
