@@ -10,8 +10,9 @@ import math
 import subprocess
 import time
 
-from concord.bench.http import (_closed_loop, _database, _drain, _free_port, _open_loop, _ready, _requests, _run,
-                                _ServerCpu, _wrk_maximum, prepared_hub, wait_for_server)
+from concord.bench import free_port
+from concord.bench.http import _database, _drain, _ready, _ServerCpu, prepared_hub, wait_for_server
+from concord.bench.loadgen import build_requests, closed_loop, open_loop, run_generator, wrk_maximum
 from concord.observability.metrics import resident_memory
 
 
@@ -91,7 +92,7 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
     from concord.bench.ingest import _bodies
 
     tmp, env, concord, token = prepared_hub(database_url)
-    port = _free_port()
+    port = free_port()
     # JSON log lines carry their time: the server's stall warnings are placed in their window below
     env = env | {"CONCORD_LOG_FORMAT": "json"}
     log = open(tmp / "server.log", "wb")
@@ -107,10 +108,10 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
         if rate is None:
             bodies = [b.replace(b'"lrn": "', b'"lrn": "M') for b in _bodies(int(3000 * seconds), trader, seed=11)]
             if shutil.which("wrk"):
-                maximum = _wrk_maximum(f"http://127.0.0.1:{port}", token, bodies, seconds, connections, tmp)
+                maximum = wrk_maximum(f"http://127.0.0.1:{port}", token, bodies, seconds, connections, tmp)
             else:
-                maximum = _run(_closed_loop("127.0.0.1", port, _requests("127.0.0.1", port, token, bodies), seconds,
-                                            connections))
+                batch = build_requests("127.0.0.1", port, token, bodies)
+                maximum = run_generator(closed_loop("127.0.0.1", port, batch, seconds, connections))
             rate = 0.7 * maximum
         window = min(window_s, minutes * 60)
         windows = max(1, math.ceil(minutes * 60 / window - 1e-9))
@@ -119,11 +120,11 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
         rss_start = _rss(server.pid, cpu.workers)
         per_window, started, wall = [], time.perf_counter(), time.time()
         for n in range(windows):
-            requests = _requests("127.0.0.1", port, token,
+            requests = build_requests("127.0.0.1", port, token,
                                  [b.replace(b'"lrn": "', f'"lrn": "S{n}-'.encode()) for b in pool])
             figures = {}
             with cpu.measure(figures):
-                figures |= _run(_open_loop("127.0.0.1", port, requests, rate, window))
+                figures |= run_generator(open_loop("127.0.0.1", port, requests, rate, window))
             per_window.append({"window": n + 1, "requests": figures["requests"], "errors": figures["errors"],
                                "reconnects": figures["reconnects"], "connections_lost": figures["connections_lost"],
                                "achieved_rate": figures["achieved_rate"],

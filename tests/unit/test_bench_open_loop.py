@@ -7,7 +7,7 @@ import asyncio
 import socket
 import struct
 
-from concord.bench.http import _open_loop, _run
+from concord.bench.loadgen import open_loop, run_generator
 
 
 async def _serve(reset_every: int):
@@ -47,13 +47,13 @@ def test_a_reset_is_retried_once_then_counted_and_the_run_goes_on():
         server = await _serve(reset_every)
         port = server.sockets[0].getsockname()[1]
         try:
-            return await _open_loop("127.0.0.1", port, [_request()] * 200, rate=400, seconds=0.5)
+            return await open_loop("127.0.0.1", port, [_request()] * 200, rate=400, seconds=0.5)
         finally:
             server.close()
 
-    some = _run(main(reset_every=7))
+    some = run_generator(main(reset_every=7))
     assert some["requests"] == 200 and some["reconnects"] > 0 and some["errors"] < some["reconnects"]
-    every = _run(main(reset_every=1))  # every request reset, the retry too: all errors, no crash
+    every = run_generator(main(reset_every=1))  # every request reset, the retry too: all errors, no crash
     assert every["requests"] == 200 and every["errors"] == 200
     assert sum(every["connections_lost"].values()) == 200 and set(every["connections_lost"]) <= {
         "ConnectionResetError", "IndexError", "IncompleteReadError", "BrokenPipeError"}
