@@ -72,18 +72,14 @@ def print_summary(summary: dict) -> None:
     from concord.demo.stories import print_enforcement, print_trs
 
     console = Console(width=max(Console().width, 130))  # agency names and outcomes need the room
-    t = Table(title=f"{summary['declarations']} declarations")
-    t.add_column("status")
-    t.add_column("count", justify="right")
-    for status, n in summary["by_status"].items():
-        t.add_row(status, str(n))
-    console.print(t)
-    t = Table(title="risk lanes")
-    t.add_column("lane")
-    t.add_column("count", justify="right")
-    for lane, n in summary["by_lane"].items():
-        t.add_row(lane, str(n))
-    console.print(t)
+    for title, column, counts in ((f"{summary['declarations']} declarations", "status", summary["by_status"]),
+                                  ("risk lanes", "lane", summary["by_lane"])):
+        t = Table(title=title)
+        t.add_column(column)
+        t.add_column("count", justify="right")
+        for key, n in counts.items():
+            t.add_row(key, str(n))
+        console.print(t)
     t = Table(title="agencies engaged (tasks = open + superseded or withdrawn + decided)")
     for col in ("agency", "tasks", "open", "superseded or withdrawn", "decided: final outcome", "median h to decision"):
         t.add_column(col, overflow="fold")
