@@ -15,9 +15,10 @@ from functools import cache
 from typing import Annotated, Callable, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_core import CoreSchema, SchemaSerializer, SchemaValidator, core_schema
+from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
 from concord.bodies import StrictModel as Doc
+from concord.declarations import twin
 from concord.bounds import DECIMAL_18, DECIMAL_21, NO_NUL
 from concord.errors import InvalidDocument, problems_from
 from concord.reference import codes
@@ -190,125 +191,11 @@ def declaration_document(data) -> dict:
     return parse_declaration(data).model_dump(mode="json")
 
 
-# The twin: DeclarationIn's core schema, rewritten to give the JSON form and to check codes without Python.
-
-class _Unsupported(Exception):
-    """A part of the schema the twin cannot reproduce exactly; then the model validates every document."""
-
-
 @cache
 def _document_validator() -> SchemaValidator | None:
+    """DeclarationIn's twin (declarations/twin.py), built at first use; None if the model holds a part it cannot
+    reproduce exactly (then the model validates every document)."""
     try:
-        return SchemaValidator(_document_twin(DeclarationIn.__pydantic_core_schema__))
-    except _Unsupported:
+        return SchemaValidator(twin.document_twin(DeclarationIn.__pydantic_core_schema__, _FAST_FORMS))
+    except twin.Unsupported:
         return None
-
-
-def _code_check(node: dict) -> Callable[[], CoreSchema] | None:
-    """The core-only form of a code field's validator node (a before-validator over a plain str), if it is one."""
-    if node.get("type") != "function-before" or node.get("schema") != {"type": "str"}:
-        return None
-    function = node.get("function", {})
-    return _FAST_FORMS.get(function.get("function")) if function.get("type") == "no-info" else None
-
-
-def _decimal_pattern(node: dict) -> str:
-    """A pattern for decimal strings whose JSON form, str(Decimal(text)), is the text itself and that the node
-    accepts: no sign, exponent, leading zeros or whitespace, at most 5 zeros after "0." (str() switches to
-    exponent notation after that), within max_digits and decimal_places. Other forms go to the model."""
-    gt, max_digits, places = node.get("gt"), node.get("max_digits"), node.get("decimal_places")
-    if set(node) - {"type", "gt", "max_digits", "decimal_places", "metadata"} or gt is None or gt != 0:
-        raise _Unsupported(f"decimal {node}")
-    if max_digits is None and places is None:
-        return r"^(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.0{0,5}[1-9][0-9]*)$"
-    if max_digits is None or places is None or not 0 < places < max_digits:
-        raise _Unsupported(f"decimal {node}")
-    fractions = "|".join(f"{'0' * zeros}[1-9][0-9]{{0,{places - zeros - 1}}}" for zeros in range(min(places, 6)))
-    return rf"^(?:[1-9][0-9]{{0,{max_digits - places - 1}}}(?:\.[0-9]{{1,{places}}})?|0\.(?:{fractions}))$"
-
-
-def _json_form(node: dict) -> CoreSchema:
-    """Validate as the node does, then serialize the value as model_dump(mode="json") would: one Python call,
-    which also runs the node's own after-validator if it has one (e.g. the check that the arrival has an offset)."""
-    to_json = SchemaSerializer(node).to_python
-    if node["type"] == "function-after" and node["function"]["type"] == "no-info":
-        check = node["function"]["function"]
-        return core_schema.no_info_after_validator_function(lambda v: to_json(check(v), mode="json"), node["schema"])
-    return core_schema.no_info_after_validator_function(lambda v: to_json(v, mode="json"), node)
-
-
-_MODEL_KEYS = {"type", "cls", "schema", "config", "ref", "metadata", "custom_init", "root_model", "post_init"}
-_FIELDS_KEYS = {"type", "fields", "model_name", "computed_fields", "metadata"}
-_CONFIG_KEYS = {"title", "extra_fields_behavior", "str_strip_whitespace"}
-
-
-def _document_twin(node: dict) -> CoreSchema:
-    """A core schema that validates like `node` but gives the JSON form: models become typed dicts (same field
-    order, defaults and extra-field rule), decimals checked strings, datetimes their serialized text, code
-    checks core-only. Raises _Unsupported for anything it cannot reproduce exactly."""
-    if "serialization" in node:
-        raise _Unsupported(f"custom serialization in {node['type']}")
-    kind = node["type"]
-    if kind == "definitions":
-        return {**node, "schema": _document_twin(node["schema"]),
-                "definitions": [_document_twin(d) for d in node["definitions"]]}
-    if kind == "definition-ref":
-        return node
-    if kind == "model":
-        fields_node, config = node["schema"], node.get("config", {})
-        if (set(node) - _MODEL_KEYS or node.get("custom_init") or node.get("root_model") or node.get("post_init")
-                or fields_node["type"] != "model-fields" or set(fields_node) - _FIELDS_KEYS
-                or fields_node.get("computed_fields") or set(config) - _CONFIG_KEYS
-                or config.get("extra_fields_behavior", "ignore") == "allow"):
-            raise _Unsupported(f"model {node.get('ref')}")
-        fields = {}
-        for name, field in fields_node["fields"].items():
-            if set(field) - {"type", "schema", "metadata"}:
-                raise _Unsupported(f"field {name} of {node.get('ref')}")
-            fields[name] = core_schema.typed_dict_field(_document_twin(field["schema"]),
-                                                        required=field["schema"]["type"] != "default")
-        return core_schema.typed_dict_schema(fields, ref=node.get("ref"), config=config, total=True,
-                                             extra_behavior=config.get("extra_fields_behavior"))
-    if kind == "list":
-        return {**node, "items_schema": _document_twin(node["items_schema"])}
-    if kind in ("default", "nullable"):
-        if kind == "default" and ("default_factory" in node or not _same_in_json(node.get("default"))):
-            raise _Unsupported(f"default of {node['schema']['type']}")
-        return {**node, "schema": _document_twin(node["schema"])}
-    if kind == "decimal":
-        return core_schema.str_schema(pattern=_decimal_pattern(node), strip_whitespace=False)
-    if kind == "datetime":
-        return _json_form(node)
-    if (fast := _code_check(node)) is not None:
-        return fast()
-    if kind in ("function-before", "function-after") and _plain(node["schema"]):
-        return node  # a validator over values that are their own JSON form (an after-validator keeps their type)
-    if kind == "function-after" and node["schema"]["type"] == "datetime" and "serialization" not in node["schema"]:
-        return _json_form(node)
-    if _plain(node):
-        return node
-    raise _Unsupported(kind)
-
-
-def _same_in_json(value) -> bool:
-    if isinstance(value, list):
-        return all(map(_same_in_json, value))
-    return value is None or type(value) in (str, int, bool)
-
-
-def _plain(node: dict) -> bool:
-    """Whether a schema's values are their own JSON form (strings, ints, booleans, None, lists of them)."""
-    kind = node.get("type")
-    if "serialization" in node:
-        return False
-    if kind in ("str", "int", "bool", "none"):
-        return True
-    if kind == "literal":
-        return all(_same_in_json(v) for v in node["expected"])
-    if kind in ("nullable", "default", "function-before", "function-after"):
-        if kind == "default" and ("default_factory" in node or not _same_in_json(node.get("default"))):
-            return False
-        return _plain(node["schema"])
-    if kind == "list":
-        return _plain(node["items_schema"])
-    return False

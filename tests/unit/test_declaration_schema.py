@@ -14,7 +14,7 @@ from pydantic import BaseModel, field_serializer
 from pydantic_core import SchemaValidator, ValidationError, core_schema
 
 from concord.access.identity import Subject
-from concord.declarations import schemas
+from concord.declarations import schemas, twin
 from concord.bench.ingest import _bodies
 from concord.declarations.schemas import DeclarationIn, declaration_document, parse_declaration
 from concord.errors import InvalidDocument
@@ -203,8 +203,8 @@ def test_code_forms_take_no_non_ascii(form, extra):
             assert candidate.strip() == sample, candidate  # only whitespace, which Python strips too
 
 
-_QUANTITY = schemas._decimal_pattern({"type": "decimal", "gt": 0, "max_digits": 21, "decimal_places": 9})
-_AMOUNT = schemas._decimal_pattern({"type": "decimal", "gt": 0, "max_digits": 18, "decimal_places": 2})
+_QUANTITY = twin.decimal_pattern({"type": "decimal", "gt": 0, "max_digits": 21, "decimal_places": 9})
+_AMOUNT = twin.decimal_pattern({"type": "decimal", "gt": 0, "max_digits": 18, "decimal_places": 2})
 
 
 @given(quantity=st.from_regex(_QUANTITY, fullmatch=True),
@@ -219,10 +219,10 @@ def test_decimals_the_twin_takes_are_their_own_json_form(quantity, amount):
 
 def test_decimal_patterns():
     assert _AMOUNT == r"^(?:[1-9][0-9]{0,15}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]{0,1}|0[1-9][0-9]{0,0}))$"
-    with pytest.raises(schemas._Unsupported):
-        schemas._decimal_pattern({"type": "decimal", "ge": 0})
-    with pytest.raises(schemas._Unsupported):
-        schemas._decimal_pattern({"type": "decimal", "gt": 0, "max_digits": 5})
+    with pytest.raises(twin.Unsupported):
+        twin.decimal_pattern({"type": "decimal", "ge": 0})
+    with pytest.raises(twin.Unsupported):
+        twin.decimal_pattern({"type": "decimal", "gt": 0, "max_digits": 5})
 
 
 VALUES = st.one_of(
@@ -281,8 +281,8 @@ def test_the_twin_refuses_what_it_cannot_reproduce():
             return v.upper()
 
     for model in (WithFloat, WithSerializer):
-        with pytest.raises(schemas._Unsupported):
-            schemas._document_twin(model.__pydantic_core_schema__)
+        with pytest.raises(twin.Unsupported):
+            twin.document_twin(model.__pydantic_core_schema__, {})
 
 
 def test_json_schema_of_code_fields_unchanged():
