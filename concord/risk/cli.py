@@ -152,8 +152,7 @@ def _subsets_table(result: dict) -> Table:
     if "deduplicated" in result:
         sections.append(("deduplicated splits", result["deduplicated"]))
     for name, sub in sections:
-        for model in ("concord", "concord_novel", "concord_crossfit", "plain_lightgbm",
-                      "lookup"):
+        for model in ("concord", "concord_main", "concord_novel", "plain_lightgbm", "lookup"):
             if model in sub:
                 m = sub[model]
                 table.add_row(f"{name} ({sub['rows']})", model,

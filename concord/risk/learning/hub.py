@@ -137,8 +137,9 @@ def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2
     cut = int(len(records) * (1 - valid_share))
     profiles = HistoryProfiles().observe(records)
     labelled = {r.declaration_id for r in records}
-    profiles.add_declarations([r for r in hub_declarations(session) if r.declaration_id not in labelled])
-    model = fit(records[:cut], records[cut:], profiles, params, progress=progress)
+    declared = [r for r in hub_declarations(session) if r.declaration_id not in labelled]
+    profiles.add_declarations(declared)
+    model = fit(records[:cut], records[cut:], profiles, params, progress=progress, declared=records + declared)
     model.info["outcomes_until"] = max(at for at, _ in outcomes).isoformat()
     model.info["source"] = "hub"
     return model
