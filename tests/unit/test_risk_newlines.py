@@ -108,3 +108,12 @@ def test_routing_off_is_the_main_model_alone(split):
     model = fit(train, valid, params=FAST, new_lines=False)
     assert model.new_lines is None and not model.routed(test).any()
     assert np.array_equal(model.score_records(test), model.main_scores(test))
+
+
+def test_a_declarations_own_label_never_reaches_its_score(routed_model):
+    records = synthetic_records(4000, seed=21, days=120)[3200:]  # the test split, labels on
+    flipped = [replace(r, fraud=1 - r.fraud) for r in records]
+    stripped = [replace(r, fraud=None, critical=None) for r in records]
+    assert routed_model.routed(records).any()
+    assert np.array_equal(routed_model.score_records(records), routed_model.score_records(flipped))
+    assert np.array_equal(routed_model.score_records(records), routed_model.score_records(stripped))
