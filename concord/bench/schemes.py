@@ -138,7 +138,8 @@ def never_seen(history, test, y, critical, scores: dict, sent: np.ndarray) -> di
 
     fresh = novelty(test, seen_lines(history))
     out = compare(y[fresh], critical[fresh], {k: v[fresh] for k, v in scores.items()}, resamples=400,
-                  leads=(("concord", "concord_main"), ("concord", "plain_lightgbm"), ("concord", "reference")))
+                  leads=(("concord", "concord_main"), ("concord_routed", "concord_main"), ("concord", "plain_lightgbm"),
+                         ("concord", "reference")))
     return {**out, "rows_routed": int(sent.sum()), "routed_and_never_seen": int((sent & fresh).sum())}
 
 
@@ -166,7 +167,10 @@ def run(n: int = 30_000, seed: int = 0, progress=None) -> dict:
     # concord: the live model (new goods lines to the cross-fitted booster); concord_main: its main model alone,
     # the live model before that routing
     scores = {"concord": model.score_records(unlabelled), "concord_main": model.main_scores(unlabelled)}
-    sent = model.routed(unlabelled)
+    sent = model.routed(unlabelled, route=True)
+    if model.new_lines is not None and not model.new_lines.routes:  # it lost on valid: shown, not used
+        scores["concord_routed"] = model.score_records(unlabelled, route=True)
+    result_routing = model.info.get("new_lines")
     progress("reference model")
     scores["reference"] = reference_model(train, valid, unlabelled)
     progress("plain LightGBM")
@@ -183,7 +187,7 @@ def run(n: int = 30_000, seed: int = 0, progress=None) -> dict:
         m = selection_metrics(y, critical, s)
         result["models"][name] = {"auc": round(m["auc"], 4), "precision@10": round(m["precision@10"], 4),
                                   "recall@10": round(m["recall@10"], 4), "per_scheme": per_scheme(s, labels)}
-    result["never_seen"] = never_seen(train + valid, test, y, critical, scores, sent)
+    result["never_seen"] = {**never_seen(train + valid, test, y, critical, scores, sent), "new_lines": result_routing}
     # the same model's selection with the risk unit's split-consignment rule forcing its hits first
     progress("the split-consignment rule")
     source = split_rule(THRESHOLD)

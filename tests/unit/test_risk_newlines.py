@@ -23,8 +23,8 @@ def split():
 @pytest.fixture(scope="module")
 def routed_model(split):
     train, valid, _ = split
-    model = fit(train, valid, params=FAST)
-    assert model.new_lines is not None, "the synthetic valid split has new lines enough to fit the map"
+    model = fit(train, valid, params=FAST, new_lines="always")
+    assert model.new_lines is not None and model.new_lines.routes, "valid has new lines enough to fit the map"
     return model
 
 
@@ -105,9 +105,23 @@ def test_save_load_gives_identical_scores_and_keeps_updating(routed_model, split
 
 def test_routing_off_is_the_main_model_alone(split):
     train, valid, test = split
-    model = fit(train, valid, params=FAST, new_lines=False)
+    model = fit(train, valid, params=FAST, new_lines="never")
     assert model.new_lines is None and not model.routed(test).any()
     assert np.array_equal(model.score_records(test), model.main_scores(test))
+
+
+def test_the_booster_routes_only_if_it_ranks_valid_new_lines_as_well_as_the_main_model(routed_model, split):
+    train, valid, test = split
+    gated = fit(train, valid, params=FAST)  # the default: decided on valid
+    booster, main = (gated.new_lines.info["valid_routed"][k] for k in ("booster", "main"))
+    wins = booster["auc"] >= main["auc"] and booster["precision@10"] >= main["precision@10"]
+    assert gated.new_lines.routes == wins == gated.info["new_lines"]["routes"]
+    # a booster that does not route leaves the main model's scores, and still scores new lines when asked
+    off = RiskModel.from_bytes(routed_model.to_bytes())
+    off.new_lines.info["routes"] = False
+    assert np.array_equal(off.score_records(test), off.main_scores(test)) and not off.routed(test).any()
+    assert np.array_equal(off.score_records(test, route=True), routed_model.score_records(test))
+    assert not RiskModel.from_bytes(off.to_bytes()).new_lines.routes  # the decision is saved
 
 
 def test_a_declarations_own_label_never_reaches_its_score(routed_model):

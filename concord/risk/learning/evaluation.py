@@ -128,7 +128,7 @@ def _interval(values: np.ndarray) -> list[float]:
 
 def compare(y, critical, scores: dict[str, np.ndarray], resamples: int = 400, seed: int = 13,
             leads=(("concord", "plain_lightgbm"), ("concord", "concord_main"), ("concord_main", "plain_lightgbm"),
-                   ("concord_novel", "plain_lightgbm"))) -> dict:
+                   ("concord_routed", "concord_main"), ("concord_novel", "plain_lightgbm"))) -> dict:
     """Each model's metrics with 95 % bootstrap intervals on one subset, and the paired leads of some models."""
     y = np.asarray(y, dtype=np.int64)
     n = len(y)
@@ -171,14 +171,16 @@ def _labels(records):
     return (np.array([r.fraud for r in records], np.int64), np.array([r.critical or 0 for r in records], np.int64))
 
 
-def _concord_scores(train, valid, test, params, progress):
+def _concord_scores(train, valid, test, params, progress, new_lines: str = "valid"):
     from concord.risk.learning.model import fit
 
     unlabelled = [replace(r, fraud=None, critical=None, revenue=None) for r in test]
     profiles = HistoryProfiles().observe(list(train) + list(valid))
     profiles.add_declarations(unlabelled)  # lodged declarations: values known, outcomes not
-    model = fit(train, valid, profiles, params, progress=progress)
-    model.routed_test = model.routed(unlabelled)
+    model = fit(train, valid, profiles, params, progress=progress, new_lines=new_lines)
+    model.routed_test = model.routed(unlabelled, route=True)
+    # the booster's scores on new lines even where it did not win on valid (then the live model is the main one)
+    model.forced = model.score_records(unlabelled, route=True) if model.new_lines is not None else None
     return model.score_records(unlabelled), model.main_scores(unlabelled), model
 
 
@@ -203,7 +205,7 @@ def novel_line_scores(model, train, valid, test, params: dict | None = None, mat
 
 
 def routing_report(live: np.ndarray, main: np.ndarray, fresh: np.ndarray, sent: np.ndarray) -> dict:
-    """Which rows the live model sent to the new-line booster, and whether the lanes' budgets would see the same
+    """Which rows go to the new-line booster (`live`: its routed scores), and whether the lanes' budgets would see the same
     share of new goods lines at the top 2, 5 and 10 % (the score map's purpose)."""
     out = {"rows_routed": int(sent.sum()), "never_seen_rows": int(fresh.sum()),
            "routed_and_never_seen": int((sent & fresh).sum()), "top_share_never_seen": {}}
@@ -211,12 +213,12 @@ def routing_report(live: np.ndarray, main: np.ndarray, fresh: np.ndarray, sent: 
         k = max(1, int(round(len(live) * percent / 100)))
         out["top_share_never_seen"][f"{percent}%"] = {
             name: round(float(fresh[np.argsort(-s, kind="stable")[:k]].mean()), 4) for name, s in
-            (("live", live), ("main", main))}
+            (("routed", live), ("main", main))}
     return out
 
 
 def honest_evaluate(train, valid, test, params: dict | None = None, progress=None, resamples: int = 400,
-                    deduplicated: bool = True) -> dict:
+                    deduplicated: bool = True, new_lines: str = "valid") -> dict:
     """Concord, plain LightGBM and the lookup table on all / repeated / never-seen test rows, with intervals."""
     progress = progress or (lambda stage, done=None, total=None: None)
     clock, stages = [time.perf_counter()], {}
@@ -241,7 +243,7 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
     # OpenMP thread (see PLAIN_PARAMS) and LightGBM lets go of the GIL while boosting, so two cores both work
     with ThreadPoolExecutor(1) as pool:
         plain = pool.submit(plain_runs)
-        scores_concord, scores_main, model = _concord_scores(train, valid, test, params, progress)
+        scores_concord, scores_main, model = _concord_scores(train, valid, test, params, progress, new_lines)
         lap("concord")
         progress("the novel-line booster (experiment)")
         matrices = model.features(train), model.features(valid), model.features(test)
@@ -249,7 +251,7 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
         lap("novel_line_booster")
         if deduplicated:
             progress("deduplicated splits")
-            d_concord, d_main, _ = _concord_scores(d_train, d_valid, d_test, params, progress)
+            d_concord, d_main, _ = _concord_scores(d_train, d_valid, d_test, params, progress, new_lines)
             lap("concord_deduplicated")
         progress("plain LightGBM on the raw columns")
         plain_full, plain_dedup = plain.result()
@@ -266,11 +268,16 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
         subset = {k: v[mask] for k, v in scores.items()}
         if name == "never_seen":
             subset["concord_novel"] = novel[mask]
+        if model.forced is not None and not model.new_lines.routes:
+            subset["concord_routed"] = model.forced[mask]
         result["subsets"][name] = compare(y[mask], critical[mask], subset, resamples)
     # the full-split metrics at every cut-off, as the data README asks, for the record
     result["all_split_concord"] = selection_metrics(y, critical, scores_concord)
     result["all_split_concord_main"] = selection_metrics(y, critical, scores_main)
-    result["routing"] = routing_report(scores_concord, scores_main, fresh, model.routed_test)
+    result["routing"] = {"routes": bool(model.new_lines and model.new_lines.routes),
+                         "new_lines": model.info.get("new_lines"),
+                         **routing_report(scores_concord if model.forced is None else model.forced, scores_main,
+                                          fresh, model.routed_test)}
     if deduplicated:
         # compare() counts the test rows as "rows"; here rows are every deduplicated split's
         result["deduplicated"] = {**compare(d_y, d_c, {"concord": d_concord, "concord_main": d_main,

@@ -122,7 +122,8 @@ def follow_outcomes(model, session) -> int:
     return 0 if feed is None else feed.pull(model, session)
 
 
-def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2, progress=None):
+def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2, progress=None,
+                   new_lines: str = "valid"):
     """Train on the outcomes Concord recorded: the latest `valid_share` of them (by declaration time) stop
     the boosting; every stored declaration feeds the price and party statistics."""
     from concord.errors import ConcordError
@@ -139,7 +140,8 @@ def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2
     labelled = {r.declaration_id for r in records}
     declared = [r for r in hub_declarations(session) if r.declaration_id not in labelled]
     profiles.add_declarations(declared)
-    model = fit(records[:cut], records[cut:], profiles, params, progress=progress, declared=records + declared)
+    model = fit(records[:cut], records[cut:], profiles, params, progress=progress, declared=records + declared,
+                new_lines=new_lines)
     model.info["outcomes_until"] = max(at for at, _ in outcomes).isoformat()
     model.info["source"] = "hub"
     return model

@@ -47,14 +47,21 @@ class RiskModel:
         """The feature matrix, from the one feature function."""
         return featurize(records, self.profiles, self.spec, as_of)
 
-    def score_records(self, records, as_of: float | None = None) -> np.ndarray:
-        """Probability of an irregularity, one per record."""
+    def _routed(self, x: np.ndarray, route: bool | None = None) -> np.ndarray | None:
+        """Rows for the new-line booster: those whose goods line has no known outcome, when the booster routes
+        (it won on valid, see newlines.py) or `route` asks for it anyway; None when nothing is routed."""
+        if self.new_lines is None or not (self.new_lines.routes if route is None else route):
+            return None
+        return routed(x, self.spec.names())
+
+    def score_records(self, records, as_of: float | None = None, route: bool | None = None) -> np.ndarray:
+        """Probability of an irregularity, one per record (`route` True/False overrides the model's routing)."""
         records = list(records)
         if not records:
             return np.zeros(0)
         with self._lock:
             x = self.features(records, as_of)
-            new = None if self.new_lines is None else routed(x, self.spec.names())
+            new = self._routed(x, route)
             if new is not None and new.any():
                 out = np.empty(len(records))
                 out[new] = self.new_lines.score([r for r, n in zip(records, new) if n])
@@ -63,11 +70,11 @@ class RiskModel:
                 return out
         return self.booster.predict(x, num_threads=1)
 
-    def routed(self, records, as_of: float | None = None) -> np.ndarray:
+    def routed(self, records, as_of: float | None = None, route: bool | None = None) -> np.ndarray:
         """Which records the new-line booster scores (their goods line has no known outcome)."""
         with self._lock:
             x = self.features(list(records), as_of)
-        new = None if self.new_lines is None else routed(x, self.spec.names())
+        new = self._routed(x, route)
         return np.zeros(len(x), bool) if new is None else new
 
     def main_scores(self, records, as_of: float | None = None) -> np.ndarray:
@@ -80,7 +87,7 @@ class RiskModel:
         """The features that pushed this record's score most, with their value and log-odds contribution."""
         with self._lock:
             x = self.features([record])
-            new = None if self.new_lines is None else routed(x, self.spec.names())
+            new = self._routed(x)
             if new is not None and new[0]:  # the booster that scored it explains it
                 return self.new_lines.explain(record, top)
         contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]  # last column: bias
@@ -152,12 +159,13 @@ def _labels(records) -> tuple[np.ndarray, np.ndarray]:
 
 def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | None = None,
         rounds: int = 3000, patience: int = 200, spec: FeatureSpec | None = None, progress=None,
-        new_lines: bool = True, declared=None) -> RiskModel:
+        new_lines: str = "valid", declared=None) -> RiskModel:
     """Train on `train`, stop early on `valid`; history features read outcomes strictly before each row.
 
     `profiles` defaults to the history of train and valid themselves; give it to add earlier history.
-    `new_lines`: also train the booster that scores rows whose goods line has no known outcome (newlines.py),
-    its price norms from `declared` (default train and valid: the declarations known at training).
+    `new_lines`: "valid" trains the booster for rows whose goods line has no known outcome (newlines.py) and routes
+    them to it if it ranks valid's such rows at least as well as the main model; "always" routes regardless,
+    "never" trains none. Its price norms come from `declared` (default train and valid: known at training).
     `progress(stage, done, total)`, when given, hears of each stage and boosting round (a console shows it).
     """
     progress = progress or (lambda stage, done=None, total=None: None)
@@ -197,10 +205,13 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
     x_ref, s_ref = (x_valid, scores_valid) if valid else (x_train, booster.predict(x_train, num_threads=1))
     reference = reference_profile(x_ref, s_ref, names)
     model = RiskModel(booster, spec, profiles, info, reference)
-    if new_lines and valid:
+    if new_lines not in ("valid", "always", "never"):
+        raise ConcordError(f"--new-lines must be 'valid', 'always' or 'never', not {new_lines!r}")
+    if new_lines != "never" and valid:
         progress("the booster for new goods lines")
         model.new_lines = fit_new_lines(train, valid, model, train + valid if declared is None else list(declared),
-                                        {k: v for k, v in params.items() if k in _BOOSTER_PARAMS})
+                                        {k: v for k, v in params.items() if k in _BOOSTER_PARAMS},
+                                        always=new_lines == "always")
         if model.new_lines is not None:
             info["new_lines"] = model.new_lines.info
     return model
