@@ -251,7 +251,7 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
         lap("novel_line_booster")
         if deduplicated:
             progress("deduplicated splits")
-            d_concord, d_main, _ = _concord_scores(d_train, d_valid, d_test, params, progress, new_lines)
+            d_concord, d_main, d_model = _concord_scores(d_train, d_valid, d_test, params, progress, new_lines)
             lap("concord_deduplicated")
         progress("plain LightGBM on the raw columns")
         plain_full, plain_dedup = plain.result()
@@ -280,8 +280,10 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
                                           fresh, model.routed_test)}
     if deduplicated:
         # compare() counts the test rows as "rows"; here rows are every deduplicated split's
-        result["deduplicated"] = {**compare(d_y, d_c, {"concord": d_concord, "concord_main": d_main,
-                                                       "plain_lightgbm": plain_dedup}, resamples),
+        d_scores = {"concord": d_concord, "concord_main": d_main, "plain_lightgbm": plain_dedup}
+        if d_model.forced is not None and not d_model.new_lines.routes:  # the booster lost on valid: shown, not used
+            d_scores["concord_routed"] = d_model.forced
+        result["deduplicated"] = {**compare(d_y, d_c, d_scores, resamples), "new_lines": d_model.info.get("new_lines"),
                                   "rows": {"train": len(d_train), "valid": len(d_valid), "test": len(d_test)}}
     lap("lookup_and_bootstrap")
     result["stage_seconds"] = stages

@@ -112,7 +112,7 @@ def fit_new_lines(train, valid, main, declared, params: dict | None = None, alwa
     info = {"best_iteration": int(best), "valid_routed_rows": int(new.sum()),
             # how each ranks the valid rows it would score (the main model's figure is a little optimistic: it
             # stopped boosting on valid)
-            "valid_routed": {name: {k: round(v, 4) for k, v in selection_metrics(y, y * 0, s).items()
+            "valid_routed": {name: {k: round(m, 4) for k, m in selection_metrics(y, y * 0, s).items()
                                     if k in ("auc", "precision@5", "precision@10")}
                              for name, s in (("booster", raw), ("main", main_scores))},
             "train_rows": a, "declared_lines_for_price_norms": len({(r.hs6, r.origin, r.net_mass, r.value)
