@@ -205,8 +205,8 @@ def novel_line_scores(model, train, valid, test, params: dict | None = None, mat
 
 
 def routing_report(live: np.ndarray, main: np.ndarray, fresh: np.ndarray, sent: np.ndarray) -> dict:
-    """Which rows go to the new-line booster (`live`: its routed scores), and whether the lanes' budgets would see the same
-    share of new goods lines at the top 2, 5 and 10 % (the score map's purpose)."""
+    """Which rows go to the new-line booster (`live`: its routed scores), and whether the lanes' budgets would see
+    the same share of new goods lines at the top 2, 5 and 10 % (the score map's purpose)."""
     out = {"rows_routed": int(sent.sum()), "never_seen_rows": int(fresh.sum()),
            "routed_and_never_seen": int((sent & fresh).sum()), "top_share_never_seen": {}}
     for percent in (2, 5, 10):
