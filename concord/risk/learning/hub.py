@@ -85,16 +85,16 @@ class OutcomeFeed:
                 select(DeclarationVersion.declaration_id, DeclarationVersion.version, DeclarationVersion.document)
                 .where(tuple_(DeclarationVersion.declaration_id, DeclarationVersion.version)
                        .in_({(r.declaration_id, r.version) for r in new}))))
-            added = 0
+            records = []
             for r in new:
                 self.seen[r.id] = r.recorded_at
                 doc = documents.get((r.declaration_id, r.version))
                 if doc is None:
                     continue
                 revenue = None if r.revenue_recovered is None else float(r.revenue_recovered)
-                for record in labelled_records(doc, r.result == "irregular", revenue=revenue):
-                    model.record_outcome(record)
-                    added += 1
+                records += labelled_records(doc, r.result == "irregular", revenue=revenue)
+            model.record_outcomes(records)  # at once: a catch-up of thousands is one batch, not thousands
+            added = len(records)
             latest = max(r.recorded_at for r in new)
             self.since = latest if self.since is None else max(self.since, latest)
             horizon = self.since - timedelta(seconds=self.LAG)

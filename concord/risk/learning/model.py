@@ -104,10 +104,16 @@ class RiskModel:
 
     def record_outcome(self, record, known_at: float | None = None) -> None:
         """An inspection outcome becomes history at once (and a label at the next training)."""
+        self.record_outcomes([record], known_at)
+
+    def record_outcomes(self, records, known_at: float | None = None) -> None:
+        """Inspection outcomes: the history profiles and, for new lines, the booster's line votes (the next new
+        line of their groups reads them); one call for many is cheaper than one each, and scores the same."""
+        records = list(records)
         with self._lock:
-            self.profiles.add_outcome(record, known_at)
-            if self.new_lines is not None:  # the line votes too: the next new line of its groups reads it
-                self.new_lines.add_outcome(record)
+            self.profiles.add_outcomes(records, None if known_at is None else int(known_at))
+            if self.new_lines is not None:
+                self.new_lines.add_outcomes(records)
 
     def record_declaration(self, record) -> None:
         """A declaration's values join the unit-value statistics."""

@@ -55,8 +55,8 @@ class NewLineBooster:
         return [{"feature": self.names[i], "value": None if np.isnan(x[0, i]) else round(float(x[0, i]), 6),
                  "contribution": round(float(contrib[i]), 6)} for i in order]
 
-    def add_outcome(self, record) -> None:
-        self.tables.add_outcome(record)
+    def add_outcomes(self, records) -> None:
+        self.tables.add_outcomes(records)
 
     def write(self, z) -> None:
         """Into the model's zip: booster text, tables (.npz), the mapping and info (json)."""

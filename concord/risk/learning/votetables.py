@@ -27,7 +27,15 @@ VOTE_KEYS = {"x".join(k): k for k in TE_KEYS + HIER}
 _KEYS = {**VOTE_KEYS, "all": (), "line": LINE, **{"price." + "x".join(k): k for k in PRICE_LEVELS}}
 _VOTES, _LINE, _PRICES = list(VOTE_KEYS) + ["all"], ["line"], ["price." + "x".join(k) for k in PRICE_LEVELS]
 _HIER = {"x".join(k) for k in HIER}
-MERGE_AT = 4096  # keys added live wait in a dict up to this many, then join the sorted arrays
+MERGE_AT = 4096  # keys added live wait in a small sorted table up to this many, then join the big one
+# A line's rate enters its groups' sums in fixed point (units of 2^-32, integers held exactly in float64 up to 2^53):
+# the sums then do not depend, even in the last bit, on the order or batching in which outcomes arrived, so two
+# workers that read the same outcomes score alike, and one outcome at a time equals all at once.
+UNIT = 2.0 ** 32
+
+
+def _fixed(rate: np.ndarray) -> np.ndarray:
+    return np.round(rate * UNIT)
 
 
 def _pair(group: np.ndarray, line: np.ndarray) -> np.ndarray:
@@ -35,47 +43,53 @@ def _pair(group: np.ndarray, line: np.ndarray) -> np.ndarray:
 
 
 class _Table:
-    """Sorted uint64 keys with float columns, plus keys added since (a dict) until MERGE_AT of them."""
+    """Sorted uint64 keys with float columns, and a small sorted table of keys added since, merged into the big
+    one at MERGE_AT of them (so that one live outcome does not re-sort a million keys)."""
 
     def __init__(self, keys=None, values=None, width: int = 2):
+        width = width if values is None else values.shape[1]
         self.keys = np.zeros(0, np.uint64) if keys is None else keys
         self.values = np.zeros((0, width)) if values is None else values
-        self.new: dict[int, np.ndarray] = {}
+        self.recent_keys, self.recent_values = np.zeros(0, np.uint64), np.zeros((0, width))
+
+    @staticmethod
+    def _find(keys: np.ndarray, asked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(keys):
+            return np.zeros(len(asked), np.intp), np.zeros(len(asked), bool)
+        at = np.minimum(np.searchsorted(keys, asked), len(keys) - 1)
+        return at, keys[at] == asked
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The columns of each key (zeros where absent)."""
         out = np.zeros((len(keys), self.values.shape[1]))
-        if len(self.keys):
-            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-            found = self.keys[at] == keys
-            out[found] = self.values[at[found]]
-        if self.new:
-            for i, k in enumerate(keys.tolist()):
-                v = self.new.get(k)
-                if v is not None:
-                    out[i] = v
+        for table, values in ((self.keys, self.values), (self.recent_keys, self.recent_values)):
+            at, found = self._find(table, keys)
+            out[found] = values[at[found]]
         return out
 
-    def add(self, key: int, delta: np.ndarray) -> np.ndarray:
-        """Add `delta` to a key's columns; the columns before."""
-        if len(self.keys):
-            at = int(np.searchsorted(self.keys, np.uint64(key)))
-            if at < len(self.keys) and int(self.keys[at]) == key:
-                before = self.values[at].copy()
-                self.values[at] += delta
-                return before
-        before = self.new.get(key, np.zeros_like(delta))
-        self.new[key] = before + delta
-        if len(self.new) >= MERGE_AT:
-            self.merge()
+    def add(self, keys: np.ndarray, deltas: np.ndarray) -> np.ndarray:
+        """Add each row of `deltas` to its key's columns (keys distinct); the columns before."""
+        before = self.get(keys)
+        at, found = self._find(self.keys, keys)
+        self.values[at[found]] += deltas[found]
+        keys, deltas = keys[~found], deltas[~found]
+        at, found = self._find(self.recent_keys, keys)
+        self.recent_values[at[found]] += deltas[found]
+        if not found.all():
+            merged = np.concatenate([self.recent_keys, keys[~found]])
+            order = np.argsort(merged, kind="stable")
+            self.recent_keys = merged[order]
+            self.recent_values = np.vstack([self.recent_values, deltas[~found]])[order]
+            if len(self.recent_keys) >= MERGE_AT:
+                self.merge()
         return before
 
     def merge(self) -> None:
-        if self.new:
-            keys = np.concatenate([self.keys, np.fromiter(self.new, np.uint64, len(self.new))])
-            values = np.vstack([self.values, np.array(list(self.new.values()))])
+        if len(self.recent_keys):
+            keys = np.concatenate([self.keys, self.recent_keys])
             order = np.argsort(keys, kind="stable")
-            self.keys, self.values, self.new = keys[order], values[order], {}
+            self.keys, self.values = keys[order], np.vstack([self.values, self.recent_values])[order]
+            self.recent_keys, self.recent_values = self.recent_keys[:0], self.recent_values[:0]
 
 
 class LineVoteTables:
@@ -85,7 +99,7 @@ class LineVoteTables:
         self.vocab: dict[str, dict] = {}
         self.pairs, self.groups, self.norms = _Table(), _Table(), _Table(width=5)
         self._plans = {name: key_plan(_KEYS, names) for name, names in
-                       (("votes", _VOTES), ("line", _LINE), ("prices", _PRICES))}
+                       (("votes", _VOTES + _LINE), ("prices", _PRICES))}
 
     def _keys(self, records, plan: str, grow: bool = False) -> np.ndarray:
         keys, _ = Columns(records, self.vocab, grow).keys(self._plans[plan])
@@ -97,16 +111,9 @@ class LineVoteTables:
         tables = cls()
         labelled = [r for r in labelled if r.fraud is not None]
         declared = list({LINE_OF(r): r for r in list(declared) + labelled}.values())
-        if labelled:
-            groups = tables._keys(labelled, "votes", grow=True)
-            pair = _pair(groups, tables._keys(labelled, "line", grow=True)[0]).ravel()
-            keys, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
-            y = np.tile([float(r.fraud) for r in labelled], len(_VOTES))
-            rows, frauds = np.bincount(inverse, minlength=len(keys)), np.bincount(inverse, y, len(keys))
-            tables.pairs = _Table(keys, np.column_stack([rows, frauds]).astype(np.float64))
-            gk, at = np.unique(groups.ravel()[first], return_inverse=True)
-            tables.groups = _Table(gk, np.column_stack([np.bincount(at, frauds / rows, len(gk)),
-                                                        np.bincount(at, minlength=len(gk))]).astype(np.float64))
+        tables.add_outcomes(labelled)  # fixed point: all at once is what one at a time would give
+        tables.pairs.merge()
+        tables.groups.merge()
         if declared:
             keys = tables._keys(declared, "prices", grow=True).ravel()
             lp, lm = _log_price_mass(declared)
@@ -122,31 +129,44 @@ class LineVoteTables:
         return tables
 
     def add_outcome(self, record) -> None:
-        """One recorded outcome: its line's rate changes in each group; the groups' sums follow (exact)."""
-        if record.fraud is None:
+        """One recorded outcome (see add_outcomes)."""
+        self.add_outcomes([record])
+
+    def add_outcomes(self, records) -> None:
+        """Recorded outcomes: each line's rate changes in each of its groups, and the groups' sums move by the
+        difference (exact: fixed point); records without an outcome are skipped."""
+        records = [r for r in records if r.fraud is not None]
+        if not records:
             return
-        groups = self._keys([record], "votes", grow=True)[:, 0]
-        pairs = _pair(groups, self._keys([record], "line", grow=True)[0])
-        y = float(record.fraud)
-        for g, p in zip(groups.tolist(), pairs.tolist()):
-            n, f = self.pairs.add(p, np.array([1.0, y]))
-            old = f / n if n else 0.0
-            self.groups.add(g, np.array([(f + y) / (n + 1) - old, 0.0 if n else 1.0]))
+        keys = self._keys(records, "votes", grow=True)  # the groups of every key, then the line
+        groups = keys[:-1]
+        pairs, inverse = np.unique(_pair(groups, keys[-1]).ravel(), return_inverse=True)
+        y = np.tile([float(r.fraud) for r in records], len(_VOTES))
+        added = np.column_stack([np.bincount(inverse, minlength=len(pairs)), np.bincount(inverse, y, len(pairs))])
+        n, f = self.pairs.add(pairs, added.astype(np.float64)).T
+        old = np.where(n > 0, _fixed(f / np.where(n > 0, n, 1.0)), 0.0)
+        first = np.zeros(len(pairs), np.intp)
+        first[inverse[::-1]] = np.arange(len(inverse))[::-1]  # a row of each pair: its group
+        keys, at = np.unique(groups.ravel()[first], return_inverse=True)
+        rate = _fixed((f + added[:, 1]) / (n + added[:, 0]))
+        self.groups.add(keys, np.column_stack([np.bincount(at, rate - old, len(keys)),
+                                               np.bincount(at, (n == 0).astype(np.float64), len(keys))]))
 
     def votes(self, records) -> tuple[np.ndarray, list[str]]:
         """As `Coded.votes` with every outcome recorded so far labelled: per key the group's rate shrunk toward
         the coarser level (HS) or the prior, and log(1 + lines), the row's own line left out."""
         records = list(records)
         m = len(records)
-        groups = self._keys(records, "votes")
-        pairs = _pair(groups, self._keys(records, "line")[0])
+        keys = self._keys(records, "votes")
+        groups = keys[:-1]
+        pairs = _pair(groups, keys[-1])
         g = self.groups.get(groups.ravel()).reshape(len(_VOTES), m, 2)
         p = self.pairs.get(pairs.ravel()).reshape(len(_VOTES), m, 2)
         total, lines = self.groups.get(groups[-1, :1])[0] if m else (0.0, 0.0)
-        prior = total / lines if lines else 0.0
+        prior = total / UNIT / lines if lines else 0.0
         mine = p[:, :, 0] > 0  # the row's own line is among the votes: left out
         with np.errstate(invalid="ignore", divide="ignore"):
-            s = np.where(mine, g[:, :, 0] - p[:, :, 1] / p[:, :, 0], g[:, :, 0])
+            s = np.where(mine, g[:, :, 0] - _fixed(p[:, :, 1] / p[:, :, 0]), g[:, :, 0]) / UNIT
         n = np.where(mine, g[:, :, 1] - 1, g[:, :, 1])
         cols, names, rate = [], [], np.full(m, prior)
         for j, name in enumerate(_VOTES[:-1]):
