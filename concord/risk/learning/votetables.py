@@ -6,7 +6,7 @@ group of every key the line's rows and frauds, per group the sum of its lines' f
 An outcome changes one line's rate in each group, so the group's sum moves by the difference: exact, about
 twenty array writes. A row's own line is left out of every group it is in (as `Coded.votes` does), so a
 declaration whose outcome is already recorded never reads its own label. Keys are 64-bit mixes of vocabulary
-ids (history.py's), so a batch looks up every key with one sorted search; new keys wait in a small dict.
+ids (history.py's), so a batch looks up every key with one sorted search; new keys wait in a small sorted table.
 
 Price norms (median and MAD of the distinct lines' log price per kg and log mass) are fitted at training from
 the declarations the model was given and not updated live: a median does not update incrementally without
@@ -20,7 +20,7 @@ import json
 
 import numpy as np
 
-from concord.risk.learning.crossfit import HIER, LINE, MIN_LINES, PRICE_LEVELS, SHRINK, TE_KEYS, _robust
+from concord.risk.learning.crossfit import HIER, LINE, MIN_LINES, PRICE_LEVELS, SHRINK, TE_KEYS, _robust, goods_line
 from concord.risk.learning.history import MISSING, Columns, _mix, key_plan
 
 VOTE_KEYS = {"x".join(k): k for k in TE_KEYS + HIER}
@@ -110,7 +110,7 @@ class LineVoteTables:
         """Tables of the `labelled` records' outcomes (others skipped); norms of the distinct lines `declared`."""
         tables = cls()
         labelled = [r for r in labelled if r.fraud is not None]
-        declared = list({LINE_OF(r): r for r in list(declared) + labelled}.values())
+        declared = list({goods_line(r): r for r in list(declared) + labelled}.values())
         tables.add_outcomes(labelled)  # fixed point: all at once is what one at a time would give
         tables.pairs.merge()
         tables.groups.merge()
@@ -220,10 +220,6 @@ class LineVoteTables:
             for n in ("pairs", "groups", "norms"):
                 setattr(tables, n, _Table(z[f"{n}/keys"], z[f"{n}/values"]))
         return tables
-
-
-def LINE_OF(r) -> tuple:  # noqa: N802 - the goods line, as crossfit.goods_line
-    return (r.hs6, r.origin, r.net_mass, r.value)
 
 
 def _log_price_mass(records) -> tuple[np.ndarray, np.ndarray]:
