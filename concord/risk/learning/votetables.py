@@ -26,7 +26,10 @@ from concord.risk.learning.history import MISSING, Columns, _mix, key_plan
 VOTE_KEYS = {"x".join(k): k for k in TE_KEYS + HIER}
 _KEYS = {**VOTE_KEYS, "all": (), "line": LINE, **{"price." + "x".join(k): k for k in PRICE_LEVELS}}
 _VOTES, _LINE, _PRICES = list(VOTE_KEYS) + ["all"], ["line"], ["price." + "x".join(k) for k in PRICE_LEVELS]
-_HIER = {"x".join(k) for k in HIER}
+_TE = len(TE_KEYS)  # the first keys of _VOTES shrink toward the prior; the HS levels after them, each to the last
+VOTE_NAMES = [n for k in _VOTES[:-1] for n in ("xf." + k, "xf." + k + ".lines")]
+PRICE_NAMES = [n for k in _PRICES for n in ("xf." + k + ".z", "xf." + k + ".mass_z", "xf." + k + ".lines")] + [
+    "xf.log_price", "xf.log_mass", "xf.tax_rate"]
 MERGE_AT = 4096  # keys added live wait in a small sorted table up to this many, then join the big one
 # A line's rate enters its groups' sums in fixed point (units of 2^-32, integers held exactly in float64 up to 2^53):
 # the sums then do not depend, even in the last bit, on the order or batching in which outcomes arrived, so two
@@ -99,11 +102,12 @@ class LineVoteTables:
         self.vocab: dict[str, dict] = {}
         self.pairs, self.groups, self.norms = _Table(), _Table(), _Table(width=5)
         self._plans = {name: key_plan(_KEYS, names) for name, names in
-                       (("votes", _VOTES + _LINE), ("prices", _PRICES))}
+                       (("votes", _VOTES + _LINE), ("prices", _PRICES), ("all", _VOTES + _LINE + _PRICES))}
 
     def _keys(self, records, plan: str, grow: bool = False) -> np.ndarray:
+        """The 64-bit key of each planned profile (rows) for each record (columns)."""
         keys, _ = Columns(records, self.vocab, grow).keys(self._plans[plan])
-        return keys.reshape(-1, len(records))
+        return keys.reshape(len(self._plans[plan][2]), len(records))
 
     @classmethod
     def fit(cls, labelled, declared) -> "LineVoteTables":
@@ -152,12 +156,12 @@ class LineVoteTables:
         self.groups.add(keys, np.column_stack([np.bincount(at, rate - old, len(keys)),
                                                np.bincount(at, (n == 0).astype(np.float64), len(keys))]))
 
-    def votes(self, records) -> tuple[np.ndarray, list[str]]:
+    def votes(self, records, keys: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
         """As `Coded.votes` with every outcome recorded so far labelled: per key the group's rate shrunk toward
         the coarser level (HS) or the prior, and log(1 + lines), the row's own line left out."""
         records = list(records)
         m = len(records)
-        keys = self._keys(records, "votes")
+        keys = self._keys(records, "votes") if keys is None else keys
         groups = keys[:-1]
         pairs = _pair(groups, keys[-1])
         g = self.groups.get(groups.ravel()).reshape(len(_VOTES), m, 2)
@@ -168,35 +172,37 @@ class LineVoteTables:
         with np.errstate(invalid="ignore", divide="ignore"):
             s = np.where(mine, g[:, :, 0] - _fixed(p[:, :, 1] / p[:, :, 0]), g[:, :, 0]) / UNIT
         n = np.where(mine, g[:, :, 1] - 1, g[:, :, 1])
-        cols, names, rate = [], [], np.full(m, prior)
-        for j, name in enumerate(_VOTES[:-1]):
-            value = (s[j] + SHRINK * (rate if name in _HIER else prior)) / (n[j] + SHRINK)
-            if name in _HIER:
-                rate = value
-            cols += [value, np.log1p(n[j])]
-            names += ["xf." + name, "xf." + name + ".lines"]
-        return np.column_stack(cols) if m else np.zeros((0, len(cols))), names
+        # parties, routes and tax toward the prior, all at once; the HS levels coarse to fine, each toward the last
+        value = np.empty((len(_VOTES) - 1, m))
+        value[:_TE] = (s[:_TE] + SHRINK * prior) / (n[:_TE] + SHRINK)
+        rate = np.full(m, prior)
+        for j in range(_TE, len(_VOTES) - 1):
+            rate = value[j] = (s[j] + SHRINK * rate) / (n[j] + SHRINK)
+        out = np.empty((m, 2 * len(value)))
+        out[:, 0::2], out[:, 1::2] = value.T, np.log1p(n[:-1]).T
+        return out, list(VOTE_NAMES)
 
-    def prices(self, records) -> tuple[np.ndarray, list[str]]:
+    def prices(self, records, keys: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
         """As `PriceNorms.features`: robust z-scores of log price per kg and log mass per level, and the raw ones."""
         records = list(records)
         m = len(records)
         lp, lm = _log_price_mass(records)
-        st = self.norms.get(self._keys(records, "prices").ravel()).reshape(len(_PRICES), m, 5)
-        cols, names = [], []
-        for j, name in enumerate(_PRICES):
-            ok = st[j, :, 0] >= MIN_LINES
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cols += [np.where(ok, (lp - st[j, :, 1]) / st[j, :, 2], np.nan),
-                         np.where(ok, (lm - st[j, :, 3]) / st[j, :, 4], np.nan), np.log1p(np.where(ok, st[j, :, 0], 0))]
-            names += ["xf." + name + ".z", "xf." + name + ".mass_z", "xf." + name + ".lines"]
-        cols += [lp, lm, np.array([r.tax_rate or 0.0 for r in records])]
-        return np.column_stack(cols), names + ["xf.log_price", "xf.log_mass", "xf.tax_rate"]
+        keys = self._keys(records, "prices") if keys is None else keys
+        st = self.norms.get(keys.ravel()).reshape(len(_PRICES), m, 5)
+        ok = st[:, :, 0] >= MIN_LINES
+        out = np.empty((m, 3 * len(_PRICES) + 3))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, 0:-3:3] = np.where(ok, (lp - st[:, :, 1]) / st[:, :, 2], np.nan).T
+            out[:, 1:-3:3] = np.where(ok, (lm - st[:, :, 3]) / st[:, :, 4], np.nan).T
+        out[:, 2:-3:3] = np.log1p(np.where(ok, st[:, :, 0], 0)).T
+        out[:, -3], out[:, -2], out[:, -1] = lp, lm, [r.tax_rate or 0.0 for r in records]
+        return out, list(PRICE_NAMES)
 
     def features(self, records) -> tuple[np.ndarray, list[str]]:
-        """The booster's columns: votes, then prices."""
+        """The booster's columns: votes, then prices (every key of both from one pass over the records)."""
         records = list(records)
-        (v, a), (p, b) = self.votes(records), self.prices(records)
+        keys = self._keys(records, "all")
+        (v, a), (p, b) = self.votes(records, keys[:len(_VOTES) + 1]), self.prices(records, keys[len(_VOTES) + 1:])
         return np.hstack([v, p]), a + b
 
     def to_bytes(self) -> bytes:
