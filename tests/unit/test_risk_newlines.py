@@ -110,7 +110,11 @@ def test_save_load_gives_identical_scores_and_keeps_updating(routed_model, split
 
 
 def test_routing_off_is_the_main_model_alone(split):
+    from concord.errors import ConcordError
+
     train, valid, test = split
+    with pytest.raises(ConcordError, match="new-lines"):
+        fit(train, valid, params=FAST, new_lines="sometimes")
     model = fit(train, valid, params=FAST, new_lines="never")
     assert model.new_lines is None and not model.routed(test).any()
     assert np.array_equal(model.score_records(test), model.main_scores(test))

@@ -174,6 +174,8 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
     "never" trains none. Its price norms come from `declared` (default train and valid: known at training).
     `progress(stage, done, total)`, when given, hears of each stage and boosting round (a console shows it).
     """
+    if new_lines not in ("valid", "always", "never"):  # before a minute of training, not after
+        raise ConcordError(f"--new-lines must be 'valid', 'always' or 'never', not {new_lines!r}")
     progress = progress or (lambda stage, done=None, total=None: None)
     train, valid = list(train), list(valid)
     if not train or any(r.fraud is None for r in train + valid):
@@ -211,8 +213,6 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
     x_ref, s_ref = (x_valid, scores_valid) if valid else (x_train, booster.predict(x_train, num_threads=1))
     reference = reference_profile(x_ref, s_ref, names)
     model = RiskModel(booster, spec, profiles, info, reference)
-    if new_lines not in ("valid", "always", "never"):
-        raise ConcordError(f"--new-lines must be 'valid', 'always' or 'never', not {new_lines!r}")
     if new_lines != "never" and valid:
         progress("the booster for new goods lines")
         model.new_lines = fit_new_lines(train, valid, model, train + valid if declared is None else list(declared),
