@@ -115,7 +115,10 @@ def train(train: Path = typer.Option(None, "--train", exists=True, dir_okay=Fals
         version = registry.register(model.to_bytes(), metrics, activate=activate)
     except ConcordError as e:
         _fail(e)
-    _emit({"version": version, "active": registry.active_version() == version, **metrics["valid"]}, as_json)
+    # whether declarations of new goods lines go to the second booster (it ranked valid's new lines better)
+    routes = (metrics.get("new_lines") or {}).get("routes", False)
+    _emit({"version": version, "active": registry.active_version() == version, "new_lines_routed": routes,
+           **metrics["valid"]}, as_json)
 
 
 @app.command()
