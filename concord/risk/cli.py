@@ -20,6 +20,9 @@ MODELS = typer.Option(None, "--models", help="model registry directory (default:
                                               "{CONCORD_VAR_DIR}/models)")
 DATASET = typer.Option("kcs", "--dataset", help="adapter for the historical files")
 PARAMS = typer.Option("{}", "--params", help='LightGBM parameters over the defaults, as JSON: {"learning_rate": 0.1}')
+NEW_LINES = typer.Option("valid", "--new-lines", help="goods lines without a known outcome: 'valid' scores them with "
+                         "the cross-fitted booster if it ranks valid's new lines at least as well as the main model, "
+                         "'always' does regardless, 'never' trains no booster")
 
 
 def _registry(models: Path | None):
@@ -82,7 +85,7 @@ def train(train: Path = typer.Option(None, "--train", exists=True, dir_okay=Fals
           valid: Path = typer.Option(None, "--valid", exists=True, dir_okay=False),
           from_hub: bool = typer.Option(False, "--from-hub", help="train on the outcomes Concord recorded "
                                         "(CONCORD_DATABASE_URL) instead of --train/--valid"),
-          dataset: str = DATASET, models: Path = MODELS, params: str = PARAMS,
+          dataset: str = DATASET, models: Path = MODELS, params: str = PARAMS, new_lines: str = NEW_LINES,
           activate: bool = typer.Option(False, "--activate", help="make the new version active"),
           as_json: bool = typer.Option(False, "--json")):
     """Train on --train, stop early on --valid (or on the hub's recorded outcomes), and register the version."""
@@ -99,27 +102,30 @@ def train(train: Path = typer.Option(None, "--train", exists=True, dir_okay=Fals
                 concord = hub()
                 try:
                     with concord.sessions() as session:
-                        model = train_from_hub(session, _params(params), progress=step)
+                        model = train_from_hub(session, _params(params), progress=step, new_lines=new_lines)
                 finally:
                     concord.close()
                 files = {"hub": "recorded outcomes"}
             else:
                 model = fit(_load(dataset, train, step), _load(dataset, valid, step), params=_params(params),
-                            progress=step)
+                            progress=step, new_lines=new_lines)
                 files = {"train": str(train), "valid": str(valid)}
         metrics = {**model.info, "dataset": "hub" if from_hub else dataset, "files": files}
         registry = _registry(models)
         version = registry.register(model.to_bytes(), metrics, activate=activate)
     except ConcordError as e:
         _fail(e)
-    _emit({"version": version, "active": registry.active_version() == version, **metrics["valid"]}, as_json)
+    # whether declarations of new goods lines go to the second booster (it ranked valid's new lines better)
+    routes = (metrics.get("new_lines") or {}).get("routes", False)
+    _emit({"version": version, "active": registry.active_version() == version, "new_lines_routed": routes,
+           **metrics["valid"]}, as_json)
 
 
 @app.command()
 def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=False),
              valid: Path = typer.Option(..., "--valid", exists=True, dir_okay=False),
              test: Path = typer.Option(..., "--test", exists=True, dir_okay=False),
-             dataset: str = DATASET, params: str = PARAMS,
+             dataset: str = DATASET, params: str = PARAMS, new_lines: str = NEW_LINES,
              resamples: int = typer.Option(400, min=50, max=5000, help="bootstrap resamples for the intervals"),
              deduplicated: bool = typer.Option(True, "--deduplicated/--no-deduplicated",
                                                help="also train and test on the deduplicated splits"),
@@ -133,7 +139,7 @@ def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
         with _progress() as step:
             result = honest_evaluate(_load(dataset, train, step), _load(dataset, valid, step),
                                      _load(dataset, test, step), _params(params), progress=step,
-                                     resamples=resamples, deduplicated=deduplicated)
+                                     resamples=resamples, deduplicated=deduplicated, new_lines=new_lines)
     except ConcordError as e:
         _fail(e)
     result["seconds"] = round(time.perf_counter() - started, 1)
@@ -152,8 +158,7 @@ def _subsets_table(result: dict) -> Table:
     if "deduplicated" in result:
         sections.append(("deduplicated splits", result["deduplicated"]))
     for name, sub in sections:
-        for model in ("concord", "concord_novel", "concord_crossfit", "plain_lightgbm",
-                      "lookup"):
+        for model in ("concord", "concord_main", "concord_routed", "concord_novel", "plain_lightgbm", "lookup"):
             if model in sub:
                 m = sub[model]
                 table.add_row(f"{name} ({sub['rows']})", model,

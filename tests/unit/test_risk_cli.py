@@ -59,7 +59,11 @@ def test_train_models_activate_rollback_drift_evaluate(files):
     for _ in range(2):
         out = run(app, ["train", "--train", str(train), "--valid", str(valid), "--models", str(models), "--json"] + fast)
         assert out.exit_code == 0, out.output
-    assert json.loads(out.stdout.strip().splitlines()[-1])["version"] == "v2"
+    trained = json.loads(out.stdout.strip().splitlines()[-1])
+    assert trained["version"] == "v2" and isinstance(trained["new_lines_routed"], bool)
+    bad = run(app, ["train", "--train", str(train), "--valid", str(valid), "--models", str(models), "--json",
+                    "--new-lines", "sometimes"] + fast)
+    assert bad.exit_code != 0 and "new-lines" in bad.output
     listed = json.loads(run(app, ["models", "--models", str(models), "--json"]).stdout)["versions"]
     assert [(v["version"], v["active"]) for v in listed] == [("v1", True), ("v2", False)]
     assert run(app, ["activate", "v2", "--models", str(models)]).exit_code == 2  # not compared with v1

@@ -49,7 +49,11 @@ def test_honest_evaluate_reports_each_subset_with_intervals_and_the_paired_lead(
                 assert low is None or low <= high  # None: a subset too small for a top 5 %
         assert "concord_minus_plain_lightgbm" in subsets[name]
     assert "concord_novel_minus_plain_lightgbm" in subsets["never_seen"]
-    assert "concord_crossfit_minus_plain_lightgbm" in subsets["never_seen"]
+    assert "concord_minus_concord_main" in subsets["never_seen"]  # the live model against its main model alone
+    routing = result["routing"]  # new lines go to the booster; repeated ones stay with the main model
+    assert routing["routed_and_never_seen"] <= min(routing["rows_routed"], routing["never_seen_rows"])
+    assert set(routing["top_share_never_seen"]) == {"2%", "5%", "10%"}
+    assert subsets["repeated"]["concord"]["auc"] == pytest.approx(subsets["repeated"]["concord_main"]["auc"], abs=0.02)
     assert subsets["never_seen"]["lookup"]["auc"] == 0.5  # no memory, no ranking
     # the planted risk lives in repeated goods lines: the lookup table finds it there
     assert subsets["repeated"]["lookup"]["auc"] > 0.8
@@ -68,8 +72,8 @@ def test_test_labels_never_reach_the_scores_permuted_or_zeroed():
     variants = [test, [replace(r, fraud=int(f)) for r, f in zip(test, flipped)],
                 [replace(r, fraud=0, critical=0, revenue=None) for r in test]]
     runs = [_concord_scores(train, valid, t, FAST, lambda *a, **k: None) for t in variants]
-    concord = [s for s, _ in runs] + [novel_line_scores(m, train, valid, [replace(r, fraud=None) for r in t], FAST)
-                                      for (_, m), t in zip(runs, variants)]
+    concord = [s for s, _, _ in runs] + [novel_line_scores(m, train, valid, [replace(r, fraud=None) for r in t], FAST)
+                                         for (_, _, m), t in zip(runs, variants)]
     plain = [plain_lightgbm(train, valid, t) for t in variants]
     assert all(np.array_equal(concord[0], c) for c in concord[1:3])
     assert all(np.array_equal(concord[3], c) for c in concord[4:])

@@ -11,8 +11,8 @@ AUC 0.50-0.54 on new lines in the tuning, below plain LightGBM), so training row
 folds). Prices are robust z-scores of log price per kg and log mass against the median and MAD of the
 distinct lines declared in the same HS6 x origin, HS6, HS4, HS2. Rows weigh 1 / rows of their line; the
 rates are monotone (a higher group rate never lowers the score); boosting stops on the valid rows whose line
-was new. Chosen on two time folds of train/valid only (docs/risk-tune-never-seen-3.py); an experiment of the
-evaluation, not part of the model that scores live declarations (docs/risk-model.md says why).
+was new. Chosen on two time folds of train/valid only (docs/risk-tune-never-seen-3.py). The live model scores
+declarations whose goods line has no known outcome with it (newlines.py; the tables it reads live: votetables.py).
 """
 
 from __future__ import annotations
@@ -183,29 +183,40 @@ def new_at_time(part, before=()) -> np.ndarray:
 
 def crossfit_scores(train, valid, test, params: dict | None = None) -> np.ndarray:
     """Train on `train` (cross-fitted), stop on the `valid` rows whose line was new, score `test` (labels unused)."""
+    train, valid, test = list(train), list(valid), list(test)
+    norms = PriceNorms(train + valid + test)  # declared prices only: no outcome
+    coded = Coded(train + valid + [replace(r, fraud=None) for r in test])  # test labels never read
+    b, c = len(train) + len(valid), len(train) + len(valid) + len(test)
+    booster = train_booster(coded, len(train), len(valid), norms.features, params)
+    x_test = np.hstack([coded.votes(np.arange(b), np.arange(b, c))[0], norms.features(test)[0]])
+    return booster.predict(x_test, num_iteration=booster.best_iteration, num_threads=1)
+
+
+def monotone(names) -> list[int]:
+    """+1 for the group rates (a higher rate never lowers the score), 0 for counts and prices."""
+    return [1 if n.startswith("xf.") and not n.startswith("xf.price") and not n.endswith(".lines")
+            and n not in ("xf.log_price", "xf.log_mass", "xf.tax_rate") else 0 for n in names]
+
+
+def train_booster(coded: Coded, a: int, v: int, prices, params: dict | None = None):
+    """The booster on `coded`'s first `a` rows (train, cross-fitted encodings), stopped on the next `v` (valid)
+    rows whose line was new (encoded from train); `prices(rows)` gives the price columns. Best iteration kept."""
     import lightgbm as lgb
 
     from concord.risk.learning.model import DEFAULT_PARAMS
 
-    train, valid, test = list(train), list(valid), list(test)
-    norms = PriceNorms(train + valid + test)  # declared prices only: no outcome
-    coded = Coded(train + valid + [replace(r, fraud=None) for r in test])  # test labels never read
-    a, b, c = len(train), len(train) + len(valid), len(train) + len(valid) + len(test)
+    train, valid = coded.rows[:a], coded.rows[a:a + v]
     enc_train, names = coded.cross_fitted(np.arange(a))
-    enc_valid = coded.votes(np.arange(a), np.arange(a, b))[0]
-    enc_test = coded.votes(np.arange(b), np.arange(b, c))[0]
-    prices = [norms.features(p) for p in (train, valid, test)]
-    x_train, x_valid, x_test = (np.hstack([e, p[0]]) for e, p in zip((enc_train, enc_valid, enc_test), prices))
-    names = names + prices[0][1]
-    monotone = [1 if n.startswith("xf.") and not n.startswith("xf.price") and not n.endswith(".lines")
-                and n not in ("xf.log_price", "xf.log_mass", "xf.tax_rate") else 0 for n in names]
+    enc_valid = coded.votes(np.arange(a), np.arange(a, a + v))[0]
+    p_train, p_valid = prices(train), prices(valid)
+    x_train, x_valid = np.hstack([enc_train, p_train[0]]), np.hstack([enc_valid, p_valid[0]])
+    names = names + p_train[1]
     rows = Counter(goods_line(r) for r in train)
     weight = np.array([1.0 / rows[goods_line(r)] for r in train])
     new = new_at_time(valid, train)
     d_train = lgb.Dataset(x_train, np.array([r.fraud for r in train]), weight=weight, feature_name=names,
                           free_raw_data=False)
     d_valid = lgb.Dataset(x_valid[new], np.array([r.fraud for r in valid])[new], reference=d_train)
-    booster = lgb.train({**DEFAULT_PARAMS, "monotone_constraints": monotone, "monotone_constraints_method": "advanced",
-                         **(params or {})}, d_train, 3000, valid_sets=[d_valid],
-                        callbacks=[lgb.early_stopping(100, verbose=False)])
-    return booster.predict(x_test, num_iteration=booster.best_iteration, num_threads=1)
+    return lgb.train({**DEFAULT_PARAMS, "monotone_constraints": monotone(names),
+                      "monotone_constraints_method": "advanced", **(params or {})}, d_train, 3000,
+                     valid_sets=[d_valid], callbacks=[lgb.early_stopping(100, verbose=False)])

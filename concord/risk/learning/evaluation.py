@@ -20,7 +20,6 @@ import numpy as np
 
 from concord.risk.learning.history import HistoryProfiles
 from concord.risk.learning.metrics import selection_metrics
-from concord.risk.learning.crossfit import crossfit_scores
 
 RAW_CATEGORIES = ("office", "process_type", "import_type", "import_use", "payment_type", "mode", "declarant",
                   "importer", "seller", "courier", "hs6", "departure", "origin", "tax_type", "origin_indicator")
@@ -128,8 +127,8 @@ def _interval(values: np.ndarray) -> list[float]:
 
 
 def compare(y, critical, scores: dict[str, np.ndarray], resamples: int = 400, seed: int = 13,
-            leads=(("concord", "plain_lightgbm"), ("concord_novel", "plain_lightgbm"),
-                   ("concord_crossfit", "plain_lightgbm"))) -> dict:
+            leads=(("concord", "plain_lightgbm"), ("concord", "concord_main"), ("concord_main", "plain_lightgbm"),
+                   ("concord_routed", "concord_main"), ("concord_novel", "plain_lightgbm"))) -> dict:
     """Each model's metrics with 95 % bootstrap intervals on one subset, and the paired leads of some models."""
     y = np.asarray(y, dtype=np.int64)
     n = len(y)
@@ -172,14 +171,17 @@ def _labels(records):
     return (np.array([r.fraud for r in records], np.int64), np.array([r.critical or 0 for r in records], np.int64))
 
 
-def _concord_scores(train, valid, test, params, progress):
+def _concord_scores(train, valid, test, params, progress, new_lines: str = "valid"):
     from concord.risk.learning.model import fit
 
     unlabelled = [replace(r, fraud=None, critical=None, revenue=None) for r in test]
     profiles = HistoryProfiles().observe(list(train) + list(valid))
     profiles.add_declarations(unlabelled)  # lodged declarations: values known, outcomes not
-    model = fit(train, valid, profiles, params, progress=progress)
-    return model.score_records(unlabelled), model
+    model = fit(train, valid, profiles, params, progress=progress, new_lines=new_lines)
+    model.routed_test = model.routed(unlabelled, route=True)
+    # the booster's scores on new lines even where it did not win on valid (then the live model is the main one)
+    model.forced = model.score_records(unlabelled, route=True) if model.new_lines is not None else None
+    return model.score_records(unlabelled), model.main_scores(unlabelled), model
 
 
 def novel_line_scores(model, train, valid, test, params: dict | None = None, matrices=None) -> np.ndarray:
@@ -202,8 +204,21 @@ def novel_line_scores(model, train, valid, test, params: dict | None = None, mat
     return booster.predict(x_test, num_iteration=booster.best_iteration, num_threads=1)
 
 
+def routing_report(live: np.ndarray, main: np.ndarray, fresh: np.ndarray, sent: np.ndarray) -> dict:
+    """Which rows go to the new-line booster (`live`: its routed scores), and whether the lanes' budgets would see
+    the same share of new goods lines at the top 2, 5 and 10 % (the score map's purpose)."""
+    out = {"rows_routed": int(sent.sum()), "never_seen_rows": int(fresh.sum()),
+           "routed_and_never_seen": int((sent & fresh).sum()), "top_share_never_seen": {}}
+    for percent in (2, 5, 10):
+        k = max(1, int(round(len(live) * percent / 100)))
+        out["top_share_never_seen"][f"{percent}%"] = {
+            name: round(float(fresh[np.argsort(-s, kind="stable")[:k]].mean()), 4) for name, s in
+            (("routed", live), ("main", main))}
+    return out
+
+
 def honest_evaluate(train, valid, test, params: dict | None = None, progress=None, resamples: int = 400,
-                    deduplicated: bool = True) -> dict:
+                    deduplicated: bool = True, new_lines: str = "valid") -> dict:
     """Concord, plain LightGBM and the lookup table on all / repeated / never-seen test rows, with intervals."""
     progress = progress or (lambda stage, done=None, total=None: None)
     clock, stages = [time.perf_counter()], {}
@@ -228,23 +243,22 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
     # OpenMP thread (see PLAIN_PARAMS) and LightGBM lets go of the GIL while boosting, so two cores both work
     with ThreadPoolExecutor(1) as pool:
         plain = pool.submit(plain_runs)
-        scores_concord, model = _concord_scores(train, valid, test, params, progress)
+        scores_concord, scores_main, model = _concord_scores(train, valid, test, params, progress, new_lines)
         lap("concord")
         progress("the novel-line booster (experiment)")
         matrices = model.features(train), model.features(valid), model.features(test)
         novel = novel_line_scores(model, train, valid, test, params, matrices)
         lap("novel_line_booster")
-        progress("the cross-fitted line-vote booster (experiment)")
-        crossfit = crossfit_scores(train, valid, test, params)
-        lap("crossfit_booster")
         if deduplicated:
             progress("deduplicated splits")
-            d_concord = _concord_scores(d_train, d_valid, d_test, params, progress)[0]
+            d_concord, d_main, d_model = _concord_scores(d_train, d_valid, d_test, params, progress, new_lines)
             lap("concord_deduplicated")
         progress("plain LightGBM on the raw columns")
         plain_full, plain_dedup = plain.result()
         lap("waiting_for_plain_lightgbm")
-    scores = {"concord": scores_concord, "plain_lightgbm": plain_full, "lookup": lookup_scores(train + valid, test)}
+    # concord: the live model (new goods lines to the cross-fitted booster); concord_main: its main model alone
+    scores = {"concord": scores_concord, "concord_main": scores_main, "plain_lightgbm": plain_full,
+              "lookup": lookup_scores(train + valid, test)}
     fresh = novelty(test, seen_lines(train + valid))
     progress("bootstrap intervals")
     result = {"goods_line": "HS6, origin, net mass, declared value; seen = labelled in train or valid",
@@ -254,13 +268,22 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
         subset = {k: v[mask] for k, v in scores.items()}
         if name == "never_seen":
             subset["concord_novel"] = novel[mask]
-            subset["concord_crossfit"] = crossfit[mask]
+        if model.forced is not None and not model.new_lines.routes:
+            subset["concord_routed"] = model.forced[mask]
         result["subsets"][name] = compare(y[mask], critical[mask], subset, resamples)
     # the full-split metrics at every cut-off, as the data README asks, for the record
     result["all_split_concord"] = selection_metrics(y, critical, scores_concord)
+    result["all_split_concord_main"] = selection_metrics(y, critical, scores_main)
+    result["routing"] = {"routes": bool(model.new_lines and model.new_lines.routes),
+                         "new_lines": model.info.get("new_lines"),
+                         **routing_report(scores_concord if model.forced is None else model.forced, scores_main,
+                                          fresh, model.routed_test)}
     if deduplicated:
         # compare() counts the test rows as "rows"; here rows are every deduplicated split's
-        result["deduplicated"] = {**compare(d_y, d_c, {"concord": d_concord, "plain_lightgbm": plain_dedup}, resamples),
+        d_scores = {"concord": d_concord, "concord_main": d_main, "plain_lightgbm": plain_dedup}
+        if d_model.forced is not None and not d_model.new_lines.routes:  # the booster lost on valid: shown, not used
+            d_scores["concord_routed"] = d_model.forced
+        result["deduplicated"] = {**compare(d_y, d_c, d_scores, resamples), "new_lines": d_model.info.get("new_lines"),
                                   "rows": {"train": len(d_train), "valid": len(d_valid), "test": len(d_test)}}
     lap("lookup_and_bootstrap")
     result["stage_seconds"] = stages

@@ -85,16 +85,16 @@ class OutcomeFeed:
                 select(DeclarationVersion.declaration_id, DeclarationVersion.version, DeclarationVersion.document)
                 .where(tuple_(DeclarationVersion.declaration_id, DeclarationVersion.version)
                        .in_({(r.declaration_id, r.version) for r in new}))))
-            added = 0
+            records = []
             for r in new:
                 self.seen[r.id] = r.recorded_at
                 doc = documents.get((r.declaration_id, r.version))
                 if doc is None:
                     continue
                 revenue = None if r.revenue_recovered is None else float(r.revenue_recovered)
-                for record in labelled_records(doc, r.result == "irregular", revenue=revenue):
-                    model.record_outcome(record)
-                    added += 1
+                records += labelled_records(doc, r.result == "irregular", revenue=revenue)
+            model.record_outcomes(records)  # at once: a catch-up of thousands is one batch, not thousands
+            added = len(records)
             latest = max(r.recorded_at for r in new)
             self.since = latest if self.since is None else max(self.since, latest)
             horizon = self.since - timedelta(seconds=self.LAG)
@@ -122,7 +122,8 @@ def follow_outcomes(model, session) -> int:
     return 0 if feed is None else feed.pull(model, session)
 
 
-def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2, progress=None):
+def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2, progress=None,
+                   new_lines: str = "valid"):
     """Train on the outcomes Concord recorded: the latest `valid_share` of them (by declaration time) stop
     the boosting; every stored declaration feeds the price and party statistics."""
     from concord.errors import ConcordError
@@ -137,8 +138,10 @@ def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2
     cut = int(len(records) * (1 - valid_share))
     profiles = HistoryProfiles().observe(records)
     labelled = {r.declaration_id for r in records}
-    profiles.add_declarations([r for r in hub_declarations(session) if r.declaration_id not in labelled])
-    model = fit(records[:cut], records[cut:], profiles, params, progress=progress)
+    declared = [r for r in hub_declarations(session) if r.declaration_id not in labelled]
+    profiles.add_declarations(declared)
+    model = fit(records[:cut], records[cut:], profiles, params, progress=progress, declared=records + declared,
+                new_lines=new_lines)
     model.info["outcomes_until"] = max(at for at, _ in outcomes).isoformat()
     model.info["source"] = "hub"
     return model

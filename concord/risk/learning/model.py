@@ -15,6 +15,7 @@ from concord.risk.learning.drift import drift_report, reference_profile
 from concord.risk.learning.features import FeatureSpec, featurize, fit_spec, forget_lines
 from concord.risk.learning.history import HistoryProfiles
 from concord.risk.learning.metrics import selection_metrics
+from concord.risk.learning.newlines import NewLineBooster, fit_new_lines, routed
 
 __all__ = ["DEFAULT_PARAMS", "RiskModel", "evaluate", "fit", "selection_metrics", "drift_report"]
 
@@ -38,6 +39,7 @@ class RiskModel:
     info: dict = field(default_factory=dict)
     reference: dict = field(default_factory=dict)  # training-period distributions, for drift reports
     version: str = "unregistered"
+    new_lines: NewLineBooster | None = None  # scores rows whose goods line has no known outcome (newlines.py)
     # scoring reads the history that recorded outcomes rewrite: one at a time (uncontended: ~100 ns)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -45,20 +47,49 @@ class RiskModel:
         """The feature matrix, from the one feature function."""
         return featurize(records, self.profiles, self.spec, as_of)
 
-    def score_records(self, records, as_of: float | None = None) -> np.ndarray:
-        """Probability of an irregularity, one per record."""
+    def _routed(self, x: np.ndarray, route: bool | None = None) -> np.ndarray | None:
+        """Rows for the new-line booster: those whose goods line has no known outcome, when the booster routes
+        (it won on valid, see newlines.py) or `route` asks for it anyway; None when nothing is routed."""
+        if self.new_lines is None or not (self.new_lines.routes if route is None else route):
+            return None
+        return routed(x, self.spec.names())
+
+    def score_records(self, records, as_of: float | None = None, route: bool | None = None) -> np.ndarray:
+        """Probability of an irregularity, one per record (`route` True/False overrides the model's routing)."""
         records = list(records)
         if not records:
             return np.zeros(0)
         with self._lock:
             x = self.features(records, as_of)
-        # one thread: a single assessment gains nothing from more, and the host is shared
+            new = self._routed(x, route)
+            if new is not None and new.any():
+                out = np.empty(len(records))
+                out[new] = self.new_lines.score([r for r, n in zip(records, new) if n])
+                if not new.all():  # one thread: a single assessment gains nothing from more, and the host is shared
+                    out[~new] = self.booster.predict(x[~new], num_threads=1)
+                return out
         return self.booster.predict(x, num_threads=1)
+
+    def routed(self, records, as_of: float | None = None, route: bool | None = None) -> np.ndarray:
+        """Which records the new-line booster scores (their goods line has no known outcome)."""
+        with self._lock:
+            x = self.features(list(records), as_of)
+        new = self._routed(x, route)
+        return np.zeros(len(x), bool) if new is None else new
+
+    def main_scores(self, records, as_of: float | None = None) -> np.ndarray:
+        """The main model alone on every record (the live model before routing; for comparisons)."""
+        with self._lock:
+            x = self.features(list(records), as_of)
+        return self.booster.predict(x, num_threads=1) if len(x) else np.zeros(0)
 
     def explain(self, record, top: int = 5) -> list[dict]:
         """The features that pushed this record's score most, with their value and log-odds contribution."""
         with self._lock:
             x = self.features([record])
+            new = self._routed(x)
+            if new is not None and new[0]:  # the booster that scored it explains it
+                return self.new_lines.explain(record, top)
         contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]  # last column: bias
         names = self.spec.names()
         order = np.argsort(-np.abs(contrib))[:top]
@@ -73,8 +104,16 @@ class RiskModel:
 
     def record_outcome(self, record, known_at: float | None = None) -> None:
         """An inspection outcome becomes history at once (and a label at the next training)."""
+        self.record_outcomes([record], known_at)
+
+    def record_outcomes(self, records, known_at: float | None = None) -> None:
+        """Inspection outcomes: the history profiles and, for new lines, the booster's line votes (the next new
+        line of their groups reads them); one call for many is cheaper than one each, and scores the same."""
+        records = list(records)
         with self._lock:
-            self.profiles.add_outcome(record, known_at)
+            self.profiles.add_outcomes(records, None if known_at is None else int(known_at))
+            if self.new_lines is not None:
+                self.new_lines.add_outcomes(records)
 
     def record_declaration(self, record) -> None:
         """A declaration's values join the unit-value statistics."""
@@ -95,6 +134,9 @@ class RiskModel:
             z.writestr("spec.json", json.dumps(self.spec.to_dict()))
             z.writestr("profiles.npz", self.profiles.to_bytes())
             z.writestr("info.json", json.dumps({"info": self.info, "reference": self.reference}))
+            if self.new_lines is not None:
+                with self._lock:
+                    self.new_lines.write(z)
         return buf.getvalue()
 
     @classmethod
@@ -105,7 +147,8 @@ class RiskModel:
             spec = FeatureSpec.from_dict(json.loads(z.read("spec.json")))
             profiles = HistoryProfiles.from_bytes(z.read("profiles.npz"))
             meta = json.loads(z.read("info.json"))
-        return cls(booster, spec, profiles, meta["info"], meta["reference"], version)
+            new_lines = NewLineBooster.read(z)
+        return cls(booster, spec, profiles, meta["info"], meta["reference"], version, new_lines)
 
 
 class UnlabelledData(ConcordError):
@@ -121,12 +164,18 @@ def _labels(records) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | None = None,
-        rounds: int = 3000, patience: int = 200, spec: FeatureSpec | None = None, progress=None) -> RiskModel:
+        rounds: int = 3000, patience: int = 200, spec: FeatureSpec | None = None, progress=None,
+        new_lines: str = "valid", declared=None) -> RiskModel:
     """Train on `train`, stop early on `valid`; history features read outcomes strictly before each row.
 
     `profiles` defaults to the history of train and valid themselves; give it to add earlier history.
+    `new_lines`: "valid" trains the booster for rows whose goods line has no known outcome (newlines.py) and routes
+    them to it if it ranks valid's such rows at least as well as the main model; "always" routes regardless,
+    "never" trains none. Its price norms come from `declared` (default train and valid: known at training).
     `progress(stage, done, total)`, when given, hears of each stage and boosting round (a console shows it).
     """
+    if new_lines not in ("valid", "always", "never"):  # before a minute of training, not after
+        raise ConcordError(f"--new-lines must be 'valid', 'always' or 'never', not {new_lines!r}")
     progress = progress or (lambda stage, done=None, total=None: None)
     train, valid = list(train), list(valid)
     if not train or any(r.fraud is None for r in train + valid):
@@ -163,7 +212,20 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
     # the first with a full year of history behind it; early training rows have almost none
     x_ref, s_ref = (x_valid, scores_valid) if valid else (x_train, booster.predict(x_train, num_threads=1))
     reference = reference_profile(x_ref, s_ref, names)
-    return RiskModel(booster, spec, profiles, info, reference)
+    model = RiskModel(booster, spec, profiles, info, reference)
+    if new_lines != "never" and valid:
+        progress("the booster for new goods lines")
+        model.new_lines = fit_new_lines(train, valid, model, train + valid if declared is None else list(declared),
+                                        {k: v for k, v in params.items() if k in _BOOSTER_PARAMS},
+                                        always=new_lines == "always")
+        if model.new_lines is not None:
+            info["new_lines"] = model.new_lines.info
+    return model
+
+
+# the main model's parameters that the new-line booster shares when they are overridden (`--params`): the
+# threads, and a faster schedule in tests; its shape (leaves, sampling, monotone rates) is its own
+_BOOSTER_PARAMS = ("num_threads", "learning_rate", "seed", "verbose")
 
 
 def evaluate(train, valid, test, params: dict | None = None, progress=None) -> tuple[dict, RiskModel]:

@@ -1,0 +1,143 @@
+"""The live model's routing: new goods lines to the cross-fitted booster, its tables updated live and saved."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from concord.risk.learning.crossfit import Coded, PriceNorms, goods_line
+from concord.risk.learning.model import RiskModel, fit
+from concord.risk.learning.newlines import _strict
+from concord.risk.learning.synthetic import synthetic_records
+from concord.risk.learning.votetables import MERGE_AT, LineVoteTables
+
+FAST = {"learning_rate": 0.3, "early_stopping_round": 10, "num_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def split():
+    records = synthetic_records(4000, seed=21, days=120)
+    return records[:2500], records[2500:3200], [replace(r, fraud=None, critical=None) for r in records[3200:]]
+
+
+@pytest.fixture(scope="module")
+def routed_model(split):
+    train, valid, _ = split
+    model = fit(train, valid, params=FAST, new_lines="always")
+    assert model.new_lines is not None and model.new_lines.routes, "valid has new lines enough to fit the map"
+    return model
+
+
+def test_tables_give_the_batch_encodings_and_price_norms_exactly():
+    records = synthetic_records(2400, seed=5, days=80)
+    labelled, asked = records[:1600], records[1600:] + records[:300]  # some asked rows' own lines are labelled
+    x, names = LineVoteTables.fit(labelled, labelled).features(asked)
+    coded = Coded(labelled + [replace(r, fraud=None) for r in records[1600:]] + records[:300])
+    votes, vote_names, _ = coded.votes(np.arange(1600), np.arange(1600, 1600 + len(asked)))
+    prices, price_names = PriceNorms(labelled).features(asked)
+    assert names == vote_names + price_names
+    np.testing.assert_allclose(x, np.hstack([votes, prices]), rtol=0, atol=1e-9)
+
+
+def test_outcomes_added_one_by_one_equal_the_tables_fitted_at_once():
+    records = synthetic_records(2000, seed=6, days=80)
+    probe = synthetic_records(300, seed=7, days=80)
+    whole = LineVoteTables.fit(records, records).features(probe)[0]
+    grown = LineVoteTables.fit(records[:500], records)
+    for r in records[500:]:
+        grown.add_outcome(r)
+    # fixed point: to the last bit, whatever the order and batching (two workers reading the same outcomes agree)
+    assert np.array_equal(grown.features(probe)[0], whole, equal_nan=True)
+    shuffled = LineVoteTables.fit(records[:500], records)
+    rest = records[500:][::-1]
+    shuffled.add_outcomes(rest[:700])
+    shuffled.add_outcomes(rest[700:])
+    assert np.array_equal(shuffled.features(probe)[0], whole, equal_nan=True)
+    assert len(grown.pairs.recent_keys) < MERGE_AT  # merged into the big table past MERGE_AT, waiting below it
+
+
+def test_a_recorded_outcome_moves_the_votes_of_the_next_new_line_of_its_groups():
+    records = synthetic_records(1200, seed=8, days=60)
+    tables = LineVoteTables.fit(records[:1000], records[:1000])
+    first = records[1000]
+    sibling = replace(first, declaration_id="next", value=first.value * 3 + 7)  # same importer, HS6: a new line
+    before = tables.votes([sibling])[0]
+    tables.add_outcome(replace(first, fraud=1))
+    after, names = tables.votes([sibling])
+    assert after[0, names.index("xf.importer")] > before[0, names.index("xf.importer")]
+    # and the line itself is left out of its groups: it counts the importer's other lines only
+    column = names.index("xf.importer.lines")
+    assert after[0, column] > before[0, column] == tables.votes([first])[0][0, column]
+
+
+def test_new_lines_go_to_the_booster_on_the_main_models_scale(routed_model, split):
+    _, _, test = split
+    model = routed_model
+    sent = model.routed(test)
+    live, main = model.score_records(test), model.main_scores(test)
+    assert sent.any() and (~sent).any()
+    assert np.array_equal(live[~sent], main[~sent])  # repeated lines: the main model, unchanged
+    booster = model.new_lines
+    assert np.allclose(live[sent], np.interp(booster.raw([r for r, s in zip(test, sent) if s]),
+                                             booster.raw_q, booster.main_q))
+    assert live[sent].min() >= booster.main_q[0] and live[sent].max() <= booster.main_q[-1]
+    # one at a time (a live assessment) as in a batch
+    one = next(i for i in range(len(test)) if sent[i])
+    assert model.score_records([test[one]])[0] == pytest.approx(live[one])
+    assert all(e["feature"].startswith("xf.") for e in model.explain(test[one]))
+
+
+def test_the_map_is_monotone_and_increasing_where_booster_scores_tie():
+    xs, ys = _strict(np.array([0.1, 0.1, 0.2, 0.2, 0.5]), np.array([0.01, 0.03, 0.05, 0.07, 0.9]))
+    assert list(xs) == [0.1, 0.2, 0.5] and list(ys) == pytest.approx([0.02, 0.06, 0.9])
+
+
+def test_save_load_gives_identical_scores_and_keeps_updating(routed_model, split):
+    train, _, test = split
+    model = RiskModel.from_bytes(routed_model.to_bytes())
+    assert model.new_lines is not None
+    assert np.array_equal(model.score_records(test), routed_model.score_records(test))
+    # an outcome recorded on the loaded model reaches its line votes, as the history profiles
+    sent = model.routed(test)
+    target = test[int(np.flatnonzero(sent)[0])]
+    sibling = replace(target, declaration_id="sib", net_mass=target.net_mass + 1.5)
+    assert goods_line(sibling) != goods_line(target)
+    before = model.new_lines.tables.votes([sibling])[0]
+    model.record_outcome(replace(target, fraud=1, critical=0))
+    assert not np.allclose(model.new_lines.tables.votes([sibling])[0], before)
+    again = RiskModel.from_bytes(model.to_bytes())  # what was recorded is saved too
+    assert np.array_equal(again.score_records(test), model.score_records(test))
+
+
+def test_routing_off_is_the_main_model_alone(split):
+    from concord.errors import ConcordError
+
+    train, valid, test = split
+    with pytest.raises(ConcordError, match="new-lines"):
+        fit(train, valid, params=FAST, new_lines="sometimes")
+    model = fit(train, valid, params=FAST, new_lines="never")
+    assert model.new_lines is None and not model.routed(test).any()
+    assert np.array_equal(model.score_records(test), model.main_scores(test))
+
+
+def test_the_booster_routes_only_if_it_ranks_valid_new_lines_as_well_as_the_main_model(routed_model, split):
+    train, valid, test = split
+    gated = fit(train, valid, params=FAST)  # the default: decided on valid
+    booster, main = (gated.new_lines.info["valid_routed"][k] for k in ("booster", "main"))
+    wins = booster["auc"] >= main["auc"] and booster["precision@10"] >= main["precision@10"]
+    assert gated.new_lines.routes == wins == gated.info["new_lines"]["routes"]
+    # a booster that does not route leaves the main model's scores, and still scores new lines when asked
+    off = RiskModel.from_bytes(routed_model.to_bytes())
+    off.new_lines.info["routes"] = False
+    assert np.array_equal(off.score_records(test), off.main_scores(test)) and not off.routed(test).any()
+    assert np.array_equal(off.score_records(test, route=True), routed_model.score_records(test))
+    assert not RiskModel.from_bytes(off.to_bytes()).new_lines.routes  # the decision is saved
+
+
+def test_a_declarations_own_label_never_reaches_its_score(routed_model):
+    records = synthetic_records(4000, seed=21, days=120)[3200:]  # the test split, labels on
+    flipped = [replace(r, fraud=1 - r.fraud) for r in records]
+    stripped = [replace(r, fraud=None, critical=None) for r in records]
+    assert routed_model.routed(records).any()
+    assert np.array_equal(routed_model.score_records(records), routed_model.score_records(flipped))
+    assert np.array_equal(routed_model.score_records(records), routed_model.score_records(stripped))
