@@ -19,7 +19,7 @@ from concord.messaging.models import EventRecord
 from concord.messaging.transports import event_tokens, subject_for
 from concord.notifications import queries
 from concord.notifications.messages import CreateWebhook, RemoveWebhook, ReplayDeadLetters
-from concord.notifications.models import Notification, WebhookDelivery
+from concord.notifications.models import NotificationEvent, WebhookDelivery
 from concord.notifications.service import Notifications
 from concord.notifications.webhooks import WebhookDispatcher, backoff
 from support import declaration, subjects
@@ -27,11 +27,7 @@ from test_read_leaks import BANANAS, PEST, SHRIMPS, as_, submit, task_of
 
 
 def stored(app, audience: str | None = None) -> list[dict]:
-    with app.sessions() as s:
-        q = select(Notification.message).order_by(Notification.seq)
-        if audience is not None:
-            q = q.where(Notification.audience == audience)
-        return list(s.scalars(q))
+    return [m for *_, m in app.notifications.store.messages(audience)]
 
 
 def wire(app) -> Notifications:
@@ -225,7 +221,7 @@ def test_webhook_input_is_checked_and_only_liaisons_and_administrators_manage_th
             as_(app, user, CreateWebhook(url="https://nppo.example/hook"))
     made = as_(app, "nppo-liaison", CreateWebhook(url="https://nppo.example/hook"))
     with app.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Notification)) == 0
+        assert s.scalar(select(func.count()).select_from(NotificationEvent)) == 0
         assert [h["id"] for h in queries.list_webhooks(s, subjects(app)["nppo-liaison"])] == [made["id"]]
         assert queries.list_webhooks(s, subjects(app)["vet-liaison"]) == []
 
