@@ -211,14 +211,15 @@ _AS_WRITTEN = Table("notification_events", MetaData(), Column("seq", Integer, pr
                     Column("audiences", Text), Column("bodies", Text))
 
 # PostgreSQL: the events and their audiences' keys in one statement (one round trip); a redelivered event inserts
-# nothing (the conflict), so neither do its keys. Arrays, not a VALUES list: one statement text whatever the size.
+# nothing (the conflict), so neither do its keys. Arrays, not a VALUES list: one statement text whatever the size;
+# binary (%b): the text format escaped every quote of the JSON bodies, which cost three times the rest.
 _PG_INSERT = (
     "WITH e AS (INSERT INTO notification_events (event_id, name, stored_at, audiences, bodies) "
-    "SELECT id, name, %(at)s, audiences::json, bodies::json FROM unnest(%(ids)s::text[], %(names)s::text[], "
-    "%(audiences)s::text[], %(bodies)s::text[]) WITH ORDINALITY AS u(id, name, audiences, bodies, ord) ORDER BY ord "
+    "SELECT id, name, %(at)b, audiences::json, bodies::json FROM unnest(%(ids)b::text[], %(names)b::text[], "
+    "%(audiences)b::text[], %(bodies)b::text[]) WITH ORDINALITY AS u(id, name, audiences, bodies, ord) ORDER BY ord "
     "ON CONFLICT (event_id) DO NOTHING RETURNING seq, event_id), "
     "k AS (INSERT INTO notification_audiences (audience, seq, body) SELECT u.audience, e.seq, u.body "
-    "FROM e JOIN unnest(%(key_ids)s::text[], %(key_audiences)s::text[], %(key_bodies)s::smallint[]) "
+    "FROM e JOIN unnest(%(key_ids)b::text[], %(key_audiences)b::text[], %(key_bodies)b::smallint[]) "
     "AS u(id, audience, body) ON u.id = e.event_id) "
     "SELECT seq, event_id FROM e")
 
