@@ -11,10 +11,8 @@ PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
 class Notification(Base):
-    """Before 0020 (kept, no longer written; see NotificationEvent): one message of the relay: an event as one
-    audience may see it. `seq` is the stream's resume cursor
-    (the SSE `id`), the same for every process reading the table; (event id, audience) is stored once, so a
-    relay's redelivery after a crash adds nothing."""
+    """What the store wrote before 0020, which copied it to NotificationEvent; kept (expand only), no longer
+    written or read: one message of the relay, an event as one audience may see it."""
 
     __tablename__ = "notifications"
 

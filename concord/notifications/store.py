@@ -1,4 +1,5 @@
-"""The relay's messages stored once per (event, audience), and the tail that hands each new one to live consumers.
+"""The relay's messages stored once per event (each distinct body once, a key per audience), and the tail that
+hands each new one to live consumers.
 
 The relay calls `store` with each batch it publishes, before it marks the events published: a failed insert
 fails the publish, so the relay retries and nothing committed is lost; it only ever publishes committed rows, so
