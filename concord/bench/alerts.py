@@ -224,8 +224,10 @@ def _entitled(database_url: str, ids) -> tuple[dict, dict]:
         for did, agency in conn.execute(text("SELECT declaration_id, agency FROM agency_tasks")):
             entitled.setdefault(did, set()).add(agency)
         stored: dict[str, int] = {}
-        for audience, n in conn.execute(text("SELECT audience, count(*) FROM notifications n WHERE "
-                                             "json_extract(message, '$.declaration_id') IS NOT NULL GROUP BY audience")):
+        # an event's bodies share its declaration id (the envelope is the event's)
+        for audience, n in conn.execute(text(
+                "SELECT a.audience, count(*) FROM notification_audiences a JOIN notification_events e ON e.seq = a.seq "
+                "WHERE json_extract(e.bodies, '$[0].declaration_id') IS NOT NULL GROUP BY a.audience")):
             stored[audience] = n
     engine.dispose()
     return {d: entitled.get(d, set()) for d in ids}, stored

@@ -107,11 +107,14 @@ def bench_audit_flood(json_output: bool = JSON, requests: int = 5000):
 
 
 @app.command("relay")
-def bench_relay(json_output: bool = JSON, count: int = 2000, rounds: int = 3):
-    """The outbox relay: events cut for each audience per second, beside the same events published whole."""
+def bench_relay(json_output: bool = JSON, count: int = 2000, rounds: int = 3,
+                postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): run on a "
+                                                         "fresh database there instead of SQLite")):
+    """The outbox relay: events cut for each audience per second, beside the same events published whole; and the
+    notification store writing them."""
     from concord.bench.relay import run
 
-    _print(run(count, rounds), json_output)
+    _print(run(count, rounds, postgres), json_output)
 
 
 @app.command("access")

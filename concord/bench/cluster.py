@@ -200,7 +200,8 @@ def run(rate: float = 100, seconds: float = 15, kill_at: float = 0.3, drain_time
     from concord.declarations.schemas import declaration_document
     from concord.demo.run import make_document
     from concord.messaging.models import EventRecord
-    from concord.notifications.models import Notification
+    from concord.notifications.models import NotificationAudience as A
+    from concord.notifications.models import NotificationEvent as E
 
     suffix = uuid.uuid4().hex[:8]
     stream, prefix = f"CONCORD_CLUSTER_{suffix.upper()}", f"concordcluster{suffix}"
@@ -252,7 +253,7 @@ def run(rate: float = 100, seconds: float = 15, kill_at: float = 0.3, drain_time
             delivered_s = time.monotonic() - drain_start
             consumer.close()
             with app.sessions() as s:
-                stored = {f"{e}:{a}" for e, a in s.execute(select(Notification.event_id, Notification.audience))}
+                stored = {f"{e}:{a}" for e, a in s.execute(select(E.event_id, A.audience).join(A, A.seq == E.seq))}
         finally:
             if consumer is not None and not consumer._stop.is_set():
                 consumer.close()

@@ -74,7 +74,8 @@ def _webhook_database(settings, count: int, url: str):
     from concord.db import make_engine, make_session_factory
     from concord.migrations import upgrade
     from concord.notifications.handlers import new_secret
-    from concord.notifications.models import Notification, WebhookSubscription
+    from concord.notifications.models import WebhookSubscription
+    from concord.notifications.store import NotificationStore
 
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
@@ -84,13 +85,11 @@ def _webhook_database(settings, count: int, url: str):
         s.add(WebhookSubscription(id="WHKBENCH", agency="NPPO", audience="NPPO", url=url, secret=new_secret(),
                                   events=[], description="bench", created_by="bench", created_at=now, active=True,
                                   queued_seq=0))
-        s.execute(Notification.__table__.insert(), [
-            {"event_id": f"ev_{i:028x}", "audience": "NPPO", "name": "task.created", "stored_at": now,
-             "message": {"id": f"ev_{i:028x}", "name": "task.created", "declaration_id": f"DCL{i}", "agency": "NPPO",
-                         "occurred_at": now.isoformat(), "audience": "NPPO",
-                         "payload": {"task_id": f"TSK{i}", "rule": "NPPO-fresh-fruit", "items": [1]}}}
-            for i in range(count)])
         s.commit()
+    NotificationStore(sessions, Clock(), retention_h=168).store([
+        {"id": f"ev_{i:028x}", "name": "task.created", "declaration_id": f"DCL{i}", "agency": "NPPO",
+         "occurred_at": now.isoformat(), "audience": "NPPO",
+         "payload": {"task_id": f"TSK{i}", "rule": "NPPO-fresh-fruit", "items": [1]}} for i in range(count)])
     return sessions, engine
 
 

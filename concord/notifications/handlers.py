@@ -13,7 +13,7 @@ from concord.ids import new_id
 from concord.messaging.audiences import audience_token
 from concord.notifications.addresses import check, networks
 from concord.notifications.messages import CreateWebhook, RemoveWebhook, ReplayDeadLetters
-from concord.notifications.models import DEAD, PENDING, Notification, WebhookDelivery, WebhookSubscription
+from concord.notifications.models import DEAD, PENDING, NotificationEvent, WebhookDelivery, WebhookSubscription
 from concord.notifications.queries import own_webhook, webhook_agency, webhook_out
 from concord.notifications.schemas import WebhookIn
 
@@ -53,7 +53,7 @@ def create_webhook(cmd: CreateWebhook, uow, *, app) -> dict:
         if count >= MAX_WEBHOOKS:
             raise InvalidDocument("too many webhooks", [Problem("", f"an agency has at most {MAX_WEBHOOKS}; "
                                                                      "remove one first")])
-        latest = s.scalar(select(func.coalesce(func.max(Notification.seq), 0)))
+        latest = s.scalar(select(func.coalesce(func.max(NotificationEvent.seq), 0)))
         hook = WebhookSubscription(id=new_id("WHK"), agency=agency, audience=audience_token(agency), url=cmd.url,
                                    secret=new_secret(), events=list(cmd.events), description=cmd.description,
                                    created_by=uow.subject.user_id, created_at=now, active=True, queued_seq=latest)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from concord.db import Base
@@ -11,9 +11,8 @@ PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
 class Notification(Base):
-    """One message of the relay: an event as one audience may see it. `seq` is the stream's resume cursor
-    (the SSE `id`), the same for every process reading the table; (event id, audience) is stored once, so a
-    relay's redelivery after a crash adds nothing."""
+    """What the store wrote before 0020, which copied it to NotificationEvent; kept (expand only), no longer
+    written or read: one message of the relay, an event as one audience may see it."""
 
     __tablename__ = "notifications"
 
@@ -29,6 +28,40 @@ class Notification(Base):
         Index("ix_notifications_audience", "audience", "seq"),
         Index("ix_notifications_stored", "stored_at", postgresql_using="brin"),  # PostgreSQL: 0019
     )
+
+
+class NotificationEvent(Base):
+    """One event as the relay cut it for its audiences (0020): each distinct message once (`bodies`, the message
+    without its `audience`; the audiences of an event often see the same cut), and which body each audience gets
+    (`audiences`: [[audience, index into bodies], ...], read by the tail). `seq` is the streams' resume cursor,
+    the same for every process; the event id is stored once, so a relay's redelivery after a crash adds nothing.
+    The old table above holds what was stored before 0020 (the migration copied it here) and is no longer written."""
+
+    __tablename__ = "notification_events"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    stored_at: Mapped[datetime]
+    # JSON, not JSONB: stored and sent as written; nothing queries inside them (JSONB's parse cost the insert)
+    audiences: Mapped[list] = mapped_column(JSON)
+    bodies: Mapped[list] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_notification_events_stored", "stored_at", postgresql_using="brin"),
+        {"sqlite_autoincrement": True},  # a seq is never reused, even once the retention has emptied the table
+    )
+
+
+class NotificationAudience(Base):
+    """An audience's entry for one event: what its stream's replay, its console list and its webhooks read
+    (one B-tree: the key)."""
+
+    __tablename__ = "notification_audiences"
+
+    audience: Mapped[str] = mapped_column(String(120), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    body: Mapped[int] = mapped_column(SmallInteger)  # its message: the event's bodies[body]
 
 
 class WebhookSubscription(Base):

@@ -8,7 +8,7 @@ from concord.access.identity import Subject
 from concord.access.policy import READERS
 from concord.errors import Forbidden, NotFound
 from concord.messaging.audiences import audience_token, trader_audience
-from concord.notifications.models import DEAD, PENDING, Notification, WebhookDelivery, WebhookSubscription
+from concord.notifications.models import DEAD, PENDING, NotificationEvent, WebhookDelivery, WebhookSubscription
 
 MANAGERS = ("liaison", "administrator")  # who manages an agency's webhooks: its point of contact, its administrator
 
@@ -77,7 +77,7 @@ def get_webhook(session, subject: Subject, webhook_id: str) -> dict:
 def dead_letters(session, subject: Subject, webhook_id: str, limit: int = 500) -> list[dict]:
     """The webhook's dead-lettered deliveries, newest first."""
     hook = own_webhook(session, subject, webhook_id)
-    D, N = WebhookDelivery, Notification
+    D, N = WebhookDelivery, NotificationEvent
     rows = session.execute(
         select(D.id, D.event_id, N.name, D.attempts, D.last_status, D.last_error, D.created_at, D.finished_at)
         .outerjoin(N, N.seq == D.notification_seq)

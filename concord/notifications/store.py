@@ -1,4 +1,5 @@
-"""The relay's messages stored once per (event, audience), and the tail that hands each new one to live consumers.
+"""The relay's messages stored once per event (each distinct body once, a key per audience), and the tail that
+hands each new one to live consumers.
 
 The relay calls `store` with each batch it publishes, before it marks the events published: a failed insert
 fails the publish, so the relay retries and nothing committed is lost; it only ever publishes committed rows, so
@@ -14,11 +15,13 @@ import threading
 from datetime import timedelta
 
 import orjson
-from sqlalchemy import case, delete, func, null, select, text
+from sqlalchemy import (Column, Integer, MetaData, String, Table, Text, bindparam, cast, delete, func, insert, null,
+                        select, text)
 from sqlalchemy.dialects import sqlite
 
-from concord.db import insert_returning
-from concord.notifications.models import Notification
+from concord.db import UTCDateTime
+from concord.notifications.models import NotificationAudience as A
+from concord.notifications.models import NotificationEvent as E
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +52,21 @@ class NotificationStore:
         self._stopping = False
 
     def store(self, messages: list[dict]) -> None:
-        """The relay's batch subscriber: insert each message once (a redelivery is ignored), then wake the tail."""
+        """The relay's batch subscriber: store each event once with its distinct bodies (a redelivery is ignored),
+        then hand what was stored to the consumers."""
         if not messages:
             return
+        events: dict = {}  # event id -> [name, audiences, bodies, the bodies' serialized forms]
+        for m in messages:
+            e = events.get(m["id"]) or events.setdefault(m["id"], [m["name"], [], [], {}])
+            body = orjson.dumps({k: v for k, v in m.items() if k != "audience"}, default=str)
+            if (i := e[3].get(body)) is None:  # many audiences of an event see the same cut
+                i = e[3][body] = len(e[2])
+                e[2].append(body)
+            e[1].append((m["audience"], i))
         now = self.clock.now()
-        rows = [{"event_id": m["id"], "audience": m["audience"], "name": m["name"], "stored_at": now, "message": m}
-                for m in messages]
         with self._write_lock, self.sessions() as s:
-            # a redelivery returns nothing; the key, not the message: parsing the JSON back cost more than the insert
-            if s.get_bind().dialect.name == "postgresql":
-                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-                stored = insert_returning(s.connection(), Notification.__table__, rows,
-                                          "ON CONFLICT DO NOTHING RETURNING seq, event_id, audience")
-            else:
-                stored = s.execute(sqlite.insert(Notification).on_conflict_do_nothing().returning(
-                    Notification.seq, Notification.event_id, Notification.audience, sort_by_parameter_order=True),
-                    rows).all()
+            stored = _insert(s.connection(), events, now)
             s.commit()
         if self._loop is None:
             return
@@ -73,7 +75,8 @@ class NotificationStore:
         # The frame is left to the consumer that has a listener for its audience (stream.deliver): serializing
         # every message again for audiences nobody listens to was most of this hand-over.
         sent = {(m["id"], m["audience"]): m for m in messages}
-        fresh = sorted((seq, aud, sent[eid, aud]["name"], sent[eid, aud]) for seq, eid, aud in stored)
+        fresh = sorted((seq, aud, sent[eid, aud]["name"], sent[eid, aud])
+                       for seq, eid in stored for aud, _ in events[eid][1])
         if threading.get_ident() == self._loop_thread:
             self._fresh(fresh)
         else:  # the relay runs on its own thread (NATS)
@@ -81,9 +84,10 @@ class NotificationStore:
 
     def _fresh(self, rows: list[tuple]) -> None:
         """This process's insert, delivered straight away if it follows what was delivered last; after a gap (another
-        process's rows between, or sequence numbers a redelivery consumed) the tail reads the table instead."""
-        if rows and rows[0][0] == self.last_seq + 1 and rows[-1][0] == self.last_seq + len(rows):
-            self.last_seq = rows[-1][0]
+        process's events between, or sequence numbers a redelivery consumed) the tail reads the table instead."""
+        seqs = sorted({r[0] for r in rows})
+        if seqs and seqs[0] == self.last_seq + 1 and seqs[-1] == self.last_seq + len(seqs):
+            self.last_seq = seqs[-1]
             for consumer in self.consumers:
                 try:  # they are stored: a consumer's fault must not fail the relay's publish
                     consumer(rows)
@@ -94,42 +98,76 @@ class NotificationStore:
 
     def latest(self) -> int:
         with self.sessions() as s:
-            return s.scalar(select(func.coalesce(func.max(Notification.seq), 0)))
+            return s.scalar(select(func.coalesce(func.max(E.seq), 0)))
 
     def oldest(self) -> int | None:
         with self.sessions() as s:
-            return s.scalar(select(func.min(Notification.seq)))
+            return s.scalar(select(func.min(E.seq)))
 
     def read(self, after: int, audience: str | None = None, limit: int = PAGE, wanted: set | None = None) -> list[tuple]:
-        """Stored notifications after seq `after` (of one audience, or all), oldest first, as SSE frames.
+        """Stored notifications after seq `after` (of one audience, or all), oldest first, as SSE frames:
+        (seq, audience, name, frame). One event is one seq, with a row for each of its audiences.
 
-        `wanted`: the audiences whose messages are read (the others' rows come with None): the tail reads every
-        process's rows, and with several workers that was every message of every worker parsed back from JSON and
-        framed again in each of them, for audiences nobody listens to here."""
-        message = Notification.message if wanted is None else case(
-            (Notification.audience.in_(sorted(wanted)), Notification.message), else_=null())
-        q = select(Notification.seq, Notification.audience, Notification.name, message) \
-            .where(Notification.seq > after).order_by(Notification.seq).limit(limit)
+        `wanted`: the audiences whose messages are framed (the others' rows come with None): the tail reads every
+        process's events, and with several workers that was every message of every worker framed again in each
+        of them, for audiences nobody listens to here."""
+        return self.page(after, audience, limit, wanted)[0]
+
+    def page(self, after: int, audience: str | None = None, limit: int = PAGE, wanted: set | None = None):
+        """read(), and how many events it covered (a page is full when that reaches `limit`)."""
         if audience is not None:
-            q = q.where(Notification.audience == audience)
+            q = select(A.seq, A.audience, E.name, A.body, cast(E.bodies, Text)).join(E, E.seq == A.seq) \
+                .where(A.audience == audience, A.seq > after).order_by(A.seq).limit(limit)
+            with self.sessions() as s:
+                rows = s.execute(q).all()
+            return [(seq, aud, name, frame(seq, name, message_of(bodies, body, aud)))
+                    for seq, aud, name, body, bodies in rows], len(rows)
+        # As text, parsed here by orjson (the driver's JSON parser cost more); no bodies at all when nobody here
+        # listens (with several workers, the tail reads every other worker's events)
+        bodies = cast(E.bodies, Text) if wanted is None or wanted else null()
+        q = select(E.seq, E.name, cast(E.audiences, Text), bodies).where(E.seq > after).order_by(E.seq).limit(limit)
         with self.sessions() as s:
-            return [(seq, aud, name, None if message is None else frame(seq, name, message))
-                    for seq, aud, name, message in s.execute(q)]
+            events = s.execute(q).all()
+        out = []
+        for seq, name, audiences, bodies in events:
+            parsed = None
+            for aud, body in orjson.loads(audiences):
+                if wanted is not None and aud not in wanted:
+                    out.append((seq, aud, name, None))
+                    continue
+                parsed = parsed or orjson.loads(bodies)
+                out.append((seq, aud, name, frame(seq, name, parsed[body] | {"audience": aud})))
+        return out, len(events)
 
     def recent(self, audience: str, limit: int = 50) -> list[tuple]:
         """The audience's latest notifications, newest first, as (seq, name, message): what its stream carried
         (the console's notification list)."""
-        q = select(Notification.seq, Notification.name, Notification.message).where(
-            Notification.audience == audience).order_by(Notification.seq.desc()).limit(limit)
+        q = select(A.seq, E.name, A.body, cast(E.bodies, Text)).join(E, E.seq == A.seq).where(
+            A.audience == audience).order_by(A.seq.desc()).limit(limit)
         with self.sessions() as s:
-            return [tuple(row) for row in s.execute(q)]
+            return [(seq, name, message_of(bodies, body, audience)) for seq, name, body, bodies in s.execute(q)]
+
+    def messages(self, audience: str | None = None) -> list[tuple]:
+        """Every stored message (of one audience, or all) as (seq, audience, message), in the order stored: for
+        tools and tests that check what was stored."""
+        with self.sessions() as s:
+            events = s.execute(select(E.seq, E.audiences, cast(E.bodies, Text)).order_by(E.seq)).all()
+        return [(seq, aud, orjson.loads(bodies)[body] | {"audience": aud}) for seq, audiences, bodies in events
+                for aud, body in audiences if audience in (None, aud)]
 
     def prune(self) -> int:
-        """Forget notifications past the retention (they can no longer be replayed); how many."""
+        """Forget notifications past the retention (they can no longer be replayed); how many events."""
+        gone = 0
         with self._write_lock, self.sessions() as s:
-            gone = s.execute(delete(Notification).where(Notification.stored_at < self.clock.now() - self.retention))
-            s.commit()
-            return gone.rowcount
+            while expired := s.execute(select(E.seq, E.audiences).where(
+                    E.stored_at < self.clock.now() - self.retention).order_by(E.seq).limit(PAGE)).all():
+                keys = [{"a": aud, "s": seq} for seq, audiences in expired for aud, _ in audiences]
+                s.connection().execute(delete(A.__table__).where(A.audience == bindparam("a"),
+                                                                 A.seq == bindparam("s")), keys)
+                s.execute(delete(E).where(E.seq.in_([seq for seq, _ in expired])))
+                s.commit()
+                gone += len(expired)
+            return gone
 
     async def start(self) -> None:
         """Tail from what is stored now: a consumer connecting later replays the past with Last-Event-ID."""
@@ -152,14 +190,68 @@ class NotificationStore:
                 await asyncio.wait_for(self._wake.wait(), POLL_S)
             self._wake.clear()
             try:
-                while page := await asyncio.to_thread(self.read, self.last_seq, None, PAGE,
-                                                      None if self.wanted is None else self.wanted()):
+                while True:
+                    page, events = await asyncio.to_thread(self.page, self.last_seq, None, PAGE,
+                                                           None if self.wanted is None else self.wanted())
                     # what this process stored meanwhile was delivered at once (_fresh): not twice
                     if rows := [r for r in page if r[0] > self.last_seq]:
                         self.last_seq = rows[-1][0]
                         for consumer in self.consumers:
                             consumer(rows)
-                    if len(page) < PAGE:
+                    if events < PAGE:
                         break
             except Exception:  # the database is away: the next round reads from the same seq
                 log.exception("notification tail failed; retrying")
+
+
+def message_of(bodies: str, body: int, audience: str) -> dict:
+    """The message the relay cut for `audience`: its body with the audience put back."""
+    return orjson.loads(bodies)[body] | {"audience": audience}
+
+
+# The events table with its JSON columns as text: the bodies are serialized once, here, as they are sent.
+_AS_WRITTEN = Table("notification_events", MetaData(), Column("seq", Integer, primary_key=True),
+                    Column("event_id", String), Column("name", String), Column("stored_at", UTCDateTime),
+                    Column("audiences", Text), Column("bodies", Text))
+
+# PostgreSQL: the events and their audiences' keys in one statement (one round trip); a redelivered event inserts
+# nothing (the conflict), so neither do its keys. Arrays, not a VALUES list: one statement text whatever the size;
+# binary (%b): the text format escaped every quote of the JSON bodies, which cost three times the rest.
+_PG_INSERT = (
+    "WITH e AS (INSERT INTO notification_events (event_id, name, stored_at, audiences, bodies) "
+    "SELECT id, name, %(at)b, audiences::json, bodies::json FROM unnest(%(ids)b::text[], %(names)b::text[], "
+    "%(audiences)b::text[], %(bodies)b::text[]) WITH ORDINALITY AS u(id, name, audiences, bodies, ord) ORDER BY ord "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING seq, event_id), "
+    "k AS (INSERT INTO notification_audiences (audience, seq, body) SELECT u.audience, e.seq, u.body "
+    "FROM e JOIN unnest(%(key_ids)b::text[], %(key_audiences)b::text[], %(key_bodies)b::smallint[]) "
+    "AS u(id, audience, body) ON u.id = e.event_id) "
+    "SELECT seq, event_id FROM e")
+
+
+def _insert(conn, events: dict, now) -> list[tuple]:
+    """Store the events (id -> [name, [(audience, body index)], [serialized bodies], _]); (seq, event id) of each
+    one stored now, in the order given (a serial column numbers them in that order)."""
+    ids = list(events)
+    audiences = [orjson.dumps(events[i][1]).decode() for i in ids]
+    bodies = [b"[" + b",".join(events[i][2]) + b"]" for i in ids]
+    at = E.__table__.c.stored_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+        keys = [(i, aud, n) for i in ids for aud, n in events[i][1]]
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(_PG_INSERT, {"at": at(now) if at else now, "ids": ids, "names": [events[i][0] for i in ids],
+                                        "audiences": audiences, "bodies": [b.decode() for b in bodies],
+                                        "key_ids": [k[0] for k in keys], "key_audiences": [k[1] for k in keys],
+                                        "key_bodies": [k[2] for k in keys]})
+            return sorted(cursor.fetchall())
+        finally:
+            cursor.close()
+    stored = conn.execute(sqlite.insert(_AS_WRITTEN).on_conflict_do_nothing().returning(
+        _AS_WRITTEN.c.seq, _AS_WRITTEN.c.event_id, sort_by_parameter_order=True),
+        [{"event_id": i, "name": events[i][0], "stored_at": now, "audiences": a, "bodies": b.decode()}
+         for i, a, b in zip(ids, audiences, bodies)]).all()
+    if stored:
+        conn.execute(insert(A), [{"audience": aud, "seq": seq, "body": n}
+                                 for seq, i in stored for aud, n in events[i][1]])
+    return [tuple(r) for r in stored]

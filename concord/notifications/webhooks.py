@@ -19,12 +19,14 @@ import time
 from datetime import timedelta
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import Text, cast, delete, select, update
 
 from concord.ids import new_id
 from concord.notifications.addresses import check_async, networks, pinned
-from concord.notifications.models import (DEAD, DELIVERED, PENDING, Notification, WebhookDelivery,
-                                          WebhookSubscription)
+from concord.notifications.models import DEAD, DELIVERED, PENDING, WebhookDelivery, WebhookSubscription
+from concord.notifications.models import NotificationAudience as A
+from concord.notifications.models import NotificationEvent as E
+from concord.notifications.store import message_of
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +72,9 @@ class WebhookDispatcher:
         with self._write_lock, self.sessions() as s:
             now = self.clock.now()
             for hook in s.scalars(select(WebhookSubscription).where(WebhookSubscription.active)):
-                rows = s.execute(select(Notification.seq, Notification.event_id, Notification.name)
-                                 .where(Notification.audience == hook.audience, Notification.seq > hook.queued_seq)
-                                 .order_by(Notification.seq).limit(5000)).all()
+                rows = s.execute(select(A.seq, E.event_id, E.name).join(E, E.seq == A.seq)
+                                 .where(A.audience == hook.audience, A.seq > hook.queued_seq)
+                                 .order_by(A.seq).limit(5000)).all()
                 if not rows:
                     continue
                 wanted = tuple(hook.events)
@@ -89,11 +91,12 @@ class WebhookDispatcher:
 
     def claim(self, limit: int = BATCH) -> list[tuple]:
         """The due deliveries, leased until their send has surely timed out: (id, attempts, url, secret, message)."""
-        D, H, N = WebhookDelivery, WebhookSubscription, Notification
+        D, H = WebhookDelivery, WebhookSubscription
         with self._write_lock, self.sessions() as s:
             now = self.clock.now()
-            rows = s.execute(select(D.id, D.attempts, H.url, H.secret, N.message)
-                             .join(H, H.id == D.subscription_id).join(N, N.seq == D.notification_seq)
+            rows = s.execute(select(D.id, D.attempts, H.url, H.secret, A.body, cast(E.bodies, Text), H.audience)
+                             .join(H, H.id == D.subscription_id).join(E, E.seq == D.notification_seq)
+                             .join(A, (A.seq == D.notification_seq) & (A.audience == H.audience))
                              .where(D.status == PENDING, D.next_attempt_at <= now, H.active)
                              .order_by(D.next_attempt_at, D.notification_seq).limit(limit)).all()
             if not rows:
@@ -103,7 +106,8 @@ class WebhookDispatcher:
             taken = set(s.scalars(update(D).where(D.id.in_([r[0] for r in rows]), D.next_attempt_at <= now)
                                   .values(next_attempt_at=lease).returning(D.id)))
             s.commit()
-            return [tuple(r) for r in rows if r[0] in taken]
+            # each with the message cut for the webhook's audience, and for no other
+            return [(*r[:4], message_of(r[5], r[4], r[6])) for r in rows if r[0] in taken]
 
     def settle(self, results: list[tuple]) -> None:
         """Record each attempt: (delivery id, attempts before, HTTP status or None, error or None)."""

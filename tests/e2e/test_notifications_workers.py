@@ -26,11 +26,12 @@ def stored(url: str, dids) -> dict[str, list[tuple[str, dict]]]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT seq, audience, message FROM notifications ORDER BY seq")).all()
+            rows = conn.execute(text("SELECT seq, audiences, bodies FROM notification_events ORDER BY seq")).all()
     finally:
         engine.dispose()
     out: dict = {}
-    for seq, audience, message in rows:
+    for seq, audience, message in ((seq, a, bodies[b] | {"audience": a}) for seq, audiences, bodies in rows
+                                   for a, b in audiences):
         if message.get("declaration_id") in dids:
             out.setdefault(audience, []).append((str(seq), message))
     return out

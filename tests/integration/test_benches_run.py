@@ -71,6 +71,14 @@ def test_relay_bench_runs_small():
 
     out = relay.run(20, 1)
     assert out["cut_messages_per_event"] >= 1 and out["whole_messages_per_event"] == 1, out
+    assert out["store_us_per_declaration"] > 0 and "store_backend_cpu_us_per_declaration" not in out, out
+
+
+def test_relay_bench_on_postgresql_reports_the_stores_backend_cpu(pg_server):
+    from concord.bench import relay
+
+    out = relay.run(20, 1, "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    assert out["database"] == "postgresql" and out["store_backend_cpu_us_per_declaration"] >= 0, out
 
 
 def test_edifact_bench_lodges_both_paths_and_measures_the_round_trip():

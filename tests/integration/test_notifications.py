@@ -19,7 +19,7 @@ from concord.messaging.models import EventRecord
 from concord.messaging.transports import event_tokens, subject_for
 from concord.notifications import queries
 from concord.notifications.messages import CreateWebhook, RemoveWebhook, ReplayDeadLetters
-from concord.notifications.models import Notification, WebhookDelivery
+from concord.notifications.models import NotificationEvent, WebhookDelivery
 from concord.notifications.service import Notifications
 from concord.notifications.webhooks import WebhookDispatcher, backoff
 from support import declaration, subjects
@@ -27,11 +27,7 @@ from test_read_leaks import BANANAS, PEST, SHRIMPS, as_, submit, task_of
 
 
 def stored(app, audience: str | None = None) -> list[dict]:
-    with app.sessions() as s:
-        q = select(Notification.message).order_by(Notification.seq)
-        if audience is not None:
-            q = q.where(Notification.audience == audience)
-        return list(s.scalars(q))
+    return [m for *_, m in app.notifications.store.messages(audience)]
 
 
 def wire(app) -> Notifications:
@@ -225,7 +221,7 @@ def test_webhook_input_is_checked_and_only_liaisons_and_administrators_manage_th
             as_(app, user, CreateWebhook(url="https://nppo.example/hook"))
     made = as_(app, "nppo-liaison", CreateWebhook(url="https://nppo.example/hook"))
     with app.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Notification)) == 0
+        assert s.scalar(select(func.count()).select_from(NotificationEvent)) == 0
         assert [h["id"] for h in queries.list_webhooks(s, subjects(app)["nppo-liaison"])] == [made["id"]]
         assert queries.list_webhooks(s, subjects(app)["vet-liaison"]) == []
 
@@ -361,3 +357,36 @@ def test_the_tail_reads_the_messages_of_the_audiences_listened_to_here_only(sqli
         return [nppo.queue.get_nowait()[0] for _ in range(nppo.queue.qsize())], vet.queue.qsize()
 
     assert asyncio.run(run()) == ([1, 3, 5], 0)
+
+
+def test_an_event_is_stored_once_and_each_audience_reads_only_its_own_message(concord):
+    """Audiences that see the same cut share one stored body; a read for one audience (replay, console list,
+    webhook claim) gets that audience's message and no other's; a redelivery stores nothing; the retention
+    removes the event and its audiences' keys."""
+    from concord.clock import FixedClock
+    from concord.notifications.models import NotificationAudience
+    from concord.notifications.store import NotificationStore
+
+    clock = FixedClock()
+    store = NotificationStore(concord.sessions, clock, retention_h=1)
+    cut = [_message(1, a) | {"agency": "CUS", "payload": p} for a, p in (
+        ("CUS", {"lane": "red"}), ("NPPO", {"lane": "red"}), ("trader-T", {"withheld": "CUS"}))] + [_message(2, "NPPO")]
+    store.store(cut)
+    with concord.sessions() as s:
+        assert [len(b) for b in s.scalars(select(NotificationEvent.bodies).order_by(NotificationEvent.seq))] == [2, 1]
+    assert [m for *_, m in store.messages()] == cut
+    for audience in ("CUS", "NPPO", "trader-T"):
+        own = [m for m in cut if m["audience"] == audience]
+        assert [m for *_, m in store.messages(audience)] == own
+        assert [m for _, _, m in store.recent(audience)] == own[::-1]
+        frames = b"".join(f for *_, f in store.read(0, audience))
+        assert frames.count(b"event: ") == len(own) and b'"audience":"%s"' % audience.encode() in frames
+        assert (b"withheld" in frames) == (audience == "trader-T") and (b'"lane"' in frames) != (audience == "trader-T")
+    store.store(cut + [_message(1, "VET")])  # redelivered, even with an audience added since: stored once
+    assert [m for *_, m in store.messages()] == cut
+    clock.advance(hours=2)
+    store.store([_message(3, "VET")])
+    assert store.prune() == 2
+    assert [m for *_, m in store.messages()] == [_message(3, "VET")]
+    with concord.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(NotificationAudience)) == 1

@@ -9,7 +9,6 @@ import json
 import uuid
 
 import pytest
-from sqlalchemy import select
 
 from concord.agencies.messages import LoadConfig
 from concord.bootstrap import bootstrap
@@ -17,7 +16,6 @@ from concord.clearance.messages import DecideTask
 from concord.clock import FixedClock
 from concord.config import Settings
 from concord.messaging.transports import subject_for
-from concord.notifications.models import Notification
 from support import declaration, demo_config_text
 from test_nats_transport import _read_all, nats_reason
 from test_read_leaks import BANANAS, PEST, SHRIMPS, as_, submit, task_of
@@ -40,8 +38,7 @@ def test_jetstream_subjects_and_the_hubs_store_carry_the_same_messages(tmp_path)
     finally:
         app.transport.close()
     got = asyncio.run(_read_all(stream, prefix))
-    with app.sessions() as s:
-        rows = s.execute(select(Notification.audience, Notification.message).order_by(Notification.seq)).all()
+    rows = [(aud, m) for _, aud, m in app.notifications.store.messages()]
     app.engine.dispose()
     on_nats = {(m.subject, json.loads(m.data)["id"]): json.loads(m.data) for m in got}
     in_store = {(subject_for(m, prefix), m["id"]): m for _, m in rows}
