@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from concord.bench.alerts import prepare, serve
-from support import declaration, item
+from support import declaration
 from test_notifications_stream import BANANAS, SHRIMPS, Stream, wait_for
 
 pytestmark = pytest.mark.postgres

@@ -90,7 +90,7 @@ def test_0020_copies_the_old_notifications_into_events_and_moves_the_webhooks(da
 
         from concord import migrations
 
-        path = Path(migrations.__file__).parent / "versions" / "0020_notif_event_bodies.py"
+        path = Path(migrations.__file__).parent / "versions" / "0020_notification_events.py"
         spec = importlib.util.spec_from_file_location("m0020", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
