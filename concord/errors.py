@@ -48,6 +48,11 @@ class Conflict(ConcordError):
     code = "conflict"
 
 
+class ConcurrentWrite(Conflict):
+    """Another request wrote the same record at the same moment and this one stored nothing: it can run again
+    (the bus runs an event handler again on it; a client is told to send the request again)."""
+
+
 class TooLarge(ConcordError):
     """A request body over its route's limit: refused before it is read whole; nothing stored."""
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from concord.declarations.models import Declaration
-from concord.errors import ConcordError, Conflict, Forbidden, InvalidDocument, NotFound, Problem
+from concord.errors import ConcordError, ConcurrentWrite, Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id
 from concord.inspections import booking as b
 from concord.inspections.messages import (AnswerInvitation, InspectionConfirmed, InspectionNoShow, InspectionProposed,
@@ -119,7 +119,8 @@ def _commit(uow) -> None:
         uow.commit()
     except IntegrityError:
         uow.rollback()
-        raise Conflict("the slot was taken by another request at the same moment; send the request again") from None
+        raise ConcurrentWrite("the slot was taken by another request at the same moment; send the request again") \
+            from None
 
 
 def request_inspection(cmd: RequestInspection, uow, *, directory, access) -> dict:

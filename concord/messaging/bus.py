@@ -8,9 +8,12 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Any, Callable
 
+from concord.errors import ConcurrentWrite
 from concord.messaging.messages import Command, Event
 
 log = logging.getLogger(__name__)
+
+HANDLER_ATTEMPTS = 3  # an event handler that met a concurrent write runs again, at most this many times in all
 
 
 @lru_cache(maxsize=None)
@@ -53,9 +56,17 @@ class MessageBus:
             for handler, when in self.event_handlers.get(type(event), ()):
                 if when is not None and not when(event):
                     continue
-                uow = self.uow_factory(subject=None)
-                try:
-                    self._call(handler, event, uow)
-                except Exception:  # one consumer failing must not undo a committed command
-                    log.exception("event handler %s failed for %s", handler.__name__, event.id)
-                queue.extend(uow.committed_events)
+                for attempt in range(1, HANDLER_ATTEMPTS + 1):
+                    uow = self.uow_factory(subject=None)
+                    try:
+                        self._call(handler, event, uow)
+                    except ConcurrentWrite:
+                        # another request took the same record (a joint inspection's bay) and nothing was
+                        # stored: run again on what is committed now, instead of dropping the event's work
+                        if attempt < HANDLER_ATTEMPTS:
+                            continue
+                        log.exception("event handler %s failed %d times for %s", handler.__name__, attempt, event.id)
+                    except Exception:  # one consumer failing must not undo a committed command
+                        log.exception("event handler %s failed for %s", handler.__name__, event.id)
+                    queue.extend(uow.committed_events)
+                    break
