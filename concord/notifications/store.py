@@ -152,7 +152,7 @@ class NotificationStore:
         tools and tests that check what was stored."""
         with self.sessions() as s:
             events = s.execute(select(E.seq, E.audiences, cast(E.bodies, Text)).order_by(E.seq)).all()
-        return [(seq, aud, orjson.loads(bodies)[body] | {"audience": aud}) for seq, audiences, bodies in events
+        return [(seq, aud, message_of(bodies, body, aud)) for seq, audiences, bodies in events
                 for aud, body in audiences if audience in (None, aud)]
 
     def prune(self) -> int:
