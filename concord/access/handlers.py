@@ -102,8 +102,9 @@ class TokenReader:
         if conn is None:
             conn = self.engine.raw_connection()
             conn.detach()  # the pool neither counts it nor resets it
-            if hasattr(conn.driver_connection, "autocommit") and not self._sqlite:
-                conn.driver_connection.autocommit = True  # each read sees the latest commit
+            if not self._sqlite:  # each read its own transaction: none left open between requests, holding back
+                # vacuum (the attribute to set is dbapi_connection's: driver_connection is None once detached)
+                conn.dbapi_connection.autocommit = True
             self._local.conn = conn
         return conn
 

@@ -93,3 +93,27 @@ def test_a_role_change_made_in_sql_reaches_the_cache(pg_url, tmp_path):
     finally:
         reader.stop()
         app.close()
+
+
+@pytest.mark.postgres
+def test_the_readers_connection_leaves_no_transaction_open_between_requests(pg_url, tmp_path):
+    """An open transaction held for the worker's life would hold back vacuum (and trips any
+    idle_in_transaction_session_timeout an administrator sets)."""
+    from concord.agencies.messages import LoadConfig
+    from concord.bootstrap import bootstrap
+    from concord.config import Settings
+    from support import demo_config_text
+
+    app = bootstrap(Settings(database_url=pg_url, var_dir=tmp_path))
+    reader = TokenReader(app.engine, ttl=0)
+    try:
+        app.bus.handle(LoadConfig(text=demo_config_text(), source="demo config"))
+        digest = token_hash(app.bus.handle(IssueToken(user_id="cus-officer"))["token"])
+        assert reader.subject(digest)[1].lead
+        with app.engine.connect() as conn:
+            states = conn.execute(text("SELECT state FROM pg_stat_activity WHERE datname = current_database() "
+                                       "AND query LIKE 'SELECT t.id, t.revoked_at%'")).scalars().all()
+        assert states == ["idle"], states
+    finally:
+        reader.stop()
+        app.close()

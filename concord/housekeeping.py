@@ -1,0 +1,66 @@
+"""PostgreSQL: what autovacuum does for Concord's tables, when the server's autovacuum is off.
+
+Without it PostgreSQL never gathers statistics, so the planner guesses: it read the tasks of a relay batch's
+declarations (`agency_tasks WHERE declaration_id IN (...)`) with a scan of the whole table, which grew with every
+lodging, until at 450 lodgings a second the relay fell behind for good (lag 131 s after ten minutes). And the outbox
+leaves a dead row for every event it marks published, which only a vacuum reclaims. A server with autovacuum on
+(PostgreSQL's default) does both itself, and then this job does nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+# autovacuum's defaults (autovacuum_vacuum_threshold / _scale_factor, autovacuum_analyze_*, its cost delay)
+VACUUM_BASE, VACUUM_SHARE = 50, 0.2
+ANALYZE_BASE, ANALYZE_SHARE = 50, 0.1
+HOUSEKEEPING_S = 30.0  # how often the leader looks (autovacuum: every minute per database)
+COST_DELAY_MS = 2  # paced as autovacuum is, so a vacuum of a large table does not starve the requests
+
+STATS = ("SELECT s.relname, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, c.reltuples "
+         "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid WHERE s.schemaname = current_schema()")
+
+
+def autovacuum_off(engine: Engine) -> bool:
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SHOW autovacuum").scalar() != "on"
+
+
+def due(rows) -> list[tuple[str, str]]:
+    """(table, "VACUUM (ANALYZE)" or "ANALYZE") for each table past autovacuum's thresholds. `rows`: STATS's."""
+    out = []
+    for name, live, dead, modified, reltuples in rows:
+        size = reltuples if reltuples >= 0 else live  # -1: never analyzed
+        if dead > VACUUM_BASE + VACUUM_SHARE * size:
+            out.append((name, "VACUUM (ANALYZE)"))
+        elif modified > ANALYZE_BASE + ANALYZE_SHARE * size:
+            out.append((name, "ANALYZE"))
+    return out
+
+
+def housekeeping_job(engine: Engine):
+    """A job for the leader to run periodically (`tidy`), or None where it is not needed: SQLite, or autovacuum on."""
+    if not autovacuum_off(engine):
+        return None
+    log.warning("PostgreSQL's autovacuum is off: Concord vacuums and analyzes its own tables (turn autovacuum on "
+                "and this stops)")
+    return lambda: tidy(engine)
+
+
+def tidy(engine: Engine) -> list[tuple[str, str]]:
+    """Vacuum and analyze the tables past autovacuum's thresholds; returns what it did."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # VACUUM: no transaction
+        done = due(conn.exec_driver_sql(STATS).all())
+        if done:
+            conn.exec_driver_sql(f"SET vacuum_cost_delay = {COST_DELAY_MS}")
+            try:
+                for table, what in done:
+                    conn.exec_driver_sql(f'{what} "{table}"')
+            finally:
+                conn.exec_driver_sql("RESET vacuum_cost_delay")  # the connection goes back to the pool
+    return done
