@@ -8,7 +8,8 @@ the main model. Its raw scores are mapped onto the main model's scores on new li
 on the valid rows the router sends here), so a routed declaration lands where the main model would have put a
 new line of that rank: the lanes' thresholds, fitted on the main model's scale, and the share of new lines in
 each lane stay as they were; only the order among new lines changes. The tables it reads (votetables.py) grow
-with every outcome recorded, as the history profiles do.
+with every outcome recorded, as the history profiles do. It may also read party novelty (PARTY: the main model's
+own as-of-time columns), kept at training only where valid says they help (on KCS they do not).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ QUANTILES = np.linspace(0.0, 1.0, 201)
 MIN_ROUTED = 30  # valid rows sent to this booster below which no mapping (and no routing) is fitted
 ROUTE = "goods_line.n"  # the main model's count of earlier outcomes of the row's goods line
 # Party novelty, read from the main model's own history columns (features.py), so it is as of each declaration's
-# time, strictly before it, and live exactly as the main model is: every declaration lodged and every outcome
-# recorded updates the history profiles it reads. Declarations seen before per party and combination (first-time
-# importer: 0; a new importer-broker-seller combination: 0), and outcomes known per party and pair.
+# time, strictly before it, and live exactly as the main model's: every outcome recorded (record_outcomes, the
+# OutcomeFeed) and every declaration given to record_declaration (no caller in the app yet: until one, declaration
+# counts are as of training) updates the history profiles it reads. Declarations seen before per party and
+# combination (first-time importer: 0; a new importer-broker-seller combination: 0), outcomes known per party and pair.
 PARTY = ("importer.n_declared", "declarant.n_declared", "seller.n_declared", "importer_declarant.n_declared",
          "importer_seller.n_declared", "importer_declarant_seller.n_declared", "importer_hs6.n_declared",
          "importer_hs4.n_declared", "seller_hs6.n_declared",
