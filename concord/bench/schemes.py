@@ -138,9 +138,23 @@ def never_seen(history, test, y, critical, scores: dict, sent: np.ndarray) -> di
 
     fresh = novelty(test, seen_lines(history))
     out = compare(y[fresh], critical[fresh], {k: v[fresh] for k, v in scores.items()}, resamples=400,
-                  leads=(("concord", "concord_main"), ("concord_routed", "concord_main"), ("concord", "plain_lightgbm"),
+                  leads=(("concord", "concord_main"), ("concord_routed", "concord_main"),
+                         ("concord_routed_party", "concord_main"), ("concord", "plain_lightgbm"),
                          ("concord", "reference")))
     return {**out, "rows_routed": int(sent.sum()), "routed_and_never_seen": int((sent & fresh).sum())}
+
+
+def _with_party(model, train, valid, unlabelled) -> np.ndarray:
+    """The booster reading the party-novelty columns (newlines.PARTY) that valid did not keep, every declaration
+    routed to it: what they would have done, on the same model's history."""
+    from concord.risk.learning.newlines import fit_new_lines
+
+    kept = model.new_lines
+    model.new_lines = fit_new_lines(train, valid, model, train + valid, always=True, check_party=False)
+    try:
+        return model.score_records(unlabelled, route=True)
+    finally:
+        model.new_lines = kept
 
 
 def run(n: int = 30_000, seed: int = 0, progress=None) -> dict:
@@ -170,6 +184,8 @@ def run(n: int = 30_000, seed: int = 0, progress=None) -> dict:
     sent = model.routed(unlabelled, route=True)
     if model.new_lines is not None and not model.new_lines.routes:  # it lost on valid: shown, not used
         scores["concord_routed"] = model.score_records(unlabelled, route=True)
+    if model.new_lines is not None and not model.new_lines.party:  # valid kept no party column: shown, not used
+        scores["concord_routed_party"] = _with_party(model, train, valid, unlabelled)
     result_routing = model.info.get("new_lines")
     progress("reference model")
     scores["reference"] = reference_model(train, valid, unlabelled)

@@ -1,13 +1,14 @@
 """The live model's routing: new goods lines to the cross-fitted booster, its tables updated live and saved."""
 
 from dataclasses import replace
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
 from concord.risk.learning.crossfit import Coded, PriceNorms, goods_line
 from concord.risk.learning.model import RiskModel, fit
-from concord.risk.learning.newlines import _strict
+from concord.risk.learning.newlines import PARTY, _strict, fit_new_lines
 from concord.risk.learning.synthetic import synthetic_records
 from concord.risk.learning.votetables import MERGE_AT, LineVoteTables
 
@@ -78,13 +79,14 @@ def test_new_lines_go_to_the_booster_on_the_main_models_scale(routed_model, spli
     assert sent.any() and (~sent).any()
     assert np.array_equal(live[~sent], main[~sent])  # repeated lines: the main model, unchanged
     booster = model.new_lines
-    assert np.allclose(live[sent], np.interp(booster.raw([r for r, s in zip(test, sent) if s]),
+    chosen = [r for r, s in zip(test, sent) if s]
+    assert np.allclose(live[sent], np.interp(booster.raw(chosen, model.features(chosen), model.spec.names()),
                                              booster.raw_q, booster.main_q))
     assert live[sent].min() >= booster.main_q[0] and live[sent].max() <= booster.main_q[-1]
     # one at a time (a live assessment) as in a batch
     one = next(i for i in range(len(test)) if sent[i])
     assert model.score_records([test[one]])[0] == pytest.approx(live[one])
-    assert all(e["feature"].startswith("xf.") for e in model.explain(test[one]))
+    assert all(e["feature"].startswith(("xf.", "party.")) for e in model.explain(test[one]))
 
 
 def test_the_map_is_monotone_and_increasing_where_booster_scores_tie():
@@ -134,10 +136,94 @@ def test_the_booster_routes_only_if_it_ranks_valid_new_lines_as_well_as_the_main
     assert not RiskModel.from_bytes(off.to_bytes()).new_lines.routes  # the decision is saved
 
 
-def test_a_declarations_own_label_never_reaches_its_score(routed_model):
+@pytest.mark.parametrize("which", ["routed_model", "party_model"])
+def test_a_declarations_own_label_never_reaches_its_score(which, request):
+    routed_model = request.getfixturevalue(which)
     records = synthetic_records(4000, seed=21, days=120)[3200:]  # the test split, labels on
     flipped = [replace(r, fraud=1 - r.fraud) for r in records]
     stripped = [replace(r, fraud=None, critical=None) for r in records]
     assert routed_model.routed(records).any()
     assert np.array_equal(routed_model.score_records(records), routed_model.score_records(flipped))
     assert np.array_equal(routed_model.score_records(records), routed_model.score_records(stripped))
+
+
+@pytest.fixture(scope="module")
+def party_model(split):
+    """A routed model whose booster reads the party columns whatever valid says of them."""
+    train, valid, _ = split
+    model = fit(train, valid, params=FAST, new_lines="never")
+    model.new_lines = fit_new_lines(train, valid, model, train + valid, FAST, always=True, check_party=False)
+    assert model.new_lines.party == [n for n in PARTY if n in model.spec.names()] and len(model.new_lines.party) > 10
+    return model
+
+
+def test_party_columns_are_kept_only_if_they_rank_valid_at_least_as_well(routed_model):
+    check = routed_model.new_lines.info["party_check"]
+    wins = check["with"]["auc"] >= check["without"]["auc"] and \
+        check["with"]["precision@10"] >= check["without"]["precision@10"]
+    assert check["kept"] == wins and bool(routed_model.new_lines.party) == wins
+    assert routed_model.new_lines.info["valid_routed"]["booster"] == check["with" if wins else "without"]
+
+
+def test_party_novelty_is_the_main_models_history_read_before_the_declaration(party_model, split):
+    """The booster's party columns are the main model's own history columns: declarations and outcomes strictly
+    before each declaration's time, so neither its own outcome nor any later one reaches them."""
+    train, valid, test = split
+    model, booster = party_model, party_model.new_lines
+    assert booster.names[-len(booster.party):] == ["party." + n for n in booster.party]
+    names = model.spec.names()
+    width = len(booster.party)
+
+    def party(m, rows):
+        return m.new_lines.columns(rows, m.features(rows), names)[:, -width:]
+
+    labelled = synthetic_records(4000, seed=21, days=120)[3200:]  # the test split with its labels
+    k = len(labelled) // 2
+    cut = labelled[k].ts
+    early = [r for r in test if r.ts <= cut]
+    before = party(model, early)
+    live = RiskModel.from_bytes(model.to_bytes())
+    for r in labelled[k:]:  # the row's own outcome and every later one, known at their declaration time
+        live.record_declaration(r)
+    live.record_outcomes(labelled[k:])
+    assert np.array_equal(party(live, early), before)
+    # ...while the rows after them do read them (a first-time importer is no longer first-time)
+    late = [r for r in test if r.ts > cut]
+    assert not np.array_equal(party(live, late), party(model, late))
+
+
+def test_party_novelty_updated_live_equals_batch(party_model, split):
+    """Declarations lodged and outcomes recorded one at a time give the party columns a model fitted with them
+    in its history gives (the history profiles are exact running totals)."""
+    from concord.risk.learning.history import HistoryProfiles
+
+    train, valid, test = split
+    labelled = synthetic_records(4000, seed=21, days=120)[3200:]
+    live = RiskModel.from_bytes(party_model.to_bytes())
+    for r in labelled:
+        live.record_declaration(r)
+        live.record_outcome(r)
+    batch = RiskModel.from_bytes(party_model.to_bytes())
+    batch.profiles = HistoryProfiles().observe(train + valid + labelled)
+    probe = [replace(r, declaration_id=r.declaration_id + "-probe", when=r.when + timedelta(days=30), fraud=None)
+             for r in test[::7]]
+    names = party_model.spec.names()
+    width = len(party_model.new_lines.party)
+    got = live.new_lines.columns(probe, live.features(probe), names)[:, -width:]
+    want = batch.new_lines.columns(probe, batch.features(probe), names)[:, -width:]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    first_timer = replace(probe[0], importer="never-seen-importer", declarant="never-seen-broker")
+    x = live.new_lines.columns([first_timer], live.features([first_timer]), names)[0, -width:]
+    columns = dict(zip(party_model.new_lines.party, x))
+    assert columns["importer.n_declared"] == 0 and columns["importer_declarant_seller.n_declared"] == 0
+
+
+def test_a_booster_reading_party_columns_scores_alike_one_at_a_time_and_after_save(party_model, split):
+    _, _, test = split
+    sent = party_model.routed(test)
+    live = party_model.score_records(test)
+    one = int(np.flatnonzero(sent)[0])
+    assert party_model.score_records([test[one]])[0] == pytest.approx(live[one])
+    assert np.array_equal(RiskModel.from_bytes(party_model.to_bytes()).score_records(test), live)
+    assert {e["feature"] for e in party_model.explain(test[one], top=100)} >= {"party." + n
+                                                                              for n in party_model.new_lines.party}

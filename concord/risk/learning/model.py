@@ -64,7 +64,7 @@ class RiskModel:
             new = self._routed(x, route)
             if new is not None and new.any():
                 out = np.empty(len(records))
-                out[new] = self.new_lines.score([r for r, n in zip(records, new) if n])
+                out[new] = self.new_lines.score([r for r, n in zip(records, new) if n], x[new], self.spec.names())
                 if not new.all():  # one thread: a single assessment gains nothing from more, and the host is shared
                     out[~new] = self.booster.predict(x[~new], num_threads=1)
                 return out
@@ -89,7 +89,7 @@ class RiskModel:
             x = self.features([record])
             new = self._routed(x)
             if new is not None and new[0]:  # the booster that scored it explains it
-                return self.new_lines.explain(record, top)
+                return self.new_lines.explain(record, top, x, self.spec.names())
         contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]  # last column: bias
         names = self.spec.names()
         order = np.argsort(-np.abs(contrib))[:top]
