@@ -38,7 +38,7 @@ def test_due_follows_autovacuums_thresholds():
     # (table, live, dead, modified since the last analyze, reltuples: -1 never analyzed)
     assert due([("never_analyzed", 0, 0, 51, -1), ("quiet", 0, 0, 50, -1)]) == [("never_analyzed", "ANALYZE")]
     assert due([("marked", 1000, 251, 0, 1000), ("few_dead", 1000, 250, 0, 1000)]) == [("marked", "VACUUM (ANALYZE)")]
-    assert due([("grown", 1000, 0, 151, 1000), ("steady", 1000, 0, 150, 1000)]) == [("grown", "ANALYZE")]
+    assert due([("doubled", 1000, 0, 1051, 1000), ("grown", 1000, 0, 1050, 1000)]) == [("doubled", "ANALYZE")]
 
 
 def _stats(conn) -> dict:
