@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 # autovacuum's defaults (autovacuum_vacuum_threshold / _scale_factor, its cost delay), but statistics refreshed
 # when a table has changed by its own size (autovacuum: by a tenth): the planner's choices here are between an index
 # and a scan, which a table's first statistics settle (they scale with its size), and each ANALYZE costs the busy
-# machine CPU (with autovacuum's rule, every table was analyzed each half minute of a soak's first minute, whose p99
-# was then 918 ms against 440 ms without the job: one run each).
+# machine CPU (with autovacuum's rule, most growing tables were analyzed at each look in a soak's first minutes; its
+# first minute's p99 was 918 ms against 440 ms without the job: one run each, not shown to be the cause).
 VACUUM_BASE, VACUUM_SHARE = 50, 0.2
 ANALYZE_BASE, ANALYZE_SHARE = 50, 1.0
 HOUSEKEEPING_S = 30.0  # how often the leader looks (autovacuum: every minute per database)
@@ -57,7 +57,7 @@ def housekeeping_job(engine: Engine):
 
 
 def tidy(engine: Engine) -> list[tuple[str, str]]:
-    """Vacuum and analyze the tables past autovacuum's thresholds; returns what it did."""
+    """Vacuum and analyze the tables past the thresholds above (`due`); returns what it did."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # VACUUM: no transaction
         done = due(conn.exec_driver_sql(STATS).all())
         if done:
