@@ -41,6 +41,23 @@ def test_the_notifications_retention_index_is_a_brin_on_postgresql(pg_url):
     assert method == "brin"
 
 
+def test_payload_columns_have_no_planner_statistics_on_postgresql(pg_url):
+    """0021: ANALYZE compared whole JSON documents for statistics no query used; the filtered columns keep theirs."""
+    import importlib
+
+    payloads = importlib.import_module("concord.migrations.versions.0021_payload_statistics").PAYLOADS
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        targets = {(t, c): s for t, c, s in conn.execute(text(
+            "SELECT c.relname, a.attname, a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE a.attnum > 0 AND NOT a.attisdropped"))}
+    engine.dispose()
+    assert {(t, c): targets[(t, c)] for t, cs in payloads.items() for c in cs} == \
+        {(t, c): 0 for t, cs in payloads.items() for c in cs}
+    assert targets[("declarations", "trader_id")] == -1 and targets[("agency_tasks", "declaration_id")] == -1
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     return f"sqlite:///{tmp_path / 'm.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
