@@ -21,8 +21,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     To "head" over a database a newer release has already upgraded (its revision unknown to this code), nothing
     is done: a worker of the previous release that restarts during a rolling upgrade keeps serving, as it did
-    before the restart. Migrations only expand (tests/integration/test_migrations*), so its code still fits the
-    schema; tests/integration/test_upgrade_under_load.py runs it there."""
+    before the restart. Migrations expand, and contract only what the previous release no longer uses
+    (docs/operations.md; tests/integration/test_upgrade_while_serving.py), so its code still fits the schema;
+    tests/integration/test_upgrade_under_load.py runs it there."""
     if revision == "head" and ahead_of_this_code(engine):
         import logging
 

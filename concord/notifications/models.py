@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from concord.db import Base
@@ -10,32 +10,12 @@ from concord.db import Base
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
-class Notification(Base):
-    """What the store wrote before 0020, which copied it to NotificationEvent; kept (expand only), no longer
-    written or read: one message of the relay, an event as one audience may see it."""
-
-    __tablename__ = "notifications"
-
-    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(32))
-    audience: Mapped[str] = mapped_column(String(120))
-    name: Mapped[str] = mapped_column(String(80))
-    stored_at: Mapped[datetime]
-    message: Mapped[dict]  # exactly what the relay published: id, name, declaration_id, agency, occurred_at, ...
-
-    __table_args__ = (
-        UniqueConstraint("event_id", "audience"),
-        Index("ix_notifications_audience", "audience", "seq"),
-        Index("ix_notifications_stored", "stored_at", postgresql_using="brin"),  # PostgreSQL: 0019
-    )
-
-
 class NotificationEvent(Base):
     """One event as the relay cut it for its audiences (0020): each distinct message once (`bodies`, the message
     without its `audience`; the audiences of an event often see the same cut), and which body each audience gets
     (`audiences`: [[audience, index into bodies], ...], read by the tail). `seq` is the streams' resume cursor,
     the same for every process; the event id is stored once, so a relay's redelivery after a crash adds nothing.
-    The old table above holds what was stored before 0020 (the migration copied it here) and is no longer written."""
+    What was stored before 0020 (one row per message) was copied here by that migration; 0022 dropped its table."""
 
     __tablename__ = "notification_events"
 

@@ -29,16 +29,28 @@ def test_postgresql_schema_matches_models(pg_url):
     assert _diff(pg_url) == []
 
 
-def test_the_notifications_retention_index_is_a_brin_on_postgresql(pg_url):
-    """0019: some fourteen notifications per lodging each added a B-tree entry that only the hourly prune read."""
+def test_the_old_notifications_table_goes_at_0022_and_comes_back_empty_on_downgrade(pg_url):
+    """0019 made its retention index a BRIN; 0022 contracts the table (0020 copied it, nothing uses it since)."""
+    from alembic import command
+
+    from concord.migrations import alembic_config
 
     engine = make_engine(pg_url)
+
+    def index_method():
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
+                                     "WHERE c.relname = 'ix_notifications_stored'")).scalar()
+
+    upgrade(engine, "0021")
+    assert index_method() == "brin"
     upgrade(engine)
+    assert index_method() is None
+    command.downgrade(alembic_config(engine), "0021")
+    assert index_method() == "brin"
     with engine.connect() as conn:
-        method = conn.execute(text("SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
-                                   "WHERE c.relname = 'ix_notifications_stored'")).scalar()
+        assert conn.execute(text("SELECT count(*) FROM notifications")).scalar() == 0
     engine.dispose()
-    assert method == "brin"
 
 
 def test_payload_columns_have_no_planner_statistics_on_postgresql(pg_url):
@@ -73,12 +85,17 @@ def test_0020_copies_the_old_notifications_into_events_and_moves_the_webhooks(da
     from sqlalchemy import insert, select
 
     from concord.clock import FixedClock
-    from concord.db import make_session_factory
-    from concord.notifications.models import Notification, WebhookDelivery, WebhookSubscription
+    from sqlalchemy import JSON, Column, Integer, MetaData, String, Table
+
+    from concord.db import UTCDateTime, make_session_factory
+    from concord.notifications.models import WebhookDelivery, WebhookSubscription
     from concord.notifications.store import NotificationStore
 
     engine = make_engine(database_url)
-    upgrade(engine, "0019" if chunk is None else "head")
+    upgrade(engine, "0019" if chunk is None else "0021")  # 0022 drops the old table
+    notifications = Table("notifications", MetaData(), Column("seq", Integer, primary_key=True),  # as 0009 made it
+                          Column("event_id", String(32)), Column("audience", String(120)), Column("name", String(80)),
+                          Column("stored_at", UTCDateTime), Column("message", JSON))
     at = datetime(2026, 12, 1, 8, tzinfo=timezone.utc)
 
     def old(seq, event, audience, payload):
@@ -90,7 +107,7 @@ def test_0020_copies_the_old_notifications_into_events_and_moves_the_webhooks(da
             old(3, "E1", "trader-T", {"withheld": "CUS"}), old(4, "E2", "CUS", {"n": 2}),
             old(5, "E1", "VET", {"lane": "red"})]  # VET added to E1 by a later redelivery
     with engine.begin() as conn:
-        conn.execute(insert(Notification.__table__), rows)
+        conn.execute(insert(notifications), rows)
         conn.execute(insert(WebhookSubscription.__table__), [
             {"id": f"WHK{a}", "agency": a, "audience": a, "url": "https://x.example", "secret": "whsec_AA==",
              "events": [], "description": "", "created_by": "u", "created_at": at, "active": True, "queued_seq": q}
@@ -100,7 +117,7 @@ def test_0020_copies_the_old_notifications_into_events_and_moves_the_webhooks(da
             "attempts": 0, "next_attempt_at": at, "last_status": None, "last_error": None, "created_at": at,
             "finished_at": None}])
     if chunk is None:
-        upgrade(engine)
+        upgrade(engine, "0021")
     else:  # the copy itself, two old rows at a time: events split across reads, and the one a redelivery added
         import importlib.util
         from pathlib import Path
