@@ -82,11 +82,9 @@ def test_0020_copies_the_old_notifications_into_events_and_moves_the_webhooks(da
     webhooks point at the new numbers; new events after."""
     from datetime import datetime, timezone
 
-    from sqlalchemy import insert, select
+    from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert, select
 
     from concord.clock import FixedClock
-    from sqlalchemy import JSON, Column, Integer, MetaData, String, Table
-
     from concord.db import UTCDateTime, make_session_factory
     from concord.notifications.models import WebhookDelivery, WebhookSubscription
     from concord.notifications.store import NotificationStore
