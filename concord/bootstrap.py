@@ -261,12 +261,14 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
 
     app.bus.subscribe(RiskAssessed, unreached, when=count_lane)  # /metrics: each lane counted, no unit of work
     app.periodic["risk-drift"] = (3600.0, lambda: app.bus.handle(CheckModelDrift()))  # risk lane: hourly
+    app.periodic["risk-declarations"] = (1.0, risk_handlers.declaration_feed_job(
+        sessions, risk.models, clock, settings.risk_history_exact_days))
     app.periodic["screening-index"] = (parties.ttl / 2, screening.refresh_job(sessions, parties))
     # overdue operation tasks escalated, notices' missing feedback raised (as CheckDeadlines is for clearance)
     app.periodic["operation-escalations"] = (60, lambda: app.bus.handle(EscalateOverdueTasks()))
     app.periodic["notice-feedback"] = (60, lambda: app.bus.handle(CheckNoticeFeedback()))
     app.leadership = Leadership.of(engine)
-    app.per_worker |= {"screening-index", "audit-summaries"}  # this process's index and counters
+    app.per_worker |= {"screening-index", "audit-summaries", "risk-declarations"}  # this process's index, counters, model
     if engine.dialect.name == "postgresql":  # where several workers may serve: one lane budget for all of them
         app.lanes = lanes = SharedLanes(engine, risk.budget)  # its own thread; close() sends the last decisions
         app.periodic["lane-exchange-prune"] = (60, lanes.prune)

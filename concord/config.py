@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # Internal networks a webhook may reach (comma-separated CIDRs, e.g. 127.0.0.0/8): by default only public
     # addresses are posted to (no loopback, private, link-local, metadata or multicast: SSRF).
     webhook_allow_networks: str = ""
+    # The live risk model reads every declaration lodged (risk.learning.hub.DeclarationFeed): within this many days
+    # each one is kept, beyond it each party's and goods' declarations fold into one (exact "as of" a time within
+    # the window; about 1 KB per goods item kept per worker; docs/risk-model.md).
+    risk_history_exact_days: float = Field(7.0, gt=0)
     screening_threshold: float = Field(SCREENING_THRESHOLD, ge=0, le=1)
     screening_lane_threshold: float = Field(SCREENING_LANE_THRESHOLD, ge=0, le=1)
     host: str = "127.0.0.1"

@@ -2,10 +2,11 @@
 """How far the evaluation's figures are from what the app scores (a measurement of the deployment, not a candidate).
 
 `risk evaluate` adds the test declarations' values (not their outcomes) to the history before scoring, so a test
-declaration's party counts and unit-value statistics include the test declarations lodged before it. The app never
-does this: nothing calls `RiskModel.record_declaration`, so a loaded model's declaration counts and price statistics
-stay as of training (outcomes do follow, through OutcomeFeed). Here the same trained model scores test twice: with
-the evaluation's history, and with the history frozen at training (train and valid only), as the app would."""
+declaration's party counts and unit-value statistics include the test declarations lodged before it. Until the
+declaration feed (hub.DeclarationFeed, 2026-12-04) the app did not: a loaded model's declaration counts and price
+statistics stayed as of training (outcomes did follow, through OutcomeFeed). Here the same trained model scores test
+twice: with the evaluation's history, and with the history frozen at training (train and valid only), as the app
+did then."""
 import json
 import os
 from dataclasses import replace

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,39 @@ def run(models: Path | None = None, data: Path | None = Path("../shared/data/kcs
                    "new_lines": {"share_of_batch": round(float(sent.mean()), 4), "singles": int(len(new_one)),
                                  "p99_ms": round(float(np.percentile(new_one, 99)), 3) if len(new_one) else None},
                    "goal_p99_ms": GOALS["p99_ms"], "meets_goal": float(np.percentile(one, 99)) < GOALS["p99_ms"]},
+        "live_declarations": _live(model, batch, picks),
         "core": pinned, "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     return result
+
+
+def _live(model, batch, picks, chunk: int = 1000, passes: int = 4, exact_days: float = 7.0) -> dict:
+    """The test split fed to the live model as lodged declarations (hub.DeclarationFeed's call) `passes` times, each
+    pass a quarter later, `chunk` goods items at a time in time order (a second of an EU-size peak), then one
+    assessment: the feed's cost per item, its longest hold of the model (assessments wait for it), that assessment's
+    time, and the memory the history grows by, with events older than `exact_days` folded (the server's default)
+    and, as the baseline, all kept."""
+    from concord.risk.learning.model import RiskModel
+
+    order = sorted(batch, key=lambda r: r.ts)
+    span = order[-1].when - order[0].when + timedelta(days=1)
+    stream = [replace(r, when=r.when + k * span) for k in range(passes) for r in order]
+    out = {"goods_items": len(stream), "chunk": chunk, "exact_days": exact_days}
+    for name, fold in (("folded", exact_days * 86400), ("kept", None)):
+        live = RiskModel.from_bytes(model.to_bytes())
+        live.score_records([batch[0]])
+        held, fed, waits = live.profiles.nbytes, [], []
+        for i in range(0, len(stream), chunk):
+            part = stream[i:i + chunk]
+            started = time.perf_counter()
+            live.record_declarations(part, None if fold is None else part[-1].ts - fold)
+            fed.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            live.score_records([batch[picks[(i // chunk) % len(picks)]]])
+            waits.append((time.perf_counter() - started) * 1000)
+        out[name] = {"feed_us_per_item": round(sum(fed) / len(stream) * 1e6, 1),
+                     "longest_feed_ms": round(max(fed) * 1000, 2),
+                     "assessment_max_ms": round(max(waits), 3),
+                     "history_growth_bytes_per_item": round((live.profiles.nbytes - held) / len(stream)),
+                     "history_mb": round(live.profiles.nbytes / 2**20, 1)}
+    return out

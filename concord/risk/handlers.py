@@ -197,6 +197,19 @@ def feed_model(event: OutcomeRecorded, uow, *, risk) -> None:
             follow_outcomes(model, s)
 
 
+def declaration_feed_job(sessions, models, clock, exact_days: float):
+    """The server's periodic job on every worker: the declarations lodged since its last run, by any worker, join
+    the active model's price and party statistics (hub.DeclarationFeed); nothing while no model is loaded."""
+    def job() -> None:
+        from concord.risk.learning.hub import follow_declarations
+
+        model = models.model  # the one the lodging path loaded (ModelSource); this thread never loads one itself
+        if model is not None:
+            with sessions() as s:
+                follow_declarations(model, s, clock.now(), exact_days)
+    return job
+
+
 def check_model_drift(cmd: CheckModelDrift, uow, *, risk) -> dict:
     """The active model's score and features on the latest declarations against its training period; past the
     alert threshold, a log line and a `ModelDrifted` event for the risk unit (the lead agency)."""

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-import concord.risk.models  # noqa: F401 - the tables, until the migration that creates them is generated
+from concord.risk import models as _risk_tables  # noqa: F401 - the tables, until the migration that creates them is generated
 from concord.db import Base
 from concord.declarations.messages import SubmitDeclaration
 from concord.declarations.models import Declaration, DeclarationVersion
@@ -15,24 +15,37 @@ from concord.declarations.schemas import parse_declaration
 from concord.messaging.models import EventRecord
 from concord.risk.learning import registry as registry_module
 from concord.risk.learning.datasets import record_from_declaration
-from concord.risk.learning.hub import challenge, hub_outcomes, train_from_hub
+from concord.risk.handlers import declaration_feed_job
+from concord.risk.learning.hub import challenge, follow_declarations, hub_outcomes, train_from_hub
 from concord.risk.learning.model import fit
 from concord.risk.learning.registry import ModelRegistry
 from concord.risk.learning.synthetic import synthetic_records
 from concord.risk.messages import CheckModelDrift, RecordOutcome
+from concord.risk.scoring.compiled import ModelSource
 from support import declaration, item, subjects
 
 FAST = {"learning_rate": 0.3, "early_stopping_round": 5, "num_threads": 1}
 
 
-@pytest.fixture
-def app(sqlite_concord):
-    Base.metadata.create_all(sqlite_concord.engine)
+def with_model(hub):
+    Base.metadata.create_all(hub.engine)
     records = synthetic_records(600, seed=5, days=60)
     model = fit(records[:400], records[400:], params=FAST)
-    ModelRegistry(sqlite_concord.settings.models_dir()).register(model.to_bytes(), model.info)
+    ModelRegistry(hub.settings.models_dir()).register(model.to_bytes(), model.info)
     registry_module._cache.clear()
-    yield sqlite_concord
+    return hub
+
+
+@pytest.fixture
+def app(sqlite_concord):
+    yield with_model(sqlite_concord)
+    registry_module._cache.clear()
+
+
+@pytest.fixture
+def any_app(concord):
+    """On SQLite and on PostgreSQL."""
+    yield with_model(concord)
     registry_module._cache.clear()
 
 
@@ -72,6 +85,52 @@ def test_an_outcome_reaches_the_model_at_once_and_a_reloaded_model_catches_up(ap
     assert line_history(app, other) == 1 and line_history(app, did) == 1  # counted once each
 
 
+def declared_before(app, did: str, model=None) -> float:
+    """How many declarations of this declaration's importer the model knows, as the next one would see."""
+    with app.sessions() as s:
+        doc = s.get(DeclarationVersion, (did, 1)).document
+        model = model or app.risk.models.current(s)
+    later = replace(record_from_declaration(doc, 0), when=record_from_declaration(doc, 0).when + timedelta(days=1))
+    return float(model.features([later])[0, model.spec.names().index("importer.n_declared")])
+
+
+def test_every_worker_counts_each_lodged_declaration_once_in_the_party_statistics(any_app):
+    """A first-time importer is first-time once: each worker's feed reads every declaration lodged (its own and
+    the others'), once, and a worker that loads the model later catches up from the database."""
+    seconds, feed = any_app.periodic["risk-declarations"]  # what every worker of the server runs
+    assert seconds <= 1 and "risk-declarations" in any_app.per_worker
+    first = submit(any_app, 1)
+    assert declared_before(any_app, first) == 0  # as trained: this importer never declared anything
+    feed()
+    assert declared_before(any_app, first) == 1
+    submit(any_app, 2)
+    feed()
+    feed()  # nothing new: nothing counted again
+    assert declared_before(any_app, first) == 2
+    registry_module._cache.clear()  # another worker, or a restart: the model file knows none of them
+    other = ModelSource(load=lambda s: registry_module.active_model(s, any_app.settings.models_dir()))
+    with any_app.sessions() as s:
+        late = other.current(s)
+    assert declared_before(any_app, first, late) == 0
+    declaration_feed_job(any_app.sessions, other, any_app.clock, 7.0)()
+    assert declared_before(any_app, first, late) == 2
+
+
+def test_a_document_the_model_cannot_read_is_left_out_alone(app, caplog):
+    """One stored document the feed cannot map (here, made unreadable behind the API's back) costs its own goods
+    items only: the declarations read with it are counted, and the next pulls go on."""
+    first = submit(app, 1)
+    broken = submit(app, 2)
+    with app.sessions() as s, s.begin():
+        s.get(DeclarationVersion, (broken, 1)).document = {"id": broken, "items": [{"description": "no HS code"}]}
+    _, feed = app.periodic["risk-declarations"]
+    feed()
+    assert declared_before(app, first) == 1 and "left out of the risk model" in caplog.text
+    submit(app, 3)
+    feed()
+    assert declared_before(app, first) == 2
+
+
 def test_retraining_on_the_hub_outcomes_and_champion_against_challenger(app):
     for n in range(40):
         did = submit(app, n, amount=f"{1000 + 500 * n}.00")
@@ -80,6 +139,10 @@ def test_retraining_on_the_hub_outcomes_and_champion_against_challenger(app):
         assert len(hub_outcomes(s)) == 40
         challenger = train_from_hub(s, FAST)
     assert challenger.info["source"] == "hub" and challenger.info["rows"] == {"train": 32, "valid": 8}
+    submit(app, 99, amount="999.00")  # lodged after the training: the feed adds it, and only it
+    with app.sessions() as s:
+        follow_declarations(challenger, s, app.clock.now())
+    assert declared_before(app, did, challenger) == 41
     champion = app.risk.models.current(None)
     recent = synthetic_records(300, seed=9, days=30, start=champion_end(champion))
     result = challenge(champion, champion, recent)

@@ -34,10 +34,10 @@ def test_bootstrap_builds_every_part_the_routes_use(sqlite_concord):
     assert set(hub.config_sections) == {"agreements", "sps_certificates", "inspection_facilities"}
     assert set(hub.resource_owners) == {"watchlist_entry", "incident"}
     assert set(hub.periodic) == {"screening-index", "audit-summaries", "operation-escalations", "notice-feedback",
-                                 "notification-retention", "risk-drift"}
+                                 "notification-retention", "risk-drift", "risk-declarations"}
     # PostgreSQL adds the lane exchange (its own thread, `hub.lanes`) and its prune; several workers add
     # "metrics-publish" to both. The rest of `periodic` runs on the leader.
-    assert hub.per_worker == {"screening-index", "audit-summaries"} and hub.lanes is None
+    assert hub.per_worker == {"screening-index", "audit-summaries", "risk-declarations"} and hub.lanes is None
     assert hub.leadership.leading  # SQLite: one process, always the leader
     assert hub.notifications is not None and not hub.notifications.started  # the server starts it
     screening = hub.bus.deps["screening"]

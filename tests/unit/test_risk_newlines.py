@@ -184,7 +184,7 @@ def test_party_novelty_is_the_main_models_history_read_before_the_declaration(pa
     before = party(model, early)
     live = RiskModel.from_bytes(model.to_bytes())
     for r in labelled[k:]:  # the row's own outcome and every later one, known at their declaration time
-        live.record_declaration(r)
+        live.record_declarations([r])
     live.record_outcomes(labelled[k:])
     assert np.array_equal(party(live, early), before)
     # ...while the rows after them do read them (a first-time importer is no longer first-time)
@@ -201,7 +201,7 @@ def test_party_novelty_updated_live_equals_batch(party_model, split):
     labelled = synthetic_records(4000, seed=21, days=120)[3200:]
     live = RiskModel.from_bytes(party_model.to_bytes())
     for r in labelled:
-        live.record_declaration(r)
+        live.record_declarations([r])
         live.record_outcome(r)
     batch = RiskModel.from_bytes(party_model.to_bytes())
     batch.profiles = HistoryProfiles().observe(train + valid + labelled)

@@ -192,6 +192,22 @@ class HistoryProfiles:
         """Record one inspection outcome as it arrives (live use)."""
         self.add_outcomes([record], None if known_at is None else int(known_at))
 
+    def fold_before(self, at: int | None) -> None:
+        """Each key's events older than `at` may become one (EventStore.fold_before): for a live model, which only
+        asks as of now, so that its memory grows with the parties and goods seen, not with every declaration."""
+        for store in (self.outcomes, self.overall, self.values):
+            store.fold_before = at
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the events take (the vocabularies aside)."""
+        return sum(s.nbytes for s in (self.outcomes, self.overall, self.values))
+
+    def settle(self, lock) -> None:
+        """Merge the events added since the last query now, holding `lock` only to swap (EventStore.settle)."""
+        for store in (self.outcomes, self.overall, self.values):
+            store.settle(lock)
+
     def query(self, cols: Columns, at: np.ndarray, outcome_names, value_names) -> tuple:
         """Per record, strictly before `at`: overall (n, sums); per outcome profile and per value profile
         (n, sums), as arrays shaped (profiles, records) and (profiles, records, width)."""
@@ -232,7 +248,8 @@ class HistoryProfiles:
             profiles.vocab = {f: {None: MISSING, **{v: i for i, v in enumerate(values)}}
                               for f, values in meta["vocab"].items()}
             for name in ("outcomes", "values", "overall"):  # the stores' scales are fixed by the constructor
-                getattr(profiles, name).load_state({k: z[f"{name}/{k}"] for k in ("keys", "start", "times", "totals")})
+                getattr(profiles, name).load_state({k: z[f"{name}/{k}"] for k in ("keys", "start", "times", "totals",
+                                                                                   "counts") if f"{name}/{k}" in z})
         return profiles
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from sqlalchemy import select, tuple_
 
-from concord.declarations.models import DeclarationVersion
+from concord.declarations.models import Declaration, DeclarationVersion
 from concord.errors import Conflict
 from concord.risk.learning.datasets import labelled_records, record_from_declaration
 from concord.risk.models import InspectionOutcome
@@ -49,10 +49,84 @@ def _outcomes(session, since: datetime | None = None) -> list[tuple[datetime, st
 
 
 def hub_declarations(session, limit: int = 200_000) -> list:
-    """The latest declaration versions as records without outcomes (for price and party statistics)."""
-    rows = session.scalars(select(DeclarationVersion.document).order_by(DeclarationVersion.declaration_id.desc())
-                           .limit(limit))
-    return [record_from_declaration(doc, i) for doc in rows for i in range(len(doc.get("items") or ()))]
+    """The latest declarations lodged, as lodged, as records without outcomes (for price and party statistics)."""
+    return [r for _, _, records in lodged(session, limit) for r in records]
+
+
+def lodged(session, limit: int = 200_000) -> list[tuple[str, datetime, list]]:
+    """The latest declarations lodged: (id, lodged at, their goods items as records). An amendment is not a second
+    consignment: each declaration counts once, as lodged, as the live feed (DeclarationFeed) counts it."""
+    rows = session.execute(
+        select(Declaration.id, Declaration.lodged_at, DeclarationVersion.document)
+        .join(DeclarationVersion, DeclarationVersion.declaration_id == Declaration.id)
+        .where(DeclarationVersion.version == 1).order_by(Declaration.lodged_at.desc(), Declaration.id.desc())
+        .limit(limit))
+    return [(d, at, _items(doc)) for d, at, doc in rows]
+
+
+def _items(doc: dict) -> list:
+    """A lodged document's goods items as records; none for one that cannot be read (logged: it must not stop the
+    others, nor every later pull)."""
+    try:
+        return [record_from_declaration(doc, i) for i in range(len(doc.get("items") or ()))]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        log.warning("declaration %s left out of the risk model's statistics: %r", doc.get("id") or doc.get("lrn"), exc)
+        return []
+
+
+class DeclarationFeed:
+    """The declarations lodged in Concord, as they arrive, into one loaded model's price and party statistics
+    (first-time importer, a new importer-broker-seller combination, the goods' usual price): every worker reads
+    them from the database each second (a periodic job, off the lodging path), its own and the others' alike, so
+    two workers score the next declaration of a party alike.
+
+    New declarations are those lodged after the last one read, less `LAG` seconds for a group commit that ends
+    after a later one (read again, skipped by id); at most `CHUNK` per pull, so that a model loaded on a busy hub
+    catches up over a few pulls rather than in one long one. Events older than `exact_days` fold per key (the
+    live model asks as of each declaration's time: exact within that window, its memory bounded by the keys)."""
+
+    LAG = 10.0
+    CHUNK = 2_000
+
+    def __init__(self, since: datetime | None, exact_days: float = 7.0):
+        self.since = since  # as the column gives it; None: from the first declaration
+        self.exact = timedelta(days=exact_days)
+        self.seen: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def pull(self, model, session, now: datetime) -> int:
+        """Add up to CHUNK declarations not yet read to the model's statistics; the goods items added."""
+        with self._lock:
+            query = select(Declaration.id, Declaration.lodged_at).order_by(Declaration.lodged_at, Declaration.id)
+            if self.since is not None:
+                query = query.where(Declaration.lodged_at > self.since - timedelta(seconds=self.LAG))
+            new = [r for r in session.execute(query.limit(len(self.seen) + self.CHUNK))
+                   if r.id not in self.seen][:self.CHUNK]
+            if not new:
+                return 0
+            documents = session.execute(select(DeclarationVersion.document).where(
+                DeclarationVersion.version == 1, DeclarationVersion.declaration_id.in_([r.id for r in new]))).scalars()
+            records = [r for doc in documents for r in _items(doc)]
+            model.record_declarations(records, fold_before=(_utc(now) - self.exact).timestamp())
+            self.seen.update((r.id, r.lodged_at) for r in new)
+            latest = max(r.lodged_at for r in new)
+            self.since = latest if self.since is None else max(self.since, latest)
+            horizon = self.since - timedelta(seconds=self.LAG)
+            self.seen = {k: at for k, at in self.seen.items() if at > horizon}
+            return len(records)
+
+
+def follow_declarations(model, session, now: datetime, exact_days: float = 7.0) -> int:
+    """Declarations lodged since the model's training (or the last pull) into its statistics; the items added."""
+    feed = getattr(model, "declaration_feed", None)
+    if feed is None:
+        since = model.info.get("declarations_until")
+        feed = DeclarationFeed(datetime.fromisoformat(since) if since else None, exact_days)  # as the column gave it
+        # trained on the hub: the declarations it read are in the file, not to be added again (those of its last
+        # LAG seconds by id: one that committed after the training read may bear an earlier time)
+        feed.seen = {d: feed.since for d in model.info.get("declarations_last", ())}
+        model.declaration_feed = feed
+    return feed.pull(model, session, now)
 
 
 class OutcomeFeed:
@@ -138,12 +212,17 @@ def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2
     cut = int(len(records) * (1 - valid_share))
     profiles = HistoryProfiles().observe(records)
     labelled = {r.declaration_id for r in records}
-    declared = [r for r in hub_declarations(session) if r.declaration_id not in labelled]
+    read = lodged(session)
+    declared = [r for _, _, rs in read for r in rs if r.declaration_id not in labelled]
     profiles.add_declarations(declared)
     model = fit(records[:cut], records[cut:], profiles, params, progress=progress, declared=records + declared,
                 new_lines=new_lines)
     model.info["outcomes_until"] = max(at for at, _ in outcomes).isoformat()
     model.info["source"] = "hub"
+    if read:  # where the live feed (DeclarationFeed) takes over
+        until = read[0][1]
+        model.info["declarations_until"] = until.isoformat()
+        model.info["declarations_last"] = [d for d, at, _ in read if at > until - timedelta(seconds=DeclarationFeed.LAG)]
     return model
 
 

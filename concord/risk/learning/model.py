@@ -115,10 +115,16 @@ class RiskModel:
             if self.new_lines is not None:
                 self.new_lines.add_outcomes(records)
 
-    def record_declaration(self, record) -> None:
-        """A declaration's values join the unit-value statistics."""
+    def record_declarations(self, records, fold_before: float | None = None) -> None:
+        """Declarations' values join the price and party statistics (DeclarationFeed); with `fold_before`, each
+        key's events older than it may become one (the live model asks as of now: memory stays with the keys).
+        The new events are merged into the sorted history here, not in the next assessment, and assessments wait
+        only for the merged arrays to be swapped in, not for the merge."""
+        records = list(records)
         with self._lock:
-            self.profiles.add_declarations([record])
+            self.profiles.fold_before(None if fold_before is None else int(fold_before))
+            self.profiles.add_declarations(records)
+        self.profiles.settle(self._lock)
 
     def drift(self, records, as_of: float | None = None, top: int | None = 20) -> dict:
         """Compare recent score and feature distributions with the training period."""

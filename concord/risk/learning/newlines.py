@@ -28,9 +28,9 @@ MIN_ROUTED = 30  # valid rows sent to this booster below which no mapping (and n
 ROUTE = "goods_line.n"  # the main model's count of earlier outcomes of the row's goods line
 # Party novelty, read from the main model's own history columns (features.py), so it is as of each declaration's
 # time, strictly before it, and live exactly as the main model's: every outcome recorded (record_outcomes, the
-# OutcomeFeed) and every declaration given to record_declaration (no caller in the app yet: until one, declaration
-# counts are as of training) updates the history profiles it reads. Declarations seen before per party and
-# combination (first-time importer: 0; a new importer-broker-seller combination: 0), outcomes known per party and pair.
+# OutcomeFeed) and every declaration lodged (record_declarations, the DeclarationFeed) updates the profiles it reads.
+# Declarations seen before per party and combination (first-time importer: 0; a new importer-broker-seller
+# combination: 0), outcomes known per party and pair.
 PARTY = ("importer.n_declared", "declarant.n_declared", "seller.n_declared", "importer_declarant.n_declared",
          "importer_seller.n_declared", "importer_declarant_seller.n_declared", "importer_hs6.n_declared",
          "importer_hs4.n_declared", "seller_hs6.n_declared",
