@@ -227,3 +227,12 @@ def test_a_booster_reading_party_columns_scores_alike_one_at_a_time_and_after_sa
     assert np.array_equal(RiskModel.from_bytes(party_model.to_bytes()).score_records(test), live)
     assert {e["feature"] for e in party_model.explain(test[one], top=100)} >= {"party." + n
                                                                               for n in party_model.new_lines.party}
+
+
+def test_drift_reads_the_scores_the_lanes_use(routed_model, split):
+    """New goods lines are scored by the booster live, so drift reports on those scores, not the main model's."""
+    _, _, test = split
+    assert routed_model.routed(test).any()
+    report = routed_model.drift(test)
+    assert report["mean_score"] == pytest.approx(float(np.mean(routed_model.score_records(test))))
+    assert report["mean_score"] != pytest.approx(float(np.mean(routed_model.main_scores(test))))

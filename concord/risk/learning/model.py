@@ -61,13 +61,17 @@ class RiskModel:
             return np.zeros(0)
         with self._lock:
             x = self.features(records, as_of)
-            new = self._routed(x, route)
-            if new is not None and new.any():
-                out = np.empty(len(records))
-                out[new] = self.new_lines.score([r for r, n in zip(records, new) if n], x[new], self.spec.names())
-                if not new.all():  # one thread: a single assessment gains nothing from more, and the host is shared
-                    out[~new] = self.booster.predict(x[~new], num_threads=1)
-                return out
+            return self._scores(records, x, route)
+
+    def _scores(self, records, x: np.ndarray, route: bool | None = None) -> np.ndarray:
+        """The live scores of records whose features are `x`: new goods lines by the booster, if it routes."""
+        new = self._routed(x, route)
+        if new is not None and new.any():
+            out = np.empty(len(records))
+            out[new] = self.new_lines.score([r for r, n in zip(records, new) if n], x[new], self.spec.names())
+            if not new.all():  # one thread: a single assessment gains nothing from more, and the host is shared
+                out[~new] = self.booster.predict(x[~new], num_threads=1)
+            return out
         return self.booster.predict(x, num_threads=1)
 
     def routed(self, records, as_of: float | None = None, route: bool | None = None) -> np.ndarray:
@@ -128,9 +132,13 @@ class RiskModel:
 
     def drift(self, records, as_of: float | None = None, top: int | None = 20) -> dict:
         """Compare recent score and feature distributions with the training period."""
+        records = list(records)
         with self._lock:
             x = self.features(records, as_of)
-        return drift_report(self.reference, x, self.booster.predict(x, num_threads=1), self.spec.names(), top)
+            # the scores the lanes use: the booster's on new lines are mapped onto the main model's scale, whose
+            # valid-period distribution is the reference, so one reference serves both
+            scores = self._scores(records, x) if records else np.zeros(0)
+        return drift_report(self.reference, x, scores, self.spec.names(), top)
 
     def to_bytes(self) -> bytes:
         """One zip: booster text, feature spec, history profiles (npz), training info and drift reference."""
