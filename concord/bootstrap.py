@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from datetime import timedelta
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ from concord.standards import sps
 from concord.standards.messages import SupplySpsCertificate
 from concord.trs import handlers as trs_handlers
 from concord.trs.messages import RecordExit
+
+log = logging.getLogger(__name__)
 
 COMMANDS = {
     LoadConfig: agencies.load_config,
@@ -312,6 +315,10 @@ def warm_up(app: Concord) -> None:
         risk.models.current(session)
         if risk.screening is not None:
             risk.screening.refresh(session)
+    try:  # the model reads the declarations lodged since its training (a first chunk; the rest in the background)
+        app.periodic["risk-declarations"][1]()
+    except Exception:  # noqa: BLE001 - never stop a start for it: the periodic job reads them again
+        log.exception("the risk model could not read the declarations lodged")
 
 
 def settle_heap() -> None:

@@ -1,7 +1,8 @@
 """The risk engine's history is shared by every worker and kept across restarts (issue 13, "the loop closes live"):
 two plain `concord serve` processes on one PostgreSQL database, as several workers behind a balancer would be.
 A declaration lodged on one counts in the other's history rules; an inspection outcome recorded through one
-reaches the model's history on the other; a restarted server reads the history lodged before it started."""
+reaches the model's history on the other; a restarted server reads the history lodged before it started (the
+declarations too: each worker's model reads every declaration lodged, by any worker, within about a second)."""
 
 from __future__ import annotations
 
@@ -90,5 +91,7 @@ def test_two_servers_share_history_and_outcomes_and_a_restart_keeps_them(tmp_pat
         assert on_two == on_one != before  # both workers' models hold the two irregular outcomes
 
     with serve(tmp_path, **env) as (three, _):  # a restart: nothing in memory
-        assert _rules_hit(pg_url, _lodge(three, trader, _doc("PART-9", "610910", "900.00", day))) == ["SPLIT-7D"]
+        # its model read the outcomes and the declarations lodged before it started (LINE-C1 sees what LINE-A1 saw:
+        # what was lodged before `later`), and its history rules the parts
         assert _score(pg_url, _lodge(three, trader, line("LINE-C1", later))) == on_one
+        assert _rules_hit(pg_url, _lodge(three, trader, _doc("PART-9", "610910", "900.00", day))) == ["SPLIT-7D"]
