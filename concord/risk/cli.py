@@ -110,7 +110,8 @@ def train(train: Path = typer.Option(None, "--train", exists=True, dir_okay=Fals
                 model = fit(_load(dataset, train, step), _load(dataset, valid, step), params=_params(params),
                             progress=step, new_lines=new_lines)
                 files = {"train": str(train), "valid": str(valid)}
-        metrics = {**model.info, "dataset": "hub" if from_hub else dataset, "files": files}
+        shown = {k: v for k, v in model.info.items() if k != "declarations_last"}  # ids for the feed: in the file only
+        metrics = {**shown, "dataset": "hub" if from_hub else dataset, "files": files}
         registry = _registry(models)
         version = registry.register(model.to_bytes(), metrics, activate=activate)
     except ConcordError as e:
