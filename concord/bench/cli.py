@@ -52,18 +52,20 @@ def bench_http(json_output: bool = JSON, seconds: float = 8.0, connections: int 
                compare: bool = typer.Option(False, "--compare", help="one run of SQLite with one worker, PostgreSQL "
                                             "with one and PostgreSQL with --workers (2 unless given), at --at rates "
                                             "(300 and 500 unless given); --postgres defaults to the local server"),
-               server: str = typer.Option("uvicorn", help="`concord serve --server`: uvicorn or granian")):
+               server: str = typer.Option("uvicorn", help="`concord serve --server`: uvicorn or granian"),
+               model: bool = typer.Option(False, "--model", help="with an active learned model (trained first on "
+                                                                "synthetic declarations), as a deployment would run")):
     """Declarations/s over HTTP, and p99 latency at 70 % of that rate (loopback)."""
     from concord.bench.http import compare as compare_runs
     from concord.bench.http import run
 
     if compare:
-        _print(compare_runs(seconds, connections, postgres, tuple(at) or (300, 500), max(workers, 2), server),
+        _print(compare_runs(seconds, connections, postgres, tuple(at) or (300, 500), max(workers, 2), server, model),
                json_output)
     elif workers > 1 and not postgres:
         raise typer.BadParameter("several workers need PostgreSQL: add --postgres URL", param_hint="--workers")
     else:
-        _print(run(seconds, connections, postgres, tuple(at), workers, server), json_output)
+        _print(run(seconds, connections, postgres, tuple(at), workers, server, model), json_output)
 
 
 @app.command("soak")

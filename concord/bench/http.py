@@ -128,15 +128,20 @@ def _database(server: str | None):
 
 
 def run(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (),
-        workers: int = 1, server: str = "uvicorn") -> dict:
+        workers: int = 1, server: str = "uvicorn", model: bool = False) -> dict:
     """Start the server, measure the maximum rate, then latency at 70 % of it.
 
     `postgres`: a PostgreSQL server URL (its maintenance database, e.g. postgresql+psycopg://postgres@127.0.0.1
     :5432/postgres); the run uses a fresh database there instead of SQLite. `workers`: `concord serve --workers`
-    (PostgreSQL only)."""
+    (PostgreSQL only). `model`: a learned model is active (LEARNED), as in a deployment that trained one: every
+    lodging is scored by it, and each worker's model reads the declarations lodged (the declaration feed)."""
     with _database(postgres) as url:
-        result = _run_server(seconds, connections, url, rates, workers, server)
-    return {"database": "postgresql" if postgres else "sqlite", "server": server} | result
+        result = _run_server(seconds, connections, url, rates, workers, server, model)
+    return {"database": "postgresql" if postgres else "sqlite", "server": server,
+            "model": LEARNED if model else None} | result
+
+
+LEARNED = "synthetic, 30,000 goods items over 180 days (bench risk's stand-in for KCS)"
 
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -145,13 +150,13 @@ WORKERS_GOAL = ">= 1000 declarations/s with two workers on PostgreSQL; p99 < 50 
 
 
 def compare(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (300, 500),
-            workers: int = 2, server: str = "uvicorn") -> dict:
+            workers: int = 2, server: str = "uvicorn", model: bool = False) -> dict:
     """One run of the three set-ups, one after the other on the same machine: SQLite with one worker, PostgreSQL
     with one, PostgreSQL with `workers`; each with its maximum, and p50/p99 at `rates` and at 70 % of its maximum."""
     postgres = postgres or DEFAULT_POSTGRES
-    runs = {"sqlite_1_worker": run(seconds, connections, None, rates, 1, server),
-            "postgresql_1_worker": run(seconds, connections, postgres, rates, 1, server),
-            f"postgresql_{workers}_workers": run(seconds, connections, postgres, rates, workers, server)}
+    runs = {"sqlite_1_worker": run(seconds, connections, None, rates, 1, server, model),
+            "postgresql_1_worker": run(seconds, connections, postgres, rates, 1, server, model),
+            f"postgresql_{workers}_workers": run(seconds, connections, postgres, rates, workers, server, model)}
     return {"runs": runs, "summary": {name: _summary(r) for name, r in runs.items()}, "goal": WORKERS_GOAL}
 
 
@@ -216,9 +221,9 @@ def _ready(database_url: str, workers: int, limit: float = 120.0) -> None:
         engine.dispose()
 
 
-def prepared_hub(database_url: str) -> tuple[Path, dict, str, str]:
-    """A hub in a temporary folder with the demo's coordination config: (folder, environment, the `concord`
-    command, a trader's token) for a `concord serve` to start on."""
+def prepared_hub(database_url: str, model: bool = False) -> tuple[Path, dict, str, str]:
+    """A hub in a temporary folder with the demo's coordination config (and with `model`, an active learned model:
+    LEARNED): (folder, environment, the `concord` command, a trader's token) for a `concord serve` to start on."""
     tmp = Path(tempfile.mkdtemp())
     env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL=database_url)
     concord = str(Path(sys.executable).parent / "concord")
@@ -227,6 +232,16 @@ def prepared_hub(database_url: str) -> tuple[Path, dict, str, str]:
     subprocess.run([concord, "config", "load", str(config)], env=env, check=True, capture_output=True)
     token = subprocess.run([concord, "tokens", "issue", "rotterdam-freight"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()
+    if model:
+        from concord.config import Settings
+        from concord.risk.learning.model import fit
+        from concord.risk.learning.registry import ModelRegistry
+        from concord.risk.learning.synthetic import synthetic_records
+
+        records = synthetic_records(30_000, seed=7, days=180)
+        a, b = int(len(records) * 0.7), int(len(records) * 0.85)
+        learned = fit(records[:a], records[a:b], params={"num_threads": 1})
+        ModelRegistry(Settings(var_dir=tmp).models_dir()).register(learned.to_bytes(), learned.info)
     return tmp, env, concord, token
 
 
@@ -243,8 +258,8 @@ def wait_for_server(port: int, tries: int) -> None:
 
 
 def _run_server(seconds: float, connections: int, database_url: str, rates: tuple, workers: int = 1,
-                server: str = "uvicorn") -> dict:
-    tmp, env, concord, token = prepared_hub(database_url)
+                server: str = "uvicorn", model: bool = False) -> dict:
+    tmp, env, concord, token = prepared_hub(database_url, model)
     port = free_port()
     command = [concord, "serve", "--port", str(port), "--workers", str(workers), "--server", server]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -236,3 +236,16 @@ def test_drift_reads_the_scores_the_lanes_use(routed_model, split):
     report = routed_model.drift(test)
     assert report["mean_score"] == pytest.approx(float(np.mean(routed_model.score_records(test))))
     assert report["mean_score"] != pytest.approx(float(np.mean(routed_model.main_scores(test))))
+
+
+def test_an_assessment_scores_and_explains_as_the_separate_calls_do(routed_model, split):
+    """`assess` computes the features once for the scores and the riskiest item's explanation: the same figures as
+    score_records and explain, on declarations of routed and unrouted items alike."""
+    _, _, test = split
+    sent = routed_model.routed(test)
+    declarations = [test[i:i + 3] for i in range(0, 600, 3)]
+    assert any(sent[:600]) and not all(sent[:600])
+    for items in declarations:
+        scores, worst, explained = routed_model.assess(items, top=4)
+        assert np.array_equal(scores, routed_model.score_records(items))
+        assert worst == int(np.argmax(scores)) and explained == routed_model.explain(items[worst], top=4)

@@ -61,18 +61,20 @@ class RiskModel:
             return np.zeros(0)
         with self._lock:
             x = self.features(records, as_of)
-            return self._scores(records, x, route)
+            return self._scored(records, x, route)[0]
 
-    def _scores(self, records, x: np.ndarray, route: bool | None = None) -> np.ndarray:
-        """The live scores of records whose features are `x`: new goods lines by the booster, if it routes."""
+    def _scored(self, records, x: np.ndarray, route: bool | None = None) -> tuple:
+        """The live scores of records whose features are `x` (new goods lines by the booster, if it routes), which
+        rows the booster scored, and its inputs for them (None, None when it scored none)."""
         new = self._routed(x, route)
         if new is not None and new.any():
             out = np.empty(len(records))
-            out[new] = self.new_lines.score([r for r, n in zip(records, new) if n], x[new], self.spec.names())
+            columns = self.new_lines.columns([r for r, n in zip(records, new) if n], x[new], self.spec.names())
+            out[new] = self.new_lines.score(None, columns=columns)
             if not new.all():  # one thread: a single assessment gains nothing from more, and the host is shared
                 out[~new] = self.booster.predict(x[~new], num_threads=1)
-            return out
-        return self.booster.predict(x, num_threads=1)
+            return out, new, columns
+        return self.booster.predict(x, num_threads=1), None, None
 
     def routed(self, records, as_of: float | None = None, route: bool | None = None) -> np.ndarray:
         """Which records the new-line booster scores (their goods line has no known outcome)."""
@@ -90,10 +92,25 @@ class RiskModel:
     def explain(self, record, top: int = 5) -> list[dict]:
         """The features that pushed this record's score most, with their value and log-odds contribution."""
         with self._lock:
-            x = self.features([record])
-            new = self._routed(x)
-            if new is not None and new[0]:  # the booster that scored it explains it
-                return self.new_lines.explain(record, top, x, self.spec.names())
+            return self._explain(record, self.features([record]), top)
+
+    def assess(self, records, top: int = 5) -> tuple[np.ndarray, int, list[dict]]:
+        """A declaration's goods items: their scores, the riskiest one and its explanation (`explain`), from one
+        feature matrix (scoring, then explaining, computed the features twice: a third of an assessment)."""
+        records = list(records)
+        with self._lock:
+            x = self.features(records)
+            scores, new, columns = self._scored(records, x)
+            worst = int(np.argmax(scores))
+            if new is not None and new[worst]:  # the booster that scored it explains it, from the same inputs
+                row = int(new[:worst].sum())
+                return scores, worst, self.new_lines.explain(records[worst], top, columns=columns[row:row + 1])
+            return scores, worst, self._explain(records[worst], x[worst:worst + 1], top)
+
+    def _explain(self, record, x: np.ndarray, top: int) -> list[dict]:
+        new = self._routed(x)
+        if new is not None and new[0]:  # the booster that scored it explains it
+            return self.new_lines.explain(record, top, x, self.spec.names())
         contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]  # last column: bias
         names = self.spec.names()
         order = np.argsort(-np.abs(contrib))[:top]
@@ -137,7 +154,7 @@ class RiskModel:
             x = self.features(records, as_of)
             # the scores the lanes use: the booster's on new lines are mapped onto the main model's scale, whose
             # valid-period distribution is the reference, so one reference serves both
-            scores = self._scores(records, x) if records else np.zeros(0)
+            scores = self._scored(records, x)[0] if records else np.zeros(0)
         return drift_report(self.reference, x, scores, self.spec.names(), top)
 
     def to_bytes(self) -> bytes:

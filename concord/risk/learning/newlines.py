@@ -64,15 +64,17 @@ class NewLineBooster:
             return x
         return np.hstack([x, x_main[:, [main_names.index(n) for n in self.party]]])
 
-    def raw(self, records, x_main=None, main_names=None) -> np.ndarray:
-        return self.booster.predict(self.columns(records, x_main, main_names), num_threads=1)
+    def raw(self, records, x_main=None, main_names=None, columns: np.ndarray | None = None) -> np.ndarray:
+        """The booster's own scores (`columns`: its inputs, when the caller has them already)."""
+        columns = self.columns(records, x_main, main_names) if columns is None else columns
+        return self.booster.predict(columns, num_threads=1)
 
-    def score(self, records, x_main=None, main_names=None) -> np.ndarray:
+    def score(self, records, x_main=None, main_names=None, columns: np.ndarray | None = None) -> np.ndarray:
         """Scores on the main model's scale (monotone in the booster's: the order among new lines is its)."""
-        return np.interp(self.raw(records, x_main, main_names), self.raw_q, self.main_q)
+        return np.interp(self.raw(records, x_main, main_names, columns), self.raw_q, self.main_q)
 
-    def explain(self, record, top: int = 5, x_main=None, main_names=None) -> list[dict]:
-        x = self.columns([record], x_main, main_names)
+    def explain(self, record, top: int = 5, x_main=None, main_names=None, columns: np.ndarray | None = None) -> list[dict]:
+        x = self.columns([record], x_main, main_names) if columns is None else columns
         contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]
         order = np.argsort(-np.abs(contrib))[:top]
         return [{"feature": self.names[i], "value": None if np.isnan(x[0, i]) else round(float(x[0, i]), 6),

@@ -115,9 +115,13 @@ class ModelSource:
         from concord.risk.learning.datasets import record_from_declaration
 
         records = [record_from_declaration(doc, i) for i in range(len(doc["items"]))]
-        scores = [float(s) for s in model.score_records(records)]
-        worst = max(range(len(scores)), key=scores.__getitem__)
-        return scores[worst], [dict(c, item=worst) for c in _contributions(model.explain(records[worst], self.top))]
+        if hasattr(model, "assess"):  # the learned model: features computed once for the scores and the explanation
+            scores, worst, explained = model.assess(records, self.top)
+        else:
+            scores = model.score_records(records)
+            worst = max(range(len(scores)), key=scores.__getitem__)
+            explained = model.explain(records[worst], self.top)
+        return float(scores[worst]), [dict(c, item=worst) for c in _contributions(explained)]
 
 
 def _contributions(explained) -> list[dict]:
