@@ -133,15 +133,15 @@ def run(seconds: float = 8.0, connections: int = 32, postgres: str | None = None
 
     `postgres`: a PostgreSQL server URL (its maintenance database, e.g. postgresql+psycopg://postgres@127.0.0.1
     :5432/postgres); the run uses a fresh database there instead of SQLite. `workers`: `concord serve --workers`
-    (PostgreSQL only). `model`: a learned model is active (LEARNED), as in a deployment that trained one: every
-    lodging is scored by it, and each worker's model reads the declarations lodged (the declaration feed)."""
+    (PostgreSQL only). `model`: a learned model is active (bench.risk.STAND_IN), as in a deployment that trained
+    one: every lodging is scored by it, and each worker's model reads the declarations lodged (the declaration feed)."""
+    from concord.bench.risk import STAND_IN
+
     with _database(postgres) as url:
         result = _run_server(seconds, connections, url, rates, workers, server, model)
     return {"database": "postgresql" if postgres else "sqlite", "server": server,
-            "model": LEARNED if model else None} | result
+            "model": STAND_IN if model else None} | result
 
-
-LEARNED = "synthetic, 30,000 goods items over 180 days (bench risk's stand-in for KCS)"
 
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -223,7 +223,7 @@ def _ready(database_url: str, workers: int, limit: float = 120.0) -> None:
 
 def prepared_hub(database_url: str, model: bool = False) -> tuple[Path, dict, str, str]:
     """A hub in a temporary folder with the demo's coordination config (and with `model`, an active learned model:
-    LEARNED): (folder, environment, the `concord` command, a trader's token) for a `concord serve` to start on."""
+    bench.risk.STAND_IN): (folder, environment, the `concord` command, a trader's token) for `concord serve`."""
     tmp = Path(tempfile.mkdtemp())
     env = child_environment(CONCORD_VAR_DIR=str(tmp), CONCORD_DATABASE_URL=database_url)
     concord = str(Path(sys.executable).parent / "concord")
@@ -233,15 +233,9 @@ def prepared_hub(database_url: str, model: bool = False) -> tuple[Path, dict, st
     token = subprocess.run([concord, "tokens", "issue", "rotterdam-freight"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()
     if model:
-        from concord.config import Settings
-        from concord.risk.learning.model import fit
-        from concord.risk.learning.registry import ModelRegistry
-        from concord.risk.learning.synthetic import synthetic_records
+        from concord.bench.risk import activate_stand_in
 
-        records = synthetic_records(30_000, seed=7, days=180)
-        a, b = int(len(records) * 0.7), int(len(records) * 0.85)
-        learned = fit(records[:a], records[a:b], params={"num_threads": 1})
-        ModelRegistry(Settings(var_dir=tmp).models_dir()).register(learned.to_bytes(), learned.info)
+        activate_stand_in(tmp)
     return tmp, env, concord, token
 
 

@@ -33,6 +33,9 @@ def _one_core() -> str:
 GOALS = {"declarations_per_s": 20_000, "p99_ms": 5.0}
 
 
+STAND_IN = "synthetic, 30,000 goods items over 180 days (bench risk's stand-in for KCS)"
+
+
 def _load(data: Path | None):
     from concord.risk.learning.datasets import load_kcs
     from concord.risk.learning.synthetic import synthetic_records
@@ -42,6 +45,16 @@ def _load(data: Path | None):
     records = synthetic_records(30_000, seed=7, days=180)  # the KCS files are absent: same shape, planted risk
     a, b = int(len(records) * 0.7), int(len(records) * 0.85)
     return "synthetic", records[:a], records[a:b], records[b:]
+
+
+def activate_stand_in(var_dir: Path) -> None:
+    """Train the model on STAND_IN and make it the active one of the hub in `var_dir` (bench http --model)."""
+    from concord.config import Settings
+    from concord.risk.learning.registry import ModelRegistry
+
+    _, train, valid, _ = _load(None)
+    model = _model(None, train, valid)
+    ModelRegistry(Settings(var_dir=var_dir).models_dir()).register(model.to_bytes(), model.info)
 
 
 def _model(models: Path | None, train, valid):
