@@ -72,3 +72,32 @@ def test_a_state_saved_before_counts_existed_counts_each_event_once():
     restored.load_state(old)
     count, sums = restored.before(np.array([7, 8], np.uint64), np.array([10, 10]))
     assert count.tolist() == [2, 1] and sums[:, 0].tolist() == [3.0, 5.0]
+
+
+class _Interleaving:
+    """The owner's lock, with events another thread adds while settle merges (between its two holds of the lock)."""
+
+    def __init__(self, store, events):
+        self.store, self.events, self.taken = store, events, 0
+
+    def __enter__(self):
+        self.taken += 1
+        if self.taken == 2:
+            self.store.add(*self.events)
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_settling_merges_outside_the_lock_and_keeps_what_arrived_meanwhile(small_runs):
+    rng = np.random.default_rng(7)
+    store = EventStore(3, scale=4.0)
+    first, later = events(rng, 500), events(rng, 5)
+    store.add(*first)
+    store.settle(_Interleaving(store, later))
+    assert store._pending_n == 5  # the events added during the merge wait for the next one
+    qk, qt, _ = events(rng, 200, keys=45)
+    every = [np.concatenate([first[0], later[0]]), np.concatenate([first[1], later[1]]), np.vstack([first[2], later[2]])]
+    count, sums = store.before(qk, qt)
+    want_count, want_sums = brute(*every, qk, qt)
+    assert count.tolist() == want_count.tolist() and np.array_equal(sums, want_sums)

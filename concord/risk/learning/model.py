@@ -135,6 +135,7 @@ class RiskModel:
             self.profiles.add_outcomes(records, None if known_at is None else int(known_at))
             if self.new_lines is not None:
                 self.new_lines.add_outcomes(records)
+        self.profiles.settle(self._lock)  # merged here, outside the lock, not in the next assessment
 
     def record_declarations(self, records, fold_before: float | None = None) -> None:
         """Declarations' values join the price and party statistics (DeclarationFeed); with `fold_before`, each

@@ -139,11 +139,12 @@ class EventStore:
         self._base = _Run(state["keys"], state["start"], state["times"], state["totals"], state.get("counts"))
 
     def settle(self, lock) -> None:
-        """Pending events into the sorted runs now rather than in the next query, holding `lock` (the owner's,
-        which its queries hold) only to take the parts and to put the merged ones back: a query waits for a swap,
-        never for a sort. Events added meanwhile stay pending; a merge another thread made meanwhile wins."""
+        """Pending events past COMPACT_AT into the sorted runs now rather than in the next query, holding `lock`
+        (the owner's, which its queries hold) only to take the parts and to put the merged ones back: a query waits
+        for a swap, never for a sort. Fewer stay pending (a query reads them by brute force: cheaper than a merge).
+        Events added meanwhile stay pending; a merge another thread made meanwhile wins."""
         with lock:
-            if not self._pending:
+            if self._pending_n <= COMPACT_AT:
                 return
             base, recent, pending, fold = self._base, self._recent, list(self._pending), self.fold_before
         merged = self._merged(base, recent, pending, fold)
