@@ -78,7 +78,8 @@ def bench_soak(json_output: bool = JSON, minutes: float = typer.Option(10.0, hel
                                                             "a PostgreSQL server's URL: the soak creates its own "
                                                             "database there and drops it after"),
                postgres: str = typer.Option(None, help="the same as --database URL (kept for older scripts)"),
-               workers: int = typer.Option(1, help="`concord serve --workers N` (PostgreSQL only)")):
+               workers: int = typer.Option(1, help="`concord serve --workers N` (PostgreSQL only)"),
+               model: bool = typer.Option(False, "--model", help="with an active learned model, as bench http")):
     """The server held at 70 % of its maximum for N minutes: errors, p99, CPU per lodging and event-loop stalls per
     minute, RSS growth, outbox lag."""
     from concord.bench.soak import run
@@ -86,7 +87,7 @@ def bench_soak(json_output: bool = JSON, minutes: float = typer.Option(10.0, hel
     target = postgres or (None if database == "sqlite" else database)
     if workers > 1 and target is None:
         raise typer.BadParameter("--workers above 1 needs --database postgresql: SQLite serves one worker")
-    _print(run(minutes, rate, seconds, postgres=target, window_s=window, workers=workers), json_output)
+    _print(run(minutes, rate, seconds, postgres=target, window_s=window, workers=workers, model=model), json_output)
 
 
 @app.command("audit")

@@ -70,28 +70,29 @@ LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def run(minutes: float = 10.0, rate: float | None = None, seconds: float = 8.0, connections: int = 32,
-        postgres: str | None = None, window_s: float = 60.0, workers: int = 1) -> dict:
+        postgres: str | None = None, window_s: float = 60.0, workers: int = 1, model: bool = False) -> dict:
     """Measure the maximum for `seconds` (unless `rate` is given), then soak at 70 % of it (or `rate`).
 
     `postgres`: "postgresql" (the local server) or a server's URL: the soak creates its own database there and
-    drops it after. `workers`: `concord serve --workers` (PostgreSQL only)."""
+    drops it after. `workers`: `concord serve --workers` (PostgreSQL only). `model`: with an active learned model
+    (bench.risk.STAND_IN), which reads every lodged declaration: its memory grows with them within its window."""
     if postgres == "postgresql":
         postgres = LOCAL_POSTGRES
     if workers > 1 and not postgres:
         raise ValueError("--workers above 1 needs --database postgresql (SQLite serves one worker)")
     with _database(postgres) as url:
-        result = _soak(minutes, rate, seconds, connections, url, window_s, workers)
-    return {"database": "postgresql" if postgres else "sqlite"} | result
+        result = _soak(minutes, rate, seconds, connections, url, window_s, workers, model)
+    return {"database": "postgresql" if postgres else "sqlite", "model": model} | result
 
 
 def _soak(minutes: float, rate: float | None, seconds: float, connections: int, database_url: str,
-          window_s: float, workers: int) -> dict:
+          window_s: float, workers: int, model: bool = False) -> dict:
     import shutil
 
     from concord.access.identity import Subject
     from concord.bench.ingest import _bodies
 
-    tmp, env, concord, token = prepared_hub(database_url)
+    tmp, env, concord, token = prepared_hub(database_url, model)
     port = free_port()
     # JSON log lines carry their time: the server's stall warnings are placed in their window below
     env = env | {"CONCORD_LOG_FORMAT": "json"}
