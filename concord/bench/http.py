@@ -143,7 +143,6 @@ def run(seconds: float = 8.0, connections: int = 32, postgres: str | None = None
             "model": STAND_IN if model else None} | result
 
 
-
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 WORKERS_GOAL = ">= 1000 declarations/s with two workers on PostgreSQL; p99 < 50 ms at 500/s; lane shares within a " \
                "point of their targets across workers"
