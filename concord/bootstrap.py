@@ -271,7 +271,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, c
     app.periodic["operation-escalations"] = (60, lambda: app.bus.handle(EscalateOverdueTasks()))
     app.periodic["notice-feedback"] = (60, lambda: app.bus.handle(CheckNoticeFeedback()))
     app.leadership = Leadership.of(engine)
-    app.per_worker |= {"screening-index", "audit-summaries", "risk-declarations"}  # this process's index, counters, model
+    app.per_worker |= {"screening-index", "audit-summaries", "risk-declarations"}  # each process its own
     if engine.dialect.name == "postgresql":  # where several workers may serve: one lane budget for all of them
         app.lanes = lanes = SharedLanes(engine, risk.budget)  # its own thread; close() sends the last decisions
         app.periodic["lane-exchange-prune"] = (60, lanes.prune)

@@ -131,8 +131,9 @@ def _live(model, batch, picks, chunk: int = 1000, passes: int = 4, exact_days: f
     """The test split fed to the live model as lodged declarations (hub.DeclarationFeed's call) `passes` times, each
     pass a quarter later, `chunk` goods items at a time in time order (a second of an EU-size peak), then one
     assessment: the feed's cost per item, its longest call (a base merge; outside the model's lock, which the
-    assessment waits for only while the merged arrays are swapped in), that assessment's longest time, and the memory the history grows by, with events older than `exact_days` folded (the server's default)
-    and, as the baseline, all kept."""
+    assessment waits for only while the merged arrays are swapped in), that assessment's longest time, and the
+    memory the history grows by, with events older than `exact_days` folded (the server's default) and, as the
+    baseline, all kept."""
     from concord.risk.learning.model import RiskModel
 
     order = sorted(batch, key=lambda r: r.ts)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from concord.risk import models as _risk_tables  # noqa: F401 - the tables, until the migration that creates them is generated
+from concord.risk import models as _risk_tables  # noqa: F401 - the tables, until a migration creates them
 from concord.db import Base
 from concord.declarations.messages import SubmitDeclaration
 from concord.declarations.models import Declaration, DeclarationVersion
@@ -60,14 +60,19 @@ def record(app, did: str, result: str) -> None:
                    subject=subjects(app)["cus-officer"])
 
 
+def seen_next(app, did: str, feature: str, model=None) -> float:
+    """A history feature of this declaration's first item as the next declaration like it (a day later) would read
+    it from the model (the active one unless given)."""
+    with app.sessions() as s:
+        doc = s.get(DeclarationVersion, (did, s.get(Declaration, did).version)).document
+        model = model or app.risk.models.current(s)
+    later = replace(record_from_declaration(doc, 0), when=record_from_declaration(doc, 0).when + timedelta(days=1))
+    return float(model.features([later])[0, model.spec.names().index(feature)])
+
+
 def line_history(app, did: str) -> float:
     """How many outcomes the active model knows for this declaration's goods line, as the next one would see."""
-    with app.sessions() as s:
-        d = s.get(Declaration, did)
-        doc = s.get(DeclarationVersion, (did, d.version)).document
-        model = app.risk.models.current(s)
-    later = replace(record_from_declaration(doc, 0), when=record_from_declaration(doc, 0).when + timedelta(days=1))
-    return float(model.features([later])[0, model.spec.names().index("goods_line.n")])
+    return seen_next(app, did, "goods_line.n")
 
 
 def test_an_outcome_reaches_the_model_at_once_and_a_reloaded_model_catches_up(app):
@@ -87,11 +92,7 @@ def test_an_outcome_reaches_the_model_at_once_and_a_reloaded_model_catches_up(ap
 
 def declared_before(app, did: str, model=None) -> float:
     """How many declarations of this declaration's importer the model knows, as the next one would see."""
-    with app.sessions() as s:
-        doc = s.get(DeclarationVersion, (did, 1)).document
-        model = model or app.risk.models.current(s)
-    later = replace(record_from_declaration(doc, 0), when=record_from_declaration(doc, 0).when + timedelta(days=1))
-    return float(model.features([later])[0, model.spec.names().index("importer.n_declared")])
+    return seen_next(app, did, "importer.n_declared", model)
 
 
 def test_every_worker_counts_each_lodged_declaration_once_in_the_party_statistics(any_app):

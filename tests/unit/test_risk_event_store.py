@@ -97,7 +97,8 @@ def test_settling_merges_outside_the_lock_and_keeps_what_arrived_meanwhile(small
     store.settle(_Interleaving(store, later))
     assert store._pending_n == 5  # the events added during the merge wait for the next one
     qk, qt, _ = events(rng, 200, keys=45)
-    every = [np.concatenate([first[0], later[0]]), np.concatenate([first[1], later[1]]), np.vstack([first[2], later[2]])]
+    every = [np.concatenate([first[0], later[0]]), np.concatenate([first[1], later[1]]),
+             np.vstack([first[2], later[2]])]
     count, sums = store.before(qk, qt)
     want_count, want_sums = brute(*every, qk, qt)
     assert count.tolist() == want_count.tolist() and np.array_equal(sums, want_sums)

@@ -192,20 +192,24 @@ class HistoryProfiles:
         """Record one inspection outcome as it arrives (live use)."""
         self.add_outcomes([record], None if known_at is None else int(known_at))
 
+    @property
+    def _stores(self) -> tuple:
+        return self.outcomes, self.overall, self.values
+
     def fold_before(self, at: int | None) -> None:
         """Each key's events older than `at` may become one (EventStore.fold_before): for a live model, which only
         asks as of now, so that its memory grows with the parties and goods seen, not with every declaration."""
-        for store in (self.outcomes, self.overall, self.values):
+        for store in self._stores:
             store.fold_before = at
 
     @property
     def nbytes(self) -> int:
         """The memory the events take (the vocabularies aside)."""
-        return sum(s.nbytes for s in (self.outcomes, self.overall, self.values))
+        return sum(s.nbytes for s in self._stores)
 
     def settle(self, lock) -> None:
         """Merge the events added since the last query now, holding `lock` only to swap (EventStore.settle)."""
-        for store in (self.outcomes, self.overall, self.values):
+        for store in self._stores:
             store.settle(lock)
 
     def query(self, cols: Columns, at: np.ndarray, outcome_names, value_names) -> tuple:

@@ -70,7 +70,9 @@ def _items(doc: dict) -> list:
     try:
         return [record_from_declaration(doc, i) for i in range(len(doc.get("items") or ()))]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        log.warning("declaration %s left out of the risk model's statistics: %r", doc.get("id") or doc.get("lrn"), exc)
+        # the error's kind only: its text may quote the document's values, which a log line must not carry
+        log.warning("declaration %s left out of the risk model's statistics (%s)", doc.get("id") or doc.get("lrn"),
+                    type(exc).__name__)
         return []
 
 
@@ -222,7 +224,8 @@ def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2
     if read:  # where the live feed (DeclarationFeed) takes over
         until = read[0][1]
         model.info["declarations_until"] = until.isoformat()
-        model.info["declarations_last"] = [d for d, at, _ in read if at > until - timedelta(seconds=DeclarationFeed.LAG)]
+        last = until - timedelta(seconds=DeclarationFeed.LAG)
+        model.info["declarations_last"] = [d for d, at, _ in read if at > last]
     return model
 
 

@@ -102,15 +102,14 @@ class RiskModel:
             x = self.features(records)
             scores, new, columns = self._scored(records, x)
             worst = int(np.argmax(scores))
-            if new is not None and new[worst]:  # the booster that scored it explains it, from the same inputs
-                row = int(new[:worst].sum())
-                return scores, worst, self.new_lines.explain(records[worst], top, columns=columns[row:row + 1])
-            return scores, worst, self._explain(records[worst], x[worst:worst + 1], top)
+            row = None if new is None or not new[worst] else int(new[:worst].sum())  # its row of the booster's inputs
+            return scores, worst, self._explain(records[worst], x[worst:worst + 1], top,
+                                                None if row is None else columns[row:row + 1])
 
-    def _explain(self, record, x: np.ndarray, top: int) -> list[dict]:
+    def _explain(self, record, x: np.ndarray, top: int, columns: np.ndarray | None = None) -> list[dict]:
         new = self._routed(x)
-        if new is not None and new[0]:  # the booster that scored it explains it
-            return self.new_lines.explain(record, top, x, self.spec.names())
+        if new is not None and new[0]:  # the booster that scored it explains it (from `columns` if computed)
+            return self.new_lines.explain(record, top, x, self.spec.names(), columns)
         contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]  # last column: bias
         names = self.spec.names()
         order = np.argsort(-np.abs(contrib))[:top]

@@ -73,7 +73,8 @@ class NewLineBooster:
         """Scores on the main model's scale (monotone in the booster's: the order among new lines is its)."""
         return np.interp(self.raw(records, x_main, main_names, columns), self.raw_q, self.main_q)
 
-    def explain(self, record, top: int = 5, x_main=None, main_names=None, columns: np.ndarray | None = None) -> list[dict]:
+    def explain(self, record, top: int = 5, x_main=None, main_names=None,
+                columns: np.ndarray | None = None) -> list[dict]:
         x = self.columns([record], x_main, main_names) if columns is None else columns
         contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]
         order = np.argsort(-np.abs(contrib))[:top]
