@@ -137,6 +137,11 @@ def cut(model, lens: Lens):
     return _walk(model, lens, shown=False)
 
 
+def may_see(f: Field, lens: Lens) -> bool:
+    """Whether the lens's subject would see a field of this class and owner (asked before computing its value)."""
+    return not isinstance(_field(f, lens), _Withheld)
+
+
 def _walk(node, lens: Lens, shown: bool):
     if isinstance(node, Field):
         return _field(node, lens)

@@ -136,6 +136,15 @@ def timeline(declaration_id: str, request: Request, why: str | None = Depends(pu
     return {"declaration_id": declaration_id, "events": events}
 
 
+@router.get("/{declaration_id}/explanation")
+def explanation(declaration_id: str, request: Request, why: str | None = Depends(purpose),
+                subject=Depends(current_subject), app=Depends(concord_app)):
+    """Why the learned model scored the declaration as it did: the features that pushed its riskiest item's score
+    most. A declaration selected for control carries them in its risk reasons; a green one, here, on request."""
+    return audited_read(request, subject, why, lambda s, reads: queries.explanation(
+        s, subject, declaration_id, why, reads, access=app.access, models=app.risk.models))
+
+
 @router.get("/{declaration_id}/versions")
 def versions(declaration_id: str, request: Request, why: str | None = Depends(purpose),
              subject=Depends(current_subject), app=Depends(concord_app)):

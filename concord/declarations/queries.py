@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from concord.access.exits import Lens, cut
+from concord.access.exits import Lens, assessment, cut, envelope, may_see
 from concord.access.policy import authorize, declaration_scope
 from concord.clearance.models import AgencyTask, SuppliedDocument
 from concord.declarations import views
 from concord.declarations.models import Declaration, DeclarationVersion, facets
-from concord.errors import InvalidDocument, NotFound, Problem
+from concord.errors import Forbidden, InvalidDocument, NotFound, Problem
 from concord.messaging.models import EventRecord
 
 
@@ -46,6 +46,29 @@ def get_declaration(session, subject, declaration_id: str, agency_names: dict, p
         select(SuppliedDocument).where(SuppliedDocument.declaration_id == d.id))]
     lens = _lens(session, subject, decision, purpose, reads, access)
     return cut(views.declaration_model(d, version, tasks, supplied, agency_names, lens.lead, decision.basis), lens)
+
+
+def explanation(session, subject, declaration_id: str, purpose: str | None = None, reads: list | None = None, *,
+                access, models) -> dict:
+    """The model's explanation of the declaration's current version, for a green one explained on request
+    (RiskStep._model_reason): from the inputs stored at its assessment, so exactly what it would have shown."""
+    d, decision = _visible(session, subject, declaration_id, purpose, reads, access)
+    lens = _lens(session, subject, decision, purpose, reads, access)
+    if not may_see(assessment(True), lens):  # working data: asked for only by whoever may see the assessment
+        raise Forbidden(f"the risk assessment of declaration {d.id} is the lead agency's working data")
+    risk = session.get(DeclarationVersion, (d.id, d.version)).risk
+    reason = next((r for r in risk.get("reasons", ()) if r.get("kind") == "model"), None)
+    if reason is None:
+        raise NotFound(f"declaration {d.id} version {d.version} was assessed without a learned model: its lane "
+                       f"comes from its rules, watchlists and random draw (see its risk reasons)")
+    if "inputs" in reason:
+        inputs = dict(reason["inputs"])
+        contributions = models.explain_stored(session, risk["versions"]["model"], inputs.pop("item"), inputs)
+    else:
+        contributions = reason.get("contributions", [])
+    return cut({"declaration_id": envelope(d.id), "version": envelope(d.version), "explanation": assessment({
+        "model": risk["versions"]["model"], "score": reason["score"], "lane": risk["lane"],
+        "contributions": contributions})}, lens)
 
 
 def lodged_between(lodged_from=None, lodged_to=None) -> list:

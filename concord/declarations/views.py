@@ -29,6 +29,8 @@ def risk_reason(r: dict, facets, lead: str):
     """A risk reason with its owner: the lead's own reasons as they are; another agency's intelligence as a reason
     field, which others see only under the owner's agreement or grant, else as hit / no-hit with whom to ask."""
     kind = r.get("kind")
+    if kind == "model" and "inputs" in r:  # what explains it on request (RiskStep._model_reason): kept, not shown
+        return {k: v for k, v in r.items() if k != "inputs"}
     if kind == "watchlist" and r.get("agency"):
         owner = r["agency"]
         stub = {k: r[k] for k in WATCHLIST_HIT if k in r} | {

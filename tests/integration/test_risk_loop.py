@@ -4,10 +4,14 @@ champion against challenger, drift raised to the risk unit."""
 from dataclasses import replace
 from datetime import timedelta
 
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from concord.risk import models as _risk_tables  # noqa: F401 - the tables, until a migration creates them
+from concord.access.deps import current_subject
+from concord.app import create_app
 from concord.db import Base
 from concord.declarations.messages import SubmitDeclaration
 from concord.declarations.models import Declaration, DeclarationVersion
@@ -130,6 +134,56 @@ def test_a_document_the_model_cannot_read_is_left_out_alone(app, caplog):
     submit(app, 3)
     feed()
     assert declared_before(app, first) == 2
+
+
+def test_a_green_declaration_is_explained_on_request_as_it_was_at_its_lodging(app):
+    """The explanation (TreeSHAP) is computed at lodging only where an officer works on the declaration; a green
+    one stores its riskiest item's inputs, and the lead agency asks for the explanation: exactly what it would
+    have been, after outcomes have moved the history on. Others may not ask; the inputs never leave."""
+    web = create_app(app, background=False)
+    client = TestClient(web)
+    lodged = {}
+    for n in range(4):
+        did = submit(app, n, amount=f"{7000 + 911 * n}.00")
+        with app.sessions() as s:
+            doc = s.get(DeclarationVersion, (did, 1)).document
+            model = app.risk.models.current(s)
+        records = [record_from_declaration(doc, i) for i in range(len(doc["items"]))]
+        lodged[did] = model.explain(records[int(np.argmax(model.score_records(records)))])  # at its lodging
+    firearms = app.bus.handle(SubmitDeclaration(document=parse_declaration(declaration(
+        lrn="LOOP-F", items=[item("930200", "Pistols", "US")])).model_dump(mode="json")),
+        subject=subjects(app)["hollandfoods"])["id"]
+    for n in range(4):  # outcomes of the same goods, arrived a day before them: their history moves on
+        earlier = app.bus.handle(SubmitDeclaration(document=parse_declaration(declaration(
+            lrn=f"LOOP-E{n}", arrival="2026-01-06T08:00:00+00:00",
+            items=[item("090111", "Green coffee", "BR", amount=f"{5000 + 911 * n}.00")])).model_dump(mode="json")),
+            subject=subjects(app)["hollandfoods"])["id"]
+        record(app, earlier, "irregular")
+
+    def get(user, did, path=""):
+        web.dependency_overrides[current_subject] = lambda: subjects(app)[user]
+        return client.get(f"/api/v1/declarations/{did}{path}")
+
+    for did, then in lodged.items():
+        shown = get("cus-officer", did).json()
+        reason = next(r for r in shown["risk"]["reasons"] if r["kind"] == "model")
+        assert shown["lane"] == "green" and "contributions" not in reason and "inputs" not in reason
+        assert reason["explanation"] == f"on request: GET /api/v1/declarations/{did}/explanation"
+        answer = get("cus-officer", did, "/explanation")
+        assert answer.status_code == 200
+        assert answer.json()["explanation"]["contributions"] == [dict(c, item=0) for c in then]
+    with app.sessions() as s:
+        now = app.risk.models.current(s)
+        doc = s.get(DeclarationVersion, (did, 1)).document
+    assert now.explain(record_from_declaration(doc, 0)) != then  # the history did move
+    selected = get("cus-officer", firearms).json()
+    stored = next(r for r in selected["risk"]["reasons"] if r["kind"] == "model")["contributions"]
+    assert selected["lane"] == "red" and len(stored) == 5
+    assert get("cus-officer", firearms, "/explanation").json()["explanation"]["contributions"] == stored
+    for user in ("fda-officer", "hollandfoods"):
+        refused = get(user, did, "/explanation")
+        assert refused.status_code == {"fda-officer": 404, "hollandfoods": 403}[user], refused.text
+        assert "contribution" not in refused.text
 
 
 def test_retraining_on_the_hub_outcomes_and_champion_against_challenger(app):

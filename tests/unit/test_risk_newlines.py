@@ -1,5 +1,6 @@
 """The live model's routing: new goods lines to the cross-fitted booster, its tables updated live and saved."""
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -245,7 +246,16 @@ def test_an_assessment_scores_and_explains_as_the_separate_calls_do(routed_model
     sent = routed_model.routed(test)
     declarations = [test[i:i + 3] for i in range(0, 600, 3)]
     assert any(sent[:600]) and not all(sent[:600])
+    stored = []
     for items in declarations:
-        scores, worst, explained = routed_model.assess(items, top=4)
+        scores, worst, riskiest = routed_model.assess(items, top=4)
         assert np.array_equal(scores, routed_model.score_records(items))
-        assert worst == int(np.argmax(scores)) and explained == routed_model.explain(items[worst], top=4)
+        explained = routed_model.explain(items[worst], top=4)
+        assert worst == int(np.argmax(scores)) and riskiest.explain() == explained
+        stored.append((items[worst], explained, json.loads(json.dumps(riskiest.inputs()))))
+    # the stored inputs explain each exactly, by a copy of the model whose history has moved on since
+    later = RiskModel.from_bytes(routed_model.to_bytes(), routed_model.version)
+    later.record_outcomes([replace(r, fraud=1, critical=0) for r, _, _ in stored])
+    assert {inputs["by"] for _, _, inputs in stored} == {"main", "new_lines"}
+    assert all(later.explain_inputs(inputs, top=4) == explained for _, explained, inputs in stored)
+    assert any(later.explain(record, top=4) != explained for record, explained, _ in stored)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Callable, NamedTuple
 
 from sqlalchemy import inspect, select
 
+from concord.errors import NotFound
 from concord.risk.scoring.lanes import LanePolicy
 from concord.risk.models import RiskCatalog, RiskRule, WatchlistEntry
 from concord.risk.catalogue.rules import RuleSet
@@ -75,7 +77,7 @@ class ModelSource:
     """The active learned model, rechecked at most once per `ttl`; `load(session)` returns it or None."""
 
     def __init__(self, ttl: float = 1.0, load=None, top: int = 5, root=None):
-        self.ttl, self.top = ttl, top
+        self.ttl, self.top, self.root = ttl, top, root
         self.load = load or (lambda session: registry_model(session, root))
         self.model = None
         self._checked = -float("inf")
@@ -108,20 +110,49 @@ class ModelSource:
         except Exception:  # noqa: BLE001 - never stop lodging for it: the next recheck reads them again
             log.exception("the risk model could not read the outcomes recorded since its last recheck")
 
-    def score(self, model, doc: dict) -> tuple[float, list]:
-        """The declaration's score (its riskiest item's) and that item's top feature contributions."""
+    def score(self, model, doc: dict):
+        """The declaration's score (its riskiest item's), and that item (`Explainable`): its top feature
+        contributions now, or its inputs to store and explain exactly on request (explaining costs more than
+        scoring, so the step explains only where an officer reads it)."""
         if model is None:
-            return 0.0, []
+            return 0.0, None
         from concord.risk.learning.datasets import record_from_declaration
 
         records = [record_from_declaration(doc, i) for i in range(len(doc["items"]))]
         if hasattr(model, "assess"):  # the learned model: features computed once for the scores and the explanation
-            scores, worst, explained = model.assess(records, self.top)
-        else:
-            scores = model.score_records(records)
-            worst = max(range(len(scores)), key=scores.__getitem__)
-            explained = model.explain(records[worst], self.top)
-        return float(scores[worst]), [dict(c, item=worst) for c in _contributions(explained)]
+            scores, worst, riskiest = model.assess(records, self.top)
+            return float(scores[worst]), Explainable(worst, riskiest.explain, riskiest.inputs)
+        scores = model.score_records(records)
+        worst = max(range(len(scores)), key=scores.__getitem__)
+        return float(scores[worst]), Explainable(worst, lambda: model.explain(records[worst], self.top), None)
+
+    def explain_stored(self, session, version: str, item: int, inputs: dict) -> list[dict]:
+        """An item's explanation from the inputs stored at its assessment, by the model version that assessed
+        it: the active one, or the registry's copy of an earlier one (seconds to load; on request only)."""
+        model = self.current(session)
+        if getattr(model, "version", None) != version:
+            from concord.risk.learning.registry import load_model
+
+            try:
+                if self.root is None:
+                    raise FileNotFoundError(version)
+                model = load_model(self.root, version)
+            except FileNotFoundError:
+                raise NotFound(f"risk model {version} is no longer in the registry: its explanations are gone "
+                               f"with it") from None
+        return [dict(c, item=item) for c in _contributions(model.explain_inputs(inputs, self.top))]
+
+
+class Explainable(NamedTuple):
+    """A declaration's riskiest item after scoring: `explain()` its contributions now, `inputs()` (None if the
+    model keeps none) what explains it exactly later."""
+
+    item: int
+    explained: Callable[[], list]
+    inputs: Callable[[], dict] | None
+
+    def explain(self) -> list[dict]:
+        return [dict(c, item=self.item) for c in _contributions(self.explained())]
 
 
 def _contributions(explained) -> list[dict]:

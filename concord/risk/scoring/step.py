@@ -83,14 +83,13 @@ class RiskStep:
         if self.screening is not None:
             for r in self.screening.screen_parties(session, doc):
                 add(dict(r), r.get("force_lane") or r.get("lane") or "yellow", r.get("force_lane") is not None)
-        score, contributions = self.models.score(model, doc)
+        score, riskiest = self.models.score(model, doc)
         scale = getattr(model, "version", None)
         if model is not None and not self.budget.has_window(office, scale):
             self._seed(session, office, policy, scale)
         decision = self.budget.decide(office, None if model is None else score, forced, policy, scale)
         if model is not None:
-            reasons.append({"kind": "model", "score": round(score, 6), "lane": decision.by_score, "forced": False,
-                            "threshold": decision.thresholds.get(decision.by_score), "contributions": contributions})
+            reasons.append(self._model_reason(score, decision, riskiest, declaration_id))
         if decision.random:
             reasons.append({"kind": "random", "lane": policy.exploration_lane, "forced": False,
                             "reason": "selected at random for control, so the model also learns from trade it would "
@@ -102,6 +101,22 @@ class RiskStep:
         if self.screening is not None:
             versions["screening"] = self.screening.versions()
         return Assessment(decision.lane, round(score, 6), reasons, versions, random=decision.random)
+
+    @staticmethod
+    def _model_reason(score: float, decision, riskiest, declaration_id: str) -> dict:
+        """The model's reason. Its explanation (TreeSHAP, most of the model's cost per lodging) is computed only
+        where an officer works on the declaration (any lane but green: forced, drawn or earned); a green one, most
+        of them, keeps its riskiest item's inputs, which explain it exactly on request (`explanation` in
+        declarations/queries.py), and are never shown (declarations/views.py)."""
+        reason = {"kind": "model", "score": round(score, 6), "lane": decision.by_score, "forced": False,
+                  "threshold": decision.thresholds.get(decision.by_score)}
+        if decision.lane != "green" or riskiest.inputs is None:
+            reason["contributions"] = riskiest.explain()
+        else:
+            reason["explanation"] = f"on request: GET /api/v1/declarations/{declaration_id.rpartition('/')[0]}" \
+                                    "/explanation"
+            reason["inputs"] = dict(riskiest.inputs(), item=riskiest.item)
+        return reason
 
     def _record_history(self, session, uow, doc: dict, rates, declaration_id: str, now) -> None:
         """Every pipeline assessment joins the history, whether or not a rule reads it yet: a rule activated
