@@ -68,7 +68,7 @@ def check_facts(document: dict, now: datetime) -> tuple[str, str]:
     return chapters, origins
 
 
-def lodge(uow, snapshot, risk, document: dict, key: str | None):
+def lodge(uow, snapshot, risk, document: dict, key: str | None, scored=None):
     """Stage a validated declaration, assess its risk, engage the agencies; the caller commits."""
     subject = uow.subject
     if document["declarant"]["id"] != subject.trader_id:
@@ -86,13 +86,14 @@ def lodge(uow, snapshot, risk, document: dict, key: str | None):
     uow.stage(Declaration, d.__dict__)  # the same dict: the status settled below is what gets written
     uow.record(DeclarationLodged(declaration_id=d.id, version=1, trader_id=d.trader_id, lrn=d.lrn))
     uow.record(DeclarationAccepted(declaration_id=d.id, version=1))
-    _assess_and_route(uow, snapshot, risk, d, document, [])
+    _assess_and_route(uow, snapshot, risk, d, document, [], scored)
     uow.audit("declaration:lodged", f"declaration/{d.id}")
     return d
 
 
-def _assess_and_route(uow, snapshot, risk, d, document: dict, previous_tasks) -> None:
-    assessment = risk.assess(uow.session, snapshot, document, declaration_id=f"{d.id}/{d.version}", uow=uow)
+def _assess_and_route(uow, snapshot, risk, d, document: dict, previous_tasks, scored=None) -> None:
+    assessment = risk.assess(uow.session, snapshot, document, declaration_id=f"{d.id}/{d.version}", uow=uow,
+                             scored=scored)
     engagements = snapshot.routing.route(document)
     d.lane = assessment.lane
     d.engaged = {e.agency: {"fields": e.fields, "rules": sorted({r["rule"] for r in e.reasons})} for e in engagements}
@@ -135,13 +136,14 @@ def lodge_group(cmd: LodgeGroup, uow, *, directory, risk) -> list:
     clock = uow.clock
     with uow:
         snapshot, known = directory.current(uow.session), _known(uow.session, cmd.items)
+        scored = risk.score_group(uow.session, [doc for _, doc, _ in cmd.items])  # the learned model, one call
         # One transaction, one time (as PostgreSQL's now()): every row of the group carries the same instant.
         uow.clock = FixedClock(clock.now())
         try:
-            for subject, doc, key in cmd.items:
+            for (subject, doc, key), pre in zip(cmd.items, scored):
                 uow.subject = subject  # each item's audit entry names its own trader
                 try:
-                    results.append(_lodge_one(uow, snapshot, risk, known, subject, doc, key))
+                    results.append(_lodge_one(uow, snapshot, risk, known, subject, doc, key, pre))
                 except ConcordError as e:
                     results.append(e)
             uow.commit()
@@ -150,14 +152,14 @@ def lodge_group(cmd: LodgeGroup, uow, *, directory, risk) -> list:
     return results
 
 
-def _lodge_one(uow, snapshot, risk, known: dict, subject, doc: dict, key: str | None) -> dict:
+def _lodge_one(uow, snapshot, risk, known: dict, subject, doc: dict, key: str | None, scored=None) -> dict:
     if not subject.is_trader:
         raise Forbidden("only traders and brokers lodge declarations")
     trader = subject.trader_id
     found = known.get((trader, "lrn", doc["lrn"])) or (key and known.get((trader, "key", key)))
     if found:
         return _replay(found, doc, key)
-    d = lodge(uow, snapshot, risk, doc, key)  # checks before it stages anything
+    d = lodge(uow, snapshot, risk, doc, key, scored)  # checks before it stages anything
     known[(trader, "lrn", d.lrn)] = d
     if key:
         known[(trader, "key", key)] = d

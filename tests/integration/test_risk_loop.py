@@ -13,6 +13,7 @@ from concord.risk import models as _risk_tables  # noqa: F401 - the tables, unti
 from concord.access.deps import current_subject
 from concord.app import create_app
 from concord.db import Base
+from concord.declarations.grouping import lodge_isolated
 from concord.declarations.messages import SubmitDeclaration
 from concord.declarations.models import Declaration, DeclarationVersion
 from concord.declarations.schemas import parse_declaration
@@ -184,6 +185,23 @@ def test_a_green_declaration_is_explained_on_request_as_it_was_at_its_lodging(ap
         refused = get(user, did, "/explanation")
         assert refused.status_code == {"fda-officer": 404, "hollandfoods": 403}[user], refused.text
         assert "contribution" not in refused.text
+
+
+def test_a_group_commit_scores_its_declarations_in_one_call_as_each_alone(any_app):
+    """Lodgings that share a transaction are scored by the model together (one feature matrix): each stored score
+    is what the model gives that declaration alone, whatever its neighbours in the group."""
+    docs = [parse_declaration(declaration(lrn=f"GROUP-{n}", items=[
+        item("090111", "Green coffee", "BR", amount=f"{3000 + 1733 * n}.00"),
+        item("610910", "T-shirts", "BD", amount=f"{900 + 411 * n}.00")][:1 + n % 2])).model_dump(mode="json")
+        for n in range(6)]
+    trader = subjects(any_app)["hollandfoods"]
+    lodged = lodge_isolated(any_app.bus, [(trader, doc, None) for doc in docs])
+    with any_app.sessions() as s:
+        model = any_app.risk.models.current(s)
+        for doc, result in zip(docs, lodged):
+            stored = s.get(DeclarationVersion, (result["id"], 1)).risk
+            alone = model.score_records([record_from_declaration(doc, i) for i in range(len(doc["items"]))])
+            assert stored["score"] == round(float(max(alone)), 6) and stored["versions"]["model"] == model.version
 
 
 def test_retraining_on_the_hub_outcomes_and_champion_against_challenger(app):

@@ -241,7 +241,8 @@ def test_drift_reads_the_scores_the_lanes_use(routed_model, split):
 
 def test_an_assessment_scores_and_explains_as_the_separate_calls_do(routed_model, split):
     """`assess` computes the features once for the scores and the riskiest item's explanation: the same figures as
-    score_records and explain, on declarations of routed and unrouted items alike."""
+    score_records and explain, on declarations of routed and unrouted items alike; `assess_many` (a group commit)
+    gives each declaration what `assess` gives it alone."""
     _, _, test = split
     sent = routed_model.routed(test)
     declarations = [test[i:i + 3] for i in range(0, 600, 3)]
@@ -253,6 +254,10 @@ def test_an_assessment_scores_and_explains_as_the_separate_calls_do(routed_model
         explained = routed_model.explain(items[worst], top=4)
         assert worst == int(np.argmax(scores)) and riskiest.explain() == explained
         stored.append((items[worst], explained, json.loads(json.dumps(riskiest.inputs()))))
+    # a group commit's declarations in one call: the same scores, riskiest items and inputs
+    for items, (scores, worst, riskiest) in zip(declarations, routed_model.assess_many(declarations, top=4)):
+        alone = routed_model.assess(items, top=4)
+        assert np.array_equal(scores, alone[0]) and worst == alone[1] and riskiest.inputs() == alone[2].inputs()
     # the stored inputs explain each exactly, by a copy of the model whose history has moved on since
     later = RiskModel.from_bytes(routed_model.to_bytes(), routed_model.version)
     later.record_outcomes([replace(r, fraud=1, critical=0) for r, _, _ in stored])

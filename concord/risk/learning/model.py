@@ -99,15 +99,28 @@ class RiskModel:
         """A declaration's goods items: their scores, the riskiest one, and that item's inputs, which explain it
         now or later exactly (`Riskiest`). The explanation is the costly part (TreeSHAP: 0.45-2.0 ms against
         0.03-0.06 ms for the scores), so the caller asks for it only where an officer reads it (step.py)."""
-        records = list(records)
+        return self.assess_many([records], top)[0]
+
+    def assess_many(self, declarations, top: int = 5) -> list[tuple[np.ndarray, int, "Riskiest"]]:
+        """`assess` for several declarations' goods items in one feature matrix: the same figures, at a quarter of
+        the CPU per declaration for a group of 8 (the features' numpy calls cost per call, not per row)."""
+        declarations = [list(d) for d in declarations]
+        records = [r for d in declarations for r in d]
         with self._lock:
             x = self.features(records)
             scores, new, columns = self._scored(records, x)
-        worst = int(np.argmax(scores))
-        if new is not None and new[worst]:  # the booster that scored it explains it, from its row of inputs
-            row = int(new[:worst].sum())
-            return scores, worst, Riskiest(self, top, NEW_LINES, columns[row:row + 1])
-        return scores, worst, Riskiest(self, top, MAIN, x[worst:worst + 1])
+        booster_row = None if new is None else np.cumsum(new) - 1  # each row's row of the booster's inputs
+        out, start = [], 0
+        for items in declarations:
+            end = start + len(items)
+            worst = start + int(np.argmax(scores[start:end]))
+            if new is not None and new[worst]:  # the booster that scored it explains it, from its row of inputs
+                riskiest = Riskiest(self, top, NEW_LINES, columns[booster_row[worst]:booster_row[worst] + 1])
+            else:
+                riskiest = Riskiest(self, top, MAIN, x[worst:worst + 1])
+            out.append((scores[start:end], worst - start, riskiest))
+            start = end
+        return out
 
     def _explain(self, record, x: np.ndarray, top: int) -> list[dict]:
         new = self._routed(x)

@@ -126,6 +126,22 @@ class ModelSource:
         worst = max(range(len(scores)), key=scores.__getitem__)
         return float(scores[worst]), Explainable(worst, lambda: model.explain(records[worst], self.top), None)
 
+    def score_group(self, model, docs: list) -> list:
+        """`score` for a group commit's declarations in one call of the model (a quarter of the CPU per declaration
+        for 8, against one call each): [(score, Explainable)], or Nones, each then scored alone (the model has no
+        group call, or one document cannot be read: it fails alone)."""
+        if model is None or not hasattr(model, "assess_many") or len(docs) < 2:
+            return [None] * len(docs)
+        from concord.risk.learning.datasets import record_from_declaration
+
+        try:
+            groups = [[record_from_declaration(doc, i) for i in range(len(doc["items"]))] for doc in docs]
+            assessed = model.assess_many(groups, self.top)
+        except Exception:  # noqa: BLE001 - scored one by one instead, where the faulty one fails alone
+            return [None] * len(docs)
+        return [(float(scores[worst]), Explainable(worst, riskiest.explain, riskiest.inputs))
+                for scores, worst, riskiest in assessed]
+
     def explain_stored(self, session, version: str, item: int, inputs: dict) -> list[dict]:
         """An item's explanation from the inputs stored at its assessment, by the model version that assessed
         it: the active one, or the registry's copy of an earlier one (seconds to load; on request only)."""

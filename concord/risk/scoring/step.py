@@ -44,9 +44,16 @@ class RiskStep:
     def _now(self, session):
         return (self.clock or Clock()).now()
 
-    def assess(self, session, snapshot, doc: dict, *, declaration_id: str, uow=None) -> Assessment:
+    def score_group(self, session, docs: list) -> list:
+        """The learned model's scores of a group commit's declarations, in one call: each a `scored` for `assess`
+        (None where it could not be scored with the others; `assess` then scores it alone)."""
+        model = self.models.current(session)
+        return [None if s is None else (model, *s) for s in self.models.score_group(model, docs)]
+
+    def assess(self, session, snapshot, doc: dict, *, declaration_id: str, uow=None, scored=None) -> Assessment:
         """Lane, score, reasons and versions for one declaration version; rule hits are added to the session and
-        its history rows staged in `uow` (the lodging's unit of work; without one, inserted through `session`)."""
+        its history rows staged in `uow` (the lodging's unit of work; without one, inserted through `session`).
+        `scored`: the model's score of this document from `score_group`, used if that model is still current."""
         now = self._now(session)
         rules, watchlists = self.catalog.current(session, now)
         model = self.models.current(session)
@@ -83,7 +90,10 @@ class RiskStep:
         if self.screening is not None:
             for r in self.screening.screen_parties(session, doc):
                 add(dict(r), r.get("force_lane") or r.get("lane") or "yellow", r.get("force_lane") is not None)
-        score, riskiest = self.models.score(model, doc)
+        if scored is not None and scored[0] is model:
+            score, riskiest = scored[1:]
+        else:
+            score, riskiest = self.models.score(model, doc)
         scale = getattr(model, "version", None)
         if model is not None and not self.budget.has_window(office, scale):
             self._seed(session, office, policy, scale)
