@@ -121,10 +121,24 @@ def run(models: Path | None = None, data: Path | None = Path("../shared/data/kcs
                    "new_lines": {"share_of_batch": round(float(sent.mean()), 4), "singles": int(len(new_one)),
                                  "p99_ms": round(float(np.percentile(new_one, 99)), 3) if len(new_one) else None},
                    "goal_p99_ms": GOALS["p99_ms"], "meets_goal": float(np.percentile(one, 99)) < GOALS["p99_ms"]},
+        "group_commit": _groups(model, batch),
         "live_declarations": _live(model, batch, picks),
         "core": pinned, "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     return result
+
+
+def _groups(model, batch, items: int = 3, declarations: int = 960) -> dict:
+    """CPU per declaration (of `items` goods items) assessed one call each, as a lone lodging is, and a group
+    commit's at a time in one call (`assess_many`, the server's path), groups of 8 and 32; best of three."""
+    decls = [batch[i:i + items] for i in range(0, min(len(batch), items * declarations), items)]
+    out = {"goods_items_per_declaration": items, "declarations": len(decls)}
+    for size in (1, 8, 32):
+        def assess_all(size=size):
+            for k in range(0, len(decls), size):
+                model.assess_many(decls[k:k + size])
+        out[f"cpu_ms_per_declaration_groups_of_{size}"] = round(1000 / _best_rate(assess_all, len(decls))[1], 3)
+    return out
 
 
 def _live(model, batch, picks, chunk: int = 1000, passes: int = 4, exact_days: float = 7.0) -> dict:

@@ -116,47 +116,50 @@ class ModelSource:
         scoring, so the step explains only where an officer reads it)."""
         if model is None:
             return 0.0, None
-        from concord.risk.learning.datasets import record_from_declaration
-
-        records = [record_from_declaration(doc, i) for i in range(len(doc["items"]))]
-        if hasattr(model, "assess"):  # the learned model: features computed once for the scores and the explanation
-            scores, worst, riskiest = model.assess(records, self.top)
-            return float(scores[worst]), Explainable(worst, riskiest.explain, riskiest.inputs)
+        records = _records(doc)
+        if hasattr(model, "assess_many"):  # the learned model: features once for the scores and the explanation
+            return self._assessed(model, [records])[0]
         scores = model.score_records(records)
         worst = max(range(len(scores)), key=scores.__getitem__)
         return float(scores[worst]), Explainable(worst, lambda: model.explain(records[worst], self.top), None)
 
     def score_group(self, model, docs: list) -> list:
-        """`score` for a group commit's declarations in one call of the model (a quarter of the CPU per declaration
-        for 8, against one call each): [(score, Explainable)], or Nones, each then scored alone (the model has no
-        group call, or one document cannot be read: it fails alone)."""
+        """`score` for a group commit's declarations in one call of the learned model (a quarter of the CPU per
+        declaration for 8): [(score, Explainable)], or Nones where each is to be scored alone."""
         if model is None or not hasattr(model, "assess_many") or len(docs) < 2:
             return [None] * len(docs)
-        from concord.risk.learning.datasets import record_from_declaration
-
         try:
-            groups = [[record_from_declaration(doc, i) for i in range(len(doc["items"]))] for doc in docs]
-            assessed = model.assess_many(groups, self.top)
-        except Exception:  # noqa: BLE001 - scored one by one instead, where the faulty one fails alone
+            return self._assessed(model, [_records(doc) for doc in docs])
+        except Exception:  # noqa: BLE001 - scored one by one instead: a document the model cannot read fails alone
             return [None] * len(docs)
+
+    def _assessed(self, model, declarations: list) -> list:
         return [(float(scores[worst]), Explainable(worst, riskiest.explain, riskiest.inputs))
-                for scores, worst, riskiest in assessed]
+                for scores, worst, riskiest in model.assess_many(declarations, self.top)]
 
     def explain_stored(self, session, version: str, item: int, inputs: dict) -> list[dict]:
         """An item's explanation from the inputs stored at its assessment, by the model version that assessed
         it: the active one, or the registry's copy of an earlier one (seconds to load; on request only)."""
         model = self.current(session)
         if getattr(model, "version", None) != version:
-            from concord.risk.learning.registry import load_model
-
-            try:
-                if self.root is None:
-                    raise FileNotFoundError(version)
-                model = load_model(self.root, version)
-            except FileNotFoundError:
-                raise NotFound(f"risk model {version} is no longer in the registry: its explanations are gone "
-                               f"with it") from None
+            model = self._registered(version)
         return [dict(c, item=item) for c in _contributions(model.explain_inputs(inputs, self.top))]
+
+    def _registered(self, version: str):
+        from concord.risk.learning.registry import load_model
+
+        try:
+            if self.root is not None:
+                return load_model(self.root, version)
+        except FileNotFoundError:
+            pass
+        raise NotFound(f"risk model {version} is no longer in the registry: its explanations are gone with it")
+
+
+def _records(doc: dict) -> list:
+    from concord.risk.learning.datasets import record_from_declaration
+
+    return [record_from_declaration(doc, i) for i in range(len(doc["items"]))]
 
 
 class Explainable(NamedTuple):
