@@ -181,6 +181,17 @@ def test_a_green_declaration_is_explained_on_request_as_it_was_at_its_lodging(ap
     stored = next(r for r in selected["risk"]["reasons"] if r["kind"] == "model")["contributions"]
     assert selected["lane"] == "red" and len(stored) == 5
     assert get("cus-officer", firearms, "/explanation").json()["explanation"]["contributions"] == stored
+    records = synthetic_records(600, seed=6, days=60)  # another model becomes active: v1 explains from the registry
+    newer = fit(records[:400], records[400:], params=FAST)
+    ModelRegistry(app.settings.models_dir()).register(newer.to_bytes(), newer.info, activate=True)
+    app.risk.models.invalidate()
+    assert get("cus-officer", did, "/explanation").json()["explanation"] == {
+        "model": "v1", "score": reason["score"], "lane": "green", "contributions": [dict(c, item=0) for c in then]}
+    with app.sessions() as s, s.begin():  # as if assessed by a model the registry no longer holds
+        version = s.get(DeclarationVersion, (did, 1))
+        version.risk = dict(version.risk, versions=dict(version.risk["versions"], model="v999"))
+    gone = get("cus-officer", did, "/explanation")
+    assert gone.status_code == 404 and "risk model v999 is no longer in the registry" in gone.text
     for user in ("fda-officer", "hollandfoods"):
         refused = get(user, did, "/explanation")
         assert refused.status_code == {"fda-officer": 404, "hollandfoods": 403}[user], refused.text

@@ -1,5 +1,6 @@
 """The live model's routing: new goods lines to the cross-fitted booster, its tables updated live and saved."""
 
+import base64
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -7,6 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from concord.errors import Conflict
 from concord.risk.learning.crossfit import Coded, PriceNorms, goods_line
 from concord.risk.learning.model import RiskModel, fit
 from concord.risk.learning.newlines import PARTY, _strict, fit_new_lines
@@ -264,3 +266,7 @@ def test_an_assessment_scores_and_explains_as_the_separate_calls_do(routed_model
     assert {inputs["by"] for _, _, inputs in stored} == {"main", "new_lines"}
     assert all(later.explain_inputs(inputs, top=4) == explained for _, explained, inputs in stored)
     assert any(later.explain(record, top=4) != explained for record, explained, _ in stored)
+    for wrong in ({"by": "main", "row": base64.b64encode(np.zeros(3).tobytes()).decode()},  # another model's width
+                  {"by": "main", "row": "not base64"}, {"by": "other", "row": stored[0][2]["row"]}):
+        with pytest.raises(Conflict, match="not written by risk model"):
+            later.explain_inputs(wrong)

@@ -1,6 +1,5 @@
 """The learned risk model: training with early stopping, scoring, explanations, serialization."""
 
-import base64
 import io
 import json
 import threading
@@ -11,8 +10,9 @@ from datetime import datetime, timezone
 import lightgbm as lgb
 import numpy as np
 
-from concord.errors import ConcordError, Conflict
+from concord.errors import ConcordError
 from concord.risk.learning.drift import drift_report, reference_profile
+from concord.risk.learning.explanations import MAIN, NEW_LINES, Riskiest, contributions, from_inputs
 from concord.risk.learning.features import FeatureSpec, featurize, fit_spec, forget_lines
 from concord.risk.learning.history import HistoryProfiles
 from concord.risk.learning.metrics import selection_metrics
@@ -126,31 +126,13 @@ class RiskModel:
         new = self._routed(x)
         if new is not None and new[0]:
             return self.new_lines.explain(record, top, x, self.spec.names())
-        return self._explain_main(x, top)
-
-    def _explain_main(self, x: np.ndarray, top: int) -> list[dict]:
-        contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)[0][:-1]  # last column: bias
-        names = self.spec.names()
-        order = np.argsort(-np.abs(contrib))[:top]
-        return [{"feature": names[i], "value": self._readable(names[i], x[0, i]),
-                 "contribution": round(float(contrib[i]), 6)} for i in order]
+        return contributions(self, x, top)
 
     def explain_inputs(self, inputs: dict, top: int = 5) -> list[dict]:
         """The explanation of an item from its stored inputs (`Riskiest.inputs`): what `explain` gave when it
         was assessed, by the same model version, whatever the history has learnt since."""
-        row = np.frombuffer(base64.b64decode(inputs["row"]), dtype="<f8").reshape(1, -1)
         with self._lock:
-            if inputs["by"] == NEW_LINES and self.new_lines is not None:
-                return self.new_lines.explain(None, top, columns=row)
-            if inputs["by"] == MAIN and row.shape[1] == len(self.spec.names()):
-                return self._explain_main(row, top)
-        raise Conflict(f"the stored inputs were not written by risk model {self.version}")
-
-    def _readable(self, name: str, value: float):
-        if name.startswith("cat.") and not np.isnan(value):
-            vocab = self.spec.vocab.get(name[4:], [])
-            return vocab[int(value)] if int(value) < len(vocab) else "other"
-        return None if np.isnan(value) else round(float(value), 6)
+            return from_inputs(self, inputs, top)
 
     def record_outcome(self, record, known_at: float | None = None) -> None:
         """An inspection outcome becomes history at once (and a label at the next training)."""
@@ -210,30 +192,6 @@ class RiskModel:
             meta = json.loads(z.read("info.json"))
             new_lines = NewLineBooster.read(z)
         return cls(booster, spec, profiles, meta["info"], meta["reference"], version, new_lines)
-
-
-MAIN, NEW_LINES = "main", "new_lines"  # which booster scored an item, so explains it
-
-
-@dataclass(frozen=True)
-class Riskiest:
-    """A declaration's riskiest item as its booster read it: explained now, or its inputs stored so that it is
-    explained exactly later (the same booster on the same row: the history it was read from may have moved on)."""
-
-    model: RiskModel
-    top: int
-    by: str  # MAIN or NEW_LINES
-    row: np.ndarray  # its row of that booster's inputs
-
-    def explain(self) -> list[dict]:
-        with self.model._lock:
-            if self.by == NEW_LINES:
-                return self.model.new_lines.explain(None, self.top, columns=self.row)
-            return self.model._explain_main(self.row, self.top)
-
-    def inputs(self) -> dict:
-        """JSON: 8 bytes a column (float64, NaN kept), so that the trees split on exactly the same values."""
-        return {"by": self.by, "row": base64.b64encode(self.row.astype("<f8").tobytes()).decode()}
 
 
 class UnlabelledData(ConcordError):

@@ -151,7 +151,7 @@ class ModelSource:
         try:
             if self.root is not None:
                 return load_model(self.root, version)
-        except FileNotFoundError:
+        except NotFound:
             pass
         raise NotFound(f"risk model {version} is no longer in the registry: its explanations are gone with it")
 
