@@ -15,7 +15,8 @@ BOUNDED_PATTERN = re.compile(r"\^[^*+]*\$")  # anchored, with no unbounded repet
 READS_WITH_PURPOSE = [("get", "/api/v1/declarations"), ("get", "/api/v1/declarations/export"),
                       ("get", "/api/v1/declarations/{declaration_id}"), ("get", "/api/v1/declarations/{declaration_id}/timeline"),
                       ("get", "/api/v1/declarations/{declaration_id}/versions"),
-                      ("get", "/api/v1/declarations/{declaration_id}/explanation"), ("get", "/api/v1/inspection-results"),
+                      ("get", "/api/v1/declarations/{declaration_id}/explanation"),
+                      ("get", "/api/v1/inspection-results"),
                       ("post", "/api/v1/screening"), ("post", "/api/v1/screening/decisions")]
 
 

@@ -95,13 +95,13 @@ class RiskModel:
         with self._lock:
             return self._explain(record, self.features([record]), top)
 
-    def assess(self, records, top: int = 5) -> tuple[np.ndarray, int, "Riskiest"]:
+    def assess(self, records, top: int = 5) -> tuple[np.ndarray, int, Riskiest]:
         """A declaration's goods items: their scores, the riskiest one, and that item's inputs, which explain it
         now or later exactly (`Riskiest`). The explanation is the costly part (TreeSHAP: 0.45-2.0 ms against
         0.03-0.06 ms for the scores), so the caller asks for it only where an officer reads it (step.py)."""
         return self.assess_many([records], top)[0]
 
-    def assess_many(self, declarations, top: int = 5) -> list[tuple[np.ndarray, int, "Riskiest"]]:
+    def assess_many(self, declarations, top: int = 5) -> list[tuple[np.ndarray, int, Riskiest]]:
         """`assess` for several declarations' goods items in one feature matrix: the same figures, at a quarter of
         the CPU per declaration for a group of 8 (the features' numpy calls cost per call, not per row)."""
         declarations = [list(d) for d in declarations]

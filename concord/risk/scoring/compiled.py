@@ -130,7 +130,9 @@ class ModelSource:
             return [None] * len(docs)
         try:
             return self._assessed(model, [_records(doc) for doc in docs])
-        except Exception:  # noqa: BLE001 - scored one by one instead: a document the model cannot read fails alone
+        except Exception as e:  # noqa: BLE001 - scored one by one instead: a document the model cannot read fails alone
+            log.warning("a group of %d declarations could not be scored together (%s); each is scored alone",
+                        len(docs), type(e).__name__)  # the kind, not the text: it may quote a document's values
             return [None] * len(docs)
 
     def _assessed(self, model, declarations: list) -> list:
