@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,7 +30,11 @@ class LodgingQueue:
     on the loop, that wait blocked every request (one worker: 198-324 lodgings/s with the loop a third busy).
     In a thread the wait releases the GIL, and the group that gathers meanwhile shares the next commit. Two at a
     time: one group's Python work overlaps the other's wait for the server (the audit head's row lock still
-    orders their commits); two groups that collide on a key fail over to lodging each alone, as any do."""
+    orders their commits); two groups that collide on a key fail over to lodging each alone, as any do.
+    A group's callers are answered as soon as it has committed; the thread then runs the handlers of its events
+    (a joint inspection proposed: a unit of work of its own, about 7 round trips) before it takes the next group.
+    Answering after them kept each lodging waiting for others' proposals (at the maximum rate, 40 % of the
+    threads' time)."""
 
     def __init__(self, bus, window: float = 0.0, limit: int = 200, *, threads: int = 0):
         self.bus, self.window, self.limit = bus, window, limit
@@ -72,7 +77,12 @@ class LodgingQueue:
             self._schedule()  # what is left past the limit
             return
         self._busy += 1
-        loop.run_in_executor(self._executor, lodge_isolated, self.bus, items).add_done_callback(
+
+        def answered(results):  # committed: the callers are answered while the thread runs the events' handlers
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
+                loop.call_soon_threadsafe(_settle, group, results)
+
+        loop.run_in_executor(self._executor, lodge_isolated, self.bus, items, answered).add_done_callback(
             lambda done: self._lodged(group, done))
 
     def _lodged(self, group: list, done) -> None:
@@ -143,14 +153,16 @@ def lodge_batch(bus, subject, body: bytes, chunk: int = CHUNK) -> dict:
             "failed": sum(1 for r in out if "error" in r), "results": out}
 
 
-def lodge_isolated(bus, items: list) -> list:
+def lodge_isolated(bus, items: list, answered=None) -> list:
     """Lodge (subject, document, key) items in one transaction; if it fails, each alone, so that none fails another.
 
     Validation should leave the database nothing to refuse, but a unique key taken by a concurrent lodging, or
     any refusal we did not foresee, fails the whole transaction: then each item is lodged in its own, as if they
-    had come one by one, and only the faulty one fails (with its own error; an unforeseen one is logged)."""
+    had come one by one, and only the faulty one fails (with its own error; an unforeseen one is logged).
+    `answered(results)` hears the group's results once committed, before its events' handlers run (each alone:
+    only at the end, from the return value)."""
     try:
-        return bus.handle(LodgeGroup(items=items))
+        return bus.handle(LodgeGroup(items=items), answered=answered)
     except IntegrityError:  # two lodgings collided on a unique key (a replay racing its first): the usual case
         pass
     except Exception:

@@ -41,11 +41,14 @@ class MessageBus:
     def _call(self, handler: Callable, message, uow):
         return handler(message, uow, **{name: self.deps[name] for name in _wanted(handler)})
 
-    def handle(self, command: Command, *, subject=None, request_id: str | None = None):
+    def handle(self, command: Command, *, subject=None, request_id: str | None = None, answered=None):
         """Run the command's handler in a fresh unit of work, then its events' handlers (each commit hands its
-        outbox rows to the relay)."""
+        outbox rows to the relay). `answered(result)`, if given, is called between the two: the command is
+        committed, and its caller need not wait for what its events set off."""
         uow = self.uow_factory(subject=subject, request_id=request_id)
         result = self._call(self.command_handlers[type(command)], command, uow)
+        if answered is not None:
+            answered(result)
         self.dispatch(uow.committed_events)
         return result
 

@@ -120,3 +120,40 @@ def test_oversized_bodies_are_refused_before_they_are_read_whole(sqlite_concord,
     assert fits.status_code == 201
     with sqlite_concord.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Declaration)) == 1
+
+
+def test_a_lodging_is_answered_once_committed_not_after_the_handlers_of_its_events(concord):
+    """On PostgreSQL the group is lodged in a thread, which then runs its events' handlers (a joint inspection
+    proposed: a unit of work of its own); the trader's answer does not wait for them, and they still run."""
+    import threading
+
+    from concord.declarations.grouping import LodgingQueue
+    from concord.declarations.messages import DeclarationLodged
+    from concord.declarations.models import Declaration
+
+    started, release, handled = threading.Event(), threading.Event(), []
+
+    def slow_consumer(event, uow):  # stands for a proposal waiting on its round trips
+        started.set()
+        release.wait(30)
+        with uow:
+            handled.append(uow.session.get(Declaration, event.declaration_id).lrn)
+
+    concord.bus.subscribe(DeclarationLodged, slow_consumer)
+    app = create_app(concord, background=False)
+    concord.lodging_queue = LodgingQueue(concord.bus, 0.0, threads=1)
+    token = concord.bus.handle(IssueToken(user_id="hollandfoods"))["token"]
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            return await asyncio.wait_for(client.post("/api/v1/declarations", json=declaration(lrn="ANSWERED-1"),
+                                                      headers={"Authorization": f"Bearer {token}"}), 20)
+
+    try:
+        answer = asyncio.run(run())
+        assert answer.status_code == 201, answer.text
+        assert started.is_set() and handled == []  # answered while the handler still waits
+    finally:
+        release.set()
+        concord.lodging_queue.close()  # lets the thread finish the handler
+    assert handled == ["ANSWERED-1"]
