@@ -28,6 +28,7 @@ from concord.access.redaction import redact
 ENVELOPE, DOCUMENT, PARTY, ASSESSMENT, STEP, REASON, OUTCOME, NOTE, SCOPED = (
     "envelope", "document", "party", "assessment", "step", "reason", "outcome", "note", "scoped")
 _DROP = object()
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # values a shown subtree passes as they are
 
 
 class Unclassified(TypeError):
@@ -148,7 +149,14 @@ def _walk(node, lens: Lens, shown: bool):
     if isinstance(node, dict):
         out, withheld = {}, {}
         for k, v in node.items():
-            got = _walk(v, lens, shown)
+            # The relay cuts every event for each audience: a plain value shown, or a field, without a call more.
+            if (kind := type(v)) is Field:
+                got = _field(v, lens)
+            elif shown and kind in _PLAIN:
+                out[k] = v
+                continue
+            else:
+                got = _walk(v, lens, shown)
             if isinstance(got, _Withheld):
                 if got.stub is not _DROP:
                     out[k] = got.stub
@@ -179,9 +187,9 @@ class _Withheld(NamedTuple):
 
 
 def _field(f: Field, lens: Lens):
+    if f.cls == ENVELOPE:  # most of an event's fields, shown to whoever may see the record
+        return f.value if type(f.value) in _PLAIN else _walk(f.value, lens, True)
     show = lambda value=f.value: _walk(value, lens, True)  # noqa: E731 - nested Fields inside are cut too
-    if f.cls == ENVELOPE:
-        return show()
     if f.cls == DOCUMENT:
         if f.whole:
             return redact(f.value, lens.decision.view)
