@@ -116,8 +116,22 @@ def _serve(s, host: str, port: int, workers: int, access_log, server: str) -> No
         from concord.observability.logs import uvicorn_log_config
 
         logs = {"log_config": uvicorn_log_config(level)}
-    uvicorn.run("concord.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=level, access_log=access_log, **logs)
+    if workers == 1:
+        uvicorn.run("concord.app:create_app", factory=True, host=host, port=port, log_level=level,
+                    access_log=access_log, **logs)
+        return
+    from concord.workers import SpreadWorkers  # a listening socket per worker: connections spread evenly
+
+    config = uvicorn.Config("concord.app:create_app", factory=True, host=host, port=port, workers=workers,
+                            log_level=level, access_log=access_log, **logs)
+    try:
+        supervisor = SpreadWorkers(config)
+    except OSError as e:
+        fail(f"cannot listen on {shown}:{port}: {e.strerror} (is another server there? choose a port with --port)")
+    try:
+        supervisor.run()
+    except KeyboardInterrupt:
+        pass
 
 
 @db_app.command("upgrade")

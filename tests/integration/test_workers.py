@@ -127,6 +127,87 @@ def test_when_the_leader_worker_is_killed_another_takes_over(pg_url, tmp_path):
         server.wait(timeout=20)
 
 
+def _port_sockets(port: int) -> dict[str, str]:
+    """inode -> TCP state (0A listening, 01 established) of the sockets on the port, from /proc (Linux)."""
+    states = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if int(cols[1].rsplit(":", 1)[1], 16) == port:
+                states[cols[9]] = cols[3]
+    return states
+
+
+def _inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[8:-1])
+    return found
+
+
+def _sockets_on(port: int, pids: list[int]) -> dict[int, tuple[int, int]]:
+    """pid -> (listening sockets, established connections) it holds on the port."""
+    states, held = _port_sockets(port), {}
+    for pid in pids:
+        mine = [states.get(i) for i in _inodes(pid)]
+        held[pid] = (mine.count("0A"), mine.count("01"))
+    return held
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+
+
+def test_each_worker_listens_on_a_socket_of_its_own_and_connections_spread(pg_url, tmp_path):
+    """uvicorn's workers shared one socket, and one of two could take three quarters of a burst of connections;
+    each now listens on its own (SO_REUSEPORT) and the kernel spreads them. The supervisor keeps no copy, so a
+    worker killed with `kill -9` leaves no socket behind that would hold new connections unanswered."""
+    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": pg_url}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([CONCORD, "serve", "--workers", "2", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def listening():
+        held = _sockets_on(port, _children(server.pid))
+        workers = [pid for pid, (listens, _) in held.items() if listens]
+        return workers if len(workers) == 2 else None
+
+    try:
+        workers = _until(listening, 90)
+        assert workers is not None, "two workers did not both listen"
+        assert _sockets_on(port, [server.pid])[server.pid] == (0, 0)  # the supervisor holds none
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(40)]
+        try:
+            for c in clients:  # answered: each connection is held by the worker that accepted it
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert c.recv(64).startswith(b"HTTP/1.1 200")
+            held = _sockets_on(port, workers)
+            # 40 connections hashed over two sockets: fewer than 8 on one side has a chance of about 1 in 10,000
+            assert sorted(n for _, n in held.values())[0] >= 8 and sum(n for _, n in held.values()) == 40, held
+        finally:
+            for c in clients:
+                c.close()
+        dead = {i for i in _inodes(workers[0]) if _port_sockets(port).get(i) == "0A"}
+        os.kill(workers[0], signal.SIGKILL)
+        # A connection hashed to its socket while it dies is reset (a client retries it); once it is gone:
+        assert _until(lambda: True if dead.isdisjoint(_port_sockets(port)) else None, 10)
+        for _ in range(30):  # before uvicorn starts a replacement: every one answered by the other worker
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                assert c.recv(64).startswith(b"HTTP/1.1 200")
+        assert _until(listening, 60) is not None, "the killed worker was not replaced with a socket of its own"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 LODGE = """
 import json, sys, time
 from pathlib import Path
