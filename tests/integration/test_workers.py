@@ -106,13 +106,18 @@ def _until(check, seconds: float):
     return None
 
 
-def test_when_the_leader_worker_is_killed_another_takes_over(pg_url, tmp_path):
+def _two_workers(pg_url: str, tmp_path) -> tuple[subprocess.Popen, int]:
+    """`concord serve --workers 2` on a free port, and the port."""
     env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": pg_url}
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([CONCORD, "serve", "--workers", "2", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([CONCORD, "serve", "--workers", "2", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), port
+
+
+def test_when_the_leader_worker_is_killed_another_takes_over(pg_url, tmp_path):
+    server, port = _two_workers(pg_url, tmp_path)
     try:
         first = _until(lambda: _leader(pg_url), 90)
         assert first is not None and first != server.pid, "no worker became the leader"
@@ -167,12 +172,7 @@ def test_each_worker_listens_on_a_socket_of_its_own_and_connections_spread(pg_ur
     """uvicorn's workers shared one socket, and one of two could take three quarters of a burst of connections;
     each now listens on its own (SO_REUSEPORT) and the kernel spreads them. The supervisor keeps no copy, so a
     worker killed with `kill -9` leaves no socket behind that would hold new connections unanswered."""
-    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": pg_url}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([CONCORD, "serve", "--workers", "2", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = _two_workers(pg_url, tmp_path)
 
     def listening():
         held = _sockets_on(port, _children(server.pid))
