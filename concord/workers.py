@@ -1,10 +1,14 @@
 """`concord serve --workers N`: uvicorn's supervisor, with a listening socket of each worker's own.
 
 uvicorn's workers accept from one shared socket, and whichever worker's event loop wakes first takes a burst of
-new connections: in `concord bench http --compare` one of two workers took 74 % of the 32 connections in one run,
-and the pair lodged 811 /s against 1,001 /s in a run where they split evenly. With SO_REUSEPORT each worker
-listens on a socket of its own, bound to the same port, and the kernel spreads new connections over the sockets
-that listen, by the connections' addresses."""
+new connections: in `concord bench http --compare` one of two workers took 74 % of the 32 connections in one run.
+With SO_REUSEPORT each worker listens on a socket of its own, bound to the same port, and the kernel spreads new
+connections over the sockets that listen, by the connections' addresses (47-51 % each in three runs; the
+maximum was not shown higher for it: docs/scaling.md).
+
+Built on uvicorn's supervisor (restarts, health checks, signals), which reads `self.sockets` each time it starts
+a worker; tests/integration/test_workers.py checks the sockets each process holds, so an upgrade that changes
+this fails there."""
 
 from __future__ import annotations
 
