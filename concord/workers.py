@@ -18,10 +18,25 @@ from uvicorn import Config
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 
-def own_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to the port beside the other workers' (SO_REUSEPORT), for a worker to listen on."""
+def _socket(host: str) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
+
+
+def free_port(host: str, port: int) -> int:
+    """The port, if nothing listens there (OSError if something does); --port 0: one the system picks.
+
+    Bound without SO_REUSEPORT: a server already on the port, even another Concord whose sockets would let ours
+    join them, refuses it, so two hubs never share a port by mistake."""
+    with _socket(host) as probe:
+        probe.bind((host, port))
+        return probe.getsockname()[1]
+
+
+def own_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to the port beside the other workers' (SO_REUSEPORT), for a worker to listen on."""
+    sock = _socket(host)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
@@ -34,8 +49,8 @@ class SpreadWorkers(Multiprocess):
     port with it, and no connection waits in the backlog of a socket nobody accepts from."""
 
     def __init__(self, config: Config):
+        config.port = free_port(config.host, config.port)
         self._first = own_socket(config.host, config.port)
-        config.port = self._first.getsockname()[1]  # --port 0: the port the first one got, for all of them
         self._handed: list[socket.socket] = []
         super().__init__(config, sockets=[])
 

@@ -183,6 +183,11 @@ def test_each_worker_listens_on_a_socket_of_its_own_and_connections_spread(pg_ur
         workers = _until(listening, 90)
         assert workers is not None, "two workers did not both listen"
         assert _sockets_on(port, [server.pid])[server.pid] == (0, 0)  # the supervisor holds none
+        # Another hub on the same port would join the workers' sockets: it is refused in one line instead.
+        second = subprocess.run([CONCORD, "serve", "--workers", "2", "--port", str(port)], capture_output=True,
+                                text=True, timeout=60, env={**os.environ, "CONCORD_VAR_DIR": str(tmp_path / "second"),
+                                                            "CONCORD_DATABASE_URL": pg_url})
+        assert second.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in second.stdout + second.stderr
         clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(40)]
         try:
             for c in clients:  # answered: each connection is held by the worker that accepted it
