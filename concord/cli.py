@@ -93,6 +93,8 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
 
 
 def _serve(s, host: str, port: int, workers: int, access_log, server: str) -> None:
+    import socket
+
     import uvicorn
 
     access_log = s.access_log if access_log is None else access_log
@@ -116,9 +118,9 @@ def _serve(s, host: str, port: int, workers: int, access_log, server: str) -> No
         from concord.observability.logs import uvicorn_log_config
 
         logs = {"log_config": uvicorn_log_config(level)}
-    if workers == 1:
-        uvicorn.run("concord.app:create_app", factory=True, host=host, port=port, log_level=level,
-                    access_log=access_log, **logs)
+    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # Windows: uvicorn's one shared socket
+        uvicorn.run("concord.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level=level, access_log=access_log, **logs)
         return
     from concord.workers import SpreadWorkers  # a listening socket per worker: connections spread evenly
 
