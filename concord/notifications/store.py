@@ -15,11 +15,8 @@ import threading
 from datetime import timedelta
 
 import orjson
-from sqlalchemy import (Column, Integer, MetaData, String, Table, Text, bindparam, cast, delete, func, insert, null,
-                        select, text)
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Text, bindparam, cast, delete, func, insert, null, select, text
 
-from concord.db import UTCDateTime
 from concord.notifications.models import NotificationAudience as A
 from concord.notifications.models import NotificationEvent as E
 
@@ -209,10 +206,6 @@ def message_of(bodies: str, body: int, audience: str) -> dict:
     return orjson.loads(bodies)[body] | {"audience": audience}
 
 
-# The events table with its JSON columns as text: the bodies are serialized once, here, as they are sent.
-_AS_WRITTEN = Table("notification_events", MetaData(), Column("seq", Integer, primary_key=True),
-                    Column("event_id", String), Column("name", String), Column("stored_at", UTCDateTime),
-                    Column("audiences", Text), Column("bodies", Text))
 
 # PostgreSQL: the events and their audiences' keys in one statement (one round trip); a redelivered event inserts
 # nothing (the conflict), so neither do its keys. Arrays, not a VALUES list: one statement text whatever the size;
@@ -226,6 +219,9 @@ _PG_INSERT = (
     "FROM e JOIN unnest(%(key_ids)b::text[], %(key_audiences)b::text[], %(key_bodies)b::smallint[]) "
     "AS u(id, audience, body) ON u.id = e.event_id) "
     "SELECT seq, event_id FROM e")
+
+
+_SQLITE_ROWS = 500  # events per INSERT on SQLite: 2,500 parameters, far below its limit of 32,766
 
 
 def _insert(conn, events: dict, now) -> list[tuple]:
@@ -247,10 +243,17 @@ def _insert(conn, events: dict, now) -> list[tuple]:
             return sorted(cursor.fetchall())
         finally:
             cursor.close()
-    stored = conn.execute(sqlite.insert(_AS_WRITTEN).on_conflict_do_nothing().returning(
-        _AS_WRITTEN.c.seq, _AS_WRITTEN.c.event_id, sort_by_parameter_order=True),
-        [{"event_id": i, "name": events[i][0], "stored_at": now, "audiences": a, "bodies": b.decode()}
-         for i, a, b in zip(ids, audiences, bodies)]).all()
+    # SQLite: one multi-row statement per chunk, its rows in seq order once sorted. SQLAlchemy's RETURNING in the
+    # parameters' order (sort_by_parameter_order) sent one statement per event: most of the store's time.
+    written, stored = at(now) if at else now, []
+    for start in range(0, len(ids), _SQLITE_ROWS):
+        rows = [(i, events[i][0], written, a, b.decode()) for i, a, b in
+                zip(ids[start:start + _SQLITE_ROWS], audiences[start:], bodies[start:])]
+        stored += conn.exec_driver_sql(
+            "INSERT INTO notification_events (event_id, name, stored_at, audiences, bodies) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?)"] * len(rows)) + " ON CONFLICT DO NOTHING RETURNING seq, event_id",
+            tuple(v for row in rows for v in row)).all()
+    stored.sort()
     if stored:
         conn.execute(insert(A), [{"audience": aud, "seq": seq, "body": n}
                                  for seq, i in stored for aud, n in events[i][1]])
