@@ -206,7 +206,6 @@ def message_of(bodies: str, body: int, audience: str) -> dict:
     return orjson.loads(bodies)[body] | {"audience": audience}
 
 
-
 # PostgreSQL: the events and their audiences' keys in one statement (one round trip); a redelivered event inserts
 # nothing (the conflict), so neither do its keys. Arrays, not a VALUES list: one statement text whatever the size;
 # binary (%b): the text format escaped every quote of the JSON bodies, which cost three times the rest.
