@@ -49,14 +49,13 @@ class SpreadWorkers(Multiprocess):
     port with it, and no connection waits in the backlog of a socket nobody accepts from."""
 
     def __init__(self, config: Config):
-        config.port = free_port(config.host, config.port)
-        self._first = own_socket(config.host, config.port)
+        config.port = free_port(config.host, config.port)  # a port taken is an OSError here, before any worker
         self._handed: list[socket.socket] = []
         super().__init__(config, sockets=[])
 
     @property
     def sockets(self) -> list[socket.socket]:  # read by uvicorn each time it starts a worker
-        sock, self._first = self._first or own_socket(self.config.host, self.config.port), None
+        sock = own_socket(self.config.host, self.config.port)
         self._handed.append(sock)
         return [sock]
 
