@@ -15,7 +15,7 @@ import threading
 from datetime import timedelta
 
 import orjson
-from sqlalchemy import Text, bindparam, cast, delete, func, insert, null, select, text
+from sqlalchemy import Text, bindparam, cast, delete, func, null, select, text
 
 from concord.notifications.models import NotificationAudience as A
 from concord.notifications.models import NotificationEvent as E
@@ -253,7 +253,7 @@ def _insert(conn, events: dict, now) -> list[tuple]:
             + ", ".join(["(?, ?, ?, ?, ?)"] * len(rows)) + " ON CONFLICT DO NOTHING RETURNING seq, event_id",
             tuple(v for row in rows for v in row)).all()
     stored.sort()
-    if stored:
-        conn.execute(insert(A), [{"audience": aud, "seq": seq, "body": n}
-                                 for seq, i in stored for aud, n in events[i][1]])
+    if stored:  # straight to the driver: the ORM's parameter processing per key cost a third of this insert
+        conn.exec_driver_sql("INSERT INTO notification_audiences (audience, seq, body) VALUES (?, ?, ?)",
+                             [(aud, seq, n) for seq, i in stored for aud, n in events[i][1]])
     return [tuple(r) for r in stored]
