@@ -146,6 +146,17 @@ def bench_schemes(json_output: bool = JSON, count: int = typer.Option(30000, hel
     _print(run(count, seed), json_output)
 
 
+@app.command("kcs-confirm")
+def bench_kcs_confirm(json_output: bool = JSON, data: Path = typer.Option(Path("../shared/data/kcs"), "--data"),
+                      resamples: int = typer.Option(400, min=50, max=5000)):
+    """The never-seen goods lines' headline again, on time splits of train.csv and valid.csv (test.csv unread)."""
+    from concord.bench.confirm import run
+
+    if not (data / "train.csv").exists() or not (data / "valid.csv").exists():
+        raise typer.BadParameter(f"{data} has no train.csv and valid.csv; give --data ../shared/data/kcs")
+    _print(run(data, resamples), json_output)
+
+
 @app.command("risk-engine")
 def bench_risk_engine(json_output: bool = JSON, models: Path = typer.Option(None, "--models")):
     """The whole risk step (profiles, CEL rules, watchlists, screening, model) per assessment, beside profiles only."""

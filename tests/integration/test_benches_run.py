@@ -34,7 +34,8 @@ def test_every_benchmark_is_a_concord_bench_command():
 
     listed = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
     for name in ("ingest", "pause", "http", "audit", "access", "risk", "risk-engine", "screening", "screening-hub",
-                 "audit-flood", "relay", "edifact", "hunt", "alerts", "console", "schemes", "cluster", "soak"):
+                 "audit-flood", "relay", "edifact", "hunt", "alerts", "console", "schemes", "cluster", "soak",
+                 "kcs-confirm"):
         assert f" {name} " in listed, name
 
 

@@ -116,3 +116,38 @@ def test_the_cli_manages_the_registry_the_server_scores_with(files, tmp_path, mo
             assert hub.bus.deps["risk"].models.current(session).version == "v1"
     finally:
         hub.close()
+
+
+def test_the_kcs_confirmation_splits_by_date_and_never_reads_the_test_file(tmp_path):
+    """`bench kcs-confirm`: each fold trains before its validation months and tests after them; test.csv is not
+    read (here it is not even a CSV)."""
+    from concord.bench.confirm import FOLDS, split
+    from concord.cli import app as concord
+
+    records = synthetic_records(3000, seed=5, days=330, start=datetime(2020, 5, 1, tzinfo=timezone.utc))
+    early = [r for r in records if r.when.year == 2020]
+    write_kcs(tmp_path / "train.csv", early)
+    write_kcs(tmp_path / "valid.csv", [r for r in records if r.when.year == 2021])
+    (tmp_path / "test.csv").write_text("not a CSV: the confirmation must not open it\n")
+    for valid_from, test_from in FOLDS.values():
+        train, valid, test = split(early, valid_from, test_from)
+        assert len(train) + len(valid) + len(test) == len(early)
+        assert max(r.when for r in train) < min(r.when for r in valid)
+        assert not test or max(r.when for r in valid) < min(r.when for r in test)
+    out = CliRunner().invoke(concord, ["bench", "kcs-confirm", "--json", "--data", str(tmp_path), "--resamples", "50"])
+    assert out.exit_code == 0, out.output
+    folds = json.loads(out.stdout)["folds"]
+    assert set(folds) == set(FOLDS)
+    assert folds["2021-q1"]["rows"]["test"] == len(records) - len(early)  # valid.csv is the second fold's test
+    for fold in folds.values():
+        seen = fold["never_seen"]
+        assert seen["rows"] + fold["repeated"]["rows"] == fold["all"]["rows"] == fold["rows"]["test"]
+        low, high = seen["concord_minus_plain_lightgbm"]["auc"]["interval"]
+        assert low <= seen["concord_minus_plain_lightgbm"]["auc"]["point"] <= high
+
+
+def test_the_kcs_confirmation_says_where_the_files_are(tmp_path):
+    from concord.cli import app as concord
+
+    out = CliRunner().invoke(concord, ["bench", "kcs-confirm", "--data", str(tmp_path)])
+    assert out.exit_code != 0 and "give --data ../shared/data/kcs" in out.output
