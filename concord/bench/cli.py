@@ -12,7 +12,9 @@ JSON = typer.Option(False, "--json", help="print one JSON object on one line")
 
 
 def _print(figures: dict, json_output: bool) -> None:
-    typer.echo(json.dumps(figures, indent=None if json_output else 2, ensure_ascii=False))
+    from concord.cliutil import finite
+
+    typer.echo(json.dumps(finite(figures), indent=None if json_output else 2, ensure_ascii=False, allow_nan=False))
 
 
 @app.command("ingest")

@@ -44,10 +44,13 @@ def _params(text: str) -> dict:
 
 
 def _emit(payload: dict, as_json: bool) -> None:
+    from concord.cliutil import finite
+
+    text = json.dumps(finite(payload), default=str, allow_nan=False)
     if as_json:
-        print(json.dumps(payload, default=str))
+        print(text)
     else:
-        console.print_json(json.dumps(payload, default=str))
+        console.print_json(text)
 
 
 @contextmanager

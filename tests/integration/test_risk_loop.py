@@ -234,6 +234,19 @@ def test_retraining_on_the_hub_outcomes_and_champion_against_challenger(app):
     assert not challenge(champion, challenger, recent[:5])["decided"]  # too few outcomes to decide
 
 
+def test_retraining_refuses_outcomes_it_could_not_check_a_model_on_and_says_what_to_do(app, tmp_path):
+    """The latest fifth of the outcomes checks the model (and stops its boosting): with fewer than three irregular
+    ones there (a demo hub: one in 32), the model's figures mean nothing, so nothing is trained or registered."""
+    from concord.errors import ConcordError
+
+    for n in range(40):
+        record(app, submit(app, n, amount=f"{1000 + 500 * n}.00"), "irregular" if n in (3, 17, 30, 34) else "compliant")
+    with app.sessions() as s, pytest.raises(ConcordError) as refused:
+        train_from_hub(s, FAST)
+    assert "(8 goods items)" in refused.value.message and "hold 1 irregular and 7 compliant" in refused.value.message
+    assert "at least 3 of each" in refused.value.message and "--train and --valid" in refused.value.message
+
+
 def champion_end(model):
     from datetime import datetime, timezone
 

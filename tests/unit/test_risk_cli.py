@@ -151,3 +151,16 @@ def test_the_kcs_confirmation_says_where_the_files_are(tmp_path):
 
     out = CliRunner().invoke(concord, ["bench", "kcs-confirm", "--data", str(tmp_path)])
     assert out.exit_code != 0 and "give --data ../shared/data/kcs" in out.output
+
+
+def test_undefined_metrics_are_null_in_the_json_not_nan(capsys):
+    """Precision at 1 % of 32 rows, or AUC on one class, is undefined: printed as null, since `NaN` is not JSON
+    and other readers refuse it."""
+    from concord.risk.cli import _emit
+
+    _emit({"auc": float("nan"), "precision@1": float("nan"), "at": [1.5, float("inf")], "n": 32}, True)
+    printed = capsys.readouterr().out
+
+    def refuse(constant):
+        raise ValueError(constant)
+    assert json.loads(printed, parse_constant=refuse) == {"auc": None, "precision@1": None, "at": [1.5, None], "n": 32}

@@ -198,6 +198,9 @@ def follow_outcomes(model, session) -> int:
     return 0 if feed is None else feed.pull(model, session)
 
 
+MIN_VALID_EACH = 3  # irregular and compliant outcomes in the part a hub-trained model is checked on
+
+
 def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2, progress=None,
                    new_lines: str = "valid"):
     """Train on the outcomes Concord recorded: the latest `valid_share` of them (by declaration time) stop
@@ -212,6 +215,13 @@ def train_from_hub(session, params: dict | None = None, valid_share: float = 0.2
         raise ConcordError(f"the hub holds {len(records)} labelled goods items; training needs at least 20, "
                            "with both irregular and compliant outcomes")
     cut = int(len(records) * (1 - valid_share))
+    irregular = sum(r.fraud for r in records[cut:])
+    if min(irregular, len(records) - cut - irregular) < MIN_VALID_EACH:  # a model nobody could check: not registered
+        raise ConcordError(
+            f"the latest {round(valid_share * 100)} % of the hub's outcomes ({len(records) - cut} goods items), on "
+            f"which a model is checked, hold {irregular} irregular and {len(records) - cut - irregular} compliant; "
+            f"checking needs at least {MIN_VALID_EACH} of each. Record more inspection outcomes, or train on "
+            "historical files (--train and --valid)")
     profiles = HistoryProfiles().observe(records)
     labelled = {r.declaration_id for r in records}
     read = lodged(session)
