@@ -151,7 +151,7 @@ def print_json(value) -> None:
     """One result as indented JSON on stdout."""
     import json
 
-    typer.echo(json.dumps(value, indent=2, default=str))
+    typer.echo(json.dumps(finite(value), indent=2, default=str, allow_nan=False))
 
 
 def finite(value):

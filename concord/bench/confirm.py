@@ -51,7 +51,7 @@ def _headline(subset: dict) -> dict:
     return out
 
 
-def run(data: Path, resamples: int = 400, folds: tuple[str, ...] = tuple(FOLDS)) -> dict:
+def run(data: Path, resamples: int = 400) -> dict:
     """Each fold's never-seen / repeated / all headline and the live model's leads, with intervals."""
     from concord.risk.learning.datasets import load_kcs
     from concord.risk.learning.evaluation import honest_evaluate
@@ -59,8 +59,7 @@ def run(data: Path, resamples: int = 400, folds: tuple[str, ...] = tuple(FOLDS))
     early = load_kcs(data / "train.csv")
     out: dict = {"method": "concord risk evaluate, unchanged, on time splits of train.csv and valid.csv; "
                            "test.csv is not read", "resamples": resamples, "folds": {}}
-    for name in folds:
-        valid_from, test_from = FOLDS[name]
+    for name, (valid_from, test_from) in FOLDS.items():
         train, valid, test = split(early, valid_from, test_from)
         if test_from is None:
             test = load_kcs(data / "valid.csv")
