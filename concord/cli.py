@@ -56,7 +56,9 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
     from concord.config import get_settings
 
     s = get_settings()
-    host, port = host or s.host, port or s.port
+    host, port = host or s.host, s.port if port is None else port
+    if not 0 < port < 65536:  # the kernel keeps the low 16 bits: 99999 would listen on 34463 and print 99999
+        fail(f"--port {port}: a port is between 1 and 65535")
     if workers < 1:
         fail("--workers must be at least 1")
     if workers > 1 and s.sqlite_path() is not None:
@@ -97,8 +99,15 @@ def _serve(s, host: str, port: int, workers: int, access_log, server: str) -> No
 
     import uvicorn
 
+    from concord.workers import free_port
+
     access_log = s.access_log if access_log is None else access_log
     shown = f"[{host}]" if ":" in host else host
+    try:  # before the banner: a host that does not resolve, or a port in use, is one line and nothing else
+        free_port(host, port)
+    except OSError as e:
+        fail(f"cannot listen on {shown}:{port}: {e.strerror or e} (is another server there? choose a port with "
+             "--port, an address of this machine with --host)")
     console.print(f"Concord on http://{shown}:{port} (API docs: http://{shown}:{port}/docs), "
                   f"database {s.database_label()}; access log {'on' if access_log else 'off (--access-log)'}; "
                   f"Ctrl-C stops it", soft_wrap=True)
@@ -128,7 +137,7 @@ def _serve(s, host: str, port: int, workers: int, access_log, server: str) -> No
                             log_level=level, access_log=access_log, **logs)
     try:
         supervisor = SpreadWorkers(config)
-    except OSError as e:
+    except OSError as e:  # taken between the probe above and here
         fail(f"cannot listen on {shown}:{port}: {e.strerror} (is another server there? choose a port with --port)")
     try:
         supervisor.run()

@@ -93,3 +93,21 @@ def test_database_urls_that_cannot_work(tmp_path):
     if postgres_available() is None:
         missing = "postgresql+psycopg://postgres@127.0.0.1:5432/concord_no_such_database"
         refused(concord("db", "upgrade", var=tmp_path, cwd=tmp_path, url=missing), "does not exist", "createdb")
+
+
+def test_serve_refuses_a_port_or_host_it_cannot_listen_on_before_its_banner(hub):
+    """The kernel keeps a port's low 16 bits (99999 would listen on 34463 while the banner said 99999); a port in
+    use or a host that does not resolve is one line, with no banner promising an address it never served."""
+    import socket
+
+    var, _ = hub
+    for port in ("99999", "0", "-1"):
+        refused(concord("serve", "--port", port, var=var, cwd=var), f"--port {port}", "between 1 and 65535")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        text = refused(concord("serve", "--port", port, var=var, cwd=var), f"cannot listen on 127.0.0.1:{port}")
+    assert "Concord on" not in text
+    refused(concord("serve", "--host", "999.1.1.1", "--port", "18765", var=var, cwd=var),
+            "cannot listen on 999.1.1.1:18765")
