@@ -154,9 +154,15 @@ def bench_kcs_confirm(json_output: bool = JSON, data: Path = typer.Option(Path("
     """The never-seen goods lines' headline again, on time splits of train.csv and valid.csv (test.csv unread)."""
     from concord.bench.confirm import run
 
-    if not (data / "train.csv").exists() or not (data / "valid.csv").exists():
+    from concord.cliutil import fail
+    from concord.errors import ConcordError
+
+    if not (data / "train.csv").is_file() or not (data / "valid.csv").is_file():
         raise typer.BadParameter(f"{data} has no train.csv and valid.csv; give --data ../shared/data/kcs")
-    _print(run(data, resamples), json_output)
+    try:
+        _print(run(data, resamples), json_output)
+    except ConcordError as e:  # a file that is not KCS's, or does not cover the folds' months
+        fail(e)
 
 
 @app.command("risk-engine")

@@ -20,6 +20,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from concord.errors import ConcordError
+
 FOLDS = {  # name: (valid from, test from); test to the end of its file
     "2020-nov-dec": ("2020-09-01", "2020-11-01"),
     "2021-q1": ("2020-11-01", None),
@@ -63,6 +65,10 @@ def run(data: Path, resamples: int = 400) -> dict:
         train, valid, test = split(early, valid_from, test_from)
         if test_from is None:
             test = load_kcs(data / "valid.csv")
+        if not (train and valid and test):
+            raise ConcordError(f"fold {name} has {len(train)} train, {len(valid)} valid and {len(test)} test rows: "
+                               f"{data / 'train.csv'} must cover 2020 (KCS's train.csv) and valid.csv 2021's "
+                               "first quarter")
         started = time.perf_counter()
         result = honest_evaluate(train, valid, test, resamples=resamples)
         out["folds"][name] = {

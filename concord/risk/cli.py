@@ -159,14 +159,14 @@ def _subsets_table(result: dict) -> Table:
     table = Table("test rows", "model", "AUC", "P@5", "P@10", title="never-seen goods lines lead; "
                   "repeated ones measure memory")
     sections = [(name, result["subsets"][name]) for name in ("never_seen", "repeated", "all")]
-    if "deduplicated" in result:
-        sections.append(("deduplicated splits", result["deduplicated"]))
+    if (dedup := result.get("deduplicated")) and "skipped" not in dedup:
+        sections.append(("deduplicated splits", dedup))
     for name, sub in sections:
         for model in ("concord", "concord_main", "concord_routed", "concord_novel", "plain_lightgbm", "lookup"):
             if model in sub:
                 m = sub[model]
                 table.add_row(f"{name} ({sub['rows']})", model,
-                              *[f"{m[k]:.3f} [{m['interval'][k][0]:.3f}, {m['interval'][k][1]:.3f}]"
+                              *[f"{_pct(m[k])} [{_pct(m['interval'][k][0])}, {_pct(m['interval'][k][1])}]"
                                 for k in ("auc", "precision@5", "precision@10")])
     return table
 
@@ -220,8 +220,10 @@ def _span(records) -> dict:
 @app.command()
 def models(models: Path = MODELS, as_json: bool = typer.Option(False, "--json")):
     """List model versions with their validation metrics; the active one is marked."""
-    registry = _registry(models)
-    versions = registry.versions()
+    try:
+        versions = (registry := _registry(models)).versions()
+    except ConcordError as e:  # a registry edited by hand
+        _fail(e)
     if as_json:
         _emit({"versions": versions}, True)
         return
@@ -235,7 +237,7 @@ def models(models: Path = MODELS, as_json: bool = typer.Option(False, "--json"))
 
 
 def _pct(x) -> str:
-    return "" if x is None else f"{x:.3f}"
+    return "" if x is None or x != x else f"{x:.3f}"  # None or NaN: undefined on too few rows
 
 
 @app.command()
@@ -253,6 +255,12 @@ def activate(version: str, models: Path = MODELS,
     try:
         registry = _registry(models)
         champion = registry.active_version(missing_ok=True)
+        try:  # --force skips the comparison, never this: a version that cannot load would fail every lodging
+            challenger = load_model(registry.root, version)
+        except ConcordError:
+            raise
+        except Exception as e:
+            raise ConcordError(f"version {version} cannot be loaded ({e}); not activated") from None
         comparison = None
         if champion is not None and champion != version and not force:
             if recent is not None:
@@ -269,7 +277,7 @@ def activate(version: str, models: Path = MODELS,
             else:
                 raise typer.BadParameter(f"{champion} is active: compare {version} with it on recent outcomes "
                                          "(--recent FILE or --from-hub), or --force")
-            comparison = challenge(load_model(registry.root, champion), load_model(registry.root, version), records)
+            comparison = challenge(load_model(registry.root, champion), challenger, records)
             console.print_json(data={"champion": champion, "challenger": version, **comparison})
             require_win(comparison)
         console.print(f"active: {registry.activate(version, comparison=comparison)}")

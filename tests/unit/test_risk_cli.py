@@ -164,3 +164,61 @@ def test_undefined_metrics_are_null_in_the_json_not_nan(capsys):
     def refuse(constant):
         raise ValueError(constant)
     assert json.loads(printed, parse_constant=refuse) == {"auc": None, "precision@1": None, "at": [1.5, None], "n": 32}
+
+
+FAST = ["--params", '{"learning_rate": 0.3, "early_stopping_round": 10, "num_threads": 1}']
+
+
+def test_training_and_evaluating_refuse_splits_nothing_can_be_learnt_or_checked_on(files, tmp_path):
+    """One outcome only in train (a constant model, active as the first version), an empty valid (no early stop,
+    no figure), an empty test: each a one-line refusal, and nothing registered."""
+    train, valid, test, _ = files
+    records = load_kcs(train)
+    compliant = write_kcs(tmp_path / "compliant.csv", [r for r in records if not r.fraud])
+    header = write_kcs(tmp_path / "header.csv", [])
+    models = tmp_path / "models"
+    run = CliRunner().invoke
+    refused = run(app, ["train", "--train", str(compliant), "--valid", str(valid), "--models", str(models)] + FAST)
+    assert refused.exit_code == 2 and "all with `fraud` 0" in refused.output
+    refused = run(app, ["train", "--train", str(train), "--valid", str(header), "--models", str(models)] + FAST)
+    assert refused.exit_code == 2 and "valid holds no declarations" in refused.output
+    assert not models.exists()
+    refused = run(app, ["evaluate", "--train", str(train), "--valid", str(valid), "--test", str(header),
+                        "--resamples", "50"] + FAST)
+    assert refused.exit_code == 2 and "test holds no declarations" in refused.output
+    # a valid split whose every goods line is in train: the deduplicated run has no valid rows, and says so
+    repeated = write_kcs(tmp_path / "repeated.csv", records[-40:])
+    out = run(app, ["evaluate", "--train", str(train), "--valid", str(repeated), "--test", str(test),
+                    "--resamples", "50"] + FAST)
+    assert out.exit_code == 0, out.output
+    result = run(app, ["evaluate", "--train", str(train), "--valid", str(repeated), "--test", str(test), "--json",
+                       "--resamples", "50"] + FAST)
+    assert "no rows" in json.loads(result.stdout)["deduplicated"]["skipped"]
+
+
+def test_a_model_that_cannot_load_is_never_activated_and_a_broken_activation_log_is_named(files, tmp_path):
+    train, valid, _, _ = files
+    models = tmp_path / "models"
+    run = CliRunner().invoke
+    for _ in range(2):
+        assert run(app, ["train", "--train", str(train), "--valid", str(valid), "--models", str(models)]
+                   + FAST).exit_code == 0
+    (models / "versions" / "v2" / "model.zip").write_bytes(b"")  # a disk that lost it
+    refused = run(app, ["activate", "v2", "--models", str(models), "--force"])
+    assert refused.exit_code == 2 and "version v2 cannot be loaded" in refused.output
+    assert run(app, ["activate", "v1", "--models", str(models)]).exit_code == 0  # already active: not logged again
+    assert len((models / "activations.jsonl").read_text().splitlines()) == 1
+    with open(models / "activations.jsonl", "a") as log:
+        log.write('{"action": "activate", "vers')  # a crash in the middle of an append
+    listed = run(app, ["models", "--models", str(models)])
+    assert listed.exit_code == 2 and "activations.jsonl line 2 is not an activation" in listed.output
+
+
+def test_the_kcs_confirmation_names_files_that_do_not_cover_its_folds(tmp_path):
+    from concord.cli import app as concord
+
+    records = synthetic_records(300, seed=3, days=20, start=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    write_kcs(tmp_path / "train.csv", records)
+    write_kcs(tmp_path / "valid.csv", records)
+    out = CliRunner().invoke(concord, ["bench", "kcs-confirm", "--data", str(tmp_path), "--resamples", "50"])
+    assert out.exit_code == 2 and "fold 2020-nov-dec has 300 train, 0 valid and 0 test rows" in out.output

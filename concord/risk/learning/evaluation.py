@@ -18,6 +18,7 @@ from dataclasses import replace
 import lightgbm as lgb
 import numpy as np
 
+from concord.errors import ConcordError
 from concord.risk.learning.history import HistoryProfiles
 from concord.risk.learning.metrics import selection_metrics
 
@@ -228,10 +229,23 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
         stages[stage] = round(now - clock[0], 1)
         clock[0] = now
     train, valid, labelled = list(train), list(valid), list(test)
+    from concord.risk.learning.model import check_splits
+
+    check_splits(train, valid)  # before plain LightGBM starts on its thread, which would fail on them first
+    if not labelled:
+        raise ConcordError("test holds no declarations: there is nothing to evaluate on")
     y, critical = _labels(labelled)
     test = [replace(r, fraud=None, critical=None, revenue=None) for r in labelled]  # nothing below sees a test label
+    skipped = None
     if deduplicated:  # by goods line only; the labels ride along to be scored against, and are then stripped
         d_train, d_valid, d_labelled = dedupe(train, valid, labelled)
+        # small or overlapping files can leave a deduplicated split with nothing to train, stop or test on
+        if not d_valid or not d_labelled:
+            skipped = "a deduplicated split has no rows (each of its lines repeats an earlier split's)"
+        elif len({r.fraud for r in d_train}) < 2:
+            skipped = "the deduplicated train split lacks irregular or compliant rows"
+        deduplicated = skipped is None
+    if deduplicated:
         d_y, d_c = _labels(d_labelled)
         d_test = [replace(r, fraud=None, critical=None, revenue=None) for r in d_labelled]
 
@@ -285,6 +299,8 @@ def honest_evaluate(train, valid, test, params: dict | None = None, progress=Non
             d_scores["concord_routed"] = d_model.forced
         result["deduplicated"] = {**compare(d_y, d_c, d_scores, resamples), "new_lines": d_model.info.get("new_lines"),
                                   "rows": {"train": len(d_train), "valid": len(d_valid), "test": len(d_test)}}
+    if skipped:
+        result["deduplicated"] = {"skipped": skipped}
     lap("lookup_and_bootstrap")
     result["stage_seconds"] = stages
     return result

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from concord.errors import Conflict, NotFound
+from concord.errors import ConcordError, Conflict, NotFound
 
 _VERSION = re.compile(r"^v(\d+)$")
 
@@ -52,7 +52,12 @@ class ModelRegistry:
 
     def metrics(self, version: str) -> dict:
         """The metrics and training info stored with a version."""
-        return json.loads((self._dir(version) / "metrics.json").read_text())
+        path = self._dir(version) / "metrics.json"
+        try:
+            return json.loads(path.read_text())
+        except (ValueError, OSError) as e:  # edited by hand, or a disk that lost it
+            raise ConcordError(f"{path} cannot be read ({e}); restore it, or move version {version} out of "
+                               f"{self.root / 'versions'}") from None
 
     def model_bytes(self, version: str) -> bytes:
         """The serialized model of a version."""
@@ -60,7 +65,20 @@ class ModelRegistry:
 
     def _log(self) -> list[dict]:
         path = self.root / "activations.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+        entries = []
+        for n, line in enumerate(path.read_text().splitlines() if path.exists() else [], 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not isinstance(entry, dict) or "version" not in entry:
+                # Which model scores live declarations must not be guessed: refused until a person fixes the log.
+                raise ConcordError(f"{path} line {n} is not an activation (a JSON object with a version); fix or "
+                                   "remove that line")
+            entries.append(entry)
+        return entries
 
     def _stack(self) -> list[str]:
         """Replay the activation log: an activation pushes a version, a rollback pops one."""
@@ -92,6 +110,8 @@ class ModelRegistry:
     def activate(self, version: str, comparison: dict | None = None) -> str:
         """Make a version the active one; `comparison`, the champion / challenger result it won, is logged."""
         self._dir(version)
+        if self.active_version(missing_ok=True) == version:  # logged twice, a rollback would "return" to it
+            return version
         return self._append("activate", version, comparison=comparison)
 
     def rollback(self) -> str:
