@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from concord.errors import ConcordError
-from concord.screening.lists import load_csv, read_rows, record_name
+from concord.screening.lists import load_csv, read_rows, record_name, require_name_column
 from concord.screening.matching import DEFAULT_THRESHOLD, WatchlistIndex
 from concord.screening.results import ScreeningQuery
 
@@ -38,13 +38,14 @@ def screen(
     threshold: float = typer.Option(DEFAULT_THRESHOLD, "--threshold", "-t", min=0.0, max=1.0,
                                     help="report matches scoring at or above this"),
     json_output: bool = typer.Option(False, "--json", help="one JSON object per query row on stdout"),
-    limit: int = typer.Option(0, help="at most this many matches per query (0: all above the threshold)"),
+    limit: int = typer.Option(0, min=0, help="at most this many matches per query (0: all above the threshold)"),
 ):
     """Screen every row of QUERIES against WATCHLIST; matches above the threshold, best first."""
     err = Console(stderr=True)
     try:
         index = WatchlistIndex(load_csv(watchlist).entries, threshold=threshold)
         rows = read_rows(queries)
+        require_name_column(queries, rows)  # as for the watchlist: without a name column every row is "no match"
     except ConcordError as e:
         from concord.cliutil import fail
 

@@ -93,6 +93,11 @@ def load_screening_list(cmd: LoadScreeningList, uow, *, directory, screening) ->
         raise Forbidden("only administrators load screening lists")
     doc: ListIn = parse(ListIn, {"name": cmd.name, "owner_agency": cmd.owner_agency, "sharing": cmd.sharing,
                                  "source": cmd.source, "records": cmd.records}, "screening list")
+    if not doc.records:  # an empty file (a download cut short) would become a version that removes every entry
+        source = "the request" if doc.source == "<api>" else doc.source
+        raise InvalidDocument(f"{source} has no entries; nothing was loaded",
+                              [Problem("/records", "give the list's entries, at least one (a CSV needs its header "
+                                                   "row and a row per listed party)")])
     try:
         watchlist = watchlist_from_records(doc.records, list_id=doc.name, owner_agency=doc.owner_agency)
         refs = refs_of(doc.records, watchlist)

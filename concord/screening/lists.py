@@ -120,11 +120,24 @@ def read_rows(path: Path) -> list[dict]:
     """Rows of a CSV file as dicts (UTF-8, a BOM tolerated); another encoding is refused with how to convert it."""
     try:
         with Path(path).open(newline="", encoding="utf-8-sig") as f:
-            return list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            try:
+                return list(reader)
+            except csv.Error as e:
+                # The limit stays: a name that long is not a name, more likely a quote left open to the end of the file.
+                fault = (f"a field is longer than {csv.field_size_limit():,} characters; check the quoting before it"
+                         if "field limit" in str(e) else str(e))
+                raise InvalidDocument(f"{path} line {reader.reader.line_num}: {fault}") from None
     except UnicodeDecodeError as e:
         from concord.cliutil import not_utf8
 
         raise not_utf8(path, e) from None
+
+
+def require_name_column(path: Path, rows: list[dict]) -> None:
+    """Refuse a watchlist or queries file whose columns hold no name: its every row would silently match nothing."""
+    if rows and not ({"full_name", "name", "last_name"} & set(rows[0])):
+        raise InvalidDocument(f"{Path(path).name} needs a full_name (or name, or first_name and last_name) column")
 
 
 def load_csv(path: Path, *, list_id: str | None = None, owner_agency: str = "unknown",
@@ -132,6 +145,8 @@ def load_csv(path: Path, *, list_id: str | None = None, owner_agency: str = "unk
     """Load a sanctions list or watchlist CSV (full_name, first/middle/last_name, date_of_birth...)."""
     path = Path(path)
     rows = read_rows(path)
-    if rows and not ({"full_name", "name", "last_name"} & set(rows[0])):
-        raise InvalidDocument(f"{path.name} needs a full_name (or name, or first_name and last_name) column")
+    if not rows:  # screening against nothing would answer "no match" for every name
+        raise InvalidDocument(f"the watchlist {path.name} has no entries; give a CSV with a header row and a row per "
+                              "listed party")
+    require_name_column(path, rows)
     return watchlist_from_records(rows, list_id=list_id or path.stem, owner_agency=owner_agency, sharing=sharing)
