@@ -303,7 +303,9 @@ def drift(recent: Path = typer.Option(..., "--recent", exists=True, dir_okay=Fal
 
     try:
         model = load_model(_registry(models).root, version)
-        report = model.drift(load_dataset(dataset, recent))
+        if not (records := load_dataset(dataset, recent)):
+            raise ConcordError(f"{recent} holds no declarations: there is nothing to compare with the training period")
+        report = model.drift(records)
     except ConcordError as e:
         _fail(e)
     _emit({"version": model.version, **report}, as_json)

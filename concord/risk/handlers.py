@@ -213,7 +213,7 @@ def declaration_feed_job(sessions, models, clock, exact_days: float):
 def check_model_drift(cmd: CheckModelDrift, uow, *, risk) -> dict:
     """The active model's score and features on the latest declarations against its training period; past the
     alert threshold, a log line and a `ModelDrifted` event for the risk unit (the lead agency)."""
-    from concord.risk.learning.drift import ALERT
+    from concord.risk.learning.drift import ALERT, MIN_ROWS
     from concord.risk.learning.hub import hub_declarations
 
     with uow:
@@ -228,7 +228,7 @@ def check_model_drift(cmd: CheckModelDrift, uow, *, risk) -> dict:
         DRIFT_GAUGE[model.version] = {"score_psi": report["score_psi"], "status": report["status"],
                                       "rows": report["rows"], "at": uow.clock.now().isoformat()}
         alert_at = ALERT if cmd.alert_at is None else cmd.alert_at
-        alerted = report["score_psi"] >= alert_at
+        alerted = report["score_psi"] >= alert_at and report["rows"] >= MIN_ROWS
         if alerted:
             worst = [f["feature"] for f in report["features"]]
             log.warning("risk model %s drifted: score PSI %.3f over %d declarations (alert at %.2f); worst "

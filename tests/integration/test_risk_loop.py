@@ -266,6 +266,17 @@ def test_drift_past_the_threshold_is_an_event_for_the_lead_agency(app):
     assert events[0].payload["model_version"] == "v1"
 
 
+def test_a_handful_of_declarations_never_raises_a_drift_alert(app):
+    """Ten declarations after a deployment fill a ten-bin histogram by chance: the PSI is reported, the risk unit
+    is not alerted."""
+    for n in range(10):
+        submit(app, n, amount=f"{90000 + n}.00")
+    out = app.bus.handle(CheckModelDrift(alert_at=0.0))
+    assert out["rows"] == 10 and not out["alerted"] and "too few rows" in out["status"]
+    with app.sessions() as s:
+        assert not s.scalars(select(EventRecord).where(EventRecord.name == "risk.model_drifted")).all()
+
+
 def test_an_agencys_inspection_decision_is_an_outcome_the_model_and_retraining_read(app):
     """An officer's decision after inspecting the goods (not only the outcomes API) reaches the model's history at
     once and is among the hub's outcomes that `concord risk train --from-hub` trains on."""

@@ -5,6 +5,7 @@ import numpy as np
 BINS = 10
 # customary PSI reading: below 0.1 stable, 0.1-0.25 a shift worth watching, above 0.25 retrain
 WATCH, ALERT = 0.1, 0.25
+MIN_ROWS = 30  # below this a score histogram of ten bins is noise: PSI reported, no status, never an alert
 
 
 def _snap(values) -> np.ndarray:
@@ -63,6 +64,8 @@ def drift_report(reference: dict, x: np.ndarray, scores: np.ndarray, names: list
             value = psi(ref["shares"], _histogram(x[:, i], ref["edges"]))
             features.append({"feature": name, "psi": round(value, 4), "status": _status(value)})
     features.sort(key=lambda f: -f["psi"])
-    return {"rows": int(len(scores)), "score_psi": round(score_psi, 4), "status": _status(score_psi),
+    few = len(scores) < MIN_ROWS
+    return {"rows": int(len(scores)), "score_psi": round(score_psi, 4),
+            "status": f"too few rows to judge (fewer than {MIN_ROWS})" if few else _status(score_psi),
             "mean_score": float(np.mean(scores)) if len(scores) else None,
             "features_watch": sum(f["status"] != "stable" for f in features), "features": features[:top]}  # worst first
