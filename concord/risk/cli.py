@@ -110,8 +110,11 @@ def train(train: Path = typer.Option(None, "--train", exists=True, dir_okay=Fals
                     concord.close()
                 files = {"hub": "recorded outcomes"}
             else:
-                model = fit(_load(dataset, train, step), _load(dataset, valid, step), params=_params(params),
-                            progress=step, new_lines=new_lines)
+                from concord.risk.learning.model import check_splits
+
+                splits = _load(dataset, train, step), _load(dataset, valid, step)
+                check_splits(*splits)
+                model = fit(*splits, params=_params(params), progress=step, new_lines=new_lines)
                 files = {"train": str(train), "valid": str(valid)}
         shown = {k: v for k, v in model.info.items() if k != "declarations_last"}  # ids for the feed: in the file only
         metrics = {**shown, "dataset": "hub" if from_hub else dataset, "files": files}

@@ -201,15 +201,15 @@ class UnlabelledData(ConcordError):
     code = "unlabelled_data"
 
 
-def check_splits(train: list, valid: list) -> None:
-    """Splits a model can learn from and be checked on, or UnlabelledData saying what is missing."""
+def check_splits(train: list, valid: list, *, checked: bool = True) -> None:
+    """Splits a model can learn from (and, `checked`, be checked on), or UnlabelledData saying what is missing."""
     if not train or any(r.fraud is None for r in train + valid):
         raise UnlabelledData("training needs declarations with outcomes: every record of train and valid "
                              "must have `fraud` 0 or 1, and train must not be empty")
     if len({r.fraud for r in train}) < 2:  # a constant model that would become active as the first version
         raise UnlabelledData(f"train holds {len(train)} declarations, all with `fraud` {train[0].fraud}: a model "
                              "learns from both irregular and compliant outcomes")
-    if not valid:  # boosting would run every round with nothing to stop it, and report no figure
+    if checked and not valid:  # boosting would run every round with nothing to stop it, and report no figure
         raise UnlabelledData("valid holds no declarations: training stops early on them and reports its figures "
                              "there; give a later period of the same data")
 
@@ -234,7 +234,7 @@ def fit(train, valid, profiles: HistoryProfiles | None = None, params: dict | No
         raise ConcordError(f"--new-lines must be 'valid', 'always' or 'never', not {new_lines!r}")
     progress = progress or (lambda stage, done=None, total=None: None)
     train, valid = list(train), list(valid)
-    check_splits(train, valid)
+    check_splits(train, valid, checked=False)  # without valid, a fixed number of rounds (a library use)
     if profiles is None:
         profiles = HistoryProfiles().observe(train + valid)
     spec = spec or fit_spec(train)
