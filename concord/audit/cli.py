@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from concord.cliutil import fail, read_text
 
 app = typer.Typer(help="Tamper-evident audit log: verify, witness, checkpoints and proofs.", no_args_is_help=True)
 prove_app = typer.Typer(help="Inclusion and consistency proofs from the stored tree.", no_args_is_help=True)
@@ -17,6 +21,7 @@ console = Console()
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 KEY = typer.Option(None, "--key", help="The hub's verifier key (name+keyid+base64); default: from its key file.")
+SIZE_MAX = (1 << 63) - 1  # a log size the database's integers hold: a larger one cannot even be looked up
 
 
 def _hub():
@@ -37,7 +42,27 @@ def _b64(value: bytes) -> str:
 def _vkey(settings, key: str | None) -> str:
     from concord.audit.checkpoints import hub_vkey
 
-    return key or hub_vkey(settings)
+    return _checked_key(key) if key else hub_vkey(settings)
+
+
+def _checked_key(key: str) -> str:
+    """--key, once it parses: a mistyped key is the user's to fix (exit 2), never a log that fails to verify."""
+    from concord.audit.note import CheckpointError, parse_verifier_key
+
+    try:
+        parse_verifier_key(key)
+    except CheckpointError as exc:
+        fail(f"--key: {exc.message}; pass the hub's key as `concord audit key` prints it")
+    return key
+
+
+def _kept_text(path: Path) -> str:
+    """A checkpoint kept in a file. An empty file is refused, never read as "nothing kept": the log would then be
+    checked against its own latest checkpoint, and pass whatever was done to it."""
+    text = read_text(path)
+    if not text.strip():
+        fail(f"{path} is empty: not a kept checkpoint (keep what `concord audit checkpoint` prints)")
+    return text
 
 
 @app.command()
@@ -55,7 +80,7 @@ def verify(json_output: bool = JSON, key: str | None = KEY,
 
     settings, engine, _ = _hub()
     vkey = _vkey(settings, key)
-    held = verify_checkpoint(kept.read_text(), vkey) if kept else kept_checkpoint(settings, vkey)
+    held = verify_checkpoint(_kept_text(kept), vkey) if kept else kept_checkpoint(settings, vkey)
     with engine.connect() as conn:
         report = verify_log(conn, vkey, kept=held)
     if json_output:
@@ -89,12 +114,16 @@ def witness(kept: Path = typer.Argument(..., exists=True,
     copy moves on to the hub's latest checkpoint, and the witness cosigns it (C2SP tlog-cosignature)."""
     from concord.audit.witness_copy import WitnessCopy
 
+    if url and not url.lower().startswith(("http://", "https://")):
+        fail(f"--url must be an http:// or https:// URL (the hub's .../api/v1/audit), not {url!r}")
+    if key:
+        _checked_key(key)
     copy = WitnessCopy(kept) if kept.is_dir() else None
     if copy is not None and key and key.strip() != copy.vkey:
         raise typer.BadParameter("--key differs from the key this copy pinned; a witness never changes it")
     if url and not (key or copy):
         raise typer.BadParameter("--url needs --key: the verifier key you kept, not one the hub hands you")
-    kept_note, kept_leaves = copy.kept() if copy else (kept.read_text(), None)
+    kept_note, kept_leaves = copy.kept() if copy else (_kept_text(kept), None)
     report, leaves = _witness_check(url, token, kept_note, kept_leaves, copy.vkey if copy else key)
     line = None
     if copy is not None and report.status in ("ok", "unsigned-tail"):
@@ -119,7 +148,7 @@ def _witness_check(url, token, kept_note, kept_leaves, key):
     if url:
         import httpx
 
-        with httpx.Client(base_url=url.rstrip("/") + "/", timeout=60) as http:
+        with _reaching(url), httpx.Client(base_url=url.rstrip("/") + "/", timeout=60) as http:
             note, leaves = remote_view(http, key, {"Authorization": f"Bearer {token}"} if token else {})
         problems, head = [], None
     else:
@@ -129,7 +158,27 @@ def _witness_check(url, token, kept_note, kept_leaves, key):
             note, leaves, problems, head = local_view(session)
         if note is None:
             return WitnessReport(False, reason="this log has no checkpoint yet"), b""
-    return check_leaves(kept_note or note, kept_leaves, leaves, note, key, problems, head), leaves
+    # Only a witness copy's first check (None: nothing kept yet) takes the hub's latest checkpoint on trust.
+    kept_note = note if kept_note is None else kept_note
+    return check_leaves(kept_note, kept_leaves, leaves, note, key, problems, head), leaves
+
+
+@contextmanager
+def _reaching(url: str):
+    """A hub that cannot be reached, or that does not answer as the audit API: one line and exit 2, and no
+    verdict on its log (nothing was checked)."""
+    import httpx
+
+    try:
+        yield
+    except httpx.HTTPStatusError as exc:
+        fail(f"{url} answered {exc.response.status_code} {exc.response.reason_phrase}: check --url "
+             "(the hub's .../api/v1/audit) and --token")
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # refused, timed out, no such host, a malformed URL
+        why = re.sub(r"^\[Errno -?\d+\] ", "", str(exc)) or type(exc).__name__
+        fail(f"cannot reach {url}: {why[:1].lower()}{why[1:]}")
+    except (ValueError, KeyError, TypeError):  # JSON that is not the API's, or none
+        fail(f"{url} did not answer as a Concord audit API: check --url (the hub's .../api/v1/audit)")
 
 
 def _submit(url, token, size, line) -> None:
@@ -137,8 +186,9 @@ def _submit(url, token, size, line) -> None:
     if url:
         import httpx
 
-        r = httpx.post(url.rstrip("/") + "/cosignatures", json={"size": size, "cosignature": line},
-                       headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30)
+        with _reaching(url):
+            r = httpx.post(url.rstrip("/") + "/cosignatures", json={"size": size, "cosignature": line},
+                           headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30)
         if r.status_code != 201:
             raise typer.BadParameter(f"the hub refused the cosignature: {r.text}")
         return
@@ -161,8 +211,22 @@ def witness_init(path: Path = typer.Argument(..., help="Directory for the new wi
                  key: str = typer.Option(..., "--key", help="The hub's verifier key, pinned in the copy.")):
     """Start a witness copy: pin the hub's key, create the witness's cosigner key; print the cosigner's vkey."""
     from concord.audit.witness_copy import WitnessCopy
+    from concord.errors import ConcordError
 
-    typer.echo(WitnessCopy.create(path, key, name).cosigner.vkey)
+    if not name:
+        fail("--name must not be empty: the witness's name, e.g. witness.pol.example/concord")
+    if "+" in name or any(c.isspace() for c in name):  # a signed-note key name: its vkey and lines split on them
+        fail(f"--name {name!r} must hold no spaces and no '+', e.g. witness.pol.example/concord")
+    _checked_key(key)
+    if path.exists() and not path.is_dir():
+        fail(f"{path} exists: choose a new directory for the witness's copy")
+    try:
+        copy = WitnessCopy.create(path, key, name)
+    except OSError as exc:
+        fail(f"cannot create {path}: {exc.strerror or exc}")
+    except ConcordError as exc:  # a directory that already holds a copy
+        fail(exc)
+    typer.echo(copy.cosigner.vkey)
 
 
 @app.command()
@@ -193,7 +257,7 @@ def checkpoint(json_output: bool = JSON):
 
 
 @app.command()
-def sign(every: float = typer.Option(1.0, help="Seconds between checkpoints while entries arrive."),
+def sign(every: float = typer.Option(1.0, help="Seconds between checkpoints while entries arrive (0.1 to 86400)."),
          once: bool = typer.Option(False, "--once", help="Sign one checkpoint if the log grew, then exit.")):
     """The separate signer: sign checkpoints as the one user who may read the key (CONCORD_AUDIT_SIGNER=external
     for the web process). It remembers its last checkpoint outside the database and refuses to sign a log that
@@ -203,6 +267,8 @@ def sign(every: float = typer.Option(1.0, help="Seconds between checkpoints whil
     from concord.audit.signer import checkpointer_for
     from concord.clock import Clock
 
+    if not 0.1 <= every <= 86400:  # NaN fails this too; 0 would spin a core, and sleep refuses a negative one
+        fail(f"--every {every}: the seconds between checkpoints, from 0.1 to 86400 (a day)")
     settings, _, sessions = _hub()
     checkpointer = checkpointer_for(settings.model_copy(update={"audit_signer": "external"}), sessions, Clock())
     typer.echo(f"signing as {checkpointer.signer.vkey}", err=True)
@@ -229,7 +295,8 @@ def key():
 
 
 @prove_app.command("inclusion")
-def prove_inclusion(seq: int, size: int | None = typer.Option(None, help="Tree size; default: latest checkpoint."),
+def prove_inclusion(seq: int, size: int | None = typer.Option(None, max=SIZE_MAX,
+                                                              help="Tree size; default: latest checkpoint."),
                     json_output: bool = JSON):
     """Inclusion proof of entry SEQ in the tree of SIZE entries (checked here before printing)."""
     from concord.audit.proofs import inclusion
@@ -241,10 +308,13 @@ def prove_inclusion(seq: int, size: int | None = typer.Option(None, help="Tree s
 
 
 @prove_app.command("consistency")
-def prove_consistency(old: int, new: int, json_output: bool = JSON):
+def prove_consistency(old: int = typer.Argument(..., max=SIZE_MAX), new: int = typer.Argument(..., max=SIZE_MAX),
+                      json_output: bool = JSON):
     """Consistency proof that the tree of NEW entries extends the tree of OLD entries (checked here)."""
     from concord.audit.proofs import consistency
 
+    if not 0 < old <= new:  # said here once: the proof's own error would repeat the sizes after its own prefix
+        fail(f"no consistency proof from size {old} to {new}: need 0 < OLD <= NEW")
     _, _, sessions = _hub()
     with sessions() as session:
         result = consistency(session, old, new)

@@ -145,7 +145,8 @@ def witness_local(session: Session, kept_note: str | None, vkey: str,
     note, leaves, problems, head = local_view(session)
     if note is None:
         return WitnessReport(False, reason="this log has no checkpoint yet")
-    return check_leaves(kept_note or note, kept_leaves, leaves, note, vkey, problems, head)
+    # None only: an empty kept note taken as "nothing kept" would check the log against itself and pass it.
+    return check_leaves(note if kept_note is None else kept_note, kept_leaves, leaves, note, vkey, problems, head)
 
 
 def remote_view(client, vkey: str, headers: dict) -> tuple[str, bytes]:
@@ -176,7 +177,7 @@ def witness_remote(base_url: str, kept_note: str | None, vkey: str, token: str |
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with client or httpx.Client(base_url=base_url, timeout=60) as http:
         note, leaves = remote_view(http, vkey, headers)
-    return check_leaves(kept_note or note, kept_leaves, leaves, note, vkey)
+    return check_leaves(note if kept_note is None else kept_note, kept_leaves, leaves, note, vkey)
 
 
 def check_extends(kept_note: str, current_note: str, proof: list[bytes], vkey: str) -> WitnessReport:
