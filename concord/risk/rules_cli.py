@@ -59,6 +59,11 @@ def rules_try(expression: str, since: datetime | None = typer.Option(None, help=
     base = "n/a" if result["base_rate"] is None else f"{result['base_rate']:.1%}"
     typer.echo(f"{result['hits']} of {result['scanned']} declarations hit; {result['inspected']} of those inspected, "
                f"{result['irregular']} irregular (hit rate {rate}; all inspected: {base})")
+    if result.get("errors"):
+        # the live step does the same (no hit, no failed lodging), so the count says what the rule would miss
+        typer.echo(f"{result['errors']} of them the rule could not be evaluated on (a field null there, a division "
+                   f"by zero, an overflow): counted as not hit; guard the expression, e.g. "
+                   f"declaration.destination_country != null && ...")
 
 
 @rules_app.command("add")

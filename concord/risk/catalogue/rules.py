@@ -236,6 +236,14 @@ def _check_on_sample(source: str, program: cel.Program) -> None:
         raise _invalid(source, message, offset) from None
     except (TypeError, ValueError) as e:
         raise _invalid(source, f"type error: {str(e).split('. ')[0]}; convert explicitly, e.g. double(x)") from None
+    except Exception as e:  # noqa: BLE001 - division by zero, overflow, an index past the items, ...
+        # failing on this complete declaration, it would fail on every one like it: the live step counts that as
+        # an error and the rule never hits, so it is refused here rather than stored
+        reason = str(e).removesuffix(" in CEL expression").removesuffix(".")
+        hint = ("; the sample has one item: guard an index, e.g. size(items) > 1 && items[1].origin == \"CN\", "
+                "or use items.exists(i, ...)" if isinstance(e, IndexError) else "")
+        raise _invalid(source, f"the rule's expression fails on the sample declaration: {reason}; a rule must give "
+                               f"true or false on every declaration{hint}") from None
     if not isinstance(result, bool):
         raise _invalid(source, f"a rule must be a condition (true or false), this one gives {type(result).__name__}")
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -65,11 +66,38 @@ def _text(value: str | None) -> str | None:
     return value or None
 
 
-def _number(value: str | None) -> float:
-    try:
-        return float(value) if value not in (None, "") else 0.0
-    except ValueError:
+class _BadValue(ValueError):
+    """A value a loader cannot read; the loader names the file and line."""
+
+
+def _number(value: str | None, column: str) -> float:
+    """A numeric cell: empty reads as 0; anything else that is not a finite number is refused, since a silent 0
+    (or a NaN) would train the model on a value the file never had."""
+    value = (value or "").strip()
+    if not value:
         return 0.0
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise _BadValue(f"{column} must be a number, not {value!r}")
+    return number
+
+
+def _code(value: str | None, column: str, codes: tuple[str, ...]) -> int | None:
+    """A label cell: empty is unlabelled (None); otherwise one of `codes`."""
+    value = _text(value)
+    if value is not None and value not in codes:
+        raise _BadValue(f"{column} must be {', '.join(codes[:-1])} or {codes[-1]}, not {value!r}")
+    return None if value is None else int(value)
+
+
+def _date(value: str | None) -> datetime:
+    try:
+        return datetime.strptime((value or "").strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise _BadValue(f"Date {value!r} is not YYYY-MM-DD") from None
 
 
 KCS_COLUMNS = ("Declaration ID", "Date", "Office ID", "Declarant ID", "Importer ID", "Seller ID", "Courier ID",
@@ -80,24 +108,23 @@ KCS_COLUMNS = ("Declaration ID", "Date", "Office ID", "Declarant ID", "Importer 
 
 def _kcs_record(row: dict) -> RiskRecord:
     mode = _text(row["Mode of Transport"])
-    critical = _text(row.get("Critical Fraud"))
-    fraud = _text(row.get("Fraud"))
+    critical = _code(row.get("Critical Fraud"), "Critical Fraud", ("0", "1", "2"))
     return RiskRecord(
         declaration_id=row["Declaration ID"],
-        when=datetime.strptime(row["Date"], "%Y-%m-%d").replace(tzinfo=timezone.utc),
+        when=_date(row["Date"]),
         office=_text(row["Office ID"]), declarant=_text(row["Declarant ID"]),
         importer=_text(row["Importer ID"]), seller=_text(row["Seller ID"]), courier=_text(row["Courier ID"]),
         hs6=(row["HS6 Code"] or "").strip().zfill(6)[:6],
         origin=_text(row["Country of Origin"]), departure=_text(row["Country of Departure"]),
         mode=KCS_MODES.get(mode, f"kcs:{mode}") if mode else None,
-        net_mass=_number(row["Net Mass"]), value=_number(row["Item Price"]),
-        tax_rate=_number(row["Tax Rate"]),
+        net_mass=_number(row["Net Mass"], "Net Mass"), value=_number(row["Item Price"], "Item Price"),
+        tax_rate=_number(row["Tax Rate"], "Tax Rate"),
         process_type=_text(row["Process Type"]), import_type=_text(row["Import Type"]),
         import_use=_text(row["Import Use"]), payment_type=_text(row["Payment Type"]),
         tax_type=_text(row["Tax Type"]), origin_indicator=_text(row["Country of Origin Indicator"]),
-        fraud=int(fraud) if fraud is not None else None,
+        fraud=_code(row.get("Fraud"), "Fraud", ("0", "1")),
         # KCS codes Critical Fraud 0/1/2; 2 is the critical case the metrics count
-        critical=int(int(critical) == 2) if critical is not None else None,
+        critical=int(critical == 2) if critical is not None else None,
     )
 
 
@@ -110,7 +137,20 @@ def load_kcs(path: str | Path) -> list[RiskRecord]:
             if missing:
                 raise ConcordError(f"{path} lacks the KCS columns {', '.join(missing)}: is it a KCS declaration CSV "
                                    f"(--dataset kcs), or Concord's JSON lines (--dataset jsonl)?")
-            records = [_kcs_record(row) for row in reader]
+            records = []
+            for row in reader:
+                # csv fills a short row with None and files a long row's extra cells under None: either way
+                # the cells no longer sit under their columns
+                if None in row or None in row.values():
+                    cells = len(reader.fieldnames) + len(row.get(None) or ()) - list(row.values()).count(None)
+                    raise ConcordError(f"{path} line {reader.line_num} has {cells} cells, the header "
+                                       f"{len(reader.fieldnames)}: each row needs one cell per column")
+                try:
+                    records.append(_kcs_record(row))
+                except _BadValue as e:
+                    raise ConcordError(f"{path} line {reader.line_num}: {e}") from None
+    except csv.Error as e:
+        raise ConcordError(f"{path} line {reader.line_num}: not a CSV row ({e})") from None
     except UnicodeDecodeError as e:
         from concord.cliutil import not_utf8
 
@@ -127,17 +167,69 @@ def record_to_dict(r: RiskRecord) -> dict:
     return {f: (r.when.isoformat() if f == "when" else getattr(r, f)) for f in _FIELDS}
 
 
+def _shown(value) -> str:
+    """A value as an error shows it: a string quoted as the KCS errors quote a cell, anything else as JSON."""
+    return repr(value) if isinstance(value, str) else json.dumps(value)
+
+
+_NUMBERS = {"net_mass": False, "value": False, "tax_rate": True, "revenue": True}  # field -> may be null
+_LABELS = ("fraud", "critical")
+
+
+def _check_field(name: str, value) -> None:
+    """A field of a JSON record holds what record_to_dict writes, or training fails far from the line at fault."""
+    if name in _NUMBERS:
+        if value is None and _NUMBERS[name]:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise _BadValue(f"{name} must be a number, not {_shown(value)}")
+    elif name in _LABELS:
+        if value is not None and (isinstance(value, bool) or value not in (0, 1)):
+            raise _BadValue(f"{name} must be 0, 1 or null, not {_shown(value)}")
+    elif not isinstance(value, str) and (value is not None or name in ("declaration_id", "hs6")):
+        raise _BadValue(f"{name} must be a string, not {_shown(value)}")
+
+
 def record_from_dict(d: dict) -> RiskRecord:
-    """Inverse of record_to_dict."""
-    when = datetime.fromisoformat(d["when"])
+    """Inverse of record_to_dict; _BadValue names the field at fault."""
+    if missing := [f'"{name}"' for name in ("when", "declaration_id") if name not in d]:
+        raise _BadValue(f"lacks {' and '.join(missing)}")
+    try:
+        when = datetime.fromisoformat(d["when"])
+    except (TypeError, ValueError):
+        raise _BadValue(f"when {_shown(d['when'])} is not an ISO 8601 time") from None
     when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
-    return RiskRecord(**{**{f: d.get(f) for f in _FIELDS if f in d}, "when": when})
+    fields = {f: d[f] for f in _FIELDS if f in d and f != "when"}
+    for name, value in fields.items():
+        _check_field(name, value)
+    return RiskRecord(**fields, when=when)
 
 
 def load_jsonl(path: str | Path) -> list[RiskRecord]:
     """Canonical records with outcomes, one JSON object a line: Concord's own recorded outcomes, exported."""
-    with open(path, encoding="utf-8") as f:
-        records = [record_from_dict(json.loads(line)) for line in f if line.strip()]
+    records = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    d = json.loads(line)
+                    why = None if isinstance(d, dict) else "an array" if isinstance(d, list) else _shown(d)
+                except json.JSONDecodeError as e:
+                    why = f"{e.msg}, column {e.colno}"
+                if why is not None:
+                    raise ConcordError(f"{path} line {n}: not a JSON object ({why}); --dataset jsonl reads one "
+                                       f"object a line, a KCS CSV is --dataset kcs")
+                try:
+                    records.append(record_from_dict(d))
+                except _BadValue as e:
+                    where = " " if str(e).startswith("lacks") else ": "
+                    raise ConcordError(f"{path} line {n}{where}{e}") from None
+    except UnicodeDecodeError as e:
+        from concord.cliutil import not_utf8
+
+        raise not_utf8(path, e) from None
     records.sort(key=lambda r: r.ts)
     return records
 
