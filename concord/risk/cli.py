@@ -188,15 +188,33 @@ def simulate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
     """Weekly human-in-the-loop selection: pure exploitation against model plus random exploration."""
     from concord.risk.learning.simulate import chart, simulate as run
 
+    # checked before minutes of retraining, not after (NaN passes typer's bounds: every comparison is false)
+    if not 0 < rate <= 1 or not 0 <= explore <= 1 or rounds < 1:
+        _fail(ConcordError("--rate is a share above 0 and at most 1, --explore a share from 0 to 1, --rounds at "
+                           f"least 1 (given {rate}, {explore}, {rounds})"))
+    if png.suffix.lower() != ".png" or (png.exists() and png.is_dir()):
+        _fail(ConcordError(f"--png {png}: give a file name ending in .png"))
     try:
+        day = date.fromisoformat(split_at) if split_at else None
+    except ValueError:
+        _fail(ConcordError(f"--split-at {split_at!r}: give a day as YYYY-MM-DD"))
+    try:
+        png.parent.mkdir(parents=True, exist_ok=True)
         history = load_dataset(dataset, train)
         arriving = [r for path in stream for r in load_dataset(dataset, path)]
+    except OSError as e:
+        _fail(ConcordError(f"--png {png}: cannot write there ({e.strerror or e})"))
     except ConcordError as e:
         _fail(e)
-    if split_at:
-        day = date.fromisoformat(split_at)
+    if day:
         arriving = [r for r in history if r.when.date() >= day] + arriving
         history = [r for r in history if r.when.date() < day]
+    try:
+        from concord.risk.learning.model import check_splits
+
+        check_splits(history, [], checked=False)  # the first week's model learns from the history alone
+    except ConcordError as e:
+        _fail(e)
 
     def progress(policy, week):
         console.print(f"{policy:>28}  {week['week']}  precision {week['precision']:.3f}  "
@@ -204,8 +222,10 @@ def simulate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
 
     result = run(history, arriving, rate, explore, rounds=rounds, progress=progress)
     result["history"], result["stream"] = _span(history), _span(arriving)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    chart(result, png)
+    try:
+        chart(result, png)
+    except OSError as e:  # a place the check above could not foresee (/proc, a full disk)
+        _fail(ConcordError(f"--png {png}: cannot write there ({e.strerror or e}); the figures are above"))
     result["chart"] = str(png)
     if as_json:
         _emit(result, True)

@@ -222,3 +222,19 @@ def test_the_kcs_confirmation_names_files_that_do_not_cover_its_folds(tmp_path):
     write_kcs(tmp_path / "valid.csv", records)
     out = CliRunner().invoke(concord, ["bench", "kcs-confirm", "--data", str(tmp_path), "--resamples", "50"])
     assert out.exit_code == 2 and "fold 2020-nov-dec has 300 train, 0 valid and 0 test rows" in out.output
+
+
+def test_simulate_checks_its_options_before_minutes_of_retraining(files, tmp_path):
+    train, valid, _, _ = files
+    run = lambda *extra: CliRunner().invoke(app, ["simulate", "--train", str(train), "--stream", str(valid),  # noqa: E731
+                                                   "--png", str(tmp_path / "sim.png"), *extra])
+    for extra, words in ((["--rate", "nan"], "--rate is a share"), (["--explore", "-1"], "--explore a share"),
+                         (["--rounds", "0"], "--rounds at"), (["--split-at", "notadate"], "YYYY-MM-DD"),
+                         (["--png", str(tmp_path / "sim.csv")], "ending in .png")):
+        out = run(*extra)
+        assert out.exit_code == 2 and words in out.output, (extra, out.output)
+    header = write_kcs(tmp_path / "header.csv", [])
+    out = CliRunner().invoke(app, ["simulate", "--train", str(header), "--stream", str(valid), "--png",
+                                   str(tmp_path / "sim.png")])
+    assert out.exit_code == 2 and "train must not be empty" in out.output
+    assert not (tmp_path / "sim.png").exists()
