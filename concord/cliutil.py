@@ -18,13 +18,23 @@ AS = typer.Option(..., "--as", help="the user the command acts for (an id from t
 def fail(error: ConcordError | str, code: int = BAD_INPUT):
     """Print what to fix (one line, then one per distinct problem with its pointer) on stderr, and exit."""
     error = error if isinstance(error, ConcordError) else ConcordError(error)
-    err.print(f"[red]error:[/red] {error.message}", soft_wrap=True)
+    err.print(f"[red]error:[/red] {shown(error.message)}", soft_wrap=True)
     seen = set()
     for p in error.problems:
         if (p.pointer, p.message) not in seen:
             seen.add((p.pointer, p.message))
-            err.print(f"  {p.pointer or '/'}: {p.message}", soft_wrap=True)
+            err.print(f"  {shown(p.pointer or '/')}: {shown(p.message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def shown(text: str, limit: int = 2000) -> str:
+    """Text that may echo what a user typed, safe for a terminal: control characters (an ANSI escape would
+    recolour or clear the screen) as \\xNN, rich's markup brackets escaped, and at most `limit` characters."""
+    from rich.markup import escape
+
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+                   for c in str(text))
+    return escape(text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit:,} more characters)")
 
 
 def read_text(path: Path) -> str:

@@ -40,6 +40,16 @@ def _params(text: str) -> dict:
         raise typer.BadParameter(f"--params must be a JSON object: {e}") from None
     if not isinstance(params, dict):
         raise typer.BadParameter('--params must be a JSON object, e.g. {"learning_rate": 0.1}')
+    import lightgbm as lgb
+    import numpy as np
+
+    from concord.risk.learning.model import DEFAULT_PARAMS
+
+    try:  # LightGBM checks them when a booster is made: here, before minutes of reading and training
+        lgb.Booster({**DEFAULT_PARAMS, **params, "verbose": -1}, lgb.Dataset(np.arange(4.0).reshape(4, 1),
+                                                                              label=[0, 1, 0, 1]))
+    except lgb.basic.LightGBMError as e:
+        raise typer.BadParameter(f"--params: LightGBM refuses them: {str(e).split(' at ')[0]}") from None
     return params
 
 
@@ -96,6 +106,7 @@ def train(train: Path = typer.Option(None, "--train", exists=True, dir_okay=Fals
 
     if not from_hub and (train is None or valid is None):
         raise typer.BadParameter("give --train and --valid, or --from-hub")
+    params = _params(params)
     try:
         with _progress() as step:
             if from_hub:
@@ -105,7 +116,7 @@ def train(train: Path = typer.Option(None, "--train", exists=True, dir_okay=Fals
                 concord = hub()
                 try:
                     with concord.sessions() as session:
-                        model = train_from_hub(session, _params(params), progress=step, new_lines=new_lines)
+                        model = train_from_hub(session, params, progress=step, new_lines=new_lines)
                 finally:
                     concord.close()
                 files = {"hub": "recorded outcomes"}
@@ -114,7 +125,7 @@ def train(train: Path = typer.Option(None, "--train", exists=True, dir_okay=Fals
 
                 splits = _load(dataset, train, step), _load(dataset, valid, step)
                 check_splits(*splits)
-                model = fit(*splits, params=_params(params), progress=step, new_lines=new_lines)
+                model = fit(*splits, params=params, progress=step, new_lines=new_lines)
                 files = {"train": str(train), "valid": str(valid)}
         shown = {k: v for k, v in model.info.items() if k != "declarations_last"}  # ids for the feed: in the file only
         metrics = {**shown, "dataset": "hub" if from_hub else dataset, "files": files}
@@ -141,11 +152,11 @@ def evaluate(train: Path = typer.Option(..., "--train", exists=True, dir_okay=Fa
     beside plain LightGBM and a lookup table of earlier outcomes, with bootstrap intervals."""
     from concord.risk.learning.evaluation import honest_evaluate
 
-    started = time.perf_counter()
+    started, params = time.perf_counter(), _params(params)
     try:
         with _progress() as step:
             result = honest_evaluate(_load(dataset, train, step), _load(dataset, valid, step),
-                                     _load(dataset, test, step), _params(params), progress=step,
+                                     _load(dataset, test, step), params, progress=step,
                                      resamples=resamples, deduplicated=deduplicated, new_lines=new_lines)
     except ConcordError as e:
         _fail(e)
@@ -245,7 +256,9 @@ def models(models: Path = MODELS, as_json: bool = typer.Option(False, "--json"))
     """List model versions with their validation metrics; the active one is marked."""
     try:
         versions = (registry := _registry(models)).versions()
-    except ConcordError as e:  # a registry edited by hand
+        if models is not None and not registry.root.is_dir():  # a mistyped --models: not "no versions"
+            raise ConcordError(f"--models {models}: no model registry there (a directory `risk train` made)")
+    except ConcordError as e:  # or a registry edited by hand
         _fail(e)
     if as_json:
         _emit({"versions": versions}, True)

@@ -111,3 +111,16 @@ def test_serve_refuses_a_port_or_host_it_cannot_listen_on_before_its_banner(hub)
     assert "Concord on" not in text
     refused(concord("serve", "--host", "999.1.1.1", "--port", "18765", var=var, cwd=var),
             "cannot listen on 999.1.1.1:18765")
+
+
+def test_an_error_that_echoes_what_was_typed_cannot_drive_the_terminal(hub):
+    """An id with an ANSI escape (it would recolour or clear the terminal), rich markup, or 5,000 characters is
+    echoed escaped and cut, not replayed."""
+    var, _ = hub
+    text = refused(concord("declarations", "show", "X\x1b[2JRED", "--as", "cus-officer", var=var, cwd=var),
+                   "declaration X\\x1b[2JRED not found")
+    assert "\x1b" not in text
+    refused(concord("declarations", "show", "[bold]x", "--as", "cus-officer", var=var, cwd=var), "[bold]x not found")
+    text = refused(concord("declarations", "show", "A" * 5000, "--as", "cus-officer", var=var, cwd=var),
+                   "more characters)")
+    assert len(text) < 2500

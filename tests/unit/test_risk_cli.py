@@ -238,3 +238,14 @@ def test_simulate_checks_its_options_before_minutes_of_retraining(files, tmp_pat
                                    str(tmp_path / "sim.png")])
     assert out.exit_code == 2 and "train must not be empty" in out.output
     assert not (tmp_path / "sim.png").exists()
+
+
+def test_params_lightgbm_refuses_are_named_before_any_file_is_read(tmp_path):
+    unread = tmp_path / "unread.csv"
+    unread.write_text("not read: the parameters are checked first\n")
+    for params, words in (('{"learning_rate": -1}', "(learning_rate) > (0.0)"), ('{"num_leaves": 0}', "num_leaves"),
+                          ('{"learning_rate": "fast"}', "Unknown token fast")):
+        for command in (["train", "--models", str(tmp_path / "m")], ["evaluate", "--test", str(unread)]):
+            out = CliRunner().invoke(app, [*command, "--train", str(unread), "--valid", str(unread),
+                                           "--params", params], terminal_width=200)
+            assert out.exit_code == 2 and "LightGBM refuses them" in out.output and words in out.output, out.output
