@@ -153,7 +153,6 @@ def bench_kcs_confirm(json_output: bool = JSON, data: Path = typer.Option(Path("
                       resamples: int = typer.Option(400, min=50, max=5000)):
     """The never-seen goods lines' headline again, on time splits of train.csv and valid.csv (test.csv unread)."""
     from concord.bench.confirm import run
-
     from concord.cliutil import fail
     from concord.errors import ConcordError
 
