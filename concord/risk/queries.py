@@ -69,7 +69,7 @@ def try_rule(cmd: TryRule, uow, *, directory) -> dict:
         require_analyst(uow.subject)
     program = compile_rule(cmd.expression)
     rules = RuleSet([CompiledRule("TRY", 0, "tried", "", "low", "green", EPOCH, None, program,
-                                  cmd.expression)], 0)
+                                  cmd.expression)], 0, live=False)
     with uow:
         s = uow.session
         rates = directory.current(s).rates
@@ -99,7 +99,7 @@ def try_rule(cmd: TryRule, uow, *, directory) -> dict:
                 if not counted:
                     continue
             else:
-                hit = bool(rules.evaluate(row.document, rates))
+                hit = bool(rules.evaluate(row.document, rates, declaration_id=row.declaration_id))
             scanned += 1
             label = labels.get(row.declaration_id)
             base_inspected += label is not None
@@ -114,6 +114,8 @@ def try_rule(cmd: TryRule, uow, *, directory) -> dict:
                   "hit_rate": round(irregular / inspected, 4) if inspected else None,
                   "base_rate": round(base_irregular / base_inspected, 4) if base_inspected else None,
                   "errors": sum(rules.errors.values()), "sample": sample,
+                  "first_error": next(({"declaration_id": d.split("/")[0] if d else None, "error": e}
+                                       for d, e in rules.first_error.values()), None),
                   "since": cmd.since.isoformat() if cmd.since else None}
         uow.audit("risk:rule:tried", "declarations", detail={k: result[k] for k in ("scanned", "hits", "since")})
         uow.commit()

@@ -61,8 +61,9 @@ def rules_try(expression: str, since: datetime | None = typer.Option(None, help=
                f"{result['irregular']} irregular (hit rate {rate}; all inspected: {base})")
     if result.get("errors"):
         # the live step does the same (no hit, no failed lodging), so the count says what the rule would miss
-        typer.echo(f"{result['errors']} of them the rule could not be evaluated on (a field null there, a division "
-                   f"by zero, an overflow): counted as not hit; guard the expression, e.g. "
+        first = result["first_error"]
+        typer.echo(f"{result['errors']} of them the rule could not be evaluated on (the first, "
+                   f"{first['declaration_id']}: {first['error']}): counted as not hit; guard the expression, e.g. "
                    f"declaration.destination_country != null && ...")
 
 

@@ -147,7 +147,8 @@ def test_rules_try_and_add_refuse_a_rule_that_fails_on_the_sample(hub, tmp_path)
 
 def test_a_rule_failing_on_some_declarations_misses_them_live_and_rules_try_says_how_many(hub, tmp_path):
     """destination_country is null on this declaration: the rule passes the sample (which has one) but cannot be
-    evaluated here; lodging goes on without the rule's hit, and `rules try` counts the declaration it missed."""
+    evaluated here; lodging goes on without the rule's hit, and `rules try` counts the declarations it missed and
+    shows the first."""
     expression = 'declaration.destination_country.startsWith("N")'
     rule = tmp_path / "rule.yaml"
     rule.write_text(f"id: R-DEST\nname: destination\nseverity: high\nlane: red\nrationale: where the goods go\n"
@@ -155,9 +156,31 @@ def test_a_rule_failing_on_some_declarations_misses_them_live_and_rules_try_says
     assert cli("rules", "add", str(rule), "--as", "cus-analyst").exit_code == 0
     doc = parse_declaration(declaration()).model_dump(mode="json")
     assert doc["destination_country"] is None
-    lodged = hub.bus.handle(SubmitDeclaration(document=doc), subject=subjects(hub)["hollandfoods"])
-    assert lodged["id"]
+    hub.risk.invalidate()  # the rule came through the CLI: the server would see it within a second
+    lodged = [hub.bus.handle(SubmitDeclaration(document=doc | {"lrn": f"DEST-{n}"}),
+                             subject=subjects(hub)["hollandfoods"])["id"] for n in range(2)]
     out = cli("rules", "try", expression)
     assert out.exit_code == 0, out.output
-    assert "0 of 1 declarations hit" in out.output and "1 of them the rule could not be evaluated on" in out.output
-    assert json.loads(cli("rules", "try", expression, "--json").stdout)["errors"] == 1
+    assert "0 of 2 declarations hit" in out.output and "2 of them the rule could not be evaluated on" in out.output
+    tried = json.loads(cli("rules", "try", expression, "--json").stdout)
+    assert tried["errors"] == 2 and tried["first_error"]["declaration_id"] in lodged
+
+
+def test_a_live_rule_that_cannot_be_evaluated_is_logged_once_per_version(caplog):
+    """The live step counts such a rule as not hit, and lodging goes on; the risk unit learns of it from the log,
+    once per rule version, not once per declaration. `rules try` (not live) does not log."""
+    from concord.risk.catalogue.rules import CompiledRule, RuleSet, compile_rule
+    from concord.risk.queries import EPOCH
+
+    doc = parse_declaration(declaration()).model_dump(mode="json")
+    rule = CompiledRule("R-DEST", 2, "destination", "CUS", "high", "red", EPOCH, None,
+                        compile_rule('declaration.destination_country.startsWith("N")'), "")
+    for live, logged in ((True, 1), (False, 0)):
+        rules = RuleSet([rule], 1, live=live)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="concord.risk.catalogue.rules"):
+            assert [rules.evaluate(doc, declaration_id=f"D{n}") for n in range(3)] == [[], [], []]
+        warned = [r.getMessage() for r in caplog.records]
+        assert len(warned) == logged and rules.errors[("R-DEST", 2)] == 3 and rules.first_error[("R-DEST", 2)][0] == "D0"
+        assert all("R-DEST v2 could not be evaluated on declaration D0" in w and "guard the expression" in w
+                   for w in warned)

@@ -279,11 +279,12 @@ def _prunable_keys(sources: list[str]) -> frozenset | None:
 class RuleSet:
     """The active rules of one rules version, compiled once; evaluation shares one activation per declaration."""
 
-    def __init__(self, rules: list[CompiledRule], version: int):
-        self.rules, self.version = rules, version
+    def __init__(self, rules: list[CompiledRule], version: int, *, live: bool = True):
+        self.rules, self.version, self.live = rules, version, live
         self.variables = frozenset(v for r in rules for v in r.program.variables() if v in VARIABLES)
         self.keys = _prunable_keys([r.source for r in rules])
         self.errors: Counter = Counter()  # (rule id, version) -> evaluations that failed at run time
+        self.first_error: dict = {}  # (rule id, version) -> (declaration id, what failed), the first time
         # a rule naming `history` (the variable or an item's field) needs the store's aggregates
         self.reads_history = any("history" in _WORD.findall(_STRING.sub("", r.source)) for r in rules)
 
@@ -317,6 +318,13 @@ class RuleSet:
             try:
                 if rule.program.execute(context) is True:
                     hits.append(rule)
-            except Exception:  # noqa: BLE001 - a field absent from this declaration: the rule does not hit
-                self.errors[(rule.id, rule.version)] += 1
+            except Exception as e:  # noqa: BLE001 - a field absent from this declaration: the rule does not hit
+                key = (rule.id, rule.version)
+                self.errors[key] += 1
+                if key not in self.first_error:
+                    self.first_error[key] = (declaration_id, f"{type(e).__name__}: {e}")
+                    if self.live:  # once per rule version: the risk unit learns its rule misses some declarations
+                        log.warning("risk rule %s v%s could not be evaluated on declaration %s (%s): it does not hit "
+                                    "such declarations; guard the expression", rule.id, rule.version,
+                                    declaration_id, self.first_error[key][1])
         return hits
