@@ -45,6 +45,8 @@ def screen(
     try:
         index = WatchlistIndex(load_csv(watchlist).entries, threshold=threshold)
         rows = read_rows(queries)
+        if not rows:  # exit 0 with nothing printed would read as "nobody matched"
+            raise ConcordError(f"{queries} has no rows to screen; give a CSV with a header row and a row per name")
         require_name_column(queries, rows)  # as for the watchlist: without a name column every row is "no match"
     except ConcordError as e:
         from concord.cliutil import fail

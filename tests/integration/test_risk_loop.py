@@ -232,6 +232,10 @@ def test_retraining_on_the_hub_outcomes_and_champion_against_challenger(app):
     result = challenge(champion, champion, recent)
     assert result["decided"] and result["wins"]  # a model ties with itself
     assert not challenge(champion, challenger, recent[:5])["decided"]  # too few outcomes to decide
+    compliant = [r for r in recent if not r.fraud]
+    undecided = challenge(champion, champion, compliant)  # enough of them, but all of one kind: says so
+    assert not undecided["decided"] and f"the {len(compliant)} recent outcomes" in undecided["reason"]
+    assert "are all compliant" in undecided["reason"]
 
 
 def test_retraining_refuses_outcomes_it_could_not_check_a_model_on_and_says_what_to_do(app, tmp_path):

@@ -79,11 +79,12 @@ def test_screen_refuses_a_negative_limit(tmp_path):
     assert [len(json.loads(line)["matches"]) for line in one.stdout.splitlines()] == [1, 1]
 
 
-def test_screen_refuses_an_empty_watchlist(tmp_path):
+def test_screen_refuses_an_empty_watchlist_or_queries_file(tmp_path):
     d = files(tmp_path, good=GOOD, empty="", header="id,full_name\n")
     for name in ("empty", "header"):
         refused(run("screen", d / f"{name}.csv", d / "good.csv", "--json"),
                 f"the watchlist {name}.csv has no entries")
+        refused(run("screen", d / "good.csv", d / f"{name}.csv", "--json"), f"{name}.csv has no rows to screen")
 
 
 def test_screen_refuses_queries_without_a_name_column(tmp_path):

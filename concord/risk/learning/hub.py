@@ -250,9 +250,14 @@ def challenge(champion, challenger, recent, margin: float = 0.0) -> dict:
         recent = [r for r in recent if r.when.date().isoformat() > trained_to]
     recent = [r for r in recent if r.fraud is not None]
     y = np.array([r.fraud for r in recent])
-    if len(recent) < 20 or len(set(y.tolist())) < 2:
+    if len(recent) < 20:
         return {"records": len(recent), "decided": False,
-                "reason": "too few recent outcomes after the challenger's training period to compare"}
+                "reason": f"{len(recent)} recent outcomes after the challenger's training period: too few to compare "
+                          "(at least 20)"}
+    if len(set(y.tolist())) < 2:  # AUC needs both; "too few" would send the user looking for more of the same
+        return {"records": len(recent), "decided": False,
+                "reason": f"the {len(recent)} recent outcomes after the challenger's training period are all "
+                          f"{'irregular' if y[0] else 'compliant'}: comparing two rankings needs both"}
     c = np.array([r.critical or 0 for r in recent])
     a = selection_metrics(y, c, champion.score_records(recent))
     b = selection_metrics(y, c, challenger.score_records(recent))
