@@ -14,30 +14,22 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from concord.access.deps import current_subject
-from concord.access.identity import Subject
 from concord.app import create_app
 from concord.audit.api import router
-from concord.audit.checkpoints import Checkpointer, signer_from_settings
 from concord.audit.witness import witness_local, witness_remote
 from concord.cli import app as cli
 from concord.config import get_settings
 from concord.errors import ConcordError
-from concord.messaging.uow import AuditNote
+from test_audit_api_cli import AUDITOR
+from test_audit_api_cli import hub as audited  # noqa: F401 - a fixture, used by name
 
-AUDITOR = Subject("aud-1", "CUS", None, frozenset({"auditor"}), lead=True)
 SIZE_MAX = str((1 << 63) - 1)
 
 
 @pytest.fixture
-def hub(sqlite_concord, monkeypatch):
-    """The demo hub with entries and a signed checkpoint, which the CLI opens through the environment."""
-    c = sqlite_concord
-    with c.sessions() as s:
-        for i in range(3):
-            c.audit_log.append(s, [AuditNote("declaration:read", f"declaration/D{i}", actor="pol-1", agency="POL",
-                                             owner="CUS", purpose="criminal_investigation")], c.clock.now(), "req")
-        s.commit()
-    Checkpointer(c.sessions, signer_from_settings(c.settings), c.clock).issue()
+def hub(audited, monkeypatch):
+    """The audit API test's hub (entries and a signed checkpoint), which the CLI opens through the environment."""
+    c = audited
     monkeypatch.setenv("CONCORD_DATABASE_URL", c.settings.resolved_database_url())
     monkeypatch.setenv("CONCORD_VAR_DIR", str(c.settings.var_dir))
     get_settings.cache_clear()
