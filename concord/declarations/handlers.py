@@ -166,6 +166,26 @@ def _lodge_one(uow, snapshot, risk, known: dict, subject, doc: dict, key: str | 
     return {"id": d.id, "status": d.status, "version": d.version, "replayed": False}
 
 
+def known_query(dialect, traders: list, lrns: list, keys: list) -> tuple[str, tuple]:
+    """The lookup of `_known`: one branch per unique index, (trader, LRN) and (trader, key), so that each is read by
+    its own index and the query costs the same however many declarations the trader has lodged.
+
+    One condition with an OR of the two (`trader AND (lrn OR key)`) was planned, by SQLite and by PostgreSQL's
+    generic plan for the prepared statement, as a read of every declaration of the trader: 1.8 ms a group for a
+    trader with 3,000, growing with a broker's history."""
+    columns = "SELECT id, trader_id, lrn, idempotency_key, body_sha256, version, status FROM declarations WHERE "
+    if dialect.name == "postgresql":  # arrays: one statement text whatever the group, prepared once
+        return (columns + "trader_id = ANY(%s) AND lrn = ANY(%s) UNION ALL "
+                + columns + "trader_id = ANY(%s) AND idempotency_key = ANY(%s)", (traders, lrns, traders, keys))
+    mark = PLACEHOLDER[dialect.paramstyle]
+    marks = lambda values: ", ".join([mark] * len(values))  # noqa: E731
+    sql, params = columns + f"trader_id IN ({marks(traders)}) AND lrn IN ({marks(lrns)})", (*traders, *lrns)
+    if keys:
+        sql += f" UNION ALL {columns}trader_id IN ({marks(traders)}) AND idempotency_key IN ({marks(keys)})"
+        params += (*traders, *keys)
+    return sql, params
+
+
 class KnownDeclaration(NamedTuple):
     """What a replay needs of an earlier lodging."""
 
@@ -179,27 +199,15 @@ class KnownDeclaration(NamedTuple):
 
 
 def _known(session, items) -> dict:
-    """Declarations already lodged under the group's LRNs or keys: (trader, "lrn"|"key", value) -> row.
-
-    Two IN lists over the unique (trader, LRN) and (trader, key) indexes: the query costs the same whatever
-    the size of the table."""
+    """Declarations already lodged under the group's LRNs or keys: (trader, "lrn"|"key", value) -> row."""
     traders = sorted({s.trader_id for s, _, _ in items if s.trader_id})
     if not traders:
         return {}
-    lrns = sorted({doc["lrn"] for _, doc, _ in items})
-    keys = sorted({key for _, _, key in items if key})
     # Straight to the driver: over HTTP a group is often a single lodging, and compiling this statement through
-    # SQLAlchemy cost more than the lookup itself. Two IN lists over the unique (trader, LRN) and (trader, key).
+    # SQLAlchemy cost more than the lookup itself.
     conn = session.connection()
-    columns = "SELECT id, trader_id, lrn, idempotency_key, body_sha256, version, status FROM declarations WHERE "
-    if conn.dialect.name == "postgresql":  # arrays: one statement text whatever the group, prepared once
-        sql, params = columns + "trader_id = ANY(%s) AND (lrn = ANY(%s) OR idempotency_key = ANY(%s))", (
-            traders, lrns, keys)
-    else:
-        mark = PLACEHOLDER[conn.dialect.paramstyle]
-        marks = lambda values: ", ".join([mark] * len(values))  # noqa: E731
-        where = f"lrn IN ({marks(lrns)})" + (f" OR idempotency_key IN ({marks(keys)})" if keys else "")
-        sql, params = columns + f"trader_id IN ({marks(traders)}) AND ({where})", (*traders, *lrns, *keys)
+    sql, params = known_query(conn.dialect, traders, sorted({doc["lrn"] for _, doc, _ in items}),
+                              sorted({key for _, _, key in items if key}))
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql, params)
