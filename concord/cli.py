@@ -72,7 +72,8 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
 
         engine = make_engine(s.resolved_database_url())
         engine.connect().close()
-        if workers > 1:  # once, here: the workers starting together would each run the migrations at once
+        if workers > 1 or s.relay_process:  # once, here: the workers (and the relay process) starting together
+            # would each run the migrations at once
             upgrade(engine)
         engine.dispose()
     from concord.config import set_process_environment
@@ -85,13 +86,37 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
         own_metrics_dir = tempfile.mkdtemp(prefix="concord-metrics-")
         set_process_environment(CONCORD_METRICS_DIR=own_metrics_dir)
     get_settings.cache_clear()  # and forked ones, which inherit this process's cached settings
+    relay = None
+    if s.relay_process:
+        if s.sqlite_path() is not None:
+            fail("CONCORD_RELAY_PROCESS=true needs PostgreSQL (CONCORD_DATABASE_URL=postgresql://...): on SQLite "
+                 "the relay runs on the worker's event loop, between requests")
+        from concord.messaging.relay_process import RelayChild
+
+        relay = RelayChild()
     try:
         _serve(s, host, port, workers, access_log, server)
     finally:
+        if relay is not None:
+            relay.stop()
         if own_metrics_dir is not None:
             import shutil
 
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+
+@app.command()
+def relay():
+    """Publish the hub's events: the outbox relay alone, as `concord serve` starts it beside its workers when
+    CONCORD_RELAY_PROCESS=true (PostgreSQL). Runs until Ctrl-C or SIGTERM."""
+    from concord.config import get_settings
+
+    if get_settings().sqlite_path() is not None:
+        fail("concord relay needs PostgreSQL (CONCORD_DATABASE_URL=postgresql://...): on SQLite the server's "
+             "event loop publishes")
+    from concord.messaging.relay_process import run
+
+    run()
 
 
 def _serve(s, host: str, port: int, workers: int, access_log, server: str) -> None:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # same id for what comes later.
     nats_duplicate_window_s: float = Field(900.0, gt=0)
     nats_subject_prefix: str = "concord"  # subjects: <prefix>.<event name>.<audience> (docs/access.md)
+    # PostgreSQL: `concord serve` runs the outbox relay (the cut per audience, the notification store, publishing)
+    # in a process of its own beside the workers, which then only commit (concord.messaging.relay_process).
+    relay_process: bool = False
     # Notifications (docs/notifications.md): the server stores what the relay cuts per audience, for replay,
     # and delivers it on /api/v1/stream and to agencies' webhooks.
     notifications: bool = True

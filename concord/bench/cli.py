@@ -56,18 +56,20 @@ def bench_http(json_output: bool = JSON, seconds: float = 8.0, connections: int 
                                             "(300 and 500 unless given); --postgres defaults to the local server"),
                server: str = typer.Option("uvicorn", help="`concord serve --server`: uvicorn or granian"),
                model: bool = typer.Option(False, "--model", help="with an active learned model (trained first on "
-                                                                "synthetic declarations), as a deployment would run")):
+                                                                "synthetic declarations), as a deployment would run"),
+               relay_process: bool = typer.Option(False, "--relay-process", help="PostgreSQL: the outbox relay in a "
+                                                  "process of its own (CONCORD_RELAY_PROCESS=true)")):
     """Declarations/s over HTTP, and p99 latency at 70 % of that rate (loopback)."""
     from concord.bench.http import compare as compare_runs
     from concord.bench.http import run
 
     if compare:
-        _print(compare_runs(seconds, connections, postgres, tuple(at) or (300, 500), max(workers, 2), server, model),
-               json_output)
+        _print(compare_runs(seconds, connections, postgres, tuple(at) or (300, 500), max(workers, 2), server, model,
+                            relay_process), json_output)
     elif workers > 1 and not postgres:
         raise typer.BadParameter("several workers need PostgreSQL: add --postgres URL", param_hint="--workers")
     else:
-        _print(run(seconds, connections, postgres, tuple(at), workers, server, model), json_output)
+        _print(run(seconds, connections, postgres, tuple(at), workers, server, model, relay_process), json_output)
 
 
 @app.command("soak")

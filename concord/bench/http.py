@@ -66,6 +66,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return b""
+
+
 class _ServerCpu:
     """CPU the server spent during a run, read from /proc (Linux; elsewhere nothing is reported): per declaration,
     and the share of the run's wall time its event-loop thread was busy. Wall-clock rates swing by about 15 %
@@ -77,15 +84,19 @@ class _ServerCpu:
 
     def __init__(self, pid: int):
         self.pid, self.tick = pid, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self.workers = _children(pid) if Path("/proc").is_dir() else []
+        children = _children(pid) if Path("/proc").is_dir() else []
+        # `concord relay` (CONCORD_RELAY_PROCESS): its CPU is the server's, but it serves no requests
+        self.relay = [p for p in children if _command_line(p).endswith(b"\0relay\0")]
+        self.workers = [p for p in children if p not in self.relay]
 
     def _ticks(self) -> tuple[int, list[int]] | None:
         total, loops = 0, []
         try:
-            for pid in [self.pid, *self.workers]:
+            for pid in [self.pid, *self.workers, *self.relay]:
                 process = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 total += int(process[11]) + int(process[12])  # utime + stime
-                if pid != self.pid or not self.workers:  # the supervisor runs no event loop of requests
+                if pid in self.workers or (pid == self.pid and not self.workers):  # the supervisor runs no event
+                    # loop of requests when it has workers
                     loop = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                     loops.append(int(loop[11]) + int(loop[12]))
         except OSError:
@@ -128,19 +139,22 @@ def _database(server: str | None):
 
 
 def run(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (),
-        workers: int = 1, server: str = "uvicorn", model: bool = False) -> dict:
+        workers: int = 1, server: str = "uvicorn", model: bool = False, relay_process: bool = False) -> dict:
     """Start the server, measure the maximum rate, then latency at 70 % of it.
 
     `postgres`: a PostgreSQL server URL (its maintenance database, e.g. postgresql+psycopg://postgres@127.0.0.1
     :5432/postgres); the run uses a fresh database there instead of SQLite. `workers`: `concord serve --workers`
     (PostgreSQL only). `model`: a learned model is active (bench.risk.STAND_IN), as in a deployment that trained
-    one: every lodging is scored by it, and each worker's model reads the declarations lodged (the declaration feed)."""
+    one: every lodging is scored by it, and each worker's model reads the declarations lodged (the declaration feed).
+    `relay_process`: on PostgreSQL, the relay in a process of its own (CONCORD_RELAY_PROCESS), counted in the server's
+    CPU."""
     from concord.bench.risk import STAND_IN
 
+    relay_process = relay_process and bool(postgres)
     with _database(postgres) as url:
-        result = _run_server(seconds, connections, url, rates, workers, server, model)
+        result = _run_server(seconds, connections, url, rates, workers, server, model, relay_process)
     return {"database": "postgresql" if postgres else "sqlite", "server": server,
-            "model": STAND_IN if model else None} | result
+            "model": STAND_IN if model else None, "relay_process": relay_process} | result
 
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -149,13 +163,14 @@ WORKERS_GOAL = ">= 1000 declarations/s with two workers on PostgreSQL; p99 < 50 
 
 
 def compare(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (300, 500),
-            workers: int = 2, server: str = "uvicorn", model: bool = False) -> dict:
+            workers: int = 2, server: str = "uvicorn", model: bool = False, relay_process: bool = False) -> dict:
     """One run of the three set-ups, one after the other on the same machine: SQLite with one worker, PostgreSQL
     with one, PostgreSQL with `workers`; each with its maximum, and p50/p99 at `rates` and at 70 % of its maximum."""
     postgres = postgres or DEFAULT_POSTGRES
     runs = {"sqlite_1_worker": run(seconds, connections, None, rates, 1, server, model),
-            "postgresql_1_worker": run(seconds, connections, postgres, rates, 1, server, model),
-            f"postgresql_{workers}_workers": run(seconds, connections, postgres, rates, workers, server, model)}
+            "postgresql_1_worker": run(seconds, connections, postgres, rates, 1, server, model, relay_process),
+            f"postgresql_{workers}_workers": run(seconds, connections, postgres, rates, workers, server, model,
+                                                 relay_process)}
     return {"runs": runs, "summary": {name: _summary(r) for name, r in runs.items()}, "goal": WORKERS_GOAL}
 
 
@@ -251,8 +266,9 @@ def wait_for_server(port: int, tries: int) -> None:
 
 
 def _run_server(seconds: float, connections: int, database_url: str, rates: tuple, workers: int = 1,
-                server: str = "uvicorn", model: bool = False) -> dict:
+                server: str = "uvicorn", model: bool = False, relay_process: bool = False) -> dict:
     tmp, env, concord, token = prepared_hub(database_url, model)
+    env["CONCORD_RELAY_PROCESS"] = "true" if relay_process else "false"
     port = free_port()
     command = [concord, "serve", "--port", str(port), "--workers", str(workers), "--server", server]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -268,7 +284,7 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
 
         generator = "wrk" if shutil.which("wrk") else "asyncio streams (install Debian's wrk for a lighter one)"
         cpu = _ServerCpu(server.pid)
-        groups = CpuGroups([server.pid, *cpu.workers], database_url)
+        groups = CpuGroups([server.pid, *cpu.workers, *cpu.relay], database_url)
         at_maximum: dict = {}
         with groups.measure(at_maximum):  # the load generator here is this process (or wrk, its child)
             maximum = loadgen.maximum(port, token, bodies, seconds, connections, tmp)

@@ -55,6 +55,8 @@ class OutboxRelay:
         self.may_sweep = lambda: True
         self.sweep_grace = 0.0
         self._on_commit = None  # wakes the relay's task on the event loop (start(loop=...))
+        # Another process publishes (`concord relay`): this one neither holds what it commits nor flushes at stop.
+        self.elsewhere = False
 
     def start(self, interval: float = 1.0, gather: float = 0.05, loop=None) -> None:
         """Publish in the background: shortly after a commit, and sweep the table every interval.
@@ -140,6 +142,8 @@ class OutboxRelay:
             self._stop.wait(pause)
 
     def stop(self) -> None:
+        if self.elsewhere:
+            return
         self._stop.set()
         self._on_commit = None  # the loop may be closing: a late commit (a CLI job) must not call into it
         self._wake.set()
@@ -151,6 +155,8 @@ class OutboxRelay:
 
     def committed(self, rows: list[dict]) -> None:
         """A unit of work committed these outbox rows: publish them soon, without reading them back."""
+        if self.elsewhere:
+            return
         with self._fresh_lock:
             if len(self._fresh) + len(rows) > FRESH_LIMIT:  # nobody is flushing (a CLI run): the table has them
                 self._fresh, self._sweep_due = [], True

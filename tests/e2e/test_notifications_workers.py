@@ -37,9 +37,14 @@ def stored(url: str, dids) -> dict[str, list[tuple[str, dict]]]:
     return out
 
 
-def test_an_event_committed_through_one_server_reaches_the_subscribers_of_both_once_in_order(tmp_path, pg_url):
+@pytest.mark.parametrize("relay_process", [False, True], ids=["relay-in-worker", "relay-process"])
+def test_an_event_committed_through_one_server_reaches_the_subscribers_of_both_once_in_order(tmp_path, pg_url,
+                                                                                           relay_process):
+    """Also with the relay in a process of its own beside each server (CONCORD_RELAY_PROCESS): two relay
+    processes on one database, of which one sweeps at a time."""
     tokens = prepare(tmp_path, USERS, database_url=pg_url)
-    env = {"CONCORD_DATABASE_URL": pg_url, "CONCORD_STREAM_HEARTBEAT_S": "0.5"}
+    env = {"CONCORD_DATABASE_URL": pg_url, "CONCORD_STREAM_HEARTBEAT_S": "0.5",
+           "CONCORD_RELAY_PROCESS": str(relay_process).lower()}
     with serve(tmp_path, **env) as (one, _), serve(tmp_path, **env) as (two, _):
         streams = {(base, user): Stream(base, tokens[user]) for base in (one, two) for user in USERS}
         try:

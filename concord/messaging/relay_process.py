@@ -1,0 +1,113 @@
+"""The outbox relay in a process of its own, beside the workers (PostgreSQL, CONCORD_RELAY_PROCESS=true).
+
+A worker's relay (each event cut for each audience, the notification store's insert, the marking) took 29 % of the
+time its threads held the GIL at its maximum on PostgreSQL, and one worker there is bound by its GIL while the two
+cores are not (1.35 of them busy at the maximum): moved out, the worker only commits. The relay process reads the
+events back from the table every SWEEP_S seconds (the sweep, as after a restart) instead of taking them from the
+worker's memory; docs/scaling.md has what it gained and cost.
+
+`concord serve` starts it before its workers and starts it again if it dies; it ends with the server (the kernel
+sends it SIGTERM when the server's process ends, however: uvicorn itself ends by raising SIGTERM again), after a
+last sweep. Several servers
+on one database each start one; they sweep one at a time (their own advisory lock, distinct from the workers'
+leader's), and another takes over within a second when it dies. The workers' streams and webhooks receive what it
+stores through their tail, as they receive another worker's."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PARENT = "CONCORD_RELAY_PARENT"  # set by `concord serve` for the relay it starts: the server's pid
+RELAY_LOCK = 0x434F4E4352454C41  # 'CONCRELA': one sweeping relay process per database
+SWEEP_S = 0.05  # how often it looks for committed events: the wait an event adds before its notifications
+
+
+def run() -> None:
+    """Publish the hub's events until SIGTERM or Ctrl-C (`concord relay`)."""
+    import asyncio
+    import signal
+
+    from concord.bootstrap import bootstrap
+    from concord.leadership import Leadership
+
+    _die_with_parent()
+
+    async def main() -> None:
+        hub = bootstrap()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        leader = Leadership.of(hub.engine, key=RELAY_LOCK).start()
+        try:
+            if hub.notifications is not None:
+                await hub.notifications.start()  # before the first sweep: every batch published is stored
+            hub.bus.relay.may_sweep = lambda: leader.leading
+            hub.bus.relay.start(interval=SWEEP_S)
+            await stop.wait()
+            hub.bus.relay.stop()  # its last sweep, while it still holds the lock
+            if hub.notifications is not None:
+                await hub.notifications.stop()
+        finally:
+            leader.stop()
+            hub.close()
+
+    asyncio.run(main())
+
+
+def _die_with_parent() -> None:
+    """Started by `concord serve`: SIGTERM when the server's thread that started it ends (the server killed by
+    kill -9), instead of publishing on as an orphan that keeps the relay's lock from the next server's relay."""
+    import ctypes
+    import os
+    import signal
+
+    parent = os.environ.get(PARENT)
+    if parent is None or sys.platform != "linux":
+        return
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if str(os.getppid()) != parent:  # it died before the line above
+        raise SystemExit(0)
+
+
+class RelayChild:
+    """`concord relay` as a child of `concord serve`: started again when it exits, until `stop`."""
+
+    def __init__(self):
+        self._command = [str(Path(sys.executable).parent / "concord"), "relay"]
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # a restart and `stop` one at a time: none started after the stop
+        self.process = self._start()
+        self._watch = threading.Thread(target=self._keep, name="relay-process", daemon=True)
+        self._watch.start()
+
+    def _start(self) -> subprocess.Popen:
+        import os
+
+        return subprocess.Popen(self._command, env={**os.environ, PARENT: str(os.getpid())})
+
+    def _keep(self) -> None:
+        while True:
+            code = self.process.wait()
+            if self._stopping.wait(1.0):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                log.warning("the relay process exited (code %s); starting it again", code)
+                self.process = self._start()
+
+    def stop(self) -> None:
+        """After the workers (a server that returns; one ended by a signal leaves this to the kernel)."""
+        with self._lock:
+            self._stopping.set()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
