@@ -164,7 +164,7 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
             # On the loop only where nothing waits: on PostgreSQL each flush waits for two commits (the stored
             # notifications, the published marks), which blocked every request for milliseconds 20 times a second.
             on_loop = isinstance(c.transport, InProcessTransport) and c.engine.dialect.name == "sqlite"
-            if c.settings.relay_process and c.engine.dialect.name == "postgresql":
+            if c.settings.relay_elsewhere and c.engine.dialect.name == "postgresql":
                 c.bus.relay.elsewhere = True  # `concord relay` publishes (concord.messaging.relay_process)
             else:
                 c.bus.relay.start(loop=asyncio.get_running_loop() if on_loop else None)

@@ -73,12 +73,14 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
         engine = make_engine(s.resolved_database_url())
         engine.connect().close()
         if workers > 1 or s.relay_process:  # once, here: the workers (and the relay process) starting together
-            # would each run the migrations at once
+            # would each run the migrations
             upgrade(engine)
         engine.dispose()
     from concord.config import set_process_environment
 
-    set_process_environment(CONCORD_WORKERS=str(workers))  # the workers' settings: spawned processes read it
+    separate_relay = s.relay_process and s.sqlite_path() is None
+    # the workers' settings (spawned processes read them), and the relay process's
+    set_process_environment(CONCORD_WORKERS=str(workers), CONCORD_RELAY_ELSEWHERE=str(separate_relay).lower())
     own_metrics_dir = None
     if workers > 1 and s.metrics_dir is None:  # a directory for this run, where each worker publishes its counters
         import tempfile
@@ -87,10 +89,7 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
         set_process_environment(CONCORD_METRICS_DIR=own_metrics_dir)
     get_settings.cache_clear()  # and forked ones, which inherit this process's cached settings
     relay = None
-    if s.relay_process:
-        if s.sqlite_path() is not None:
-            fail("CONCORD_RELAY_PROCESS=true needs PostgreSQL (CONCORD_DATABASE_URL=postgresql://...): on SQLite "
-                 "the relay runs on the worker's event loop, between requests")
+    if separate_relay:
         from concord.messaging.relay_process import RelayChild
 
         relay = RelayChild()
@@ -107,8 +106,8 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
 
 @app.command()
 def relay():
-    """Publish the hub's events: the outbox relay alone, as `concord serve` starts it beside its workers when
-    CONCORD_RELAY_PROCESS=true (PostgreSQL). Runs until Ctrl-C or SIGTERM."""
+    """Publish the hub's events: the outbox relay alone, as `concord serve` starts it beside its workers on
+    PostgreSQL (unless CONCORD_RELAY_PROCESS=false). Runs until Ctrl-C or SIGTERM."""
     from concord.config import get_settings
 
     if get_settings().sqlite_path() is not None:

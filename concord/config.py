@@ -61,8 +61,11 @@ class Settings(BaseSettings):
     nats_duplicate_window_s: float = Field(900.0, gt=0)
     nats_subject_prefix: str = "concord"  # subjects: <prefix>.<event name>.<audience> (docs/access.md)
     # PostgreSQL: `concord serve` runs the outbox relay (the cut per audience, the notification store, publishing)
-    # in a process of its own beside the workers, which then only commit (concord.messaging.relay_process).
-    relay_process: bool = False
+    # in a process of its own beside the workers, which then only commit (concord.messaging.relay_process). False:
+    # each worker publishes what it commits. SQLite: always the worker, on its event loop.
+    relay_process: bool = True
+    # Set by `concord serve` for its workers and the relay process it started (never by hand: nothing would publish).
+    relay_elsewhere: bool = False
     # Notifications (docs/notifications.md): the server stores what the relay cuts per audience, for replay,
     # and delivers it on /api/v1/stream and to agencies' webhooks.
     notifications: bool = True

@@ -215,7 +215,7 @@ def _entitled(database_url: str, ids) -> tuple[dict, dict]:
     """The plain rule: the lead, the agencies with a task, the trader; and what the store holds per audience."""
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(database_url)
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     entitled: dict[str, set] = {}
     with engine.connect() as conn:
         lead = conn.execute(text("SELECT code FROM agencies WHERE role = 'lead'")).scalar()
@@ -225,24 +225,32 @@ def _entitled(database_url: str, ids) -> tuple[dict, dict]:
             entitled.setdefault(did, set()).add(agency)
         stored: dict[str, int] = {}
         # an event's bodies share its declaration id (the envelope is the event's)
+        first = "e.bodies->0->>'declaration_id'" if engine.dialect.name == "postgresql" else \
+            "json_extract(e.bodies, '$[0].declaration_id')"
         for audience, n in conn.execute(text(
                 "SELECT a.audience, count(*) FROM notification_audiences a JOIN notification_events e ON e.seq = a.seq "
-                "WHERE json_extract(e.bodies, '$[0].declaration_id') IS NOT NULL GROUP BY a.audience")):
+                f"WHERE {first} IS NOT NULL GROUP BY a.audience")):
             stored[audience] = n
     engine.dispose()
     return {d: entitled.get(d, set()) for d in ids}, stored
 
 
 def sse_fan_out(subscribers: int = 1000, declarations: int = 100, rate: float = 10.0, seed: int = 5,
-                processes: int = 2) -> dict:
+                processes: int = 2, postgres: str | None = None, relay_process: bool = True) -> dict:
+    """`postgres`: on a fresh database of that server (bench.http's); `relay_process`: there, the relay in a process
+    of its own (the default; its CPU is not in server_cpu_s), or in the worker."""
+    from concord.bench.http import _database
+
     tmp = Path(tempfile.mkdtemp(prefix="concord-bench-alerts-"))
-    tokens = prepare(tmp, list(OFFICERS) + list(TRADERS))
-    with serve(tmp, CONCORD_STREAM_CONNECTIONS_PER_USER=str(subscribers)) as (base, server):
-        before = _cpu_seconds(server.pid)
-        out = run_loop(_fan_out(base, tokens, subscribers, declarations, rate, seed, processes))
-        cpu = _cpu_seconds(server.pid) - before
+    with _database(postgres) as url:
+        tokens = prepare(tmp, list(OFFICERS) + list(TRADERS), database_url=url)
+        with serve(tmp, CONCORD_STREAM_CONNECTIONS_PER_USER=str(subscribers), CONCORD_DATABASE_URL=url,
+                   CONCORD_RELAY_PROCESS=str(bool(url and relay_process)).lower()) as (base, server):
+            before = _cpu_seconds(server.pid)
+            out = run_loop(_fan_out(base, tokens, subscribers, declarations, rate, seed, processes))
+            cpu = _cpu_seconds(server.pid) - before
+        entitled, stored = _entitled(url or f"sqlite:///{tmp / 'concord.db'}", out["sent"])
     clients, sent = out["clients"], out["sent"]
-    entitled, stored = _entitled(f"sqlite:///{tmp / 'concord.db'}", sent)
     latencies, after_answer, delivered, wrong, events = [], [], 0, 0, set()
     for audience, _, received in clients:
         for arrived, m in received:
@@ -258,7 +266,8 @@ def sse_fan_out(subscribers: int = 1000, declarations: int = 100, rate: float = 
             after_answer.append(arrived - out["answered_at"][did])
     expected = sum(stored.get(audience, 0) for audience, _, _ in clients)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
-    return {"subscribers": subscribers, "client_processes": processes, "declarations": len(sent), "rate_per_s": rate,
+    return {"database": "postgresql" if postgres else "sqlite", "relay_process": bool(postgres and relay_process),
+            "subscribers": subscribers, "client_processes": processes, "declarations": len(sent), "rate_per_s": rate,
             "events": len(events),
             "delivered": delivered, "expected": expected, "wrongly_delivered": wrong,
             "p50_ms": round(statistics.median(latencies) * 1e3, 1) if latencies else None,
@@ -284,7 +293,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(subscribers: int = 1000, declarations: int = 100, rate: float = 10.0, deliveries: int = 5000) -> dict:
+def run(subscribers: int = 1000, declarations: int = 100, rate: float = 10.0, deliveries: int = 5000,
+        postgres: str | None = None, relay_process: bool = True) -> dict:
     """Both figures; the machine is shared, so wall-clock figures are pessimistic and vary between runs."""
-    return sse_fan_out(subscribers, declarations, rate) | {
+    return sse_fan_out(subscribers, declarations, rate, postgres=postgres, relay_process=relay_process) | {
         "webhooks": webhook_throughput(deliveries), "cores": os.cpu_count()}

@@ -57,8 +57,9 @@ def bench_http(json_output: bool = JSON, seconds: float = 8.0, connections: int 
                server: str = typer.Option("uvicorn", help="`concord serve --server`: uvicorn or granian"),
                model: bool = typer.Option(False, "--model", help="with an active learned model (trained first on "
                                                                 "synthetic declarations), as a deployment would run"),
-               relay_process: bool = typer.Option(False, "--relay-process", help="PostgreSQL: the outbox relay in a "
-                                                  "process of its own (CONCORD_RELAY_PROCESS=true)")):
+               relay_process: bool = typer.Option(True, "--relay-process/--relay-in-worker", help="PostgreSQL: the "
+                                                  "outbox relay in a process of its own (the default), or in each "
+                                                  "worker (CONCORD_RELAY_PROCESS=false)")):
     """Declarations/s over HTTP, and p99 latency at 70 % of that rate (loopback)."""
     from concord.bench.http import compare as compare_runs
     from concord.bench.http import run
@@ -218,12 +219,17 @@ def bench_hunt(json_output: bool = JSON, declarations: int = typer.Option(1_000_
 def bench_alerts(json_output: bool = JSON, subscribers: int = 1000,
                  declarations: int = typer.Option(100, help="lodged over HTTP during the run, at --rate"),
                  rate: float = typer.Option(10.0, help="lodgings per second"),
-                 deliveries: int = typer.Option(5000, help="webhook deliveries, signed and unsigned")):
+                 deliveries: int = typer.Option(5000, help="webhook deliveries, signed and unsigned"),
+                 postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): the streams "
+                                                         "on a fresh database there instead of SQLite"),
+                 relay_process: bool = typer.Option(True, "--relay-process/--relay-in-worker",
+                                                    help="with --postgres: the relay in a process of its own (the "
+                                                         "default), or in the worker")):
     """Notifications: SSE fan-out to N subscribers (p99 from lodging to arrival; wrongly delivered), and webhook
     deliveries/s with Standard Webhooks signatures beside the same unsigned."""
     from concord.bench.alerts import run
 
-    _print(run(subscribers, declarations, rate, deliveries), json_output)
+    _print(run(subscribers, declarations, rate, deliveries, postgres, relay_process), json_output)
 
 
 @app.command("console")

@@ -139,15 +139,15 @@ def _database(server: str | None):
 
 
 def run(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (),
-        workers: int = 1, server: str = "uvicorn", model: bool = False, relay_process: bool = False) -> dict:
+        workers: int = 1, server: str = "uvicorn", model: bool = False, relay_process: bool = True) -> dict:
     """Start the server, measure the maximum rate, then latency at 70 % of it.
 
     `postgres`: a PostgreSQL server URL (its maintenance database, e.g. postgresql+psycopg://postgres@127.0.0.1
     :5432/postgres); the run uses a fresh database there instead of SQLite. `workers`: `concord serve --workers`
     (PostgreSQL only). `model`: a learned model is active (bench.risk.STAND_IN), as in a deployment that trained
     one: every lodging is scored by it, and each worker's model reads the declarations lodged (the declaration feed).
-    `relay_process`: on PostgreSQL, the relay in a process of its own (CONCORD_RELAY_PROCESS), counted in the server's
-    CPU."""
+    `relay_process`: on PostgreSQL, the relay in a process of its own (CONCORD_RELAY_PROCESS, the default), counted in
+    the server's CPU; False: in each worker."""
     from concord.bench.risk import STAND_IN
 
     relay_process = relay_process and bool(postgres)
@@ -163,7 +163,7 @@ WORKERS_GOAL = ">= 1000 declarations/s with two workers on PostgreSQL; p99 < 50 
 
 
 def compare(seconds: float = 8.0, connections: int = 32, postgres: str | None = None, rates: tuple = (300, 500),
-            workers: int = 2, server: str = "uvicorn", model: bool = False, relay_process: bool = False) -> dict:
+            workers: int = 2, server: str = "uvicorn", model: bool = False, relay_process: bool = True) -> dict:
     """One run of the three set-ups, one after the other on the same machine: SQLite with one worker, PostgreSQL
     with one, PostgreSQL with `workers`; each with its maximum, and p50/p99 at `rates` and at 70 % of its maximum."""
     postgres = postgres or DEFAULT_POSTGRES
@@ -266,7 +266,7 @@ def wait_for_server(port: int, tries: int) -> None:
 
 
 def _run_server(seconds: float, connections: int, database_url: str, rates: tuple, workers: int = 1,
-                server: str = "uvicorn", model: bool = False, relay_process: bool = False) -> dict:
+                server: str = "uvicorn", model: bool = False, relay_process: bool = True) -> dict:
     tmp, env, concord, token = prepared_hub(database_url, model)
     env["CONCORD_RELAY_PROCESS"] = "true" if relay_process else "false"
     port = free_port()

@@ -1,4 +1,4 @@
-"""The outbox relay in a process of its own, beside the workers (PostgreSQL, CONCORD_RELAY_PROCESS=true).
+"""The outbox relay in a process of its own, beside the workers (PostgreSQL, unless CONCORD_RELAY_PROCESS=false).
 
 A worker's relay (each event cut for each audience, the notification store's insert, the marking) took 29 % of the
 time its threads held the GIL at its maximum on PostgreSQL, and one worker there is bound by its GIL while the two

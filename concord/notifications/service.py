@@ -16,8 +16,11 @@ class Notifications:
         s = app.settings
         self.transport = app.transport
         self.retention = timedelta(hours=s.notification_retention_h)
+        listen = None
+        if s.relay_elsewhere and app.engine.dialect.name == "postgresql":  # the relay process stores, workers stream
+            listen = app.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.store = NotificationStore(app.sessions, app.clock, retention_h=s.notification_retention_h,
-                                       write_lock=app.write_lock)
+                                       write_lock=app.write_lock, listen=listen)
         self.streams = Streams(s.stream_connections_per_user, s.stream_queue)
         self.heartbeat_s = s.stream_heartbeat_s
         # Retries are timed by the wall clock, as the receivers' clocks and the signatures' timestamps are (a hub

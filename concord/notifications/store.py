@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 PAGE = 2000  # rows per read of the tail or a replay
 POLL_S = 0.5  # how often the tail looks for what another process stored (this process's inserts wake it at once)
 _PG_LOCK = 0x434F4E43  # advisory lock: notifications commit in seq order, so a tail never skips a late commit
+CHANNEL = "concord_notifications"  # with the relay in a process of its own: each insert wakes the workers' tails
 
 
 def frame(seq: int, name: str, message: dict) -> bytes:
@@ -36,8 +37,13 @@ def frame(seq: int, name: str, message: dict) -> bytes:
 class NotificationStore:
     """Stores the relay's batches and tails them to the consumers (`on_new(rows)` on the server's event loop)."""
 
-    def __init__(self, sessions, clock, *, retention_h: float, write_lock=None):
+    def __init__(self, sessions, clock, *, retention_h: float, write_lock=None, listen: str | None = None):
+        """`listen`: a PostgreSQL URL on which the inserts NOTIFY and the tail LISTENs (CHANNEL), where another
+        process stores what this one's streams serve (the relay process): the tail is woken at once instead of
+        at its next poll, up to POLL_S later."""
         self.sessions, self.clock, self.retention = sessions, clock, timedelta(hours=retention_h)
+        self._listen_url = listen
+        self._stop_listening = threading.Event()  # set to stop the listener thread
         self._write_lock = write_lock or contextlib.nullcontext()
         self.consumers: list = []  # callables(rows): rows are (seq, audience, name, frame bytes, its message or None)
         self.wanted = None  # () -> the audiences whose messages a consumer here needs (None: all); on the loop
@@ -64,6 +70,8 @@ class NotificationStore:
         now = self.clock.now()
         with self._write_lock, self.sessions() as s:
             stored = _insert(s.connection(), events, now)
+            if self._listen_url is not None:
+                s.execute(text(f"NOTIFY {CHANNEL}"))  # sent at the commit
             s.commit()
         if self._loop is None:
             return
@@ -172,8 +180,28 @@ class NotificationStore:
         self._loop_thread = threading.get_ident()
         self.last_seq = await asyncio.to_thread(self.latest)
         self._task = self._loop.create_task(self._tail())
+        if self._listen_url is not None:
+            threading.Thread(target=self._listen, args=(self._stop_listening,), name="notification-listener",
+                             daemon=True).start()
+
+    def _listen(self, stop: threading.Event) -> None:
+        import psycopg
+
+        wake = lambda: self._loop.call_soon_threadsafe(self._wake.set)  # noqa: E731
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self._listen_url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    wake()  # what was stored before the LISTEN
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            wake()
+            except Exception as e:  # the tail's poll goes on meanwhile
+                log.warning("notification listener lost its connection (%s); retrying", e.__class__.__name__)
+            stop.wait(1.0)
 
     async def stop(self) -> None:
+        self._stop_listening.set()
         if self._task is not None:
             self._stopping = True  # as the webhooks' loop: a cancellation that meets a wake-up is lost in 3.11
             self._wake.set()

@@ -1,7 +1,7 @@
-"""The outbox relay in a process of its own (CONCORD_RELAY_PROCESS=true, PostgreSQL): `concord serve` starts it,
-starts it again when it dies (even by kill -9: the events committed meanwhile are published by the next one), and
-it ends with its server (even one killed by kill -9). On SQLite the setting is refused, as `concord relay` is. (Streams across servers with it:
-test_notifications_workers.py.)"""
+"""The outbox relay in a process of its own (PostgreSQL, unless CONCORD_RELAY_PROCESS=false): `concord serve`
+starts it, starts it again when it dies (even by kill -9: the events committed meanwhile are published by the next
+one), and it ends with its server (even one killed by kill -9). On SQLite the worker publishes, and `concord relay`
+is refused. (Streams across servers with it: test_notifications_workers.py.)"""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _until(condition, seconds: float, what: str):
 
 @pytest.mark.postgres
 def test_the_relay_process_publishes_is_started_again_after_kill_9_and_ends_with_its_server(tmp_path, pg_url):
-    hub = Hub(tmp_path, pg_url, CONCORD_RELAY_PROCESS="true")
+    hub = Hub(tmp_path, pg_url)  # the default
     port = free_port()
     log = open(tmp_path / "serve.log", "ab")
     server = subprocess.Popen([CONCORD, "serve", "--port", str(port)], env=hub.env, stdout=log,
@@ -96,10 +96,7 @@ def _ok(port: int) -> bool:
         return False
 
 
-def test_the_relay_process_is_refused_on_sqlite(tmp_path):
-    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": "", "CONCORD_RELAY_PROCESS": "true"}
-    served = subprocess.run([CONCORD, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True,
-                            timeout=60)
-    assert served.returncode == 2 and "needs PostgreSQL" in served.stderr, served.stderr
+def test_concord_relay_is_refused_on_sqlite_where_the_worker_publishes(tmp_path):
+    env = {**os.environ, "CONCORD_VAR_DIR": str(tmp_path), "CONCORD_DATABASE_URL": ""}
     relayed = subprocess.run([CONCORD, "relay"], env=env, capture_output=True, text=True, timeout=60)
     assert relayed.returncode == 2 and "needs PostgreSQL" in relayed.stderr, relayed.stderr
