@@ -38,9 +38,9 @@ def _outbox(database_url: str) -> dict:
     return {"unpublished_events": count, "lag_s": round((datetime.now(timezone.utc) - oldest).total_seconds(), 2)}
 
 
-def _rss(pid: int, workers: list[int]) -> int:
-    """Resident memory of the server: its workers' and the supervisor's together."""
-    return sum(resident_memory(p) for p in [pid, *workers])
+def _rss(pid: int, children: list[int]) -> int:
+    """Resident memory of the server: the supervisor's and its children's (workers, relay process) together."""
+    return sum(resident_memory(p) for p in [pid, *children])
 
 
 def _stalls(path, started: float, window: float) -> list[dict]:
@@ -118,7 +118,7 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
         windows = max(1, math.ceil(minutes * 60 / window - 1e-9))
         pool = _bodies(int(rate * window) + 1, trader, seed=12)  # each window sends them under its own LRNs
         drained = _drain(database)
-        rss_start = _rss(server.pid, cpu.workers)
+        rss_start = _rss(server.pid, cpu.workers + cpu.relay)
         per_window, started, wall = [], time.perf_counter(), time.time()
         for n in range(windows):
             requests = build_requests("127.0.0.1", port, token,
@@ -132,9 +132,9 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
                                "p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"], "max_ms": figures["max_ms"],
                                "server_cpu_ms_per_lodging": figures.get("server_cpu_ms_per_declaration"),
                                "event_loop_busy": figures.get("event_loop_busy"),
-                               "rss_mb": round(_rss(server.pid, cpu.workers) / 2**20, 1),
+                               "rss_mb": round(_rss(server.pid, cpu.workers + cpu.relay) / 2**20, 1),
                                "outbox": _outbox(database)})
-        rss_end = _rss(server.pid, cpu.workers)
+        rss_end = _rss(server.pid, cpu.workers + cpu.relay)
     finally:
         stopping = time.perf_counter()
         server.terminate()

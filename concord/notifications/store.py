@@ -187,7 +187,10 @@ class NotificationStore:
     def _listen(self, stop: threading.Event) -> None:
         import psycopg
 
-        wake = lambda: self._loop.call_soon_threadsafe(self._wake.set)  # noqa: E731
+        def wake():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the server is stopping
+                self._loop.call_soon_threadsafe(self._wake.set)
+
         while not stop.is_set():
             try:
                 with psycopg.connect(self._listen_url, autocommit=True, connect_timeout=5) as conn:

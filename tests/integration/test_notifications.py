@@ -390,3 +390,38 @@ def test_an_event_is_stored_once_and_each_audience_reads_only_its_own_message(co
     assert [m for *_, m in store.messages()] == [_message(3, "VET")]
     with concord.sessions() as s:
         assert s.scalar(select(func.count()).select_from(NotificationAudience)) == 1
+
+
+@pytest.mark.postgres
+def test_what_another_process_stores_wakes_this_tail_at_once_on_postgresql(pg_url, tmp_path, monkeypatch):
+    """The relay in a process of its own stores; a worker's tail hears of it by LISTEN/NOTIFY, not at its next
+    poll (set to a minute here, so only the notification can deliver within the test's seconds)."""
+    from concord.bootstrap import bootstrap
+    from concord.config import Settings
+    from concord.notifications import store as module
+    from concord.notifications.store import NotificationStore
+
+    monkeypatch.setattr(module, "POLL_S", 60.0)
+    app = bootstrap(Settings(database_url=pg_url, var_dir=tmp_path))
+    url = app.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    relay_side = NotificationStore(app.sessions, app.clock, retention_h=1, listen=url)
+    worker_side = NotificationStore(app.sessions, app.clock, retention_h=1, listen=url)
+    received: list = []
+    worker_side.consumers.append(received.extend)
+
+    async def run():
+        await worker_side.start()
+        await asyncio.sleep(1.0)  # the listener connected (a store before it is read by its first wake-up anyway)
+        started = time.monotonic()
+        await asyncio.to_thread(relay_side.store, [_message(1, "NPPO"), _message(2, "VET")])
+        while len(received) < 2 and time.monotonic() - started < 10:
+            await asyncio.sleep(0.02)
+        await worker_side.stop()
+        return time.monotonic() - started
+
+    try:
+        waited = asyncio.run(run())
+    finally:
+        app.close()
+    assert [(seq, audience) for seq, audience, *_ in received] == [(1, "NPPO"), (2, "VET")]
+    assert waited < 5, waited
