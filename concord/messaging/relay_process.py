@@ -45,14 +45,13 @@ def run() -> None:
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         leader = Leadership.of(hub.engine, key=RELAY_LOCK).start()
         try:
-            if hub.notifications is not None:
-                await hub.notifications.start()  # before the first sweep: every batch published is stored
+            if hub.notifications is not None:  # the store only: the streams, their tail and the webhooks' dispatch
+                # are the workers' (its inserts NOTIFY their tails)
+                hub.transport.subscribe_batch(hub.notifications.store.store)
             hub.bus.relay.may_sweep = lambda: leader.leading
             hub.bus.relay.start(interval=SWEEP_S)
             await stop.wait()
             hub.bus.relay.stop()  # its last sweep, while it still holds the lock
-            if hub.notifications is not None:
-                await hub.notifications.stop()
         finally:
             leader.stop()
             hub.close()
