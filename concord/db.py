@@ -175,26 +175,6 @@ def make_session_factory(engine: Engine) -> sessionmaker:
 PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def one_of(dialect, column: str, values, pg_type: str) -> tuple[str, tuple]:
-    """`column IN (values)` for a statement sent straight to the driver, and its parameters. On PostgreSQL `column =
-    ANY(%s::type[])` with one array: the same text whatever the count, where a list of N placeholders is a new
-    statement for each N, which psycopg parses again past 50 parameters and the server parses and plans again (in
-    the relay process's mark and sweep: 6.6 % of its time)."""
-    if dialect.name == "postgresql":
-        return f"{column} = ANY(%s::{pg_type}[])", (list(values),)
-    return f"{column} IN ({', '.join([PLACEHOLDER[dialect.paramstyle]] * len(values))})", tuple(values)
-
-
-def one_of_clause(dialect, column, values):
-    """The same as a SQLAlchemy condition on a column: `= ANY(array)` on PostgreSQL, `IN (...)` elsewhere."""
-    if dialect.name == "postgresql":
-        from sqlalchemy import any_, bindparam
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(values)
-
-
 def bulk_insert(conn, table, rows: list[dict]) -> None:
     """Insert rows with one DBAPI executemany: the ingest hot path, skipping SQLAlchemy's per-row processing.
 

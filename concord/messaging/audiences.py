@@ -23,11 +23,10 @@ from concord.access.identity import Subject
 from concord.access.policy import DeclarationAt, authorize
 from concord.clearance.models import AgencyTask
 from concord.clock import as_utc
-from concord.db import one_of_clause
 from concord.declarations import views
 from concord.declarations.models import Declaration
 
-_CHUNK = 500  # declaration ids per query
+_CHUNK = 500  # declaration ids per IN (...) query
 _UNSAFE = re.compile(r"[\s.*>~]")  # not allowed in a NATS subject token ('~' escapes the rest)
 
 
@@ -123,15 +122,13 @@ def _declarations(session, ids: set) -> dict:
     timeline reads them), in two queries per chunk: core rows, not ORM objects, on the relay's hot path."""
     ids, found = sorted(ids), {}
     D, T = Declaration.__table__.c, AgencyTask.__table__.c
-    dialect = session.get_bind().dialect
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
         tasks: dict = {}
-        for t in session.execute(select(T.declaration_id, T.id, T.agency, T.status).where(
-                one_of_clause(dialect, T.declaration_id, chunk))):
+        for t in session.execute(select(T.declaration_id, T.id, T.agency, T.status).where(T.declaration_id.in_(chunk))):
             tasks.setdefault(t[0], []).append(_Task(t[1], t[2], t[3]))
         for d in session.execute(select(D.id, D.trader_id, D.hs_chapters, D.origins, D.office_of_entry, D.engaged)
-                                 .where(one_of_clause(dialect, D.id, chunk))):
+                                 .where(D.id.in_(chunk))):
             found[d[0]] = (DeclarationAt(d[0], d[1], d[2], d[3], d[4], d[5] or {}), tasks.get(d[0], []))
     return found
 

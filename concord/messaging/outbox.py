@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy.orm import sessionmaker
 
 from concord.clock import Clock
-from concord.db import PLACEHOLDER, one_of, pipeline
+from concord.db import PLACEHOLDER, pipeline
 from concord.messaging.models import EventRecord
 
 log = logging.getLogger(__name__)
@@ -208,9 +208,8 @@ class OutboxRelay:
                 # relay's delivery (at least once, consumers idempotent by id) allows; so this commit need not
                 # wait for the disk.
                 driver.execute("SET LOCAL synchronous_commit TO OFF")
-            which, keys = one_of(conn.dialect, key, values, "bigint" if key == "seq" else "text")
-            conn.exec_driver_sql(f"UPDATE events SET published_at = {mark} WHERE {which}",
-                                 (write_at(now) if write_at else now, *keys))
+            conn.exec_driver_sql(f"UPDATE events SET published_at = {mark} WHERE {key} IN "
+                                 f"({', '.join([mark] * len(values))})", (write_at(now) if write_at else now, *values))
             if driver is not None:
                 driver.execute("COMMIT")  # in the pipeline: the three statements in one round trip (uow.commit)
         session.commit()
@@ -249,10 +248,9 @@ class OutboxRelay:
                 wanted = [k[0] for k in keys if k[1] not in held]
                 if not wanted:  # all in memory: what follows is newer still (another process's: the next sweep)
                     return total
-                which, keys = one_of(session.connection().dialect, "seq", wanted, "bigint")
                 rows = session.connection().exec_driver_sql(
-                    f"SELECT seq, id, name, declaration_id, agency, occurred_at, payload FROM events WHERE {which} "
-                    "ORDER BY seq", keys).all()
+                    "SELECT seq, id, name, declaration_id, agency, occurred_at, payload FROM events "
+                    f"WHERE seq IN ({', '.join([mark] * len(wanted))}) ORDER BY seq", tuple(wanted)).all()
                 messages = self._cut(session, [
                     {"id": r[1], "name": r[2], "declaration_id": r[3], "agency": r[4], "occurred_at": read_at(r[5]),
                      "payload": payload(r[6])} for r in rows])
