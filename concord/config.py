@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     relay_process: bool = True
     # Set by `concord serve` for its workers and the relay process it started (never by hand: nothing would publish).
     relay_elsewhere: bool = False
+    relay_parent: int | None = None  # set by `concord serve` for its relay process: the server's pid
     # Notifications (docs/notifications.md): the server stores what the relay cuts per audience, for replay,
     # and delivers it on /api/v1/stream and to agencies' webhooks.
     notifications: bool = True

@@ -23,7 +23,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-PARENT = "CONCORD_RELAY_PARENT"  # set by `concord serve` for the relay it starts: the server's pid
 RELAY_LOCK = 0x434F4E4352454C41  # 'CONCRELA': one sweeping relay process per database
 SWEEP_S = 0.05  # how often it looks for committed events: the wait an event adds before its notifications
 
@@ -60,17 +59,20 @@ def run() -> None:
 
 
 def _die_with_parent() -> None:
-    """Started by `concord serve`: SIGTERM when the server's thread that started it ends (the server killed by
-    kill -9), instead of publishing on as an orphan that keeps the relay's lock from the next server's relay."""
+    """Started by `concord serve` (CONCORD_RELAY_PARENT): SIGTERM when the server's thread that started it ends (the
+    server killed by kill -9), instead of publishing on as an orphan that keeps the relay's lock from the next
+    server's relay."""
     import ctypes
     import os
     import signal
 
-    parent = os.environ.get(PARENT)
+    from concord.config import get_settings
+
+    parent = get_settings().relay_parent
     if parent is None or sys.platform != "linux":
         return
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if str(os.getppid()) != parent:  # it died before the line above
+    if os.getppid() != parent:  # it died before the line above
         raise SystemExit(0)
 
 
@@ -88,7 +90,9 @@ class RelayChild:
     def _start(self) -> subprocess.Popen:
         import os
 
-        return subprocess.Popen(self._command, env={**os.environ, PARENT: str(os.getpid())})
+        from concord.config import child_environment
+
+        return subprocess.Popen(self._command, env=child_environment(CONCORD_RELAY_PARENT=str(os.getpid())))
 
     def _keep(self) -> None:
         while True:
