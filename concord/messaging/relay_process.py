@@ -6,12 +6,11 @@ cores are not (1.35 of them busy at the maximum): moved out, the worker only com
 events back from the table every SWEEP_S seconds (the sweep, as after a restart) instead of taking them from the
 worker's memory; docs/scaling.md has what it gained and cost.
 
-`concord serve` starts it before its workers and starts it again if it dies; it ends with the server (the kernel
-sends it SIGTERM when the server's process ends, however: uvicorn itself ends by raising SIGTERM again), after a
-last sweep. Several servers
-on one database each start one; they sweep one at a time (their own advisory lock, distinct from the workers'
-leader's), and another takes over within a second when it dies. The workers' streams and webhooks receive what it
-stores through their tail, as they receive another worker's."""
+`concord serve` starts it before its workers and starts it again if it dies; it ends with the server, after a last
+sweep (the kernel sends it SIGTERM when the server's process ends, however: uvicorn itself ends by raising SIGTERM
+again). Several servers on one database each start one; they sweep one at a time (their own advisory lock,
+distinct from the workers' leader's), and another takes over within a second when it dies. The workers' streams
+and webhooks receive what it stores through their tail, as they receive another worker's."""
 
 from __future__ import annotations
 
