@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from concord.errors import ConcordError
-from concord.screening.lists import load_csv, read_rows, record_name, require_name_column
+from concord.screening.lists import birth_date_warning, load_csv, read_rows, record_name, require_name_column
 from concord.screening.matching import DEFAULT_THRESHOLD, WatchlistIndex
 from concord.screening.results import ScreeningQuery
 
@@ -43,7 +43,8 @@ def screen(
     """Screen every row of QUERIES against WATCHLIST; matches above the threshold, best first."""
     err = Console(stderr=True)
     try:
-        index = WatchlistIndex(load_csv(watchlist).entries, threshold=threshold)
+        listed = load_csv(watchlist)
+        index = WatchlistIndex(listed.entries, threshold=threshold)
         rows = read_rows(queries)
         if not rows:  # exit 0 with nothing printed would read as "nobody matched"
             raise ConcordError(f"{queries} has no rows to screen; give a CSV with a header row and a row per name")
@@ -52,6 +53,7 @@ def screen(
         from concord.cliutil import fail
 
         fail(e)
+    _warn(birth_date_warning(listed))
     results = screen_rows(index, rows, threshold, limit or None)
     if json_output:
         for number, matches in results:
@@ -88,7 +90,15 @@ def load_list(
     result = act_as(user, lambda app, who: app.bus.handle(LoadScreeningList(
         name=name, owner_agency=owner, sharing=sharing, source=file.name, records=read_rows(file)), subject=who),
         default=SYSTEM)
+    for warning in result.get("warnings", ()):
+        _warn(warning)
     typer.echo(json.dumps(result))
+
+
+def _warn(warning: str | None) -> None:
+    """One plain line on stderr (stdout stays the results): not rich, which would wrap it and read [..] as markup."""
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @lists_app.command("lists")

@@ -7,7 +7,7 @@ import hashlib
 from sqlalchemy import select
 
 from concord.errors import Conflict, Forbidden, InvalidDocument, NotFound, Problem
-from concord.screening.lists import watchlist_from_records
+from concord.screening.lists import birth_date_warning, watchlist_from_records
 from concord.screening.messages import (LoadScreeningList, MatchDecided, RecordMatchDecision, ScreeningListLoaded,
                                         ScreenName)
 from concord.screening.models import MatchDecision, ScreeningEntry, ScreeningList
@@ -117,7 +117,9 @@ def load_screening_list(cmd: LoadScreeningList, uow, *, directory, screening) ->
                           "added": n.added, "changed": n.changed, "removed": n.removed, "unchanged": n.unchanged})
         uow.commit()
     screening.invalidate()
-    return list_view(lst) | {"added": n.added, "changed": n.changed, "removed": n.removed, "unchanged": n.unchanged}
+    warning = birth_date_warning(watchlist)  # loaded all the same; the administrator learns what it costs
+    return list_view(lst) | {"added": n.added, "changed": n.changed, "removed": n.removed, "unchanged": n.unchanged,
+                             "warnings": [warning] if warning else []}
 
 
 def list_view(lst: ScreeningList) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from concord.errors import InvalidDocument, ProblemList, pointer
-from concord.screening.qualifiers import country_code
+from concord.screening.qualifiers import country_code, parse_date
 
 Kind = Literal["person", "company", "unknown"]
 Sharing = Literal["full", "hit_no_hit"]
@@ -17,6 +17,7 @@ KINDS = {"person": "person", "individual": "person", "company": "company", "orga
          "organisation": "company", "legalentity": "company", "entity": "company", "vessel": "unknown",
          "": "unknown", "unknown": "unknown"}
 SEPARATOR = ";"  # between aliases, identifiers or dates in one CSV cell
+SHOWN = 5  # rows a warning names: a list of thousands of faults stays one line, and the count says how many
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,25 @@ def watchlist_from_records(records: Iterable[Mapping], *, list_id: str, owner_ag
         entries.append(entry_from_record(rec, list_id=list_id, owner_agency=owner_agency, sharing=sharing, row=row))
     problems.raise_if_any(f"watchlist {list_id} has faults; nothing was loaded")
     return Watchlist(list_id, owner_agency, tuple(entries), sharing)
+
+
+def unreadable_birth_dates(watchlist: Watchlist) -> list[tuple[int | None, str]]:
+    """(row, value) of each entry with a date of birth that parse_date cannot read, which matching then ignores."""
+    return [(e.row, bad[0]) for e in watchlist.entries if (bad := [d for d in e.birth_dates if parse_date(d) is None])]
+
+
+def birth_date_warning(watchlist: Watchlist) -> str | None:
+    """One line telling who loads the list which entries lose their date of birth, or None if none does.
+
+    A warning, not a refusal: real lists are messy, and a refused list would screen nobody at all."""
+    if not (bad := unreadable_birth_dates(watchlist)):
+        return None
+    more = ", ..." if len(bad) > SHOWN else ""
+    rows = ", ".join(str(row) for row, _ in bad[:SHOWN])
+    values = ", ".join(repr(value if len(value) <= 40 else value[:40] + "...") for _, value in bad[:SHOWN])
+    return (f"{len(bad)} {'entry has' if len(bad) == 1 else 'entries have'} a date of birth that is not a date "
+            f"(list row{'s' if len(bad) > 1 else ''} {rows}{more}: {values}{more}); matching ignores it, so an entry "
+            "without another date is screened on name and country only; write dates as YYYY, YYYY-MM or YYYY-MM-DD")
 
 
 def read_rows(path: Path) -> list[dict]:

@@ -22,7 +22,9 @@ _COUNTRY_ALIASES = {
     "united states of america": "US", "kosovo": "XK", "cape verde": "CV", "swaziland": "SZ",
     "burma": "MM", "czech republic": "CZ",
 }
-_DATE_RE = re.compile(r"^\s*(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?")
+# Lists write an approximate year after it ('1970 (circa)') or before it ('circa 1970', 'c. 1970', '~1970').
+_DATE_RE = re.compile(r"^\s*(?:(?:circa|ca\.?|c\.|approx(?:imately|\.)?|about|~)\s*)?(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?",
+                      re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
@@ -41,7 +43,8 @@ def country_code(value: str | None) -> str | None:
 
 @lru_cache(maxsize=100_000)
 def parse_date(value: str | None) -> tuple[int, int | None, int | None] | None:
-    """(year, month, day) from 'YYYY', 'YYYY-MM' or 'YYYY-M-D'; month and day may be None."""
+    """(year, month, day) from 'YYYY', 'YYYY-MM' or 'YYYY-M-D', 'circa' or '~' before or after; month and day may
+    be None."""
     m = _DATE_RE.match(value or "")
     if not m:
         return None

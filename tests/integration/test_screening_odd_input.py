@@ -101,3 +101,23 @@ def test_a_field_over_the_csv_limit_names_the_file_and_line(hub, tmp_path):
     refused(run("screen", d / "good.csv", d / "wl_long.csv", "--json"), *words)
     refused(run("screening", "load-list", d / "wl_long.csv", "--name", "un", "--owner", "CUS"), *words)
     assert lists(hub) == {}
+
+
+def test_a_list_with_unreadable_birth_dates_loads_and_says_which_rows_are_screened_without_them(hub, tmp_path):
+    d = files(tmp_path, dates="full_name,date_of_birth\nIvan Petrov,notadate\nOlga Petrova,1970\nJan Smit,31/12/1970\n"
+                               "Ali Veli,1961;1962\n")
+    loaded = run("screening", "load-list", d / "dates.csv", "--name", "un", "--owner", "CUS")
+    assert loaded.exit_code == 0 and json.loads(loaded.stdout)["entries"] == 4, loaded.output
+    line = ("2 entries have a date of birth that is not a date (list rows 0, 2: 'notadate', '31/12/1970'); matching "
+            "ignores it, so an entry without another date is screened on name and country only; write dates as YYYY, "
+            "YYYY-MM or YYYY-MM-DD")
+    assert loaded.stderr.splitlines() == [f"warning: {line}"], loaded.stderr
+    assert json.loads(loaded.stdout)["warnings"] == [line]
+    # the API's path: the same handler answers with the same line, and an empty list when every date is readable
+    def load(date_of_birth):
+        return hub.bus.handle(LoadScreeningList(name="un", owner_agency="CUS", records=[
+            {"full_name": "Ivan Petrov", "date_of_birth": date_of_birth}]), subject=subjects(hub)["admin"])
+    one = line.replace("2 entries have", "1 entry has").replace("rows 0, 2: 'notadate', '31/12/1970'",
+                                                                "row 0: '31.12.1970'")
+    assert load("31.12.1970")["warnings"] == [one] and load("1970-12-31")["warnings"] == []
+    assert lists(hub) == {"un": (3, 1)}  # loaded all the same

@@ -249,3 +249,22 @@ def test_params_lightgbm_refuses_are_named_before_any_file_is_read(tmp_path):
             out = CliRunner().invoke(app, [*command, "--train", str(unread), "--valid", str(unread),
                                            "--params", params], terminal_width=200)
             assert out.exit_code == 2 and "LightGBM refuses them" in out.output and words in out.output, out.output
+
+
+def test_params_lightgbm_does_not_know_are_refused_with_the_closest_name_and_aliases_pass(tmp_path):
+    unread = tmp_path / "unread.csv"
+    unread.write_text("not read: the parameters are checked first\n")
+    for command in (["train", "--models", str(tmp_path / "m")], ["evaluate", "--test", str(unread)]):
+        def run(params):
+            return CliRunner().invoke(app, [*command, "--train", str(unread), "--valid", str(unread),
+                                            "--params", params], terminal_width=200)
+        # LightGBM itself only logs "Unknown parameter" (silenced by verbose -1) and trains without it
+        out = run('{"learnin_rate": 0.1, "num_leaves": 8, "zzz": 1}')
+        words = " ".join(out.output.replace("│", " ").split())  # rich wraps the message in a box
+        assert out.exit_code == 2 and "'learnin_rate' (did you mean 'learning_rate'?)" in words, out.output
+        assert "'zzz'" in words and "num_leaves" not in words, out.output
+        # names and aliases LightGBM knows pass the check, and the file is read (and refused) next
+        out = run('{"eta": 0.3, "num_leaves": 8, "max_leaves": 8, "verbose": 0, "early_stopping_rounds": 5, '
+                  '"n_jobs": 1}')
+        assert out.exit_code == 2 and "lacks the KCS columns" in out.output and "--params" not in out.output, \
+            out.output

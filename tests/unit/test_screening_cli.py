@@ -65,3 +65,22 @@ def test_a_file_without_a_name_column_is_an_error(tmp_path):
     result = CliRunner().invoke(app, [str(bad), str(bad)])
     assert result.exit_code == 2
     assert "full_name" in result.output
+
+
+def test_unreadable_birth_dates_are_screened_on_name_with_one_counted_warning_line(tmp_path):
+    readable = ["1965", "1950-03", "1950-3-21", "1961;1962", "1970 (circa)", "circa 1970", "c. 1970",
+                "~1970", "", "1966-01-02;notadate"]
+    unreadable = ["notadate", "12/01/1970", "n/a", "Jan 1971", "unknown", "circa"]
+    rows = [{"full_name": f"Listed Person {n}", "date_of_birth": d} for n, d in enumerate(readable + unreadable)]
+    watchlist = write(tmp_path / "list.csv", rows)
+    queries = write(tmp_path / "queries.csv", [{"full_name": "Listed Person 10", "date_of_birth": "1970"}])
+    result = CliRunner().invoke(app, [str(watchlist), str(queries), "--json", "--threshold", "0.99"])
+    assert result.exit_code == 0, result.output
+    assert [m["row"] for m in json.loads(result.stdout)["matches"]] == [10]  # loaded, matched on the name
+    # one line; the mixed row 9 counts (its 'notadate' is ignored), five rows named, the count says the rest
+    assert result.stderr.splitlines() == [
+        "warning: 7 entries have a date of birth that is not a date (list rows 9, 10, 11, 12, 13, ...: 'notadate', "
+        "'notadate', '12/01/1970', 'n/a', 'Jan 1971', ...); matching ignores it, so an entry without another "
+        "date is screened on name and country only; write dates as YYYY, YYYY-MM or YYYY-MM-DD"], result.stderr
+    clean = CliRunner().invoke(app, [*files(tmp_path), "--json"])
+    assert clean.exit_code == 0 and clean.stderr == "", clean.stderr
