@@ -15,6 +15,7 @@ from concord.access.models import ApiToken, User
 from concord.db import PLACEHOLDER
 from concord.errors import NotFound, TooManyRequests, Unauthenticated
 from concord.ids import new_id
+from concord.listen import listen
 
 log = logging.getLogger(__name__)
 
@@ -191,36 +192,25 @@ class TokenReader:
         return self._listening
 
     def _listen(self, stop: threading.Event) -> None:
-        import os
+        def listening(conn) -> bool:
+            # A request checks this socket before it trusts the cache: a notification the kernel holds but this
+            # thread has not yet read (it waits for the GIL) already sends requests to the table.
+            pending = select.poll()
+            pending.register(conn.pgconn.socket, select.POLLIN)
+            if stop.is_set() or stop is not self._stop:
+                return False
+            self._pending = pending
+            self.drop()  # whatever changed before the LISTEN was unseen
+            self._listening = True
+            return True
 
-        import psycopg
-
-        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not stop.is_set():
-            try:
-                with psycopg.connect(dsn, autocommit=True, connect_timeout=5,
-                                     application_name=f"concord-credentials:{os.getpid()}") as conn:
-                    conn.execute(f"LISTEN {self.CHANNEL}")
-                    # A request checks this socket before it trusts the cache: a notification the kernel holds
-                    # but this thread has not yet read (it waits for the GIL) already sends requests to the table.
-                    pending = select.poll()
-                    pending.register(conn.pgconn.socket, select.POLLIN)
-                    if stop.is_set() or stop is not self._stop:
-                        break
-                    self._pending = pending
-                    self.drop()  # whatever changed before the LISTEN was unseen
-                    self._listening = True
-                    while not stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self.drop()
-                        # a dead connection shows here, not in a quiet notifies(); what arrives meanwhile is queued
-                        conn.execute("SELECT pg_backend_pid()")
-            except Exception as e:  # not listening: serve nothing from cache until listening again
-                log.warning("credential listener lost its connection (%s); retrying", e.__class__.__name__)
+        def lost() -> None:  # not listening: serve nothing from cache until listening again
             if stop is self._stop:
                 self._listening = False
                 self.drop()
-            stop.wait(1.0)
+
+        listen(self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False), self.CHANNEL,
+               stop, name="credentials", listening=listening, heard=self.drop, lost=lost)
 
 
 def authenticate(token: str | None, tokens: TokenReader, refusals=None, client: str = "unknown",

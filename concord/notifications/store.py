@@ -17,6 +17,7 @@ from datetime import timedelta
 import orjson
 from sqlalchemy import Text, bindparam, cast, delete, func, null, select, text
 
+from concord.listen import listen
 from concord.notifications.models import NotificationAudience as A
 from concord.notifications.models import NotificationEvent as E
 
@@ -185,23 +186,12 @@ class NotificationStore:
                              daemon=True).start()
 
     def _listen(self, stop: threading.Event) -> None:
-        import psycopg
-
-        def wake():
+        def wake(conn=None) -> None:  # on the LISTEN too: what was stored before it
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the server is stopping
                 self._loop.call_soon_threadsafe(self._wake.set)
 
-        while not stop.is_set():
-            try:
-                with psycopg.connect(self._listen_url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    wake()  # what was stored before the LISTEN
-                    while not stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            wake()
-            except Exception as e:  # the tail's poll goes on meanwhile
-                log.warning("notification listener lost its connection (%s); retrying", e.__class__.__name__)
-            stop.wait(1.0)
+        # while it reconnects, the tail's poll goes on
+        listen(self._listen_url, CHANNEL, stop, name="notification", listening=wake, heard=wake)
 
     async def stop(self) -> None:
         self._stop_listening.set()
