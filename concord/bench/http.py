@@ -51,26 +51,21 @@ def _drain(database_url: str, limit: float = 60.0) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (the workers of `concord serve --workers N`), from /proc."""
+def _children(pid: int) -> list[tuple[int, bytes]]:
+    """(pid, command line) of the processes whose parent is `pid` (the workers of `concord serve --workers N`, its
+    relay process), from /proc."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
+                command = (entry / "cmdline").read_bytes()
                 # multiprocessing's resource tracker is a child too, but serves nothing
                 if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid \
-                        and b"resource_tracker" not in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
+                        and b"resource_tracker" not in command:
+                    found.append((int(entry.name), command))
+            except (OSError, IndexError, ValueError):  # gone meanwhile
                 continue
     return found
-
-
-def _command_line(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:  # gone meanwhile
-        return b""
 
 
 class _ServerCpu:
@@ -86,8 +81,8 @@ class _ServerCpu:
         self.pid, self.tick = pid, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         children = _children(pid) if Path("/proc").is_dir() else []
         # `concord relay` (CONCORD_RELAY_PROCESS): its CPU is the server's, but it serves no requests
-        self.relay = [p for p in children if _command_line(p).endswith(b"\0relay\0")]
-        self.workers = [p for p in children if p not in self.relay]
+        self.relay = [p for p, command in children if command.endswith(b"\0relay\0")]
+        self.workers = [p for p, _ in children if p not in self.relay]
 
     def _ticks(self) -> tuple[int, list[int]] | None:
         total, loops = 0, []
