@@ -49,6 +49,15 @@ def _postmaster(known: set[int]) -> set[int]:
     return roots | {pid for pid, parent in parents.items() if parent in roots}
 
 
+def _machine() -> tuple[int, int] | None:
+    """(ticks the machine's cores were busy, ticks the hypervisor gave to other guests: steal), from /proc/stat."""
+    try:
+        user, nice, system, _, _, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    except (OSError, ValueError):
+        return None
+    return user + nice + system + irq + softirq, steal
+
+
 class CpuGroups:
     """CPU seconds per lodging of each process group over a stretch of a run, read from /proc and getrusage."""
 
@@ -58,7 +67,7 @@ class CpuGroups:
 
     def _snapshot(self) -> dict:
         me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        snap = {"server": {pid: _ticks(pid) for pid in self.server_pids},
+        snap = {"server": {pid: _ticks(pid) for pid in self.server_pids}, "machine": _machine(),
                 "load_generator": me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime}
         if self.database_url:
             ours, every = _postgres_pids(self.database_url)
@@ -94,3 +103,8 @@ class CpuGroups:
         result["cores_busy"] = round(total / wall, 2)
         # the rate at which the sum would fill every core: no more can be lodged here, whatever the waits
         result["cpu_bound_declarations_per_s"] = round(cores * 1e3 / per["total"]) if per["total"] else None
+        if before["machine"] and after["machine"]:  # what else took the cores: a figure is the run's only where both
+            # stay near 0 (this machine is a VM: its host lends the cores, and takes some back as steal)
+            busy, steal = (round((a - b) / TICK / wall, 2) for a, b in zip(after["machine"], before["machine"]))
+            result["cores_busy_outside"] = max(0.0, round(busy - total / wall, 2))
+            result["cores_stolen"] = steal

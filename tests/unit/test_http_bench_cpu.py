@@ -67,3 +67,23 @@ def test_cpu_per_group_counts_the_postgres_backend_that_did_the_work(pg_url):
     assert per["postgres_all"] >= per["postgres_backends"]
     assert per["total"] == pytest.approx(per["server"] + per["load_generator"] + per["postgres_all"], abs=0.01)
     assert result["cpu_bound_declarations_per_s"] == round((os.cpu_count() or 1) * 1e3 / per["total"])
+
+
+
+def test_what_else_takes_the_cores_is_reported_beside_the_run():
+    """Another process burning CPU during the stretch (here one this process has not yet reaped, so that
+    getrusage does not count it in the load generator) shows as cores busy outside the measured groups."""
+    import subprocess
+
+    from concord.bench.cpu import CpuGroups
+
+    spin = "import time\nwhile time.process_time() < 0.3: pass"
+    result: dict = {}
+    wall = time.perf_counter()
+    with CpuGroups([], None).measure(result, lodgings=1000):
+        other = subprocess.Popen([sys.executable, "-c", spin])
+        os.waitid(os.P_PID, other.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped
+    wall = time.perf_counter() - wall
+    other.wait()
+    assert result["cores_busy_outside"] * wall >= 0.25, result  # its 0.3 CPU-s, less the rounding
+    assert result["cores_stolen"] >= 0
