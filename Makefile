@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/concord demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25
 
 # Unit and SQLite integration tests, without servers, benchmarks, PostgreSQL or NATS: for while you work.
 test-fast: $(STAMP)
