@@ -29,6 +29,9 @@ HELP = {
     "concord_audit_unsigned_entries": ("gauge", "audit entries after the last signed checkpoint"),
     "concord_webhook_deliveries": ("gauge", "webhook deliveries by state (pending, delivered, dead)"),
     "concord_sse_streams_open": ("gauge", "notification streams open (on every worker)"),
+    "concord_rule_evaluation_errors_total": ("counter", "risk rules and hunt indicators that failed on a lodged "
+                                                       "declaration (a field they read is absent): they did not hit; "
+                                                       "the log names the first of each rule version"),
     "concord_event_loop_stalls_total": ("counter", "times the event loop did not run for CONCORD_STALL_LOG_MS or "
                                                    "more (each logged with every thread's stack)"),
     "concord_process_resident_memory_bytes": ("gauge", "resident set size of each worker process (by pid)"),

@@ -6,6 +6,7 @@ import pytest
 
 from concord.declarations.schemas import parse_declaration
 from concord.errors import InvalidDocument
+from concord.observability.metrics import METRICS
 from concord.risk.catalogue.rules import CompiledRule, RuleSet, activation, compile_rule
 from concord.routing.criteria import Rates
 from support import declaration, item
@@ -82,6 +83,11 @@ def test_validity_period_and_runtime_errors():
                      rule('declaration.destination_country.startsWith("D")', "NULL-FIELD")], 1)
     assert rules.evaluate(doc(), RATES, NOW) == []
     assert rules.errors[("NULL-FIELD", 1)] == 1  # destination_country is null here: no hit, but counted
+    # and in /metrics, where an operator can alert on it; a rule only tried (live=False) is not counted there
+    counted = METRICS.counters[("concord_rule_evaluation_errors_total", ())]
+    rules.evaluate(doc(), RATES, NOW)
+    RuleSet(rules.rules, 1, live=False).evaluate(doc(), RATES, NOW)
+    assert METRICS.counters[("concord_rule_evaluation_errors_total", ())] == counted + 1
     assert [r.id for r in rules.evaluate(doc(), RATES, NOW + timedelta(days=2))] == ["LATER"]
 
 

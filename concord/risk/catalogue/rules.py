@@ -11,6 +11,7 @@ from datetime import datetime
 import cel
 
 from concord.errors import InvalidDocument, Problem
+from concord.observability.metrics import METRICS
 from concord.risk.catalogue.history import empty_history, empty_item_history
 from concord.routing.criteria import Rates
 
@@ -321,6 +322,8 @@ class RuleSet:
             except Exception as e:  # noqa: BLE001 - a field absent from this declaration: the rule does not hit
                 key = (rule.id, rule.version)
                 self.errors[key] += 1
+                if self.live:  # a rule failing on every declaration is a rule that never hits: operators alert on it
+                    METRICS.inc("concord_rule_evaluation_errors_total")
                 if key not in self.first_error:
                     self.first_error[key] = (declaration_id, f"{type(e).__name__}: {e}")
                     if self.live:  # once per rule version: the risk unit learns its rule misses some declarations
