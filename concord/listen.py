@@ -30,7 +30,7 @@ def listen(url: str, channel: str, stop: threading.Event, *, name: str, listenin
                     for _ in conn.notifies(timeout=1.0, stop_after=1):
                         heard()
                     # a dead connection shows here, not in a quiet notifies(); what arrives meanwhile is queued
-                    conn.execute("SELECT 1")
+                    conn.execute("SELECT pg_backend_pid()")
         except Exception as e:  # noqa: BLE001 - the server restarted or the network failed: listen again
             log.warning("%s listener lost its connection (%s); retrying", name, e.__class__.__name__)
         lost()
