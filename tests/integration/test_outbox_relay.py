@@ -180,3 +180,28 @@ def test_a_sweep_leaves_what_memory_holds_and_every_event_leaves_once(concord):
     assert _lead(seen, mine) == _stored(concord, mine) and _unpublished(concord) == 0
     ids = [m["id"] for m in seen if m["audience"] == "CUS"]
     assert len(ids) == len(set(ids))  # each event once per audience
+
+
+def test_a_sweep_stops_at_the_end_it_read_and_leaves_later_commits_to_the_next(concord):
+    """The relay process publishes by sweeping alone. A sweep that read on until it found nothing chased every
+    commit landing while it ran: at 100 lodgings a second it published one or two per sweep, 50 sweeps a second,
+    each with its three transactions and a wake-up of every worker's tail. Now it ends at the end it read."""
+    relay = concord.bus.relay
+    relay.flush()  # the start-up sweep
+    other = bootstrap(concord.settings, clock=FixedClock())  # another worker: its rows reach this relay by the table
+    try:
+        first, later, seen = _lodge(other, "SWEEP-1"), [], []
+
+        def deliver(message):  # another worker commits while this sweep publishes
+            seen.append(message)
+            if not later:
+                later.append(_lodge(other, "SWEEP-2"))
+
+        concord.transport.subscribe(deliver)
+        relay.flush()
+        assert _lead(seen, first) == _stored(concord, first) and not _lead(seen, later[0])
+        assert _unpublished(concord) == len(_stored(concord, later[0])) > 0
+        relay.flush()  # the next sweep
+        assert _lead(seen, later[0]) == _stored(concord, later[0]) and _unpublished(concord) == 0
+    finally:
+        other.close()
