@@ -38,11 +38,13 @@ def bench_edifact(json_output: bool = JSON, count: int = 2000,
 
 
 @app.command("pause")
-def bench_pause(json_output: bool = JSON, groups: int = 150):
+def bench_pause(json_output: bool = JSON, groups: int = 150,
+                postgres: str = typer.Option(None, help="PostgreSQL server URL (its postgres database): lodge in a "
+                                                        "fresh database there instead of SQLite")):
     """What a pause costs: group commits back to back, beside the same after the thread has slept 1 or 4 ms."""
     from concord.bench.ingest import pause_cost
 
-    _print(pause_cost(groups), json_output)
+    _print(pause_cost(groups, postgres=postgres), json_output)
 
 
 @app.command("http")

@@ -116,7 +116,8 @@ def run(count: int = 20000, batch: int = MAX_BATCH, chunk: int = BULK_CHUNK) -> 
             "goal": "pipeline >= 8000/s and within 4x of raw inserts of the same rows"}
 
 
-def pause_cost(groups: int = 150, sizes: tuple = (1, 5), pauses: tuple = (0.0, 0.001, 0.004)) -> dict:
+def pause_cost(groups: int = 150, sizes: tuple = (1, 5), pauses: tuple = (0.0, 0.001, 0.004),
+               postgres: str | None = None) -> dict:
     """What a pause costs the next piece of work: the same group commits run back to back (the baseline), and each
     after the thread has slept for a moment, as the server's event loop does between requests at moderate rates.
 
@@ -124,12 +125,15 @@ def pause_cost(groups: int = 150, sizes: tuple = (1, 5), pauses: tuple = (0.0, 0
     CPU of one committed back to back, and a group of five 1.35 times, for the same calls; the first statements
     after the pause were hit hardest. So the server's CPU per declaration at 70 % of its maximum is well above that
     at the maximum, where its loop never sleeps; that, not only the group commit's amortisation, keeps the loop
-    ~90 % busy there (bench http)."""
+    ~90 % busy there (bench http).
+
+    `postgres`: a PostgreSQL server URL; the groups are lodged in a fresh database there instead of SQLite."""
+    from concord.bench.http import _database
     from concord.declarations.messages import LodgeGroup
     from concord.declarations.schemas import declaration_document
 
-    with tempfile.TemporaryDirectory() as tmp:
-        app = bootstrap(Settings(database_url=f"sqlite:///{Path(tmp) / 'pause.db'}", var_dir=Path(tmp)))
+    with tempfile.TemporaryDirectory() as tmp, _database(postgres) as url:
+        app = bootstrap(Settings(database_url=url or f"sqlite:///{Path(tmp) / 'pause.db'}", var_dir=Path(tmp)))
         from importlib import resources
 
         app.bus.handle(LoadConfig(text=resources.files("concord.demo").joinpath("coordination.yaml").read_text()))
@@ -172,7 +176,7 @@ def pause_cost(groups: int = 150, sizes: tuple = (1, 5), pauses: tuple = (0.0, 0
             cpu.append(time.thread_time() - c)
         return {"cpu_ms_p50": round(statistics.median(cpu) * 1e3, 3)}
 
-    return {"groups_per_case": groups, **result,
+    return {"database": "postgresql" if postgres else "sqlite", "groups_per_case": groups, **result,
             "baseline_plain_python_json": _against_back_to_back({_case(p): plain(p) for p in pauses}),
             "reading": "cpu_vs_back_to_back above 1: the same work costs more after the thread has been idle"}
 

@@ -18,8 +18,12 @@ def test_risk_engine_bench_documents_are_valid_declarations():
     assert len(docs) == 5 and all(d["items"] and d["lrn"] for d in docs)
 
 
-def test_pause_bench_compares_each_case_with_work_done_back_to_back():
-    out = ingest.pause_cost(groups=4, sizes=(1, 2), pauses=(0.0, 0.002))
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_pause_bench_compares_each_case_with_work_done_back_to_back(database, request):
+    server = request.getfixturevalue("pg_server") and "postgresql://postgres@127.0.0.1:5432/postgres" \
+        if database == "postgresql" else None
+    out = ingest.pause_cost(groups=4, sizes=(1, 2), pauses=(0.0, 0.002), postgres=server)
+    assert out["database"] == database
     for case in ("groups_of_1", "groups_of_2", "baseline_plain_python_json"):
         runs = out[case]
         assert set(runs) == {"back_to_back", "after_2_ms_sleep"}

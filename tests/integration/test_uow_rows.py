@@ -9,6 +9,7 @@ from concord.clearance.models import AgencyTask
 from concord.declarations.messages import SubmitDeclaration
 from concord.declarations.schemas import parse_declaration
 from concord.errors import Conflict
+from concord.messaging.models import EventRecord
 from support import declaration, item, subjects
 
 
@@ -60,3 +61,27 @@ def test_an_unchanged_or_rolled_back_row_writes_nothing(concord):
         assert uow.fetch(AgencyTask, TASK_COLUMNS, id="TSK-none") == []
     with concord.sessions() as s:
         assert s.get(AgencyTask, nppo.id).status == "open"
+
+
+def test_a_staged_row_alone_is_stored_as_it_is_among_others(concord):
+    """PostgreSQL writes a group's rows as one unnest of arrays, and a row alone as VALUES (db._one_row): both forms
+    store the same values (None, JSON, aware times, non-ASCII text), read back by the ORM alike."""
+    at = datetime(2026, 12, 5, 13, 45, 1, 654321, tzinfo=timezone.utc)
+
+    def event(n: int) -> dict:
+        return {"id": f"ev_forms{n}", "name": "DeclarationLodged", "declaration_id": None if n == 2 else f"dcl_{n}",
+                "agency": "NPPO", "occurred_at": at, "published_at": None,
+                "payload": {"n": n, "note": "Ærø – 検疫", "nested": [1, {"two": None}]}}
+
+    for group in ([event(1)], [event(2), event(3)]):
+        with concord.uow() as uow:
+            for row in group:
+                uow.stage(EventRecord, row)
+            uow.commit()
+    with concord.sessions() as s:
+        stored = {e.id: e for e in s.scalars(select(EventRecord).where(EventRecord.id.like("ev_forms%")))}
+        assert s.scalar(select(EventRecord.id).where(EventRecord.occurred_at == at, EventRecord.id == "ev_forms1"))
+    for n in (1, 2, 3):
+        e, want = stored[f"ev_forms{n}"], event(n)
+        assert (e.name, e.declaration_id, e.agency, e.occurred_at, e.published_at, e.payload) == \
+               (want["name"], want["declaration_id"], want["agency"], at, None, want["payload"])
