@@ -12,7 +12,7 @@ import orjson
 from concord.access.identity import Subject
 from concord.access.messages import IssueToken, RevokeToken
 from concord.access.models import ApiToken, User
-from concord.db import PLACEHOLDER
+from concord.driver import PLACEHOLDER
 from concord.errors import NotFound, TooManyRequests, Unauthenticated
 from concord.ids import new_id
 from concord.listen import listen

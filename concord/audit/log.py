@@ -9,7 +9,7 @@ from concord.audit.canonical import canonical_entry, canonical_json  # noqa: F40
 from concord.audit.merkle import leaf_hash
 from concord.audit.models import AuditEntry
 from concord.clock import as_utc
-from concord.db import PLACEHOLDER, _sql_type, executemany, insert_rows, insert_sql
+from concord.driver import PLACEHOLDER, _sql_type, executemany, insert_rows, insert_sql
 
 COLUMNS = ("seq", "at", "actor", "agency", "action", "resource", "purpose", "agreement", "outcome", "owner",
            "request_id", "body", "leaf_hash")

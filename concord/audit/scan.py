@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from sqlalchemy.engine import Connection
 
 from concord.audit.canonical import frame_end, frame_head, frame_mid
-from concord.db import PLACEHOLDER
+from concord.driver import PLACEHOLDER
 
 MAX_FINDINGS = 20
 

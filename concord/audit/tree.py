@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from concord.audit.merkle import (EMPTY_ROOT, ProofError, TreeHasher, complete_nodes, consistency_ranges, fold_nodes,
                                   frontier_ranges)
 from concord.audit.models import AuditCheckpoint, AuditEntry
-from concord.db import PLACEHOLDER
+from concord.driver import PLACEHOLDER
 
 NODE_BATCH = 5000
 LEVEL_SHIFT = 40  # node id = level << 40 | index: room for 2**40 leaves

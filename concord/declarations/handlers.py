@@ -18,7 +18,7 @@ from concord.declarations.messages import (AmendDeclaration, CancelDeclaration, 
                                            GoodsArrived, LodgeGroup, RecordArrival, RiskAssessed,
                                            SubmitDeclaration)
 from concord.declarations.models import Declaration, DeclarationVersion, facets
-from concord.db import PLACEHOLDER
+from concord.driver import PLACEHOLDER
 from concord.hunting.keys import stage_keys
 from concord.errors import ConcordError, Conflict, Forbidden, InvalidDocument, NotFound, Problem
 from concord.ids import new_id

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy.orm import sessionmaker
 
 from concord.clock import Clock
-from concord.db import PLACEHOLDER, pipeline
+from concord.driver import PLACEHOLDER, pipeline
 from concord.messaging.models import EventRecord
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from types import FunctionType, SimpleNamespace
 
-from concord.db import PLACEHOLDER
+from concord.driver import PLACEHOLDER
 
 
 @lru_cache(maxsize=None)

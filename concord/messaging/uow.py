@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from concord.clock import Clock
-from concord.db import bulk_insert, pipeline
+from concord.driver import bulk_insert, pipeline
 from concord.ids import new_id
 from concord.messaging.messages import Event
 from concord.messaging.models import EventRecord

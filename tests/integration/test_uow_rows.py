@@ -64,7 +64,7 @@ def test_an_unchanged_or_rolled_back_row_writes_nothing(concord):
 
 
 def test_a_staged_row_alone_is_stored_as_it_is_among_others(concord):
-    """PostgreSQL writes a group's rows as one unnest of arrays, and a row alone as VALUES (db._one_row): both forms
+    """PostgreSQL writes a group's rows as one unnest of arrays, and a row alone as VALUES (driver._one_row): both forms
     store the same values (None, JSON, aware times, non-ASCII text), read back by the ORM alike."""
     at = datetime(2026, 12, 5, 13, 45, 1, 654321, tzinfo=timezone.utc)
 

@@ -16,7 +16,7 @@ from concord.schema import metadata
 
 ROOT = Path(__file__).resolve().parents[2] / "concord"
 SKIP = {"migrations", "bench"}  # migrations create the schema; benchmarks build bare tables of their own
-# A statement whose table is itself a parameter (db.bulk_insert: INSERT INTO {table.name}) takes its columns
+# A statement whose table is itself a parameter (driver.bulk_insert: INSERT INTO {table.name}) takes its columns
 # from the Table object, so the metadata is its source already.
 STATEMENT = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE)\s", re.I)
 KEYWORDS = {"and", "or", "in", "is", "null", "not", "order", "by", "limit", "where", "set", "returning", "asc", "desc"}

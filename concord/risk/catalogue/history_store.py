@@ -32,7 +32,7 @@ from sqlalchemy import bindparam, delete, text
 
 from concord.risk.catalogue.history import (WINDOWS, DeclarationHistory, _declaration_key, empty_history,
                                             empty_item_history)
-from concord.db import PLACEHOLDER, bulk_insert
+from concord.driver import PLACEHOLDER, bulk_insert
 from concord.risk.models import HistoryEntry
 
 MICRO = 1_000_000
