@@ -82,7 +82,8 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None),
     # the workers' settings (spawned processes read them), and the relay process's
     set_process_environment(CONCORD_WORKERS=str(workers), CONCORD_RELAY_ELSEWHERE=str(separate_relay).lower())
     own_metrics_dir = None
-    if workers > 1 and s.metrics_dir is None:  # a directory for this run, where each worker publishes its counters
+    if (workers > 1 or separate_relay) and s.metrics_dir is None:  # a directory for this run, where each worker
+        # (and the relay process) publishes its counters and memory for the scrapes
         import tempfile
 
         own_metrics_dir = tempfile.mkdtemp(prefix="concord-metrics-")

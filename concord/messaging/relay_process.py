@@ -48,13 +48,34 @@ def run() -> None:
                 hub.transport.subscribe_batch(hub.notifications.store.store)
             hub.bus.relay.may_sweep = lambda: leader.leading
             hub.bus.relay.start(interval=SWEEP_S)
-            await stop.wait()
+            if hub.settings.metrics_dir is not None:  # `concord serve` made one: the workers' scrapes show this process
+                await _publish_metrics(hub.settings.metrics_dir, stop)
+            else:
+                await stop.wait()
             hub.bus.relay.stop()  # its last sweep, while it still holds the lock
         finally:
             leader.stop()
             hub.close()
 
     asyncio.run(main())
+
+
+async def _publish_metrics(directory, stop) -> None:
+    """Until `stop`: this process's counters and memory, every second, where the workers' scrapes add them
+    (observability/workers.py), its memory as concord_process_resident_memory_bytes{worker="relay"}."""
+    import asyncio
+    import contextlib
+
+    from concord.observability.metrics import METRICS, resident_memory
+    from concord.observability.workers import EVERY, publish_job
+
+    publish = publish_job(directory, METRICS, lambda: {
+        ("concord_process_resident_memory_bytes", (("worker", "relay"),)): resident_memory()}, role="relay")
+    while not stop.is_set():
+        publish()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), EVERY)
+    publish()  # its counts up to the stop stay in the sums
 
 
 def _die_with_parent() -> None:

@@ -34,7 +34,8 @@ HELP = {
                                                        "the log names the first of each rule version"),
     "concord_event_loop_stalls_total": ("counter", "times the event loop did not run for CONCORD_STALL_LOG_MS or "
                                                    "more (each logged with every thread's stack)"),
-    "concord_process_resident_memory_bytes": ("gauge", "resident set size of each worker process (by pid)"),
+    "concord_process_resident_memory_bytes": ("gauge", "resident set size of each worker process (by pid) and of "
+                                                       "the relay process (worker=\"relay\")"),
     "concord_workers_reporting": ("gauge", "worker processes whose counters this scrape sums (alive ones)"),
     "concord_risk_model_score_psi": ("gauge", "the learned model's score drift (PSI) at its last hourly check, by "
                                               "model version (alert at 0.25)"),
@@ -200,7 +201,7 @@ def exposition(app) -> str:
                 mine = histograms.setdefault(key(name, labels), [0] * len(h))
                 histograms[key(name, labels)] = [a + b for a, b in zip(mine, h)]
             if worker["fresh"]:
-                reporting += 1
+                reporting += worker.get("role", "worker") == "worker"
                 for name, labels, value in worker["gauges"]:
                     k = key(name, labels)
                     hub_gauges[k] = hub_gauges.get(k, 0.0) + value if not labels else value

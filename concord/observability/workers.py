@@ -21,24 +21,24 @@ EVERY = 1.0  # seconds between a worker's publications
 STALE = 5 * EVERY  # a file not rewritten for this long is a dead worker's: its counters stay, its gauges go
 
 
-def snapshot(registry, gauges: dict) -> dict:
-    """A worker's counters, histograms and process gauges, as JSON-ready lists."""
+def snapshot(registry, gauges: dict, role: str = "worker") -> dict:
+    """A worker's (or the relay process's) counters, histograms and process gauges, as JSON-ready lists."""
     with registry.lock:
         counters = [[n, [list(p) for p in labels], v] for (n, labels), v in registry.counters.items()]
         histograms = [[n, [list(p) for p in labels], list(h)] for (n, labels), h in registry.histograms.items()]
-    return {"pid": os.getpid(), "counters": counters, "histograms": histograms,
+    return {"pid": os.getpid(), "role": role, "counters": counters, "histograms": histograms,
             "gauges": [[n, [list(p) for p in labels], v] for (n, labels), v in gauges.items()]}
 
 
-def publish_job(directory: Path, registry, process_gauges):
-    """A job writing this worker's snapshot to its file (atomically: a reader never sees half a file)."""
+def publish_job(directory: Path, registry, process_gauges, role: str = "worker"):
+    """A job writing this process's snapshot to its file (atomically: a reader never sees half a file)."""
     directory = Path(directory)
 
     def publish() -> None:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{os.getpid()}.json"
         part = path.with_suffix(".part")
-        part.write_text(json.dumps(snapshot(registry, process_gauges())))
+        part.write_text(json.dumps(snapshot(registry, process_gauges(), role)))
         os.replace(part, path)
     return publish
 

@@ -109,7 +109,8 @@ def _series(body: str, name: str) -> dict[str, float]:
 
 def test_a_scrape_of_two_workers_counts_both(tmp_path, pg_url):
     """`concord serve --workers 2` on PostgreSQL: whichever worker a scrape reaches, it counts every lodging of
-    both (each worker publishes its counters; the one scraped adds the others'), and says two workers report."""
+    both (each worker publishes its counters; the one scraped adds the others'), says two workers report, and
+    shows the memory of each and of the relay process."""
     import subprocess
     import time
 
@@ -150,7 +151,10 @@ def test_a_scrape_of_two_workers_counts_both(tmp_path, pg_url):
             assert _series(body, "concord_lodgings_total") == {"concord_lodgings_total": lodged}, body
             posted = _series(body, 'concord_http_requests_total{method="POST",route="/api/v1/declarations"')
             assert sum(posted.values()) == lodged
-            assert len(_series(body, "concord_process_resident_memory_bytes{")) == 2
+            assert _series(body, "concord_workers_reporting") == {"concord_workers_reporting": 2}  # not the relay
+            memory = _series(body, "concord_process_resident_memory_bytes{")
+            # each worker's by its pid, and the relay process's (started beside them on PostgreSQL)
+            assert len(memory) == 3 and memory['concord_process_resident_memory_bytes{worker="relay"}'] > 0, memory
     finally:
         server.terminate()
         server.wait(timeout=60)
