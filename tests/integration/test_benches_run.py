@@ -43,6 +43,22 @@ def test_every_benchmark_is_a_concord_bench_command():
         assert f" {name} " in listed, name
 
 
+@pytest.mark.parametrize("command", [["http"], ["pause"], ["relay"], ["alerts"], ["soak", "--postgres"],
+                                     ["soak", "--database"]])
+def test_a_postgres_url_that_cannot_serve_is_refused_before_the_bench_starts(command):
+    from typer.testing import CliRunner
+
+    from concord.cli import app
+
+    option = command[1:] or ["--postgres"]
+    for url, said in [("localhost:5432", "is not a PostgreSQL URL: give postgresql://"),
+                      ("postgresql://postgres@127.0.0.1:1/postgres", "PostgreSQL does not answer at")]:
+        out = CliRunner().invoke(app, ["bench", command[0], *option, url], terminal_width=400)
+        shown = " ".join(out.output.replace("│", " ").split())  # the error box wraps at 80 columns
+        assert out.exit_code == 2 and said in shown, out.output
+        assert f"Invalid value for '{option[0]}'" in shown and "Traceback" not in shown, out.output
+
+
 def test_access_bench_runs_through_the_cli_and_prints_one_json_object():
     import json
 
