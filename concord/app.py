@@ -17,7 +17,7 @@ from concord import __version__
 from concord.bounds import request_id as request_id_of
 from concord.clearance.messages import CheckDeadlines
 from concord.errors import ConcordError, InvalidDocument, Problem, problem_of
-from concord.housekeeping import HOUSEKEEPING_S, housekeeping_job
+from concord.housekeeping import FIRST_STATISTICS_S, HOUSEKEEPING_S, first_statistics_job, housekeeping_job
 from concord.ids import new_id
 from concord.observability.logs import REQUEST_ID
 
@@ -148,8 +148,10 @@ def create_app(concord=None, *, background: bool = True) -> FastAPI:
                 from concord.db import wal_checkpoint_job
 
                 _periodic(stop, 0.1, wal_checkpoint_job(c.engine), "wal-checkpoint")
-            elif (tidy := housekeeping_job(c.engine)) is not None:  # PostgreSQL with autovacuum off
-                _periodic(stop, HOUSEKEEPING_S, once(tidy), "db-housekeeping")
+            else:  # PostgreSQL
+                _periodic(stop, FIRST_STATISTICS_S, once(first_statistics_job(c.engine)), "db-first-statistics")
+                if (tidy := housekeeping_job(c.engine)) is not None:  # autovacuum off
+                    _periodic(stop, HOUSEKEEPING_S, once(tidy), "db-housekeeping")
             if c.lanes is not None:  # every worker, from the start: it receives the others' decisions before lodging
                 c.lanes.start()
             for name, (seconds, job) in c.periodic.items():  # jobs bootstrap wired
