@@ -11,6 +11,11 @@ app = typer.Typer(help="Benchmarks that print figures beside a baseline.", no_ar
 JSON = typer.Option(False, "--json", help="print one JSON object on one line")
 
 
+def _postgres(help_text: str = "PostgreSQL server URL (its postgres database): run on a fresh database there "
+                                "instead of SQLite"):
+    return typer.Option(None, callback=_server, help=help_text)
+
+
 def _server(url: str | None) -> str | None:
     """A PostgreSQL server's URL (--postgres), checked before the bench starts: PostgreSQL answers there, or the
     command says what to fix (it failed with a traceback, some benches after minutes of SQLite runs)."""
@@ -57,8 +62,7 @@ def bench_edifact(json_output: bool = JSON, count: int = 2000,
 
 @app.command("pause")
 def bench_pause(json_output: bool = JSON, groups: int = 150,
-                postgres: str = typer.Option(None, callback=_server, help="PostgreSQL server URL (its postgres database): lodge in a "
-                                                        "fresh database there instead of SQLite")):
+                postgres: str = _postgres()):
     """What a pause costs: group commits back to back, beside the same after the thread has slept 1 or 4 ms."""
     from concord.bench.ingest import pause_cost
 
@@ -67,8 +71,7 @@ def bench_pause(json_output: bool = JSON, groups: int = 150,
 
 @app.command("http")
 def bench_http(json_output: bool = JSON, seconds: float = 8.0, connections: int = 32,
-               postgres: str = typer.Option(None, callback=_server, help="PostgreSQL server URL (its postgres database): run on a "
-                                                        "fresh database there instead of SQLite"),
+               postgres: str = _postgres(),
                at: list[int] = typer.Option([], help="also measure latency at this rate (declarations/s); repeatable"),
                workers: int = typer.Option(1, min=1, help="`concord serve --workers N` (PostgreSQL)"),
                compare: bool = typer.Option(False, "--compare", help="one run of SQLite with one worker, PostgreSQL "
@@ -102,7 +105,7 @@ def bench_soak(json_output: bool = JSON, minutes: float = typer.Option(10.0, hel
                database: str = typer.Option("sqlite", help="sqlite, postgresql (the server at 127.0.0.1:5432) or "
                                                             "a PostgreSQL server's URL: the soak creates its own "
                                                             "database there and drops it after"),
-               postgres: str = typer.Option(None, callback=_server, help="the same as --database URL (kept for older scripts)"),
+               postgres: str = _postgres("the same as --database URL (kept for older scripts)"),
                workers: int = typer.Option(1, help="`concord serve --workers N` (PostgreSQL only)"),
                model: bool = typer.Option(False, "--model", help="with an active learned model, as bench http")):
     """The server held at 70 % of its maximum for N minutes: errors, p99, CPU per lodging and event-loop stalls per
@@ -139,8 +142,7 @@ def bench_audit_flood(json_output: bool = JSON, requests: int = 5000):
 
 @app.command("relay")
 def bench_relay(json_output: bool = JSON, count: int = 2000, rounds: int = 3,
-                postgres: str = typer.Option(None, callback=_server, help="PostgreSQL server URL (its postgres database): run on a "
-                                                         "fresh database there instead of SQLite")):
+                postgres: str = _postgres()):
     """The outbox relay: events cut for each audience per second, beside the same events published whole; and the
     notification store writing them."""
     from concord.bench.relay import run
@@ -243,8 +245,8 @@ def bench_alerts(json_output: bool = JSON, subscribers: int = 1000,
                  declarations: int = typer.Option(100, help="lodged over HTTP during the run, at --rate"),
                  rate: float = typer.Option(10.0, help="lodgings per second"),
                  deliveries: int = typer.Option(5000, help="webhook deliveries, signed and unsigned"),
-                 postgres: str = typer.Option(None, callback=_server, help="PostgreSQL server URL (its postgres database): the streams "
-                                                         "on a fresh database there instead of SQLite"),
+                 postgres: str = _postgres("PostgreSQL server URL (its postgres database): the streams on a "
+                                           "fresh database there instead of SQLite"),
                  relay_process: bool = typer.Option(True, "--relay-process/--relay-in-worker",
                                                     help="with --postgres: the relay in a process of its own (the "
                                                          "default), or in the worker")):

@@ -44,8 +44,8 @@ def test_due_follows_autovacuums_thresholds():
 
 
 def test_first_statistics_are_for_tables_with_rows_and_none_yet():
-    rows = [("filled", FIRST_STATISTICS_ROWS, 0, FIRST_STATISTICS_ROWS, -1), ("few", FIRST_STATISTICS_ROWS - 1, 0, 9, -1),
-            ("analyzed", 10 * FIRST_STATISTICS_ROWS, 0, 10, 100)]
+    n = FIRST_STATISTICS_ROWS  # (table, live, dead, modified since the last analyze, reltuples: -1 never analyzed)
+    rows = [("filled", n, 0, n, -1), ("few", n - 1, 0, 9, -1), ("analyzed", 10 * n, 0, 10, 100)]
     assert first_statistics(rows) == [("filled", "ANALYZE")]
 
 
