@@ -16,7 +16,8 @@ PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def bulk_insert(conn, table, rows: list[dict]) -> None:
-    """Insert rows with one DBAPI executemany: the ingest hot path, skipping SQLAlchemy's per-row processing.
+    """Insert rows in one statement (insert_rows: PostgreSQL) or one executemany (SQLite): the ingest hot path,
+    skipping SQLAlchemy's per-row processing.
 
     Values are converted here exactly as the column types would (JSON via orjson; datetimes through the
     column's own bind processor, so SQLite stores them in SQLAlchemy's format and range queries compare).
@@ -24,22 +25,6 @@ def bulk_insert(conn, table, rows: list[dict]) -> None:
     transaction's SQLAlchemy Connection (a caller inserting into several tables fetches it once)."""
     sql, out = _converted(conn, table, rows)
     insert_rows(conn, sql, out)
-
-
-def insert_returning(conn, table, rows: list[dict], tail: str) -> list[tuple]:
-    """PostgreSQL: bulk_insert's one statement with `tail` after it (ON CONFLICT ..., RETURNING ...), the rows
-    inserted in the order given (a serial column numbers them in that order). SQLAlchemy's insertmanyvalues sent
-    a new statement text per batch size, which psycopg parsed again every time."""
-    sql, out = _converted(conn, table, rows)
-    cols = ", ".join(rows[0])
-    head, arrays = sql[:sql.index(" SELECT")], sql[sql.index("unnest("):]  # INSERT INTO t (...) | unnest(...)
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(f"{head} SELECT {cols} FROM {arrays} WITH ORDINALITY AS u({cols}, ord) ORDER BY ord {tail}",
-                       [list(column) for column in zip(*out)])
-        return cursor.fetchall()
-    finally:
-        cursor.close()
 
 
 def _converted(conn, table, rows: list[dict]) -> tuple[str, list[tuple]]:
