@@ -101,6 +101,26 @@ def _sql_type(column_type, dialect) -> str:
     return re.sub(r' COLLATE "[^"]*"', "", column_type.compile(dialect=dialect))
 
 
+def one_of(column, values: list, dialect):
+    """`column IN values` for a list of any length. On PostgreSQL `= ANY` of one array parameter, so that the
+    statement's text is the same whatever the count: psycopg parses a text of more than 50 parameters anew on every
+    run, and the server plans each new text anew (on the relay's path, about a tenth of its CPU). Elsewhere IN."""
+    if dialect.name == "postgresql":
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def one_of_sql(column, values: list, dialect) -> tuple[str, tuple]:
+    """one_of for a statement that goes straight to the driver: (the condition, its parameters)."""
+    mark = PLACEHOLDER[dialect.paramstyle]
+    if dialect.name == "postgresql":
+        return f"{column.name} = ANY({mark}::{_sql_type(column.type, dialect)}[])", (list(values),)
+    return f"{column.name} IN ({', '.join([mark] * len(values))})", tuple(values)
+
+
 def executemany(conn, sql: str, rows: list[tuple]) -> None:
     """The DBAPI cursor's executemany, in the connection's transaction: SQLAlchemy's execution context cost
     about 40 µs a statement, and a lodging over HTTP runs six of them per commit."""

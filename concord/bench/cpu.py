@@ -4,6 +4,7 @@ when everything shares it (a bound from CPU alone: it ignores waits, so the real
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import time
@@ -21,19 +22,45 @@ def _ticks(pid: int) -> int | None:
         return None
 
 
-def _postgres_pids(database_url: str) -> tuple[set[int], set[int]]:
-    """(the backends serving the bench's database, every process of the PostgreSQL server), from pg_stat_activity:
-    the second also holds the WAL writer, checkpointer and background writer the bench's commits keep busy, and
-    anything else the server does meanwhile (on a shared machine, others' work too)."""
+def _postgres_pids(database_url: str, clients: list[int] = ()) -> tuple[set[int], set[int], set[int]]:
+    """(the backends serving the bench's database, every process of the PostgreSQL server, the backends serving
+    the processes `clients`), from pg_stat_activity: the second also holds the WAL writer, checkpointer and
+    background writer the bench's commits keep busy, and anything else the server does meanwhile (on a shared
+    machine, others' work too). A backend is a client's when its client port is one of that process's sockets."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT pid, datname = current_database() FROM pg_stat_activity")).all()
+            rows = conn.execute(text("SELECT pid, datname = current_database(), client_port "
+                                     "FROM pg_stat_activity")).all()
     finally:
         engine.dispose()
-    return {pid for pid, ours in rows if ours}, _postmaster({pid for pid, _ in rows})
+    ports = _local_ports(clients)
+    return ({pid for pid, ours, _ in rows if ours}, _postmaster({pid for pid, _, _ in rows}),
+            {pid for pid, ours, port in rows if ours and port in ports})
+
+
+def _local_ports(pids: list[int]) -> set[int]:
+    """The local TCP ports of these processes' sockets, from /proc (the socket inodes of their open files, looked up
+    in the kernel's TCP tables)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):  # closed meanwhile
+                    if (target := os.readlink(fd)).startswith("socket:["):
+                        inodes.add(target[8:-1])
+        except OSError:  # gone
+            continue
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()  # sl, local address:port (hex), remote, state, ..., inode (the tenth)
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def _postmaster(known: set[int]) -> set[int]:
@@ -61,18 +88,22 @@ def _machine() -> tuple[int, int] | None:
 class CpuGroups:
     """CPU seconds per lodging of each process group over a stretch of a run, read from /proc and getrusage."""
 
-    def __init__(self, server_pids: list[int], database_url: str | None):
-        self.server_pids = server_pids
+    def __init__(self, server_pids: list[int], database_url: str | None, relay_pids: list[int] = ()):
+        self.server_pids, self.relay_pids = server_pids, list(relay_pids)
         self.database_url = database_url if database_url and database_url.startswith("postgresql") else None
 
     def _snapshot(self) -> dict:
         me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         snap = {"server": {pid: _ticks(pid) for pid in self.server_pids}, "machine": _machine(),
                 "load_generator": me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime}
+        if self.relay_pids:
+            snap["relay_process"] = {pid: _ticks(pid) for pid in self.relay_pids}
         if self.database_url:
-            ours, every = _postgres_pids(self.database_url)
+            ours, every, relays = _postgres_pids(self.database_url, self.relay_pids)
             snap["postgres_backends"] = {pid: _ticks(pid) for pid in ours}
             snap["postgres_all"] = {pid: _ticks(pid) for pid in every}
+            if self.relay_pids:
+                snap["postgres_backends_of_relay"] = {pid: _ticks(pid) for pid in relays}
         return snap
 
     @staticmethod
@@ -84,7 +115,9 @@ class CpuGroups:
     @contextmanager
     def measure(self, result: dict, lodgings=None):
         """Adds `cpu_ms_per_declaration` (per group, and their sum) and `cores_busy` to `result`; `lodgings` is
-        a number, or None to take result["requests"] after the stretch."""
+        a number, or None to take result["requests"] after the stretch. With relay processes, two figures more say
+        what the relay costs of the server's and of the backends' CPU (counted there too, not again in the sum):
+        `relay_process` and `postgres_backends_of_relay`."""
         before, start = self._snapshot(), time.perf_counter()
         yield
         after, wall = self._snapshot(), time.perf_counter() - start
@@ -97,6 +130,9 @@ class CpuGroups:
             seconds["postgres_backends"] = self._seconds(before["postgres_backends"], after["postgres_backends"])
             seconds["postgres_all"] = self._seconds(before["postgres_all"], after["postgres_all"])
         total = seconds["server"] + seconds["load_generator"] + seconds.get("postgres_all", 0.0)
+        for part in ("relay_process", "postgres_backends_of_relay"):  # of the server's, of the backends'
+            if part in before:
+                seconds[part] = self._seconds(before[part], after[part])
         per = {k: round(v * 1e3 / n, 3) for k, v in seconds.items()} | {"total": round(total * 1e3 / n, 3)}
         cores = os.cpu_count() or 1
         result["cpu_ms_per_declaration"] = per

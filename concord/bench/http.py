@@ -279,7 +279,7 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
 
         generator = "wrk" if shutil.which("wrk") else "asyncio streams (install Debian's wrk for a lighter one)"
         cpu = _ServerCpu(server.pid)
-        groups = CpuGroups([server.pid, *cpu.workers, *cpu.relay], database_url)
+        groups = CpuGroups([server.pid, *cpu.workers, *cpu.relay], database_url, cpu.relay)
         at_maximum: dict = {}
         with groups.measure(at_maximum):  # the load generator here is this process (or wrk, its child)
             maximum = loadgen.maximum(port, token, bodies, seconds, connections, tmp)

@@ -25,8 +25,9 @@ from concord.clearance.models import AgencyTask
 from concord.clock import as_utc
 from concord.declarations import views
 from concord.declarations.models import Declaration
+from concord.driver import one_of
 
-_CHUNK = 500  # declaration ids per IN (...) query
+_CHUNK = 500  # declaration ids per query
 _UNSAFE = re.compile(r"[\s.*>~]")  # not allowed in a NATS subject token ('~' escapes the rest)
 
 
@@ -122,13 +123,15 @@ def _declarations(session, ids: set) -> dict:
     timeline reads them), in two queries per chunk: core rows, not ORM objects, on the relay's hot path."""
     ids, found = sorted(ids), {}
     D, T = Declaration.__table__.c, AgencyTask.__table__.c
+    dialect = session.get_bind().dialect
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
         tasks: dict = {}
-        for t in session.execute(select(T.declaration_id, T.id, T.agency, T.status).where(T.declaration_id.in_(chunk))):
+        for t in session.execute(select(T.declaration_id, T.id, T.agency, T.status)
+                                 .where(one_of(T.declaration_id, chunk, dialect))):
             tasks.setdefault(t[0], []).append(_Task(t[1], t[2], t[3]))
         for d in session.execute(select(D.id, D.trader_id, D.hs_chapters, D.origins, D.office_of_entry, D.engaged)
-                                 .where(D.id.in_(chunk))):
+                                 .where(one_of(D.id, chunk, dialect))):
             found[d[0]] = (DeclarationAt(d[0], d[1], d[2], d[3], d[4], d[5] or {}), tasks.get(d[0], []))
     return found
 

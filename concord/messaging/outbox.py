@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy.orm import sessionmaker
 
 from concord.clock import Clock
-from concord.driver import PLACEHOLDER, pipeline
+from concord.driver import PLACEHOLDER, one_of_sql, pipeline
 from concord.messaging.models import EventRecord
 
 log = logging.getLogger(__name__)
@@ -208,8 +208,9 @@ class OutboxRelay:
                 # relay's delivery (at least once, consumers idempotent by id) allows; so this commit need not
                 # wait for the disk.
                 driver.execute("SET LOCAL synchronous_commit TO OFF")
-            conn.exec_driver_sql(f"UPDATE events SET published_at = {mark} WHERE {key} IN "
-                                 f"({', '.join([mark] * len(values))})", (write_at(now) if write_at else now, *values))
+            which, params = one_of_sql(EventRecord.__table__.c[key], values, conn.dialect)
+            conn.exec_driver_sql(f"UPDATE events SET published_at = {mark} WHERE {which}",
+                                 (write_at(now) if write_at else now, *params))
             if driver is not None:
                 driver.execute("COMMIT")  # in the pipeline: the three statements in one round trip (uow.commit)
         session.commit()
@@ -248,9 +249,10 @@ class OutboxRelay:
                 wanted = [k[0] for k in keys if k[1] not in held]
                 if not wanted:  # all in memory: what follows is newer still (another process's: the next sweep)
                     return total
+                which, params = one_of_sql(t.c.seq, wanted, conn.dialect)
                 rows = session.connection().exec_driver_sql(
                     "SELECT seq, id, name, declaration_id, agency, occurred_at, payload FROM events "
-                    f"WHERE seq IN ({', '.join([mark] * len(wanted))}) ORDER BY seq", tuple(wanted)).all()
+                    f"WHERE {which} ORDER BY seq", params).all()
                 messages = self._cut(session, [
                     {"id": r[1], "name": r[2], "declaration_id": r[3], "agency": r[4], "occurred_at": read_at(r[5]),
                      "payload": payload(r[6])} for r in rows])

@@ -69,6 +69,43 @@ def test_cpu_per_group_counts_the_postgres_backend_that_did_the_work(pg_url):
     assert result["cpu_bound_declarations_per_s"] == round((os.cpu_count() or 1) * 1e3 / per["total"])
 
 
+@pytest.mark.postgres
+def test_the_relay_processs_share_counts_its_own_backends_and_no_others(pg_url):
+    """The backend of a connection the relay process holds (here this process stands for it) is counted under
+    postgres_backends_of_relay; the backend of another process's connection, burning as much, is not."""
+    import subprocess
+
+    from sqlalchemy import create_engine, text
+
+    from concord.bench.cpu import CpuGroups
+
+    burn = "SELECT count(*) FROM generate_series(1, 3000000) AS g(n) WHERE n % 7 = 3"
+    other = ("import psycopg, sys\nwith psycopg.connect(sys.argv[1]) as c:\n"
+             "    c.execute('SELECT 1'); print(flush=True); sys.stdin.readline(); c.execute(sys.argv[2])\n"
+             "    print(flush=True); sys.stdin.readline()")  # its backend stays until the stretch is measured
+    engine = create_engine(pg_url)
+    neighbour = subprocess.Popen([sys.executable, "-c", other, pg_url.replace("+psycopg", ""), burn],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        neighbour.stdout.readline()  # connected: its backend exists before the stretch
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            result: dict = {}
+            with CpuGroups([os.getpid()], pg_url, [os.getpid()]).measure(result, lodgings=1000):
+                neighbour.stdin.write("\n")
+                neighbour.stdin.flush()
+                conn.execute(text(burn))
+                neighbour.stdout.readline()  # its query is done
+            neighbour.communicate("\n", timeout=60)
+    finally:
+        engine.dispose()
+        neighbour.kill()
+    per = result["cpu_ms_per_declaration"]
+    assert per["postgres_backends_of_relay"] > 0.1  # this process's query
+    assert per["postgres_backends"] >= per["postgres_backends_of_relay"] + 0.1  # and the neighbour's, outside it
+    assert per["relay_process"] == per["server"]  # the same process here
+    assert per["total"] == pytest.approx(per["server"] + per["load_generator"] + per["postgres_all"], abs=0.01)
+
 
 def test_what_else_takes_the_cores_is_reported_beside_the_run():
     """Another process burning CPU during the stretch (here one this process has not yet reaped, so that
