@@ -85,3 +85,26 @@ def test_a_staged_row_alone_is_stored_as_it_is_among_others(concord):
         e, want = stored[f"ev_forms{n}"], event(n)
         assert (e.name, e.declaration_id, e.agency, e.occurred_at, e.published_at, e.payload) == \
                (want["name"], want["declaration_id"], want["agency"], at, None, want["payload"])
+
+
+def test_one_of_finds_the_same_rows_however_many_values_and_is_one_statement_text(concord):
+    """driver.one_of / one_of_sql: `IN` on SQLite, `= ANY(array)` on PostgreSQL, whose text does not grow with the
+    list (psycopg parses a text of more than 50 parameters anew on each run, the server plans it anew)."""
+    from concord.driver import one_of, one_of_sql
+
+    for _ in range(3):
+        tasks(concord)
+    with concord.sessions() as s:
+        dialect = s.get_bind().dialect
+        events = s.execute(select(EventRecord.seq, EventRecord.id).order_by(EventRecord.seq)).all()
+        seqs = [e.seq for e in events]
+        wanted = seqs[1::2] + [10**9 + i for i in range(60)]  # more than 50 values, some of no row
+        found = s.scalars(select(EventRecord.id).where(one_of(EventRecord.seq, wanted, dialect))
+                          .order_by(EventRecord.seq)).all()
+        assert found == [e.id for e in events[1::2]]
+        column = EventRecord.__table__.c.seq
+        sql, params = one_of_sql(column, wanted, dialect)
+        got = s.connection().exec_driver_sql(f"SELECT id FROM events WHERE {sql} ORDER BY seq", params).scalars().all()
+        assert got == found
+        if dialect.name == "postgresql":
+            assert one_of_sql(column, wanted[:3], dialect)[0] == sql and len(params) == 1
