@@ -6,7 +6,6 @@ latency measured from each request's scheduled start so that a stalled server ca
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from concord.bench import free_port
-from concord.bench.cpu import CpuGroups
+from concord.bench.cpu import CpuGroups, ServerCpu
 from concord.bench import loadgen
 from concord.bench.loadgen import build_requests, open_loop, run_generator
 from concord.config import child_environment
@@ -49,67 +48,6 @@ def _drain(database_url: str, limit: float = 60.0) -> float:
         engine.dispose()
     time.sleep(1.0)  # and the audit checkpoint of its last entries
     return round(time.perf_counter() - start, 1)
-
-
-def _children(pid: int) -> list[tuple[int, bytes]]:
-    """(pid, command line) of the processes whose parent is `pid` (the workers of `concord serve --workers N`, its
-    relay process), from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes()
-                # multiprocessing's resource tracker is a child too, but serves nothing
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid \
-                        and b"resource_tracker" not in command:
-                    found.append((int(entry.name), command))
-            except (OSError, IndexError, ValueError):  # gone meanwhile
-                continue
-    return found
-
-
-class _ServerCpu:
-    """CPU the server spent during a run, read from /proc (Linux; elsewhere nothing is reported): per declaration,
-    and the share of the run's wall time its event-loop thread was busy. Wall-clock rates swing by about 15 %
-    between identical runs on this machine; CPU per declaration by about 5 %, so it is the figure to compare
-    changes by. The loop's busy share explains the tail: queueing delay grows steeply as it nears 100 %.
-
-    With several workers, the CPU is the sum over the supervisor and its workers, and the loop's busy share is
-    each worker's."""
-
-    def __init__(self, pid: int):
-        self.pid, self.tick = pid, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        children = _children(pid) if Path("/proc").is_dir() else []
-        # `concord relay` (CONCORD_RELAY_PROCESS): its CPU is the server's, but it serves no requests
-        self.relay = [p for p, command in children if command.endswith(b"\0relay\0")]
-        self.workers = [p for p, _ in children if p not in self.relay]
-
-    def _ticks(self) -> tuple[int, list[int]] | None:
-        total, loops = 0, []
-        try:
-            for pid in [self.pid, *self.workers, *self.relay]:
-                process = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(process[11]) + int(process[12])  # utime + stime
-                if pid in self.workers or (pid == self.pid and not self.workers):  # the supervisor runs no event
-                    # loop of requests when it has workers
-                    loop = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    loops.append(int(loop[11]) + int(loop[12]))
-        except OSError:
-            return None
-        return total, loops
-
-    @contextmanager
-    def measure(self, result: dict):
-        """Adds the figures to `result` (an open-loop run's: its requests and elapsed time)."""
-        before, start = self._ticks(), time.perf_counter()
-        yield
-        after, wall = self._ticks(), time.perf_counter() - start
-        if before is None or after is None or not result.get("requests"):
-            return
-        process = (after[0] - before[0]) / self.tick
-        loops = [round((a - b) / self.tick / wall, 2) for a, b in zip(after[1], before[1])]
-        result["server_cpu_ms_per_declaration"] = round(process * 1e3 / result["requests"], 3)
-        result["event_loop_busy"] = loops[0] if len(loops) == 1 else loops
 
 
 @contextmanager
@@ -278,7 +216,7 @@ def _run_server(seconds: float, connections: int, database_url: str, rates: tupl
         import shutil
 
         generator = "wrk" if shutil.which("wrk") else "asyncio streams (install Debian's wrk for a lighter one)"
-        cpu = _ServerCpu(server.pid)
+        cpu = ServerCpu(server.pid)
         groups = CpuGroups([server.pid, *cpu.workers, *cpu.relay], database_url, cpu.relay)
         at_maximum: dict = {}
         with groups.measure(at_maximum):  # the load generator here is this process (or wrk, its child)

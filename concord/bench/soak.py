@@ -11,7 +11,8 @@ import subprocess
 import time
 
 from concord.bench import free_port
-from concord.bench.http import _database, _drain, _ready, _ServerCpu, prepared_hub, wait_for_server
+from concord.bench.cpu import ServerCpu
+from concord.bench.http import _database, _drain, _ready, prepared_hub, wait_for_server
 from concord.bench.loadgen import build_requests, closed_loop, open_loop, run_generator, wrk_maximum
 from concord.observability.metrics import resident_memory
 
@@ -104,7 +105,7 @@ def _soak(minutes: float, rate: float | None, seconds: float, connections: int, 
     try:
         wait_for_server(port, 600)
         _ready(database, workers)
-        cpu = _ServerCpu(server.pid)
+        cpu = ServerCpu(server.pid)
         maximum = None
         if rate is None:
             bodies = [b.replace(b'"lrn": "', b'"lrn": "M') for b in _bodies(int(3000 * seconds), trader, seed=11)]

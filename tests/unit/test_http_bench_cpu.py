@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from concord.bench.http import _ServerCpu
+from concord.bench.cpu import ServerCpu
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
 
@@ -15,7 +15,7 @@ def test_the_figures_are_the_cpu_the_process_and_its_main_thread_really_used():
     """What holds on a busy machine too: the figures agree with the CPU clocks Python reads itself (a spinning
     thread may get only part of a core there, so no absolute share is asserted). /proc counts in clock ticks."""
     result = {"requests": 100}
-    with _ServerCpu(os.getpid()).measure(result):
+    with ServerCpu(os.getpid()).measure(result):
         wall, thread, process = time.perf_counter(), time.thread_time(), time.process_time()
         end = wall + 0.4
         while time.perf_counter() < end:
@@ -30,16 +30,16 @@ def test_the_figures_are_the_cpu_the_process_and_its_main_thread_really_used():
 
 def test_a_sleeping_main_thread_is_idle():
     result = {"requests": 100}
-    with _ServerCpu(os.getpid()).measure(result):
+    with ServerCpu(os.getpid()).measure(result):
         time.sleep(0.4)
     assert result["event_loop_busy"] <= 0.2  # sleeping uses no CPU, however busy the machine
 
 
 def test_nothing_is_reported_for_a_process_that_is_gone_or_a_run_without_requests():
     gone, empty = {"requests": 10}, {"requests": 0}
-    with _ServerCpu(2**22 + 12345).measure(gone):
+    with ServerCpu(2**22 + 12345).measure(gone):
         pass
-    with _ServerCpu(os.getpid()).measure(empty):
+    with ServerCpu(os.getpid()).measure(empty):
         pass
     assert "event_loop_busy" not in gone and "event_loop_busy" not in empty
 
